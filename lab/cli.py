@@ -1,0 +1,197 @@
+"""``lab``: bring the ofm.rollback lab up and down, and drive its canary.
+
+    lab up [--port NAME=N ...] [--load-rate R] [--sli-window 1m]
+    lab down [--purge]
+    lab status [--json]
+    lab reset
+    lab canary bad slow|errors|webhooks|db|publish|queue ... | lab canary good | lab canary status
+    lab traffic
+    lab info [--json]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from typing import Optional
+
+from lab import process
+from lab.components import COMPONENTS
+from lab.components.base import http_json
+from lab.components.haproxy import weights
+from lab.config import HOST, REPO_ROOT, LabConfig, load_config
+
+FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue")
+
+
+def cmd_up(cfg: LabConfig) -> int:
+    missing = [f"{c.name}: {why}" for c in COMPONENTS if (why := c.available())]
+    if missing:
+        raise process.LabError("cannot start the lab:\n  " + "\n  ".join(missing))
+    cfg.save()
+    cfg.credentials()
+    for component in COMPONENTS:
+        pid = component.pid(cfg)
+        if pid is not None:
+            print(f"  {component.name:<18} already running (pid {pid})")
+            continue
+        busy = [f"{port}={cfg.ports[port]}" for port in component.ports if process.port_open(HOST, cfg.ports[port])]
+        if busy:
+            raise process.LabError(f"{component.name}: port(s) {', '.join(busy)} already in use by another program; "
+                                   "stop it or choose other ports (OFM_LAB_PORT_<NAME> or --port NAME=N)")
+        component.prepare(cfg)
+        pid = process.start(component.argv(cfg), component.pid_file(cfg), component.log_file(cfg), cwd=REPO_ROOT)
+        process.wait_for(lambda c=component: c.ready(cfg) and c.pid(cfg) is not None, component.start_timeout,
+                         component.name, component.log_file(cfg))
+        print(f"  {component.name:<18} started (pid {pid}) {' '.join(component.endpoints(cfg).values())}")
+    print(f"lab is up; state in {cfg.state_dir}")
+    return 0
+
+
+def cmd_down(cfg: LabConfig, purge: bool) -> int:
+    for component in reversed(COMPONENTS):
+        if process.stop(component.pid_file(cfg)):
+            print(f"  {component.name:<18} stopped")
+    still_open = [f"{name}={port}" for name, port in cfg.ports.items() if process.port_open(HOST, port)]
+    if purge and cfg.state_dir.exists():
+        shutil.rmtree(cfg.state_dir)
+        print(f"  removed {cfg.state_dir}")
+    if still_open:
+        print(f"warning: ports still listening: {', '.join(still_open)} (another program?)", file=sys.stderr)
+        return 1
+    print("lab is down")
+    return 0
+
+
+def component_status(cfg: LabConfig) -> list[dict]:
+    rows = []
+    for component in COMPONENTS:
+        pid = component.pid(cfg)
+        healthy = pid is not None and component.ready(cfg)
+        rows.append({
+            "component": component.name,
+            "state": "running" if healthy else ("unhealthy" if pid else "stopped"),
+            "pid": pid,
+            "ports": {port: cfg.ports[port] for port in component.ports},
+            "stand_in": component.stand_in,
+            "description": component.description,
+        })
+    return rows
+
+
+def cmd_status(cfg: LabConfig, as_json: bool) -> int:
+    rows = component_status(cfg)
+    if as_json:
+        print(json.dumps({"state_dir": str(cfg.state_dir), "components": rows}, indent=2))
+    else:
+        print(f"lab state: {cfg.state_dir}")
+        for row in rows:
+            ports = ", ".join(f"{name}={port}" for name, port in row["ports"].items()) or "-"
+            pid = row["pid"] or "-"
+            print(f"  {row['component']:<18} {row['state']:<10} pid {pid!s:<8} {ports}")
+    return 0 if all(row["state"] == "running" for row in rows) else 3
+
+
+def cmd_reset(cfg: LabConfig) -> int:
+    for component in COMPONENTS:
+        if component.pid(cfg) is not None:
+            component.reset(cfg)
+    print(f"lab reset: canary healthy, canary weight {cfg.canary_weight} %, stand-in stores and injected faults cleared")
+    return 0
+
+
+def cmd_canary(cfg: LabConfig, action: str, faults: list[str]) -> int:
+    url = f"{cfg.url('ofm_api_canary')}/__lab/faults"
+    if action == "bad":
+        unknown = sorted(set(faults) - set(FAULTS))
+        if unknown or not faults:
+            raise process.LabError(f"lab canary bad: give one or more of {', '.join(FAULTS)} (got {faults or 'none'})")
+        answer = http_json(url, "POST", {"enable": faults})
+    elif action == "good":
+        answer = http_json(url, "PUT", {"faults": []})
+    else:
+        answer = http_json(url)
+    if answer is None:
+        raise process.LabError(f"the canary at {url} does not answer; is the lab up? (lab status)")
+    print(json.dumps(answer))
+    return 0
+
+
+def cmd_traffic(cfg: LabConfig) -> int:
+    current = weights(cfg)
+    total = sum(current.values()) or 1
+    for server, weight in current.items():
+        print(f"  {server:<7} weight {weight:>3}  ({100 * weight / total:.0f} %)")
+    return 0
+
+
+def cmd_info(cfg: LabConfig, as_json: bool) -> int:
+    info = {
+        "state_dir": str(cfg.state_dir),
+        "credentials_file": str(cfg.credentials_file),
+        "urls": {name: cfg.url(name) for name in cfg.ports},
+        "haproxy_runtime_socket": str(cfg.path("run", "haproxy.sock")),
+        "sli_window": cfg.sli_window,
+    }
+    print(json.dumps(info, indent=2) if as_json else "\n".join(f"{k}: {v}" for k, v in info.items()))
+    return 0
+
+
+def parse_port(text: str) -> tuple[str, int]:
+    name, _, port = text.partition("=")
+    if not port.isdigit():
+        raise argparse.ArgumentTypeError(f"--port takes NAME=NUMBER, got {text!r}")
+    return name, int(port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lab", description="The ofm.rollback lab on loopback.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    up = sub.add_parser("up", help="start every component (harmless when already up)")
+    up.add_argument("--port", action="append", type=parse_port, default=[], metavar="NAME=N")
+    up.add_argument("--load-rate", type=float)
+    up.add_argument("--sli-window")
+    down = sub.add_parser("down", help="stop every component")
+    down.add_argument("--purge", action="store_true", help="also delete the state directory")
+    status = sub.add_parser("status", help="each component, its state and ports (exit 3 unless all run)")
+    status.add_argument("--json", action="store_true")
+    sub.add_parser("reset", help="back to the after-up state without restarting")
+    canary = sub.add_parser("canary", help="make the canary bad or good")
+    canary.add_argument("action", choices=("bad", "good", "status"))
+    canary.add_argument("faults", nargs="*", metavar="FAULT", help=f"one or more of: {', '.join(FAULTS)}")
+    sub.add_parser("traffic", help="HAProxy weights of stable and canary")
+    info = sub.add_parser("info", help="URLs, credentials file, sockets")
+    info.add_argument("--json", action="store_true")
+    return parser
+
+
+def main(argv: Optional[list[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "up":
+            cfg = load_config(port_overrides=dict(args.port) or None)
+            if cfg.config_file.exists() and (args.port or args.load_rate or args.sli_window):
+                running = [c.name for c in COMPONENTS if c.pid(cfg) is not None]
+                if running:
+                    raise process.LabError("the lab is running; `lab down` before changing its ports or settings")
+            if args.load_rate:
+                cfg.load_rate = args.load_rate
+            if args.sli_window:
+                cfg.sli_window = args.sli_window
+            return cmd_up(cfg)
+        cfg = load_config()
+        if args.command == "down":
+            return cmd_down(cfg, args.purge)
+        if args.command == "status":
+            return cmd_status(cfg, args.json)
+        if args.command == "reset":
+            return cmd_reset(cfg)
+        if args.command == "canary":
+            return cmd_canary(cfg, args.action, args.faults)
+        if args.command == "traffic":
+            return cmd_traffic(cfg)
+        return cmd_info(cfg, args.json)
+    except (process.LabError, ValueError, OSError) as exc:
+        print(f"lab {args.command}: {exc}", file=sys.stderr)
+        return 2

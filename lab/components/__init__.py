@@ -1,0 +1,28 @@
+"""The lab's components, in start order. Adding one is a class in this package and a line here."""
+from __future__ import annotations
+
+from lab.components.base import Component
+from lab.components.comms import Slack, StatusPage
+from lab.components.haproxy import HAProxy
+from lab.components.loadgen import LoadGen
+from lab.components.ofm_api import OfmApi
+from lab.components.ops_api import OpsApi
+from lab.components.prometheus import Prometheus
+
+COMPONENTS: list[Component] = [
+    OfmApi("stable"),
+    OfmApi("canary"),
+    HAProxy(),
+    OpsApi(),
+    Slack(),
+    StatusPage(),
+    Prometheus(),
+    LoadGen(),
+]
+
+
+def by_name(name: str) -> Component:
+    for component in COMPONENTS:
+        if component.name == name:
+            return component
+    raise KeyError(f"unknown lab component {name!r}; known: {', '.join(c.name for c in COMPONENTS)}")

@@ -1,0 +1,83 @@
+"""Prometheus (Debian package): scrapes every second, records the five SLIs by version."""
+from __future__ import annotations
+
+import shutil
+
+import yaml
+
+from lab.components.base import Component, http_json
+from lab.config import HOST, LabConfig
+
+SLI_RULES = {
+    "ofm:sli_latency_p95_seconds": (
+        "histogram_quantile(0.95, sum by (version, le) (rate(http_request_duration_seconds_bucket[{w}])))"),
+    "ofm:sli_error_ratio": (
+        'sum by (version) (rate(http_requests_total{{status=~"5.."}}[{w}]))'
+        " / sum by (version) (rate(http_requests_total[{w}]))"),
+    "ofm:sli_success_ratio": (
+        'sum by (version) (rate(publish_requests_total{{result="success"}}[{w}]))'
+        " / sum by (version) (rate(publish_requests_total[{w}]))"),
+    "ofm:sli_webhook_verified_ratio": (
+        "sum by (version) (rate(webhook_signature_verified_total[{w}]))"
+        " / sum by (version) (rate(webhook_signature_total[{w}]))"),
+    "ofm:sli_db_connection_failure_ratio": (
+        'sum by (version) (rate(db_connection_attempts_total{{result="failure"}}[{w}]))'
+        " / sum by (version) (rate(db_connection_attempts_total[{w}]))"),
+    "ofm:traffic_share": (
+        "sum by (version) (rate(http_requests_total[{w}]))"
+        " / ignoring (version) group_left sum(rate(http_requests_total[{w}]))"),
+    "ofm:publish_queue_backlog": 'max by (version) (temporal_task_queue_backlog{{task_queue="publish"}})',
+}
+
+
+def scrape_config(cfg: LabConfig) -> dict:
+    def target(port_name: str, **labels: str) -> dict:
+        return {"targets": [f"{HOST}:{cfg.ports[port_name]}"], "labels": labels}
+
+    return {
+        "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
+        "rule_files": [str(cfg.path("etc", "prometheus-rules.yml"))],
+        "scrape_configs": [
+            {"job_name": "ofm-social-os-api", "static_configs": [
+                target("ofm_api_stable", version="stable", app="ofm-social-os"),
+                target("ofm_api_canary", version="canary", app="ofm-social-os"),
+            ]},
+            {"job_name": "haproxy", "static_configs": [target("haproxy_stats")]},
+            {"job_name": "prometheus", "static_configs": [target("prometheus")]},
+        ],
+    }
+
+
+def recording_rules(cfg: LabConfig) -> dict:
+    rules = [{"record": name, "expr": expr.format(w=cfg.sli_window)} for name, expr in SLI_RULES.items()]
+    return {"groups": [{"name": "ofm-sli", "interval": "1s", "rules": rules}]}
+
+
+class Prometheus(Component):
+    name = "prometheus"
+    ports = ("prometheus",)
+    description = "Prometheus: 1 s scrapes, SLI recording rules"
+    start_timeout = 40.0
+
+    def available(self):
+        return None if shutil.which("prometheus") else "prometheus is not installed (apt-get install prometheus)"
+
+    def prepare(self, cfg: LabConfig) -> None:
+        cfg.path("etc").mkdir(parents=True, exist_ok=True)
+        cfg.path("data", "prometheus").mkdir(parents=True, exist_ok=True)
+        cfg.path("etc", "prometheus.yml").write_text(yaml.safe_dump(scrape_config(cfg), sort_keys=False))
+        cfg.path("etc", "prometheus-rules.yml").write_text(yaml.safe_dump(recording_rules(cfg), sort_keys=False))
+
+    def argv(self, cfg: LabConfig) -> list[str]:
+        return [
+            shutil.which("prometheus") or "prometheus",
+            f"--config.file={cfg.path('etc', 'prometheus.yml')}",
+            f"--storage.tsdb.path={cfg.path('data', 'prometheus')}",
+            "--storage.tsdb.retention.time=12h",
+            f"--web.listen-address={HOST}:{cfg.ports['prometheus']}",
+            "--web.enable-lifecycle",
+            "--web.enable-admin-api",
+        ]
+
+    def ready(self, cfg: LabConfig) -> bool:
+        return http_json(f"{cfg.url('prometheus')}/-/ready") is not None

@@ -1,0 +1,175 @@
+"""Where the lab lives and how it is wired: state directory, ports, credentials, settings.
+
+Every value can be overridden without editing code:
+- ``OFM_LAB_STATE_DIR`` moves all state (default: ``.lab/`` at the repository root);
+- ``OFM_LAB_PORT_<NAME>`` sets one port (e.g. ``OFM_LAB_PORT_PROMETHEUS=29090``) and
+  ``OFM_LAB_PORT_OFFSET`` shifts every default port, so two labs can run side by side;
+- ``OFM_LAB_LOAD_RATE``, ``OFM_LAB_SLI_WINDOW`` and ``OFM_LAB_LOAD_MAX_SECONDS`` tune the load and
+  the recording rules.
+The resolved settings are written to ``<state>/lab.json`` by ``lab up`` and read back by every
+later command, so ``status`` and ``down`` always talk about the lab that is really running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Optional
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+HOST = "127.0.0.1"
+
+DEFAULT_PORTS: dict[str, int] = {
+    "ofm_api_stable": 18081,
+    "ofm_api_canary": 18082,
+    "haproxy": 18080,
+    "haproxy_admin": 18099,
+    "haproxy_stats": 18404,
+    "ops_api": 18090,
+    "slack": 18110,
+    "statuspage": 18111,
+    "prometheus": 19090,
+}
+
+
+def default_state_dir() -> Path:
+    return Path(os.environ.get("OFM_LAB_STATE_DIR") or REPO_ROOT / ".lab").resolve()
+
+
+def resolve_ports(overrides: Optional[dict[str, int]] = None) -> dict[str, int]:
+    """Default ports, shifted by OFM_LAB_PORT_OFFSET, then OFM_LAB_PORT_<NAME>, then ``overrides``."""
+    offset = int(os.environ.get("OFM_LAB_PORT_OFFSET", "0"))
+    ports = {name: port + offset for name, port in DEFAULT_PORTS.items()}
+    for name in ports:
+        env_value = os.environ.get(f"OFM_LAB_PORT_{name.upper()}")
+        if env_value:
+            ports[name] = int(env_value)
+    for name, port in (overrides or {}).items():
+        if name not in ports:
+            raise ValueError(f"unknown lab port name {name!r}; accepted: {', '.join(sorted(ports))}")
+        ports[name] = port
+    if len(set(ports.values())) != len(ports):
+        raise ValueError(f"lab ports must be distinct, got {ports}")
+    return ports
+
+
+@dataclass
+class Identity:
+    """A lab user of the ops API stand-in, reachable by session cookie and by bearer token."""
+
+    sub: str
+    email: str
+    roles: list[str]
+    session: str
+    token: str
+
+
+@dataclass
+class Credentials:
+    """Secrets generated once per state directory, stored 0600 in ``credentials.json``."""
+
+    identities: dict[str, Identity]
+    slack_bot_token: str
+    slack_webhook_path: str
+    statuspage_api_key: str
+    statuspage_page_id: str
+    webhook_secret: str
+
+    @classmethod
+    def generate(cls) -> "Credentials":
+        def identity(name: str, roles: list[str]) -> Identity:
+            return Identity(sub=f"lab|{name}", email=f"{name}@lab.ofm.social", roles=roles,
+                            session=secrets.token_urlsafe(24), token=secrets.token_urlsafe(32))
+
+        return cls(
+            identities={
+                "admin": identity("admin", ["admin"]),
+                "operator": identity("operator", ["operator"]),
+                "viewer": identity("viewer", ["viewer"]),
+            },
+            slack_bot_token="xoxb-lab-" + secrets.token_hex(12),
+            slack_webhook_path="/services/TLAB0000/BLAB0000/" + secrets.token_hex(12),
+            statuspage_api_key=secrets.token_hex(16),
+            statuspage_page_id="labpage0001",
+            webhook_secret=secrets.token_hex(16),
+        )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Credentials":
+        data = dict(data)
+        data["identities"] = {name: Identity(**value) for name, value in data["identities"].items()}
+        return cls(**data)
+
+    def ops_api_credentials(self) -> dict[str, Any]:
+        """The credentials file format the ops API stand-in reads."""
+        def who(identity: Identity) -> dict[str, Any]:
+            return {"sub": identity.sub, "email": identity.email, "roles": identity.roles}
+
+        return {
+            "sessions": {i.session: who(i) for i in self.identities.values()},
+            "tokens": {i.token: who(i) for i in self.identities.values()},
+        }
+
+
+@dataclass
+class LabConfig:
+    """The resolved settings of one lab."""
+
+    state_dir: Path
+    ports: dict[str, int]
+    load_rate: float = 20.0
+    load_max_seconds: int = 7200
+    sli_window: str = "30s"
+    canary_weight: int = 10
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def config_file(self) -> Path:
+        return self.state_dir / "lab.json"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.state_dir / "credentials.json"
+
+    def path(self, *parts: str) -> Path:
+        return self.state_dir.joinpath(*parts)
+
+    def url(self, port_name: str) -> str:
+        return f"http://{HOST}:{self.ports[port_name]}"
+
+    def save(self) -> None:
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        data = asdict(self)
+        data["state_dir"] = str(self.state_dir)
+        self.config_file.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+    def credentials(self) -> Credentials:
+        """Load the lab's credentials, generating them on first use."""
+        if self.credentials_file.exists():
+            return Credentials.from_dict(json.loads(self.credentials_file.read_text()))
+        creds = Credentials.generate()
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as handle:
+            json.dump(asdict(creds), handle, indent=2, sort_keys=True)
+        return creds
+
+
+def load_config(state_dir: Optional[Path] = None, port_overrides: Optional[dict[str, int]] = None,
+                fresh: bool = False) -> LabConfig:
+    """The lab config: the saved one of a lab that was brought up, else one resolved from the environment."""
+    state_dir = (state_dir or default_state_dir()).resolve()
+    saved = state_dir / "lab.json"
+    if saved.exists() and not fresh and not port_overrides:
+        data = json.loads(saved.read_text())
+        data["state_dir"] = Path(data["state_dir"])
+        return LabConfig(**data)
+    return LabConfig(
+        state_dir=state_dir,
+        ports=resolve_ports(port_overrides),
+        load_rate=float(os.environ.get("OFM_LAB_LOAD_RATE", "20")),
+        load_max_seconds=int(os.environ.get("OFM_LAB_LOAD_MAX_SECONDS", "7200")),
+        sli_window=os.environ.get("OFM_LAB_SLI_WINDOW", "30s"),
+    )

@@ -1,0 +1,442 @@
+"""Stand-in for the OFM Social OS API (one version: stable or canary), for the lab only.
+
+The real API cannot run here, so this stand-in answers the routes the lab's traffic uses and
+exposes Prometheus metrics under the production names. Fault modes, switched at run time through
+``/__lab/faults``, each move exactly one SLI so that every SLO can be broken on its own:
+
+- ``slow``: /api/* answers after ``--slow-seconds`` (P95 latency);
+- ``errors``: a share ``--error-ratio`` of /api/* answers is a 500 (error rate);
+- ``webhooks``: webhook signatures are checked against a rotated secret (webhook verification);
+- ``db``: DB connection attempts fail with ``--db-failure-ratio`` and are retried (DB failures);
+- ``publish``: publish jobs fail with ``--publish-failure-ratio`` (publish success rate);
+- ``queue``: the publish worker stops draining (``temporal_task_queue_backlog``).
+
+Metrics carry no ``version`` label: Prometheus adds it as a target label in the lab's scrape config.
+"""
+from __future__ import annotations
+
+import argparse
+import collections
+import hashlib
+import hmac
+import json
+import os
+import random
+import sys
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
+
+SERVICE_NAME = "ofm-social-os-api"
+FAULTS = ("db", "errors", "publish", "queue", "slow", "webhooks")
+PLATFORMS = ("instagram", "reddit", "tiktok", "x")
+VERSION_NAMES = ("stable", "canary")
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30, 60)
+PUBLISH_TASK_QUEUE = "publish"
+SIGNATURE_HEADER = "TikTok-Signature"
+SIGNATURE_TOLERANCE_SECONDS = 300
+UNCOUNTED_PATHS = frozenset({"/metrics", "/health"})
+UNCOUNTED_PREFIX = "/__lab/"
+UNMATCHED_ROUTE = "unmatched"
+COUNTED_ROUTES = (("GET", "/api/posts"), ("POST", "/api/posts/publish"), ("POST", "/webhooks/tiktok"))
+COUNTED_PATHS = frozenset(path for _method, path in COUNTED_ROUTES)
+FAKE_POSTS = (
+    {"id": 101, "creator_id": 7, "platform": "tiktok", "status": "published", "caption": "Behind the scenes"},
+    {"id": 102, "creator_id": 7, "platform": "instagram", "status": "scheduled", "caption": "New drop Friday"},
+    {"id": 103, "creator_id": 9, "platform": "reddit", "status": "published", "caption": "AMA recap"},
+    {"id": 104, "creator_id": 12, "platform": "x", "status": "draft", "caption": "Thread: our week"},
+)
+
+
+class UnknownFaultError(ValueError):
+    """A fault name outside FAULTS was requested."""
+
+    def __init__(self, unknown: Iterable[str]):
+        names = ", ".join(repr(name) for name in sorted(unknown))
+        super().__init__(f"{SERVICE_NAME} lab control: unknown fault(s) {names}; accepted values: {', '.join(FAULTS)}")
+
+
+class FaultStateError(RuntimeError):
+    """The fault state file could not be read or written."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """Behaviour knobs of one running API version."""
+
+    version_name: str
+    webhook_secret: str
+    slow_seconds: float = 12.0
+    error_ratio: float = 0.5
+    db_failure_ratio: float = 0.2
+    publish_failure_ratio: float = 0.5
+    queue_drain_per_second: float = 20.0
+    state_file: Optional[Path] = None
+
+
+class ApiMetrics:
+    """The production metric names, registered in a registry of their own."""
+
+    def __init__(self, backlog: Callable[[], int]):
+        self.registry = CollectorRegistry()
+        http_labels = ("method", "route", "status")
+        self.request_duration = Histogram("http_request_duration_seconds", "HTTP request duration in seconds.",
+                                          http_labels, buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.requests = Counter("http_requests_total", "HTTP requests answered.", http_labels, registry=self.registry)
+        self.webhook_signatures = Counter("webhook_signature_total", "Webhook signatures checked.",
+                                          ("platform",), registry=self.registry)
+        self.webhook_verified = Counter("webhook_signature_verified_total", "Webhook signatures found valid.",
+                                        ("platform",), registry=self.registry)
+        self.db_attempts = Counter("db_connection_attempts_total", "Database connection attempts.",
+                                   ("result",), registry=self.registry)
+        self.publish_requests = Counter("publish_requests_total", "Publish attempts to a social platform.",
+                                        ("result",), registry=self.registry)
+        self.backlog = Gauge("temporal_task_queue_backlog", "Jobs waiting in a task queue.",
+                             ("task_queue",), registry=self.registry)
+        self.backlog.labels(task_queue=PUBLISH_TASK_QUEUE).set_function(backlog)
+        self._create_zero_series()
+
+    def _create_zero_series(self) -> None:
+        """Series that SLI ratios divide by or into exist at 0 from the start, so a ratio is 0 rather than missing."""
+        for method, route in COUNTED_ROUTES:
+            self.requests.labels(method=method, route=route, status="500")
+        for result in ("success", "failure"):
+            self.db_attempts.labels(result=result)
+            self.publish_requests.labels(result=result)
+        self.webhook_signatures.labels(platform="tiktok")
+        self.webhook_verified.labels(platform="tiktok")
+
+    def exposition(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+def parse_signature_header(header: Optional[str]) -> Optional[tuple[str, str]]:
+    """The ``t`` and ``s`` parts of a ``t=<unix ts>,s=<hex>`` header, or None when malformed."""
+    if not header:
+        return None
+    parts: dict[str, str] = {}
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep or key in parts:
+            return None
+        parts[key] = value
+    timestamp, signature = parts.get("t", ""), parts.get("s", "").lower()
+    if not timestamp.isdigit() or not signature or any(char not in "0123456789abcdef" for char in signature):
+        return None
+    return timestamp, signature
+
+
+def verify_tiktok_signature(secret: str, header: Optional[str], body: bytes, now: float,
+                            tolerance: float = SIGNATURE_TOLERANCE_SECONDS) -> bool:
+    """Whether ``header`` signs ``body`` with HMAC-SHA256(secret, "<t>.<body>") at a time within ``tolerance`` of ``now``."""
+    parsed = parse_signature_header(header)
+    if parsed is None:
+        return False
+    timestamp, signature = parsed
+    if abs(now - int(timestamp)) > tolerance:
+        return False
+    expected = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(expected, signature)
+
+
+def validate_faults(names: Any) -> set[str]:
+    """The fault names as a set; raises UnknownFaultError or ValueError on bad input."""
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise ValueError(f"{SERVICE_NAME} lab control: faults must be a list of strings chosen from {', '.join(FAULTS)}")
+    unknown = set(names) - set(FAULTS)
+    if unknown:
+        raise UnknownFaultError(unknown)
+    return set(names)
+
+
+def load_fault_state(path: Path) -> set[str]:
+    """Faults persisted in ``path``; an absent file means no fault."""
+    try:
+        state = json.loads(path.read_text(encoding="utf-8"))
+        return validate_faults(state.get("faults") if isinstance(state, dict) else None)
+    except FileNotFoundError:
+        return set()
+    except (OSError, ValueError) as exc:
+        raise FaultStateError(f"{SERVICE_NAME}: cannot load the fault state file {path}: {exc}; "
+                              f"fix it or delete it to start without faults") from exc
+
+
+def save_fault_state(path: Path, faults: set[str]) -> None:
+    temporary = path.with_name(path.name + ".tmp")
+    try:
+        temporary.write_text(json.dumps({"faults": sorted(faults)}) + "\n", encoding="utf-8")
+        os.replace(temporary, path)
+    except OSError as exc:
+        raise FaultStateError(f"{SERVICE_NAME}: cannot write the fault state file {path}: {exc.strerror}; "
+                              f"check that its directory exists and is writable") from exc
+
+
+class OfmApi:
+    """State and behaviour of one API version: faults, publish queue, metrics."""
+
+    def __init__(self, settings: ApiSettings, rng: Optional[random.Random] = None,
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
+        self.settings = settings
+        self._rng = rng or random.Random()
+        self._sleep = sleep
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._faults = load_fault_state(settings.state_file) if settings.state_file else set()
+        self._queue: collections.deque[str] = collections.deque()
+        self._rotated_secret = hashlib.sha256(b"rotated:" + settings.webhook_secret.encode()).hexdigest()
+        self.metrics = ApiMetrics(backlog=lambda: len(self._queue))
+
+    @property
+    def faults(self) -> list[str]:
+        with self._lock:
+            return sorted(self._faults)
+
+    def has_fault(self, name: str) -> bool:
+        with self._lock:
+            return name in self._faults
+
+    def replace_faults(self, names: Any) -> list[str]:
+        return self._apply_faults(lambda _current: validate_faults(names))
+
+    def edit_faults(self, enable: Any, disable: Any) -> list[str]:
+        enabled, disabled = validate_faults(enable), validate_faults(disable)
+        both = enabled & disabled
+        if both:
+            raise ValueError(f"{SERVICE_NAME} lab control: fault(s) {', '.join(sorted(both))} both enabled and disabled; "
+                             f"list each fault in one of 'enable' or 'disable'")
+        return self._apply_faults(lambda current: (current | enabled) - disabled)
+
+    def _apply_faults(self, change: Callable[[set[str]], set[str]]) -> list[str]:
+        with self._lock:
+            new_faults = change(set(self._faults))
+            if self.settings.state_file:
+                save_fault_state(self.settings.state_file, new_faults)
+            self._faults = new_faults
+            current = sorted(new_faults)
+        sys.stderr.write(f"{SERVICE_NAME} ({self.settings.version_name}): faults now {current}\n")
+        return current
+
+    def _chance(self, fault: str, ratio: float) -> bool:
+        return self.has_fault(fault) and self._rng.random() < ratio
+
+    def connect_db(self) -> None:
+        """One DB connection; under the db fault an attempt may fail and is retried on the failover pool."""
+        if self._chance("db", self.settings.db_failure_ratio):
+            self.metrics.db_attempts.labels(result="failure").inc()
+        self.metrics.db_attempts.labels(result="success").inc()
+
+    def begin_api_request(self) -> None:
+        """What every /api/* request goes through; raises HTTPError(500) under the errors fault."""
+        self.connect_db()
+        if self.has_fault("slow"):
+            self._sleep(self.settings.slow_seconds)
+        if self._chance("errors", self.settings.error_ratio):
+            raise HTTPError(500, {"error": "Internal Server Error"})
+
+    def enqueue_publish(self) -> str:
+        """Queue one publish job; returns its id."""
+        job_id = uuid.uuid4().hex
+        self._queue.append(job_id)
+        return job_id
+
+    @property
+    def backlog(self) -> int:
+        return len(self._queue)
+
+    def drain_publish_queue(self, max_jobs: int) -> int:
+        """Publish up to ``max_jobs`` queued jobs (none under the queue fault); returns how many were taken."""
+        if self.has_fault("queue"):
+            return 0
+        drained = 0
+        while drained < max_jobs:
+            try:
+                self._queue.popleft()
+            except IndexError:
+                break
+            drained += 1
+            failed = self._chance("publish", self.settings.publish_failure_ratio)
+            self.metrics.publish_requests.labels(result="failure" if failed else "success").inc()
+        return drained
+
+    def verify_webhook(self, platform: str, header: Optional[str], body: bytes) -> bool:
+        secret = self._rotated_secret if self.has_fault("webhooks") else self.settings.webhook_secret
+        verified = verify_tiktok_signature(secret, header, body, now=self._clock())
+        self.metrics.webhook_signatures.labels(platform=platform).inc()
+        if verified:
+            self.metrics.webhook_verified.labels(platform=platform).inc()
+        return verified
+
+    def observe(self, request: Request, response: Response, seconds: float) -> None:
+        """The ``after`` hook: count every answered request except health, metrics and lab control."""
+        if request.path in UNCOUNTED_PATHS or request.path.startswith(UNCOUNTED_PREFIX):
+            return
+        route = request.path if request.path in COUNTED_PATHS else UNMATCHED_ROUTE
+        labels = {"method": request.method, "route": route, "status": str(response.status)}
+        self.metrics.request_duration.labels(**labels).observe(seconds)
+        self.metrics.requests.labels(**labels).inc()
+
+
+class PublishWorker:
+    """Background thread draining the publish queue at ``per_second`` jobs per second."""
+
+    def __init__(self, api: OfmApi, per_second: float, tick_seconds: float = 0.1):
+        self._api = api
+        self._per_second = per_second
+        self._tick_seconds = tick_seconds
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="publish-worker", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2)
+
+    def _run(self) -> None:
+        budget = 0.0
+        last = time.monotonic()
+        while not self._stop.wait(self._tick_seconds):
+            now = time.monotonic()
+            budget = min(budget + (now - last) * self._per_second, max(self._per_second, 1.0))
+            last = now
+            budget -= self._api.drain_publish_queue(int(budget))
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise HTTPError(400, {"error": "body must be a JSON object"})
+    return body
+
+
+def _faults_state(api: OfmApi) -> dict[str, Any]:
+    return {"faults": api.faults, "available": list(FAULTS)}
+
+
+def _change_faults(api: OfmApi, change: Callable[[], list[str]]) -> Response:
+    try:
+        change()
+    except ValueError as exc:
+        raise HTTPError(400, {"error": str(exc), "available": list(FAULTS)}) from exc
+    except FaultStateError as exc:
+        raise HTTPError(500, {"error": str(exc)}) from exc
+    return Response(200, _faults_state(api))
+
+
+def build_router(api: OfmApi) -> Router:
+    """Every route of the stand-in, bound to ``api``."""
+
+    def health(_request: Request) -> Response:
+        return Response(200, {"ok": True, "service": SERVICE_NAME, "version": api.settings.version_name, "faults": api.faults})
+
+    def metrics(_request: Request) -> Response:
+        return Response(200, api.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
+
+    def list_posts(_request: Request) -> Response:
+        api.begin_api_request()
+        return Response(200, list(FAKE_POSTS))
+
+    def publish_post(request: Request) -> Response:
+        api.begin_api_request()
+        body = _json_object(request)
+        post_id, platform = body.get("post_id"), body.get("platform")
+        if not isinstance(post_id, (int, str)) or isinstance(post_id, bool) or post_id == "":
+            raise HTTPError(400, {"error": "post_id is required (integer or string)"})
+        if platform not in PLATFORMS:
+            raise HTTPError(400, {"error": f"platform must be one of {', '.join(PLATFORMS)}"})
+        return Response(202, {"queued": True, "job_id": api.enqueue_publish()})
+
+    def tiktok_webhook(request: Request) -> Response:
+        if not api.verify_webhook("tiktok", request.headers.get(SIGNATURE_HEADER), request.body):
+            raise HTTPError(401, {"error": "Invalid signature"})
+        return Response(200, {"received": True})
+
+    def get_faults(_request: Request) -> Response:
+        return Response(200, _faults_state(api))
+
+    def put_faults(request: Request) -> Response:
+        body = _json_object(request)
+        return _change_faults(api, lambda: api.replace_faults(body.get("faults")))
+
+    def post_faults(request: Request) -> Response:
+        body = _json_object(request)
+        return _change_faults(api, lambda: api.edit_faults(body.get("enable", []), body.get("disable", [])))
+
+    router = Router()
+    router.add("GET", "/health", health)
+    router.add("GET", "/metrics", metrics)
+    router.add("GET", "/api/posts", list_posts)
+    router.add("POST", "/api/posts/publish", publish_post)
+    router.add("POST", "/webhooks/tiktok", tiktok_webhook)
+    router.add("GET", "/__lab/faults", get_faults)
+    router.add("PUT", "/__lab/faults", put_faults)
+    router.add("POST", "/__lab/faults", post_faults)
+    return router
+
+
+def build_handler(api: OfmApi) -> type:
+    return make_handler(build_router(api), SERVICE_NAME, after=api.observe)
+
+
+def _ratio(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a ratio between 0 and 1")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = float(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = base_parser("Stand-in for the OFM Social OS API (one version), for the lab only.")
+    parser.add_argument("--version-name", choices=VERSION_NAMES, default="stable", help="which version this process plays")
+    parser.add_argument("--webhook-secret", default=os.environ.get("OFM_LAB_WEBHOOK_SECRET"),
+                        help="HMAC secret of TikTok webhook signatures (default: $OFM_LAB_WEBHOOK_SECRET)")
+    parser.add_argument("--slow-seconds", type=_non_negative, default=12.0, help="delay of /api/* answers under the slow fault")
+    parser.add_argument("--error-ratio", type=_ratio, default=0.5, help="share of /api/* answers that are 500 under the errors fault")
+    parser.add_argument("--db-failure-ratio", type=_ratio, default=0.2, help="share of DB connection attempts failing under the db fault")
+    parser.add_argument("--publish-failure-ratio", type=_ratio, default=0.5, help="share of publish jobs failing under the publish fault")
+    parser.add_argument("--queue-drain-per-second", type=_non_negative, default=20.0, help="publish jobs the worker drains per second")
+    parser.add_argument("--state-file", type=Path, help="JSON file keeping the fault set across restarts")
+    parser.add_argument("--seed", type=int, help="seed of the random fault draws")
+    args = parser.parse_args(argv)
+    if not args.webhook_secret:
+        parser.error("a webhook secret is required: pass --webhook-secret or set OFM_LAB_WEBHOOK_SECRET")
+    return args
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    settings = ApiSettings(version_name=args.version_name, webhook_secret=args.webhook_secret,
+                           slow_seconds=args.slow_seconds, error_ratio=args.error_ratio,
+                           db_failure_ratio=args.db_failure_ratio, publish_failure_ratio=args.publish_failure_ratio,
+                           queue_drain_per_second=args.queue_drain_per_second, state_file=args.state_file)
+    try:
+        api = OfmApi(settings, rng=random.Random(args.seed))
+    except FaultStateError as exc:
+        sys.exit(str(exc))
+    worker = PublishWorker(api, settings.queue_drain_per_second)
+    worker.start()
+    sys.stderr.write(f"{SERVICE_NAME} ({settings.version_name}) starting on {args.host}:{args.port}, faults {api.faults}\n")
+    try:
+        serve(args.host, args.port, build_handler(api), on_stop=worker.stop)
+    except OSError as exc:
+        worker.stop()
+        sys.exit(f"{SERVICE_NAME}: cannot listen on {args.host}:{args.port}: {exc.strerror}; choose a free port with --port")
+
+
+if __name__ == "__main__":
+    main()
