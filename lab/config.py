@@ -30,7 +30,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "ops_api": 18090,
     "slack": 18110,
     "statuspage": 18111,
-    "prometheus": 19090,
+    "prometheus": 18190,
 }
 
 

@@ -53,11 +53,11 @@ def stop(pid_file: Path, grace_seconds: float = 8.0) -> bool:
         return False
     _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + grace_seconds
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and is_alive(pid):
         time.sleep(0.05)
-    if _alive(pid):
+    if is_alive(pid):
         _signal_group(pid, signal.SIGKILL)
-        while _alive(pid):
+        while is_alive(pid):
             time.sleep(0.05)
     return True
 
@@ -71,7 +71,8 @@ def _signal_group(pid: int, signum: int) -> None:
         os.kill(pid, signum)
 
 
-def _alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """True while the process exists and is not a zombie waiting to be reaped."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
     except OSError:

@@ -5,13 +5,13 @@ Runs a second, short-lived lab beside the suite's own (ports shifted by 2000, it
 from __future__ import annotations
 
 import json
-import os
+import socket
 from pathlib import Path
 
-from conftest import run_lab
+from labtest import run_lab
 
 from lab.components import COMPONENTS
-from lab.process import port_open
+from lab.process import is_alive, port_open
 
 
 def test_up_twice_status_down(tmp_path: Path):
@@ -22,7 +22,7 @@ def test_up_twice_status_down(tmp_path: Path):
         rows = {row["component"]: row for row in status["components"]}
         assert set(rows) == {component.name for component in COMPONENTS}
         assert all(row["state"] == "running" and row["pid"] for row in rows.values()), rows
-        assert rows["prometheus"]["ports"] == {"prometheus": 21090}
+        assert rows["prometheus"]["ports"] == {"prometheus": 20190}
         assert rows["haproxy"]["ports"]["haproxy"] == 20080
         pids = {name: row["pid"] for name, row in rows.items()}
 
@@ -35,7 +35,7 @@ def test_up_twice_status_down(tmp_path: Path):
         run_lab("down", env=env)
         ports = [port for row in rows.values() for port in row["ports"].values()]
         assert [port for port in ports if port_open("127.0.0.1", port)] == []
-        assert [pid for pid in pids.values() if os.path.exists(f"/proc/{pid}")] == []
+        assert [pid for pid in pids.values() if is_alive(pid)] == []
         stopped = json.loads(run_lab("status", "--json", env=env, check=False).stdout)
         assert {row["state"] for row in stopped["components"]} == {"stopped"}
     finally:
@@ -43,7 +43,6 @@ def test_up_twice_status_down(tmp_path: Path):
 
 
 def test_up_refuses_a_port_taken_by_another_program(tmp_path: Path):
-    import socket  # pylint: disable=import-outside-toplevel
     env = {"OFM_LAB_STATE_DIR": str(tmp_path / "lab"), "OFM_LAB_PORT_OFFSET": "3000"}
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 21081))

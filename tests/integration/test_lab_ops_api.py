@@ -5,7 +5,7 @@ import json
 import urllib.error
 import urllib.request
 
-from conftest import credentials, wait_until
+from labtest import credentials, wait_until
 
 from lab.components.haproxy import weights
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from conftest import run_lab, wait_until
+from labtest import run_lab, wait_until
 
 # fault -> (recording rule, breach predicate) for the canary's series
 BREACHES = {

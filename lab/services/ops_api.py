@@ -1,0 +1,601 @@
+"""Stand-in for the OFM internal ops API (``https://internal.ofm.social``).
+
+The real service runs inside the production cluster behind OIDC login and drives Argo
+Rollouts; neither can run on a lab machine, so this stand-in reproduces its HTTP contract
+(routes, bodies, the admin > operator > viewer role model, the IP allow-list, the missing
+idempotency, the audit table) and shifts traffic the lab's way instead: through the runtime
+API of the real HAProxy that splits lab traffic between the stable and the canary API.
+
+It also offers ``/__lab/*`` routes (loopback only, no auth) so tests can inject faults and
+count the requests they caused. Credentials come from a JSON file; Authorization headers and
+cookies are never logged or stored.
+"""
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import json
+import os
+import sys
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Callable, Optional, Protocol, Union
+from urllib.parse import unquote
+
+from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError, check_name
+from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
+
+SERVICE_NAME = "ofm-internal-ops"
+LAB_PREFIX = "/__lab/"
+ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
+REQUIRED_ROLE = "admin"
+DEFAULT_ALLOWED_NETWORKS = ("127.0.0.0/8", "::1/128")
+DEFAULT_PROMOTE_STEPS = "10,25,50,75,100"
+OPERATIONS = ("canary-pause", "canary-resume", "canary-rollback", "health-check", "slo-status", "db-backup")
+UNAVAILABLE_OPERATIONS = ("slo-status", "db-backup")
+MAX_LOG_LINES = 10000
+MAX_AUDIT_ROWS = 1000
+MAX_FAULT_DELAY_SECONDS = 300
+
+AUTH_REQUIRED = {"error": "Authentication required"}
+IP_NOT_ALLOWED = {"error": "Forbidden", "reason": "IP not allowed"}
+
+IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+def iso_now() -> str:
+    """The current UTC time the way JavaScript's ``toISOString`` prints it."""
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def json_object(request: Request) -> dict[str, Any]:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise HTTPError(400, {"error": "body must be a JSON object"})
+    return body
+
+
+def int_query(request: Request, name: str, default: int, maximum: int) -> int:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit() or not 1 <= int(raw) <= maximum:
+        raise HTTPError(400, {"error": f"query parameter {name!r} must be an integer from 1 to {maximum}"})
+    return int(raw)
+
+
+def is_loopback(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or bool(getattr(ip, "ipv4_mapped", None) and ip.ipv4_mapped.is_loopback)
+
+
+class JsonlFile:
+    """An append-only JSON Lines file; ``None`` keeps everything in memory only."""
+
+    def __init__(self, path: Optional[str]):
+        self.path = path
+
+    def load(self) -> list[dict[str, Any]]:
+        if not self.path or not os.path.exists(self.path):
+            return []
+        rows = []
+        with open(self.path, encoding="utf-8") as stream:
+            for number, line in enumerate(stream, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    rows.append(json.loads(line))
+                except ValueError as exc:
+                    raise ValueError(f"{self.path} line {number} is not JSON ({exc}); fix or remove that line") from exc
+        return rows
+
+    def append(self, row: dict[str, Any]) -> None:
+        if self.path:
+            with open(self.path, "a", encoding="utf-8") as stream:
+                stream.write(json.dumps(row, sort_keys=True) + "\n")
+
+    def truncate(self) -> None:
+        if self.path:
+            with open(self.path, "w", encoding="utf-8"):
+                pass
+
+
+@dataclass
+class Fault:
+    status: int
+    count: int
+    delay_seconds: float
+    paths: list[str]
+
+    def matches(self, path: str) -> bool:
+        return not self.paths or any(path == prefix or path.startswith(prefix.rstrip("/") + "/") for prefix in self.paths)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"status": self.status, "count": self.count, "delay_seconds": self.delay_seconds, "paths": self.paths}
+
+
+def _parse_fault(body: dict[str, Any]) -> Fault:
+    status = body.get("status", 503)
+    count = body.get("count", 1)
+    delay = body.get("delay_seconds", 0)
+    paths = body.get("paths") or []
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise HTTPError(400, {"error": "fault 'status' must be an HTTP status from 100 to 599"})
+    if not isinstance(count, int) or isinstance(count, bool) or (count < 1 and count != -1):
+        raise HTTPError(400, {"error": "fault 'count' must be a positive integer, or -1 for until cleared"})
+    if not isinstance(delay, (int, float)) or isinstance(delay, bool) or not 0 <= delay <= MAX_FAULT_DELAY_SECONDS:
+        raise HTTPError(400, {"error": f"fault 'delay_seconds' must be a number from 0 to {MAX_FAULT_DELAY_SECONDS}"})
+    if not isinstance(paths, list) or not all(isinstance(path, str) and path.startswith("/") for path in paths):
+        raise HTTPError(400, {"error": "fault 'paths' must be a list of absolute paths"})
+    return Fault(status, count, float(delay), paths)
+
+
+class FaultInjector:
+    """Lab-only fault injection: the next matching requests fail before any route runs.
+
+    A path in ``paths`` matches itself and everything below it; no ``paths`` matches every
+    route outside ``/__lab/``. ``/__lab/`` routes answer loopback clients only.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._fault: Optional[Fault] = None
+
+    def configure(self, body: dict[str, Any]) -> Fault:
+        fault = _parse_fault(body)
+        with self._lock:
+            self._fault = fault
+        return fault
+
+    def clear(self) -> None:
+        with self._lock:
+            self._fault = None
+
+    def current(self) -> Optional[Fault]:
+        with self._lock:
+            return Fault(**self._fault.as_dict()) if self._fault else None
+
+    def take(self, path: str) -> Optional[Fault]:
+        """Consume one injection for ``path`` if the active fault matches it."""
+        with self._lock:
+            fault = self._fault
+            if fault is None or not fault.matches(path):
+                return None
+            if fault.count > 0:
+                fault.count -= 1
+                if fault.count == 0:
+                    self._fault = None
+            return fault
+
+    def intercept(self, request: Request) -> Optional[Response]:
+        """The answer a request gets before routing: lab routes for loopback only, then faults."""
+        if request.path.startswith(LAB_PREFIX):
+            return None if is_loopback(request.client_ip) else Response(403, IP_NOT_ALLOWED)
+        fault = self.take(request.path)
+        if fault is None:
+            return None
+        if fault.delay_seconds:
+            time.sleep(fault.delay_seconds)
+        return Response(fault.status, {"error": "Injected fault", "status": fault.status})
+
+    def add_routes(self, router: Router) -> None:
+        router.add("GET", "/__lab/faults", self._show)
+        router.add("PUT", "/__lab/faults", self._configure)
+        router.add("DELETE", "/__lab/faults", self._clear)
+
+    def _show(self, _request: Request) -> Response:
+        fault = self.current()
+        return Response(200, {"fault": fault.as_dict() if fault else None})
+
+    def _configure(self, request: Request) -> Response:
+        return Response(200, {"fault": self.configure(json_object(request)).as_dict()})
+
+    def _clear(self, _request: Request) -> Response:
+        self.clear()
+        return Response(200, {"fault": None})
+
+
+@dataclass(frozen=True)
+class Principal:
+    sub: str
+    email: str
+    roles: tuple[str, ...]
+
+    def has_role(self, required: str) -> bool:
+        return max((ROLE_RANK.get(role, 0) for role in self.roles), default=0) >= ROLE_RANK[required]
+
+
+def _principal(entry: Any, where: str) -> Principal:
+    if not isinstance(entry, dict):
+        raise ValueError(f"{where} must be an object with sub, email and roles")
+    sub, email, roles = entry.get("sub"), entry.get("email"), entry.get("roles")
+    if not isinstance(sub, str) or not isinstance(email, str):
+        raise ValueError(f"{where} needs string fields 'sub' and 'email'")
+    if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
+        raise ValueError(f"{where} needs 'roles' as a list of strings")
+    return Principal(sub, email, tuple(roles))
+
+
+def _principals(data: dict[str, Any], section: str, path: str) -> dict[str, Principal]:
+    entries = data.get(section, {})
+    if not isinstance(entries, dict):
+        raise ValueError(f"credentials file {path}: {section!r} must be an object keyed by {section[:-1]} id")
+    return {secret: _principal(entry, f"credentials file {path}: {section} entry #{index}")
+            for index, (secret, entry) in enumerate(entries.items(), start=1)}
+
+
+def cookie_value(header: str, name: str) -> Optional[str]:
+    for part in header.split(";"):
+        key, _, value = part.strip().partition("=")
+        if key == name:
+            return unquote(value.strip().strip('"'))
+    return None
+
+
+def session_id(cookie: str) -> Optional[str]:
+    """The session id of a ``connect.sid`` value, plain or Express-signed ``s:<sid>.<signature>``.
+
+    The lab does not know the production cookie secret, so the signature is not verified.
+    """
+    if not cookie.startswith("s:"):
+        return cookie or None
+    sid, dot, _signature = cookie[2:].rpartition(".")
+    return sid if dot and sid else None
+
+
+class Authenticator:
+    """Maps a session cookie or a bearer token to a Principal, the way production does."""
+
+    def __init__(self, sessions: dict[str, Principal], tokens: dict[str, Principal]):
+        self._sessions = sessions
+        self._tokens = tokens
+
+    @classmethod
+    def from_file(cls, path: str) -> Authenticator:
+        try:
+            with open(path, encoding="utf-8") as stream:
+                data = json.load(stream)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"credentials file {path} cannot be read as JSON: {exc}") from exc
+        if not isinstance(data, dict):
+            raise ValueError(f"credentials file {path} must hold an object with 'sessions' and 'tokens'")
+        return cls(_principals(data, "sessions", path), _principals(data, "tokens", path))
+
+    def identify(self, headers: Any) -> Optional[Principal]:
+        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip() in self._tokens:
+            return self._tokens[token.strip()]
+        cookie = cookie_value(headers.get("Cookie") or "", "connect.sid")
+        sid = session_id(cookie) if cookie else None
+        return self._sessions.get(sid) if sid else None
+
+    def require(self, headers: Any, role: str) -> Principal:
+        principal = self.identify(headers)
+        if principal is None:
+            raise HTTPError(401, AUTH_REQUIRED)
+        if not principal.has_role(role):
+            raise HTTPError(403, {"error": "Insufficient permissions", "required": role, "current": list(principal.roles)})
+        return principal
+
+
+class AuditLog:
+    """The ``audit_logs`` table: rows kept in memory and appended to a JSONL file."""
+
+    def __init__(self, store: JsonlFile):
+        self._store = store
+        self._lock = threading.Lock()
+        self._rows = store.load()
+        self._next_id = max((row["id"] for row in self._rows), default=0) + 1
+
+    def write(self, actor: Principal, action: str, resource: str, meta: dict[str, Any], ip: str, ua: Optional[str]) -> dict[str, Any]:
+        with self._lock:
+            row = {"id": self._next_id, "created_at": iso_now(), "actor_sub": actor.sub, "actor_email": actor.email,
+                   "action": action, "resource": resource, "meta": meta, "ip": ip, "ua": ua}
+            self._next_id += 1
+            self._rows.append(row)
+            self._store.append(row)
+            return row
+
+    def query(self, limit: int, action: Optional[str] = None, resource: Optional[str] = None) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = [row for row in reversed(self._rows)
+                    if (action is None or row["action"] == action) and (resource is None or row["resource"] == resource)]
+        return rows[:limit]
+
+
+class WeightControl(Protocol):
+    def get_weight(self, backend: str, server: str) -> tuple[int, int]:
+        ...
+
+    def set_weight(self, backend: str, server: str, weight: int) -> None:
+        ...
+
+
+class CanaryOps:
+    """Canary traffic control over two HAProxy servers whose weights add up to 100."""
+
+    def __init__(self, runtime: WeightControl, backend: str, stable_server: str, canary_server: str, promote_steps: list[int]):
+        check_name("backend", backend)
+        check_name("server", stable_server)
+        check_name("server", canary_server)
+        self.runtime = runtime
+        self.backend = backend
+        self.stable_server = stable_server
+        self.canary_server = canary_server
+        self.promote_steps = sorted(set(promote_steps))
+        self.paused = False
+        self._lock = threading.Lock()
+
+    def accepted_steps(self) -> list[str]:
+        return ["auto"] + [str(step) for step in self.promote_steps]
+
+    def weights(self) -> dict[str, int]:
+        return {"canary_weight": self.runtime.get_weight(self.backend, self.canary_server)[0],
+                "stable_weight": self.runtime.get_weight(self.backend, self.stable_server)[0]}
+
+    def rollback(self) -> dict[str, int]:
+        """Send all traffic to stable; returns the weights before."""
+        with self._lock:
+            previous = self.weights()
+            self._apply(previous, canary=0)
+            return previous
+
+    def promote(self, step: Any) -> tuple[dict[str, int], dict[str, int]]:
+        """Move the canary to ``step`` percent (``auto``: the next step); returns (before, after)."""
+        if isinstance(step, bool) or str(step) not in self.accepted_steps():
+            accepted = self.accepted_steps()
+            raise HTTPError(400, {"error": f"Invalid step {step!r}: accepted values are {', '.join(accepted)}", "accepted": accepted})
+        with self._lock:
+            if self.paused:
+                raise HTTPError(409, {"error": "Canary is paused", "details": "run operation canary-resume before promoting"})
+            previous = self.weights()
+            canary = self._target(str(step), previous["canary_weight"])
+            self._apply(previous, canary)
+            return previous, {"canary_weight": canary, "stable_weight": 100 - canary}
+
+    def _target(self, step: str, current: int) -> int:
+        if step != "auto":
+            return int(step)
+        following = [value for value in self.promote_steps if value > current]
+        if not following:
+            raise HTTPError(409, {"error": "Canary already fully promoted", "canary_weight": current})
+        return following[0]
+
+    def _apply(self, previous: dict[str, int], canary: int) -> None:
+        """Set both weights, raising one before lowering the other so the backend never has none."""
+        targets = {self.canary_server: canary, self.stable_server: 100 - canary}
+        before = {self.canary_server: previous["canary_weight"], self.stable_server: previous["stable_weight"]}
+        for server in sorted(targets, key=lambda name: targets[name] - before[name], reverse=True):
+            self.runtime.set_weight(self.backend, server, targets[server])
+
+
+class RequestJournal:
+    """What this server received: records for ``/__lab/requests`` and the request log lines."""
+
+    def __init__(self, log_path: Optional[str]):
+        self._log_path = log_path
+        self._lock = threading.Lock()
+        self._records: deque[dict[str, Any]] = deque(maxlen=MAX_LOG_LINES)
+        self._lines: deque[str] = deque(self._read_log(log_path), maxlen=MAX_LOG_LINES)
+
+    @staticmethod
+    def _read_log(log_path: Optional[str]) -> list[str]:
+        if not log_path or not os.path.exists(log_path):
+            return []
+        with open(log_path, encoding="utf-8") as stream:
+            return [line.rstrip("\n") for line in deque(stream, maxlen=MAX_LOG_LINES)]
+
+    def record(self, request: Request, response: Response, seconds: float) -> None:
+        now = iso_now()
+        line = (f'{now} {request.client_ip} "{request.method} {request.path}" {response.status} '
+                f'{seconds * 1000:.0f}ms ua="{request.headers.get("User-Agent") or "-"}"')
+        with self._lock:
+            self._records.append({"method": request.method, "path": request.path, "time": now, "status": response.status,
+                                  "idempotency_key": request.headers.get("Idempotency-Key")})
+            self._lines.append(line)
+            if self._log_path:
+                with open(self._log_path, "a", encoding="utf-8") as stream:
+                    stream.write(line + "\n")
+
+    def records(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._records)
+
+    def clear_records(self) -> None:
+        with self._lock:
+            self._records.clear()
+
+    def tail(self, count: int) -> list[str]:
+        with self._lock:
+            return list(self._lines)[-count:]
+
+
+class OpsApi:
+    """The HTTP surface of the stand-in; every ``/internal/ops/*`` and ``/internal/audit`` route needs admin.
+
+    Audit actions: ``canary.rollback`` (also for ``execute`` canary-rollback, reason ``execute``),
+    ``canary.promote``, and ``ops.execute`` for the other operations that ran.
+    """
+
+    def __init__(self, auth: Authenticator, canary: CanaryOps, audit: AuditLog, journal: RequestJournal,
+                 allowed_networks: list[IPNetwork], faults: Optional[FaultInjector] = None):
+        self.auth = auth
+        self.canary = canary
+        self.audit = audit
+        self.journal = journal
+        self.allowed_networks = allowed_networks
+        self.faults = faults or FaultInjector()
+
+    def handler(self) -> type:
+        return make_handler(self.router(), "ofm-internal-ops-lab", self.before, self.after)
+
+    def router(self) -> Router:
+        router = Router()
+        router.add("GET", "/health", self._health)
+        router.add("POST", "/internal/ops/canary/rollback", self._rollback)
+        router.add("POST", "/internal/ops/canary/promote", self._promote)
+        router.add("POST", "/internal/ops/execute", self._execute)
+        router.add("GET", "/internal/ops/logs", self._logs)
+        router.add("GET", "/internal/audit", self._audit_rows)
+        router.add("GET", "/__lab/requests", self._requests)
+        router.add("DELETE", "/__lab/requests", self._clear_requests)
+        self.faults.add_routes(router)
+        return router
+
+    def before(self, request: Request) -> Optional[Response]:
+        intercepted = self.faults.intercept(request)
+        if intercepted is None and request.path.startswith("/internal") and not self._ip_allowed(request.client_ip):
+            return Response(403, IP_NOT_ALLOWED)
+        return intercepted
+
+    def after(self, request: Request, response: Response, seconds: float) -> None:
+        if not request.path.startswith(LAB_PREFIX):
+            self.journal.record(request, response, seconds)
+
+    def _ip_allowed(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        candidates = [ip] + ([ip.ipv4_mapped] if getattr(ip, "ipv4_mapped", None) else [])
+        return any(candidate in network for candidate in candidates for network in self.allowed_networks)
+
+    def _admin(self, request: Request) -> Principal:
+        return self.auth.require(request.headers, REQUIRED_ROLE)
+
+    def _write_audit(self, request: Request, actor: Principal, action: str, resource: str, meta: dict[str, Any]) -> None:
+        self.audit.write(actor, action, resource, meta, request.client_ip, request.headers.get("User-Agent"))
+
+    @staticmethod
+    def _health(_request: Request) -> Response:
+        return Response(200, {"ok": True, "timestamp": iso_now(), "service": SERVICE_NAME})
+
+    def _rollback(self, request: Request) -> Response:
+        actor = self._admin(request)
+        reason = json_object(request).get("reason")
+        if reason is not None and not isinstance(reason, str):
+            raise HTTPError(400, {"error": "'reason' must be a string"})
+        return self._run_rollback(request, actor, reason)
+
+    def _run_rollback(self, request: Request, actor: Principal, reason: Optional[str]) -> Response:
+        try:
+            previous = self.canary.rollback()
+        except HaproxyRuntimeError as exc:
+            self._write_audit(request, actor, "canary.rollback", "canary", {"reason": reason, "result": "failure", "error": str(exc)})
+            return Response(500, {"error": "Canary rollback failed", "details": str(exc)})
+        self._write_audit(request, actor, "canary.rollback", "canary", {"reason": reason, "previous": previous, "result": "success"})
+        return Response(200, {"ok": True, "message": "Canary rollback initiated", "timestamp": iso_now(), "previous": previous})
+
+    def _promote(self, request: Request) -> Response:
+        actor = self._admin(request)
+        step = json_object(request).get("step")
+        try:
+            previous, current = self.canary.promote(step)
+        except HaproxyRuntimeError as exc:
+            self._write_audit(request, actor, "canary.promote", "canary", {"step": step, "result": "failure", "error": str(exc)})
+            return Response(500, {"error": "Canary promote failed", "details": str(exc)})
+        self._write_audit(request, actor, "canary.promote", "canary", {"step": step, "previous": previous, "current": current, "result": "success"})
+        return Response(200, {"ok": True, "message": "Canary promoted", "timestamp": iso_now(), "previous": previous, "current": current})
+
+    def _execute(self, request: Request) -> Response:
+        actor = self._admin(request)
+        operation = json_object(request).get("operation")
+        if operation not in OPERATIONS:
+            raise HTTPError(400, {"error": f"Unknown operation {operation!r}: accepted values are {', '.join(OPERATIONS)}",
+                                  "accepted": list(OPERATIONS)})
+        if operation in UNAVAILABLE_OPERATIONS:
+            return Response(501, {"error": "Not available in the lab", "operation": operation})
+        if operation == "canary-rollback":
+            return self._run_rollback(request, actor, "execute")
+        handlers: dict[str, Callable[[], tuple[int, dict[str, Any]]]] = {
+            "canary-pause": lambda: self._set_paused(True),
+            "canary-resume": lambda: self._set_paused(False),
+            "health-check": self._health_check,
+        }
+        status, body = handlers[operation]()
+        resource = "canary" if operation.startswith("canary-") else "ops"
+        self._write_audit(request, actor, "ops.execute", resource, {"operation": operation, "result": "success" if body["ok"] else "failure"})
+        return Response(status, dict(body, operation=operation, timestamp=iso_now()))
+
+    def _set_paused(self, paused: bool) -> tuple[int, dict[str, Any]]:
+        self.canary.paused = paused
+        return 200, {"ok": True, "paused": paused}
+
+    def _health_check(self) -> tuple[int, dict[str, Any]]:
+        try:
+            haproxy = dict(self.canary.weights(), ok=True, paused=self.canary.paused)
+        except HaproxyRuntimeError as exc:
+            return 503, {"ok": False, "checks": {"haproxy": {"ok": False, "error": str(exc)}}}
+        return 200, {"ok": True, "checks": {"haproxy": haproxy}}
+
+    def _logs(self, request: Request) -> Response:
+        self._admin(request)
+        lines = self.journal.tail(int_query(request, "lines", 100, MAX_LOG_LINES))
+        return Response(200, "".join(line + "\n" for line in lines), content_type="text/plain; charset=utf-8")
+
+    def _audit_rows(self, request: Request) -> Response:
+        self._admin(request)
+        limit = int_query(request, "limit", 100, MAX_AUDIT_ROWS)
+        return Response(200, {"logs": self.audit.query(limit, request.query.get("action"), request.query.get("resource"))})
+
+    def _requests(self, _request: Request) -> Response:
+        return Response(200, {"requests": self.journal.records()})
+
+    def _clear_requests(self, _request: Request) -> Response:
+        self.journal.clear_records()
+        return Response(200, {"requests": []})
+
+
+def _steps(value: str) -> list[int]:
+    try:
+        steps = sorted({int(part) for part in value.split(",")})
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"promote steps {value!r} must be comma-separated integers") from exc
+    if not steps or steps[0] < 1 or steps[-1] > 100:
+        raise argparse.ArgumentTypeError(f"promote steps {value!r} must lie between 1 and 100")
+    return steps
+
+
+def _network(value: str) -> IPNetwork:
+    try:
+        return ipaddress.ip_network(value, strict=False)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
+    parser = base_parser("Lab stand-in for the OFM internal ops API, shifting canary traffic through HAProxy's runtime API.")
+    parser.add_argument("--credentials-file", required=True, help="JSON file with 'sessions' and 'tokens' -> {sub, email, roles}")
+    parser.add_argument("--haproxy-socket", required=True, help="HAProxy stats socket: a UNIX socket path or host:port")
+    parser.add_argument("--backend", default="ofm_api", help="HAProxy backend holding the stable and canary servers")
+    parser.add_argument("--stable-server", default="stable", help="HAProxy server name of the stable API")
+    parser.add_argument("--canary-server", default="canary", help="HAProxy server name of the canary API")
+    parser.add_argument("--audit-file", help="JSONL audit table, appended to and reloaded at start")
+    parser.add_argument("--log-file", help="request log served by /internal/ops/logs, appended to and reloaded at start")
+    parser.add_argument("--allow-cidr", action="append", type=_network,
+                        help="network allowed to call /internal routes (repeatable; default loopback only)")
+    parser.add_argument("--promote-steps", type=_steps, default=_steps(DEFAULT_PROMOTE_STEPS),
+                        help=f"canary weights that promote 'auto' walks through (default {DEFAULT_PROMOTE_STEPS})")
+    return parser.parse_args(argv)
+
+
+def build_app(args: argparse.Namespace) -> OpsApi:
+    canary = CanaryOps(HaproxyRuntime(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, args.promote_steps)
+    networks = args.allow_cidr or [ipaddress.ip_network(network) for network in DEFAULT_ALLOWED_NETWORKS]
+    return OpsApi(Authenticator.from_file(args.credentials_file), canary, AuditLog(JsonlFile(args.audit_file)),
+                  RequestJournal(args.log_file), networks)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
+    try:
+        app = build_app(args)
+    except (OSError, ValueError) as exc:
+        sys.exit(f"ops API stand-in cannot start: {exc}")
+    except KeyError as exc:
+        sys.exit(f"ops API stand-in cannot start: audit file {args.audit_file} holds a row without field {exc}; fix or remove that line")
+    serve(args.host, args.port, app.handler())
+
+
+if __name__ == "__main__":
+    main()

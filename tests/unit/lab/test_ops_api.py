@@ -1,0 +1,546 @@
+"""Tests of the ops API stand-in and its HAProxy runtime client, against a real HAProxy."""
+from __future__ import annotations
+
+import email.message
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from contextlib import contextmanager
+from http.server import ThreadingHTTPServer
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Iterator, Optional
+
+import pytest
+
+from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError, parse_address
+from lab.services.httpbase import HTTPError
+from lab.services.ops_api import (AuditLog, Authenticator, CanaryOps, JsonlFile, OpsApi, Principal, RequestJournal,
+                                  build_app, parse_args, session_id)
+
+REPO_ROOT = Path(__file__).resolve().parents[3]
+BACKEND = "ofm_api"
+ADMIN = {"sub": "oidc|admin", "email": "admin@ofm.social", "roles": ["admin"]}
+OPERATOR = {"sub": "oidc|operator", "email": "operator@ofm.social", "roles": ["operator"]}
+VIEWER = {"sub": "oidc|viewer", "email": "viewer@ofm.social", "roles": ["viewer"]}
+ADMIN_TOKEN = "token-admin-0f3b9c"
+CREDENTIALS = {
+    "sessions": {"sid-admin": ADMIN, "sid-operator": OPERATOR, "sid-viewer": VIEWER},
+    "tokens": {ADMIN_TOKEN: ADMIN, "token-viewer-77aa": VIEWER},
+}
+AS_ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+AUDIT_FIELDS = {"id", "created_at", "actor_sub", "actor_email", "action", "resource", "meta", "ip", "ua"}
+HAPROXY_CONFIG = """\
+global
+    stats socket {unix_socket} level admin
+    stats socket 127.0.0.1:{tcp_port} level admin
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+
+backend ofm_api
+    balance roundrobin
+    server stable 127.0.0.1:{stable_port} weight 90
+    server canary 127.0.0.1:{canary_port} weight 10
+"""
+
+pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for(predicate: Any, what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (OSError, HaproxyRuntimeError):
+            pass
+        time.sleep(0.05)
+    pytest.fail(f"{what} not ready within {timeout:.0f}s")
+
+
+@pytest.fixture(scope="module")
+def haproxy_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
+    workdir = tmp_path_factory.mktemp("haproxy")
+    unix_socket, tcp_port = workdir / "admin.sock", free_port()
+    config = workdir / "haproxy.cfg"
+    config.write_text(HAPROXY_CONFIG.format(unix_socket=unix_socket, tcp_port=tcp_port, stable_port=free_port(), canary_port=free_port()))
+    with open(workdir / "haproxy.log", "wb") as log, \
+            subprocess.Popen(["haproxy", "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT) as process:
+        try:
+            runtime = HaproxyRuntime(str(unix_socket))
+            wait_for(lambda: process.poll() is None and runtime.get_weight(BACKEND, "canary"), f"haproxy (log: {workdir / 'haproxy.log'})")
+            yield SimpleNamespace(socket=str(unix_socket), tcp=f"127.0.0.1:{tcp_port}", runtime=runtime)
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture()
+def haproxy(haproxy_process: SimpleNamespace) -> SimpleNamespace:
+    """The module's HAProxy with the initial 90/10 split."""
+    haproxy_process.runtime.set_weight(BACKEND, "stable", 90)
+    haproxy_process.runtime.set_weight(BACKEND, "canary", 10)
+    return haproxy_process
+
+
+def weights(runtime: HaproxyRuntime) -> dict[str, int]:
+    return {server: runtime.get_weight(BACKEND, server)[0] for server in ("stable", "canary")}
+
+
+def make_app(tmp_path: Path, haproxy_address: str, networks: Optional[list[str]] = None) -> OpsApi:
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps(CREDENTIALS))
+    argv = ["--port", "0", "--credentials-file", str(credentials), "--haproxy-socket", haproxy_address,
+            "--audit-file", str(tmp_path / "audit.jsonl"), "--log-file", str(tmp_path / "requests.log")]
+    for network in networks or []:
+        argv += ["--allow-cidr", network]
+    return build_app(parse_args(argv))
+
+
+@contextmanager
+def serving(app: OpsApi) -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), app.handler())
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+def call(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, decode(response.read(), response.headers.get_content_type())
+    except urllib.error.HTTPError as exc:
+        return exc.code, decode(exc.read(), exc.headers.get_content_type())
+
+
+def decode(payload: bytes, content_type: str) -> Any:
+    return json.loads(payload) if content_type == "application/json" else payload.decode()
+
+
+@pytest.fixture()
+def ops(tmp_path: Path, haproxy: SimpleNamespace) -> Iterator[SimpleNamespace]:
+    app = make_app(tmp_path, haproxy.socket)
+    with serving(app) as url:
+        yield SimpleNamespace(url=url, app=app, runtime=haproxy.runtime, tmp_path=tmp_path)
+
+
+def audit_rows(url: str, query: str = "") -> list[dict[str, Any]]:
+    status, body = call(f"{url}/internal/audit{query}", headers=AS_ADMIN)
+    assert status == 200, body
+    return body["logs"]
+
+
+class FakeRuntime:
+    """Weights in a dict, recording every change in order."""
+
+    def __init__(self, stable: int = 90, canary: int = 10):
+        self.weights = {"stable": stable, "canary": canary}
+        self.changes: list[tuple[str, int]] = []
+
+    def get_weight(self, _backend: str, server: str) -> tuple[int, int]:
+        return self.weights[server], 0
+
+    def set_weight(self, _backend: str, server: str, weight: int) -> None:
+        self.changes.append((server, weight))
+        self.weights[server] = weight
+
+
+def canary_ops(stable: int = 90, canary: int = 10) -> CanaryOps:
+    return CanaryOps(FakeRuntime(stable, canary), BACKEND, "stable", "canary", [10, 25, 50, 75, 100])
+
+
+def headers(**values: str) -> email.message.Message:
+    message = email.message.Message()
+    for key, value in values.items():
+        message[key.replace("_", "-")] = value
+    return message
+
+
+# HAProxy runtime client, against the real HAProxy
+
+def test_runtime_reads_and_sets_weights_over_unix_socket(haproxy):
+    runtime = haproxy.runtime
+    assert runtime.get_weight(BACKEND, "canary") == (10, 10)
+    runtime.set_weight(BACKEND, "canary", 3)
+    assert runtime.get_weight(BACKEND, "canary") == (3, 10)
+    state = {row["srv_name"]: row for row in runtime.show_servers_state(BACKEND)}
+    assert set(state) == {"stable", "canary"}
+    assert (state["canary"]["srv_uweight"], state["canary"]["srv_iweight"]) == ("3", "10")
+    assert state["stable"]["be_name"] == BACKEND
+
+
+def test_runtime_works_over_tcp_address(haproxy):
+    runtime = HaproxyRuntime(haproxy.tcp)
+    runtime.set_weight(BACKEND, "stable", 42)
+    assert haproxy.runtime.get_weight(BACKEND, "stable") == (42, 90)
+    assert runtime.command("get weight ofm_api/stable") == "42 (initial 90)"
+
+
+def test_runtime_refusal_names_socket_and_command(haproxy):
+    with pytest.raises(HaproxyRuntimeError) as refused:
+        haproxy.runtime.set_weight(BACKEND, "nope", 5)
+    assert haproxy.socket in str(refused.value)
+    assert "'set weight ofm_api/nope 5'" in str(refused.value)
+    assert "No such server" in str(refused.value)
+    with pytest.raises(HaproxyRuntimeError, match="show servers state missing_backend.*Can't find backend"):
+        haproxy.runtime.show_servers_state("missing_backend")
+
+
+def test_runtime_unreachable_socket_names_socket_and_command(tmp_path):
+    missing = str(tmp_path / "absent.sock")
+    with pytest.raises(HaproxyRuntimeError) as unreachable:
+        HaproxyRuntime(missing).get_weight(BACKEND, "canary")
+    assert f"unix socket {missing}" in str(unreachable.value)
+    assert "'get weight ofm_api/canary'" in str(unreachable.value)
+
+
+def test_runtime_rejects_bad_input_before_sending(tmp_path):
+    runtime = HaproxyRuntime(str(tmp_path / "never-contacted.sock"))
+    with pytest.raises(ValueError, match="single command"):
+        runtime.command("show info; shutdown sessions server ofm_api/stable")
+    with pytest.raises(ValueError, match="server name"):
+        runtime.get_weight(BACKEND, "canary 0")
+    with pytest.raises(ValueError, match="outside 0..256"):
+        runtime.set_weight(BACKEND, "canary", 300)
+
+
+@pytest.mark.parametrize("address, expected", [
+    ("/run/haproxy/admin.sock", "/run/haproxy/admin.sock"),
+    ("admin.sock", "admin.sock"),
+    ("unix@/run/admin.sock", "/run/admin.sock"),
+    ("127.0.0.1:9999", ("127.0.0.1", 9999)),
+    ("ipv4@127.0.0.1:9999", ("127.0.0.1", 9999)),
+    ("[::1]:9999", ("::1", 9999)),
+])
+def test_parse_address(address, expected):
+    assert parse_address(address) == expected
+
+
+def test_parse_address_rejects_a_port_that_is_not_a_number():
+    with pytest.raises(ValueError, match="neither a socket path nor host:port"):
+        parse_address("localhost:admin")
+
+
+# Authentication and authorization
+
+@pytest.mark.parametrize("request_headers, status, body", [
+    ({}, 401, {"error": "Authentication required"}),
+    ({"Authorization": "Bearer not-a-known-token"}, 401, {"error": "Authentication required"}),
+    ({"Cookie": "connect.sid=unknown-session"}, 401, {"error": "Authentication required"}),
+    ({"Authorization": "Bearer token-viewer-77aa"}, 403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]}),
+    ({"Cookie": "connect.sid=sid-viewer"}, 403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]}),
+    ({"Cookie": "connect.sid=sid-operator"}, 403, {"error": "Insufficient permissions", "required": "admin", "current": ["operator"]}),
+])
+def test_non_admins_are_refused_with_production_bodies(ops, request_headers, status, body):
+    assert call(f"{ops.url}/internal/ops/logs", headers=request_headers) == (status, body)
+    assert call(f"{ops.url}/internal/audit", headers=request_headers) == (status, body)
+
+
+@pytest.mark.parametrize("request_headers", [
+    AS_ADMIN,
+    {"Cookie": "connect.sid=sid-admin"},
+    {"Cookie": "theme=dark; connect.sid=s%3Asid-admin.mL3kq%2Fsig%2BnEs%3D"},
+    {"Cookie": "connect.sid=s:sid-admin.c2lnbmF0dXJl"},
+])
+def test_admin_session_or_token_is_accepted(ops, request_headers):
+    status, body = call(f"{ops.url}/internal/ops/logs", headers=request_headers)
+    assert status == 200
+    assert isinstance(body, str)
+
+
+def test_non_admin_rollback_changes_nothing(ops):
+    status, _body = call(f"{ops.url}/internal/ops/canary/rollback", "POST", {"reason": "x"}, {"Cookie": "connect.sid=sid-operator"})
+    assert status == 403
+    assert weights(ops.runtime) == {"stable": 90, "canary": 10}
+    assert not audit_rows(ops.url)
+
+
+def test_authenticator_without_sockets():
+    admin = Principal("oidc|admin", "admin@ofm.social", ("admin",))
+    viewer = Principal("oidc|viewer", "viewer@ofm.social", ("viewer",))
+    auth = Authenticator({"abc123": admin}, {"tok": viewer})
+    assert auth.identify(headers(Cookie="connect.sid=s%3Aabc123.sig%2Fpart")) == admin
+    assert auth.identify(headers(Authorization="bearer tok")) == viewer
+    assert auth.identify(headers(Authorization="Basic tok")) is None
+    assert auth.require(headers(Authorization="Bearer wrong", Cookie="connect.sid=abc123"), "admin") == admin
+    with pytest.raises(HTTPError) as refused:
+        auth.require(headers(Authorization="Bearer tok"), "operator")
+    assert refused.value.response.body == {"error": "Insufficient permissions", "required": "operator", "current": ["viewer"]}
+
+
+@pytest.mark.parametrize("cookie, expected", [
+    ("abc", "abc"), ("s:abc.signature", "abc"), ("s:a.b.c", "a.b"), ("s:nosignature", None), ("", None),
+])
+def test_session_id_of_plain_and_signed_cookies(cookie, expected):
+    assert session_id(cookie) == expected
+
+
+def test_credentials_file_errors_do_not_echo_secrets(tmp_path):
+    path = tmp_path / "credentials.json"
+    path.write_text(json.dumps({"sessions": {"very-secret-sid": {"sub": "x", "email": "y", "roles": "admin"}}}))
+    with pytest.raises(ValueError) as invalid:
+        Authenticator.from_file(str(path))
+    assert "sessions entry #1" in str(invalid.value) and "roles" in str(invalid.value)
+    assert "very-secret-sid" not in str(invalid.value)
+
+
+def test_health_is_open(ops):
+    status, body = call(f"{ops.url}/health")
+    assert status == 200
+    assert body["ok"] is True and body["service"] == "ofm-internal-ops"
+    assert body["timestamp"].endswith("Z")
+
+
+def test_sources_outside_the_allow_list_are_forbidden(tmp_path, haproxy):
+    app = make_app(tmp_path, haproxy.socket, networks=["10.0.0.0/8"])
+    with serving(app) as url:
+        assert call(f"{url}/internal/ops/canary/rollback", "POST", {"reason": "x"}, AS_ADMIN) == \
+            (403, {"error": "Forbidden", "reason": "IP not allowed"})
+        assert call(f"{url}/health")[0] == 200
+    assert weights(haproxy.runtime) == {"stable": 90, "canary": 10}
+
+
+# Rollback
+
+def test_rollback_moves_all_traffic_to_stable_and_audits(ops):
+    status, body = call(f"{ops.url}/internal/ops/canary/rollback", "POST", {"reason": "SLO breach", "incident_id": "INC-1234"},
+                        {**AS_ADMIN, "User-Agent": "ofm.rollback-test"})
+    assert status == 200
+    assert body["ok"] is True and body["message"] == "Canary rollback initiated"
+    assert body["previous"] == {"canary_weight": 10, "stable_weight": 90}
+    assert weights(ops.runtime) == {"stable": 100, "canary": 0}
+
+    [row] = audit_rows(ops.url, "?action=canary.rollback&resource=canary")
+    assert set(row) == AUDIT_FIELDS
+    assert (row["actor_sub"], row["actor_email"], row["ip"], row["ua"]) == ("oidc|admin", "admin@ofm.social", "127.0.0.1", "ofm.rollback-test")
+    assert row["meta"] == {"reason": "SLO breach", "previous": {"canary_weight": 10, "stable_weight": 90}, "result": "success"}
+    assert not audit_rows(ops.url, "?action=canary.promote")
+    assert not audit_rows(ops.url, "?resource=ops")
+
+
+def test_repeated_rollback_repeats_and_writes_a_second_row(ops):
+    for _ in range(2):
+        status, body = call(f"{ops.url}/internal/ops/canary/rollback", "POST", {"reason": "again"}, {"Cookie": "connect.sid=sid-admin"})
+        assert status == 200
+    assert body["previous"] == {"canary_weight": 0, "stable_weight": 100}
+    rows = audit_rows(ops.url, "?action=canary.rollback")
+    assert [row["meta"]["previous"]["canary_weight"] for row in rows] == [0, 10]
+    assert rows[0]["id"] > rows[1]["id"]
+    assert audit_rows(ops.url, "?limit=1") == rows[:1]
+
+
+def test_rollback_with_haproxy_down_is_500_and_audited(tmp_path):
+    missing = str(tmp_path / "no-haproxy.sock")
+    with serving(make_app(tmp_path, missing)) as url:
+        status, body = call(f"{url}/internal/ops/canary/rollback", "POST", {"reason": "x"}, AS_ADMIN)
+        assert status == 500
+        assert body["error"] == "Canary rollback failed"
+        assert missing in body["details"]
+        [row] = audit_rows(url)
+    assert row["action"] == "canary.rollback" and row["meta"]["result"] == "failure"
+
+
+# Lab fault injection and request counting
+
+def test_injected_faults_change_nothing_and_are_counted(ops):
+    rollback = f"{ops.url}/internal/ops/canary/rollback"
+    status, body = call(f"{ops.url}/__lab/faults", "PUT", {"status": 503, "count": 2, "paths": ["/internal/ops/canary/rollback"]})
+    assert status == 200 and body["fault"]["count"] == 2
+    assert call(f"{ops.url}/internal/ops/logs", headers=AS_ADMIN)[0] == 200
+
+    for attempt in ("k-1", "k-2"):
+        assert call(rollback, "POST", {"reason": "x"}, {**AS_ADMIN, "Idempotency-Key": attempt}) == \
+            (503, {"error": "Injected fault", "status": 503})
+        assert weights(ops.runtime) == {"stable": 90, "canary": 10}
+    assert not audit_rows(ops.url)
+    assert call(f"{ops.url}/__lab/faults") == (200, {"fault": None})
+
+    assert call(rollback, "POST", {"reason": "x"}, {**AS_ADMIN, "Idempotency-Key": "k-3"})[0] == 200
+    recorded = [entry for entry in call(f"{ops.url}/__lab/requests")[1]["requests"] if entry["path"] == "/internal/ops/canary/rollback"]
+    assert [(entry["method"], entry["status"], entry["idempotency_key"]) for entry in recorded] == \
+        [("POST", 503, "k-1"), ("POST", 503, "k-2"), ("POST", 200, "k-3")]
+    assert ADMIN_TOKEN not in json.dumps(call(f"{ops.url}/__lab/requests")[1])
+
+
+def test_fault_until_cleared_covers_paths_below_a_prefix(ops):
+    call(f"{ops.url}/__lab/faults", "PUT", {"status": 502, "count": -1, "paths": ["/internal/ops"]})
+    for _ in range(3):
+        assert call(f"{ops.url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)[0] == 502
+    assert call(f"{ops.url}/internal/audit", headers=AS_ADMIN)[0] == 200
+    assert call(f"{ops.url}/__lab/faults")[1]["fault"]["count"] == -1
+    call(f"{ops.url}/__lab/faults", "DELETE")
+    assert call(f"{ops.url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)[0] == 200
+
+
+@pytest.mark.parametrize("fault", [{"status": 42}, {"count": 0}, {"delay_seconds": -1}, {"paths": "/internal"}])
+def test_invalid_fault_is_400(ops, fault):
+    status, body = call(f"{ops.url}/__lab/faults", "PUT", fault)
+    assert status == 400 and "fault" in body["error"]
+    assert call(f"{ops.url}/__lab/faults") == (200, {"fault": None})
+
+
+# Promote and execute
+
+def test_promote_steps_without_sockets():
+    ops = canary_ops()
+    assert ops.promote("auto") == ({"canary_weight": 10, "stable_weight": 90}, {"canary_weight": 25, "stable_weight": 75})
+    assert ops.runtime.changes == [("canary", 25), ("stable", 75)]
+    assert ops.promote(75)[1] == {"canary_weight": 75, "stable_weight": 25}
+    assert ops.promote("auto")[1] == {"canary_weight": 100, "stable_weight": 0}
+    with pytest.raises(HTTPError) as exhausted:
+        ops.promote("auto")
+    assert exhausted.value.response.status == 409
+
+
+def test_rollback_raises_stable_before_lowering_canary():
+    ops = canary_ops(stable=0, canary=100)
+    assert ops.rollback() == {"canary_weight": 100, "stable_weight": 0}
+    assert ops.runtime.changes == [("stable", 100), ("canary", 0)]
+
+
+@pytest.mark.parametrize("step", ["30", 30, True, None, "AUTO"])
+def test_invalid_step_names_accepted_values(step):
+    ops = canary_ops()
+    with pytest.raises(HTTPError) as invalid:
+        ops.promote(step)
+    assert invalid.value.response.status == 400
+    assert invalid.value.response.body["accepted"] == ["auto", "10", "25", "50", "75", "100"]
+    assert "auto, 10, 25, 50, 75, 100" in invalid.value.response.body["error"]
+    assert not ops.runtime.changes
+
+
+def test_promote_over_http_sets_haproxy_and_audits(ops):
+    status, body = call(f"{ops.url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)
+    assert status == 200 and body["current"] == {"canary_weight": 25, "stable_weight": 75}
+    assert weights(ops.runtime) == {"stable": 75, "canary": 25}
+    [row] = audit_rows(ops.url, "?action=canary.promote")
+    assert row["meta"]["step"] == "auto" and row["meta"]["previous"] == {"canary_weight": 10, "stable_weight": 90}
+
+
+def test_paused_canary_cannot_be_promoted_until_resumed(ops):
+    execute = f"{ops.url}/internal/ops/execute"
+    assert call(execute, "POST", {"operation": "canary-pause"}, AS_ADMIN)[1]["paused"] is True
+    status, body = call(f"{ops.url}/internal/ops/canary/promote", "POST", {"step": "50"}, AS_ADMIN)
+    assert status == 409 and body["error"] == "Canary is paused"
+    assert weights(ops.runtime) == {"stable": 90, "canary": 10}
+    assert call(execute, "POST", {"operation": "canary-resume"}, AS_ADMIN)[1]["paused"] is False
+    assert call(f"{ops.url}/internal/ops/canary/promote", "POST", {"step": "50"}, AS_ADMIN)[0] == 200
+    assert weights(ops.runtime) == {"stable": 50, "canary": 50}
+    assert [row["meta"]["operation"] for row in audit_rows(ops.url, "?action=ops.execute&resource=canary")] == ["canary-resume", "canary-pause"]
+
+
+def test_execute_operations(ops):
+    execute = f"{ops.url}/internal/ops/execute"
+    status, body = call(execute, "POST", {"operation": "drop-tables"}, AS_ADMIN)
+    assert status == 400 and "canary-pause, canary-resume, canary-rollback" in body["error"]
+    assert call(execute, "POST", {"operation": "db-backup"}, AS_ADMIN) == (501, {"error": "Not available in the lab", "operation": "db-backup"})
+    status, body = call(execute, "POST", {"operation": "health-check"}, AS_ADMIN)
+    assert status == 200 and body["checks"]["haproxy"]["canary_weight"] == 10
+    status, body = call(execute, "POST", {"operation": "canary-rollback"}, AS_ADMIN)
+    assert status == 200 and body["message"] == "Canary rollback initiated"
+    assert weights(ops.runtime) == {"stable": 100, "canary": 0}
+    assert audit_rows(ops.url, "?action=canary.rollback")[0]["meta"]["reason"] == "execute"
+
+
+def test_health_check_reports_unreachable_haproxy(tmp_path):
+    with serving(make_app(tmp_path, str(tmp_path / "absent.sock"))) as url:
+        status, body = call(f"{url}/internal/ops/execute", "POST", {"operation": "health-check"}, AS_ADMIN)
+    assert status == 503
+    assert body["ok"] is False and "absent.sock" in body["checks"]["haproxy"]["error"]
+
+
+# Logs and persistence
+
+def test_logs_tail_the_request_log_without_secrets(ops):
+    call(f"{ops.url}/health")
+    call(f"{ops.url}/internal/ops/canary/rollback", "POST", {"reason": "x"}, {"Cookie": "connect.sid=sid-viewer"})
+    status, text = call(f"{ops.url}/internal/ops/logs?lines=2", headers=AS_ADMIN)
+    assert status == 200
+    lines = text.splitlines()
+    assert len(lines) == 2
+    assert '"GET /health" 200' in lines[0] and '"POST /internal/ops/canary/rollback" 403' in lines[1]
+    log_file = (ops.tmp_path / "requests.log").read_text()
+    assert ADMIN_TOKEN not in log_file and "sid-viewer" not in log_file
+    assert call(f"{ops.url}/internal/ops/logs?lines=0", headers=AS_ADMIN)[0] == 400
+    assert weights(ops.runtime) == {"stable": 90, "canary": 10}
+
+
+def test_request_log_is_reloaded_at_start(tmp_path):
+    log = tmp_path / "requests.log"
+    log.write_text("line one\nline two\n")
+    assert RequestJournal(str(log)).tail(5) == ["line one", "line two"]
+
+
+def test_audit_rows_survive_a_restart(tmp_path):
+    actor = Principal("oidc|admin", "admin@ofm.social", ("admin",))
+    first = AuditLog(JsonlFile(str(tmp_path / "audit.jsonl")))
+    first.write(actor, "canary.rollback", "canary", {"reason": "one"}, "127.0.0.1", None)
+    reloaded = AuditLog(JsonlFile(str(tmp_path / "audit.jsonl")))
+    second = reloaded.write(actor, "canary.promote", "canary", {"step": "auto"}, "127.0.0.1", "ua")
+    assert second["id"] == 2
+    assert [row["action"] for row in reloaded.query(10)] == ["canary.promote", "canary.rollback"]
+    assert [row["id"] for row in reloaded.query(10, resource="canary", action="canary.rollback")] == [1]
+
+
+def test_cli_serves_a_real_haproxy_over_tcp(tmp_path, haproxy):
+    credentials = tmp_path / "credentials.json"
+    credentials.write_text(json.dumps(CREDENTIALS))
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "lab.services.ops_api", "--port", str(port), "--credentials-file", str(credentials),
+            "--haproxy-socket", haproxy.tcp, "--audit-file", str(tmp_path / "audit.jsonl"), "--promote-steps", "20,100"]
+    with open(tmp_path / "ops-api.log", "wb") as log, \
+            subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=log, stderr=log) as process:
+        try:
+            wait_for(lambda: process.poll() is None and call(f"{url}/health")[0] == 200, "ops API stand-in")
+            assert call(f"{url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)[1]["current"]["canary_weight"] == 20
+            assert call(f"{url}/internal/ops/canary/rollback", "POST", {"reason": "cli"}, AS_ADMIN)[0] == 200
+            assert weights(haproxy.runtime) == {"stable": 100, "canary": 0}
+        finally:
+            stop(process)
+    assert process.returncode == 0
+    rows = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    assert [row["action"] for row in rows] == ["canary.promote", "canary.rollback"]
+
+
+def test_cli_refuses_to_start_with_unreadable_credentials(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "lab.services.ops_api", "--port", "1", "--credentials-file", str(tmp_path / "missing.json"),
+         "--haproxy-socket", str(tmp_path / "admin.sock")],
+        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0
+    assert "ops API stand-in cannot start" in result.stderr and "missing.json" in result.stderr
