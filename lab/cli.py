@@ -139,7 +139,7 @@ def cmd_info(cfg: LabConfig, as_json: bool) -> int:
 
 
 def parse_port(text: str) -> tuple[str, int]:
-    name, _, port = text.partition("=")
+    name, _sep, port = text.partition("=")
     if not port.isdigit():
         raise argparse.ArgumentTypeError(f"--port takes NAME=NUMBER, got {text!r}")
     return name, int(port)

@@ -5,7 +5,7 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/bootstrap.sh"
-export PATH="$root/.venv/bin:$root/bin:$PATH"
+export PATH="$root/.venv/bin:$root/scripts:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 fault="${OFM_DEMO_FAULT:-errors}"
 

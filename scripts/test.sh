@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 "$root/scripts/bootstrap.sh" || exit 1
 
-export PATH="$root/.venv/bin:$root/bin:$PATH"
+export PATH="$root/.venv/bin:$root/scripts:$PATH"
 export OFM_LAB_STATE_DIR="${OFM_LAB_STATE_DIR:-$root/.lab-test}"
 export OFM_LAB_PORT_OFFSET="${OFM_LAB_PORT_OFFSET:-1000}"
 export ANSIBLE_CONFIG="$root/ansible.cfg"

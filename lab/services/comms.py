@@ -55,7 +55,7 @@ class TsClock:
 
     def observe(self, ts: Optional[str]) -> None:
         if ts:
-            seconds, _, micros = ts.partition(".")
+            seconds, _dot, micros = ts.partition(".")
             self._last_us = max(self._last_us, int(seconds) * 1_000_000 + int(micros or 0))
 
     def next(self) -> str:
@@ -97,7 +97,7 @@ def slack_error(error: str) -> Response:
 
 def web_api_args(request: Request) -> tuple[dict[str, Any], Optional[str]]:
     """The arguments of a Web API call (JSON or form body) and the token it carries."""
-    scheme, _, header_token = (request.headers.get("Authorization") or "").partition(" ")
+    scheme, _sep, header_token = (request.headers.get("Authorization") or "").partition(" ")
     if "application/x-www-form-urlencoded" in (request.headers.get("Content-Type") or ""):
         args: dict[str, Any] = {key: values[-1] for key, values in parse_qs(request.body.decode(errors="replace")).items()}
         if isinstance(args.get("blocks"), str):
@@ -221,7 +221,7 @@ class SlackApi:
 
 
 def new_incident_id() -> str:
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(12))
+    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _position in range(12))
 
 
 def _validated_fields(fields: Any, creating: bool) -> dict[str, Any]:
@@ -263,7 +263,7 @@ class StatuspageApi:
             self._incidents[record["incident_id"]] = record["incident"]
 
     def _authenticate(self, request: Request) -> None:
-        scheme, _, key = (request.headers.get("Authorization") or "").partition(" ")
+        scheme, _sep, key = (request.headers.get("Authorization") or "").partition(" ")
         if scheme.lower() != "oauth" or key.strip() not in self._keys:
             raise HTTPError(401, UNAUTHENTICATED)
 

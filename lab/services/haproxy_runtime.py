@@ -32,7 +32,7 @@ def parse_address(address: str) -> Address:
         return rest if family == "unix" else parse_address(rest)
     if address.startswith(("/", ".")) or ":" not in address:
         return address
-    host, _, port = address.rpartition(":")
+    host, _colon, port = address.rpartition(":")
     if not port.isdigit():
         raise ValueError(f"HAProxy runtime address {address!r} is neither a socket path nor host:port")
     return host.strip("[]"), int(port)

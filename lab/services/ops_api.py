@@ -229,7 +229,7 @@ def _principals(data: dict[str, Any], section: str, path: str) -> dict[str, Prin
 
 def cookie_value(header: str, name: str) -> Optional[str]:
     for part in header.split(";"):
-        key, _, value = part.strip().partition("=")
+        key, _sep, value = part.strip().partition("=")
         if key == name:
             return unquote(value.strip().strip('"'))
     return None
@@ -265,7 +265,7 @@ class Authenticator:
         return cls(_principals(data, "sessions", path), _principals(data, "tokens", path))
 
     def identify(self, headers: Any) -> Optional[Principal]:
-        scheme, _, token = (headers.get("Authorization") or "").partition(" ")
+        scheme, _sep, token = (headers.get("Authorization") or "").partition(" ")
         if scheme.lower() == "bearer" and token.strip() in self._tokens:
             return self._tokens[token.strip()]
         cookie = cookie_value(headers.get("Cookie") or "", "connect.sid")

@@ -34,4 +34,3 @@ def clean_lab(lab: LabConfig):
     run_lab("reset")
     yield lab
     run_lab("reset")
-

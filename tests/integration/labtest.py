@@ -13,7 +13,7 @@ from typing import Any, Callable, Optional
 
 import pytest
 
-from lab.config import REPO_ROOT, LabConfig, load_config
+from lab.config import REPO_ROOT, LabConfig
 
 
 def run_lab(*args: str, env: Optional[dict[str, str]] = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -53,7 +53,6 @@ class Prometheus:
 
     def value(self, expr: str, version: str) -> Optional[float]:
         return self.query(expr).get(version)
-
 
 
 def credentials(lab: LabConfig) -> dict[str, Any]:

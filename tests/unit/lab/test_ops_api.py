@@ -353,7 +353,7 @@ def test_rollback_moves_all_traffic_to_stable_and_audits(ops):
 
 
 def test_repeated_rollback_repeats_and_writes_a_second_row(ops):
-    for _ in range(2):
+    for _attempt in range(2):
         status, body = call(f"{ops.url}/internal/ops/canary/rollback", "POST", {"reason": "again"}, {"Cookie": "connect.sid=sid-admin"})
         assert status == 200
     assert body["previous"] == {"canary_weight": 0, "stable_weight": 100}
@@ -398,7 +398,7 @@ def test_injected_faults_change_nothing_and_are_counted(ops):
 
 def test_fault_until_cleared_covers_paths_below_a_prefix(ops):
     call(f"{ops.url}/__lab/faults", "PUT", {"status": 502, "count": -1, "paths": ["/internal/ops"]})
-    for _ in range(3):
+    for _attempt in range(3):
         assert call(f"{ops.url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)[0] == 502
     assert call(f"{ops.url}/internal/audit", headers=AS_ADMIN)[0] == 200
     assert call(f"{ops.url}/__lab/faults")[1]["fault"]["count"] == -1
