@@ -1,0 +1,39 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    # Options of module_utils.argspec.HTTP_CLIENT_SPEC
+    DOCUMENTATION = r"""
+options:
+  validate_certs:
+    description:
+      - Verify the server's TLS certificate.
+      - Set to V(false) only for a lab with self-signed certificates; prefer O(ca_path).
+    type: bool
+    default: true
+  ca_path:
+    description:
+      - Path to a PEM bundle of the CA certificates that signed the server's certificate.
+      - When not set, the CA bundle of the Python C(requests) library is used.
+    type: path
+  timeout:
+    description:
+      - Seconds to wait for each HTTP response.
+      - Connecting waits at most 5 seconds, or O(timeout) when that is shorter.
+    type: float
+    default: 30.0
+  retries:
+    description:
+      - How many times to retry an HTTP request after a failure that may pass.
+      - Connect errors are retried for every request; read timeouts, HTTP 429 and HTTP 5xx only for requests that are
+        safe to repeat.
+      - The wait between attempts doubles from 0.5 seconds, or follows the server's C(Retry-After) header.
+    type: int
+    default: 3
+notes:
+  - HTTP redirects are not followed, so credentials are only ever sent to the configured host.
+"""

@@ -1,0 +1,92 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Argument specs shared by modules, and the clients built from them.
+
+Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kept in step by a unit test):
+``HTTP_CLIENT_SPEC`` -> ``ofm.rollback.http_client``, ``PROMETHEUS_SPEC`` -> ``ofm.rollback.prometheus``,
+``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+from urllib.parse import urlsplit
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, ClientAuth, HttpClient, SessionCookieAuth
+
+DEFAULT_CONNECT_TIMEOUT = 5.0
+DEFAULT_OPS_API_URL = "https://internal.ofm.social"
+
+HTTP_CLIENT_SPEC: dict[str, dict[str, Any]] = {
+    "validate_certs": {"type": "bool", "default": True},
+    "ca_path": {"type": "path"},
+    "timeout": {"type": "float", "default": 30.0},
+    "retries": {"type": "int", "default": 3},
+}
+
+PROMETHEUS_SPEC: dict[str, dict[str, Any]] = {
+    "prometheus_url": {"type": "str", "required": True, "fallback": (env_fallback, ["PROMETHEUS_URL"])},
+    "prometheus_username": {"type": "str"},
+    "prometheus_password": {"type": "str", "no_log": True},
+    "prometheus_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["PROMETHEUS_TOKEN"])},
+}
+PROMETHEUS_MUTUALLY_EXCLUSIVE = [("prometheus_token", "prometheus_username")]
+PROMETHEUS_REQUIRED_TOGETHER = [("prometheus_username", "prometheus_password")]
+
+OPS_API_SPEC: dict[str, dict[str, Any]] = {
+    "ops_api_url": {"type": "str", "default": DEFAULT_OPS_API_URL, "fallback": (env_fallback, ["OFM_OPS_API_URL"])},
+    "ops_api_session_cookie": {"type": "str", "no_log": True, "fallback": (env_fallback, ["OFM_OPS_API_SESSION"])},
+    "ops_api_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["OFM_OPS_API_TOKEN"])},
+}
+OPS_API_MUTUALLY_EXCLUSIVE = [("ops_api_session_cookie", "ops_api_token")]
+
+
+def http_client_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
+    """``HttpClient`` keyword arguments from the ``HTTP_CLIENT_SPEC`` options, validated."""
+    timeout = params["timeout"]
+    if timeout <= 0:
+        raise InputError(f"timeout must be more than 0 seconds, got {timeout:g}", option="timeout", accepted="a number of seconds above 0")
+    if params["retries"] < 0:
+        raise InputError(f"retries must not be negative, got {params['retries']}", option="retries", accepted="0 or more")
+    return {
+        "verify": params["validate_certs"],
+        "ca_path": params.get("ca_path"),
+        "connect_timeout": min(DEFAULT_CONNECT_TIMEOUT, timeout),
+        "read_timeout": timeout,
+        "retries": params["retries"],
+    }
+
+
+def prometheus_http_client(params: Mapping[str, Any], *, deadline: Optional[float] = None) -> HttpClient:
+    """An ``HttpClient`` for the Prometheus HTTP API from ``PROMETHEUS_SPEC`` + ``HTTP_CLIENT_SPEC`` options."""
+    auth: Optional[ClientAuth] = None
+    if params.get("prometheus_token"):
+        auth = BearerAuth(params["prometheus_token"])
+    elif params.get("prometheus_username"):
+        auth = BasicAuth(params["prometheus_username"], params.get("prometheus_password") or "")
+    url = validated_url(params["prometheus_url"], "prometheus_url")
+    return HttpClient(url, auth=auth, deadline=deadline, system="Prometheus", **http_client_kwargs(params))
+
+
+def ops_api_http_client(params: Mapping[str, Any], *, deadline: Optional[float] = None) -> HttpClient:
+    """An ``HttpClient`` for the OFM internal ops API from ``OPS_API_SPEC`` + ``HTTP_CLIENT_SPEC`` options."""
+    auth: Optional[ClientAuth] = None
+    if params.get("ops_api_token"):
+        auth = BearerAuth(params["ops_api_token"])
+    elif params.get("ops_api_session_cookie"):
+        auth = SessionCookieAuth(params["ops_api_session_cookie"])
+    url = validated_url(params["ops_api_url"], "ops_api_url")
+    return HttpClient(url, auth=auth, deadline=deadline, system="ops API", **http_client_kwargs(params))
+
+
+def validated_url(url: str, option: str) -> str:
+    """``url`` if it is an absolute http(s) URL, else an ``InputError`` naming ``option``."""
+    parts = urlsplit(url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InputError(f"{option} must be an absolute http(s) URL, got scheme {parts.scheme!r} and host {parts.hostname!r}", option=option,
+                         accepted="a URL such as https://prometheus.example.com:9090")
+    return url

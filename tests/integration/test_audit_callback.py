@@ -1,0 +1,175 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The audit callback inside real ansible-playbook runs, and audit_verify through real ansible ad-hoc runs.
+
+Needs no lab: the playbook runs against localhost. The ansible binaries are those next to the Python running pytest.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ansible_collections.ofm.rollback.plugins.module_utils.audit import GENESIS_HASH, canonical_json, read_records, verify_chain
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PLAYBOOK = REPO_ROOT / "tests" / "integration" / "playbooks" / "audit-trail.yml"
+BIN_DIR = Path(sys.executable).parent
+SECRET = "Hunter2-audit-SECRET-value"
+TOKEN = "tok-audit-SECRET-token"
+ADHOC_RESULT = re.compile(r"^localhost \| (?P<status>[A-Z]+)!? => (?P<result>\{.*\})\s*$", re.MULTILINE | re.DOTALL)
+CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_USER", "BUILD_USER_ID")
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("audit")
+
+
+def ansible_env(workdir: Path, **extra: str) -> dict[str, str]:
+    """The environment of a plain ansible run: no inherited Ansible settings or CI variables, the collection from this checkout."""
+    config = workdir / "ansible.cfg"
+    config.touch()
+    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_") and key not in CI_VARIABLES}
+    env.update(ANSIBLE_CONFIG=str(config), ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
+               ANSIBLE_HOME=str(workdir / "ansible-home"), ANSIBLE_NOCOLOR="1", PATH=f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}")
+    env.update(extra)
+    return env
+
+
+def run_playbook(workdir: Path, log: Path, run: int) -> subprocess.CompletedProcess:
+    env = ansible_env(workdir, ANSIBLE_CALLBACKS_ENABLED="ofm.rollback.audit", OFM_AUDIT_LOG=str(log))
+    command = [str(BIN_DIR / "ansible-playbook"), "-i", "localhost,", "--diff", str(PLAYBOOK),
+               "-e", "awx_user_name=alice", "-e", "incident_id=INC-77", "-e", f"audit_dir={workdir}", "-e", f"audit_run={run}",
+               "-e", f"audit_secret={SECRET}", "-e", f"audit_api_token={TOKEN}"]
+    completed = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
+    assert completed.returncode == 0, f"ansible-playbook run {run} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
+    return completed
+
+
+def audit_verify(workdir: Path, log: Path) -> tuple[str, dict[str, Any]]:
+    """The host status and result of ``ansible localhost -m ofm.rollback.audit_verify -a path=<log>``."""
+    command = [str(BIN_DIR / "ansible"), "localhost", "-m", "ofm.rollback.audit_verify", "-a", f"path={log}",
+               "-e", f"ansible_python_interpreter={sys.executable}"]
+    env = ansible_env(workdir, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_LOCALHOST_WARNING="0")
+    completed = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
+    match = ADHOC_RESULT.search(completed.stdout)
+    assert match, f"ansible -m ofm.rollback.audit_verify printed no result (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
+    status = match.group("status")
+    assert completed.returncode == (0 if status == "SUCCESS" else 2), completed.stderr
+    return status, json.loads(match.group("result"))
+
+
+@pytest.fixture(scope="module")
+def log(workdir: Path) -> Path:
+    path = workdir / "logs" / "audit.jsonl"
+    run_playbook(workdir, path, 1)
+    run_playbook(workdir, path, 2)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(log: Path) -> list[dict[str, dict[str, Any]]]:
+    """Per run, in order: the records keyed by task name (and ``run_start`` / ``run_end``)."""
+    by_run: dict[str, dict[str, dict[str, Any]]] = {}
+    for record in read_records(str(log)):
+        by_run.setdefault(record["run_id"], {})[record.get("task") or record["type"]] = record
+    return list(by_run.values())
+
+
+def test_two_runs_form_one_chain_of_start_task_and_end_records(log: Path, runs):
+    records = read_records(str(log))
+    assert [record["seq"] for record in records] == list(range(1, len(records) + 1))
+    assert records[0]["prev_hash"] == GENESIS_HASH
+    assert len(runs) == 2
+    for run in runs:
+        kinds = [record["type"] for record in run.values()]
+        assert kinds[0] == "run_start" and kinds[-1] == "run_end" and set(kinds[1:-1]) == {"task"}
+        assert len(kinds) == 11
+    assert verify_chain(str(log)).ok
+
+
+def test_every_record_names_the_awx_actor_and_the_playbook(log: Path):
+    for record in read_records(str(log)):
+        assert record["actor"] == {"name": "alice", "email": None, "source": "awx"}
+        assert record["launch"]["source"] == "awx"
+        assert record["playbook"] == str(PLAYBOOK)
+
+
+def test_secrets_never_reach_the_log(log: Path, runs):
+    text = log.read_text()
+    assert SECRET not in text and TOKEN not in text
+    for run in runs:
+        hidden = run["Use the secret without logging it"]
+        assert (hidden["args"], hidden["result"], hidden["status"]) == ("censored", {}, "ok")
+        argv = run["Call an endpoint with credentials in its URL and a token argument"]["args"]["argv"]
+        assert argv == ["/bin/true", "https://********@git.example.invalid/ops.git", "--api-token=********"]
+        assert run["run_start"]["extra_vars"] == ["audit_api_token", "audit_dir", "audit_run", "audit_secret", "awx_user_name", "incident_id"]
+
+
+def test_the_incident_follows_set_fact(runs):
+    for run in runs:
+        incidents = {name: record["incident_id"] for name, record in run.items()}
+        assert incidents["run_start"] == incidents["Write the service configuration"] == "INC-77"
+        assert incidents["Open the incident"] == incidents["Check the canary"] == "INC-78"
+        assert run["run_end"]["incident_ids"] == ["INC-77", "INC-78"]
+
+
+def test_changes_are_summarised_with_templated_args_and_line_counts(workdir: Path, runs):
+    first, second = (run["Write the service configuration"] for run in runs)
+    assert first["module"] == "ansible.builtin.copy" and first["args"]["dest"] == str(workdir / "service.conf")
+    assert (first["status"], first["diff_summary"]) == ("changed", [{"object": str(workdir / "service.conf"), "added": 2, "removed": 0}])
+    assert (second["status"], second["diff_summary"]) == ("changed", [{"object": str(workdir / "service.conf"), "added": 1, "removed": 1}])
+
+
+def test_loop_items_fold_into_their_task(runs):
+    markers = runs[0]["Touch the markers"]
+    assert [(item["label"], item["status"], item["args"]["path"].rsplit("/", 1)[-1]) for item in markers["items"]] == [
+        ("marker-a", "changed", "marker-a"), ("marker-b", "changed", "marker-b")]
+    assert markers["result"]["msg"] == "All items completed"
+
+
+def test_statuses_failure_rescue_skip_and_check_mode(runs):
+    run = runs[0]
+    failed = run["Check the canary"]
+    assert (failed["status"], failed["failed"], failed["changed"]) == ("failed", True, False)
+    assert run["Record the recovery"]["status"] == "ok"
+    assert run["Skip a step that does not apply"]["status"] == "skipped"
+    assert run["Preview a change without making it"]["check_mode"] is True
+    assert run["Write the service configuration"]["check_mode"] is False
+    assert run["run_end"]["status"] == "ok"
+    assert run["run_end"]["stats"]["localhost"]["rescued"] == 1 and run["run_end"]["stats"]["localhost"]["failures"] == 0
+
+
+def test_audit_verify_accepts_the_intact_log(workdir: Path, log: Path):
+    status, result = audit_verify(workdir, log)
+    records = read_records(str(log))
+    assert status == "SUCCESS" and result["ok"] is True and result["changed"] is False and result["first_broken"] is None
+    assert (result["records"], result["runs"], result["incidents"]) == (len(records), 2, ["INC-77", "INC-78"])
+    assert result["last_hash"] == records[-1]["hash"]
+
+
+def _change_status(rows: list[str], line: int) -> list[str]:
+    record = json.loads(rows[line - 1])
+    record["status"] = "skipped"
+    return rows[:line - 1] + [canonical_json(record)] + rows[line:]
+
+
+@pytest.mark.parametrize("tamper, reason", [
+    (_change_status, "hash mismatch"),
+    (lambda rows, line: rows[:line - 1] + rows[line:], "prev_hash does not match"),
+], ids=["changed record", "deleted record"])
+def test_audit_verify_fails_on_a_tampered_log(workdir: Path, log: Path, tamper, reason: str):
+    line = 14
+    tampered = workdir / f"tampered-{reason.split()[0]}.jsonl"
+    tampered.write_text("\n".join(tamper(log.read_text().splitlines(), line)) + "\n")
+    status, result = audit_verify(workdir, tampered)
+    assert status == "FAILED" and result["ok"] is False
+    assert result["first_broken"]["line"] == line and reason in result["first_broken"]["reason"]
+    assert f"line {line} (seq {result['first_broken']['seq']})" in result["msg"]

@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Shared argument specs and their doc fragments must say the same thing; the helpers build clients from them."""
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+import yaml
+from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
+
+from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, ops_api, prometheus
+from ansible_collections.ofm.rollback.plugins.module_utils import argspec
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth
+from ansible_collections.ofm.rollback.plugins.modules import slo_check
+
+SECRET_SENTENCE = "This value is a secret and is never logged."
+PAIRS = [
+    (argspec.HTTP_CLIENT_SPEC, http_client.ModuleDocFragment.DOCUMENTATION),
+    (argspec.PROMETHEUS_SPEC, prometheus.ModuleDocFragment.DOCUMENTATION),
+    (argspec.OPS_API_SPEC, ops_api.ModuleDocFragment.DOCUMENTATION),
+]
+
+
+def doc_options(documentation: str) -> dict[str, Any]:
+    return yaml.safe_load(documentation)["options"]
+
+
+def description(doc: dict[str, Any]) -> str:
+    text = doc["description"]
+    return " ".join(text) if isinstance(text, list) else text
+
+
+def mismatches(spec: dict[str, Any], docs: dict[str, Any], path: str = "") -> list[str]:
+    problems = [f"{path}{name}: in the spec, not documented" for name in spec if name not in docs]
+    problems += [f"{path}{name}: documented, not in the spec" for name in docs if name not in spec]
+    for name in sorted(set(spec) & set(docs)):
+        option, doc = spec[name], docs[name]
+        for key, default in (("type", "str"), ("default", None), ("required", False), ("choices", None), ("elements", None)):
+            if option.get(key, default) != doc.get(key, default):
+                problems.append(f"{path}{name}: {key} is {option.get(key, default)!r} in the spec, {doc.get(key, default)!r} in the docs")
+        if option.get("no_log", False) != (SECRET_SENTENCE in description(doc)):
+            problems.append(f"{path}{name}: no_log={option.get('no_log', False)} but the docs {'do not ' * option.get('no_log', False)}say it is secret")
+        env = sorted(option["fallback"][1]) if "fallback" in option else []
+        if env != sorted(re.findall(r"E\((\w+)\)", description(doc))):
+            problems.append(f"{path}{name}: environment fallback {env} is not what the docs name")
+        if "options" in option or "suboptions" in doc:
+            problems += mismatches(option.get("options", {}), doc.get("suboptions", {}), f"{path}{name}.")
+    return problems
+
+
+@pytest.mark.parametrize("spec, documentation", PAIRS, ids=["http_client", "prometheus", "ops_api"])
+def test_doc_fragment_matches_shared_spec(spec, documentation):
+    assert mismatches(spec, doc_options(documentation)) == []
+
+
+def test_mismatch_detection_catches_a_drift():
+    drifted = {**argspec.HTTP_CLIENT_SPEC, "timeout": {"type": "float", "default": 10.0}, "extra": {"type": "str"}}
+    problems = mismatches(drifted, doc_options(http_client.ModuleDocFragment.DOCUMENTATION))
+    assert "timeout: default is 10.0 in the spec, 30.0 in the docs" in problems
+    assert "extra: in the spec, not documented" in problems
+
+
+def test_slo_check_docs_match_its_argument_spec():
+    docs = doc_options(slo_check.DOCUMENTATION)
+    for fragment in (http_client, prometheus):
+        docs.update(doc_options(fragment.ModuleDocFragment.DOCUMENTATION))
+    assert mismatches(slo_check.ARGUMENT_SPEC, docs) == []
+
+
+def params(**overrides: Any) -> dict[str, Any]:
+    values = {"validate_certs": True, "ca_path": None, "timeout": 30.0, "retries": 3, "prometheus_url": "http://prom:9090",
+              "prometheus_username": None, "prometheus_password": None, "prometheus_token": None,
+              "ops_api_url": argspec.DEFAULT_OPS_API_URL, "ops_api_session_cookie": None, "ops_api_token": None}
+    values.update(overrides)
+    return values
+
+
+def test_http_client_kwargs_map_options():
+    kwargs = argspec.http_client_kwargs(params(validate_certs=True, ca_path="/etc/ca.pem", timeout=2.0, retries=1))
+    assert kwargs == {"verify": True, "ca_path": "/etc/ca.pem", "connect_timeout": 2.0, "read_timeout": 2.0, "retries": 1}
+    assert argspec.http_client_kwargs(params())["connect_timeout"] == argspec.DEFAULT_CONNECT_TIMEOUT
+
+
+@pytest.mark.parametrize("overrides, option", [({"timeout": 0.0}, "timeout"), ({"retries": -1}, "retries"),
+                                               ({"prometheus_url": "prom:9090"}, "prometheus_url"),
+                                               ({"prometheus_url": "ftp://prom"}, "prometheus_url")])
+def test_bad_client_options_name_the_option(overrides, option):
+    with pytest.raises(InputError) as caught:
+        argspec.prometheus_http_client(params(**overrides))
+    assert caught.value.option == option
+
+
+def test_prometheus_client_auth_choice():
+    assert isinstance(argspec.prometheus_http_client(params(prometheus_token="t"))._auth, BearerAuth)
+    assert isinstance(argspec.prometheus_http_client(params(prometheus_username="u", prometheus_password="p"))._auth, BasicAuth)
+    assert argspec.prometheus_http_client(params())._auth is None
+    assert argspec.prometheus_http_client(params()).system == "Prometheus"
+
+
+def test_ops_api_client_auth_choice():
+    assert isinstance(argspec.ops_api_http_client(params(ops_api_session_cookie="c"))._auth, SessionCookieAuth)
+    assert isinstance(argspec.ops_api_http_client(params(ops_api_token="t"))._auth, BearerAuth)
+    client = argspec.ops_api_http_client(params())
+    assert client.base_url == "https://internal.ofm.social/"
+    assert client.system == "ops API"
+
+
+def test_env_fallbacks_apply(monkeypatch):
+    monkeypatch.setenv("OFM_OPS_API_SESSION", "from-env")
+    function, names = argspec.OPS_API_SPEC["ops_api_session_cookie"]["fallback"]
+    assert function is ansible_env_fallback
+    assert function(*names) == "from-env"
