@@ -10,6 +10,8 @@ cd "$root"
 export PATH="$root/.venv/bin:$root/scripts:$PATH"
 export OFM_LAB_STATE_DIR="${OFM_LAB_STATE_DIR:-$root/.lab-test}"
 export OFM_LAB_PORT_OFFSET="${OFM_LAB_PORT_OFFSET:-1000}"
+# Short SLI windows make breaches and recoveries show within seconds.
+export OFM_LAB_SLI_WINDOW="${OFM_LAB_SLI_WINDOW:-15s}"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 
 failed=()

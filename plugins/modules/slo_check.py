@@ -153,8 +153,8 @@ attributes:
     description: Nothing is changed, so there is no difference to show.
   action_group:
     support: full
-    membership: [ofm.rollback.ofm]
-    description: Use C(group/ofm.rollback.ofm) in C(module_defaults) to set the Prometheus options once.
+    membership: [ofm.rollback.ofm, ofm.rollback.prometheus]
+    description: Use C(group/ofm.rollback.prometheus) in C(module_defaults) to set the Prometheus options once.
 notes:
   - Every selected SLO is evaluated in the same task, one range query each, so one task answers "is any SLO breached?".
   - "The built-in queries use these metrics: C(http_request_duration_seconds_bucket), C(http_requests_total),

@@ -57,3 +57,20 @@ class Prometheus:
 
 def credentials(lab: LabConfig) -> dict[str, Any]:
     return json.loads(Path(lab.credentials_file).read_text())
+
+
+def ansible_bin(name: str) -> str:
+    """An ansible command of the Python that runs the tests (the project's .venv in scripts/test.sh)."""
+    return str(Path(sys.executable).parent / name)
+
+
+def run_playbook(playbook: str, *args: str, extra_vars: Optional[dict[str, Any]] = None, audit_log: Optional[Path] = None,
+                 timeout: float = 600) -> subprocess.CompletedProcess:
+    """Run ``playbooks/<playbook>`` against the lab inventory with the repository's ansible.cfg."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+    if audit_log:
+        env["OFM_AUDIT_LOG"] = str(audit_log)
+    command = [ansible_bin("ansible-playbook"), str(REPO_ROOT / "playbooks" / playbook), *args]
+    if extra_vars:
+        command += ["-e", json.dumps(extra_vars)]
+    return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=timeout, check=False)

@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A client for the OFM Social OS internal ops API, and a canary rollback that is safe to repeat.
+
+Every ``/internal/ops/*`` and ``/internal/audit`` route needs the ``admin`` role. The server has no
+idempotency of its own and reads only ``reason`` from a rollback's body, so ``CanaryRollback``:
+
+* reads the traffic split first and sends nothing when the canary already carries no traffic;
+* sends an ``Idempotency-Key`` derived from the incident id, the same on every attempt;
+* retries 5xx answers, 429 and timeouts until its deadline, and before each retry reads the split
+  again, stopping as soon as the canary carries no traffic (an earlier attempt may have applied).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional
+from urllib.parse import urljoin
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    DataError,
+    InputError,
+    OfmRollbackError,
+    UnavailableError,
+)
+from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient, Response
+from ansible_collections.ofm.rollback.plugins.module_utils.traffic import TrafficReader, TrafficSplit
+
+SYSTEM = "ops API"
+REQUIRED_ROLE = "admin"
+ROLLBACK_PATH = "internal/ops/canary/rollback"
+PROMOTE_PATH = "internal/ops/canary/promote"
+EXECUTE_PATH = "internal/ops/execute"
+LOGS_PATH = "internal/ops/logs"
+AUDIT_PATH = "internal/audit"
+HEALTH_PATH = "health"
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+IDEMPOTENCY_PREFIX = "ofm-rollback-canary-"
+ROLLBACK_REASONS = ("EMERGENCY_SLO_VIOLATION", "PLANNED", "MANUAL", "FAILED_VALIDATION")
+OPERATIONS = ("canary-pause", "canary-resume", "canary-rollback", "health-check", "slo-status", "db-backup")
+MAX_LOG_LINES = 10000
+MAX_AUDIT_ROWS = 1000
+RETRY_BACKOFF_START = 0.5
+RETRY_BACKOFF_MAX = 8.0
+ADMIN_LOGIN_HINT = (f"The ops API needs a logged-in caller with role '{REQUIRED_ROLE}': pass the connect.sid session cookie "
+                    "(ops_api_session_cookie) or a bearer token (ops_api_token) of an admin account. "
+                    "Session cookies expire, so log in again for a fresh one.")
+
+_INCIDENT_ID = re.compile(r"INC-[0-9]+")
+_PROMOTE_STEP = re.compile(r"^(?:auto|[1-9][0-9]?|100)$")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who the ops API takes the caller for; ``None`` fields could not be told (an IP allow-list refused the probe)."""
+
+    authenticated: Optional[bool]
+    is_admin: bool
+    roles: Optional[list[str]]
+    detail: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass(frozen=True)
+class RollbackRequest:
+    """What a canary rollback sends: ``reason`` (read by the server) plus the incident id and detail (kept for the audit trail)."""
+
+    reason: str
+    incident_id: str
+    reason_detail: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        if self.reason not in ROLLBACK_REASONS:
+            raise InputError(f"{self.reason!r} is not a rollback reason", option="reason", accepted=ROLLBACK_REASONS)
+        if not isinstance(self.incident_id, str) or not _INCIDENT_ID.fullmatch(self.incident_id):
+            raise InputError(f"{self.incident_id!r} is not an incident id", option="incident_id", accepted="INC- followed by digits, such as INC-1234")
+
+    @property
+    def idempotency_key(self) -> str:
+        return IDEMPOTENCY_PREFIX + self.incident_id
+
+    def body(self) -> dict[str, Any]:
+        body = {"reason": self.reason, "incident_id": self.incident_id}
+        if self.reason_detail:
+            body["reason_detail"] = self.reason_detail
+        return body
+
+    def headers(self) -> dict[str, str]:
+        return {IDEMPOTENCY_HEADER: self.idempotency_key}
+
+
+class OpsApiClient:
+    """The ops API routes; ``/internal/ops/*`` and ``/internal/audit`` need an admin's session cookie or token."""
+
+    def __init__(self, http: HttpClient) -> None:
+        self.http = http
+
+    def url(self, path: str) -> str:
+        """The redacted absolute URL of ``path``."""
+        return self.http.redact(urljoin(self.http.base_url, path))
+
+    def canary_rollback(self, request: RollbackRequest) -> Any:
+        """``POST /internal/ops/canary/rollback`` once (no retry on 5xx or timeouts: the server has no idempotency)."""
+        response = self._admin_request("POST", ROLLBACK_PATH, json=request.body(), headers=request.headers())
+        if isinstance(response.body, dict) and response.body.get("ok") is False:
+            raise DataError(f"HTTP {response.status} with ok=false: {self.http.redact(str(response.body))[:500]}", system=SYSTEM,
+                            operation=f"POST /{ROLLBACK_PATH}", target=response.url, status=response.status,
+                            hint="The ops API did not confirm the rollback: check the Argo Rollout and the ops API's logs.")
+        return response.body
+
+    def canary_promote(self, step: str) -> Any:
+        """``POST /internal/ops/canary/promote`` with ``step`` ``auto`` or a percentage."""
+        if not _PROMOTE_STEP.match(str(step)):
+            raise InputError(f"{step!r} is not a promote step", option="step", accepted="auto, or a canary percentage from 1 to 100")
+        return self._admin_request("POST", PROMOTE_PATH, json={"step": str(step)}).body
+
+    def execute(self, operation: str) -> Any:
+        """``POST /internal/ops/execute`` with one of ``OPERATIONS``."""
+        if operation not in OPERATIONS:
+            raise InputError(f"{operation!r} is not an ops API operation", option="operation", accepted=OPERATIONS)
+        return self._admin_request("POST", EXECUTE_PATH, json={"operation": operation}).body
+
+    def audit(self, limit: int = 100, action: Optional[str] = None, resource: Optional[str] = None) -> list[dict[str, Any]]:
+        """Rows of the ``audit_logs`` table, newest first, optionally only one ``action`` or ``resource``."""
+        _check_range(limit, "limit", MAX_AUDIT_ROWS)
+        params: dict[str, Any] = {"limit": limit}
+        params.update({name: value for name, value in (("action", action), ("resource", resource)) if value})
+        response = self._admin_request("GET", AUDIT_PATH, params=params)
+        rows = response.body.get("logs") if isinstance(response.body, dict) else None
+        if not isinstance(rows, list):
+            raise DataError("the answer has no 'logs' list", system=SYSTEM, operation=f"GET /{AUDIT_PATH}", target=response.url,
+                            status=response.status)
+        return rows
+
+    def logs(self, lines: int = 100) -> list[str]:
+        """The last ``lines`` lines of the ops API's request log."""
+        _check_range(lines, "lines", MAX_LOG_LINES)
+        return str(self._admin_request("GET", LOGS_PATH, params={"lines": lines}).body).splitlines()
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``, which needs no credentials."""
+        response = self.http.request("GET", HEALTH_PATH)
+        if not isinstance(response.body, dict):
+            raise DataError("the answer is not a JSON object", system=SYSTEM, operation=f"GET /{HEALTH_PATH}", target=response.url,
+                            status=response.status)
+        return response.body
+
+    def whoami(self) -> Identity:
+        """The caller's identity, from the admin-only ``GET /internal/ops/logs?lines=1`` probe, which changes nothing."""
+        try:
+            self.http.request("GET", LOGS_PATH, params={"lines": 1})
+        except AuthenticationError as exc:
+            return Identity(False, False, [], f"not authenticated: {exc.reason}")
+        except AuthorizationError as exc:
+            if exc.current_roles is None:
+                return Identity(None, False, None, f"refused before the roles were checked: {exc.reason}{_refusal_reason(exc)}")
+            return Identity(True, False, exc.current_roles, f"lacks role '{exc.required_role or REQUIRED_ROLE}': {exc.reason}")
+        return Identity(True, True, [REQUIRED_ROLE], f"the {REQUIRED_ROLE}-only logs probe answered")
+
+    def _admin_request(self, method: str, path: str, **kwargs: Any) -> Response:
+        try:
+            return self.http.request(method, path, **kwargs)
+        except AuthenticationError as exc:
+            exc.hint = ADMIN_LOGIN_HINT
+            raise
+
+
+def _refusal_reason(error: AuthorizationError) -> str:
+    body = error.details.get("body")
+    reason = body.get("reason") if isinstance(body, dict) else None
+    return f" ({reason})" if isinstance(reason, str) and reason else ""
+
+
+def _check_range(value: int, option: str, maximum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= maximum:
+        raise InputError(f"{value!r} is out of range", option=option, accepted=f"an integer from 1 to {maximum}")
+
+
+@dataclass(frozen=True)
+class RollbackResult:
+    """What a canary rollback did; ``attempts`` counts the rollback requests sent (0 when nothing was sent)."""
+
+    changed: bool
+    message: str
+    previous: Optional[TrafficSplit]
+    current: Optional[TrafficSplit]
+    response: Any
+    attempts: int
+
+    def diff(self) -> dict[str, dict[str, Any]]:
+        """Before: the split read first. After: the split the rollback leads to (all weight on stable)."""
+        before = self.previous.summary() if self.previous else {}
+        return {"before": before, "after": _all_on_stable(self.previous) if self.changed else before}
+
+
+def _all_on_stable(split: Optional[TrafficSplit]) -> dict[str, Any]:
+    if split is None:
+        return {}
+    if split.configured is not None:
+        return {"stable_weight": split.configured.stable_weight + split.configured.canary_weight, "canary_weight": 0}
+    return {"stable_share": 1.0, "canary_share": 0.0} if split.summary() else {}
+
+
+class CanaryRollback:
+    """Rolls the canary back through the ops API once it still carries traffic, retrying within ``deadline`` seconds.
+
+    ``connect(seconds_left)`` gives the client for one attempt, its timeouts capped at the time left. ``requests``
+    collects every HTTP attempt (Prometheus readings and ops API calls) in order; ``warnings`` what could not be read;
+    ``previous`` the split read first; ``may_have_applied`` whether a failed attempt may have reached the server.
+    """
+
+    # pylint: disable-next=too-many-arguments
+    def __init__(self, connect: Callable[[float], OpsApiClient], reader: TrafficReader, *, deadline: float = 60.0,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
+        if deadline <= 0:
+            raise InputError(f"deadline must be more than 0 seconds, got {deadline:g}", option="deadline", accepted="a number of seconds above 0")
+        self.requests: list[dict[str, Any]] = []
+        self.warnings: list[str] = []
+        self.previous: Optional[TrafficSplit] = None
+        self.may_have_applied = False
+        self._connect = connect
+        self._reader = reader
+        self._deadline = deadline
+        self._clock = clock
+        self._sleep = sleep
+        self._attempts: list[dict[str, Any]] = []
+
+    def run(self, request: RollbackRequest, check_mode: bool = False) -> RollbackResult:
+        """Read the split, then (unless the canary carries no traffic, or in check mode) send the rollback."""
+        self.previous = self._read("before the rollback")
+        if self.previous is not None and self.previous.canary_carries_traffic() is False:
+            return RollbackResult(False, f"The canary already carries no traffic ({self.previous.describe()}); nothing was sent.",
+                                  self.previous, self.previous, None, 0)
+        state = self.previous.describe() if self.previous else "traffic split unknown"
+        if check_mode:
+            return RollbackResult(True, f"Would POST the rollback ({state}) with {IDEMPOTENCY_HEADER} {request.idempotency_key}.",
+                                  self.previous, self.previous, None, 0)
+        return self._send(request)
+
+    def _send(self, request: RollbackRequest) -> RollbackResult:
+        ends = self._clock() + self._deadline
+        failures: list[UnavailableError] = []
+        while True:
+            client = self._connect(max(ends - self._clock(), 0.001))
+            try:
+                response = self._attempt(client, request)
+            except UnavailableError as exc:
+                failures.append(exc)
+                self.may_have_applied = self.may_have_applied or _may_have_applied(exc)
+            else:
+                return self._confirmed(response, len(failures) + 1)
+            delay = min(RETRY_BACKOFF_START * 2 ** (len(failures) - 1), RETRY_BACKOFF_MAX)
+            can_retry = ends - self._clock() > delay
+            if can_retry:
+                self._sleep(delay)
+            split = self._read(f"before retry {len(failures) + 1}" if can_retry else "after the last attempt")
+            if split is not None and split.canary_carries_traffic() is False:
+                return self._stopped_early(split, len(failures))
+            if not can_retry:
+                raise self._gave_up(client, request, failures, split)
+
+    def _attempt(self, client: OpsApiClient, request: RollbackRequest) -> Any:
+        try:
+            return client.canary_rollback(request)
+        finally:
+            self.requests.extend(client.http.requests)
+            self._attempts.extend(client.http.requests)
+
+    def _confirmed(self, response: Any, attempts: int) -> RollbackResult:
+        current = self._read("after the rollback")
+        message = response.get("message") if isinstance(response, dict) else None
+        confirmation = f" ({message})" if message else ""
+        now = current.describe() if current else "traffic split unknown"
+        return RollbackResult(True, f"The ops API rolled the canary back on attempt {attempts}{confirmation}; now: {now}.",
+                              self.previous, current, response, attempts)
+
+    def _stopped_early(self, split: TrafficSplit, failed: int) -> RollbackResult:
+        why = ("an earlier attempt may have applied the rollback" if self.may_have_applied
+               else "no attempt reached the server, so the rollback came from elsewhere")
+        return RollbackResult(self.may_have_applied, f"The canary carries no traffic any more ({split.describe()}) after {failed} failed "
+                                                     f"attempt(s): {why}; not retrying.", self.previous, split, None, failed)
+
+    def _read(self, when: str) -> Optional[TrafficSplit]:
+        if not self._reader.has_source:
+            return None
+        seen = len(self._reader.requests)
+        try:
+            return self._reader.read()
+        except InputError:
+            raise
+        except OfmRollbackError as exc:
+            self.warnings.append(f"Could not read the traffic split {when}: {exc}")
+            return None
+        finally:
+            self.requests.extend(self._reader.requests[seen:])
+
+    def _gave_up(self, client: OpsApiClient, request: RollbackRequest, failures: list[UnavailableError],
+                 split: Optional[TrafficSplit]) -> UnavailableError:
+        attempts = "; ".join(_attempt_text(number, entry) for number, entry in enumerate(self._attempts, start=1))
+        state = split.describe() if split else "traffic split unknown"
+        applied = " An attempt may have reached the server and applied the rollback." if self.may_have_applied else ""
+        return UnavailableError(
+            f"no attempt succeeded within the {self._deadline:g}s deadline and the canary still carries traffic ({state}); "
+            f"{len(self._attempts)} attempt(s): {attempts}; the last answer: {_last_answer(failures[-1])}.{applied}",
+            attempts=len(self._attempts), system=SYSTEM, operation=f"POST /{ROLLBACK_PATH}", target=client.url(ROLLBACK_PATH),
+            status=failures[-1].status, details={"attempts": self._attempts, "idempotency_key": request.idempotency_key},
+            hint=f"Every attempt carried {IDEMPOTENCY_HEADER} {request.idempotency_key}. Check the ops API (GET /health) and the "
+                 "Argo Rollout, then run again (the split is read first, so a rollback that did apply is not repeated), "
+                 "or abort and undo the Rollout by hand.")
+
+
+def _attempt_text(number: int, entry: dict[str, Any]) -> str:
+    outcome = f"HTTP {entry['status']}" if "status" in entry else entry.get("error", "no answer")
+    return f"#{number} {outcome} after {entry.get('duration', 0):g}s"
+
+
+def _last_answer(error: UnavailableError) -> str:
+    body = error.details.get("body")
+    return json.dumps(body) if isinstance(body, (dict, list)) else str(body or error.reason)[:500]
+
+
+def _may_have_applied(error: UnavailableError) -> bool:
+    """Whether a failed POST may have reached the server.
+
+    A 5xx answer or a lost answer may follow an applied rollback; a 429 refusal does not. ``HttpClient`` gives a call that is
+    not safe to repeat its default hint only when nothing was sent (connection refused, connect timeout).
+    """
+    if error.status is not None:
+        return error.status != 429
+    return error.hint != UnavailableError.default_hint

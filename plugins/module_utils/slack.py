@@ -1,0 +1,311 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Slack: incoming webhooks and the Web API methods ``chat.postMessage`` and ``chat.update``.
+
+Delivery rules, chosen so that a notification is never sent twice:
+
+* connect errors are retried (``HttpClient``): nothing reached Slack;
+* HTTP 429 is retried after its ``Retry-After`` (``send_rate_limited``): Slack refused the message unprocessed;
+* HTTP 5xx and read timeouts are not retried: Slack may have posted the message, so the error says so.
+
+The Web API answers HTTP 200 with ``{"ok": false, "error": "<code>"}`` for its errors; ``API_ERRORS`` turns the
+codes into the collection's exceptions with a hint. Webhooks answer a text code with an HTTP 4xx status.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import http_client_kwargs, validated_url
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthenticationError,
+    AuthorizationError,
+    ConflictError,
+    DataError,
+    InputError,
+    NotFoundError,
+    OfmRollbackError,
+    UnavailableError,
+)
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient, Response
+
+DEFAULT_API_URL = "https://slack.com/api"
+METHODS = ("auto", "webhook", "api")
+WEBHOOK_SYSTEM = "Slack webhook"
+API_SYSTEM = "Slack Web API"
+MAX_RATE_LIMIT_WAIT = 30.0
+DEFAULT_RATE_LIMIT_WAIT = 1.0
+JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
+WEBHOOK_ANSWERED_STATUSES = (200, 400, 403, 404, 410)
+
+_TS = re.compile(r"^(\d+)\.(\d{1,6})$")
+_TOKEN_HINT = "Set token (or SLACK_BOT_TOKEN) to the bot token (xoxb-...) of a Slack app installed in the workspace."
+WEBHOOK_ERRORS_URL = "https://api.slack.com/messaging/webhooks#handling_errors"
+
+# Slack error code -> (exception class, what it means, what to try next)
+API_ERRORS: dict[str, tuple[type[OfmRollbackError], str, str]] = {
+    "not_authed": (AuthenticationError, "no token was sent", _TOKEN_HINT),
+    "invalid_auth": (AuthenticationError, "Slack does not accept the token", _TOKEN_HINT),
+    "account_inactive": (AuthenticationError, "the token belongs to a deactivated user or app", _TOKEN_HINT),
+    "token_revoked": (AuthenticationError, "the token was revoked", _TOKEN_HINT),
+    "token_expired": (AuthenticationError, "the token expired", "Rotate the token, or use a bot token without expiry."),
+    "invalid_token": (AuthenticationError, "the webhook's token is not valid", "Create a new incoming webhook and use its URL."),
+    "missing_scope": (AuthorizationError, "the token lacks a scope the method needs",
+                      "Add the chat:write scope to the Slack app and reinstall it in the workspace."),
+    "not_allowed_token_type": (AuthorizationError, "this kind of token cannot call the method", _TOKEN_HINT),
+    "no_permission": (AuthorizationError, "the app may not post there", "Check the app's permissions in the channel."),
+    "restricted_action": (AuthorizationError, "a workspace setting forbids posting there", "Ask a workspace admin, or post to another channel."),
+    "action_prohibited": (AuthorizationError, "a workspace admin restricted the webhook", "Ask a workspace admin, or post to another channel."),
+    "not_in_channel": (AuthorizationError, "the bot is not a member of the channel",
+                       "Invite the bot to the channel (/invite @<bot>), or add the chat:write.public scope for public channels."),
+    "channel_not_found": (NotFoundError, "the channel does not exist or the bot cannot see it",
+                          "Check the channel name or ID; private channels need the bot invited first."),
+    "no_service": (NotFoundError, "the webhook URL is unknown to Slack (revoked or mistyped)", "Create a new incoming webhook and use its URL."),
+    "no_team": (NotFoundError, "the webhook's workspace no longer exists", "Create a new incoming webhook and use its URL."),
+    "no_service_id": (NotFoundError, "the webhook URL is incomplete", "Copy the whole incoming webhook URL from the Slack app's settings."),
+    "team_disabled": (NotFoundError, "the workspace was disabled", "Use a webhook or token of an active workspace."),
+    "thread_not_found": (NotFoundError, "thread_ts is not the ts of a message in that channel",
+                         "Pass the ts that the first message returned, with the channel it was posted to."),
+    "message_not_found": (NotFoundError, "update_ts is not the ts of a message in that channel",
+                          "Pass the ts and the channel ID that the post of the message returned."),
+    "cant_update_message": (AuthorizationError, "only messages this app posted can be updated", "Update a message the same token posted."),
+    "edit_window_closed": (ConflictError, "the message is too old to be edited", "Post a new message instead."),
+    "is_archived": (ConflictError, "the channel is archived", "Unarchive the channel, or post to another one."),
+    "channel_is_archived": (ConflictError, "the channel is archived", "Unarchive the channel, or post to another one."),
+    "no_text": (InputError, "the message has neither text nor blocks", "Set text, blocks, or both."),
+    "invalid_payload": (InputError, "Slack cannot read the message", "Check text and blocks; blocks must follow Block Kit."),
+    "invalid_blocks": (InputError, "Slack rejects the blocks", "Check blocks with Slack's Block Kit Builder."),
+    "invalid_blocks_format": (InputError, "blocks is not a list of block objects", "Pass blocks as a list of Block Kit block objects."),
+    "msg_too_long": (InputError, "the text is too long", "Keep text under 40,000 characters; move details to a link."),
+    "too_many_attachments": (InputError, "the message has too many attachments", "Send fewer than 100 attachments."),
+    "posting_to_general_channel_denied": (AuthorizationError, "only admins may post to the workspace's general channel",
+                                          "Post to another channel."),
+    "ratelimited": (UnavailableError, "Slack is rate limiting the app", "Send fewer messages, or run again in a minute."),
+    "rate_limited": (UnavailableError, "Slack is rate limiting the app", "Send fewer messages, or run again in a minute."),
+    "fatal_error": (UnavailableError, "Slack failed while handling the message, which may have been posted",
+                    "Look in the channel before sending it again."),
+    "internal_error": (UnavailableError, "Slack failed while handling the message, which may have been posted",
+                       "Look in the channel before sending it again."),
+    "service_unavailable": (UnavailableError, "Slack is unavailable", "Check https://slack-status.com and run again."),
+}
+
+
+@dataclass(frozen=True)
+class SlackMessage:
+    """What to post: ``text`` and/or ``blocks``, where, and optionally as a thread reply or an edit of ``update_ts``."""
+
+    text: Optional[str] = None
+    blocks: Optional[list[dict[str, Any]]] = None
+    channel: Optional[str] = None
+    thread_ts: Optional[str] = None
+    update_ts: Optional[str] = None
+    username: Optional[str] = None
+    icon_emoji: Optional[str] = None
+
+
+@dataclass
+class Delivery:
+    """One notification: how and what is sent, and what Slack answered (``ts`` and ``channel`` come from the Web API)."""
+
+    method: str
+    operation: str
+    payload: dict[str, Any]
+    channel: Optional[str] = None
+    thread_ts: Optional[str] = None
+    ts: Optional[str] = None
+    delivered: bool = False
+    warnings: list[str] = field(default_factory=list)
+
+
+def normalize_ts(value: Any, option: str) -> Optional[str]:
+    """A Slack message timestamp with its six decimals restored (YAML may have read ``1700000000.100000`` as a float)."""
+    if value is None:
+        return None
+    match = _TS.match(str(value).strip())
+    if not match:
+        raise InputError(f"{option} {value!r} is not a Slack message timestamp", option=option, system="Slack",
+                         accepted="the ts a message post returned, such as '1700000000.123456' (quote it in YAML)")
+    return f"{match.group(1)}.{match.group(2).ljust(6, '0')}"
+
+
+def resolve_method(method: str, token: Optional[str], webhook_url: Optional[str]) -> str:
+    """``webhook`` or ``api``: ``auto`` picks the Web API when there is a token."""
+    if method == "auto":
+        method = "api" if token else "webhook"
+    if method == "api" and not token:
+        raise InputError("the Web API needs a bot token and none is set", option="token", system="Slack", hint=_TOKEN_HINT)
+    if method == "webhook" and not webhook_url:
+        raise InputError("no incoming webhook URL is set and there is no token for the Web API", option="webhook_url", system="Slack",
+                         hint="Set webhook_url (or SLACK_WEBHOOK_URL), or token (or SLACK_BOT_TOKEN) to post with the Web API.")
+    return method
+
+
+def plan_delivery(message: SlackMessage, method: str) -> Delivery:
+    """The payload ``method`` sends for ``message``, checked before anything is sent."""
+    _check_blocks(message.blocks)
+    thread_ts = normalize_ts(message.thread_ts, "thread_ts")
+    update_ts = normalize_ts(message.update_ts, "update_ts")
+    if method == "webhook":
+        return _webhook_delivery(message, thread_ts, update_ts)
+    if not message.channel:
+        raise InputError("the Web API needs a channel to post to", option="channel", system="Slack",
+                         accepted="a channel name such as '#ops-alerts', or a channel ID such as 'C0123456789'")
+    common = _compact({"channel": message.channel, "text": message.text, "blocks": message.blocks})
+    if update_ts:
+        return Delivery("api", "chat.update", {**common, "ts": update_ts}, channel=message.channel, ts=update_ts)
+    payload = {**common, **_compact({"thread_ts": thread_ts, "username": message.username, "icon_emoji": message.icon_emoji})}
+    return Delivery("api", "chat.postMessage", payload, channel=message.channel, thread_ts=thread_ts)
+
+
+def _webhook_delivery(message: SlackMessage, thread_ts: Optional[str], update_ts: Optional[str]) -> Delivery:
+    if update_ts:
+        raise InputError("an incoming webhook cannot edit a message", option="update_ts", system="Slack",
+                         hint="Set token to use the Web API's chat.update, or drop update_ts to post a new message.")
+    warnings: list[str] = []
+    if thread_ts:
+        warnings.append(f"Slack: thread_ts {thread_ts} is ignored: incoming webhooks cannot reply in a thread, so the message goes to the "
+                        "channel itself. Set token to post the reply with the Web API.")
+    payload = _compact({"text": message.text, "blocks": message.blocks, "channel": message.channel, "username": message.username,
+                        "icon_emoji": message.icon_emoji})
+    return Delivery("webhook", "incoming webhook", payload, channel=message.channel, warnings=warnings)
+
+
+def _check_blocks(blocks: Optional[Sequence[Any]]) -> None:
+    for index, block in enumerate(blocks or []):
+        if not isinstance(block, Mapping) or not isinstance(block.get("type"), str):
+            raise InputError(f"blocks[{index}] is not a block object with a 'type'", option="blocks", system="Slack",
+                             accepted="Block Kit blocks such as {'type': 'section', 'text': {'type': 'mrkdwn', 'text': '...'}}")
+
+
+def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if value is not None}
+
+
+def send_rate_limited(http: HttpClient, method: str, path: str, payload: Any, *, expected: Sequence[int], retries: int,
+                      sleep: Callable[[float], None]) -> Response:
+    """``http.request`` that also retries HTTP 429 after its ``Retry-After``, which is safe for any method: the request was refused."""
+    attempts = 0
+    while True:
+        attempts += 1
+        response = http.request(method, path, json=payload, headers=JSON_UTF8, expected=(*expected, 429))
+        if response.status != 429:
+            return response
+        wait = _retry_after(response)
+        if attempts > retries or wait > MAX_RATE_LIMIT_WAIT:
+            raise UnavailableError(f"HTTP 429: rate limited, still refused after {attempts} attempt(s), Retry-After {wait:g}s",
+                                   attempts=attempts, system=http.system, operation=f"{method} {urlsplit(response.url).path}",
+                                   target=response.url, status=429, hint="Nothing was processed: send fewer requests, or run again later.")
+        sleep(wait)
+
+
+def _retry_after(response: Response) -> float:
+    value = {key.lower(): item for key, item in response.headers.items()}.get("retry-after", "")
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        return DEFAULT_RATE_LIMIT_WAIT
+
+
+class SlackWebApi:
+    """Calls Web API methods with a bot token and turns ``ok: false`` answers into exceptions."""
+
+    def __init__(self, http: HttpClient, *, retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.http = http
+        self._retries = retries
+        self._sleep = sleep
+
+    def call(self, operation: str, payload: Mapping[str, Any], target: str) -> dict[str, Any]:
+        """The answer of Web API method ``operation``; ``target`` (a channel) names what it acted on in errors."""
+        response = send_rate_limited(self.http, "POST", operation, dict(payload), expected=(200,), retries=self._retries, sleep=self._sleep)
+        body = response.body
+        if not isinstance(body, dict) or "ok" not in body:
+            raise DataError(f"the answer is not a Web API result: {self.http.redact(str(body))[:300]}", system=API_SYSTEM,
+                            operation=operation, target=target, status=response.status,
+                            hint="Check that api_url points at the Slack Web API, such as https://slack.com/api.")
+        if body["ok"] is not True:
+            raise slack_error(str(body.get("error") or "unknown_error"), body, system=API_SYSTEM, operation=operation,
+                              target=target, status=response.status, docs=f"https://api.slack.com/methods/{operation}")
+        return body
+
+    def deliver(self, delivery: Delivery) -> None:
+        """Post or update the message, and fill in the ``ts``, channel ID and thread Slack answered."""
+        answer = self.call(delivery.operation, delivery.payload, delivery.channel or "")
+        ts = answer.get("ts") or delivery.ts
+        delivery.ts = str(ts) if ts else None
+        delivery.channel = str(answer.get("channel") or delivery.channel)
+        message = answer.get("message")
+        if isinstance(message, dict) and message.get("thread_ts"):
+            delivery.thread_ts = str(message["thread_ts"])
+
+
+class SlackWebhook:
+    """Posts to one incoming webhook; the URL's path is a secret and is never shown."""
+
+    def __init__(self, http: HttpClient, path: str, *, retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.http = http
+        self._path = path
+        self._retries = retries
+        self._sleep = sleep
+
+    def deliver(self, delivery: Delivery) -> None:
+        response = send_rate_limited(self.http, "POST", self._path, delivery.payload, expected=WEBHOOK_ANSWERED_STATUSES,
+                                     retries=self._retries, sleep=self._sleep)
+        if response.status != 200:
+            code = str(response.body).strip() or f"http_{response.status}"
+            raise slack_error(code, {}, system=WEBHOOK_SYSTEM, operation="POST", target=response.url, status=response.status,
+                              docs=WEBHOOK_ERRORS_URL)
+
+
+# pylint: disable-next=too-many-arguments
+def slack_error(code: str, body: Mapping[str, Any], *, system: str, operation: str, target: str, status: int, docs: str) -> OfmRollbackError:
+    """The exception for Slack error ``code``, with its meaning and what to try next (for unknown codes: see ``docs``)."""
+    error_class, meaning, hint = API_ERRORS.get(code, (OfmRollbackError, "Slack refused the message", f"See the list of errors at {docs}."))
+    reason = f"{code}: {meaning}"
+    if body.get("needed"):
+        reason += f" (needs {body['needed']}, has {body.get('provided') or 'none'})"
+    details = {"error": code, **{key: body[key] for key in ("needed", "provided", "warning") if key in body}}
+    return error_class(reason, system=system, operation=operation, target=target, status=status, hint=hint, details=details)
+
+
+class SlackNotifier:
+    """Plans and sends notifications through the webhook or the Web API that ``method`` resolves to."""
+
+    # pylint: disable-next=too-many-arguments
+    def __init__(self, method: str, *, token: Optional[str] = None, webhook_url: Optional[str] = None, api_url: str = DEFAULT_API_URL,
+                 http_options: Mapping[str, Any], sleep: Callable[[float], None] = time.sleep) -> None:
+        self.method = resolve_method(method, token, webhook_url)
+        options = http_client_kwargs(http_options)
+        self._sender: SlackWebApi | SlackWebhook
+        if self.method == "api":
+            self.http = HttpClient(validated_url(api_url, "api_url"), auth=BearerAuth(token or ""), system=API_SYSTEM, sleep=sleep, **options)
+            self._sender = SlackWebApi(self.http, retries=options["retries"], sleep=sleep)
+        else:
+            origin, path, secrets = split_webhook_url(webhook_url or "")
+            self.http = HttpClient(origin, system=WEBHOOK_SYSTEM, secrets=secrets, sleep=sleep, **options)
+            self._sender = SlackWebhook(self.http, path, retries=options["retries"], sleep=sleep)
+
+    def plan(self, message: SlackMessage) -> Delivery:
+        return plan_delivery(message, self.method)
+
+    def send(self, delivery: Delivery) -> Delivery:
+        """Post ``delivery``; on success it is marked delivered (with Slack's ``ts`` and channel ID from the Web API)."""
+        self._sender.deliver(delivery)
+        delivery.delivered = True
+        return delivery
+
+
+def split_webhook_url(url: str) -> tuple[str, str, list[str]]:
+    """The webhook URL's origin (shown), its path (sent) and the secret parts to redact (``T.../B.../<secret>``)."""
+    parts = urlsplit(validated_url(url, "webhook_url"))
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    secret = path.split("/services/", 1)[1] if "/services/" in path else path.lstrip("/")
+    if not secret:
+        raise InputError("webhook_url has no path, so it is not an incoming webhook URL", option="webhook_url", system="Slack",
+                         accepted="the URL Slack shows for the webhook, such as https://hooks.slack.com/services/T000/B000/XXXX")
+    secrets = [secret, secret.rsplit("/", 1)[-1]]
+    return urlunsplit((parts.scheme, parts.netloc, "/", "", "")), path.lstrip("/"), secrets

@@ -1,0 +1,232 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Statuspage (Atlassian) API v1 incidents: find, create and update an incident idempotently.
+
+An incident is found by its ID, or by its name: the newest unresolved incident with that exact name, or, when the
+request resolves it, the newest incident with that name, so that resolving twice changes nothing. Only fields that
+differ are sent; a request whose status, impact, name, components and latest update body already match sends nothing.
+
+Creating (POST) and updating (PATCH) are not retried after HTTP 5xx or a read timeout, since Statuspage may have
+applied them; HTTP 429 is retried after ``Retry-After`` (``send_rate_limited``). A rerun is safe: it finds the
+incident by name and updates it instead of creating another.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Optional, Sequence
+from urllib.parse import quote
+
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import http_client_kwargs, validated_url
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.slack import send_rate_limited
+
+SYSTEM = "Statuspage"
+DEFAULT_API_URL = "https://api.statuspage.io/v1"
+STATUSES = ("investigating", "identified", "monitoring", "resolved")
+UNRESOLVED = frozenset(("investigating", "identified", "monitoring"))
+IMPACTS = ("none", "minor", "major", "critical")
+DEFAULT_STATUS = "investigating"
+LIST_LIMIT = 100
+_KEY_HINT = "Set api_key (or STATUSPAGE_API_KEY) to an API key of the page's organization (Statuspage > API info)."
+
+
+class OAuthKeyAuth(ClientAuth):
+    """``Authorization: OAuth <api key>``, as the Statuspage API expects."""
+
+    def __init__(self, key: str) -> None:
+        self._key = key
+
+    def __call__(self, request: Any) -> Any:
+        request.headers["Authorization"] = f"OAuth {self._key}"
+        return request
+
+    def secrets(self) -> list[str]:
+        return [self._key]
+
+
+@dataclass(frozen=True)
+class IncidentRequest:
+    """The incident wanted: found by ``incident_id`` or ``name``; ``None`` fields are left as they are."""
+
+    incident_id: Optional[str] = None
+    name: Optional[str] = None
+    status: Optional[str] = None
+    impact_override: Optional[str] = None
+    body: Optional[str] = None
+    component_ids: Optional[list[str]] = None
+    deliver_notifications: bool = True
+
+
+@dataclass
+class IncidentPlan:
+    """What to do: ``create``, ``update`` or ``none``, the incident found, and the fields to send."""
+
+    action: str
+    current: Optional[dict[str, Any]]
+    fields: dict[str, Any]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return self.action != "none"
+
+    def diff(self) -> dict[str, dict[str, Any]]:
+        """Before and after, for ``--diff``: name, status, impact and latest update body."""
+        before = incident_state(self.current) if self.current else {}
+        wanted = {"name": self.fields.get("name"), "status": self.fields.get("status"), "impact": self.fields.get("impact_override"),
+                  "body": self.fields.get("body")}
+        after = {**(before or {"impact": "none", "body": ""}), **{key: value for key, value in wanted.items() if value is not None}}
+        return {"before": before, "after": after}
+
+
+def incident_state(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """The fields the module compares and diffs."""
+    return {"name": incident.get("name"), "status": incident.get("status"), "impact": effective_impact(incident),
+            "body": latest_body(incident)}
+
+
+def effective_impact(incident: Mapping[str, Any]) -> str:
+    return str(incident.get("impact_override") or incident.get("impact") or "none")
+
+
+def latest_body(incident: Mapping[str, Any]) -> str:
+    """The body of the newest incident update ('' when there is none)."""
+    updates = [update for update in incident.get("incident_updates") or [] if isinstance(update, dict)]
+    if not updates:
+        return ""
+    newest = max(updates, key=lambda update: str(update.get("created_at") or ""))
+    return str(newest.get("body") or "")
+
+
+def component_ids(incident: Mapping[str, Any]) -> list[str]:
+    """The IDs of the components attached to the incident (``component_ids``, or the IDs in ``components``)."""
+    if isinstance(incident.get("component_ids"), list):
+        return [str(item) for item in incident["component_ids"]]
+    return [str(component["id"]) for component in incident.get("components") or [] if isinstance(component, dict) and "id" in component]
+
+
+def incident_view(incident: Mapping[str, Any]) -> dict[str, Any]:
+    """The incident as the module returns it."""
+    return {"id": incident.get("id"), "name": incident.get("name"), "status": incident.get("status"), "impact": effective_impact(incident),
+            "shortlink": incident.get("shortlink"), "component_ids": component_ids(incident), "latest_update": latest_body(incident),
+            "created_at": incident.get("created_at"), "updated_at": incident.get("updated_at"), "resolved_at": incident.get("resolved_at")}
+
+
+class StatuspageClient:
+    """The incidents of one Statuspage page."""
+
+    def __init__(self, http: HttpClient, page_id: str, *, retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.http = http
+        self.page_id = page_id
+        self._base = f"pages/{quote(page_id, safe='')}/incidents"
+        self._retries = retries
+        self._sleep = sleep
+
+    def get(self, incident_id: str) -> dict[str, Any]:
+        response = self.http.request("GET", f"{self._base}/{quote(incident_id, safe='')}")
+        return self._incident(response.body, "GET incident")
+
+    def search(self, query: str) -> list[dict[str, Any]]:
+        """Incidents matching the search ``query``, newest first."""
+        response = self.http.request("GET", self._base, params={"q": query, "limit": LIST_LIMIT})
+        if not isinstance(response.body, list):
+            raise self._shape_error("a list of incidents", response.body, "GET incidents")
+        incidents = [item for item in response.body if isinstance(item, dict)]
+        return sorted(incidents, key=lambda incident: str(incident.get("created_at") or ""), reverse=True)
+
+    def create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
+        response = send_rate_limited(self.http, "POST", self._base, {"incident": dict(fields)}, expected=(200, 201),
+                                     retries=self._retries, sleep=self._sleep)
+        return self._incident(response.body, "POST incident")
+
+    def update(self, incident_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        response = send_rate_limited(self.http, "PATCH", f"{self._base}/{quote(incident_id, safe='')}", {"incident": dict(fields)},
+                                     expected=(200,), retries=self._retries, sleep=self._sleep)
+        return self._incident(response.body, "PATCH incident")
+
+    def _incident(self, body: Any, operation: str) -> dict[str, Any]:
+        if not isinstance(body, dict) or not body.get("id"):
+            raise self._shape_error("an incident object with an 'id'", body, operation)
+        return body
+
+    def _shape_error(self, expected: str, body: Any, operation: str) -> DataError:
+        return DataError(f"expected {expected}, got {self.http.redact(str(body))[:300]}", system=SYSTEM, operation=operation,
+                         target=f"page {self.page_id}", hint="Check that api_url points at the Statuspage API v1, such as "
+                         f"{DEFAULT_API_URL}.")
+
+
+def statuspage_client(params: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep) -> StatuspageClient:
+    """A client from the module's ``api_url``, ``page_id``, ``api_key`` and ``HTTP_CLIENT_SPEC`` options."""
+    if not params.get("api_key"):
+        raise InputError("no API key is set", option="api_key", system=SYSTEM, hint=_KEY_HINT)
+    if not params.get("page_id"):
+        raise InputError("no page ID is set", option="page_id", system=SYSTEM,
+                         hint="Set page_id (or STATUSPAGE_PAGE_ID) to the ID in the page's URL, manage.statuspage.io/pages/<page_id>.")
+    options = http_client_kwargs(params)
+    http = HttpClient(validated_url(params["api_url"], "api_url"), auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **options)
+    return StatuspageClient(http, params["page_id"], retries=options["retries"], sleep=sleep)
+
+
+def plan_incident(client: StatuspageClient, wanted: IncidentRequest) -> IncidentPlan:
+    """Find the incident ``wanted`` names and decide whether to create it, update it, or leave it."""
+    warnings: list[str] = []
+    if wanted.incident_id:
+        current: Optional[dict[str, Any]] = client.get(wanted.incident_id)
+    elif wanted.name:
+        current, warnings = find_by_name(client.search(wanted.name), wanted.name, wanted.status)
+    else:
+        raise InputError("neither incident_id nor name is set", option="name", system=SYSTEM,
+                         hint="Set name to create or find an incident, or incident_id to update a known one.")
+    if current is None:
+        return IncidentPlan("create", None, creation_fields(wanted), warnings)
+    fields = changed_fields(current, wanted)
+    return IncidentPlan("update" if fields else "none", current, fields, warnings)
+
+
+def find_by_name(incidents: Sequence[Mapping[str, Any]], name: str, status: Optional[str]) -> tuple[Optional[dict[str, Any]], list[str]]:
+    """The newest unresolved incident named ``name`` or, when ``status`` is resolved, the newest one; and warnings."""
+    named = [dict(incident) for incident in incidents if str(incident.get("name") or "").strip() == name.strip()]
+    unresolved = [incident for incident in named if incident.get("status") in UNRESOLVED]
+    if len(unresolved) > 1:
+        return unresolved[0], [f"Statuspage: {len(unresolved)} unresolved incidents are named {name!r}; the newest "
+                               f"({unresolved[0]['id']}) is used. Pass incident_id to pick another."]
+    if unresolved:
+        return unresolved[0], []
+    return (named[0] if status == "resolved" and named else None), []
+
+
+def creation_fields(wanted: IncidentRequest) -> dict[str, Any]:
+    fields = {"name": wanted.name, "status": wanted.status or DEFAULT_STATUS, "impact_override": wanted.impact_override,
+              "body": wanted.body, "component_ids": wanted.component_ids}
+    return {**{key: value for key, value in fields.items() if value is not None}, "deliver_notifications": wanted.deliver_notifications}
+
+
+def changed_fields(current: Mapping[str, Any], wanted: IncidentRequest) -> dict[str, Any]:
+    """The fields of ``wanted`` that differ from ``current``; with any change, the body too, so the new update carries it."""
+    fields: dict[str, Any] = {}
+    if wanted.name is not None and wanted.name.strip() != str(current.get("name") or "").strip():
+        fields["name"] = wanted.name
+    if wanted.status is not None and wanted.status != current.get("status"):
+        fields["status"] = wanted.status
+    if wanted.impact_override is not None and wanted.impact_override != effective_impact(current):
+        fields["impact_override"] = wanted.impact_override
+    if wanted.component_ids is not None and sorted(set(wanted.component_ids)) != sorted(set(component_ids(current))):
+        fields["component_ids"] = wanted.component_ids
+    if wanted.body is not None and (fields or wanted.body.strip() != latest_body(current).strip()):
+        fields["body"] = wanted.body
+    if fields:
+        fields["deliver_notifications"] = wanted.deliver_notifications
+    return fields
+
+
+def apply_plan(client: StatuspageClient, plan: IncidentPlan) -> Optional[dict[str, Any]]:
+    """Send the plan; return the incident as Statuspage holds it afterwards."""
+    if plan.action == "create":
+        return client.create(plan.fields)
+    if plan.action == "update" and plan.current is not None:
+        return client.update(str(plan.current["id"]), plan.fields)
+    return plan.current

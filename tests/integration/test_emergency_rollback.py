@@ -1,0 +1,198 @@
+"""playbooks/emergency-rollback.yml end to end against the lab.
+
+The tests run in file order: first the runs that must change nothing (healthy canary, no data,
+check mode, a non-admin, the ops API failing) while one breach is sustained, then one real
+rollback per SLO, then a second run after a success.
+"""
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from labtest import ansible_bin, credentials, run_lab, run_playbook, wait_until
+
+from lab.components.base import http_json
+from lab.components.haproxy import weights
+
+PLAYBOOK = "emergency-rollback.yml"
+INITIAL = {"stable": 90, "canary": 10}
+ROLLED_BACK = {"stable": 100, "canary": 0}
+FAULT_TO_SLO = {
+    "slow": "p95_latency",
+    "errors": "error_rate",
+    "publish": "success_rate",
+    "webhooks": "webhook_signature_verification",
+    "db": "db_connection_failures",
+}
+_incident_numbers = itertools.count(7001)
+
+
+def slo_wait(lab, condition: str, timeout: str = "150s") -> dict[str, Any]:
+    """Wait with the collection's own slo_check (same queries as the playbook) for the canary to be ``condition``."""
+    import subprocess  # pylint: disable=import-outside-toplevel
+    args = {"prometheus_url": lab.url("prometheus"), "scope": "canary", "window": lab.sli_window, "sustain": "20s",
+            "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s"}
+    result = subprocess.run([ansible_bin("ansible"), "localhost", "-m", "ofm.rollback.slo_check", "-a", json.dumps(args)],
+                            capture_output=True, text=True, timeout=300, check=False,
+                            env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+                                 "PATH": str(Path(ansible_bin("ansible")).parent), "ANSIBLE_CONFIG": "ansible.cfg"},
+                            cwd=Path(__file__).resolve().parents[2])
+    assert result.returncode == 0, f"canary never became {condition}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
+    return json.loads(result.stdout[result.stdout.index("{"):])
+
+
+def incident_id() -> str:
+    return f"INC-{next(_incident_numbers)}"
+
+
+def record(records_dir: Path, incident: str) -> dict[str, Any]:
+    files = sorted(records_dir.glob(f"{incident}-*.json"))
+    assert files, f"no incident record for {incident} in {records_dir}"
+    return json.loads(files[-1].read_text())
+
+
+def slack_messages(lab) -> list[dict[str, Any]]:
+    return http_json(f"{lab.url('slack')}/__lab/messages")["messages"]
+
+
+def recap_changed(stdout: str) -> int:
+    match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", stdout)
+    assert match, stdout[-2000:]
+    return int(match.group(1))
+
+
+def emergency(tmp_path: Path, incident: str, *args: str, **extra: Any):
+    extra_vars = {"rollback_incident_id": incident, "ofm_incident_record_dir": str(tmp_path / "incidents"), **extra}
+    return run_playbook(PLAYBOOK, *args, extra_vars=extra_vars, audit_log=tmp_path / "audit.jsonl")
+
+
+@pytest.fixture(scope="module")
+def healthy_canary(lab):
+    run_lab("reset")
+    slo_wait(lab, "all_ok")
+    return lab
+
+
+def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
+    lab = healthy_canary
+    incident = incident_id()
+    run = emergency(tmp_path, incident)
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "No rollback: no SLO of the canary breaches" in run.stdout
+    assert weights(lab) == INITIAL
+    assert record(tmp_path / "incidents", incident)["outcome"].startswith("no rollback: ok")
+    assert not [m for m in slack_messages(lab) if incident in json.dumps(m)]
+
+
+@pytest.fixture(scope="module")
+def breaching_canary(healthy_canary):
+    """The canary answering errors until the breach is sustained; nothing in these tests may roll it back."""
+    lab = healthy_canary
+    run_lab("canary", "bad", "errors")
+    slo_wait(lab, "breach")
+    yield lab
+    run_lab("reset")
+
+
+def test_no_data_is_unknown_not_ok(breaching_canary, tmp_path):
+    incident = incident_id()
+    run = emergency(tmp_path, incident, slo_gate_selector='namespace="no-such-namespace"')
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "the breach cannot be confirmed" in run.stdout
+    trigger = record(tmp_path / "incidents", incident)["trigger"]
+    assert trigger["verdict"] == "unknown"
+    assert sorted(trigger["unknown"]) == sorted(FAULT_TO_SLO.values())
+    assert weights(breaching_canary) == INITIAL
+
+
+def test_check_mode_changes_nothing(breaching_canary, tmp_path):
+    lab = breaching_canary
+    http_json(f"{lab.url('ops_api')}/__lab/requests", "DELETE")
+    incident = incident_id()
+    run = emergency(tmp_path, incident, "--check")
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert weights(lab) == INITIAL
+    posts = [r for r in http_json(f"{lab.url('ops_api')}/__lab/requests")["requests"] if r["method"] == "POST"]
+    assert posts == []
+    assert not [m for m in slack_messages(lab) if incident in json.dumps(m)]
+
+
+def test_non_admin_operator_is_refused_before_anything_changes(breaching_canary, tmp_path):
+    lab = breaching_canary
+    viewer = credentials(lab)["identities"]["viewer"]
+    incident = incident_id()
+    run = emergency(tmp_path, incident, rollback_operator="vic", ofm_ops_api_token=viewer["token"])
+    assert run.returncode != 0
+    assert "Refused: vic is not in incident_admins" in run.stdout and "viewer" in run.stdout
+    assert weights(lab) == INITIAL
+    assert not [m for m in slack_messages(lab) if incident in json.dumps(m) and "started" in json.dumps(m)]
+
+
+def test_unknown_operator_fails_closed(breaching_canary, tmp_path):
+    run = emergency(tmp_path, incident_id(), rollback_operator="")
+    assert run.returncode != 0
+    assert "the operator is unknown" in run.stdout
+    assert weights(breaching_canary) == INITIAL
+
+
+def test_ops_api_answering_5xx_fails_clearly_and_audits_every_attempt(breaching_canary, tmp_path):
+    lab = breaching_canary
+    http_json(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})
+    try:
+        incident = incident_id()
+        run = emergency(tmp_path, incident, canary_rollback_deadline=4)
+    finally:
+        http_json(f"{lab.url('ops_api')}/__lab/faults", "DELETE")
+    assert run.returncode != 0
+    assert weights(lab) == INITIAL
+    failure = record(tmp_path / "incidents", incident)["failure"]
+    assert "503" in failure["msg"]
+    audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    rollback_task = [r for r in audit if r.get("module") == "ofm.rollback.canary_rollback"]
+    assert len(rollback_task) == 1 and rollback_task[0]["failed"] is True
+    attempts = [r for r in rollback_task[0]["result"]["requests"] if r["method"] == "POST"]
+    assert len(attempts) >= 2 and all(a.get("status") == 503 for a in attempts)
+
+
+def test_ops_api_down_fails_clearly(breaching_canary, tmp_path):
+    incident = incident_id()
+    run = emergency(tmp_path, incident, ofm_ops_api_url="http://127.0.0.1:9", canary_rollback_deadline=3)
+    assert run.returncode != 0
+    assert weights(breaching_canary) == INITIAL
+    assert "ops API" in record(tmp_path / "incidents", incident)["failure"]["msg"]
+
+
+@pytest.mark.parametrize("fault", list(FAULT_TO_SLO))
+def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
+    run_lab("reset")
+    http_json(f"{lab.url('slack')}/__lab/messages", "DELETE")
+    slo_wait(lab, "all_ok")
+    run_lab("canary", "bad", fault)
+    slo_wait(lab, "breach")
+    incident = incident_id()
+    run = emergency(tmp_path, incident)
+    assert run.returncode == 0, run.stdout[-4000:]
+
+    assert weights(lab) == ROLLED_BACK
+    result = record(tmp_path / "incidents", incident)
+    assert result["trigger"]["breached"] == [FAULT_TO_SLO[fault]]
+    assert result["traffic"]["all_on_stable"] is True
+    assert result["traffic"]["measured"]["canary_share"] == 0
+    assert result["rollback"]["changed"] is True
+    statuses = {item["item"]: item["status"] for item in result["validation"]}
+    assert statuses["Traffic Routing"] == "ok" and statuses["SLO Recovery"] == "ok"
+    assert statuses["Database Health: query performance"] == "manual"
+    announcement = [m for m in slack_messages(lab) if incident in (m.get("text") or "") and "started" in m["text"]]
+    assert len(announcement) == 1 and FAULT_TO_SLO[fault] in announcement[0]["text"]
+    assert "Audit log:" in run.stdout and "chain verified" in run.stdout
+
+    if fault == list(FAULT_TO_SLO)[-1]:
+        again = emergency(tmp_path, incident_id())
+        assert again.returncode == 0, again.stdout[-3000:]
+        assert recap_changed(again.stdout) == 0
+        assert weights(lab) == ROLLED_BACK
+    run_lab("reset")

@@ -1,0 +1,216 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""notify's main() against the local fake Slack of test_slack: warn-not-fail, check mode, and no secret in any output."""
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any, Iterator, Optional
+from unittest import mock
+
+import pytest
+from ansible.module_utils import basic
+
+from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
+from ansible_collections.ofm.rollback.plugins.module_utils import slack as slack_utils
+from ansible_collections.ofm.rollback.plugins.modules import notify
+from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_argspec_docs import doc_options, mismatches
+from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack import (
+    CHANNEL_ID,
+    TOKEN,
+    WEBHOOK_PATH,
+    WEBHOOK_SECRET,
+    FakeSlack,
+    Reply,
+    Sleeps,
+    free_port,
+)
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args: Optional[dict[str, Any]] = None) -> Iterator[None]:
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()):
+            yield
+
+
+class ModuleExit(Exception):
+    def __init__(self, result: dict[str, Any], failed: bool):
+        super().__init__(result.get("msg"))
+        self.result = result
+        self.failed = failed
+
+
+def fake_exit_json(_module: Any, **kwargs: Any) -> None:
+    raise ModuleExit(kwargs, failed=False)
+
+
+def fake_fail_json(_module: Any, msg: Any = None, **kwargs: Any) -> None:
+    raise ModuleExit({"msg": msg, **kwargs}, failed=True)
+
+
+def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> tuple[bool, dict[str, Any], list[str]]:
+    """Run ``module.main()``; return whether it failed, its result, and the warnings it gave."""
+    warnings: list[str] = []
+    module_args = dict(args, _ansible_check_mode=check_mode)
+    with patch_module_args(module_args), mock.patch.multiple(basic.AnsibleModule, exit_json=fake_exit_json, fail_json=fake_fail_json,
+                                                             warn=lambda _module, warning: warnings.append(warning)):
+        with pytest.raises(ModuleExit) as caught:
+            module.main()
+    return caught.value.failed, caught.value.result, warnings
+
+
+@pytest.fixture(name="slack")
+def fixture_slack():
+    server = FakeSlack()
+    yield server
+    server.close()
+
+
+@pytest.fixture(name="sleeps")
+def fixture_sleeps(monkeypatch):
+    sleeps = Sleeps()
+
+    class Notifier(slack_utils.SlackNotifier):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, sleep=sleeps, **kwargs)
+
+    monkeypatch.setattr(notify, "SlackNotifier", Notifier)
+    return sleeps
+
+
+@pytest.fixture(autouse=True)
+def no_slack_environment(monkeypatch):
+    for name in ("SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def api_args(slack: FakeSlack, **overrides: Any) -> dict[str, Any]:
+    return {"token": TOKEN, "api_url": slack.api_url, "channel": "#ops-alerts", "text": "Rollback started", **overrides}
+
+
+def assert_no_secret(*outputs: Any, secrets: tuple[str, ...] = (TOKEN, WEBHOOK_SECRET)) -> None:
+    shown = json.dumps(outputs)
+    for secret in secrets:
+        assert secret not in shown
+
+
+def test_api_post_returns_ts_and_channel(slack, sleeps):
+    failed, result, warnings = run_module(notify, api_args(slack))
+    assert not failed and warnings == []
+    assert result["changed"] is True and result["delivered"] is True
+    assert result["method"] == "api"
+    assert result["ts"] == "1700000000.000001" and result["channel"] == CHANNEL_ID and result["thread_ts"] is None
+    assert result["payload"] == {"channel": "#ops-alerts", "text": "Rollback started"}
+    assert [entry["status"] for entry in result["requests"]] == [200]
+    assert result["msg"] == f"Slack: posted the message to {CHANNEL_ID} via the Web API (ts 1700000000.000001)."
+    assert_no_secret(result)
+
+
+def test_token_from_the_environment_selects_the_api(slack, sleeps, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+    args = {"api_url": slack.api_url, "channel": "#ops-alerts", "text": "x", "webhook_url": slack.webhook_url}
+    failed, result, _warnings = run_module(notify, args)
+    assert not failed and result["method"] == "api"
+    assert slack.received[0].headers["Authorization"] == f"Bearer {TOKEN}"
+
+
+def test_check_mode_sends_nothing_and_returns_the_payload(slack, sleeps):
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Rollback*"}}]
+    failed, result, _warnings = run_module(notify, api_args(slack, blocks=blocks, thread_ts="1700000000.5"), check_mode=True)
+    assert not failed
+    assert slack.received == []
+    assert result["changed"] is True and result["delivered"] is False and result["ts"] is None
+    assert result["payload"] == {"channel": "#ops-alerts", "text": "Rollback started", "blocks": blocks, "thread_ts": "1700000000.500000"}
+    assert result["msg"] == "Slack: would post the message to #ops-alerts via the Web API."
+
+
+def test_failed_delivery_warns_and_goes_on_by_default(slack, sleeps):
+    wrong = "xoxb-wrong-token-0000"
+    failed, result, warnings = run_module(notify, api_args(slack, token=wrong))
+    assert not failed
+    assert result["changed"] is False and result["delivered"] is False
+    assert result["error"]["type"] == "AuthenticationError"
+    assert result["error"]["reason"] == "invalid_auth: Slack does not accept the token"
+    assert len(warnings) == 1
+    assert warnings[0].startswith("Slack Web API: chat.postMessage on #ops-alerts failed: invalid_auth")
+    assert warnings[0].endswith("the play goes on because required=false.")
+    assert_no_secret(result, warnings, secrets=(wrong,))
+
+
+def test_failed_delivery_fails_when_required(slack, sleeps):
+    slack.script(Reply(200, {"ok": False, "error": "channel_not_found"}))
+    failed, result, warnings = run_module(notify, api_args(slack, channel="#nope", required=True))
+    assert failed
+    assert warnings == []
+    assert result["delivered"] is False
+    assert result["msg"].startswith("Slack Web API: chat.postMessage on #nope failed: channel_not_found")
+    assert result["error"]["type"] == "NotFoundError"
+    assert_no_secret(result)
+
+
+def test_server_error_is_not_retried_and_warns(slack, sleeps):
+    slack.script(Reply(500, {"error": "Injected fault"}))
+    failed, result, warnings = run_module(notify, api_args(slack, retries=3))
+    assert not failed and result["delivered"] is False
+    assert len(slack.received) == 1
+    assert result["error"]["status"] == 500
+    assert "may have reached the server" in warnings[0]
+
+
+def test_unreachable_slack_is_retried_then_warns(sleeps):
+    args = {"token": TOKEN, "api_url": f"http://127.0.0.1:{free_port()}/api", "channel": "#ops-alerts", "text": "x", "retries": 2}
+    failed, result, warnings = run_module(notify, args)
+    assert not failed and result["delivered"] is False
+    assert len(result["requests"]) == 3 and sleeps.waits == [0.5, 1.0]
+    assert result["error"]["type"] == "UnavailableError" and result["error"]["attempts"] == 3
+    assert "could not connect" in warnings[0]
+
+
+def test_webhook_thread_reply_warns_and_posts_to_the_channel(slack, sleeps):
+    failed, result, warnings = run_module(notify, {"webhook_url": slack.webhook_url, "text": "Reply", "thread_ts": "1700000000.000001"})
+    assert not failed and result["delivered"] is True
+    assert result["method"] == "webhook" and result["ts"] is None and result["thread_ts"] is None
+    assert slack.received[0].path == WEBHOOK_PATH and slack.received[0].body == {"text": "Reply"}
+    assert len(warnings) == 1 and "incoming webhooks cannot reply in a thread" in warnings[0]
+    assert_no_secret(result, warnings)
+
+
+def test_webhook_failure_hides_the_url(slack, sleeps):
+    slack.script(Reply(404, "no_service"))
+    failed, result, warnings = run_module(notify, {"webhook_url": slack.webhook_url, "text": "x"})
+    assert not failed and result["delivered"] is False
+    assert result["error"]["type"] == "NotFoundError"
+    assert_no_secret(result, warnings)
+    assert "TUNIT000" not in json.dumps([result, warnings])
+
+
+def test_nothing_configured_warns_without_sending(slack, sleeps):
+    failed, result, warnings = run_module(notify, {"channel": "#ops-alerts", "text": "x"})
+    assert not failed and result["delivered"] is False
+    assert result["error"]["option"] == "webhook_url"
+    assert result["requests"] == [] and "payload" not in result
+    assert "SLACK_WEBHOOK_URL" in warnings[0]
+
+
+def test_update_with_a_webhook_is_refused(slack, sleeps):
+    args = {"webhook_url": slack.webhook_url, "text": "x", "update_ts": "1700000000.000001", "required": True}
+    failed, result, _warnings = run_module(notify, args)
+    assert failed and result["error"]["option"] == "update_ts"
+    assert slack.received == []
+
+
+@pytest.mark.parametrize("args, words", [
+    ({"channel": "#ops-alerts"}, "one of the following is required: text, blocks"),
+    ({"text": "x", "thread_ts": "1.1", "update_ts": "1.1"}, "mutually exclusive: thread_ts|update_ts"),
+])
+def test_option_errors_always_fail(args, words):
+    failed, result, _warnings = run_module(notify, args)
+    assert failed and words in result["msg"]
+
+
+def test_docs_match_the_argument_spec():
+    docs = doc_options(notify.DOCUMENTATION)
+    docs.update(doc_options(http_client.ModuleDocFragment.DOCUMENTATION))
+    assert mismatches(notify.ARGUMENT_SPEC, docs) == []
