@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtest import ansible_bin, credentials, run_lab, run_playbook, wait_until
+from labtest import ansible_bin, credentials, run_lab, run_playbook
 
 from lab.components.base import http_json
 from lab.components.haproxy import weights

@@ -1,0 +1,131 @@
+"""Benchmark: time from start to "100 % of the traffic on stable, verified" on the lab.
+
+Compares ``ansible-playbook playbooks/emergency-rollback.yml`` with a minimal script that makes the
+same sequence of calls (SLO queries, admin probe, Slack announcement, traffic read, rollback POST,
+then polling weights and measured share). Each round resets the lab, breaks the canary and waits for
+a sustained breach (not timed) before the timed part. Results go to stdout as JSON and a Markdown row.
+
+    python bench/emergency_path.py [--rounds 3] [--fault errors]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from lab.config import load_config  # noqa: E402  pylint: disable=wrong-import-position
+
+SLO_QUERIES = [
+    'histogram_quantile(0.95, sum by (le) (rate(http_request_duration_seconds_bucket{version="canary"}[W])))',
+    'sum(rate(http_requests_total{status=~"5..",version="canary"}[W])) / sum(rate(http_requests_total{version="canary"}[W]))',
+    'sum(rate(publish_requests_total{result="success",version="canary"}[W])) / sum(rate(publish_requests_total{version="canary"}[W]))',
+    'sum(rate(webhook_signature_verified_total{version="canary"}[W])) / sum(rate(webhook_signature_total{version="canary"}[W]))',
+    'sum(rate(db_connection_attempts_total{result="failure",version="canary"}[W])) / sum(rate(db_connection_attempts_total{version="canary"}[W]))',
+]
+
+
+def lab(*args: str) -> str:
+    return subprocess.run([sys.executable, "-m", "lab", *args], cwd=ROOT, check=True, capture_output=True, text=True).stdout
+
+
+def haproxy(cfg, command: str) -> str:
+    with socket.create_connection(("127.0.0.1", cfg.ports["haproxy_admin"]), timeout=3) as conn:
+        conn.sendall(command.encode() + b"\n")
+        return conn.makefile().read()
+
+
+def canary_weight(cfg) -> int:
+    return int(haproxy(cfg, "get weight ofm_api/canary").split()[0])
+
+
+def canary_share(session: requests.Session, cfg, window: str) -> float | None:
+    query = f"sum by (version) (rate(http_requests_total[{window}]))"
+    result = session.post(f"{cfg.url('prometheus')}/api/v1/query", data={"query": query}, timeout=5).json()["data"]["result"]
+    rates = {item["metric"].get("version"): float(item["value"][1]) for item in result}
+    total = sum(rates.values())
+    return rates.get("canary", 0.0) / total if total else None
+
+
+def prepare(cfg, fault: str) -> None:
+    lab("reset")
+    lab("canary", "bad", fault)
+    wait = subprocess.run(
+        [str(Path(sys.executable).parent / "ansible"), "localhost", "-m", "ofm.rollback.slo_check", "-a",
+         json.dumps({"prometheus_url": cfg.url("prometheus"), "window": cfg.sli_window, "sustain": "20s", "resolution": "1s",
+                     "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"})],
+        cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")})
+    if wait.returncode != 0:
+        raise SystemExit(f"no sustained breach:\n{wait.stdout[-2000:]}")
+
+
+def minimal_script(cfg, creds: dict) -> float:
+    """The same calls as the playbook's critical path, with nothing around them."""
+    started = time.monotonic()
+    session = requests.Session()
+    admin = {"Authorization": f"Bearer {creds['identities']['admin']['token']}"}
+    now = time.time()
+    for query in SLO_QUERIES:
+        session.post(f"{cfg.url('prometheus')}/api/v1/query_range",
+                     data={"query": query.replace("W", cfg.sli_window), "start": now - 20, "end": now, "step": "1s"}, timeout=10).json()
+    session.get(f"{cfg.url('ops_api')}/internal/ops/logs", params={"lines": 1}, headers=admin, timeout=10).raise_for_status()
+    session.post(f"{cfg.url('slack')}{creds['slack_webhook_path']}", json={"text": "INC-1: rollback started"}, timeout=10)
+    canary_weight(cfg)
+    canary_share(session, cfg, "5s")
+    session.post(f"{cfg.url('ops_api')}/internal/ops/canary/rollback", headers={**admin, "Idempotency-Key": "bench"},
+                 json={"reason": "EMERGENCY_SLO_VIOLATION", "incident_id": "INC-1"}, timeout=10).raise_for_status()
+    while not (canary_weight(cfg) == 0 and canary_share(session, cfg, "5s") == 0):
+        time.sleep(1)
+    return time.monotonic() - started
+
+
+def playbook(cfg) -> float:
+    """ansible-playbook from launch until the traffic_split_info task saw 100 % on stable."""
+    with tempfile.TemporaryDirectory() as records:
+        env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "OFM_AUDIT_LOG": f"{records}/audit.jsonl"}
+        launched = time.time()
+        run = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/emergency-rollback.yml",
+                              "-e", json.dumps({"ofm_incident_record_dir": records, "rollback_incident_id": "INC-2"})],
+                             cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+        if run.returncode != 0:
+            raise SystemExit(f"playbook failed:\n{run.stdout[-3000:]}")
+        record = json.loads(next(Path(records).glob("INC-2-*.json")).read_text())
+    monitored = next(phase for phase in record["phases"] if phase["phase"] == "Monitor traffic shift")
+    return float(monitored["end"]) - launched
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--fault", default="errors")
+    args = parser.parse_args()
+    cfg = load_config()
+    creds = json.loads(cfg.credentials_file.read_text())
+    lab("up")
+    timings: dict[str, list[float]] = {"playbook": [], "minimal_script": []}
+    for _round_number in range(args.rounds):
+        for name, run in (("playbook", lambda: playbook(cfg)), ("minimal_script", lambda: minimal_script(cfg, creds))):
+            prepare(cfg, args.fault)
+            timings[name].append(round(run(), 2))
+    lab("reset")
+    median = {name: statistics.median(values) for name, values in timings.items()}
+    report = {"rounds": args.rounds, "fault": args.fault, "seconds": timings, "median": median,
+              "ratio": round(median["playbook"] / median["minimal_script"], 2)}
+    print(json.dumps(report, indent=2))
+    print(f"| {time.strftime('%Y-%m-%d')} | {args.rounds} | {median['playbook']:.1f} s | {median['minimal_script']:.1f} s | "
+          f"{report['ratio']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
