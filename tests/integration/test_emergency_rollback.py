@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import subprocess
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +20,7 @@ from labtest import ansible_bin, credentials, run_lab, run_playbook
 
 from lab.components.base import http_json
 from lab.components.haproxy import weights
+from lab.config import REPO_ROOT
 
 PLAYBOOK = "emergency-rollback.yml"
 INITIAL = {"stable": 90, "canary": 10}
@@ -33,14 +37,13 @@ _incident_numbers = itertools.count(7001)
 
 def slo_wait(lab, condition: str, timeout: str = "150s") -> dict[str, Any]:
     """Wait with the collection's own slo_check (same queries as the playbook) for the canary to be ``condition``."""
-    import subprocess  # pylint: disable=import-outside-toplevel
     args = {"prometheus_url": lab.url("prometheus"), "scope": "canary", "window": lab.sli_window, "sustain": "20s",
             "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s"}
     result = subprocess.run([ansible_bin("ansible"), "localhost", "-m", "ofm.rollback.slo_check", "-a", json.dumps(args)],
-                            capture_output=True, text=True, timeout=300, check=False,
-                            env={"ANSIBLE_CALLBACK_RESULT_FORMAT": "json", "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-                                 "PATH": str(Path(ansible_bin("ansible")).parent), "ANSIBLE_CONFIG": "ansible.cfg"},
-                            cwd=Path(__file__).resolve().parents[2])
+                            capture_output=True, text=True, timeout=300, check=False, cwd=REPO_ROOT,
+                            env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
+                                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+                                 "OFM_AUDIT_LOG": str(Path(tempfile.gettempdir()) / "ofm-rollback-test-waits-audit.jsonl")})
     assert result.returncode == 0, f"canary never became {condition}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
     return json.loads(result.stdout[result.stdout.index("{"):])
 
@@ -154,7 +157,7 @@ def test_ops_api_answering_5xx_fails_clearly_and_audits_every_attempt(breaching_
     audit = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     rollback_task = [r for r in audit if r.get("module") == "ofm.rollback.canary_rollback"]
     assert len(rollback_task) == 1 and rollback_task[0]["failed"] is True
-    attempts = [r for r in rollback_task[0]["result"]["requests"] if r["method"] == "POST"]
+    attempts = [r for r in rollback_task[0]["result"]["requests"] if r["url"].endswith("/internal/ops/canary/rollback")]
     assert len(attempts) >= 2 and all(a.get("status") == 503 for a in attempts)
 
 
