@@ -46,6 +46,7 @@ WEBHOOK_ANSWERED_STATUSES = (200, 400, 403, 404, 410)
 _TS = re.compile(r"^(\d+)\.(\d{1,6})$")
 _TOKEN_HINT = "Set token (or SLACK_BOT_TOKEN) to the bot token (xoxb-...) of a Slack app installed in the workspace."
 WEBHOOK_ERRORS_URL = "https://api.slack.com/messaging/webhooks#handling_errors"
+WEBHOOK_URL_EXAMPLE = "https://hooks.slack.com/services/T000/B000/XXXX"
 
 # Slack error code -> (exception class, what it means, what to try next)
 API_ERRORS: dict[str, tuple[type[OfmRollbackError], str, str]] = {
@@ -282,7 +283,8 @@ class SlackNotifier:
         options = http_client_kwargs(http_options)
         self._sender: SlackWebApi | SlackWebhook
         if self.method == "api":
-            self.http = HttpClient(validated_url(api_url, "api_url"), auth=BearerAuth(token or ""), system=API_SYSTEM, sleep=sleep, **options)
+            url = validated_url(api_url, "api_url", example=DEFAULT_API_URL)
+            self.http = HttpClient(url, auth=BearerAuth(token or ""), system=API_SYSTEM, sleep=sleep, **options)
             self._sender = SlackWebApi(self.http, retries=options["retries"], sleep=sleep)
         else:
             origin, path, secrets = split_webhook_url(webhook_url or "")
@@ -301,11 +303,11 @@ class SlackNotifier:
 
 def split_webhook_url(url: str) -> tuple[str, str, list[str]]:
     """The webhook URL's origin (shown), its path (sent) and the secret parts to redact (``T.../B.../<secret>``)."""
-    parts = urlsplit(validated_url(url, "webhook_url"))
+    parts = urlsplit(validated_url(url, "webhook_url", example=WEBHOOK_URL_EXAMPLE))
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     secret = path.split("/services/", 1)[1] if "/services/" in path else path.lstrip("/")
     if not secret:
         raise InputError("webhook_url has no path, so it is not an incoming webhook URL", option="webhook_url", system="Slack",
-                         accepted="the URL Slack shows for the webhook, such as https://hooks.slack.com/services/T000/B000/XXXX")
+                         accepted=f"the URL Slack shows for the webhook, such as {WEBHOOK_URL_EXAMPLE}")
     secrets = [secret, secret.rsplit("/", 1)[-1]]
     return urlunsplit((parts.scheme, parts.netloc, "/", "", "")), path.lstrip("/"), secrets

@@ -167,7 +167,8 @@ def statuspage_client(params: Mapping[str, Any], *, sleep: Callable[[float], Non
         raise InputError("no page ID is set", option="page_id", system=SYSTEM,
                          hint="Set page_id (or STATUSPAGE_PAGE_ID) to the ID in the page's URL, manage.statuspage.io/pages/<page_id>.")
     options = http_client_kwargs(params)
-    http = HttpClient(validated_url(params["api_url"], "api_url"), auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **options)
+    url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
+    http = HttpClient(url, auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **options)
     return StatuspageClient(http, params["page_id"], retries=options["retries"], sleep=sleep)
 
 

@@ -411,3 +411,11 @@ def test_split_webhook_url_rejects_non_webhook_urls(url):
     with pytest.raises(InputError) as caught:
         split_webhook_url(url)
     assert caught.value.option == "webhook_url"
+    assert "such as https://hooks.slack.com/services/T000/B000/XXXX" in str(caught.value)
+
+
+def test_a_bad_api_url_shows_a_slack_example(sleeps):
+    with pytest.raises(InputError) as caught:
+        SlackNotifier("api", token=TOKEN, api_url="slack.com/api", http_options=http_options(), sleep=sleeps)
+    assert caught.value.option == "api_url"
+    assert caught.value.accepted == "a URL such as https://slack.com/api"

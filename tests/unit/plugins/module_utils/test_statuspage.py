@@ -260,6 +260,12 @@ def test_missing_settings_name_the_option(statuspage, sleeps, overrides, option)
     assert caught.value.option == option
 
 
+def test_a_bad_api_url_shows_a_statuspage_example(statuspage, sleeps):
+    with pytest.raises(InputError) as caught:
+        client_for(statuspage, sleeps, api_url="api.statuspage.io/v1")
+    assert caught.value.accepted == "a URL such as https://api.statuspage.io/v1"
+
+
 def test_an_incident_needs_an_id_or_a_name(statuspage, sleeps):
     with pytest.raises(InputError) as caught:
         plan_incident(client_for(statuspage, sleeps), IncidentRequest(status="resolved"))
