@@ -3,10 +3,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The collection's one place for HTTP: sessions, timeouts, retries with backoff, TLS, auth, redaction, audit.
 
-Retry policy (a urllib3 ``Retry`` decides which methods and statuses qualify):
+Retry policy (a urllib3 ``Retry`` decides which methods qualify for a retry after a 5xx):
 
 * connect errors are retried for every method, since nothing reached the server;
-* read timeouts, 429 and 5xx are retried only for idempotent calls (GET, HEAD, PUT, DELETE, OPTIONS,
+* HTTP 429 is retried for every method, since the server did not process the request (RFC 6585);
+* read timeouts and 5xx are retried only for idempotent calls (GET, HEAD, PUT, DELETE, OPTIONS,
   or any call made with ``idempotent=True``);
 * the wait between attempts doubles from ``backoff_factor``; a ``Retry-After`` header replaces it;
 * ``deadline`` (seconds) caps the whole call, retries and waits included.
@@ -53,11 +54,13 @@ else:
 COLLECTION_VERSION = "0.1.0"
 DEFAULT_USER_AGENT = f"ofm.rollback/{COLLECTION_VERSION}"
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
-RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+RATE_LIMITED = 429
+RETRY_STATUSES = frozenset((500, 502, 503, 504))
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER_WITHOUT_DEADLINE = 120.0
 MAX_BODY_IN_ERRORS = 2000
 DEFAULT_SESSION_COOKIE = "connect.sid"
+RATE_LIMITED_HINT = "The service refused the request without processing it (rate limited): send fewer requests, or run again later."
 
 
 class ClientAuth(AuthBase):
@@ -241,9 +244,10 @@ class HttpClient:
             return NotFoundError(summary, **common)
         if status == 409:
             return ConflictError(summary, **common)
-        if status >= 500 or status == 429:
+        if status >= 500 or status == RATE_LIMITED:
+            refused = status == RATE_LIMITED
             return UnavailableError(f"{summary} after {call.attempts} attempt(s)", attempts=call.attempts,
-                                    hint=_unavailable_hint(call.idempotent or status == 429), **common)
+                                    hint=RATE_LIMITED_HINT if refused else _unavailable_hint(call.idempotent), **common)
         if status >= 400:
             return InputError(summary, hint="Check the request's parameters against the service's API.", **common)
         if 300 <= status < 400:
@@ -301,8 +305,9 @@ class _Call:
         return min(self._limits.connect_timeout, left), min(self._limits.read_timeout, left)
 
     def retry_status(self, response: requests.Response) -> bool:
-        """True when the status may be retried for this call (idempotent, and 429/5xx or a Retry-After)."""
-        return self._policy.is_retry(self.method, response.status_code, "Retry-After" in response.headers)
+        """True when the status may be retried for this call: 429 always, 5xx (or a Retry-After) when idempotent."""
+        status = response.status_code
+        return status == RATE_LIMITED or self._policy.is_retry(self.method, status, "Retry-After" in response.headers)
 
     def next_delay(self, outcome: requests.Response | requests.RequestException) -> tuple[Optional[float], str]:
         """Seconds to wait before the next attempt, or ``None`` and why no attempt may follow."""

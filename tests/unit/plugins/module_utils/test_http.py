@@ -187,6 +187,26 @@ def test_post_is_not_retried_on_503(server, fake_time):
     assert "may have reached the server" in caught.value.hint
 
 
+def test_post_is_retried_on_429_honouring_retry_after(server, fake_time):
+    server.script(Reply(429, {"error": "slow down"}, headers={"Retry-After": "4"}), Reply(200, {"done": True}))
+    http = client(server.url, fake_time, backoff_factor=0.5)
+    assert http.request("POST", "/rollback", json={"reason": "x"}).body == {"done": True}
+    assert [seen["method"] for seen in server.seen] == ["POST", "POST"]
+    assert server.seen[1]["body"] == '{"reason": "x"}'
+    assert fake_time.sleeps == [4.0]
+    assert [entry["status"] for entry in http.requests] == [429, 200]
+
+
+def test_post_still_refused_with_429_says_nothing_was_processed(server, fake_time):
+    server.script(Reply(429, {"error": "slow down"}))
+    with pytest.raises(UnavailableError) as caught:
+        client(server.url, fake_time, retries=2, backoff_factor=0.5).request("POST", "/rollback", json={})
+    assert len(server.seen) == 3 and fake_time.sleeps == [0.5, 1.0]
+    assert caught.value.status == 429 and caught.value.attempts == 3
+    assert "HTTP 429: slow down after 3 attempt(s)" in str(caught.value)
+    assert "without processing it" in caught.value.hint
+
+
 def test_post_marked_idempotent_is_retried(server, fake_time):
     server.script(Reply(503, {"error": "busy"}), Reply(200, {"done": True}))
     response = client(server.url, fake_time).request("POST", "/api/v1/query", data={"query": "up"}, idempotent=True)

@@ -262,7 +262,7 @@ def test_429_gives_up_after_the_retries(slack, sleeps):
         post(notifier, channel="#ops-alerts", text="x")
     assert caught.value.attempts == 3
     assert sleeps.waits == [1.0, 1.0]
-    assert "Nothing was processed" in str(caught.value)
+    assert "refused the request without processing it" in str(caught.value)
     assert [entry["status"] for entry in notifier.http.requests] == [429, 429, 429]
 
 
@@ -271,8 +271,16 @@ def test_429_asking_for_a_long_wait_is_not_waited_for(slack, sleeps):
     with pytest.raises(UnavailableError) as caught:
         post(api_notifier(slack, sleeps), channel="#ops-alerts", text="x")
     assert sleeps.waits == []
-    assert "Retry-After 600s" in str(caught.value)
+    assert "the server asked to retry after 600s" in str(caught.value)
     assert len(slack.received) == 1
+
+
+def test_webhook_429_waits_for_retry_after_then_posts_once(slack, sleeps):
+    slack.script(Reply(429, "rate_limited", {"Retry-After": "2"}))
+    notifier = webhook_notifier(slack.webhook_url, sleeps)
+    assert post(notifier, text="x").delivered is True
+    assert sleeps.waits == [2.0]
+    assert [request.path for request in slack.received] == [WEBHOOK_PATH] * 2
 
 
 def test_500_is_reported_not_retried(slack, sleeps):
