@@ -73,7 +73,7 @@ def prometheus_http_client(params: Mapping[str, Any], *, deadline: Optional[floa
     return HttpClient(url, auth=auth, deadline=deadline, system="Prometheus", **http_client_kwargs(params))
 
 
-def ops_api_http_client(params: Mapping[str, Any], *, deadline: Optional[float] = None) -> HttpClient:
+def ops_api_http_client(params: Mapping[str, Any]) -> HttpClient:
     """An ``HttpClient`` for the OFM internal ops API from ``OPS_API_SPEC`` + ``HTTP_CLIENT_SPEC`` options."""
     auth: Optional[ClientAuth] = None
     if params.get("ops_api_token"):
@@ -81,7 +81,7 @@ def ops_api_http_client(params: Mapping[str, Any], *, deadline: Optional[float] 
     elif params.get("ops_api_session_cookie"):
         auth = SessionCookieAuth(params["ops_api_session_cookie"])
     url = validated_url(params["ops_api_url"], "ops_api_url", example=DEFAULT_OPS_API_URL)
-    return HttpClient(url, auth=auth, deadline=deadline, system="ops API", **http_client_kwargs(params))
+    return HttpClient(url, auth=auth, system="ops API", **http_client_kwargs(params))
 
 
 def validated_url(url: str, option: str, *, example: str) -> str:

@@ -10,7 +10,8 @@ Retry policy (a urllib3 ``Retry`` decides which methods qualify for a retry afte
 * read timeouts and 5xx are retried only for idempotent calls (GET, HEAD, PUT, DELETE, OPTIONS,
   or any call made with ``idempotent=True``);
 * the wait between attempts doubles from ``backoff_factor``; a ``Retry-After`` header replaces it;
-* ``deadline`` (seconds) caps the whole call, retries and waits included.
+* ``deadline`` (seconds) caps the whole call, retries and waits included: the client's own, and the one
+  passed to ``request()``, whichever ends first.
 
 Every attempt is appended to ``HttpClient.requests`` (method, redacted URL, status or error, duration).
 """
@@ -21,7 +22,7 @@ import base64
 import time
 import traceback
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from json import dumps
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 from urllib.parse import urljoin, urlsplit
@@ -165,14 +166,17 @@ class HttpClient:
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None, json: Any = None, data: Any = None,
                 headers: Optional[Mapping[str, str]] = None, idempotent: Optional[bool] = None,
-                expected: Sequence[int] = (200,)) -> Response:
-        """Send ``method path``; return the response if its status is in ``expected``, else raise an ``OfmRollbackError``."""
+                expected: Sequence[int] = (200,), deadline: Optional[float] = None) -> Response:
+        """Send ``method path``; return the response if its status is in ``expected``, else raise an ``OfmRollbackError``.
+
+        ``deadline`` (seconds from now) caps this call's attempts, waits and timeouts, within the client's own deadline.
+        """
         method = method.upper()
         url = urljoin(self.base_url, path.lstrip("/"))
         if params:
             url = requests.Request(method, url, params=params).prepare().url or url
         call = _Call(method, url, self.redact(url), method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
-                     self._limits, self._clock)
+                     self._limits_within(deadline), self._clock)
         payload = {"json": json, "data": data, "headers": dict(headers or {})}
         while True:
             outcome = self._attempt(call, payload)
@@ -182,6 +186,12 @@ class HttpClient:
             if delay is None:
                 raise self._give_up(call, outcome, why_not)
             self._sleep(delay)
+
+    def _limits_within(self, deadline: Optional[float]) -> _Limits:
+        own = self._limits.deadline
+        if deadline is None or (own is not None and own <= deadline):
+            return self._limits
+        return replace(self._limits, deadline=deadline)
 
     def _attempt(self, call: _Call, payload: dict[str, Any]) -> requests.Response | requests.RequestException:
         call.attempts += 1

@@ -255,6 +255,34 @@ def test_deadline_caps_total_time_across_retries(server, fake_time):
     assert "5s deadline leaves no time" in str(caught.value)
 
 
+@pytest.mark.parametrize("client_deadline, call_deadline", [(None, 5), (30, 5), (5, 30)])
+def test_the_earlier_of_the_client_and_call_deadline_caps_the_call(server, fake_time, client_deadline, call_deadline):
+    server.script(Reply(503, {"error": "busy"}))
+    http = client(server.url, fake_time, retries=10, backoff_factor=1, deadline=client_deadline)
+    with pytest.raises(UnavailableError) as caught:
+        http.request("GET", "/x", deadline=call_deadline)
+    assert fake_time.sleeps == [1.0, 2.0]
+    assert "5s deadline leaves no time" in str(caught.value)
+
+
+def test_a_call_deadline_applies_to_that_call_only(server, fake_time):
+    server.script(Reply(503, {"error": "busy"}, headers={"Retry-After": "2"}), Reply(503, {"error": "busy"}, headers={"Retry-After": "2"}),
+                  Reply(200))
+    http = client(server.url, fake_time)
+    with pytest.raises(UnavailableError):
+        http.request("GET", "/x", deadline=1)
+    assert fake_time.sleeps == []
+    assert http.request("GET", "/x").status == 200
+    assert fake_time.sleeps == [2.0]
+
+
+def test_a_call_deadline_caps_the_read_timeout(server, fake_time):
+    server.script(Reply(200, delay=1.0))
+    with pytest.raises(UnavailableError) as caught:
+        client(server.url, fake_time, read_timeout=5).request("POST", "/rollback", json={}, deadline=0.2)
+    assert "no response within the read timeout after 1 attempt(s)" in str(caught.value)
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_connect_refused_is_retried_for_any_method(fake_time, method):
     url = f"http://127.0.0.1:{free_port()}"
