@@ -14,6 +14,7 @@ Retry policy (a urllib3 ``Retry`` decides which methods qualify for a retry afte
   passed to ``request()``, whichever ends first.
 
 Every attempt is appended to ``HttpClient.requests`` (method, redacted URL, status or error, duration).
+An ``UnavailableError`` says in ``sent`` whether the request can have been processed by the server.
 """
 
 from __future__ import annotations
@@ -256,7 +257,7 @@ class HttpClient:
             return ConflictError(summary, **common)
         if status >= 500 or status == RATE_LIMITED:
             refused = status == RATE_LIMITED
-            return UnavailableError(f"{summary} after {call.attempts} attempt(s)", attempts=call.attempts,
+            return UnavailableError(f"{summary} after {call.attempts} attempt(s)", attempts=call.attempts, sent=not refused,
                                     hint=RATE_LIMITED_HINT if refused else _unavailable_hint(call.idempotent), **common)
         if status >= 400:
             return InputError(summary, hint="Check the request's parameters against the service's API.", **common)
@@ -275,13 +276,14 @@ class HttpClient:
             return InputError(self._redactor.text(f"the request could not be sent: {outcome}"), system=self.system,
                               operation=call.operation, target=call.logged_url, hint="Check the base URL and the request's parameters.")
         reason = self._redactor.text(f"{_describe(outcome)} after {call.attempts} attempt(s){why_not}")
-        return UnavailableError(reason, attempts=call.attempts, system=self.system, operation=call.operation, target=call.logged_url,
-                                hint=_unavailable_hint(call.idempotent or _nothing_sent(outcome)))
+        sent = _sent(outcome)
+        return UnavailableError(reason, attempts=call.attempts, sent=sent, system=self.system, operation=call.operation,
+                                target=call.logged_url, hint=_unavailable_hint(call.idempotent or sent is False))
 
     def _tls_error(self, call: _Call, exc: Exception) -> UnavailableError:
         return UnavailableError(
             f"TLS handshake or certificate verification failed: {self._redactor.text(_root_cause(exc))}", attempts=call.attempts,
-            system=self.system, operation=call.operation, target=call.logged_url,
+            sent=False, system=self.system, operation=call.operation, target=call.logged_url,
             hint="Set ca_path to the CA bundle that signed the server's certificate (validate_certs=false only for a lab).")
 
 
@@ -353,6 +355,15 @@ def _unavailable_hint(safe_to_repeat: bool) -> str:
 def _is_transport_error(error: Exception) -> bool:
     """True for failures of the network or the peer, as opposed to a request that could not be built."""
     return isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def _sent(error: Exception) -> Optional[bool]:
+    """Whether a failed request reached the server: not when it could not connect, yes when the answer was late or broken."""
+    if _nothing_sent(error):
+        return False
+    if isinstance(error, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    return None
 
 
 def _nothing_sent(error: Exception) -> bool:

@@ -9,7 +9,8 @@ idempotency of its own and reads only ``reason`` from a rollback's body, so ``Ca
 * reads the traffic split first and sends nothing when the canary already carries no traffic;
 * sends an ``Idempotency-Key`` derived from the incident id, the same on every attempt;
 * retries 5xx answers, 429 and timeouts until its deadline, and before each retry reads the split
-  again, stopping as soon as the canary carries no traffic (an earlier attempt may have applied).
+  again, stopping as soon as the canary carries no traffic (an earlier attempt may have applied);
+* tells from ``UnavailableError.sent`` whether a failed attempt may have applied the rollback.
 """
 
 from __future__ import annotations
@@ -256,7 +257,7 @@ class CanaryRollback:
                 response = self._attempt(request, max(ends - self._clock(), 0.001))
             except UnavailableError as exc:
                 failures.append(exc)
-                self.may_have_applied = self.may_have_applied or _may_have_applied(exc)
+                self.may_have_applied = self.may_have_applied or exc.sent is not False
             else:
                 return self._confirmed(response, len(failures) + 1)
             delay = min(RETRY_BACKOFF_START * 2 ** (len(failures) - 1), RETRY_BACKOFF_MAX)
@@ -313,7 +314,7 @@ class CanaryRollback:
         return UnavailableError(
             f"no attempt succeeded within the {self._deadline:g}s deadline and the canary still carries traffic ({state}); "
             f"{len(self._attempts)} attempt(s): {attempts}; the last answer: {_last_answer(failures[-1])}.{applied}",
-            attempts=len(self._attempts), system=SYSTEM, operation=f"POST /{ROLLBACK_PATH}",
+            attempts=len(self._attempts), sent=_any_sent(failures), system=SYSTEM, operation=f"POST /{ROLLBACK_PATH}",
             target=self._ops.url(ROLLBACK_PATH), status=failures[-1].status,
             details={"attempts": self._attempts, "idempotency_key": request.idempotency_key},
             hint=f"Every attempt carried {IDEMPOTENCY_HEADER} {request.idempotency_key}. Check the ops API (GET /health) and the "
@@ -331,12 +332,9 @@ def _last_answer(error: UnavailableError) -> str:
     return json.dumps(body) if isinstance(body, (dict, list)) else str(body or error.reason)[:500]
 
 
-def _may_have_applied(error: UnavailableError) -> bool:
-    """Whether a failed POST may have reached the server.
-
-    A 5xx answer or a lost answer may follow an applied rollback; a 429 refusal does not. ``HttpClient`` gives a call that is
-    not safe to repeat its default hint only when nothing was sent (connection refused, connect timeout).
-    """
-    if error.status is not None:
-        return error.status != 429
-    return error.hint != UnavailableError.default_hint
+def _any_sent(failures: list[UnavailableError]) -> Optional[bool]:
+    """True when any attempt reached the server, False when none did, else None (unknown)."""
+    sent = {failure.sent for failure in failures}
+    if True in sent:
+        return True
+    return None if None in sent else False

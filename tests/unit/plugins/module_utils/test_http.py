@@ -184,6 +184,7 @@ def test_post_is_not_retried_on_503(server, fake_time):
         client(server.url, fake_time).request("POST", "/rollback", json={"reason": "x"})
     assert len(server.seen) == 1
     assert caught.value.attempts == 1
+    assert caught.value.sent is True
     assert "may have reached the server" in caught.value.hint
 
 
@@ -203,6 +204,7 @@ def test_post_still_refused_with_429_says_nothing_was_processed(server, fake_tim
         client(server.url, fake_time, retries=2, backoff_factor=0.5).request("POST", "/rollback", json={})
     assert len(server.seen) == 3 and fake_time.sleeps == [0.5, 1.0]
     assert caught.value.status == 429 and caught.value.attempts == 3
+    assert caught.value.sent is False
     assert "HTTP 429: slow down after 3 attempt(s)" in str(caught.value)
     assert "without processing it" in caught.value.hint
 
@@ -281,6 +283,7 @@ def test_a_call_deadline_caps_the_read_timeout(server, fake_time):
     with pytest.raises(UnavailableError) as caught:
         client(server.url, fake_time, read_timeout=5).request("POST", "/rollback", json={}, deadline=0.2)
     assert "no response within the read timeout after 1 attempt(s)" in str(caught.value)
+    assert caught.value.sent is True
 
 
 @pytest.mark.parametrize("method", ["GET", "POST"])
@@ -294,6 +297,8 @@ def test_connect_refused_is_retried_for_any_method(fake_time, method):
     assert all("could not connect" in entry["error"] for entry in http.requests)
     assert "could not connect" in caught.value.reason
     assert caught.value.hint == UnavailableError.default_hint
+    assert caught.value.sent is False
+    assert caught.value.to_result()["error"]["sent"] is False
 
 
 def test_read_timeout_is_retried_for_get(server, fake_time):
@@ -311,6 +316,7 @@ def test_read_timeout_is_not_retried_for_post(server, fake_time):
     assert len(server.seen) == 1
     assert "no response within the read timeout after 1 attempt(s)" in str(caught.value)
     assert "check the current state" in caught.value.hint
+    assert caught.value.sent is True
 
 
 def test_401_maps_to_authentication_error(server, fake_time):
@@ -462,6 +468,7 @@ def test_tls_is_verified_by_default_and_not_retried(tls_server, fake_time):
     assert "certificate verification failed" in str(caught.value)
     assert "ca_path" in caught.value.hint
     assert caught.value.attempts == 1
+    assert caught.value.sent is False
     assert len(http.requests) == 1
 
 

@@ -258,13 +258,13 @@ def test_a_429_did_not_apply_but_a_5xx_may_have(server):
     rollback = rollback_over(server.url, ScriptedReader(10, 10, 10), 2.0, clock)
     with pytest.raises(UnavailableError) as caught:
         rollback.run(REQUEST)
-    assert rollback.may_have_applied is True
+    assert rollback.may_have_applied is True and caught.value.sent is True
     assert "#1 HTTP 429" in str(caught.value) and "#2 HTTP 502" in str(caught.value)
     server.replies = [(429, {"error": "slow down"})]
     only_429 = rollback_over(server.url, ScriptedReader(10), 0.4, FakeClock())
-    with pytest.raises(UnavailableError):
+    with pytest.raises(UnavailableError) as caught:
         only_429.run(REQUEST)
-    assert only_429.may_have_applied is False
+    assert only_429.may_have_applied is False and caught.value.sent is False
 
 
 def test_a_429_is_retried_within_the_attempt_after_its_retry_after(server):

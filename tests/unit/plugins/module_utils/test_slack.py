@@ -260,7 +260,7 @@ def test_429_gives_up_after_the_retries(slack, sleeps):
     notifier = api_notifier(slack, sleeps, retries=2)
     with pytest.raises(UnavailableError) as caught:
         post(notifier, channel="#ops-alerts", text="x")
-    assert caught.value.attempts == 3
+    assert caught.value.attempts == 3 and caught.value.sent is False
     assert sleeps.waits == [1.0, 1.0]
     assert "refused the request without processing it" in str(caught.value)
     assert [entry["status"] for entry in notifier.http.requests] == [429, 429, 429]
@@ -290,7 +290,7 @@ def test_500_is_reported_not_retried(slack, sleeps):
         post(notifier, channel="#ops-alerts", text="x")
     assert len(slack.received) == 1
     assert sleeps.waits == []
-    assert caught.value.status == 500
+    assert caught.value.status == 500 and caught.value.sent is True
     assert "may have reached the server" in str(caught.value)
 
 
