@@ -29,8 +29,8 @@ options:
   retries:
     description:
       - How many times to retry an HTTP request after a failure that may pass.
-      - Connect errors are retried for every request; read timeouts, HTTP 429 and HTTP 5xx only for requests that are
-        safe to repeat.
+      - Connect errors and HTTP 429 are retried for every request, since the server did not process it; read timeouts
+        and HTTP 5xx only for requests that are safe to repeat.
       - The wait between attempts doubles from 0.5 seconds, or follows the server's C(Retry-After) header.
     type: int
     default: 3

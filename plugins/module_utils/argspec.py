@@ -20,6 +20,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_OPS_API_URL = "https://internal.ofm.social"
+PROMETHEUS_URL_EXAMPLE = "https://prometheus.example.com:9090"
 
 HTTP_CLIENT_SPEC: dict[str, dict[str, Any]] = {
     "validate_certs": {"type": "bool", "default": True},
@@ -68,25 +69,25 @@ def prometheus_http_client(params: Mapping[str, Any], *, deadline: Optional[floa
         auth = BearerAuth(params["prometheus_token"])
     elif params.get("prometheus_username"):
         auth = BasicAuth(params["prometheus_username"], params.get("prometheus_password") or "")
-    url = validated_url(params["prometheus_url"], "prometheus_url")
+    url = validated_url(params["prometheus_url"], "prometheus_url", example=PROMETHEUS_URL_EXAMPLE)
     return HttpClient(url, auth=auth, deadline=deadline, system="Prometheus", **http_client_kwargs(params))
 
 
-def ops_api_http_client(params: Mapping[str, Any], *, deadline: Optional[float] = None) -> HttpClient:
+def ops_api_http_client(params: Mapping[str, Any]) -> HttpClient:
     """An ``HttpClient`` for the OFM internal ops API from ``OPS_API_SPEC`` + ``HTTP_CLIENT_SPEC`` options."""
     auth: Optional[ClientAuth] = None
     if params.get("ops_api_token"):
         auth = BearerAuth(params["ops_api_token"])
     elif params.get("ops_api_session_cookie"):
         auth = SessionCookieAuth(params["ops_api_session_cookie"])
-    url = validated_url(params["ops_api_url"], "ops_api_url")
-    return HttpClient(url, auth=auth, deadline=deadline, system="ops API", **http_client_kwargs(params))
+    url = validated_url(params["ops_api_url"], "ops_api_url", example=DEFAULT_OPS_API_URL)
+    return HttpClient(url, auth=auth, system="ops API", **http_client_kwargs(params))
 
 
-def validated_url(url: str, option: str) -> str:
-    """``url`` if it is an absolute http(s) URL, else an ``InputError`` naming ``option``."""
+def validated_url(url: str, option: str, *, example: str) -> str:
+    """``url`` if it is an absolute http(s) URL, else an ``InputError`` naming ``option`` that shows ``example``."""
     parts = urlsplit(url or "")
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InputError(f"{option} must be an absolute http(s) URL, got scheme {parts.scheme!r} and host {parts.hostname!r}", option=option,
-                         accepted="a URL such as https://prometheus.example.com:9090")
+                         accepted=f"a URL such as {example}")
     return url

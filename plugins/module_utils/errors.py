@@ -118,16 +118,22 @@ class ConflictError(OfmRollbackError):
 
 
 class UnavailableError(OfmRollbackError):
-    """The system could not be reached or kept failing (connect errors, timeouts, 5xx) after ``attempts`` tries."""
+    """The system could not be reached or kept failing (connect errors, timeouts, 429, 5xx) after ``attempts`` tries.
+
+    ``sent`` says whether the request can have been processed: False when it cannot (nothing reached the server, such as
+    a refused connection, a DNS or TLS failure, or the server refused it unprocessed with HTTP 429), True when the server
+    received it (an HTTP 5xx, no answer within the read timeout), None when that is not known.
+    """
 
     default_hint = "Check that the service is up and reachable from this host, then run again."
 
-    def __init__(self, reason: str, *, attempts: int = 1, **kwargs: Any) -> None:
+    def __init__(self, reason: str, *, attempts: int = 1, sent: Optional[bool] = None, **kwargs: Any) -> None:
         self.attempts = attempts
+        self.sent = sent
         super().__init__(reason, **kwargs)
 
     def fields(self) -> dict[str, Any]:
-        return {**super().fields(), "attempts": self.attempts}
+        return {**super().fields(), "attempts": self.attempts, "sent": self.sent}
 
 
 class DeadlineExceeded(OfmRollbackError):

@@ -3,15 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The collection's one place for HTTP: sessions, timeouts, retries with backoff, TLS, auth, redaction, audit.
 
-Retry policy (a urllib3 ``Retry`` decides which methods and statuses qualify):
+Retry policy (a urllib3 ``Retry`` decides which methods qualify for a retry after a 5xx):
 
 * connect errors are retried for every method, since nothing reached the server;
-* read timeouts, 429 and 5xx are retried only for idempotent calls (GET, HEAD, PUT, DELETE, OPTIONS,
+* HTTP 429 is retried for every method, since the server did not process the request (RFC 6585);
+* read timeouts and 5xx are retried only for idempotent calls (GET, HEAD, PUT, DELETE, OPTIONS,
   or any call made with ``idempotent=True``);
 * the wait between attempts doubles from ``backoff_factor``; a ``Retry-After`` header replaces it;
-* ``deadline`` (seconds) caps the whole call, retries and waits included.
+* ``deadline`` (seconds) caps the whole call, retries and waits included: the client's own, and the one
+  passed to ``request()``, whichever ends first.
 
 Every attempt is appended to ``HttpClient.requests`` (method, redacted URL, status or error, duration).
+An ``UnavailableError`` says in ``sent`` whether the request can have been processed by the server.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import base64
 import time
 import traceback
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from json import dumps
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 from urllib.parse import urljoin, urlsplit
@@ -53,11 +56,13 @@ else:
 COLLECTION_VERSION = "0.1.0"
 DEFAULT_USER_AGENT = f"ofm.rollback/{COLLECTION_VERSION}"
 IDEMPOTENT_METHODS = frozenset(("GET", "HEAD", "PUT", "DELETE", "OPTIONS"))
-RETRY_STATUSES = frozenset((429, 500, 502, 503, 504))
+RATE_LIMITED = 429
+RETRY_STATUSES = frozenset((500, 502, 503, 504))
 MAX_BACKOFF = 30.0
 MAX_RETRY_AFTER_WITHOUT_DEADLINE = 120.0
 MAX_BODY_IN_ERRORS = 2000
 DEFAULT_SESSION_COOKIE = "connect.sid"
+RATE_LIMITED_HINT = "The service refused the request without processing it (rate limited): send fewer requests, or run again later."
 
 
 class ClientAuth(AuthBase):
@@ -162,14 +167,17 @@ class HttpClient:
 
     def request(self, method: str, path: str, *, params: Optional[Mapping[str, Any]] = None, json: Any = None, data: Any = None,
                 headers: Optional[Mapping[str, str]] = None, idempotent: Optional[bool] = None,
-                expected: Sequence[int] = (200,)) -> Response:
-        """Send ``method path``; return the response if its status is in ``expected``, else raise an ``OfmRollbackError``."""
+                expected: Sequence[int] = (200,), deadline: Optional[float] = None) -> Response:
+        """Send ``method path``; return the response if its status is in ``expected``, else raise an ``OfmRollbackError``.
+
+        ``deadline`` (seconds from now) caps this call's attempts, waits and timeouts, within the client's own deadline.
+        """
         method = method.upper()
         url = urljoin(self.base_url, path.lstrip("/"))
         if params:
             url = requests.Request(method, url, params=params).prepare().url or url
         call = _Call(method, url, self.redact(url), method in IDEMPOTENT_METHODS if idempotent is None else idempotent,
-                     self._limits, self._clock)
+                     self._limits_within(deadline), self._clock)
         payload = {"json": json, "data": data, "headers": dict(headers or {})}
         while True:
             outcome = self._attempt(call, payload)
@@ -179,6 +187,12 @@ class HttpClient:
             if delay is None:
                 raise self._give_up(call, outcome, why_not)
             self._sleep(delay)
+
+    def _limits_within(self, deadline: Optional[float]) -> _Limits:
+        own = self._limits.deadline
+        if deadline is None or (own is not None and own <= deadline):
+            return self._limits
+        return replace(self._limits, deadline=deadline)
 
     def _attempt(self, call: _Call, payload: dict[str, Any]) -> requests.Response | requests.RequestException:
         call.attempts += 1
@@ -241,9 +255,10 @@ class HttpClient:
             return NotFoundError(summary, **common)
         if status == 409:
             return ConflictError(summary, **common)
-        if status >= 500 or status == 429:
-            return UnavailableError(f"{summary} after {call.attempts} attempt(s)", attempts=call.attempts,
-                                    hint=_unavailable_hint(call.idempotent or status == 429), **common)
+        if status >= 500 or status == RATE_LIMITED:
+            refused = status == RATE_LIMITED
+            return UnavailableError(f"{summary} after {call.attempts} attempt(s)", attempts=call.attempts, sent=not refused,
+                                    hint=RATE_LIMITED_HINT if refused else _unavailable_hint(call.idempotent), **common)
         if status >= 400:
             return InputError(summary, hint="Check the request's parameters against the service's API.", **common)
         if 300 <= status < 400:
@@ -261,13 +276,14 @@ class HttpClient:
             return InputError(self._redactor.text(f"the request could not be sent: {outcome}"), system=self.system,
                               operation=call.operation, target=call.logged_url, hint="Check the base URL and the request's parameters.")
         reason = self._redactor.text(f"{_describe(outcome)} after {call.attempts} attempt(s){why_not}")
-        return UnavailableError(reason, attempts=call.attempts, system=self.system, operation=call.operation, target=call.logged_url,
-                                hint=_unavailable_hint(call.idempotent or _nothing_sent(outcome)))
+        sent = _sent(outcome)
+        return UnavailableError(reason, attempts=call.attempts, sent=sent, system=self.system, operation=call.operation,
+                                target=call.logged_url, hint=_unavailable_hint(call.idempotent or sent is False))
 
     def _tls_error(self, call: _Call, exc: Exception) -> UnavailableError:
         return UnavailableError(
             f"TLS handshake or certificate verification failed: {self._redactor.text(_root_cause(exc))}", attempts=call.attempts,
-            system=self.system, operation=call.operation, target=call.logged_url,
+            sent=False, system=self.system, operation=call.operation, target=call.logged_url,
             hint="Set ca_path to the CA bundle that signed the server's certificate (validate_certs=false only for a lab).")
 
 
@@ -301,8 +317,9 @@ class _Call:
         return min(self._limits.connect_timeout, left), min(self._limits.read_timeout, left)
 
     def retry_status(self, response: requests.Response) -> bool:
-        """True when the status may be retried for this call (idempotent, and 429/5xx or a Retry-After)."""
-        return self._policy.is_retry(self.method, response.status_code, "Retry-After" in response.headers)
+        """True when the status may be retried for this call: 429 always, 5xx (or a Retry-After) when idempotent."""
+        status = response.status_code
+        return status == RATE_LIMITED or self._policy.is_retry(self.method, status, "Retry-After" in response.headers)
 
     def next_delay(self, outcome: requests.Response | requests.RequestException) -> tuple[Optional[float], str]:
         """Seconds to wait before the next attempt, or ``None`` and why no attempt may follow."""
@@ -338,6 +355,15 @@ def _unavailable_hint(safe_to_repeat: bool) -> str:
 def _is_transport_error(error: Exception) -> bool:
     """True for failures of the network or the peer, as opposed to a request that could not be built."""
     return isinstance(error, (requests.exceptions.ConnectionError, requests.exceptions.Timeout, requests.exceptions.ChunkedEncodingError))
+
+
+def _sent(error: Exception) -> Optional[bool]:
+    """Whether a failed request reached the server: not when it could not connect, yes when the answer was late or broken."""
+    if _nothing_sent(error):
+        return False
+    if isinstance(error, (requests.exceptions.ReadTimeout, requests.exceptions.ChunkedEncodingError)):
+        return True
+    return None
 
 
 def _nothing_sent(error: Exception) -> bool:

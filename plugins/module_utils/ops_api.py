@@ -9,7 +9,8 @@ idempotency of its own and reads only ``reason`` from a rollback's body, so ``Ca
 * reads the traffic split first and sends nothing when the canary already carries no traffic;
 * sends an ``Idempotency-Key`` derived from the incident id, the same on every attempt;
 * retries 5xx answers, 429 and timeouts until its deadline, and before each retry reads the split
-  again, stopping as soon as the canary carries no traffic (an earlier attempt may have applied).
+  again, stopping as soon as the canary carries no traffic (an earlier attempt may have applied);
+* tells from ``UnavailableError.sent`` whether a failed attempt may have applied the rollback.
 """
 
 from __future__ import annotations
@@ -107,9 +108,12 @@ class OpsApiClient:
         """The redacted absolute URL of ``path``."""
         return self.http.redact(urljoin(self.http.base_url, path))
 
-    def canary_rollback(self, request: RollbackRequest) -> Any:
-        """``POST /internal/ops/canary/rollback`` once (no retry on 5xx or timeouts: the server has no idempotency)."""
-        response = self._admin_request("POST", ROLLBACK_PATH, json=request.body(), headers=request.headers())
+    def canary_rollback(self, request: RollbackRequest, *, deadline: Optional[float] = None) -> Any:
+        """``POST /internal/ops/canary/rollback``, within ``deadline`` seconds; only HTTP 429 and connect errors are retried.
+
+        5xx answers and timeouts are not retried: the server has no idempotency, so ``CanaryRollback`` decides.
+        """
+        response = self._admin_request("POST", ROLLBACK_PATH, json=request.body(), headers=request.headers(), deadline=deadline)
         if isinstance(response.body, dict) and response.body.get("ok") is False:
             raise DataError(f"HTTP {response.status} with ok=false: {self.http.redact(str(response.body))[:500]}", system=SYSTEM,
                             operation=f"POST /{ROLLBACK_PATH}", target=response.url, status=response.status,
@@ -212,13 +216,13 @@ def _all_on_stable(split: Optional[TrafficSplit]) -> dict[str, Any]:
 class CanaryRollback:
     """Rolls the canary back through the ops API once it still carries traffic, retrying within ``deadline`` seconds.
 
-    ``connect(seconds_left)`` gives the client for one attempt, its timeouts capped at the time left. ``requests``
-    collects every HTTP attempt (Prometheus readings and ops API calls) in order; ``warnings`` what could not be read;
-    ``previous`` the split read first; ``may_have_applied`` whether a failed attempt may have reached the server.
+    Every attempt goes through ``ops``, its retries and timeouts capped at the time left. ``requests`` collects every
+    HTTP attempt (Prometheus readings and ops API calls) in order; ``warnings`` what could not be read; ``previous`` the
+    split read first; ``may_have_applied`` whether a failed attempt may have been processed by the server.
     """
 
     # pylint: disable-next=too-many-arguments
-    def __init__(self, connect: Callable[[float], OpsApiClient], reader: TrafficReader, *, deadline: float = 60.0,
+    def __init__(self, ops: OpsApiClient, reader: TrafficReader, *, deadline: float = 60.0,
                  clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         if deadline <= 0:
             raise InputError(f"deadline must be more than 0 seconds, got {deadline:g}", option="deadline", accepted="a number of seconds above 0")
@@ -226,7 +230,7 @@ class CanaryRollback:
         self.warnings: list[str] = []
         self.previous: Optional[TrafficSplit] = None
         self.may_have_applied = False
-        self._connect = connect
+        self._ops = ops
         self._reader = reader
         self._deadline = deadline
         self._clock = clock
@@ -249,12 +253,11 @@ class CanaryRollback:
         ends = self._clock() + self._deadline
         failures: list[UnavailableError] = []
         while True:
-            client = self._connect(max(ends - self._clock(), 0.001))
             try:
-                response = self._attempt(client, request)
+                response = self._attempt(request, max(ends - self._clock(), 0.001))
             except UnavailableError as exc:
                 failures.append(exc)
-                self.may_have_applied = self.may_have_applied or _may_have_applied(exc)
+                self.may_have_applied = self.may_have_applied or exc.sent is not False
             else:
                 return self._confirmed(response, len(failures) + 1)
             delay = min(RETRY_BACKOFF_START * 2 ** (len(failures) - 1), RETRY_BACKOFF_MAX)
@@ -265,14 +268,16 @@ class CanaryRollback:
             if split is not None and split.canary_carries_traffic() is False:
                 return self._stopped_early(split, len(failures))
             if not can_retry:
-                raise self._gave_up(client, request, failures, split)
+                raise self._gave_up(request, failures, split)
 
-    def _attempt(self, client: OpsApiClient, request: RollbackRequest) -> Any:
+    def _attempt(self, request: RollbackRequest, seconds_left: float) -> Any:
+        seen = len(self._ops.http.requests)
         try:
-            return client.canary_rollback(request)
+            return self._ops.canary_rollback(request, deadline=seconds_left)
         finally:
-            self.requests.extend(client.http.requests)
-            self._attempts.extend(client.http.requests)
+            made = self._ops.http.requests[seen:]
+            self.requests.extend(made)
+            self._attempts.extend(made)
 
     def _confirmed(self, response: Any, attempts: int) -> RollbackResult:
         current = self._read("after the rollback")
@@ -302,16 +307,16 @@ class CanaryRollback:
         finally:
             self.requests.extend(self._reader.requests[seen:])
 
-    def _gave_up(self, client: OpsApiClient, request: RollbackRequest, failures: list[UnavailableError],
-                 split: Optional[TrafficSplit]) -> UnavailableError:
+    def _gave_up(self, request: RollbackRequest, failures: list[UnavailableError], split: Optional[TrafficSplit]) -> UnavailableError:
         attempts = "; ".join(_attempt_text(number, entry) for number, entry in enumerate(self._attempts, start=1))
         state = split.describe() if split else "traffic split unknown"
         applied = " An attempt may have reached the server and applied the rollback." if self.may_have_applied else ""
         return UnavailableError(
             f"no attempt succeeded within the {self._deadline:g}s deadline and the canary still carries traffic ({state}); "
             f"{len(self._attempts)} attempt(s): {attempts}; the last answer: {_last_answer(failures[-1])}.{applied}",
-            attempts=len(self._attempts), system=SYSTEM, operation=f"POST /{ROLLBACK_PATH}", target=client.url(ROLLBACK_PATH),
-            status=failures[-1].status, details={"attempts": self._attempts, "idempotency_key": request.idempotency_key},
+            attempts=len(self._attempts), sent=_any_sent(failures), system=SYSTEM, operation=f"POST /{ROLLBACK_PATH}",
+            target=self._ops.url(ROLLBACK_PATH), status=failures[-1].status,
+            details={"attempts": self._attempts, "idempotency_key": request.idempotency_key},
             hint=f"Every attempt carried {IDEMPOTENCY_HEADER} {request.idempotency_key}. Check the ops API (GET /health) and the "
                  "Argo Rollout, then run again (the split is read first, so a rollback that did apply is not repeated), "
                  "or abort and undo the Rollout by hand.")
@@ -327,12 +332,9 @@ def _last_answer(error: UnavailableError) -> str:
     return json.dumps(body) if isinstance(body, (dict, list)) else str(body or error.reason)[:500]
 
 
-def _may_have_applied(error: UnavailableError) -> bool:
-    """Whether a failed POST may have reached the server.
-
-    A 5xx answer or a lost answer may follow an applied rollback; a 429 refusal does not. ``HttpClient`` gives a call that is
-    not safe to repeat its default hint only when nothing was sent (connection refused, connect timeout).
-    """
-    if error.status is not None:
-        return error.status != 429
-    return error.hint != UnavailableError.default_hint
+def _any_sent(failures: list[UnavailableError]) -> Optional[bool]:
+    """True when any attempt reached the server, False when none did, else None (unknown)."""
+    sent = {failure.sent for failure in failures}
+    if True in sent:
+        return True
+    return None if None in sent else False

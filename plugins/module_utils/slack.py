@@ -6,7 +6,7 @@
 Delivery rules, chosen so that a notification is never sent twice:
 
 * connect errors are retried (``HttpClient``): nothing reached Slack;
-* HTTP 429 is retried after its ``Retry-After`` (``send_rate_limited``): Slack refused the message unprocessed;
+* HTTP 429 is retried after its ``Retry-After`` (``HttpClient``): Slack refused the message unprocessed;
 * HTTP 5xx and read timeouts are not retried: Slack may have posted the message, so the error says so.
 
 The Web API answers HTTP 200 with ``{"ok": false, "error": "<code>"}`` for its errors; ``API_ERRORS`` turns the
@@ -32,20 +32,19 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     OfmRollbackError,
     UnavailableError,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient, Response
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient
 
 DEFAULT_API_URL = "https://slack.com/api"
 METHODS = ("auto", "webhook", "api")
 WEBHOOK_SYSTEM = "Slack webhook"
 API_SYSTEM = "Slack Web API"
-MAX_RATE_LIMIT_WAIT = 30.0
-DEFAULT_RATE_LIMIT_WAIT = 1.0
 JSON_UTF8 = {"Content-Type": "application/json; charset=utf-8"}
 WEBHOOK_ANSWERED_STATUSES = (200, 400, 403, 404, 410)
 
 _TS = re.compile(r"^(\d+)\.(\d{1,6})$")
 _TOKEN_HINT = "Set token (or SLACK_BOT_TOKEN) to the bot token (xoxb-...) of a Slack app installed in the workspace."
 WEBHOOK_ERRORS_URL = "https://api.slack.com/messaging/webhooks#handling_errors"
+WEBHOOK_URL_EXAMPLE = "https://hooks.slack.com/services/T000/B000/XXXX"
 
 # Slack error code -> (exception class, what it means, what to try next)
 API_ERRORS: dict[str, tuple[type[OfmRollbackError], str, str]] = {
@@ -186,42 +185,15 @@ def _compact(values: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in values.items() if value is not None}
 
 
-def send_rate_limited(http: HttpClient, method: str, path: str, payload: Any, *, expected: Sequence[int], retries: int,
-                      sleep: Callable[[float], None]) -> Response:
-    """``http.request`` that also retries HTTP 429 after its ``Retry-After``, which is safe for any method: the request was refused."""
-    attempts = 0
-    while True:
-        attempts += 1
-        response = http.request(method, path, json=payload, headers=JSON_UTF8, expected=(*expected, 429))
-        if response.status != 429:
-            return response
-        wait = _retry_after(response)
-        if attempts > retries or wait > MAX_RATE_LIMIT_WAIT:
-            raise UnavailableError(f"HTTP 429: rate limited, still refused after {attempts} attempt(s), Retry-After {wait:g}s",
-                                   attempts=attempts, system=http.system, operation=f"{method} {urlsplit(response.url).path}",
-                                   target=response.url, status=429, hint="Nothing was processed: send fewer requests, or run again later.")
-        sleep(wait)
-
-
-def _retry_after(response: Response) -> float:
-    value = {key.lower(): item for key, item in response.headers.items()}.get("retry-after", "")
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        return DEFAULT_RATE_LIMIT_WAIT
-
-
 class SlackWebApi:
     """Calls Web API methods with a bot token and turns ``ok: false`` answers into exceptions."""
 
-    def __init__(self, http: HttpClient, *, retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, http: HttpClient) -> None:
         self.http = http
-        self._retries = retries
-        self._sleep = sleep
 
     def call(self, operation: str, payload: Mapping[str, Any], target: str) -> dict[str, Any]:
         """The answer of Web API method ``operation``; ``target`` (a channel) names what it acted on in errors."""
-        response = send_rate_limited(self.http, "POST", operation, dict(payload), expected=(200,), retries=self._retries, sleep=self._sleep)
+        response = self.http.request("POST", operation, json=dict(payload), headers=JSON_UTF8)
         body = response.body
         if not isinstance(body, dict) or "ok" not in body:
             raise DataError(f"the answer is not a Web API result: {self.http.redact(str(body))[:300]}", system=API_SYSTEM,
@@ -246,15 +218,12 @@ class SlackWebApi:
 class SlackWebhook:
     """Posts to one incoming webhook; the URL's path is a secret and is never shown."""
 
-    def __init__(self, http: HttpClient, path: str, *, retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, http: HttpClient, path: str) -> None:
         self.http = http
         self._path = path
-        self._retries = retries
-        self._sleep = sleep
 
     def deliver(self, delivery: Delivery) -> None:
-        response = send_rate_limited(self.http, "POST", self._path, delivery.payload, expected=WEBHOOK_ANSWERED_STATUSES,
-                                     retries=self._retries, sleep=self._sleep)
+        response = self.http.request("POST", self._path, json=delivery.payload, headers=JSON_UTF8, expected=WEBHOOK_ANSWERED_STATUSES)
         if response.status != 200:
             code = str(response.body).strip() or f"http_{response.status}"
             raise slack_error(code, {}, system=WEBHOOK_SYSTEM, operation="POST", target=response.url, status=response.status,
@@ -282,12 +251,13 @@ class SlackNotifier:
         options = http_client_kwargs(http_options)
         self._sender: SlackWebApi | SlackWebhook
         if self.method == "api":
-            self.http = HttpClient(validated_url(api_url, "api_url"), auth=BearerAuth(token or ""), system=API_SYSTEM, sleep=sleep, **options)
-            self._sender = SlackWebApi(self.http, retries=options["retries"], sleep=sleep)
+            url = validated_url(api_url, "api_url", example=DEFAULT_API_URL)
+            self.http = HttpClient(url, auth=BearerAuth(token or ""), system=API_SYSTEM, sleep=sleep, **options)
+            self._sender = SlackWebApi(self.http)
         else:
             origin, path, secrets = split_webhook_url(webhook_url or "")
             self.http = HttpClient(origin, system=WEBHOOK_SYSTEM, secrets=secrets, sleep=sleep, **options)
-            self._sender = SlackWebhook(self.http, path, retries=options["retries"], sleep=sleep)
+            self._sender = SlackWebhook(self.http, path)
 
     def plan(self, message: SlackMessage) -> Delivery:
         return plan_delivery(message, self.method)
@@ -301,11 +271,11 @@ class SlackNotifier:
 
 def split_webhook_url(url: str) -> tuple[str, str, list[str]]:
     """The webhook URL's origin (shown), its path (sent) and the secret parts to redact (``T.../B.../<secret>``)."""
-    parts = urlsplit(validated_url(url, "webhook_url"))
+    parts = urlsplit(validated_url(url, "webhook_url", example=WEBHOOK_URL_EXAMPLE))
     path = parts.path + (f"?{parts.query}" if parts.query else "")
     secret = path.split("/services/", 1)[1] if "/services/" in path else path.lstrip("/")
     if not secret:
         raise InputError("webhook_url has no path, so it is not an incoming webhook URL", option="webhook_url", system="Slack",
-                         accepted="the URL Slack shows for the webhook, such as https://hooks.slack.com/services/T000/B000/XXXX")
+                         accepted=f"the URL Slack shows for the webhook, such as {WEBHOOK_URL_EXAMPLE}")
     secrets = [secret, secret.rsplit("/", 1)[-1]]
     return urlunsplit((parts.scheme, parts.netloc, "/", "", "")), path.lstrip("/"), secrets

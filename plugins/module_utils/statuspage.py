@@ -8,7 +8,7 @@ request resolves it, the newest incident with that name, so that resolving twice
 differ are sent; a request whose status, impact, name, components and latest update body already match sends nothing.
 
 Creating (POST) and updating (PATCH) are not retried after HTTP 5xx or a read timeout, since Statuspage may have
-applied them; HTTP 429 is retried after ``Retry-After`` (``send_rate_limited``). A rerun is safe: it finds the
+applied them; HTTP 429 is retried after ``Retry-After`` (``HttpClient``). A rerun is safe: it finds the
 incident by name and updates it instead of creating another.
 """
 
@@ -22,7 +22,6 @@ from urllib.parse import quote
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import http_client_kwargs, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
-from ansible_collections.ofm.rollback.plugins.module_utils.slack import send_rate_limited
 
 SYSTEM = "Statuspage"
 DEFAULT_API_URL = "https://api.statuspage.io/v1"
@@ -119,12 +118,10 @@ def incident_view(incident: Mapping[str, Any]) -> dict[str, Any]:
 class StatuspageClient:
     """The incidents of one Statuspage page."""
 
-    def __init__(self, http: HttpClient, page_id: str, *, retries: int, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, http: HttpClient, page_id: str) -> None:
         self.http = http
         self.page_id = page_id
         self._base = f"pages/{quote(page_id, safe='')}/incidents"
-        self._retries = retries
-        self._sleep = sleep
 
     def get(self, incident_id: str) -> dict[str, Any]:
         response = self.http.request("GET", f"{self._base}/{quote(incident_id, safe='')}")
@@ -139,13 +136,11 @@ class StatuspageClient:
         return sorted(incidents, key=lambda incident: str(incident.get("created_at") or ""), reverse=True)
 
     def create(self, fields: Mapping[str, Any]) -> dict[str, Any]:
-        response = send_rate_limited(self.http, "POST", self._base, {"incident": dict(fields)}, expected=(200, 201),
-                                     retries=self._retries, sleep=self._sleep)
+        response = self.http.request("POST", self._base, json={"incident": dict(fields)}, expected=(200, 201))
         return self._incident(response.body, "POST incident")
 
     def update(self, incident_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
-        response = send_rate_limited(self.http, "PATCH", f"{self._base}/{quote(incident_id, safe='')}", {"incident": dict(fields)},
-                                     expected=(200,), retries=self._retries, sleep=self._sleep)
+        response = self.http.request("PATCH", f"{self._base}/{quote(incident_id, safe='')}", json={"incident": dict(fields)})
         return self._incident(response.body, "PATCH incident")
 
     def _incident(self, body: Any, operation: str) -> dict[str, Any]:
@@ -166,9 +161,9 @@ def statuspage_client(params: Mapping[str, Any], *, sleep: Callable[[float], Non
     if not params.get("page_id"):
         raise InputError("no page ID is set", option="page_id", system=SYSTEM,
                          hint="Set page_id (or STATUSPAGE_PAGE_ID) to the ID in the page's URL, manage.statuspage.io/pages/<page_id>.")
-    options = http_client_kwargs(params)
-    http = HttpClient(validated_url(params["api_url"], "api_url"), auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **options)
-    return StatuspageClient(http, params["page_id"], retries=options["retries"], sleep=sleep)
+    url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
+    http = HttpClient(url, auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **http_client_kwargs(params))
+    return StatuspageClient(http, params["page_id"])
 
 
 def plan_incident(client: StatuspageClient, wanted: IncidentRequest) -> IncidentPlan:

@@ -273,8 +273,7 @@ def main() -> None:
         request = RollbackRequest(params["reason"], params["incident_id"], params["reason_detail"])
         ops = OpsApiClient(ops_api_http_client(params))
         identity.update(idempotency_key=request.idempotency_key, rollback_request=_request_sent(ops, request))
-        rollback = CanaryRollback(lambda seconds_left: OpsApiClient(ops_api_http_client(params, deadline=seconds_left)),
-                                  traffic_reader(params), deadline=params["deadline"])
+        rollback = CanaryRollback(ops, traffic_reader(params), deadline=params["deadline"])
         result = rollback.run(request, module.check_mode)
         _warn(module, rollback)
         module.exit_json(changed=result.changed, msg=result.message, diff=result.diff(), previous=_split(result.previous),

@@ -93,6 +93,17 @@ def test_bad_client_options_name_the_option(overrides, option):
     assert caught.value.option == option
 
 
+@pytest.mark.parametrize("factory, option, example", [
+    (argspec.prometheus_http_client, "prometheus_url", "https://prometheus.example.com:9090"),
+    (argspec.ops_api_http_client, "ops_api_url", "https://internal.ofm.social"),
+])
+def test_a_bad_url_shows_an_example_of_its_own_service(factory, option, example):
+    with pytest.raises(InputError) as caught:
+        factory(params(**{option: "ftp://host"}))
+    assert caught.value.option == option
+    assert caught.value.accepted == f"a URL such as {example}"
+
+
 def test_prometheus_client_auth_choice():
     assert isinstance(argspec.prometheus_http_client(params(prometheus_token="t"))._auth, BearerAuth)
     assert isinstance(argspec.prometheus_http_client(params(prometheus_username="u", prometheus_password="p"))._auth, BasicAuth)

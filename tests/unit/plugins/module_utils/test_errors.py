@@ -53,9 +53,15 @@ def test_to_result_gives_fail_json_kwargs():
     assert result["msg"] == str(error)
     assert result["error"]["type"] == "UnavailableError"
     assert result["error"]["attempts"] == 4
+    assert result["error"]["sent"] is None
     assert result["error"]["status"] == 503
     assert result["error"]["system"] == "Prometheus"
     assert result["error"]["hint"] == UnavailableError.default_hint
+
+
+@pytest.mark.parametrize("sent", [True, False])
+def test_to_result_says_whether_the_request_reached_the_server(sent):
+    assert UnavailableError("HTTP 503 after 1 attempt(s)", sent=sent).to_result()["error"]["sent"] is sent
 
 
 def test_input_error_names_option_and_accepted_values():

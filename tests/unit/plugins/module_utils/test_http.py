@@ -184,7 +184,29 @@ def test_post_is_not_retried_on_503(server, fake_time):
         client(server.url, fake_time).request("POST", "/rollback", json={"reason": "x"})
     assert len(server.seen) == 1
     assert caught.value.attempts == 1
+    assert caught.value.sent is True
     assert "may have reached the server" in caught.value.hint
+
+
+def test_post_is_retried_on_429_honouring_retry_after(server, fake_time):
+    server.script(Reply(429, {"error": "slow down"}, headers={"Retry-After": "4"}), Reply(200, {"done": True}))
+    http = client(server.url, fake_time, backoff_factor=0.5)
+    assert http.request("POST", "/rollback", json={"reason": "x"}).body == {"done": True}
+    assert [seen["method"] for seen in server.seen] == ["POST", "POST"]
+    assert server.seen[1]["body"] == '{"reason": "x"}'
+    assert fake_time.sleeps == [4.0]
+    assert [entry["status"] for entry in http.requests] == [429, 200]
+
+
+def test_post_still_refused_with_429_says_nothing_was_processed(server, fake_time):
+    server.script(Reply(429, {"error": "slow down"}))
+    with pytest.raises(UnavailableError) as caught:
+        client(server.url, fake_time, retries=2, backoff_factor=0.5).request("POST", "/rollback", json={})
+    assert len(server.seen) == 3 and fake_time.sleeps == [0.5, 1.0]
+    assert caught.value.status == 429 and caught.value.attempts == 3
+    assert caught.value.sent is False
+    assert "HTTP 429: slow down after 3 attempt(s)" in str(caught.value)
+    assert "without processing it" in caught.value.hint
 
 
 def test_post_marked_idempotent_is_retried(server, fake_time):
@@ -235,6 +257,35 @@ def test_deadline_caps_total_time_across_retries(server, fake_time):
     assert "5s deadline leaves no time" in str(caught.value)
 
 
+@pytest.mark.parametrize("client_deadline, call_deadline", [(None, 5), (30, 5), (5, 30)])
+def test_the_earlier_of_the_client_and_call_deadline_caps_the_call(server, fake_time, client_deadline, call_deadline):
+    server.script(Reply(503, {"error": "busy"}))
+    http = client(server.url, fake_time, retries=10, backoff_factor=1, deadline=client_deadline)
+    with pytest.raises(UnavailableError) as caught:
+        http.request("GET", "/x", deadline=call_deadline)
+    assert fake_time.sleeps == [1.0, 2.0]
+    assert "5s deadline leaves no time" in str(caught.value)
+
+
+def test_a_call_deadline_applies_to_that_call_only(server, fake_time):
+    server.script(Reply(503, {"error": "busy"}, headers={"Retry-After": "2"}), Reply(503, {"error": "busy"}, headers={"Retry-After": "2"}),
+                  Reply(200))
+    http = client(server.url, fake_time)
+    with pytest.raises(UnavailableError):
+        http.request("GET", "/x", deadline=1)
+    assert fake_time.sleeps == []
+    assert http.request("GET", "/x").status == 200
+    assert fake_time.sleeps == [2.0]
+
+
+def test_a_call_deadline_caps_the_read_timeout(server, fake_time):
+    server.script(Reply(200, delay=1.0))
+    with pytest.raises(UnavailableError) as caught:
+        client(server.url, fake_time, read_timeout=5).request("POST", "/rollback", json={}, deadline=0.2)
+    assert "no response within the read timeout after 1 attempt(s)" in str(caught.value)
+    assert caught.value.sent is True
+
+
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_connect_refused_is_retried_for_any_method(fake_time, method):
     url = f"http://127.0.0.1:{free_port()}"
@@ -246,6 +297,8 @@ def test_connect_refused_is_retried_for_any_method(fake_time, method):
     assert all("could not connect" in entry["error"] for entry in http.requests)
     assert "could not connect" in caught.value.reason
     assert caught.value.hint == UnavailableError.default_hint
+    assert caught.value.sent is False
+    assert caught.value.to_result()["error"]["sent"] is False
 
 
 def test_read_timeout_is_retried_for_get(server, fake_time):
@@ -263,6 +316,7 @@ def test_read_timeout_is_not_retried_for_post(server, fake_time):
     assert len(server.seen) == 1
     assert "no response within the read timeout after 1 attempt(s)" in str(caught.value)
     assert "check the current state" in caught.value.hint
+    assert caught.value.sent is True
 
 
 def test_401_maps_to_authentication_error(server, fake_time):
@@ -414,6 +468,7 @@ def test_tls_is_verified_by_default_and_not_retried(tls_server, fake_time):
     assert "certificate verification failed" in str(caught.value)
     assert "ca_path" in caught.value.hint
     assert caught.value.attempts == 1
+    assert caught.value.sent is False
     assert len(http.requests) == 1
 
 

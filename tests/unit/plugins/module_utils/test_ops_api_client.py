@@ -35,10 +35,10 @@ REQUEST = RollbackRequest("EMERGENCY_SLO_VIOLATION", "INC-1234", "error_rate 3 %
 
 
 class ScriptedOpsApi:
-    """Answers each request with the next scripted (status, body) (the last one repeats) and records what it received."""
+    """Answers each request with the next scripted (status, body[, headers]) (the last one repeats) and records what it received."""
 
     def __init__(self) -> None:
-        self.replies: list[tuple[int, Any]] = [(200, {"ok": True})]
+        self.replies: list[tuple[Any, ...]] = [(200, {"ok": True})]
         self.seen: list[dict[str, Any]] = []
         server = self
 
@@ -48,11 +48,13 @@ class ScriptedOpsApi:
                 url = urlsplit(self.path)
                 server.seen.append({"method": self.command, "path": url.path, "query": parse_qs(url.query), "headers": dict(self.headers),
                                     "body": json.loads(self.rfile.read(length)) if length else None})
-                status, body = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
+                status, body, *headers = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
                 payload = body if isinstance(body, str) else json.dumps(body)
                 self.send_response(status)
                 self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
                 self.send_header("Content-Length", str(len(payload.encode())))
+                for name, value in (headers[0] if headers else {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload.encode())
 
@@ -227,9 +229,11 @@ class FakeClock:
         self.now += seconds
 
 
-def rollback_over(url: str, reader: ScriptedReader, deadline: float, clock: FakeClock) -> CanaryRollback:
-    return CanaryRollback(lambda seconds_left: OpsApiClient(HttpClient(url, auth=BearerAuth("t0ken"), retries=0, deadline=seconds_left)),
-                          reader, deadline=deadline, clock=lambda: clock.now, sleep=clock.sleep)
+def rollback_over(url: str, reader: ScriptedReader, deadline: float, clock: FakeClock, *, retries: int = 0,
+                  http_sleeps: Optional[list[float]] = None) -> CanaryRollback:
+    sleep = (http_sleeps if http_sleeps is not None else []).append
+    ops = OpsApiClient(HttpClient(url, auth=BearerAuth("t0ken"), retries=retries, sleep=sleep))
+    return CanaryRollback(ops, reader, deadline=deadline, clock=lambda: clock.now, sleep=clock.sleep)
 
 
 def closed_port_url() -> str:
@@ -254,13 +258,36 @@ def test_a_429_did_not_apply_but_a_5xx_may_have(server):
     rollback = rollback_over(server.url, ScriptedReader(10, 10, 10), 2.0, clock)
     with pytest.raises(UnavailableError) as caught:
         rollback.run(REQUEST)
-    assert rollback.may_have_applied is True
+    assert rollback.may_have_applied is True and caught.value.sent is True
     assert "#1 HTTP 429" in str(caught.value) and "#2 HTTP 502" in str(caught.value)
     server.replies = [(429, {"error": "slow down"})]
     only_429 = rollback_over(server.url, ScriptedReader(10), 0.4, FakeClock())
-    with pytest.raises(UnavailableError):
+    with pytest.raises(UnavailableError) as caught:
         only_429.run(REQUEST)
-    assert only_429.may_have_applied is False
+    assert only_429.may_have_applied is False and caught.value.sent is False
+
+
+def test_a_429_is_retried_within_the_attempt_after_its_retry_after(server):
+    server.replies = [(429, {"error": "slow down"}, {"Retry-After": "1"}), (200, {"ok": True, "message": "Canary rollback initiated"})]
+    http_sleeps: list[float] = []
+    rollback = rollback_over(server.url, ScriptedReader(10, 0), 30, FakeClock(), retries=3, http_sleeps=http_sleeps)
+    result = rollback.run(REQUEST)
+    assert result.changed is True and result.attempts == 1
+    assert http_sleeps == [1.0]
+    assert [entry["status"] for entry in rollback.requests] == [429, 200]
+
+
+def test_each_attempt_is_capped_by_the_time_left_and_logged_once(server):
+    server.replies = [(429, {"error": "slow down"}, {"Retry-After": "5"})]
+    http_sleeps: list[float] = []
+    clock = FakeClock()
+    rollback = rollback_over(server.url, ScriptedReader(10), 2.0, clock, retries=3, http_sleeps=http_sleeps)
+    with pytest.raises(UnavailableError) as caught:
+        rollback.run(REQUEST)
+    assert http_sleeps == [] and clock.sleeps == [0.5, 1.0]
+    assert len(server.seen) == 3
+    assert [entry["status"] for entry in rollback.requests] == [429, 429, 429]
+    assert caught.value.attempts == 3
 
 
 def test_an_unreadable_split_is_a_warning_and_the_rollback_is_sent(server):

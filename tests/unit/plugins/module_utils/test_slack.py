@@ -260,9 +260,9 @@ def test_429_gives_up_after_the_retries(slack, sleeps):
     notifier = api_notifier(slack, sleeps, retries=2)
     with pytest.raises(UnavailableError) as caught:
         post(notifier, channel="#ops-alerts", text="x")
-    assert caught.value.attempts == 3
+    assert caught.value.attempts == 3 and caught.value.sent is False
     assert sleeps.waits == [1.0, 1.0]
-    assert "Nothing was processed" in str(caught.value)
+    assert "refused the request without processing it" in str(caught.value)
     assert [entry["status"] for entry in notifier.http.requests] == [429, 429, 429]
 
 
@@ -271,8 +271,16 @@ def test_429_asking_for_a_long_wait_is_not_waited_for(slack, sleeps):
     with pytest.raises(UnavailableError) as caught:
         post(api_notifier(slack, sleeps), channel="#ops-alerts", text="x")
     assert sleeps.waits == []
-    assert "Retry-After 600s" in str(caught.value)
+    assert "the server asked to retry after 600s" in str(caught.value)
     assert len(slack.received) == 1
+
+
+def test_webhook_429_waits_for_retry_after_then_posts_once(slack, sleeps):
+    slack.script(Reply(429, "rate_limited", {"Retry-After": "2"}))
+    notifier = webhook_notifier(slack.webhook_url, sleeps)
+    assert post(notifier, text="x").delivered is True
+    assert sleeps.waits == [2.0]
+    assert [request.path for request in slack.received] == [WEBHOOK_PATH] * 2
 
 
 def test_500_is_reported_not_retried(slack, sleeps):
@@ -282,7 +290,7 @@ def test_500_is_reported_not_retried(slack, sleeps):
         post(notifier, channel="#ops-alerts", text="x")
     assert len(slack.received) == 1
     assert sleeps.waits == []
-    assert caught.value.status == 500
+    assert caught.value.status == 500 and caught.value.sent is True
     assert "may have reached the server" in str(caught.value)
 
 
@@ -411,3 +419,11 @@ def test_split_webhook_url_rejects_non_webhook_urls(url):
     with pytest.raises(InputError) as caught:
         split_webhook_url(url)
     assert caught.value.option == "webhook_url"
+    assert "such as https://hooks.slack.com/services/T000/B000/XXXX" in str(caught.value)
+
+
+def test_a_bad_api_url_shows_a_slack_example(sleeps):
+    with pytest.raises(InputError) as caught:
+        SlackNotifier("api", token=TOKEN, api_url="slack.com/api", http_options=http_options(), sleep=sleeps)
+    assert caught.value.option == "api_url"
+    assert caught.value.accepted == "a URL such as https://slack.com/api"

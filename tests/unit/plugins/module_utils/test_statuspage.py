@@ -228,6 +228,16 @@ def test_create_is_not_retried_after_500(statuspage, sleeps):
     assert "may have reached the server" in str(caught.value)
 
 
+def test_create_is_retried_after_429(statuspage, sleeps):
+    client = client_for(statuspage, sleeps)
+    plan = plan_incident(client, IncidentRequest(name="Outage"))
+    statuspage.script(Reply(429, {"error": "Rate limited"}, {"Retry-After": "2"}))
+    assert apply_plan(client, plan)["name"] == "Outage"
+    assert sleeps.waits == [2.0]
+    assert [(request.method, request.path) for request in statuspage.writes()] == [("POST", f"/v1/pages/{PAGE}/incidents")] * 2
+    assert len(statuspage.incidents) == 1
+
+
 def test_patch_is_retried_after_429(statuspage, sleeps):
     statuspage.add("Outage")
     client = client_for(statuspage, sleeps)
@@ -258,6 +268,12 @@ def test_missing_settings_name_the_option(statuspage, sleeps, overrides, option)
     with pytest.raises(InputError) as caught:
         client_for(statuspage, sleeps, **overrides)
     assert caught.value.option == option
+
+
+def test_a_bad_api_url_shows_a_statuspage_example(statuspage, sleeps):
+    with pytest.raises(InputError) as caught:
+        client_for(statuspage, sleeps, api_url="api.statuspage.io/v1")
+    assert caught.value.accepted == "a URL such as https://api.statuspage.io/v1"
 
 
 def test_an_incident_needs_an_id_or_a_name(statuspage, sleeps):

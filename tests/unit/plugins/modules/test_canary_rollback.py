@@ -340,7 +340,7 @@ def test_503_until_the_deadline_fails_listing_every_attempt(ops, router, haproxy
     assert failed
     assert clock.sleeps == [0.5, 1.0, 2.0, 4.0]
     assert len(ops.posts) == 5 and router.weights() == (90, 10)
-    assert result["error"]["type"] == "UnavailableError" and result["error"]["attempts"] == 5
+    assert result["error"]["type"] == "UnavailableError" and result["error"]["attempts"] == 5 and result["error"]["sent"] is True
     message = result["msg"]
     assert "no attempt succeeded within the 10s deadline and the canary still carries traffic (canary weight 10, stable weight 90)" in message
     for number in range(1, 6):

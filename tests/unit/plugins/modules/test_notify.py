@@ -164,7 +164,7 @@ def test_unreachable_slack_is_retried_then_warns(sleeps):
     failed, result, warnings = run_module(notify, args)
     assert not failed and result["delivered"] is False
     assert len(result["requests"]) == 3 and sleeps.waits == [0.5, 1.0]
-    assert result["error"]["type"] == "UnavailableError" and result["error"]["attempts"] == 3
+    assert result["error"]["type"] == "UnavailableError" and result["error"]["attempts"] == 3 and result["error"]["sent"] is False
     assert "could not connect" in warnings[0]
 
 
