@@ -15,9 +15,9 @@ lab up
 lab reset
 lab canary bad "$fault"
 echo "Waiting until Prometheus shows the canary's breach sustained over the lab's window..."
-ansible localhost -o -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "scope": "canary",
+ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "scope": "canary",
   "window": "{{ ofm_slo_window }}", "sustain": "{{ ofm_slo_sustain }}", "resolution": "1s",
-  "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"}' | cut -c1-200
+  "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"}' | grep '"msg"'
 ansible-playbook playbooks/emergency-rollback.yml "$@"
 echo
 lab traffic
