@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from lab.components.base import Component
-from lab.components.comms import Slack, StatusPage
+from lab.components.comms import Comms
 from lab.components.haproxy import HAProxy
 from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
@@ -14,8 +14,8 @@ COMPONENTS: list[Component] = [
     OfmApi("canary"),
     HAProxy(),
     OpsApi(),
-    Slack(),
-    StatusPage(),
+    Comms("slack"),
+    Comms("statuspage"),
     Prometheus(),
     LoadGen(),
 ]

@@ -1,37 +1,33 @@
-"""Slack-compatible receiver and Statuspage stand-ins."""
+"""Slack-compatible receiver and Statuspage stand-ins: ``lab.services.comms`` of one kind each."""
 from __future__ import annotations
 
 from lab.components.base import PythonService, http_json
-from lab.config import LabConfig
+from lab.config import Credentials, LabConfig
+
+KINDS = {
+    "slack": ("Slack stand-in (incoming webhooks + Web API chat.postMessage)", "Slack (a SaaS; no network here)"),
+    "statuspage": ("Statuspage API v1 stand-in", "Atlassian Statuspage (a SaaS; no network here)"),
+}
 
 
-class Slack(PythonService):
-    name = "slack"
+class Comms(PythonService):
+    """The stand-in of ``kind``, named and ported after it, recording to ``data/<kind>.jsonl``."""
+
     module = "comms"
-    ports = ("slack",)
-    description = "Slack stand-in (incoming webhooks + Web API chat.postMessage)"
-    stand_in = "Slack (a SaaS; no network here)"
+
+    def __init__(self, kind: str):
+        self.name = kind
+        self.ports = (kind,)
+        self.description, self.stand_in = KINDS[kind]
 
     def service_args(self, cfg: LabConfig) -> list[str]:
-        return ["--port", str(cfg.ports["slack"]), "--kind", "slack",
-                "--store", str(cfg.path("data", "slack.jsonl")), "--token", cfg.credentials().slack_bot_token]
+        return ["--port", str(cfg.ports[self.name]), "--kind", self.name,
+                "--store", str(cfg.path("data", f"{self.name}.jsonl")), "--token", self.credential(cfg.credentials())]
+
+    def credential(self, credentials: Credentials) -> str:
+        """The bot token or API key the stand-in accepts."""
+        return credentials.slack_bot_token if self.name == "slack" else credentials.statuspage_api_key
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url('slack')}/__lab/messages", "DELETE")
-        http_json(f"{cfg.url('slack')}/__lab/faults", "DELETE")
-
-
-class StatusPage(PythonService):
-    name = "statuspage"
-    module = "comms"
-    ports = ("statuspage",)
-    description = "Statuspage API v1 stand-in"
-    stand_in = "Atlassian Statuspage (a SaaS; no network here)"
-
-    def service_args(self, cfg: LabConfig) -> list[str]:
-        return ["--port", str(cfg.ports["statuspage"]), "--kind", "statuspage",
-                "--store", str(cfg.path("data", "statuspage.jsonl")), "--token", cfg.credentials().statuspage_api_key]
-
-    def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url('statuspage')}/__lab/messages", "DELETE")
-        http_json(f"{cfg.url('statuspage')}/__lab/faults", "DELETE")
+        http_json(f"{cfg.url(self.name)}/__lab/messages", "DELETE")
+        http_json(f"{cfg.url(self.name)}/__lab/faults", "DELETE")

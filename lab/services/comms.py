@@ -5,7 +5,7 @@ internet), so this service answers their HTTP contracts as the collection uses t
 
 * ``--kind slack``: incoming webhooks (``POST /services/T/B/X``) and the Web API methods
   ``chat.postMessage``, ``chat.update`` and ``auth.test``, with Slack's own error strings.
-* ``--kind statuspage``: the v1 incidents API under ``/v1/pages/{page_id}/incidents``.
+* ``--kind statuspage``: the v1 incidents API under ``/v1/pages/{page_id}/incidents``: create, list, get and update.
 
 Every message lands in ``GET /__lab/messages`` and in a JSONL store that is reloaded at start.
 Tokens, API keys and the secret part of webhook URLs are never stored.
@@ -18,14 +18,13 @@ import json
 import re
 import secrets
 import string
-import sys
 import threading
 import time
 from typing import Any, Optional
 from urllib.parse import parse_qs
 
+from lab.services.common import FaultInjector, JsonlFile, build_or_exit, iso_now
 from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
-from lab.services.ops_api import FaultInjector, JsonlFile, iso_now, json_object
 
 KINDS = ("slack", "statuspage")
 WEBHOOK_PATH = re.compile(r"^/services/[^/]+/[^/]+/[^/]+$")
@@ -91,6 +90,33 @@ class MessageStore:
             self._store.truncate()
 
 
+class ReplayedApi:
+    """A stand-in API whose state is rebuilt from the messages it recorded, so that it survives a restart.
+
+    ``_objects`` holds what the records describe (Slack messages, Statuspage incidents) keyed by their ID;
+    ``__init__`` replays every stored record through ``_apply``.
+    """
+
+    def __init__(self, store: MessageStore, credentials: set[str]):
+        self._store = store
+        self._credentials = credentials
+        self._lock = threading.Lock()
+        self._objects: dict[Any, dict[str, Any]] = {}
+        for record in store.records():
+            self._apply(record)
+
+    def add_routes(self, router: Router) -> None:
+        raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget what the records described (they were cleared)."""
+        with self._lock:
+            self._objects.clear()
+
+    def _apply(self, record: dict[str, Any]) -> None:
+        raise NotImplementedError
+
+
 def slack_error(error: str) -> Response:
     return Response(200, {"ok": False, "error": error})
 
@@ -117,17 +143,12 @@ def web_api_args(request: Request) -> tuple[dict[str, Any], Optional[str]]:
     return args, token
 
 
-class SlackApi:
-    """Incoming webhooks and the Web API methods the collection calls."""
+class SlackApi(ReplayedApi):
+    """Incoming webhooks and the Web API methods the collection calls, for the bot tokens in ``credentials``."""
 
-    def __init__(self, store: MessageStore, tokens: set[str]):
-        self._store = store
-        self._tokens = tokens
-        self._lock = threading.Lock()
+    def __init__(self, store: MessageStore, credentials: set[str]):
         self._clock = TsClock()
-        self._messages: dict[tuple[str, str], dict[str, Any]] = {}
-        for record in store.records():
-            self._apply(record)
+        super().__init__(store, credentials)
 
     def add_routes(self, router: Router) -> None:
         router.add("POST", "/services/{team}/{bot}/{secret}", self._webhook)
@@ -135,22 +156,18 @@ class SlackApi:
         router.add("POST", "/api/chat.update", self._update)
         router.add("POST", "/api/auth.test", self._auth_test)
 
-    def reset(self) -> None:
-        with self._lock:
-            self._messages.clear()
-
     def _apply(self, record: dict[str, Any]) -> None:
         self._clock.observe(record.get("ts"))
         key = (record["channel"], record["ts"])
         if record["kind"] in ("webhook", "chat.postMessage"):
-            self._messages[key] = {"text": record["text"], "blocks": record["blocks"], "thread_ts": record["thread_ts"]}
-        elif record["kind"] == "chat.update" and key in self._messages:
-            self._messages[key].update(text=record["text"], blocks=record["blocks"])
+            self._objects[key] = {"text": record["text"], "blocks": record["blocks"], "thread_ts": record["thread_ts"]}
+        elif record["kind"] == "chat.update" and key in self._objects:
+            self._objects[key].update(text=record["text"], blocks=record["blocks"])
 
     def _authenticate(self, token: Optional[str]) -> Optional[Response]:
         if not token:
             return slack_error("not_authed")
-        return None if token in self._tokens else slack_error("invalid_auth")
+        return None if token in self._credentials else slack_error("invalid_auth")
 
     def _webhook(self, request: Request) -> Response:
         try:
@@ -185,7 +202,7 @@ class SlackApi:
         channel = channel_id(args["channel"])
         thread_ts = str(args["thread_ts"]) if args.get("thread_ts") is not None else None
         with self._lock:
-            if thread_ts is not None and (channel, thread_ts) not in self._messages:
+            if thread_ts is not None and (channel, thread_ts) not in self._objects:
                 return slack_error("thread_not_found")
             record = self._store.add("chat.postMessage", channel, args.get("text"), args, blocks=args.get("blocks"),
                                      ts=self._clock.next(), thread_ts=thread_ts)
@@ -201,7 +218,7 @@ class SlackApi:
             return slack_error("channel_not_found")
         channel, ts = channel_id(args["channel"]), str(args.get("ts"))
         with self._lock:
-            original = self._messages.get((channel, ts))
+            original = self._objects.get((channel, ts))
             if original is None:
                 return slack_error("message_not_found")
             record = self._store.add("chat.update", channel, args.get("text"), args, blocks=args.get("blocks"),
@@ -238,38 +255,27 @@ def _validated_fields(fields: Any, creating: bool) -> dict[str, Any]:
     return fields
 
 
-class StatuspageApi:
-    """The Statuspage v1 incidents API, authenticated by ``Authorization: OAuth <key>``."""
-
-    def __init__(self, store: MessageStore, keys: set[str]):
-        self._store = store
-        self._keys = keys
-        self._lock = threading.Lock()
-        self._incidents: dict[str, dict[str, Any]] = {}
-        for record in store.records():
-            self._apply(record)
+class StatuspageApi(ReplayedApi):
+    """The Statuspage v1 incidents API, authenticated by ``Authorization: OAuth <key>`` with a key in ``credentials``."""
 
     def add_routes(self, router: Router) -> None:
         router.add("POST", "/v1/pages/{page_id}/incidents", self._create)
         router.add("GET", "/v1/pages/{page_id}/incidents", self._list)
+        router.add("GET", "/v1/pages/{page_id}/incidents/{incident_id}", self._get)
         router.add("PATCH", "/v1/pages/{page_id}/incidents/{incident_id}", self._patch)
-
-    def reset(self) -> None:
-        with self._lock:
-            self._incidents.clear()
 
     def _apply(self, record: dict[str, Any]) -> None:
         if record["kind"] in ("incident.create", "incident.update"):
-            self._incidents[record["incident_id"]] = record["incident"]
+            self._objects[record["incident_id"]] = record["incident"]
 
     def _authenticate(self, request: Request) -> None:
         scheme, _sep, key = (request.headers.get("Authorization") or "").partition(" ")
-        if scheme.lower() != "oauth" or key.strip() not in self._keys:
+        if scheme.lower() != "oauth" or key.strip() not in self._credentials:
             raise HTTPError(401, UNAUTHENTICATED)
 
     def _create(self, request: Request) -> Response:
         self._authenticate(request)
-        payload = json_object(request)
+        payload = request.json_object()
         fields = _validated_fields(payload.get("incident"), creating=True)
         now, incident_id = iso_now(), new_incident_id()
         incident = {"id": incident_id, "page_id": request.params["page_id"], "name": fields["name"].strip(),
@@ -284,18 +290,18 @@ class StatuspageApi:
     def _list(self, request: Request) -> Response:
         self._authenticate(request)
         with self._lock:
-            incidents = [incident for incident in self._incidents.values() if incident["page_id"] == request.params["page_id"]]
+            incidents = [incident for incident in self._objects.values() if incident["page_id"] == request.params["page_id"]]
         return Response(200, sorted(incidents, key=lambda incident: incident["created_at"], reverse=True))
+
+    def _get(self, request: Request) -> Response:
+        self._authenticate(request)
+        return Response(200, self._incident(request))
 
     def _patch(self, request: Request) -> Response:
         self._authenticate(request)
-        payload = json_object(request)
+        payload = request.json_object()
         fields = _validated_fields(payload.get("incident"), creating=False)
-        with self._lock:
-            current = self._incidents.get(request.params["incident_id"])
-        if current is None or current["page_id"] != request.params["page_id"]:
-            raise HTTPError(404, {"error": "Not found"})
-        incident, now = json.loads(json.dumps(current)), iso_now()
+        incident, now = self._incident(request), iso_now()
         incident.update({key: fields[key] for key in ("name", "status", "impact_override", "component_ids") if key in fields})
         incident["impact"] = incident["impact_override"] or "none"
         incident["updated_at"] = now
@@ -303,6 +309,14 @@ class StatuspageApi:
         if "status" in fields or "body" in fields:
             self._add_update(incident, fields.get("body") or "", now)
         return Response(200, self._save("incident.update", incident, payload, fields.get("body") or incident["name"]))
+
+    def _incident(self, request: Request) -> dict[str, Any]:
+        """A copy of the incident the path names; 404 when that page has no such incident."""
+        with self._lock:
+            current = self._objects.get(request.params["incident_id"])
+        if current is None or current["page_id"] != request.params["page_id"]:
+            raise HTTPError(404, {"error": "Not found"})
+        return json.loads(json.dumps(current))
 
     @staticmethod
     def _stamp_status(incident: dict[str, Any], now: str) -> None:
@@ -378,12 +392,8 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
-    try:
-        app = CommsApp(args.kind, MessageStore(JsonlFile(args.store)), set(args.token))
-    except (OSError, ValueError) as exc:
-        sys.exit(f"{args.kind} stand-in cannot start: store {args.store}: {exc}")
-    except KeyError as exc:
-        sys.exit(f"{args.kind} stand-in cannot start: store {args.store} holds a record without field {exc}; fix or remove that line")
+    app = build_or_exit(f"{args.kind} stand-in", lambda: CommsApp(args.kind, MessageStore(JsonlFile(args.store)), set(args.token)),
+                        args.store)
     serve(args.host, args.port, app.handler())
 
 

@@ -40,6 +40,13 @@ class Request:
         except ValueError as exc:
             raise HTTPError(400, {"error": f"body is not valid JSON: {exc}"}) from exc
 
+    def json_object(self) -> dict[str, Any]:
+        """The body parsed as a JSON object; raises HTTPError(400) when it is anything else."""
+        body = self.json()
+        if not isinstance(body, dict):
+            raise HTTPError(400, {"error": "body must be a JSON object"})
+        return body
+
     @property
     def client_ip(self) -> str:
         return self.handler.client_address[0]

@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 from urllib.parse import urlsplit
 
+from lab.services.common import cli_number
+
 LIST_POSTS, PUBLISH, WEBHOOK = "list_posts", "publish", "webhook"
 MIX_BLOCK = (LIST_POSTS,) * 14 + (PUBLISH,) * 3 + (WEBHOOK,) * 3
 PLATFORMS = ("instagram", "reddit", "tiktok", "x")
@@ -274,25 +276,9 @@ class LoadGenerator:
             write_status(self.config.status_file, self.stats.snapshot(finished, stop_reason))
 
 
-def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be greater than 0")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a whole number greater than 0")
-    return value
-
-
-def _non_negative_int(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} must be a whole number, 0 or more")
-    return value
+_positive = cli_number(float, lambda value: value > 0, "must be greater than 0")
+_positive_int = cli_number(int, lambda value: value > 0, "must be a whole number greater than 0")
+_non_negative_int = cli_number(int, lambda value: value >= 0, "must be a whole number, 0 or more")
 
 
 def parse_args(argv: Optional[list[str]] = None) -> LoadConfig:

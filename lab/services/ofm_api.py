@@ -32,6 +32,7 @@ from typing import Any, Callable, Iterable, Optional
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
+from lab.services.common import cli_number
 from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
 
 SERVICE_NAME = "ofm-social-os-api"
@@ -310,13 +311,6 @@ class PublishWorker:
             budget -= self._api.drain_publish_queue(int(budget))
 
 
-def _json_object(request: Request) -> dict[str, Any]:
-    body = request.json()
-    if not isinstance(body, dict):
-        raise HTTPError(400, {"error": "body must be a JSON object"})
-    return body
-
-
 def _faults_state(api: OfmApi) -> dict[str, Any]:
     return {"faults": api.faults, "available": list(FAULTS)}
 
@@ -346,7 +340,7 @@ def build_router(api: OfmApi) -> Router:
 
     def publish_post(request: Request) -> Response:
         api.begin_api_request()
-        body = _json_object(request)
+        body = request.json_object()
         post_id, platform = body.get("post_id"), body.get("platform")
         if not isinstance(post_id, (int, str)) or isinstance(post_id, bool) or post_id == "":
             raise HTTPError(400, {"error": "post_id is required (integer or string)"})
@@ -363,11 +357,11 @@ def build_router(api: OfmApi) -> Router:
         return Response(200, _faults_state(api))
 
     def put_faults(request: Request) -> Response:
-        body = _json_object(request)
+        body = request.json_object()
         return _change_faults(api, lambda: api.replace_faults(body.get("faults")))
 
     def post_faults(request: Request) -> Response:
-        body = _json_object(request)
+        body = request.json_object()
         return _change_faults(api, lambda: api.edit_faults(body.get("enable", []), body.get("disable", [])))
 
     router = Router()
@@ -386,18 +380,8 @@ def build_handler(api: OfmApi) -> type:
     return make_handler(build_router(api), SERVICE_NAME, after=api.observe)
 
 
-def _ratio(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"{text} is not a ratio between 0 and 1")
-    return value
-
-
-def _non_negative(text: str) -> float:
-    value = float(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
+_ratio = cli_number(float, lambda value: 0.0 <= value <= 1.0, "must be a ratio between 0 and 1")
+_non_negative = cli_number(float, lambda value: value >= 0, "must be 0 or more")
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:

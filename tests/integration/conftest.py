@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import json
+from typing import Iterator
 
 import pytest
-from labtest import Prometheus, run_lab, wait_until
+from labtest import Prometheus, Secrets, clean_stand_in, credentials, run_lab, wait_until
 
 from lab.config import LabConfig, load_config
 
@@ -29,8 +30,28 @@ def prometheus(lab: LabConfig) -> Prometheus:
 
 
 @pytest.fixture()
-def clean_lab(lab: LabConfig):
+def clean_lab(lab: LabConfig) -> Iterator[LabConfig]:
     """The lab in its after-up state before and after the test."""
     run_lab("reset")
     yield lab
     run_lab("reset")
+
+
+@pytest.fixture(name="secrets")
+def fixture_secrets(lab: LabConfig) -> Secrets:
+    """The lab's generated credentials."""
+    return credentials(lab)
+
+
+@pytest.fixture(name="slack")
+def fixture_slack(lab: LabConfig) -> Iterator[str]:
+    """The Slack stand-in's URL, with no messages and no fault."""
+    with clean_stand_in(lab.url("slack")) as url:
+        yield url
+
+
+@pytest.fixture(name="statuspage")
+def fixture_statuspage(lab: LabConfig) -> Iterator[str]:
+    """The Statuspage stand-in's URL, with no incidents and no fault."""
+    with clean_stand_in(lab.url("statuspage")) as url:
+        yield url

@@ -1,4 +1,8 @@
-"""Helpers for the integration tests, which run against the lab that scripts/test.sh brings up."""
+"""Helpers for the integration tests: the lab that scripts/test.sh brings up, its HTTP stand-ins, and the real ansible commands.
+
+``run_playbook`` runs the repository's own playbooks against the lab inventory with the repository's ansible.cfg;
+``run_module``, ``run_local_playbook`` and ``run_play`` run on localhost with nothing but this checkout's collection configured.
+"""
 from __future__ import annotations
 
 import json
@@ -6,14 +10,24 @@ import os
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterator, Optional, Sequence
 
 import pytest
+import yaml
 
 from lab.config import REPO_ROOT, LabConfig
+
+BIN_DIR = Path(sys.executable).parent
+CALLER_SETTINGS = ("ANSIBLE_", "OFM_OPS_API_", "PROMETHEUS_", "SLACK_", "STATUSPAGE_")
+CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_USER", "BUILD_USER_ID")
+_FAILED_MARKER = " | FAILED! => "
+_RESULT_MARKERS = (" | SUCCESS => ", " | CHANGED => ", _FAILED_MARKER)
 
 
 def run_lab(*args: str, env: Optional[dict[str, str]] = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -45,9 +59,7 @@ class Prometheus:
 
     def query(self, expr: str) -> dict[str, float]:
         """Instant query; the values keyed by their ``version`` label (or ``""``)."""
-        params = urllib.parse.urlencode({"query": expr})
-        with urllib.request.urlopen(f"{self.url}/api/v1/query?{params}", timeout=5) as response:
-            body = json.load(response)
+        body = lab_call(f"{self.url}/api/v1/query?{urllib.parse.urlencode({'query': expr})}")
         assert body["status"] == "success", body
         return {item["metric"].get("version", ""): float(item["value"][1]) for item in body["data"]["result"]}
 
@@ -55,13 +67,145 @@ class Prometheus:
         return self.query(expr).get(version)
 
 
-def credentials(lab: LabConfig) -> dict[str, Any]:
-    return json.loads(Path(lab.credentials_file).read_text())
+class Secrets(dict):
+    """A dict of credentials whose repr hides them from pytest's failure reports."""
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} secret value(s)>"
+
+
+def credentials(lab: LabConfig) -> Secrets:
+    return Secrets(json.loads(Path(lab.credentials_file).read_text()))
+
+
+def lab_request(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
+    """One JSON request to a lab service: its status and parsed answer, error answers included."""
+    request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json", **(headers or {})})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.load(exc)
+
+
+def lab_call(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None) -> Any:
+    """The parsed answer of a lab request that must succeed."""
+    status, answer = lab_request(url, method, body, headers)
+    assert status < 400, f"{method} {url} answered HTTP {status}: {answer}"
+    return answer
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def stand_in_messages(url: str) -> list[dict[str, Any]]:
+    """What a Slack or Statuspage stand-in has recorded, oldest first."""
+    return lab_call(url + "/__lab/messages")["messages"]
+
+
+@contextmanager
+def clean_stand_in(url: str) -> Iterator[str]:
+    """A Slack or Statuspage stand-in with no messages and no fault; its fault is cleared again afterwards."""
+    for path in ("/__lab/messages", "/__lab/faults"):
+        lab_call(url + path, "DELETE")
+    try:
+        yield url
+    finally:
+        lab_call(url + "/__lab/faults", "DELETE")
 
 
 def ansible_bin(name: str) -> str:
     """An ansible command of the Python that runs the tests (the project's .venv in scripts/test.sh)."""
-    return str(Path(sys.executable).parent / name)
+    return str(BIN_DIR / name)
+
+
+def ansible_env(workdir: Path, extra: Optional[dict[str, str]] = None) -> dict[str, str]:
+    """The environment of an ansible command on localhost.
+
+    This checkout's collection, an empty ansible.cfg, JSON results, no colours; no Ansible settings, credentials or CI
+    variables inherited from the caller.
+    """
+    config = workdir / "ansible.cfg"
+    config.touch()
+    env = {name: value for name, value in os.environ.items() if not name.startswith(CALLER_SETTINGS) and name not in CI_VARIABLES}
+    env.update({
+        "ANSIBLE_CONFIG": str(config),
+        "ANSIBLE_COLLECTIONS_PATH": str(REPO_ROOT / ".collections"),
+        "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+        "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
+        "ANSIBLE_LOCALHOST_WARNING": "0",
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_HOME": str(workdir / "ansible-home"),
+        "ANSIBLE_LOCAL_TEMP": str(workdir / "ansible-tmp"),
+        "PATH": f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}",
+    })
+    env.update(extra or {})
+    return env
+
+
+@dataclass
+class AnsibleRun:
+    """A module or play run: exit code, result (a play's maps each ``register`` name to its result) and what it printed."""
+
+    rc: int
+    result: dict[str, Any]
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+    @property
+    def failed(self) -> bool:
+        return self.rc != 0 or bool(self.result.get("failed"))
+
+    @property
+    def warnings(self) -> list[str]:
+        return [line.split("[WARNING]: ", 1)[1] for line in self.output.splitlines() if "[WARNING]: " in line]
+
+
+def run_module(module: str, args: dict[str, Any], workdir: Path, *, check: bool = False, diff: bool = False,
+               env: Optional[dict[str, str]] = None, timeout: float = 300) -> AnsibleRun:
+    """``ansible localhost -m ofm.rollback.<module> -a <json>``; credentials go in ``env`` only."""
+    argv = [ansible_bin("ansible"), "localhost", "-i", "localhost,", "-c", "local", "-m", f"ofm.rollback.{module}"]
+    argv += ["-a", json.dumps(args)] * bool(args) + ["--check"] * check + ["--diff"] * diff
+    done = subprocess.run(argv, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True, timeout=timeout, check=False)
+    return AnsibleRun(done.returncode, _module_result(done.stdout, done.stderr), done.stdout, done.stderr)
+
+
+def _module_result(stdout: str, stderr: str) -> dict[str, Any]:
+    """The result ansible printed for localhost, with ``failed`` set when it reported the host FAILED."""
+    for marker in _RESULT_MARKERS:
+        if marker in stdout:
+            result = json.JSONDecoder().raw_decode(stdout.split(marker, 1)[1])[0]
+            if marker == _FAILED_MARKER:
+                result.setdefault("failed", True)
+            return result
+    raise AssertionError(f"no module result in the ansible output:\n{stdout}\n{stderr}")
+
+
+def run_local_playbook(playbook: Path, workdir: Path, *, extra_vars: Optional[dict[str, Any]] = None, options: Sequence[str] = (),
+                       env: Optional[dict[str, str]] = None, timeout: float = 600) -> subprocess.CompletedProcess:
+    """``ansible-playbook`` on localhost with ``extra_vars`` passed as JSON and any further command-line ``options``."""
+    argv = [ansible_bin("ansible-playbook"), "-i", "localhost,", "-c", "local", "-e", json.dumps(extra_vars or {}), *options, str(playbook)]
+    return subprocess.run(argv, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def run_play(tasks: list[dict[str, Any]], workdir: Path, env: Optional[dict[str, str]] = None, *, diff: bool = False) -> AnsibleRun:
+    """Run ``tasks`` in a play on localhost with ``ansible-playbook``, then save what each task registered."""
+    results = workdir / "results.json"
+    registered = ", ".join(f"'{task['register']}': {task['register']}" for task in tasks if "register" in task)
+    save = {"name": "Save the registered results", "check_mode": False, "changed_when": False,
+            "ansible.builtin.copy": {"content": "{{ {%s} | to_json }}" % registered, "dest": str(results), "mode": "0600"}}
+    playbook = workdir / "play.yml"
+    playbook.write_text(yaml.safe_dump([{"name": "Integration test play", "hosts": "localhost", "gather_facts": False,
+                                         "tasks": [*tasks, save]}]))
+    done = run_local_playbook(playbook, workdir, options=["--diff"] * diff, env=env)
+    assert results.exists(), f"ansible-playbook exited {done.returncode} before saving its results:\n{done.stdout}\n{done.stderr}"
+    return AnsibleRun(done.returncode, json.loads(results.read_text()), done.stdout, done.stderr)
 
 
 def run_playbook(playbook: str, *args: str, extra_vars: Optional[dict[str, Any]] = None, audit_log: Optional[Path] = None,

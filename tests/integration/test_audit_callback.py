@@ -7,24 +7,18 @@ Needs no lab: the playbook runs against localhost. The ansible binaries are thos
 from __future__ import annotations
 
 import json
-import os
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from labtest import run_local_playbook, run_module
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import GENESIS_HASH, canonical_json, read_records, verify_chain
+from lab.config import REPO_ROOT
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOK = REPO_ROOT / "tests" / "integration" / "playbooks" / "audit-trail.yml"
-BIN_DIR = Path(sys.executable).parent
 SECRET = "Hunter2-audit-SECRET-value"
 TOKEN = "tok-audit-SECRET-token"
-ADHOC_RESULT = re.compile(r"^localhost \| (?P<status>[A-Z]+)!? => (?P<result>\{.*\})\s*$", re.MULTILINE | re.DOTALL)
-CI_VARIABLES = ("CI", "GITHUB_ACTIONS", "GITLAB_CI", "JENKINS_URL", "BUILD_USER", "BUILD_USER_ID")
 
 
 @pytest.fixture(scope="module")
@@ -32,38 +26,19 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("audit")
 
 
-def ansible_env(workdir: Path, **extra: str) -> dict[str, str]:
-    """The environment of a plain ansible run: no inherited Ansible settings or CI variables, the collection from this checkout."""
-    config = workdir / "ansible.cfg"
-    config.touch()
-    env = {key: value for key, value in os.environ.items() if not key.startswith("ANSIBLE_") and key not in CI_VARIABLES}
-    env.update(ANSIBLE_CONFIG=str(config), ANSIBLE_COLLECTIONS_PATH=str(REPO_ROOT / ".collections"),
-               ANSIBLE_HOME=str(workdir / "ansible-home"), ANSIBLE_NOCOLOR="1", PATH=f"{BIN_DIR}{os.pathsep}{env.get('PATH', '')}")
-    env.update(extra)
-    return env
-
-
-def run_playbook(workdir: Path, log: Path, run: int) -> subprocess.CompletedProcess:
-    env = ansible_env(workdir, ANSIBLE_CALLBACKS_ENABLED="ofm.rollback.audit", OFM_AUDIT_LOG=str(log))
-    command = [str(BIN_DIR / "ansible-playbook"), "-i", "localhost,", "--diff", str(PLAYBOOK),
-               "-e", "awx_user_name=alice", "-e", "incident_id=INC-77", "-e", f"audit_dir={workdir}", "-e", f"audit_run={run}",
-               "-e", f"audit_secret={SECRET}", "-e", f"audit_api_token={TOKEN}"]
-    completed = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
+def run_playbook(workdir: Path, log: Path, run: int) -> None:
+    extra_vars = {"awx_user_name": "alice", "incident_id": "INC-77", "audit_dir": str(workdir), "audit_run": run,
+                  "audit_secret": SECRET, "audit_api_token": TOKEN}
+    completed = run_local_playbook(PLAYBOOK, workdir, extra_vars=extra_vars, options=["--diff"],
+                                   env={"ANSIBLE_CALLBACKS_ENABLED": "ofm.rollback.audit", "OFM_AUDIT_LOG": str(log)}, timeout=300)
     assert completed.returncode == 0, f"ansible-playbook run {run} exited {completed.returncode}:\n{completed.stdout}\n{completed.stderr}"
-    return completed
 
 
-def audit_verify(workdir: Path, log: Path) -> tuple[str, dict[str, Any]]:
-    """The host status and result of ``ansible localhost -m ofm.rollback.audit_verify -a path=<log>``."""
-    command = [str(BIN_DIR / "ansible"), "localhost", "-m", "ofm.rollback.audit_verify", "-a", f"path={log}",
-               "-e", f"ansible_python_interpreter={sys.executable}"]
-    env = ansible_env(workdir, ANSIBLE_CALLBACK_RESULT_FORMAT="json", ANSIBLE_LOCALHOST_WARNING="0")
-    completed = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True, timeout=300, check=False)
-    match = ADHOC_RESULT.search(completed.stdout)
-    assert match, f"ansible -m ofm.rollback.audit_verify printed no result (exit {completed.returncode}):\n{completed.stdout}\n{completed.stderr}"
-    status = match.group("status")
-    assert completed.returncode == (0 if status == "SUCCESS" else 2), completed.stderr
-    return status, json.loads(match.group("result"))
+def audit_verify(workdir: Path, log: Path) -> dict[str, Any]:
+    """The result of ``ansible localhost -m ofm.rollback.audit_verify -a path=<log>``, which exits 2 exactly when it fails."""
+    run = run_module("audit_verify", {"path": str(log)}, workdir)
+    assert run.rc == (2 if run.result.get("failed") else 0), run.stderr
+    return run.result
 
 
 @pytest.fixture(scope="module")
@@ -148,9 +123,9 @@ def test_statuses_failure_rescue_skip_and_check_mode(runs):
 
 
 def test_audit_verify_accepts_the_intact_log(workdir: Path, log: Path):
-    status, result = audit_verify(workdir, log)
+    result = audit_verify(workdir, log)
     records = read_records(str(log))
-    assert status == "SUCCESS" and result["ok"] is True and result["changed"] is False and result["first_broken"] is None
+    assert "failed" not in result and result["ok"] is True and result["changed"] is False and result["first_broken"] is None
     assert (result["records"], result["runs"], result["incidents"]) == (len(records), 2, ["INC-77", "INC-78"])
     assert result["last_hash"] == records[-1]["hash"]
 
@@ -169,7 +144,7 @@ def test_audit_verify_fails_on_a_tampered_log(workdir: Path, log: Path, tamper, 
     line = 14
     tampered = workdir / f"tampered-{reason.split()[0]}.jsonl"
     tampered.write_text("\n".join(tamper(log.read_text().splitlines(), line)) + "\n")
-    status, result = audit_verify(workdir, tampered)
-    assert status == "FAILED" and result["ok"] is False
+    result = audit_verify(workdir, tampered)
+    assert result["failed"] is True and result["ok"] is False
     assert result["first_broken"]["line"] == line and reason in result["first_broken"]["reason"]
     assert f"line {line} (seq {result['first_broken']['seq']})" in result["msg"]

@@ -1,13 +1,10 @@
 """canary_rollback through the real ``ansible`` command against the lab's ops API stand-in and HAProxy."""
 from __future__ import annotations
 
-import json
-import urllib.request
-from typing import Any, Optional
+from typing import Any
 
 import pytest
-from ansible_cli import run_module
-from labtest import credentials
+from labtest import bearer, credentials, lab_call, run_module
 
 from lab.components.haproxy import weights
 from lab.config import LabConfig
@@ -17,21 +14,13 @@ IDEMPOTENCY_KEY = f"ofm-rollback-canary-{INCIDENT}"
 ROLLBACK_PATH = "/internal/ops/canary/rollback"
 
 
-def call(lab: LabConfig, method: str, path: str, body: Optional[dict[str, Any]] = None, token: Optional[str] = None) -> Any:
-    headers = {"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})}
-    request = urllib.request.Request(f"{lab.url('ops_api')}{path}", method=method, headers=headers,
-                                     data=json.dumps(body).encode() if body is not None else None)
-    with urllib.request.urlopen(request, timeout=10) as response:
-        return json.load(response)
-
-
 def rollback_rows(lab: LabConfig) -> list[dict[str, Any]]:
     admin = credentials(lab)["identities"]["admin"]
-    return call(lab, "GET", "/internal/audit?action=canary.rollback&limit=1000", token=admin["token"])["logs"]
+    return lab_call(f"{lab.url('ops_api')}/internal/audit?action=canary.rollback&limit=1000", headers=bearer(admin["token"]))["logs"]
 
 
 def rollback_posts(lab: LabConfig) -> list[dict[str, Any]]:
-    return [row for row in call(lab, "GET", "/__lab/requests")["requests"] if row["method"] == "POST" and row["path"] == ROLLBACK_PATH]
+    return [row for row in lab_call(f"{lab.url('ops_api')}/__lab/requests")["requests"] if row["method"] == "POST" and row["path"] == ROLLBACK_PATH]
 
 
 def rollback_args(lab: LabConfig, **overrides: Any) -> dict[str, Any]:
@@ -41,7 +30,7 @@ def rollback_args(lab: LabConfig, **overrides: Any) -> dict[str, Any]:
 
 @pytest.fixture(name="lab_env")
 def fixture_lab_env(clean_lab: LabConfig, tmp_path) -> dict[str, Any]:
-    call(clean_lab, "DELETE", "/__lab/requests")
+    lab_call(f"{clean_lab.url('ops_api')}/__lab/requests", "DELETE")
     identities = credentials(clean_lab)["identities"]
     return {"lab": clean_lab, "workdir": tmp_path, "admin_session": {"OFM_OPS_API_SESSION": identities["admin"]["session"]},
             "viewer": identities["viewer"], "admin": identities["admin"]}
@@ -90,7 +79,7 @@ def test_viewer_token_fails_naming_the_admin_role(lab_env):
 
 def test_ops_api_503_fails_after_retries_with_one_idempotency_key(lab_env):
     lab = lab_env["lab"]
-    call(lab, "PUT", "/__lab/faults", {"status": 503, "count": -1, "paths": [ROLLBACK_PATH]})
+    lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": [ROLLBACK_PATH]})
     run = run_module("canary_rollback", rollback_args(lab, deadline=4), lab_env["workdir"], env=lab_env["admin_session"])
     assert run.failed
     assert "no attempt succeeded within the 4s deadline" in run.result["msg"]

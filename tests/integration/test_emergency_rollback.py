@@ -8,19 +8,14 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import re
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
-from labtest import ansible_bin, credentials, run_lab, run_playbook
+from labtest import credentials, lab_call, run_lab, run_module, run_playbook, stand_in_messages
 
-from lab.components.base import http_json
 from lab.components.haproxy import weights
-from lab.config import REPO_ROOT
 
 PLAYBOOK = "emergency-rollback.yml"
 INITIAL = {"stable": 90, "canary": 10}
@@ -35,17 +30,12 @@ FAULT_TO_SLO = {
 _incident_numbers = itertools.count(7001)
 
 
-def slo_wait(lab, condition: str, timeout: str = "150s") -> dict[str, Any]:
+def slo_wait(lab, workdir: Path, condition: str, timeout: str = "150s") -> None:
     """Wait with the collection's own slo_check (same queries as the playbook) for the canary to be ``condition``."""
     args = {"prometheus_url": lab.url("prometheus"), "scope": "canary", "window": lab.sli_window, "sustain": "20s",
             "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s"}
-    result = subprocess.run([ansible_bin("ansible"), "localhost", "-m", "ofm.rollback.slo_check", "-a", json.dumps(args)],
-                            capture_output=True, text=True, timeout=300, check=False, cwd=REPO_ROOT,
-                            env={**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_LOAD_CALLBACK_PLUGINS": "1",
-                                 "ANSIBLE_CALLBACK_RESULT_FORMAT": "json",
-                                 "OFM_AUDIT_LOG": str(Path(tempfile.gettempdir()) / "ofm-rollback-test-waits-audit.jsonl")})
-    assert result.returncode == 0, f"canary never became {condition}:\n{result.stdout[-3000:]}\n{result.stderr[-2000:]}"
-    return json.loads(result.stdout[result.stdout.index("{"):])
+    run = run_module("slo_check", args, workdir)
+    assert not run.failed, f"canary never became {condition}:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
 
 
 def incident_id() -> str:
@@ -59,7 +49,7 @@ def record(records_dir: Path, incident: str) -> dict[str, Any]:
 
 
 def slack_messages(lab) -> list[dict[str, Any]]:
-    return http_json(f"{lab.url('slack')}/__lab/messages")["messages"]
+    return stand_in_messages(lab.url("slack"))
 
 
 def recap_changed(stdout: str) -> int:
@@ -74,9 +64,14 @@ def emergency(tmp_path: Path, incident: str, *args: str, **extra: Any):
 
 
 @pytest.fixture(scope="module")
-def healthy_canary(lab):
+def slo_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("slo-wait")
+
+
+@pytest.fixture(scope="module")
+def healthy_canary(lab, slo_workdir):
     run_lab("reset")
-    slo_wait(lab, "all_ok")
+    slo_wait(lab, slo_workdir, "all_ok")
     return lab
 
 
@@ -92,11 +87,11 @@ def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
 
 
 @pytest.fixture(scope="module")
-def breaching_canary(healthy_canary):
+def breaching_canary(healthy_canary, slo_workdir):
     """The canary answering errors until the breach is sustained; nothing in these tests may roll it back."""
     lab = healthy_canary
     run_lab("canary", "bad", "errors")
-    slo_wait(lab, "breach")
+    slo_wait(lab, slo_workdir, "breach")
     yield lab
     run_lab("reset")
 
@@ -114,12 +109,12 @@ def test_no_data_is_unknown_not_ok(breaching_canary, tmp_path):
 
 def test_check_mode_changes_nothing(breaching_canary, tmp_path):
     lab = breaching_canary
-    http_json(f"{lab.url('ops_api')}/__lab/requests", "DELETE")
+    lab_call(f"{lab.url('ops_api')}/__lab/requests", "DELETE")
     incident = incident_id()
     run = emergency(tmp_path, incident, "--check")
     assert run.returncode == 0, run.stdout[-3000:]
     assert weights(lab) == INITIAL
-    posts = [r for r in http_json(f"{lab.url('ops_api')}/__lab/requests")["requests"] if r["method"] == "POST"]
+    posts = [r for r in lab_call(f"{lab.url('ops_api')}/__lab/requests")["requests"] if r["method"] == "POST"]
     assert posts == []
     assert not [m for m in slack_messages(lab) if incident in json.dumps(m)]
 
@@ -144,12 +139,12 @@ def test_unknown_operator_fails_closed(breaching_canary, tmp_path):
 
 def test_ops_api_answering_5xx_fails_clearly_and_audits_every_attempt(breaching_canary, tmp_path):
     lab = breaching_canary
-    http_json(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})
+    lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})
     try:
         incident = incident_id()
         run = emergency(tmp_path, incident, canary_rollback_deadline=4)
     finally:
-        http_json(f"{lab.url('ops_api')}/__lab/faults", "DELETE")
+        lab_call(f"{lab.url('ops_api')}/__lab/faults", "DELETE")
     assert run.returncode != 0
     assert weights(lab) == INITIAL
     failure = record(tmp_path / "incidents", incident)["failure"]
@@ -172,10 +167,10 @@ def test_ops_api_down_fails_clearly(breaching_canary, tmp_path):
 @pytest.mark.parametrize("fault", list(FAULT_TO_SLO))
 def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     run_lab("reset")
-    http_json(f"{lab.url('slack')}/__lab/messages", "DELETE")
-    slo_wait(lab, "all_ok")
+    lab_call(f"{lab.url('slack')}/__lab/messages", "DELETE")
+    slo_wait(lab, tmp_path, "all_ok")
     run_lab("canary", "bad", fault)
-    slo_wait(lab, "breach")
+    slo_wait(lab, tmp_path, "breach")
     incident = incident_id()
     run = emergency(tmp_path, incident)
     assert run.returncode == 0, run.stdout[-4000:]

@@ -2,8 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from ansible_cli import run_module
-from labtest import credentials
+from labtest import credentials, run_module
 
 
 @pytest.mark.parametrize("identity, credential, expected", [

@@ -4,8 +4,7 @@ from __future__ import annotations
 import json
 
 import yaml
-from ansible_cli import run_local_playbook, run_module
-from labtest import credentials
+from labtest import credentials, run_local_playbook, run_module
 
 from lab.components.haproxy import weights
 

@@ -2,26 +2,16 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import threading
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
-from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Iterator
 
 import pytest
+from unithelpers import LabService, serving
+from unithelpers import http_call as call
 
 from lab.services.comms import CommsApp, MessageStore, TsClock, channel_id
-from lab.services.ops_api import JsonlFile
+from lab.services.common import JsonlFile
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 BOT_TOKEN = "xoxb-lab-4f1e2d"
 API_KEY = "statuspage-key-9c8b"
 WEBHOOK_SECRET = "hookSecret123"
@@ -30,58 +20,19 @@ AS_BOT = {"Authorization": f"Bearer {BOT_TOKEN}"}
 AS_PAGE_OWNER = {"Authorization": f"OAuth {API_KEY}"}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@contextmanager
-def serving(app: CommsApp) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), app.handler())
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def call(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None,
-         form: Optional[dict[str, str]] = None) -> tuple[int, Any]:
-    if form is not None:
-        data, content_type = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
-    else:
-        data, content_type = (json.dumps(body).encode() if body is not None else None), "application/json"
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type, **(headers or {})})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=10) as response:
-            return response.status, decode(response.read(), response.headers.get_content_type())
-    except urllib.error.HTTPError as exc:
-        return exc.code, decode(exc.read(), exc.headers.get_content_type())
-
-
-def decode(payload: bytes, content_type: str) -> Any:
-    return json.loads(payload) if content_type == "application/json" else payload.decode()
-
-
 def app_for(kind: str, store: Path) -> CommsApp:
     return CommsApp(kind, MessageStore(JsonlFile(str(store))), {BOT_TOKEN if kind == "slack" else API_KEY})
 
 
 @pytest.fixture()
 def slack(tmp_path: Path) -> Iterator[str]:
-    with serving(app_for("slack", tmp_path / "slack.jsonl")) as url:
+    with serving(app_for("slack", tmp_path / "slack.jsonl").handler()) as url:
         yield url
 
 
 @pytest.fixture()
 def statuspage(tmp_path: Path) -> Iterator[str]:
-    with serving(app_for("statuspage", tmp_path / "statuspage.jsonl")) as url:
+    with serving(app_for("statuspage", tmp_path / "statuspage.jsonl").handler()) as url:
         yield url
 
 
@@ -257,8 +208,30 @@ def test_invalid_incidents_are_refused(statuspage, fields, status):
     assert not messages(statuspage)
 
 
-def test_unknown_incident_is_404(statuspage):
-    assert call(f"{statuspage}/v1/pages/{PAGE}/incidents/doesnotexist", "PATCH", {"incident": {"status": "resolved"}}, AS_PAGE_OWNER)[0] == 404
+def test_get_incident_answers_the_current_incident(statuspage):
+    created = create_incident(statuspage, name="API degraded", status="investigating", body="Looking.")[1]
+    call(f"{statuspage}/v1/pages/{PAGE}/incidents/{created['id']}", "PATCH", {"incident": {"status": "monitoring", "body": "Fixed."}}, AS_PAGE_OWNER)
+    status, incident = call(f"{statuspage}/v1/pages/{PAGE}/incidents/{created['id']}", headers=AS_PAGE_OWNER)
+    assert status == 200
+    assert (incident["id"], incident["name"], incident["status"], incident["page_id"]) == (created["id"], "API degraded", "monitoring", PAGE)
+    assert incident["monitoring_at"] and [update["body"] for update in incident["incident_updates"]] == ["Fixed.", "Looking."]
+    assert [message["kind"] for message in messages(statuspage)] == ["incident.create", "incident.update"]
+
+
+@pytest.mark.parametrize("page", [PAGE, "otherpage"])
+def test_unknown_incident_is_404(statuspage, page):
+    created = create_incident(statuspage, name="API degraded")[1]
+    unknown = "doesnotexist" if page == PAGE else created["id"]
+    path = f"{statuspage}/v1/pages/{page}/incidents/{unknown}"
+    assert call(path, headers=AS_PAGE_OWNER) == (404, {"error": "Not found"})
+    assert call(path, "PATCH", {"incident": {"status": "resolved"}}, AS_PAGE_OWNER) == (404, {"error": "Not found"})
+    assert [message["kind"] for message in messages(statuspage)] == ["incident.create"]
+
+
+def test_get_incident_requires_the_oauth_key(statuspage):
+    created = create_incident(statuspage, name="API degraded")[1]
+    assert call(f"{statuspage}/v1/pages/{PAGE}/incidents/{created['id']}", headers={"Authorization": "OAuth wrong-key"}) == \
+        (401, {"error": "Could not authenticate"})
 
 
 # Lab routes shared by both kinds
@@ -283,49 +256,28 @@ def test_health(slack, statuspage):
     assert call(f"{statuspage}/health")[1]["service"] == "statuspage-lab"
 
 
-@contextmanager
-def comms_process(kind: str, store: Path, token: str, log: Path) -> Iterator[str]:
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "lab.services.comms", "--port", str(port), "--kind", kind, "--store", str(store), "--token", token]
-    with open(log, "ab") as output, \
-            subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=output, stderr=output) as process:
-        try:
-            deadline = time.monotonic() + 10
-            while not health_ok(url):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"comms stand-in ({kind}) did not start; see {log}")
-                time.sleep(0.05)
-            yield url
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def health_ok(url: str) -> bool:
-    try:
-        return call(f"{url}/health")[0] == 200
-    except OSError:
-        return False
+def comms_process(kind: str, store: Path, token: str, log: Path) -> LabService:
+    return LabService("comms", "--kind", kind, "--store", str(store), "--token", token, log=log)
 
 
 def test_slack_store_is_reloaded_across_a_restart(tmp_path):
     store, log = tmp_path / "slack.jsonl", tmp_path / "slack.log"
-    with comms_process("slack", store, BOT_TOKEN, log) as url:
-        parent = post_message(url, channel="#ops-alerts", text="before restart")
-    with comms_process("slack", store, BOT_TOKEN, log) as url:
-        assert [message["text"] for message in messages(url)] == ["before restart"]
-        reply = post_message(url, channel="#ops-alerts", text="after restart", thread_ts=parent["ts"])
+    with comms_process("slack", store, BOT_TOKEN, log) as service:
+        parent = post_message(service.url, channel="#ops-alerts", text="before restart")
+    with comms_process("slack", store, BOT_TOKEN, log) as service:
+        assert [message["text"] for message in messages(service.url)] == ["before restart"]
+        reply = post_message(service.url, channel="#ops-alerts", text="after restart", thread_ts=parent["ts"])
         assert reply["ok"] is True and ts_value(reply["ts"]) > ts_value(parent["ts"])
     assert BOT_TOKEN not in store.read_text()
 
 
 def test_statuspage_store_is_reloaded_across_a_restart(tmp_path):
     store, log = tmp_path / "statuspage.jsonl", tmp_path / "statuspage.log"
-    with comms_process("statuspage", store, API_KEY, log) as url:
-        incident = create_incident(url, name="API degraded")[1]
-    with comms_process("statuspage", store, API_KEY, log) as url:
-        status, updated = call(f"{url}/v1/pages/{PAGE}/incidents/{incident['id']}", "PATCH",
+    with comms_process("statuspage", store, API_KEY, log) as service:
+        incident = create_incident(service.url, name="API degraded")[1]
+    with comms_process("statuspage", store, API_KEY, log) as service:
+        assert call(f"{service.url}/v1/pages/{PAGE}/incidents/{incident['id']}", headers=AS_PAGE_OWNER) == (200, incident)
+        status, updated = call(f"{service.url}/v1/pages/{PAGE}/incidents/{incident['id']}", "PATCH",
                                {"incident": {"status": "monitoring", "body": "Watching."}}, AS_PAGE_OWNER)
         assert status == 200 and updated["status"] == "monitoring" and len(updated["incident_updates"]) == 2
     assert API_KEY not in store.read_text()

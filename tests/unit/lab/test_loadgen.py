@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any, Iterator, Optional
 
 import pytest
+from unithelpers import REPO_ROOT
 
 from lab.services import ofm_api
 from lab.services.loadgen import (LIST_POSTS, PUBLISH, WEBHOOK, RunStats, Senders, Target, build_request, request_plan, sign_tiktok)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 SECRET = "loadgen-test-secret"
 
 

@@ -7,24 +7,18 @@ import hmac
 import io
 import json
 import random
-import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Optional
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from unithelpers import LabService, http_call
 
 from lab.services.httpbase import HTTPError, Request, Response
 from lab.services.ofm_api import (FAULTS, ApiSettings, FaultStateError, OfmApi, build_router, verify_tiktok_signature)
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 SECRET = "unit-test-webhook-secret"
 NOW = 1_800_000_000
 
@@ -267,57 +261,12 @@ def test_lab_control_health_and_metrics_are_not_counted() -> None:
 
 # --- the real server, started as the lab starts it ---------------------------------------------
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def http(method: str, url: str, body: Any = None, headers: Optional[dict[str, str]] = None) -> tuple[int, str]:
-    raw = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else None)
-    request = urllib.request.Request(url, data=raw, method=method, headers=headers or {})
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, exc.read().decode()
-
-
-class RunningApi:
-    """``python -m lab.services.ofm_api`` in a subprocess, stopped with SIGTERM."""
-
-    def __init__(self, log_path: Path, *args: str):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
-        self._log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "lab.services.ofm_api", "--port", str(self.port), "--webhook-secret", SECRET, *args],
-            cwd=REPO_ROOT, stdout=self._log, stderr=self._log)
-        self._wait_ready(log_path)
-
-    def _wait_ready(self, log_path: Path) -> None:
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                break
-            try:
-                if http("GET", f"{self.base}/health")[0] == 200:
-                    return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        pytest.fail(f"ofm_api did not answer /health on port {self.port}; its log:\n{log_path.read_text()}")
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        code = self.process.wait(timeout=10)
-        self._log.close()
-        return code
+def running_api(log: Path, *args: str) -> LabService:
+    return LabService("ofm_api", "--webhook-secret", SECRET, *args, log=log)
 
 
 def scrape(base: str) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
-    status, text = http("GET", f"{base}/metrics")
+    status, text = http_call(f"{base}/metrics")
     assert status == 200
     return {(sample.name, frozenset(sample.labels.items())): sample.value
             for family in text_string_to_metric_families(text) for sample in family.samples}
@@ -337,21 +286,21 @@ def wait_for_metric(base: str, name: str, labels: dict[str, str], expected: floa
 
 
 def test_real_server_exposes_the_production_metrics(tmp_path: Path) -> None:
-    server = RunningApi(tmp_path / "api.log", "--version-name", "canary", "--seed", "3", "--queue-drain-per-second", "100",
-                        "--state-file", str(tmp_path / "faults.json"))
+    server = running_api(tmp_path / "api.log", "--version-name", "canary", "--seed", "3", "--queue-drain-per-second", "100",
+                         "--state-file", str(tmp_path / "faults.json"))
     try:
         for _request in range(5):
-            assert http("GET", f"{server.base}/api/posts")[0] == 200
+            assert http_call(f"{server.url}/api/posts")[0] == 200
         for index in range(3):
-            assert http("POST", f"{server.base}/api/posts/publish", {"post_id": index, "platform": "reddit"})[0] == 202
+            assert http_call(f"{server.url}/api/posts/publish", "POST", {"post_id": index, "platform": "reddit"})[0] == 202
         body = b'{"event":"video.publish.complete"}'
         for _request in range(2):
-            assert http("POST", f"{server.base}/webhooks/tiktok", body, {"TikTok-Signature": tiktok_header(body, int(time.time()))})[0] == 200
-        assert http("POST", f"{server.base}/webhooks/tiktok", body, {"TikTok-Signature": tiktok_header(b"{}", int(time.time()))})[0] == 401
-        assert http("GET", f"{server.base}/nowhere")[0] == 404
-        assert json.loads(http("GET", f"{server.base}/__lab/faults")[1])["faults"] == []
+            assert http_call(f"{server.url}/webhooks/tiktok", "POST", body, {"TikTok-Signature": tiktok_header(body, int(time.time()))})[0] == 200
+        assert http_call(f"{server.url}/webhooks/tiktok", "POST", body, {"TikTok-Signature": tiktok_header(b"{}", int(time.time()))})[0] == 401
+        assert http_call(f"{server.url}/nowhere")[0] == 404
+        assert http_call(f"{server.url}/__lab/faults")[1]["faults"] == []
 
-        samples = wait_for_metric(server.base, "publish_requests_total", {"result": "success"}, 3)
+        samples = wait_for_metric(server.url, "publish_requests_total", {"result": "success"}, 3)
         assert value(samples, "publish_requests_total", result="success") == 3
         assert value(samples, "http_requests_total", method="GET", route="/api/posts", status="200") == 5
         assert value(samples, "http_requests_total", method="POST", route="/api/posts/publish", status="202") == 3
@@ -369,16 +318,16 @@ def test_real_server_exposes_the_production_metrics(tmp_path: Path) -> None:
         assert counted_routes == {"/api/posts", "/api/posts/publish", "/webhooks/tiktok", "unmatched"}
         assert all("version" not in dict(labels) for _name, labels in samples)
 
-        assert http("PUT", f"{server.base}/__lab/faults", {"faults": ["queue"]})[0] == 200
+        assert http_call(f"{server.url}/__lab/faults", "PUT", {"faults": ["queue"]})[0] == 200
         for index in range(2):
-            assert http("POST", f"{server.base}/api/posts/publish", {"post_id": index, "platform": "x"})[0] == 202
-        assert value(scrape(server.base), "temporal_task_queue_backlog", task_queue="publish") == 2
+            assert http_call(f"{server.url}/api/posts/publish", "POST", {"post_id": index, "platform": "x"})[0] == 202
+        assert value(scrape(server.url), "temporal_task_queue_backlog", task_queue="publish") == 2
     finally:
         assert server.stop() == 0
 
-    restarted = RunningApi(tmp_path / "api-restarted.log", "--state-file", str(tmp_path / "faults.json"))
+    restarted = running_api(tmp_path / "api-restarted.log", "--state-file", str(tmp_path / "faults.json"))
     try:
-        health = json.loads(http("GET", f"{restarted.base}/health")[1])
+        health = http_call(f"{restarted.url}/health")[1]
         assert (health["version"], health["faults"]) == ("stable", ["queue"])
     finally:
         assert restarted.stop() == 0

@@ -3,29 +3,21 @@ from __future__ import annotations
 
 import email.message
 import json
-import os
-import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
-import urllib.error
-import urllib.request
-from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Iterator, Optional
 
 import pytest
+from unithelpers import REPO_ROOT, Addresses, LabService, serving
+from unithelpers import http_call as call
 
+from lab.services.common import JsonlFile
 from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError, parse_address
 from lab.services.httpbase import HTTPError
-from lab.services.ops_api import (AuditLog, Authenticator, CanaryOps, JsonlFile, OpsApi, Principal, RequestJournal,
-                                  build_app, parse_args, session_id)
+from lab.services.ops_api import AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal, build_app, parse_args, session_id
 
-REPO_ROOT = Path(__file__).resolve().parents[3]
 BACKEND = "ofm_api"
 ADMIN = {"sub": "oidc|admin", "email": "admin@ofm.social", "roles": ["admin"]}
 OPERATOR = {"sub": "oidc|operator", "email": "operator@ofm.social", "roles": ["operator"]}
@@ -37,75 +29,12 @@ CREDENTIALS = {
 }
 AS_ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
 AUDIT_FIELDS = {"id", "created_at", "actor_sub", "actor_email", "action", "resource", "meta", "ip", "ua"}
-HAPROXY_CONFIG = """\
-global
-    stats socket {unix_socket} level admin
-    stats socket 127.0.0.1:{tcp_port} level admin
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-
-backend ofm_api
-    balance roundrobin
-    server stable 127.0.0.1:{stable_port} weight 90
-    server canary 127.0.0.1:{canary_port} weight 10
-"""
-
-pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for(predicate: Any, what: str, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (OSError, HaproxyRuntimeError):
-            pass
-        time.sleep(0.05)
-    pytest.fail(f"{what} not ready within {timeout:.0f}s")
-
-
-@pytest.fixture(scope="module")
-def haproxy_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    workdir = tmp_path_factory.mktemp("haproxy")
-    unix_socket, tcp_port = workdir / "admin.sock", free_port()
-    config = workdir / "haproxy.cfg"
-    config.write_text(HAPROXY_CONFIG.format(unix_socket=unix_socket, tcp_port=tcp_port, stable_port=free_port(), canary_port=free_port()))
-    with open(workdir / "haproxy.log", "wb") as log, \
-            subprocess.Popen(["haproxy", "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT) as process:
-        try:
-            runtime = HaproxyRuntime(str(unix_socket))
-            wait_for(lambda: process.poll() is None and runtime.get_weight(BACKEND, "canary"), f"haproxy (log: {workdir / 'haproxy.log'})")
-            yield SimpleNamespace(socket=str(unix_socket), tcp=f"127.0.0.1:{tcp_port}", runtime=runtime)
-        finally:
-            stop(process)
-
-
-def stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
-@pytest.fixture()
-def haproxy(haproxy_process: SimpleNamespace) -> SimpleNamespace:
-    """The module's HAProxy with the initial 90/10 split."""
-    haproxy_process.runtime.set_weight(BACKEND, "stable", 90)
-    haproxy_process.runtime.set_weight(BACKEND, "canary", 10)
-    return haproxy_process
+@pytest.fixture(name="runtime")
+def fixture_runtime(haproxy: Addresses) -> HaproxyRuntime:
+    """The lab's runtime client of the HAProxy at its 90/10 split."""
+    return HaproxyRuntime(haproxy.admin)
 
 
 def weights(runtime: HaproxyRuntime) -> dict[str, int]:
@@ -122,40 +51,11 @@ def make_app(tmp_path: Path, haproxy_address: str, networks: Optional[list[str]]
     return build_app(parse_args(argv))
 
 
-@contextmanager
-def serving(app: OpsApi) -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), app.handler())
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def call(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json", **(headers or {})})
-    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-    try:
-        with opener.open(request, timeout=10) as response:
-            return response.status, decode(response.read(), response.headers.get_content_type())
-    except urllib.error.HTTPError as exc:
-        return exc.code, decode(exc.read(), exc.headers.get_content_type())
-
-
-def decode(payload: bytes, content_type: str) -> Any:
-    return json.loads(payload) if content_type == "application/json" else payload.decode()
-
-
 @pytest.fixture()
-def ops(tmp_path: Path, haproxy: SimpleNamespace) -> Iterator[SimpleNamespace]:
-    app = make_app(tmp_path, haproxy.socket)
-    with serving(app) as url:
-        yield SimpleNamespace(url=url, app=app, runtime=haproxy.runtime, tmp_path=tmp_path)
+def ops(tmp_path: Path, haproxy: Addresses, runtime: HaproxyRuntime) -> Iterator[SimpleNamespace]:
+    app = make_app(tmp_path, haproxy.admin)
+    with serving(app.handler()) as url:
+        yield SimpleNamespace(url=url, app=app, runtime=runtime, tmp_path=tmp_path)
 
 
 def audit_rows(url: str, query: str = "") -> list[dict[str, Any]]:
@@ -192,8 +92,7 @@ def headers(**values: str) -> email.message.Message:
 
 # HAProxy runtime client, against the real HAProxy
 
-def test_runtime_reads_and_sets_weights_over_unix_socket(haproxy):
-    runtime = haproxy.runtime
+def test_runtime_reads_and_sets_weights_over_unix_socket(runtime):
     assert runtime.get_weight(BACKEND, "canary") == (10, 10)
     runtime.set_weight(BACKEND, "canary", 3)
     assert runtime.get_weight(BACKEND, "canary") == (3, 10)
@@ -203,21 +102,21 @@ def test_runtime_reads_and_sets_weights_over_unix_socket(haproxy):
     assert state["stable"]["be_name"] == BACKEND
 
 
-def test_runtime_works_over_tcp_address(haproxy):
-    runtime = HaproxyRuntime(haproxy.tcp)
-    runtime.set_weight(BACKEND, "stable", 42)
-    assert haproxy.runtime.get_weight(BACKEND, "stable") == (42, 90)
-    assert runtime.command("get weight ofm_api/stable") == "42 (initial 90)"
+def test_runtime_works_over_tcp_address(haproxy, runtime):
+    over_tcp = HaproxyRuntime(haproxy.tcp)
+    over_tcp.set_weight(BACKEND, "stable", 42)
+    assert runtime.get_weight(BACKEND, "stable") == (42, 90)
+    assert over_tcp.command("get weight ofm_api/stable") == "42 (initial 90)"
 
 
-def test_runtime_refusal_names_socket_and_command(haproxy):
+def test_runtime_refusal_names_socket_and_command(haproxy, runtime):
     with pytest.raises(HaproxyRuntimeError) as refused:
-        haproxy.runtime.set_weight(BACKEND, "nope", 5)
-    assert haproxy.socket in str(refused.value)
+        runtime.set_weight(BACKEND, "nope", 5)
+    assert haproxy.admin in str(refused.value)
     assert "'set weight ofm_api/nope 5'" in str(refused.value)
     assert "No such server" in str(refused.value)
     with pytest.raises(HaproxyRuntimeError, match="show servers state missing_backend.*Can't find backend"):
-        haproxy.runtime.show_servers_state("missing_backend")
+        runtime.show_servers_state("missing_backend")
 
 
 def test_runtime_unreachable_socket_names_socket_and_command(tmp_path):
@@ -325,13 +224,13 @@ def test_health_is_open(ops):
     assert body["timestamp"].endswith("Z")
 
 
-def test_sources_outside_the_allow_list_are_forbidden(tmp_path, haproxy):
-    app = make_app(tmp_path, haproxy.socket, networks=["10.0.0.0/8"])
-    with serving(app) as url:
+def test_sources_outside_the_allow_list_are_forbidden(tmp_path, haproxy, runtime):
+    app = make_app(tmp_path, haproxy.admin, networks=["10.0.0.0/8"])
+    with serving(app.handler()) as url:
         assert call(f"{url}/internal/ops/canary/rollback", "POST", {"reason": "x"}, AS_ADMIN) == \
             (403, {"error": "Forbidden", "reason": "IP not allowed"})
         assert call(f"{url}/health")[0] == 200
-    assert weights(haproxy.runtime) == {"stable": 90, "canary": 10}
+    assert weights(runtime) == {"stable": 90, "canary": 10}
 
 
 # Rollback
@@ -365,7 +264,7 @@ def test_repeated_rollback_repeats_and_writes_a_second_row(ops):
 
 def test_rollback_with_haproxy_down_is_500_and_audited(tmp_path):
     missing = str(tmp_path / "no-haproxy.sock")
-    with serving(make_app(tmp_path, missing)) as url:
+    with serving(make_app(tmp_path, missing).handler()) as url:
         status, body = call(f"{url}/internal/ops/canary/rollback", "POST", {"reason": "x"}, AS_ADMIN)
         assert status == 500
         assert body["error"] == "Canary rollback failed"
@@ -477,7 +376,7 @@ def test_execute_operations(ops):
 
 
 def test_health_check_reports_unreachable_haproxy(tmp_path):
-    with serving(make_app(tmp_path, str(tmp_path / "absent.sock"))) as url:
+    with serving(make_app(tmp_path, str(tmp_path / "absent.sock")).handler()) as url:
         status, body = call(f"{url}/internal/ops/execute", "POST", {"operation": "health-check"}, AS_ADMIN)
     assert status == 503
     assert body["ok"] is False and "absent.sock" in body["checks"]["haproxy"]["error"]
@@ -516,23 +415,16 @@ def test_audit_rows_survive_a_restart(tmp_path):
     assert [row["id"] for row in reloaded.query(10, resource="canary", action="canary.rollback")] == [1]
 
 
-def test_cli_serves_a_real_haproxy_over_tcp(tmp_path, haproxy):
+def test_cli_serves_a_real_haproxy_over_tcp(tmp_path, haproxy, runtime):
     credentials = tmp_path / "credentials.json"
     credentials.write_text(json.dumps(CREDENTIALS))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    argv = [sys.executable, "-m", "lab.services.ops_api", "--port", str(port), "--credentials-file", str(credentials),
-            "--haproxy-socket", haproxy.tcp, "--audit-file", str(tmp_path / "audit.jsonl"), "--promote-steps", "20,100"]
-    with open(tmp_path / "ops-api.log", "wb") as log, \
-            subprocess.Popen(argv, cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, stdout=log, stderr=log) as process:
-        try:
-            wait_for(lambda: process.poll() is None and call(f"{url}/health")[0] == 200, "ops API stand-in")
-            assert call(f"{url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)[1]["current"]["canary_weight"] == 20
-            assert call(f"{url}/internal/ops/canary/rollback", "POST", {"reason": "cli"}, AS_ADMIN)[0] == 200
-            assert weights(haproxy.runtime) == {"stable": 100, "canary": 0}
-        finally:
-            stop(process)
-    assert process.returncode == 0
+    service = LabService("ops_api", "--credentials-file", str(credentials), "--haproxy-socket", haproxy.tcp,
+                         "--audit-file", str(tmp_path / "audit.jsonl"), "--promote-steps", "20,100", log=tmp_path / "ops-api.log")
+    with service:
+        assert call(f"{service.url}/internal/ops/canary/promote", "POST", {"step": "auto"}, AS_ADMIN)[1]["current"]["canary_weight"] == 20
+        assert call(f"{service.url}/internal/ops/canary/rollback", "POST", {"reason": "cli"}, AS_ADMIN)[0] == 200
+        assert weights(runtime) == {"stable": 100, "canary": 0}
+    assert service.process.returncode == 0
     rows = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
     assert [row["action"] for row in rows] == ["canary.promote", "canary.rollback"]
 
@@ -541,6 +433,6 @@ def test_cli_refuses_to_start_with_unreadable_credentials(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "lab.services.ops_api", "--port", "1", "--credentials-file", str(tmp_path / "missing.json"),
          "--haproxy-socket", str(tmp_path / "admin.sock")],
-        cwd=REPO_ROOT, env={**os.environ, "PYTHONPATH": str(REPO_ROOT)}, capture_output=True, text=True, timeout=30, check=False)
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0
     assert "ops API stand-in cannot start" in result.stderr and "missing.json" in result.stderr

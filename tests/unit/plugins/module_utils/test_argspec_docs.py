@@ -3,12 +3,11 @@
 """Shared argument specs and their doc fragments must say the same thing; the helpers build clients from them."""
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import pytest
-import yaml
 from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
+from unithelpers import doc_options, documented_options, mismatches
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, ops_api, prometheus
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
@@ -16,39 +15,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputEr
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth
 from ansible_collections.ofm.rollback.plugins.modules import slo_check
 
-SECRET_SENTENCE = "This value is a secret and is never logged."
 PAIRS = [
     (argspec.HTTP_CLIENT_SPEC, http_client.ModuleDocFragment.DOCUMENTATION),
     (argspec.PROMETHEUS_SPEC, prometheus.ModuleDocFragment.DOCUMENTATION),
     (argspec.OPS_API_SPEC, ops_api.ModuleDocFragment.DOCUMENTATION),
 ]
-
-
-def doc_options(documentation: str) -> dict[str, Any]:
-    return yaml.safe_load(documentation)["options"]
-
-
-def description(doc: dict[str, Any]) -> str:
-    text = doc["description"]
-    return " ".join(text) if isinstance(text, list) else text
-
-
-def mismatches(spec: dict[str, Any], docs: dict[str, Any], path: str = "") -> list[str]:
-    problems = [f"{path}{name}: in the spec, not documented" for name in spec if name not in docs]
-    problems += [f"{path}{name}: documented, not in the spec" for name in docs if name not in spec]
-    for name in sorted(set(spec) & set(docs)):
-        option, doc = spec[name], docs[name]
-        for key, default in (("type", "str"), ("default", None), ("required", False), ("choices", None), ("elements", None)):
-            if option.get(key, default) != doc.get(key, default):
-                problems.append(f"{path}{name}: {key} is {option.get(key, default)!r} in the spec, {doc.get(key, default)!r} in the docs")
-        if option.get("no_log", False) != (SECRET_SENTENCE in description(doc)):
-            problems.append(f"{path}{name}: no_log={option.get('no_log', False)} but the docs {'do not ' * option.get('no_log', False)}say it is secret")
-        env = sorted(option["fallback"][1]) if "fallback" in option else []
-        if env != sorted(re.findall(r"E\((\w+)\)", description(doc))):
-            problems.append(f"{path}{name}: environment fallback {env} is not what the docs name")
-        if "options" in option or "suboptions" in doc:
-            problems += mismatches(option.get("options", {}), doc.get("suboptions", {}), f"{path}{name}.")
-    return problems
 
 
 @pytest.mark.parametrize("spec, documentation", PAIRS, ids=["http_client", "prometheus", "ops_api"])
@@ -64,10 +35,7 @@ def test_mismatch_detection_catches_a_drift():
 
 
 def test_slo_check_docs_match_its_argument_spec():
-    docs = doc_options(slo_check.DOCUMENTATION)
-    for fragment in (http_client, prometheus):
-        docs.update(doc_options(fragment.ModuleDocFragment.DOCUMENTATION))
-    assert mismatches(slo_check.ARGUMENT_SPEC, docs) == []
+    assert mismatches(slo_check.ARGUMENT_SPEC, documented_options(slo_check, http_client, prometheus)) == []
 
 
 def params(**overrides: Any) -> dict[str, Any]:

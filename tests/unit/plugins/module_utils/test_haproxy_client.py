@@ -3,13 +3,7 @@
 """HaproxyRuntimeClient against a real HAProxy started with a temporary configuration."""
 from __future__ import annotations
 
-import shutil
 import socket
-import subprocess
-import time
-from pathlib import Path
-from types import SimpleNamespace
-from typing import Iterator
 
 import pytest
 
@@ -17,78 +11,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthorizationError,
     InputError,
     NotFoundError,
-    OfmRollbackError,
     UnavailableError,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, ServerWeight, parse_address
 
 BACKEND = "ofm_api"
-HAPROXY_CONFIG = """\
-global
-    stats socket {admin_socket} level admin
-    stats socket 127.0.0.1:{tcp_port} level admin
-    stats socket {operator_socket} level operator
-
-defaults
-    mode http
-    timeout connect 1s
-    timeout client 5s
-    timeout server 5s
-
-backend ofm_api
-    balance roundrobin
-    server stable 127.0.0.1:{stable_port} weight 90
-    server canary 127.0.0.1:{canary_port} weight 10
-
-backend other
-    server only 127.0.0.1:{stable_port} weight 1
-"""
-
-pytestmark = pytest.mark.skipif(shutil.which("haproxy") is None, reason="haproxy is not installed (apt-get install haproxy)")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@pytest.fixture(scope="module", name="haproxy_process")
-def fixture_haproxy_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    workdir = tmp_path_factory.mktemp("haproxy")
-    tcp_port = free_port()
-    paths = SimpleNamespace(admin=str(workdir / "admin.sock"), operator=str(workdir / "operator.sock"), tcp=f"127.0.0.1:{tcp_port}")
-    config = workdir / "haproxy.cfg"
-    config.write_text(HAPROXY_CONFIG.format(admin_socket=paths.admin, operator_socket=paths.operator, tcp_port=tcp_port,
-                                            stable_port=free_port(), canary_port=free_port()))
-    with open(workdir / "haproxy.log", "wb") as log, \
-            subprocess.Popen(["haproxy", "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT) as process:
-        try:
-            wait_for_socket(paths.admin, process, workdir / "haproxy.log")
-            yield paths
-        finally:
-            process.terminate()
-            process.wait(timeout=10)
-
-
-def wait_for_socket(path: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            HaproxyRuntimeClient(path).get_weight(BACKEND, "canary")
-            return
-        except OfmRollbackError:
-            time.sleep(0.05)
-    pytest.fail(f"haproxy did not open {path} (log: {log})")
-
-
-@pytest.fixture(name="haproxy")
-def fixture_haproxy(haproxy_process: SimpleNamespace) -> SimpleNamespace:
-    """The HAProxy with the configured 90/10 split."""
-    client = HaproxyRuntimeClient(haproxy_process.admin)
-    client.set_weight(BACKEND, "stable", 90)
-    client.set_weight(BACKEND, "canary", 10)
-    return haproxy_process
 
 
 @pytest.mark.parametrize("kind", ["admin", "tcp"])

@@ -3,25 +3,15 @@
 """audit_verify's main() on real audit logs written by append_records."""
 from __future__ import annotations
 
-import contextlib
 import json
 from pathlib import Path
-from typing import Any, Iterator, Optional
-from unittest import mock
+from typing import Any
 
 import pytest
-from ansible.module_utils import basic
+from unithelpers import patch_module_args
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import append_records, canonical_json
 from ansible_collections.ofm.rollback.plugins.modules import audit_verify
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args: Optional[dict[str, Any]] = None) -> Iterator[None]:
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()):
-            yield
 
 
 def run_module(capsys: pytest.CaptureFixture[str], **args: Any) -> dict[str, Any]:

@@ -3,18 +3,15 @@
 """notify's main() against the local fake Slack of test_slack: warn-not-fail, check mode, and no secret in any output."""
 from __future__ import annotations
 
-import contextlib
 import json
-from typing import Any, Iterator, Optional
-from unittest import mock
+from typing import Any
 
 import pytest
-from ansible.module_utils import basic
+from unithelpers import documented_options, free_port, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.module_utils import slack as slack_utils
 from ansible_collections.ofm.rollback.plugins.modules import notify
-from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_argspec_docs import doc_options, mismatches
 from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack import (
     CHANNEL_ID,
     TOKEN,
@@ -23,42 +20,7 @@ from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack
     FakeSlack,
     Reply,
     Sleeps,
-    free_port,
 )
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args: Optional[dict[str, Any]] = None) -> Iterator[None]:
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()):
-            yield
-
-
-class ModuleExit(Exception):
-    def __init__(self, result: dict[str, Any], failed: bool):
-        super().__init__(result.get("msg"))
-        self.result = result
-        self.failed = failed
-
-
-def fake_exit_json(_module: Any, **kwargs: Any) -> None:
-    raise ModuleExit(kwargs, failed=False)
-
-
-def fake_fail_json(_module: Any, msg: Any = None, **kwargs: Any) -> None:
-    raise ModuleExit({"msg": msg, **kwargs}, failed=True)
-
-
-def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> tuple[bool, dict[str, Any], list[str]]:
-    """Run ``module.main()``; return whether it failed, its result, and the warnings it gave."""
-    warnings: list[str] = []
-    module_args = dict(args, _ansible_check_mode=check_mode)
-    with patch_module_args(module_args), mock.patch.multiple(basic.AnsibleModule, exit_json=fake_exit_json, fail_json=fake_fail_json,
-                                                             warn=lambda _module, warning: warnings.append(warning)):
-        with pytest.raises(ModuleExit) as caught:
-            module.main()
-    return caught.value.failed, caught.value.result, warnings
 
 
 @pytest.fixture(name="slack")
@@ -78,12 +40,6 @@ def fixture_sleeps(monkeypatch):
 
     monkeypatch.setattr(notify, "SlackNotifier", Notifier)
     return sleeps
-
-
-@pytest.fixture(autouse=True)
-def no_slack_environment(monkeypatch):
-    for name in ("SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def api_args(slack: FakeSlack, **overrides: Any) -> dict[str, Any]:
@@ -211,6 +167,4 @@ def test_option_errors_always_fail(args, words):
 
 
 def test_docs_match_the_argument_spec():
-    docs = doc_options(notify.DOCUMENTATION)
-    docs.update(doc_options(http_client.ModuleDocFragment.DOCUMENTATION))
-    assert mismatches(notify.ARGUMENT_SPEC, docs) == []
+    assert mismatches(notify.ARGUMENT_SPEC, documented_options(notify, http_client)) == []

@@ -3,32 +3,18 @@
 """slo_check's main() against a local fake Prometheus HTTP API (a test fixture answering canned matrices)."""
 from __future__ import annotations
 
-import contextlib
 import json
 import math
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable, Iterator, Optional
-from unittest import mock
-from urllib.parse import parse_qs
 
 import pytest
-from ansible.module_utils import basic
+from unithelpers import FakeClock, FakeService, Received, Reply, free_port, run_module
 
 from ansible_collections.ofm.rollback.plugins.module_utils import slo
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient
 from ansible_collections.ofm.rollback.plugins.modules import slo_check
-
-try:
-    from ansible.module_utils.testing import patch_module_args
-except ImportError:  # ansible-core < 2.19
-    @contextlib.contextmanager
-    def patch_module_args(args: Optional[dict[str, Any]] = None) -> Iterator[None]:
-        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()):
-            yield
 
 HEALTHY = {
     "http_request_duration_seconds_bucket": 0.8,
@@ -40,91 +26,46 @@ HEALTHY = {
 TOKEN = "prom-token-SECRET"
 
 
-class FakePrometheus:
+class FakePrometheus(FakeService):
     """Answers /api/v1/query_range with one series per query, the value chosen by the metric the query names."""
 
     def __init__(self) -> None:
         self.values: dict[str, Any] = dict(HEALTHY)
-        self.polls: list[dict[str, Any]] = []
-        self.queries: list[dict[str, str]] = []
-        self.headers: list[dict[str, str]] = []
         self.canned: Optional[tuple[int, Any]] = None
-        fake = self
+        super().__init__()
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                form = {key: values[0] for key, values in parse_qs(self.rfile.read(length).decode()).items()}
-                fake.queries.append(form)
-                fake.headers.append(dict(self.headers))
-                status, body = fake.answer(self.path, form)
-                payload = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+    @property
+    def queries(self) -> list[dict[str, str]]:
+        return [request.form for request in self.received]
 
-            def log_message(self, *args):
-                pass
+    @property
+    def headers(self) -> list[dict[str, str]]:
+        return [request.headers for request in self.received]
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def answer(self, path: str, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    def answer(self, request: Received) -> Reply:
         if self.canned:
-            return self.canned
-        if path != "/api/v1/query_range":
-            return 404, {"status": "error", "errorType": "not_found", "error": path}
+            return Reply(*self.canned)
+        if request.path != "/api/v1/query_range":
+            return Reply(404, {"status": "error", "errorType": "not_found", "error": request.path})
+        form = request.form
         metric = next(name for name in self.values if name in form["query"])
         value = self.values[metric]
-        value = value(len(self.queries)) if callable(value) else value
+        value = value(len(self.received)) if callable(value) else value
         start, end, step = float(form["start"]), float(form["end"]), float(form["step"])
         count = int((end - start) / step) + 1
         samples = [[start + index * step, str(value)] for index in range(count)]
-        return 200, {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": samples}]}}
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
-class ModuleExit(Exception):
-    def __init__(self, result: dict[str, Any], failed: bool):
-        super().__init__(result.get("msg"))
-        self.result = result
-        self.failed = failed
-
-
-def fake_exit_json(_module: Any, **kwargs: Any) -> None:
-    raise ModuleExit(kwargs, failed=False)
-
-
-def fake_fail_json(_module: Any, msg: Any = None, **kwargs: Any) -> None:
-    raise ModuleExit({"msg": msg, **kwargs}, failed=True)
+        return Reply(200, {"status": "success", "data": {"resultType": "matrix", "result": [{"metric": {}, "values": samples}]}})
 
 
 @pytest.fixture(name="prometheus")
-def fixture_prometheus():
+def fixture_prometheus() -> Iterator[FakePrometheus]:
     server = FakePrometheus()
     yield server
     server.close()
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 @pytest.fixture(name="clock")
-def fixture_clock(monkeypatch):
+def fixture_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     clock = FakeClock()
 
     class Checker(slo.SloChecker):
@@ -136,11 +77,8 @@ def fixture_clock(monkeypatch):
 
 
 def run(args: dict[str, Any], check_mode: bool = False) -> tuple[bool, dict[str, Any]]:
-    module_args = dict(args, _ansible_check_mode=check_mode)
-    with patch_module_args(module_args), mock.patch.multiple(basic.AnsibleModule, exit_json=fake_exit_json, fail_json=fake_fail_json):
-        with pytest.raises(ModuleExit) as caught:
-            slo_check.main()
-    return caught.value.failed, caught.value.result
+    failed, result, _warnings = run_module(slo_check, args, check_mode)
+    return failed, result
 
 
 def test_healthy_canary_is_all_ok(prometheus):
@@ -233,10 +171,7 @@ def test_prometheus_query_error_names_the_expression(prometheus):
 
 
 def test_unreachable_prometheus_fails_with_attempts(clock):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    failed, result = run({"prometheus_url": f"http://127.0.0.1:{port}", "retries": 0})
+    failed, result = run({"prometheus_url": f"http://127.0.0.1:{free_port()}", "retries": 0})
     assert failed
     assert result["error"]["type"] == "UnavailableError"
     assert result["error"]["attempts"] == 1

@@ -7,13 +7,12 @@ import json
 from typing import Any
 
 import pytest
+from unithelpers import documented_options, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.modules import statuspage_incident
-from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_argspec_docs import doc_options, mismatches
 from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack import Reply
 from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_statuspage import API_KEY, PAGE, FakeStatuspage
-from ansible_collections.ofm.rollback.tests.unit.plugins.modules.test_notify import run_module
 
 
 @pytest.fixture(name="statuspage")
@@ -21,12 +20,6 @@ def fixture_statuspage():
     server = FakeStatuspage()
     yield server
     server.close()
-
-
-@pytest.fixture(autouse=True)
-def no_statuspage_environment(monkeypatch):
-    for name in ("STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def args(statuspage: FakeStatuspage, **overrides: Any) -> dict[str, Any]:
@@ -130,6 +123,4 @@ def test_needs_a_name_or_an_id(statuspage):
 
 
 def test_docs_match_the_argument_spec():
-    docs = doc_options(statuspage_incident.DOCUMENTATION)
-    docs.update(doc_options(http_client.ModuleDocFragment.DOCUMENTATION))
-    assert mismatches(statuspage_incident.ARGUMENT_SPEC, docs) == []
+    assert mismatches(statuspage_incident.ARGUMENT_SPEC, documented_options(statuspage_incident, http_client)) == []

@@ -1,0 +1,50 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Fixtures shared by the unit tests; the helpers behind them are in unithelpers.py."""
+from __future__ import annotations
+
+import shutil
+from typing import Iterator
+
+import pytest
+from unithelpers import HAPROXY_BACKEND, Addresses, FakePrometheus, haproxy_command, haproxy_running
+
+CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
+                        "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID")
+
+
+@pytest.fixture(scope="module", name="haproxy_process")
+def fixture_haproxy_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Addresses]:
+    """A real HAProxy for the test module (skips when haproxy is not installed); see ``unithelpers.haproxy_running``."""
+    if shutil.which("haproxy") is None:
+        pytest.skip("haproxy is not installed (apt-get install haproxy)")
+    with haproxy_running(tmp_path_factory.mktemp("haproxy")) as addresses:
+        yield addresses
+
+
+@pytest.fixture(name="haproxy")
+def fixture_haproxy(haproxy_process: Addresses) -> Addresses:
+    """The module's HAProxy with backend ``ofm_api`` back at its configured split: stable 90, canary 10."""
+    for server, weight in (("stable", 90), ("canary", 10)):
+        haproxy_command(haproxy_process.admin, f"set server {HAPROXY_BACKEND}/{server} weight {weight}")
+    return haproxy_process
+
+
+@pytest.fixture(name="haproxy_socket")
+def fixture_haproxy_socket(haproxy: Addresses) -> str:
+    """The admin-level UNIX socket of the HAProxy at its configured split."""
+    return haproxy.admin
+
+
+@pytest.fixture(name="prometheus")
+def fixture_prometheus() -> Iterator[FakePrometheus]:
+    server = FakePrometheus()
+    yield server
+    server.close()
+
+
+@pytest.fixture(autouse=True)
+def no_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No module option falls back to a value from the caller's environment unless a test sets it."""
+    for name in CREDENTIAL_VARIABLES:
+        monkeypatch.delenv(name, raising=False)

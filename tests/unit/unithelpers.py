@@ -1,0 +1,383 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helpers shared by the unit tests: running a module's main(), checking its docs, local fake HTTP services,
+the lab's stand-ins served from a thread or a process, and HAProxy's runtime API.
+
+Fixtures built on them are in conftest.py beside this file.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any, Callable, Iterator, Optional
+from unittest import mock
+
+import pytest
+import yaml
+from ansible.module_utils import basic
+
+try:
+    from ansible.module_utils.testing import patch_module_args
+except ImportError:  # ansible-core < 2.19
+    @contextlib.contextmanager
+    def patch_module_args(args: Optional[dict[str, Any]] = None) -> Iterator[None]:
+        with mock.patch.object(basic, "_ANSIBLE_ARGS", json.dumps({"ANSIBLE_MODULE_ARGS": args or {}}).encode()):
+            yield
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SECRET_SENTENCE = "This value is a secret and is never logged."
+HAPROXY_BACKEND = "ofm_api"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+# --- a module's main() ---------------------------------------------------------------------------
+
+class ModuleExit(Exception):
+    """What exit_json or fail_json was called with."""
+
+    def __init__(self, result: dict[str, Any], failed: bool):
+        super().__init__(result.get("msg"))
+        self.result = result
+        self.failed = failed
+
+
+def _exit_json(_module: Any, **kwargs: Any) -> None:
+    raise ModuleExit(kwargs, failed=False)
+
+
+def _fail_json(_module: Any, msg: Any = None, **kwargs: Any) -> None:
+    raise ModuleExit({"msg": msg, **kwargs}, failed=True)
+
+
+def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> tuple[bool, dict[str, Any], list[str]]:
+    """Run ``module.main()`` with ``args``; return whether it failed, its result, and the warnings it gave."""
+    warnings: list[str] = []
+    with patch_module_args(dict(args, _ansible_check_mode=check_mode)), \
+            mock.patch.multiple(basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json,
+                                warn=lambda _module, warning: warnings.append(warning)):
+        with pytest.raises(ModuleExit) as caught:
+            module.main()
+    return caught.value.failed, caught.value.result, warnings
+
+
+class FakeClock:
+    """A monotonic clock that moves only when something sleeps; remembers each sleep."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.sleeps: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+# --- documentation against argument specs --------------------------------------------------------
+
+def doc_options(documentation: str) -> dict[str, Any]:
+    return yaml.safe_load(documentation).get("options") or {}
+
+
+def documented_options(module: Any, *fragments: Any) -> dict[str, Any]:
+    """The options a module's docs show: those of its doc fragments, each overlaid by what the module itself says of it."""
+    docs: dict[str, Any] = {}
+    for fragment in fragments:
+        docs.update(doc_options(fragment.ModuleDocFragment.DOCUMENTATION))
+    for name, option in doc_options(module.DOCUMENTATION).items():
+        docs[name] = {**docs.get(name, {}), **option}
+    return docs
+
+
+def _description(doc: dict[str, Any]) -> str:
+    text = doc["description"]
+    return " ".join(text) if isinstance(text, list) else text
+
+
+def mismatches(spec: dict[str, Any], docs: dict[str, Any], path: str = "") -> list[str]:
+    """Where an argument spec and the documented options disagree (names, types, defaults, secrecy, environment)."""
+    problems = [f"{path}{name}: in the spec, not documented" for name in spec if name not in docs]
+    problems += [f"{path}{name}: documented, not in the spec" for name in docs if name not in spec]
+    for name in sorted(set(spec) & set(docs)):
+        option, doc = spec[name], docs[name]
+        for key, default in (("type", "str"), ("default", None), ("required", False), ("choices", None), ("elements", None)):
+            if option.get(key, default) != doc.get(key, default):
+                problems.append(f"{path}{name}: {key} is {option.get(key, default)!r} in the spec, {doc.get(key, default)!r} in the docs")
+        if option.get("no_log", False) != (SECRET_SENTENCE in _description(doc)):
+            problems.append(f"{path}{name}: no_log={option.get('no_log', False)} but the docs {'do not ' * option.get('no_log', False)}say it is secret")
+        env = sorted(option["fallback"][1]) if "fallback" in option else []
+        if env != sorted(re.findall(r"E\((\w+)\)", _description(doc))):
+            problems.append(f"{path}{name}: environment fallback {env} is not what the docs name")
+        if "options" in option or "suboptions" in doc:
+            problems += mismatches(option.get("options", {}), doc.get("suboptions", {}), f"{path}{name}.")
+    return problems
+
+
+# --- local fake HTTP services --------------------------------------------------------------------
+
+@dataclass
+class Reply:
+    """What a fake service answers: dict or list bodies as JSON, anything else as text."""
+
+    status: int = 200
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+
+@dataclass
+class Received:
+    """A request a fake service received; a body that looks like JSON is parsed, any other is kept as text."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+    @property
+    def form(self) -> dict[str, str]:
+        """The body as an HTML form (the last value of each field)."""
+        return {key: values[-1] for key, values in urllib.parse.parse_qs(self.body).items()}
+
+
+class FakeService:
+    """A local HTTP service served from a thread: answers scripted replies first, then ``answer()``; records every request."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.scripted: list[Reply] = []
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def answer(self, request: Received) -> Reply:
+        raise NotImplementedError
+
+    def script(self, *replies: Reply) -> None:
+        self.scripted = list(replies)
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+    def _reply(self, request: Received) -> Reply:
+        self.received.append(request)
+        return self.scripted.pop(0) if self.scripted else self.answer(request)
+
+    def _handler_class(self) -> type:
+        service = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length).decode() if length else ""
+                reply = service._reply(Received(self.command, self.path, dict(self.headers), json.loads(raw) if raw.startswith(("{", "[")) else raw))
+                if reply.delay:
+                    time.sleep(reply.delay)
+                is_json = isinstance(reply.body, (dict, list))
+                payload = (json.dumps(reply.body) if is_json else str(reply.body or "")).encode()
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
+                    self.send_header("Content-Length", str(len(payload)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+class FakePrometheus(FakeService):
+    """Prometheus' instant query API answering per-version request rates, one vector per query (the last repeats)."""
+
+    def __init__(self, *vectors: dict[str, float]) -> None:
+        self.vectors: list[dict[str, float]] = list(vectors) or [{"stable": 9.0, "canary": 1.0}]
+        self.queries: list[str] = []
+        super().__init__()
+
+    def answer(self, request: Received) -> Reply:
+        self.queries.append(request.form["query"])
+        rates = self.vectors.pop(0) if len(self.vectors) > 1 else self.vectors[0]
+        result = [{"metric": {"version": version}, "value": [1700000000, str(rate)]} for version, rate in rates.items()]
+        return Reply(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+# --- the lab's stand-ins -------------------------------------------------------------------------
+
+def http_call(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None,
+              form: Optional[dict[str, str]] = None) -> tuple[int, Any]:
+    """One request without proxies: the status and the answer, parsed when it is JSON; error answers included.
+
+    ``body`` is sent as JSON unless it is bytes; ``form`` is sent form-encoded instead.
+    """
+    if form is not None:
+        data, content_type = urllib.parse.urlencode(form).encode(), "application/x-www-form-urlencoded"
+    else:
+        data, content_type = (body if isinstance(body, bytes) or body is None else json.dumps(body).encode()), "application/json"
+    request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": content_type, **(headers or {})})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(request, timeout=10) as response:
+            return response.status, _decode(response.read(), response.headers.get_content_type())
+    except urllib.error.HTTPError as exc:
+        return exc.code, _decode(exc.read(), exc.headers.get_content_type())
+
+
+def _decode(payload: bytes, content_type: str) -> Any:
+    return json.loads(payload) if content_type == "application/json" else payload.decode()
+
+
+@contextlib.contextmanager
+def serving(handler: type) -> Iterator[str]:
+    """Serve ``handler`` from a thread on a free loopback port; yields the base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join()
+
+
+class LabService:
+    """``python -m lab.services.<module> --port <free port> <args>`` as the lab starts it, ready once /health answers."""
+
+    def __init__(self, module: str, *args: str, log: Path, timeout: float = 15.0):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log
+        with log.open("ab") as output:
+            self.process = subprocess.Popen([sys.executable, "-m", f"lab.services.{module}", "--port", str(self.port), *args],
+                                            cwd=REPO_ROOT, stdout=output, stderr=output)
+        self._wait_ready(module, timeout)
+
+    def _wait_ready(self, module: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while self.process.poll() is None and time.monotonic() < deadline:
+            with contextlib.suppress(OSError):
+                if http_call(f"{self.url}/health")[0] == 200:
+                    return
+            time.sleep(0.05)
+        self.stop()
+        pytest.fail(f"lab.services.{module} did not answer /health on port {self.port}; its log:\n{self.log.read_text()}")
+
+    def stop(self) -> int:
+        """SIGTERM, then the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def __enter__(self) -> LabService:
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.stop()
+
+
+# --- HAProxy ----------------------------------------------------------------------------------------
+
+HAPROXY_CONFIG = """\
+global
+    stats socket {admin} level admin
+    stats socket 127.0.0.1:{tcp_port} level admin
+    stats socket {operator} level operator
+
+defaults
+    mode http
+    timeout connect 1s
+    timeout client 5s
+    timeout server 5s
+
+backend ofm_api
+    balance roundrobin
+    server stable 127.0.0.1:{stable_port} weight 90
+    server canary 127.0.0.1:{canary_port} weight 10
+
+backend other
+    server only 127.0.0.1:{stable_port} weight 1
+"""
+
+
+def haproxy_command(unix_socket: str, command: str) -> str:
+    """One command on HAProxy's runtime API over a UNIX socket; its answer."""
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+        conn.settimeout(5)
+        conn.connect(unix_socket)
+        conn.sendall(command.encode() + b"\n")
+        chunks = []
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks).decode()
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """Where a HAProxy's runtime API listens."""
+
+    admin: str
+    operator: str
+    tcp: str
+
+
+@contextlib.contextmanager
+def haproxy_running(workdir: Path) -> Iterator[Addresses]:
+    """A real HAProxy with backend ``ofm_api`` (stable 90, canary 10) and ``other``; yields its runtime API addresses.
+
+    ``admin`` and ``operator`` are UNIX sockets at those levels; ``tcp`` is ``127.0.0.1:<port>`` at admin level.
+    """
+    tcp_port = free_port()
+    addresses = Addresses(admin=str(workdir / "admin.sock"), operator=str(workdir / "operator.sock"), tcp=f"127.0.0.1:{tcp_port}")
+    config, log = workdir / "haproxy.cfg", workdir / "haproxy.log"
+    config.write_text(HAPROXY_CONFIG.format(admin=addresses.admin, operator=addresses.operator, tcp_port=tcp_port,
+                                            stable_port=free_port(), canary_port=free_port()))
+    with log.open("wb") as output, subprocess.Popen(["haproxy", "-f", str(config), "-db"], stdout=output, stderr=subprocess.STDOUT) as process:
+        try:
+            _wait_for(lambda: process.poll() is None and "Name: HAProxy" in haproxy_command(addresses.admin, "show info"),
+                      f"haproxy runtime API at {addresses.admin} (log: {log})")
+            yield addresses
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError):
+            if predicate():
+                return
+        time.sleep(0.05)
+    pytest.fail(f"{what} not ready within {timeout:.0f}s")
