@@ -310,7 +310,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     stop = threading.Event()
 
     def request_stop(_signum: int, _frame: Any) -> None:
-        stop.set()
+        # Event.set takes the lock that Event.wait may hold in this very thread: set it from another thread.
+        threading.Thread(target=stop.set, daemon=True).start()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)

@@ -192,5 +192,6 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
         again = emergency(tmp_path, incident_id())
         assert again.returncode == 0, again.stdout[-3000:]
         assert recap_changed(again.stdout) == 0
+        assert "it has already been rolled back" in again.stdout
         assert weights(lab) == ROLLED_BACK
     run_lab("reset")
