@@ -28,7 +28,7 @@ from typing import Any, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from lab.services.httpbase import base_parser, serve
-from lab.services.kube import errors, resources, tables
+from lab.services.kube import errors, protobuf, resources, tables
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
 from lab.services.kube.resources import ResourceType
@@ -360,6 +360,13 @@ def make_handler(api: KubeApi) -> type:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             loopback = self.client_address[0] in ("127.0.0.1", "::1") or self.client_address[0].startswith("127.")
+            if (self.headers.get("Content-Type") or "").startswith(protobuf.PROTOBUF) and self.command in ("POST", "PUT"):
+                try:
+                    body = json.dumps(protobuf.decode(body)).encode()
+                except (ApiError, ValueError, IndexError) as exc:
+                    failure = exc if isinstance(exc, ApiError) else errors.bad_request(f"the protobuf body cannot be decoded: {exc}")
+                    self._send(Answer(failure.code, failure.status()))
+                    return
             answer = api.handle(self.command, split.path, query, self.headers, body, loopback)
             if answer.events is not None:
                 self._stream(answer.events)
