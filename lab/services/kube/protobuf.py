@@ -51,7 +51,7 @@ def _map_entry(data: bytes) -> tuple[str, bytes]:
 def _metadata(data: bytes) -> dict[str, Any]:
     metadata: dict[str, Any] = {}
     for number, value in fields(data):
-        if number in (1, 2, 3):
+        if number in (1, 2, 3) and value:
             metadata[{1: "name", 2: "generateName", 3: "namespace"}[number]] = value.decode()
         elif number in (11, 12):
             key, item = _map_entry(value)
@@ -64,14 +64,15 @@ def _object(kind: str, data: bytes) -> dict[str, Any]:
     for number, value in fields(data):
         if number == 1:
             obj["metadata"] = _metadata(value)
+        elif kind == "Secret" and number == 3:
+            if value:
+                obj["type"] = value.decode()
         elif kind in ("ConfigMap", "Secret") and number in (2, 3):
             key, item = _map_entry(value)
-            if kind == "Secret" and number == 3:
-                obj["type"] = value.decode()
-            elif kind == "Secret":
-                obj.setdefault("data", {})[key] = base64.b64encode(item).decode()
+            if kind == "ConfigMap" and number == 2:
+                obj.setdefault("data", {})[key] = item.decode()
             else:
-                obj.setdefault("data" if number == 2 else "binaryData", {})[key] = item.decode() if number == 2 else base64.b64encode(item).decode()
+                obj.setdefault("data" if kind == "Secret" else "binaryData", {})[key] = base64.b64encode(item).decode()
     return obj
 
 

@@ -62,6 +62,8 @@ def reconcile_rollout(ctl: "Controllers", rollout: dict[str, Any]) -> None:
     now = ctl.clock()
     if status.get("promoteFull"):
         status["currentStepIndex"] = len(steps)
+        for key in ("pauseConditions", "controllerPause"):
+            status.pop(key, None)
     if status.get("abort"):
         status.setdefault("abortedAt", rfc3339(now))
         for key in ("pauseConditions", "controllerPause"):
