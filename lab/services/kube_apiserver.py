@@ -125,6 +125,17 @@ def parse_target(path: str) -> Optional[Target]:
     return target
 
 
+def request_verb(method: str, path: str, query: dict[str, str]) -> str:
+    """The Kubernetes verb of a request: get, list, watch, create, update, patch, delete or deletecollection."""
+    target = parse_target(path)
+    collection = target is not None and target.name is None
+    if method == "GET":
+        return ("watch" if query.get("watch") in ("true", "1") else "list") if collection else "get"
+    if method == "DELETE" and collection:
+        return "deletecollection"
+    return VERB_OF_METHOD.get(method, method.lower())
+
+
 class KubeApi:  # pylint: disable=too-many-public-methods
     """The API server's behaviour, independent of HTTP plumbing (``handle`` takes method, path, query, headers, body)."""
 
@@ -159,7 +170,7 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             raise errors.unauthorized()
 
     def _inject_fault(self, method: str, path: str, query: dict[str, str]) -> None:
-        verb = "watch" if query.get("watch") in ("true", "1") else VERB_OF_METHOD.get(method, "get")
+        verb = request_verb(method, path, query)
         with self._faults_lock:
             fault = next((fault for fault in self._faults if fault.matches(verb, path)), None)
             if fault is None:
