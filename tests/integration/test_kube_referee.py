@@ -149,7 +149,6 @@ def test_deployment_apply_patch_and_rollout_history_undo(kubectl: Kubectl):
     table = kubectl("get", "deploy", "web").stdout.splitlines()
     assert table[0].split() == ["NAME", "READY", "UP-TO-DATE", "AVAILABLE", "AGE"] and table[1].split()[:4] == ["web", "3/3", "3", "3"]
 
-
     for image in ("nginx:1.26", "nginx:1.27"):
         kubectl("set", "image", "deploy/web", f"web={image}")
         kubectl("rollout", "status", "deploy/web", "--timeout=60s")

@@ -26,6 +26,7 @@ from lab.services.kube.workloads import (DAEMONSET_NODES, DAEMONSETS, DEFAULT_PR
                                          annotation_revision, condition_of, owner_reference, parse_time, percent, set_condition, template_hash,
                                          without_hash)
 
+
 class Controllers:
     """Reconciles every workload once per ``tick()``."""
 
@@ -145,8 +146,8 @@ class Controllers:
         available = (new.get("status") or {}).get("availableReplicas", 0)
         for rs in old:
             self.scale(rs, max(0, min(rs["spec"].get("replicas", 0), desired - available)))
-        self.prune(REPLICASETS, [rs for rs in old if rs["spec"].get("replicas") == 0 and not (rs.get("status") or {}).get("replicas")],
-                    deploy["spec"].get("revisionHistoryLimit", 10), lambda rs: annotation_revision(rs))
+        idle = [rs for rs in old if rs["spec"].get("replicas") == 0 and not (rs.get("status") or {}).get("replicas")]
+        self.prune(REPLICASETS, idle, deploy["spec"].get("revisionHistoryLimit", 10), annotation_revision)
         revision = new["metadata"]["annotations"][REVISION]
         if (deploy["metadata"].get("annotations") or {}).get(REVISION) != revision:
             wanted = copy.deepcopy(deploy)

@@ -361,5 +361,3 @@ def _parse_patch(content_type: str, raw: bytes) -> Any:
         return yaml.safe_load(raw) if content_type == APPLY_PATCH else json.loads(raw or b"null")
     except (ValueError, yaml.YAMLError) as exc:
         raise errors.bad_request(f"error decoding patch: {exc}") from exc
-
-

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -44,7 +45,8 @@ def run(controllers: Controllers, clock: Clock, ticks: int = 6) -> None:
 
 
 def set_image(store: Store, image: str) -> None:
-    store.patch(DEPLOYMENTS, "default", "api", STRATEGIC_PATCH, f'{{"spec":{{"template":{{"spec":{{"containers":[{{"name":"api","image":"{image}"}}]}}}}}}}}'.encode())
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": image}]}}}}
+    store.patch(DEPLOYMENTS, "default", "api", STRATEGIC_PATCH, json.dumps(patch).encode())
 
 
 def test_errors_are_status_bodies_like_the_real_server(cluster):
@@ -145,8 +147,8 @@ def rollout() -> dict:
 
 
 def rollout_image(store: Store, image: str) -> None:
-    store.patch(ROLLOUTS, "default", "web", MERGE_PATCH,
-                f'{{"spec":{{"template":{{"spec":{{"containers":[{{"name":"web","image":"{image}"}}]}}}}}}}}'.encode())
+    patch = {"spec": {"template": {"spec": {"containers": [{"name": "web", "image": image}]}}}}
+    store.patch(ROLLOUTS, "default", "web", MERGE_PATCH, json.dumps(patch).encode())
 
 
 def test_rollout_canary_steps_pause_promote_and_finish(cluster):
@@ -184,7 +186,7 @@ def test_rollout_abort_then_undo_returns_to_stable(cluster):
     progressing = next(c for c in aborted["conditions"] if c["type"] == "Progressing")
     assert (progressing["status"], progressing["reason"]) == ("False", "RolloutAborted")
     store.patch(ROLLOUTS, "default", "web", JSON_PATCH,
-                f'[{{"op":"replace","path":"/spec/template","value":{__import__("json").dumps(stable["spec"]["template"])}}}]'.encode())
+                json.dumps([{"op": "replace", "path": "/spec/template", "value": stable["spec"]["template"]}]).encode())
     run(controllers, clock)
     undone = store.get(ROLLOUTS, "default", "web")["status"]
     assert (undone["phase"], undone["currentPodHash"], undone["stableRS"]) == ("Healthy", aborted["stableRS"], aborted["stableRS"])
