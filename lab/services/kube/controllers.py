@@ -34,6 +34,7 @@ class Controllers:
         self.store = store
         self.broken_images = set(broken_images or ())
         self.clock = clock
+        self._daemonset_revisions: dict[str, dict[str, str]] = {}
 
     def run(self, interval: float, stopping: threading.Event) -> None:
         while not stopping.wait(interval):
@@ -251,8 +252,12 @@ class Controllers:
         self.save(STATEFULSETS, sts, {**sts, "status": status})
 
     def _daemonset(self, ds: dict[str, Any]) -> None:
-        status, revision, updated, broken = self._rolled(ds, DAEMONSET_NODES, "updatedNumberScheduled")
-        ready = DAEMONSET_NODES - (1 if broken and status["currentRevision"] != revision else 0)
+        """DaemonSet status has no revision fields (unlike StatefulSet's), so the controller remembers them itself."""
+        uid = ds["metadata"]["uid"]
+        view = {**ds, "status": {**(ds.get("status") or {}), **self._daemonset_revisions.get(uid, {})}}
+        status, revision, updated, broken = self._rolled(view, DAEMONSET_NODES, "updatedNumberScheduled")
+        self._daemonset_revisions[uid] = {key: status.pop(key) for key in ("currentRevision", "updateRevision")}
+        ready = DAEMONSET_NODES - (1 if broken and self._daemonset_revisions[uid]["currentRevision"] != revision else 0)
         status.update(desiredNumberScheduled=DAEMONSET_NODES, currentNumberScheduled=DAEMONSET_NODES, numberMisscheduled=0,
                       numberReady=ready, updatedNumberScheduled=updated, numberAvailable=ready)
         if ready < DAEMONSET_NODES:
