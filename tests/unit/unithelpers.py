@@ -156,6 +156,16 @@ class Received:
         """The body as an HTML form (the last value of each field)."""
         return {key: values[-1] for key, values in urllib.parse.parse_qs(self.body).items()}
 
+    @property
+    def path_only(self) -> str:
+        """The path without its query string."""
+        return urllib.parse.urlsplit(self.path).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The fields of the query string, each with all its values."""
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+
 
 class FakeService:
     """A local HTTP service served from a thread: answers scripted replies first, then ``answer()``; records every request."""
@@ -226,6 +236,103 @@ class FakePrometheus(FakeService):
         rates = self.vectors.pop(0) if len(self.vectors) > 1 else self.vectors[0]
         result = [{"metric": {"version": version}, "value": [1700000000, str(rate)]} for version, rate in rates.items()]
         return Reply(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+SLACK_TOKEN = "xoxb-unit-7f3a9c1e5d"
+SLACK_WEBHOOK_SECRET = "hookSecretZ9y8x7w6"
+SLACK_WEBHOOK_PATH = f"/services/TUNIT000/BUNIT000/{SLACK_WEBHOOK_SECRET}"
+SLACK_CHANNEL_ID = "C0OPSALRT"
+
+
+class FakeSlack(FakeService):
+    """Slack's incoming webhook at ``SLACK_WEBHOOK_PATH`` and the Web API's chat.postMessage / chat.update for ``SLACK_TOKEN``."""
+
+    def __init__(self) -> None:
+        self._ts = 1700000000_000000
+        super().__init__()
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + SLACK_WEBHOOK_PATH
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api"
+
+    def answer(self, request: Received) -> Reply:
+        if request.path == SLACK_WEBHOOK_PATH:
+            return Reply(200, "ok")
+        if request.path.startswith("/services/"):
+            return Reply(404, "no_service")
+        if request.headers.get("Authorization") != f"Bearer {SLACK_TOKEN}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        if request.path == "/api/chat.update":
+            return Reply(200, {"ok": True, "channel": SLACK_CHANNEL_ID, "ts": request.body["ts"], "text": request.body.get("text")})
+        self._ts += 1
+        ts = f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+        message = {"type": "message", "text": request.body.get("text"), "ts": ts}
+        if request.body.get("thread_ts"):
+            message["thread_ts"] = request.body["thread_ts"]
+        return Reply(200, {"ok": True, "channel": SLACK_CHANNEL_ID, "ts": ts, "message": message})
+
+
+STATUSPAGE_API_KEY = "sp-key-31c0ffee77aa"
+STATUSPAGE_PAGE = "unitpage01"
+
+
+class FakeStatuspage(FakeService):
+    """The v1 incidents API of page ``STATUSPAGE_PAGE`` for ``STATUSPAGE_API_KEY``: create, list, get and patch, kept in memory."""
+
+    def __init__(self) -> None:
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self._clock = 0
+        super().__init__()
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/v1"
+
+    def add(self, name: str, status: str = "investigating", body: str = "", **fields: Any) -> dict[str, Any]:
+        self._clock += 1
+        incident_id = f"inc{len(self.incidents) + 1:03d}"
+        stamp = f"2025-01-01T00:00:{self._clock:02d}Z"
+        incident = {"id": incident_id, "name": name, "status": status, "impact": fields.pop("impact", "none"), "impact_override": None,
+                    "shortlink": f"https://stspg.io/{incident_id}", "component_ids": [], "created_at": stamp, "updated_at": stamp,
+                    "resolved_at": None, "incident_updates": [{"status": status, "body": body, "created_at": stamp}], **fields}
+        self.incidents[incident_id] = incident
+        return incident
+
+    def writes(self) -> list[Received]:
+        return [request for request in self.received if request.method != "GET"]
+
+    def answer(self, request: Received) -> Reply:
+        if request.headers.get("Authorization") != f"OAuth {STATUSPAGE_API_KEY}":
+            return Reply(401, {"error": "Could not authenticate"})
+        path = request.path_only
+        base = f"/v1/pages/{STATUSPAGE_PAGE}/incidents"
+        if path == base and request.method == "GET":
+            return Reply(200, sorted(self.incidents.values(), key=lambda incident: incident["created_at"], reverse=True))
+        if path == base and request.method == "POST":
+            fields = dict(request.body["incident"])
+            incident = self.add(fields.pop("name"), fields.pop("status", "investigating"), fields.pop("body", ""))
+            return Reply(201, self._patch(incident, fields, add_update=False))
+        incident = self.incidents.get(path[len(base) + 1:]) if path.startswith(base + "/") else None
+        if incident is None:
+            return Reply(404, {"error": "Not found"})
+        if request.method == "GET":
+            return Reply(200, incident)
+        return Reply(200, self._patch(incident, dict(request.body["incident"]), add_update=True))
+
+    def _patch(self, incident: dict[str, Any], fields: dict[str, Any], add_update: bool) -> dict[str, Any]:
+        self._clock += 1
+        stamp = f"2025-01-01T00:00:{self._clock:02d}Z"
+        body = fields.pop("body", "")
+        fields.pop("deliver_notifications", None)
+        incident.update(fields, updated_at=stamp)
+        incident["impact"] = incident["impact_override"] or incident["impact"]
+        if add_update:
+            incident["incident_updates"].insert(0, {"status": incident["status"], "body": body, "created_at": stamp})
+        return incident
 
 
 # --- the lab's stand-ins -------------------------------------------------------------------------
