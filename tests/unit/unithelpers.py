@@ -12,6 +12,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -81,8 +82,8 @@ def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> t
 class FakeClock:
     """A monotonic clock that moves only when something sleeps; remembers each sleep."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
         self.sleeps: list[float] = []
 
     def sleep(self, seconds: float) -> None:
@@ -134,22 +135,24 @@ def mismatches(spec: dict[str, Any], docs: dict[str, Any], path: str = "") -> li
 
 @dataclass
 class Reply:
-    """What a fake service answers: dict or list bodies as JSON, anything else as text."""
+    """What a fake service answers: dict or list bodies as JSON, anything else as text, unless ``content_type`` says otherwise."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    content_type: Optional[str] = None
 
 
 @dataclass
 class Received:
-    """A request a fake service received; a body that looks like JSON is parsed, any other is kept as text."""
+    """A request a fake service received; a body that looks like JSON is parsed, any other is kept as text; ``raw`` is the text sent."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: Any
+    raw: str = ""
 
     @property
     def form(self) -> dict[str, str]:
@@ -168,14 +171,19 @@ class Received:
 
 
 class FakeService:
-    """A local HTTP service served from a thread: answers scripted replies first, then ``answer()``; records every request."""
+    """A local HTTP service served from a thread: answers scripted replies first, then ``answer()``; records every request.
 
-    def __init__(self) -> None:
+    With ``tls_context`` it serves HTTPS.
+    """
+
+    def __init__(self, tls_context: Optional[ssl.SSLContext] = None) -> None:
         self.received: list[Received] = []
         self.scripted: list[Reply] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls_context is not None:
+            self.httpd.socket = tls_context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls_context else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def answer(self, request: Received) -> Reply:
@@ -199,14 +207,16 @@ class FakeService:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
-                reply = service._reply(Received(self.command, self.path, dict(self.headers), json.loads(raw) if raw.startswith(("{", "[")) else raw))
+                body = json.loads(raw) if raw.startswith(("{", "[")) else raw
+                reply = service._reply(Received(self.command, self.path, dict(self.headers), body, raw))
                 if reply.delay:
                     time.sleep(reply.delay)
                 is_json = isinstance(reply.body, (dict, list))
                 payload = (json.dumps(reply.body) if is_json else str(reply.body or "")).encode()
+                content_type = reply.content_type or ("application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -221,6 +231,21 @@ class FakeService:
                 pass
 
         return Handler
+
+
+class ScriptedService(FakeService):
+    """Answers the scripted replies in order, the last one repeating; before any script, 200 ``{"ok": true}``."""
+
+    def __init__(self, tls_context: Optional[ssl.SSLContext] = None) -> None:
+        self.last = Reply(200, {"ok": True})
+        super().__init__(tls_context)
+
+    def script(self, *replies: Reply) -> None:
+        super().script(*replies[:-1])
+        self.last = replies[-1]
+
+    def answer(self, request: Received) -> Reply:
+        return self.last
 
 
 class FakePrometheus(FakeService):
