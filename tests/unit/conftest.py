@@ -10,7 +10,8 @@ import pytest
 from unithelpers import HAPROXY_BACKEND, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, haproxy_command, haproxy_running
 
 CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
-                        "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID")
+                        "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID",
+                        "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY")
 
 
 @pytest.fixture(scope="module", name="haproxy_process")
