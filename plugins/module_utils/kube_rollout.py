@@ -13,7 +13,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import SYSTEM, WORKLOAD_API_VERSION, Kube
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -61,6 +61,18 @@ def normalise(template: Mapping[str, Any]) -> dict[str, Any]:
 def target_name(obj: Mapping[str, Any]) -> str:
     metadata = obj.get("metadata") or {}
     return f"{obj.get('kind', 'object')} {metadata.get('namespace')}/{metadata.get('name')}"
+
+
+def workloads(kube: Kube, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The workloads named by ``name`` or ``label_selector``; ``NotFoundError`` when none matches."""
+    kind, namespace = params["kind"], params["namespace"]
+    if params["name"]:
+        return [kube.get(WORKLOAD_API_VERSION, kind, namespace, params["name"])]
+    found = kube.list(WORKLOAD_API_VERSION, kind, namespace, params["label_selector"])
+    if not found:
+        raise NotFoundError(f"no {kind} matches the label selector '{params['label_selector']}'", system=SYSTEM, operation="list",
+                            target=f"{kind} in namespace {namespace}")
+    return [{"kind": kind, **item} for item in found]
 
 
 def _owned(items: list[dict[str, Any]], owner: Mapping[str, Any]) -> list[dict[str, Any]]:

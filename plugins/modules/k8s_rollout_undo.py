@@ -135,10 +135,10 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import NotFoundError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, SYSTEM, WORKLOAD_API_VERSION, Kube, wait_until
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, WORKLOAD_API_VERSION, Kube, wait_until
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import (
-    JSON_PATCH, KINDS, UndoPlan, current_revision, history, images, plan_undo, target_name)
+    JSON_PATCH, KINDS, UndoPlan, current_revision, history, images, plan_undo, target_name, workloads)
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
@@ -151,18 +151,6 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "wait_timeout": {"type": "float", "default": 300},
     "wait_sleep": {"type": "float", "default": 2},
 }
-
-
-def workloads(kube: Kube, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The workloads named by ``name`` or ``label_selector``; ``NotFoundError`` when none matches."""
-    kind, namespace = params["kind"], params["namespace"]
-    if params["name"]:
-        return [kube.get(WORKLOAD_API_VERSION, kind, namespace, params["name"])]
-    found = kube.list(WORKLOAD_API_VERSION, kind, namespace, params["label_selector"])
-    if not found:
-        raise NotFoundError(f"no {kind} matches the label selector '{params['label_selector']}'", system=SYSTEM, operation="list",
-                            target=f"{kind} in namespace {namespace}")
-    return [{"kind": kind, **item} for item in found]
 
 
 def apply(kube: Kube, plan: UndoPlan, check_mode: bool) -> dict[str, Any]:

@@ -105,3 +105,39 @@ def test_a_label_selector_rolls_back_every_match(server: KubeServer, tmp_path: P
     assert not run.failed, run.output
     assert sorted(obj["name"] for obj in run.result["objects"]) == ["sel-a", "sel-b"]
     assert image(server, "sel-a") == image(server, "sel-b") == "ofm/api:1"
+
+
+STATEFULSET = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "postgres:15"}]}
+"""
+
+
+def test_info_lists_the_history_and_status(server: KubeServer, tmp_path: Path):
+    deploy(server, "info", "2")
+    run = run_module("k8s_rollout_info", {"kubeconfig": str(server.kubeconfig), "name": "info"}, tmp_path)
+    assert not run.failed, run.output
+    obj = run.result["objects"][0]
+    assert [(entry["revision"], entry["images"]) for entry in obj["history"]] == [(1, ["ofm/api:1"]), (2, ["ofm/api:2"])]
+    assert obj["current_revision"] == 2 and obj["status"]["ready"] is True and run.result["changed"] is False
+
+
+def test_a_statefulset_goes_back_to_its_previous_controller_revision(server: KubeServer, tmp_path: Path):
+    server.apply(STATEFULSET)
+    server.wait_for(lambda: (server.get("apps/v1", "StatefulSet", "db").get("status") or {}).get("readyReplicas") == 2, "db ready")
+    server.patch("apps/v1", "StatefulSet", "db", {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}},
+                 content_type="application/strategic-merge-patch+json")
+    run = run_module("k8s_rollout_undo", {"kubeconfig": str(server.kubeconfig), "kind": "StatefulSet", "name": "db", "wait_sleep": 0.2},
+                     tmp_path)
+    assert not run.failed, run.output
+    obj = run.result["objects"][0]
+    assert (obj["images_before"], obj["images_after"], obj["target_revision"]) == (["postgres:16"], ["postgres:15"], 1)
+    assert "ready" in obj["status"]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from unithelpers import documented_options, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import kube
-from ansible_collections.ofm.rollback.plugins.modules import k8s_rollout_undo
+from ansible_collections.ofm.rollback.plugins.modules import k8s_rollout_info, k8s_rollout_undo
 
 
 def test_docs_match_the_argument_spec():
@@ -23,3 +23,7 @@ def test_an_unreachable_api_server_is_reported_without_the_token():
     assert failed and result["error"]["type"] == "UnavailableError"
     assert result["msg"].startswith("Kubernetes API: API discovery on http://127.0.0.1:1 failed")
     assert "s3cret-token" not in str(result) and result["changed"] is False
+
+
+def test_info_docs_match_the_argument_spec():
+    assert mismatches(k8s_rollout_info.ARGUMENT_SPEC, documented_options(k8s_rollout_info, kube)) == []
