@@ -17,9 +17,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputEr
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import SYSTEM, WORKLOAD_API_VERSION, Kube
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
-REVISION_ANNOTATION = "deployment.kubernetes.io/revision"
+REVISION_ANNOTATIONS = {"Deployment": "deployment.kubernetes.io/revision", "Rollout": "rollout.argoproj.io/revision"}
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
-HASH_LABELS = ("pod-template-hash", "controller-revision-hash")
+HASH_LABELS = ("pod-template-hash", "controller-revision-hash", "rollouts-pod-template-hash")
 JSON_PATCH = "application/json-patch+json"
 
 
@@ -81,11 +81,12 @@ def _owned(items: list[dict[str, Any]], owner: Mapping[str, Any]) -> list[dict[s
 
 
 def history(kube: Kube, obj: Mapping[str, Any]) -> list[Revision]:
-    """The workload's revisions, oldest first."""
+    """The workload's revisions, oldest first: its ReplicaSets for a Deployment or an Argo Rollout, else its ControllerRevisions."""
     namespace = obj["metadata"]["namespace"]
-    if obj["kind"] == "Deployment":
+    if obj["kind"] in REVISION_ANNOTATIONS:
+        key = REVISION_ANNOTATIONS[obj["kind"]]
         replicasets = _owned(kube.list(WORKLOAD_API_VERSION, "ReplicaSet", namespace), obj)
-        revisions = [Revision(int((rs["metadata"].get("annotations") or {}).get(REVISION_ANNOTATION, 0)), normalise(rs["spec"]["template"]),
+        revisions = [Revision(int((rs["metadata"].get("annotations") or {}).get(key, 0)), normalise(rs["spec"]["template"]),
                               (rs["metadata"].get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION), rs["metadata"].get("creationTimestamp"),
                               f"ReplicaSet {rs['metadata']['name']}") for rs in replicasets]
     else:
