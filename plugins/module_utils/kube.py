@@ -272,4 +272,3 @@ def wait_until(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[
             raise DeadlineExceeded(f"not ready after {timeout:g}s: {readiness.message}", system=SYSTEM, operation="wait for rollout",
                                    target=target, timeout=timeout, last_state=obj.get("status"))
         sleep(sleep_seconds)
-

@@ -77,6 +77,9 @@ attributes:
   action_group:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.k8s]
+    description:
+      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
+      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 seealso:
   - module: ofm.rollback.k8s_rollout_undo
   - name: Argo Rollouts kubectl plugin
@@ -117,11 +120,11 @@ before:
   returned: always
   type: dict
   contains:
-    phase: {description: C(status.phase), such as V(Healthy), V(Paused), V(Degraded)., type: str, returned: always}
+    phase: {description: "C(status.phase), such as V(Healthy), V(Paused), V(Degraded).", type: str, returned: always}
     message: {description: C(status.message)., type: str, returned: always}
     aborted: {description: Whether C(status.abort) is set., type: bool, returned: always}
     paused: {description: Whether C(spec.paused) is set or a pause condition holds., type: bool, returned: always}
-    weights: {description: C(status.canary.weights), the canary and stable weights with their pod template hashes., type: dict, returned: always}
+    weights: {description: "C(status.canary.weights), the canary and stable weights with their pod template hashes.", type: dict, returned: always}
     stable_rs: {description: C(status.stableRS)., type: str, returned: always}
     current_pod_hash: {description: C(status.currentPodHash)., type: str, returned: always}
     step_index: {description: C(status.currentStepIndex)., type: int, returned: always}

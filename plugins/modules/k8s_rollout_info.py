@@ -39,9 +39,13 @@ attributes:
     description: The module only reads.
   diff_mode:
     support: none
+    description: The module changes nothing.
   action_group:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.k8s]
+    description:
+      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
+      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 seealso:
   - module: ofm.rollback.k8s_rollout_undo
 requirements:
@@ -86,7 +90,7 @@ objects:
       contains:
         ready: {description: Whether the rollout is complete., type: bool, returned: always}
         failed: {description: Whether the rollout cannot finish (a Deployment past its progress deadline)., type: bool, returned: always}
-        message: {description: What the status says, such as V(2 of 3 updated replicas available)., type: str, returned: always}
+        message: {description: "What the status says, such as V(2 of 3 updated replicas available).", type: str, returned: always}
 """
 
 from datetime import datetime, timezone

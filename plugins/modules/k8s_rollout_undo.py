@@ -66,6 +66,9 @@ attributes:
   action_group:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.k8s]
+    description:
+      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
+      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 notes:
   - Unlike C(kubectl rollout undo), a Deployment's annotations are kept as they are; only the pod template changes.
 seealso:
@@ -118,7 +121,7 @@ objects:
       returned: always
     images_before: {description: The container images before., type: list, elements: str, returned: always}
     images_after: {description: The container images after., type: list, elements: str, returned: always}
-    status: {description: The rollout status after the wait, or the last one read., type: str, returned: always}
+    status: {description: "The rollout status after the wait, or the last one read.", type: str, returned: always}
     diff:
       description: The pod template before and after.
       type: dict
