@@ -141,3 +141,30 @@ def test_a_statefulset_goes_back_to_its_previous_controller_revision(server: Kub
     obj = run.result["objects"][0]
     assert (obj["images_before"], obj["images_after"], obj["target_revision"]) == (["postgres:16"], ["postgres:15"], 1)
     assert "ready" in obj["status"]
+
+
+DAEMONSET = """
+apiVersion: apps/v1
+kind: DaemonSet
+metadata: {name: agent}
+spec:
+  selector: {matchLabels: {app: agent}}
+  template:
+    metadata: {labels: {app: agent}}
+    spec: {containers: [{name: agent, image: "agent:1"}]}
+"""
+
+
+def test_a_daemonset_goes_back_to_a_chosen_revision(server: KubeServer, tmp_path: Path):
+    server.apply(DAEMONSET)
+    revisions = server.resource("apps/v1", "ControllerRevision")
+    server.wait_for(lambda: len(revisions.get(namespace="default", label_selector="app=agent").items) == 1, "agent revision 1")
+    for count, tag in ((2, "2"), (3, "3")):
+        server.patch("apps/v1", "DaemonSet", "agent", {"spec": {"template": {"spec": {"containers": [{"name": "agent", "image": f"agent:{tag}"}]}}}},
+                     content_type="application/strategic-merge-patch+json")
+        server.wait_for(lambda: len(revisions.get(namespace="default", label_selector="app=agent").items) == count, f"agent revision {count}")
+    run = run_module("k8s_rollout_undo", {"kubeconfig": str(server.kubeconfig), "kind": "DaemonSet", "name": "agent", "to_revision": 1,
+                                          "wait_sleep": 0.2}, tmp_path)
+    assert not run.failed, run.output
+    obj = run.result["objects"][0]
+    assert (obj["images_before"], obj["images_after"], obj["revision_after"]) == (["agent:3"], ["agent:1"], 4)
