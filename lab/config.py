@@ -31,6 +31,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "slack": 18110,
     "statuspage": 18111,
     "prometheus": 18190,
+    "kube_apiserver": 18443,
 }
 
 

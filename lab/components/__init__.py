@@ -4,6 +4,7 @@ from __future__ import annotations
 from lab.components.base import Component
 from lab.components.comms import Comms
 from lab.components.haproxy import HAProxy
+from lab.components.kube_apiserver import KubeApiServer
 from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
 from lab.components.ops_api import OpsApi
@@ -17,6 +18,7 @@ COMPONENTS: list[Component] = [
     Comms("slack"),
     Comms("statuspage"),
     Prometheus(),
+    KubeApiServer(),
     LoadGen(),
 ]
 

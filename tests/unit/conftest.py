@@ -7,10 +7,11 @@ import shutil
 from typing import Iterator
 
 import pytest
-from unithelpers import HAPROXY_BACKEND, Addresses, FakePrometheus, haproxy_command, haproxy_running
+from unithelpers import HAPROXY_BACKEND, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, haproxy_command, haproxy_running
 
 CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
-                        "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID")
+                        "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID",
+                        "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY")
 
 
 @pytest.fixture(scope="module", name="haproxy_process")
@@ -39,6 +40,20 @@ def fixture_haproxy_socket(haproxy: Addresses) -> str:
 @pytest.fixture(name="prometheus")
 def fixture_prometheus() -> Iterator[FakePrometheus]:
     server = FakePrometheus()
+    yield server
+    server.close()
+
+
+@pytest.fixture(name="slack")
+def fixture_slack() -> Iterator[FakeSlack]:
+    server = FakeSlack()
+    yield server
+    server.close()
+
+
+@pytest.fixture(name="statuspage")
+def fixture_statuspage() -> Iterator[FakeStatuspage]:
+    server = FakeStatuspage()
     yield server
     server.close()
 

@@ -12,6 +12,7 @@ import json
 import re
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import threading
@@ -81,8 +82,8 @@ def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> t
 class FakeClock:
     """A monotonic clock that moves only when something sleeps; remembers each sleep."""
 
-    def __init__(self) -> None:
-        self.now = 0.0
+    def __init__(self, start: float = 0.0) -> None:
+        self.now = start
         self.sleeps: list[float] = []
 
     def sleep(self, seconds: float) -> None:
@@ -134,38 +135,55 @@ def mismatches(spec: dict[str, Any], docs: dict[str, Any], path: str = "") -> li
 
 @dataclass
 class Reply:
-    """What a fake service answers: dict or list bodies as JSON, anything else as text."""
+    """What a fake service answers: dict or list bodies as JSON, anything else as text, unless ``content_type`` says otherwise."""
 
     status: int = 200
     body: Any = None
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    content_type: Optional[str] = None
 
 
 @dataclass
 class Received:
-    """A request a fake service received; a body that looks like JSON is parsed, any other is kept as text."""
+    """A request a fake service received; a body that looks like JSON is parsed, any other is kept as text; ``raw`` is the text sent."""
 
     method: str
     path: str
     headers: dict[str, str]
     body: Any
+    raw: str = ""
 
     @property
     def form(self) -> dict[str, str]:
         """The body as an HTML form (the last value of each field)."""
         return {key: values[-1] for key, values in urllib.parse.parse_qs(self.body).items()}
 
+    @property
+    def path_only(self) -> str:
+        """The path without its query string."""
+        return urllib.parse.urlsplit(self.path).path
+
+    @property
+    def query(self) -> dict[str, list[str]]:
+        """The fields of the query string, each with all its values."""
+        return urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
+
 
 class FakeService:
-    """A local HTTP service served from a thread: answers scripted replies first, then ``answer()``; records every request."""
+    """A local HTTP service served from a thread: answers scripted replies first, then ``answer()``; records every request.
 
-    def __init__(self) -> None:
+    With ``tls_context`` it serves HTTPS.
+    """
+
+    def __init__(self, tls_context: Optional[ssl.SSLContext] = None) -> None:
         self.received: list[Received] = []
         self.scripted: list[Reply] = []
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        if tls_context is not None:
+            self.httpd.socket = tls_context.wrap_socket(self.httpd.socket, server_side=True)
+        self.url = f"{'https' if tls_context else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
     def answer(self, request: Received) -> Reply:
@@ -189,14 +207,16 @@ class FakeService:
             def _handle(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length).decode() if length else ""
-                reply = service._reply(Received(self.command, self.path, dict(self.headers), json.loads(raw) if raw.startswith(("{", "[")) else raw))
+                body = json.loads(raw) if raw.startswith(("{", "[")) else raw
+                reply = service._reply(Received(self.command, self.path, dict(self.headers), body, raw))
                 if reply.delay:
                     time.sleep(reply.delay)
                 is_json = isinstance(reply.body, (dict, list))
                 payload = (json.dumps(reply.body) if is_json else str(reply.body or "")).encode()
+                content_type = reply.content_type or ("application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
                 try:
                     self.send_response(reply.status)
-                    self.send_header("Content-Type", "application/json; charset=utf-8" if is_json else "text/plain; charset=utf-8")
+                    self.send_header("Content-Type", content_type)
                     self.send_header("Content-Length", str(len(payload)))
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
@@ -213,6 +233,21 @@ class FakeService:
         return Handler
 
 
+class ScriptedService(FakeService):
+    """Answers the scripted replies in order, the last one repeating; before any script, 200 ``{"ok": true}``."""
+
+    def __init__(self, tls_context: Optional[ssl.SSLContext] = None) -> None:
+        self.last = Reply(200, {"ok": True})
+        super().__init__(tls_context)
+
+    def script(self, *replies: Reply) -> None:
+        super().script(*replies[:-1])
+        self.last = replies[-1]
+
+    def answer(self, request: Received) -> Reply:
+        return self.last
+
+
 class FakePrometheus(FakeService):
     """Prometheus' instant query API answering per-version request rates, one vector per query (the last repeats)."""
 
@@ -226,6 +261,103 @@ class FakePrometheus(FakeService):
         rates = self.vectors.pop(0) if len(self.vectors) > 1 else self.vectors[0]
         result = [{"metric": {"version": version}, "value": [1700000000, str(rate)]} for version, rate in rates.items()]
         return Reply(200, {"status": "success", "data": {"resultType": "vector", "result": result}})
+
+
+SLACK_TOKEN = "xoxb-unit-7f3a9c1e5d"
+SLACK_WEBHOOK_SECRET = "hookSecretZ9y8x7w6"
+SLACK_WEBHOOK_PATH = f"/services/TUNIT000/BUNIT000/{SLACK_WEBHOOK_SECRET}"
+SLACK_CHANNEL_ID = "C0OPSALRT"
+
+
+class FakeSlack(FakeService):
+    """Slack's incoming webhook at ``SLACK_WEBHOOK_PATH`` and the Web API's chat.postMessage / chat.update for ``SLACK_TOKEN``."""
+
+    def __init__(self) -> None:
+        self._ts = 1700000000_000000
+        super().__init__()
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url + SLACK_WEBHOOK_PATH
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/api"
+
+    def answer(self, request: Received) -> Reply:
+        if request.path == SLACK_WEBHOOK_PATH:
+            return Reply(200, "ok")
+        if request.path.startswith("/services/"):
+            return Reply(404, "no_service")
+        if request.headers.get("Authorization") != f"Bearer {SLACK_TOKEN}":
+            return Reply(200, {"ok": False, "error": "invalid_auth"})
+        if request.path == "/api/chat.update":
+            return Reply(200, {"ok": True, "channel": SLACK_CHANNEL_ID, "ts": request.body["ts"], "text": request.body.get("text")})
+        self._ts += 1
+        ts = f"{self._ts // 1_000_000}.{self._ts % 1_000_000:06d}"
+        message = {"type": "message", "text": request.body.get("text"), "ts": ts}
+        if request.body.get("thread_ts"):
+            message["thread_ts"] = request.body["thread_ts"]
+        return Reply(200, {"ok": True, "channel": SLACK_CHANNEL_ID, "ts": ts, "message": message})
+
+
+STATUSPAGE_API_KEY = "sp-key-31c0ffee77aa"
+STATUSPAGE_PAGE = "unitpage01"
+
+
+class FakeStatuspage(FakeService):
+    """The v1 incidents API of page ``STATUSPAGE_PAGE`` for ``STATUSPAGE_API_KEY``: create, list, get and patch, kept in memory."""
+
+    def __init__(self) -> None:
+        self.incidents: dict[str, dict[str, Any]] = {}
+        self._clock = 0
+        super().__init__()
+
+    @property
+    def api_url(self) -> str:
+        return self.url + "/v1"
+
+    def add(self, name: str, status: str = "investigating", body: str = "", **fields: Any) -> dict[str, Any]:
+        self._clock += 1
+        incident_id = f"inc{len(self.incidents) + 1:03d}"
+        stamp = f"2025-01-01T00:00:{self._clock:02d}Z"
+        incident = {"id": incident_id, "name": name, "status": status, "impact": fields.pop("impact", "none"), "impact_override": None,
+                    "shortlink": f"https://stspg.io/{incident_id}", "component_ids": [], "created_at": stamp, "updated_at": stamp,
+                    "resolved_at": None, "incident_updates": [{"status": status, "body": body, "created_at": stamp}], **fields}
+        self.incidents[incident_id] = incident
+        return incident
+
+    def writes(self) -> list[Received]:
+        return [request for request in self.received if request.method != "GET"]
+
+    def answer(self, request: Received) -> Reply:
+        if request.headers.get("Authorization") != f"OAuth {STATUSPAGE_API_KEY}":
+            return Reply(401, {"error": "Could not authenticate"})
+        path = request.path_only
+        base = f"/v1/pages/{STATUSPAGE_PAGE}/incidents"
+        if path == base and request.method == "GET":
+            return Reply(200, sorted(self.incidents.values(), key=lambda incident: incident["created_at"], reverse=True))
+        if path == base and request.method == "POST":
+            fields = dict(request.body["incident"])
+            incident = self.add(fields.pop("name"), fields.pop("status", "investigating"), fields.pop("body", ""))
+            return Reply(201, self._patch(incident, fields, add_update=False))
+        incident = self.incidents.get(path[len(base) + 1:]) if path.startswith(base + "/") else None
+        if incident is None:
+            return Reply(404, {"error": "Not found"})
+        if request.method == "GET":
+            return Reply(200, incident)
+        return Reply(200, self._patch(incident, dict(request.body["incident"]), add_update=True))
+
+    def _patch(self, incident: dict[str, Any], fields: dict[str, Any], add_update: bool) -> dict[str, Any]:
+        self._clock += 1
+        stamp = f"2025-01-01T00:00:{self._clock:02d}Z"
+        body = fields.pop("body", "")
+        fields.pop("deliver_notifications", None)
+        incident.update(fields, updated_at=stamp)
+        incident["impact"] = incident["impact_override"] or incident["impact"]
+        if add_update:
+            incident["incident_updates"].insert(0, {"status": incident["status"], "body": body, "created_at": stamp})
+        return incident
 
 
 # --- the lab's stand-ins -------------------------------------------------------------------------

@@ -3,14 +3,10 @@
 """OpsApiClient and CanaryRollback against a local scripted HTTP server."""
 from __future__ import annotations
 
-import json
-import socket
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Iterator, Optional
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from unithelpers import FakeClock, Reply, ScriptedService, free_port
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError,
@@ -30,69 +26,30 @@ from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import (
 from ansible_collections.ofm.rollback.plugins.module_utils.traffic import ConfiguredSplit, TrafficSplit
 
 SESSION = "s:sid-ADMIN-0f3b.signature"
-FORBIDDEN_VIEWER = (403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]})
+FORBIDDEN_VIEWER = Reply(403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]})
 REQUEST = RollbackRequest("EMERGENCY_SLO_VIOLATION", "INC-1234", "error_rate 3 % > 1 %")
 
 
-class ScriptedOpsApi:
-    """Answers each request with the next scripted (status, body[, headers]) (the last one repeats) and records what it received."""
-
-    def __init__(self) -> None:
-        self.replies: list[tuple[Any, ...]] = [(200, {"ok": True})]
-        self.seen: list[dict[str, Any]] = []
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                url = urlsplit(self.path)
-                server.seen.append({"method": self.command, "path": url.path, "query": parse_qs(url.query), "headers": dict(self.headers),
-                                    "body": json.loads(self.rfile.read(length)) if length else None})
-                status, body, *headers = server.replies.pop(0) if len(server.replies) > 1 else server.replies[0]
-                payload = body if isinstance(body, str) else json.dumps(body)
-                self.send_response(status)
-                self.send_header("Content-Type", "text/plain" if isinstance(body, str) else "application/json")
-                self.send_header("Content-Length", str(len(payload.encode())))
-                for name, value in (headers[0] if headers else {}).items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(payload.encode())
-
-            do_GET = do_POST = _handle
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-
-
 @pytest.fixture(name="server")
-def fixture_server() -> Iterator[ScriptedOpsApi]:
-    server = ScriptedOpsApi()
+def fixture_server() -> Iterator[ScriptedService]:
+    server = ScriptedService()
     yield server
     server.close()
 
 
-def client_for(server: ScriptedOpsApi, **kwargs: Any) -> OpsApiClient:
+def client_for(server: ScriptedService, **kwargs: Any) -> OpsApiClient:
     return OpsApiClient(HttpClient(server.url, auth=SessionCookieAuth(SESSION), system="ops API", sleep=lambda _: None, **kwargs))
 
 
 def test_rollback_sends_reason_incident_and_idempotency_key(server):
-    server.replies = [(200, {"ok": True, "message": "Canary rollback initiated"})]
+    server.script(Reply(200, {"ok": True, "message": "Canary rollback initiated"}))
     answer = client_for(server).canary_rollback(REQUEST)
     assert answer == {"ok": True, "message": "Canary rollback initiated"}
-    sent = server.seen[0]
-    assert (sent["method"], sent["path"]) == ("POST", "/internal/ops/canary/rollback")
-    assert sent["body"] == {"reason": "EMERGENCY_SLO_VIOLATION", "incident_id": "INC-1234", "reason_detail": "error_rate 3 % > 1 %"}
-    assert sent["headers"]["Idempotency-Key"] == "ofm-rollback-canary-INC-1234"
-    assert sent["headers"]["Cookie"] == f"connect.sid={SESSION}"
+    sent = server.received[0]
+    assert (sent.method, sent.path_only) == ("POST", "/internal/ops/canary/rollback")
+    assert sent.body == {"reason": "EMERGENCY_SLO_VIOLATION", "incident_id": "INC-1234", "reason_detail": "error_rate 3 % > 1 %"}
+    assert sent.headers["Idempotency-Key"] == "ofm-rollback-canary-INC-1234"
+    assert sent.headers["Cookie"] == f"connect.sid={SESSION}"
 
 
 def test_rollback_body_leaves_out_an_empty_detail():
@@ -114,22 +71,22 @@ def test_unknown_reason_lists_the_accepted_ones():
 
 
 def test_a_503_to_the_rollback_is_not_retried_by_the_client(server):
-    server.replies = [(503, {"error": "Canary rollback failed", "details": "rollout busy"})]
+    server.script(Reply(503, {"error": "Canary rollback failed", "details": "rollout busy"}))
     with pytest.raises(UnavailableError) as caught:
         client_for(server, retries=3).canary_rollback(REQUEST)
-    assert len(server.seen) == 1
+    assert len(server.received) == 1
     assert "Canary rollback failed (rollout busy)" in str(caught.value)
 
 
 def test_ok_false_is_not_a_confirmation(server):
-    server.replies = [(200, {"ok": False, "message": "nothing to do"})]
+    server.script(Reply(200, {"ok": False, "message": "nothing to do"}))
     with pytest.raises(DataError) as caught:
         client_for(server).canary_rollback(REQUEST)
     assert "ok=false" in str(caught.value)
 
 
 def test_401_says_an_admin_login_is_needed(server):
-    server.replies = [(401, {"error": "Authentication required"})]
+    server.script(Reply(401, {"error": "Authentication required"}))
     with pytest.raises(AuthenticationError) as caught:
         client_for(server).canary_promote("auto")
     assert caught.value.hint == ADMIN_LOGIN_HINT
@@ -137,7 +94,7 @@ def test_401_says_an_admin_login_is_needed(server):
 
 
 def test_403_names_the_admin_role_and_the_callers_roles(server):
-    server.replies = [FORBIDDEN_VIEWER]
+    server.script(FORBIDDEN_VIEWER)
     with pytest.raises(AuthorizationError) as caught:
         client_for(server).execute("canary-pause")
     assert caught.value.required_role == "admin" and caught.value.current_roles == ["viewer"]
@@ -145,41 +102,41 @@ def test_403_names_the_admin_role_and_the_callers_roles(server):
 
 
 @pytest.mark.parametrize("reply, identity", [
-    ((200, "2025-01-01T03:00:00Z 127.0.0.1 \"GET /health\" 200 1ms\n"), Identity(True, True, ["admin"], "the admin-only logs probe answered")),
+    (Reply(200, "2025-01-01T03:00:00Z 127.0.0.1 \"GET /health\" 200 1ms\n"), Identity(True, True, ["admin"], "the admin-only logs probe answered")),
     (FORBIDDEN_VIEWER, Identity(True, False, ["viewer"], "lacks role 'admin': HTTP 403: Insufficient permissions")),
-    ((401, {"error": "Authentication required"}), Identity(False, False, [], "not authenticated: HTTP 401: Authentication required")),
-    ((403, {"error": "Forbidden", "reason": "IP not allowed"}),
+    (Reply(401, {"error": "Authentication required"}), Identity(False, False, [], "not authenticated: HTTP 401: Authentication required")),
+    (Reply(403, {"error": "Forbidden", "reason": "IP not allowed"}),
      Identity(None, False, None, "refused before the roles were checked: HTTP 403: Forbidden (IP not allowed)")),
 ])
 def test_whoami_probes_the_admin_only_logs(server, reply, identity):
-    server.replies = [reply]
+    server.script(reply)
     assert client_for(server).whoami() == identity
-    assert (server.seen[0]["method"], server.seen[0]["path"], server.seen[0]["query"]) == ("GET", "/internal/ops/logs", {"lines": ["1"]})
+    assert (server.received[0].method, server.received[0].path_only, server.received[0].query) == ("GET", "/internal/ops/logs", {"lines": ["1"]})
 
 
 def test_health_needs_no_credentials(server):
-    server.replies = [(200, {"ok": True, "service": "ofm-internal-ops"})]
+    server.script(Reply(200, {"ok": True, "service": "ofm-internal-ops"}))
     assert OpsApiClient(HttpClient(server.url)).health() == {"ok": True, "service": "ofm-internal-ops"}
-    assert server.seen[0]["path"] == "/health" and "Cookie" not in server.seen[0]["headers"]
+    assert server.received[0].path_only == "/health" and "Cookie" not in server.received[0].headers
 
 
 def test_audit_filters_and_rows(server):
     rows = [{"id": 7, "action": "canary.rollback", "resource": "canary", "meta": {"reason": "MANUAL"}}]
-    server.replies = [(200, {"logs": rows})]
+    server.script(Reply(200, {"logs": rows}))
     assert client_for(server).audit(limit=5, action="canary.rollback") == rows
-    assert server.seen[0]["query"] == {"limit": ["5"], "action": ["canary.rollback"]}
+    assert server.received[0].query == {"limit": ["5"], "action": ["canary.rollback"]}
 
 
 def test_audit_without_logs_list_is_a_data_error(server):
-    server.replies = [(200, {"rows": []})]
+    server.script(Reply(200, {"rows": []}))
     with pytest.raises(DataError):
         client_for(server).audit()
 
 
 def test_logs_are_lines(server):
-    server.replies = [(200, "line one\nline two\n")]
+    server.script(Reply(200, "line one\nline two\n"))
     assert client_for(server).logs(lines=2) == ["line one", "line two"]
-    assert server.seen[0]["query"] == {"lines": ["2"]}
+    assert server.received[0].query == {"lines": ["2"]}
 
 
 @pytest.mark.parametrize("call, option", [
@@ -193,14 +150,14 @@ def test_bad_arguments_fail_before_sending(server, call, option):
     with pytest.raises(InputError) as caught:
         call(client_for(server))
     assert caught.value.option == option
-    assert server.seen == []
+    assert server.received == []
 
 
 def test_promote_and_execute_bodies(server):
     client = client_for(server)
     client.canary_promote(25)
     client.execute("health-check")
-    assert [(seen["path"], seen["body"]) for seen in server.seen] == [
+    assert [(request.path_only, request.body) for request in server.received] == [
         ("/internal/ops/canary/promote", {"step": "25"}), ("/internal/ops/execute", {"operation": "health-check"})]
 
 
@@ -219,16 +176,6 @@ class ScriptedReader:
         return TrafficSplit(ConfiguredSplit(100 - weight, weight, "scripted"), None)
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 def rollback_over(url: str, reader: ScriptedReader, deadline: float, clock: FakeClock, *, retries: int = 0,
                   http_sleeps: Optional[list[float]] = None) -> CanaryRollback:
     sleep = (http_sleeps if http_sleeps is not None else []).append
@@ -236,15 +183,9 @@ def rollback_over(url: str, reader: ScriptedReader, deadline: float, clock: Fake
     return CanaryRollback(ops, reader, deadline=deadline, clock=lambda: clock.now, sleep=clock.sleep)
 
 
-def closed_port_url() -> str:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return f"http://127.0.0.1:{probe.getsockname()[1]}"
-
-
 def test_refused_attempts_did_not_apply_a_rollback_that_came_from_elsewhere():
     clock = FakeClock()
-    rollback = rollback_over(closed_port_url(), ScriptedReader(10, 10, 0), 30, clock)
+    rollback = rollback_over(f"http://127.0.0.1:{free_port()}", ScriptedReader(10, 10, 0), 30, clock)
     result = rollback.run(REQUEST)
     assert result.changed is False and rollback.may_have_applied is False
     assert result.attempts == 2 and clock.sleeps == [0.5, 1.0]
@@ -253,14 +194,14 @@ def test_refused_attempts_did_not_apply_a_rollback_that_came_from_elsewhere():
 
 
 def test_a_429_did_not_apply_but_a_5xx_may_have(server):
-    server.replies = [(429, {"error": "slow down"}), (502, {"error": "bad gateway"})]
+    server.script(Reply(429, {"error": "slow down"}), Reply(502, {"error": "bad gateway"}))
     clock = FakeClock()
     rollback = rollback_over(server.url, ScriptedReader(10, 10, 10), 2.0, clock)
     with pytest.raises(UnavailableError) as caught:
         rollback.run(REQUEST)
     assert rollback.may_have_applied is True and caught.value.sent is True
     assert "#1 HTTP 429" in str(caught.value) and "#2 HTTP 502" in str(caught.value)
-    server.replies = [(429, {"error": "slow down"})]
+    server.script(Reply(429, {"error": "slow down"}))
     only_429 = rollback_over(server.url, ScriptedReader(10), 0.4, FakeClock())
     with pytest.raises(UnavailableError) as caught:
         only_429.run(REQUEST)
@@ -268,7 +209,7 @@ def test_a_429_did_not_apply_but_a_5xx_may_have(server):
 
 
 def test_a_429_is_retried_within_the_attempt_after_its_retry_after(server):
-    server.replies = [(429, {"error": "slow down"}, {"Retry-After": "1"}), (200, {"ok": True, "message": "Canary rollback initiated"})]
+    server.script(Reply(429, {"error": "slow down"}, {"Retry-After": "1"}), Reply(200, {"ok": True, "message": "Canary rollback initiated"}))
     http_sleeps: list[float] = []
     rollback = rollback_over(server.url, ScriptedReader(10, 0), 30, FakeClock(), retries=3, http_sleeps=http_sleeps)
     result = rollback.run(REQUEST)
@@ -278,14 +219,14 @@ def test_a_429_is_retried_within_the_attempt_after_its_retry_after(server):
 
 
 def test_each_attempt_is_capped_by_the_time_left_and_logged_once(server):
-    server.replies = [(429, {"error": "slow down"}, {"Retry-After": "5"})]
+    server.script(Reply(429, {"error": "slow down"}, {"Retry-After": "5"}))
     http_sleeps: list[float] = []
     clock = FakeClock()
     rollback = rollback_over(server.url, ScriptedReader(10), 2.0, clock, retries=3, http_sleeps=http_sleeps)
     with pytest.raises(UnavailableError) as caught:
         rollback.run(REQUEST)
     assert http_sleeps == [] and clock.sleeps == [0.5, 1.0]
-    assert len(server.seen) == 3
+    assert len(server.received) == 3
     assert [entry["status"] for entry in rollback.requests] == [429, 429, 429]
     assert caught.value.attempts == 3
 
@@ -299,5 +240,5 @@ def test_an_unreadable_split_is_a_warning_and_the_rollback_is_sent(server):
     rollback = rollback_over(server.url, BrokenReader(10), 10, FakeClock())
     result = rollback.run(REQUEST)
     assert result.changed is True and result.previous is None and result.attempts == 1
-    assert len(server.seen) == 1
+    assert len(server.received) == 1
     assert rollback.warnings[0].startswith("Could not read the traffic split before the rollback: HAProxy runtime API: command")

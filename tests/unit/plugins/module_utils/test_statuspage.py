@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 from typing import Any, Optional
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from unithelpers import STATUSPAGE_API_KEY, STATUSPAGE_PAGE, FakeClock, FakeStatuspage, Reply
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import AuthenticationError, DataError, InputError, NotFoundError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import (
@@ -20,147 +20,81 @@ from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import (
     plan_incident,
     statuspage_client,
 )
-from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack import FakeService, Received, Reply, Sleeps
-
-API_KEY = "sp-key-31c0ffee77aa"
-PAGE = "unitpage01"
 
 
-class FakeStatuspage(FakeService):
-    """The v1 incidents API of page ``PAGE`` for ``API_KEY``: create, list, get and patch, kept in memory."""
-
-    def __init__(self) -> None:
-        self.incidents: dict[str, dict[str, Any]] = {}
-        self._clock = 0
-        super().__init__()
-
-    @property
-    def api_url(self) -> str:
-        return self.url + "/v1"
-
-    def add(self, name: str, status: str = "investigating", body: str = "", **fields: Any) -> dict[str, Any]:
-        self._clock += 1
-        incident_id = f"inc{len(self.incidents) + 1:03d}"
-        stamp = f"2025-01-01T00:00:{self._clock:02d}Z"
-        incident = {"id": incident_id, "name": name, "status": status, "impact": fields.pop("impact", "none"), "impact_override": None,
-                    "shortlink": f"https://stspg.io/{incident_id}", "component_ids": [], "created_at": stamp, "updated_at": stamp,
-                    "resolved_at": None, "incident_updates": [{"status": status, "body": body, "created_at": stamp}], **fields}
-        self.incidents[incident_id] = incident
-        return incident
-
-    def writes(self) -> list[Received]:
-        return [request for request in self.received if request.method != "GET"]
-
-    def answer(self, request: Received) -> Reply:
-        if request.headers.get("Authorization") != f"OAuth {API_KEY}":
-            return Reply(401, {"error": "Could not authenticate"})
-        path = urlsplit(request.path).path
-        base = f"/v1/pages/{PAGE}/incidents"
-        if path == base and request.method == "GET":
-            return Reply(200, sorted(self.incidents.values(), key=lambda incident: incident["created_at"], reverse=True))
-        if path == base and request.method == "POST":
-            fields = dict(request.body["incident"])
-            incident = self.add(fields.pop("name"), fields.pop("status", "investigating"), fields.pop("body", ""))
-            return Reply(201, self._patch(incident, fields, add_update=False))
-        incident = self.incidents.get(path[len(base) + 1:]) if path.startswith(base + "/") else None
-        if incident is None:
-            return Reply(404, {"error": "Not found"})
-        if request.method == "GET":
-            return Reply(200, incident)
-        return Reply(200, self._patch(incident, dict(request.body["incident"]), add_update=True))
-
-    def _patch(self, incident: dict[str, Any], fields: dict[str, Any], add_update: bool) -> dict[str, Any]:
-        self._clock += 1
-        stamp = f"2025-01-01T00:00:{self._clock:02d}Z"
-        body = fields.pop("body", "")
-        fields.pop("deliver_notifications", None)
-        incident.update(fields, updated_at=stamp)
-        incident["impact"] = incident["impact_override"] or incident["impact"]
-        if add_update:
-            incident["incident_updates"].insert(0, {"status": incident["status"], "body": body, "created_at": stamp})
-        return incident
-
-
-@pytest.fixture(name="statuspage")
-def fixture_statuspage():
-    server = FakeStatuspage()
-    yield server
-    server.close()
-
-
-@pytest.fixture(name="sleeps")
-def fixture_sleeps():
-    return Sleeps()
+@pytest.fixture(name="clock")
+def fixture_clock() -> FakeClock:
+    return FakeClock()
 
 
 def params(statuspage: FakeStatuspage, **overrides: Any) -> dict[str, Any]:
-    return {"api_url": statuspage.api_url, "page_id": PAGE, "api_key": API_KEY, "validate_certs": True, "ca_path": None,
+    return {"api_url": statuspage.api_url, "page_id": STATUSPAGE_PAGE, "api_key": STATUSPAGE_API_KEY, "validate_certs": True, "ca_path": None,
             "timeout": 5.0, "retries": 2, **overrides}
 
 
-def client_for(statuspage: FakeStatuspage, sleeps: Sleeps, **overrides: Any):
-    return statuspage_client(params(statuspage, **overrides), sleep=sleeps)
+def client_for(statuspage: FakeStatuspage, clock: FakeClock, **overrides: Any):
+    return statuspage_client(params(statuspage, **overrides), sleep=clock.sleep)
 
 
-def run(statuspage: FakeStatuspage, sleeps: Sleeps, **wanted: Any) -> tuple[str, Optional[dict[str, Any]]]:
-    client = client_for(statuspage, sleeps)
+def run(statuspage: FakeStatuspage, clock: FakeClock, **wanted: Any) -> tuple[str, Optional[dict[str, Any]]]:
+    client = client_for(statuspage, clock)
     plan = plan_incident(client, IncidentRequest(**wanted))
     return plan.action, apply_plan(client, plan)
 
 
-def test_create_sends_oauth_key_and_defaults_to_investigating(statuspage, sleeps):
-    action, incident = run(statuspage, sleeps, name="Degraded publishing", impact_override="major", body="Rolling back")
+def test_create_sends_oauth_key_and_defaults_to_investigating(statuspage, clock):
+    action, incident = run(statuspage, clock, name="Degraded publishing", impact_override="major", body="Rolling back")
     assert action == "create"
     get, create = statuspage.received
-    assert get.method == "GET" and parse_qs(urlsplit(get.path).query) == {"q": ["Degraded publishing"], "limit": ["100"]}
-    assert (create.method, create.path) == ("POST", f"/v1/pages/{PAGE}/incidents")
-    assert create.headers["Authorization"] == f"OAuth {API_KEY}"
+    assert get.method == "GET" and get.query == {"q": ["Degraded publishing"], "limit": ["100"]}
+    assert (create.method, create.path) == ("POST", f"/v1/pages/{STATUSPAGE_PAGE}/incidents")
+    assert create.headers["Authorization"] == f"OAuth {STATUSPAGE_API_KEY}"
     assert create.body == {"incident": {"name": "Degraded publishing", "status": "investigating", "impact_override": "major",
                                         "body": "Rolling back", "deliver_notifications": True}}
     assert incident["id"] == "inc001" and incident["status"] == "investigating"
 
 
-def test_second_run_by_name_updates_instead_of_duplicating(statuspage, sleeps):
-    run(statuspage, sleeps, name="Degraded publishing", body="Rolling back")
-    action, incident = run(statuspage, sleeps, name="Degraded publishing", status="monitoring", body="Rolled back")
+def test_second_run_by_name_updates_instead_of_duplicating(statuspage, clock):
+    run(statuspage, clock, name="Degraded publishing", body="Rolling back")
+    action, incident = run(statuspage, clock, name="Degraded publishing", status="monitoring", body="Rolled back")
     assert action == "update"
     assert len(statuspage.incidents) == 1
     patch = statuspage.writes()[-1]
-    assert (patch.method, patch.path) == ("PATCH", f"/v1/pages/{PAGE}/incidents/inc001")
+    assert (patch.method, patch.path) == ("PATCH", f"/v1/pages/{STATUSPAGE_PAGE}/incidents/inc001")
     assert patch.body == {"incident": {"status": "monitoring", "body": "Rolled back", "deliver_notifications": True}}
     assert incident["status"] == "monitoring" and latest_body(incident) == "Rolled back"
 
 
-def test_identical_run_sends_nothing(statuspage, sleeps):
-    run(statuspage, sleeps, name="Degraded publishing", status="identified", impact_override="minor", body="Cause found")
+def test_identical_run_sends_nothing(statuspage, clock):
+    run(statuspage, clock, name="Degraded publishing", status="identified", impact_override="minor", body="Cause found")
     writes = len(statuspage.writes())
-    action, incident = run(statuspage, sleeps, name="Degraded publishing", status="identified", impact_override="minor", body="Cause found")
+    action, incident = run(statuspage, clock, name="Degraded publishing", status="identified", impact_override="minor", body="Cause found")
     assert action == "none"
     assert len(statuspage.writes()) == writes
     assert incident["id"] == "inc001"
 
 
-def test_resolving_twice_changes_nothing_the_second_time(statuspage, sleeps):
+def test_resolving_twice_changes_nothing_the_second_time(statuspage, clock):
     statuspage.add("Degraded publishing", "monitoring", "Watching")
-    assert run(statuspage, sleeps, name="Degraded publishing", status="resolved", body="Fixed")[0] == "update"
-    assert run(statuspage, sleeps, name="Degraded publishing", status="resolved", body="Fixed")[0] == "none"
+    assert run(statuspage, clock, name="Degraded publishing", status="resolved", body="Fixed")[0] == "update"
+    assert run(statuspage, clock, name="Degraded publishing", status="resolved", body="Fixed")[0] == "none"
     assert len(statuspage.incidents) == 1
 
 
-def test_a_resolved_namesake_is_not_reopened(statuspage, sleeps):
+def test_a_resolved_namesake_is_not_reopened(statuspage, clock):
     statuspage.add("Degraded publishing", "resolved", "Fixed last week")
-    action, incident = run(statuspage, sleeps, name="Degraded publishing", status="investigating", body="Again")
+    action, incident = run(statuspage, clock, name="Degraded publishing", status="investigating", body="Again")
     assert action == "create"
     assert incident["id"] == "inc002"
     assert statuspage.incidents["inc001"]["status"] == "resolved"
 
 
-def test_update_by_id_reads_that_incident_and_renames_it(statuspage, sleeps):
+def test_update_by_id_reads_that_incident_and_renames_it(statuspage, clock):
     statuspage.add("Old title", "identified", "Cause found")
-    action, incident = run(statuspage, sleeps, incident_id="inc001", name="New title")
+    action, incident = run(statuspage, clock, incident_id="inc001", name="New title")
     assert action == "update"
-    assert [(request.method, urlsplit(request.path).path) for request in statuspage.received] == [
-        ("GET", f"/v1/pages/{PAGE}/incidents/inc001"), ("PATCH", f"/v1/pages/{PAGE}/incidents/inc001")]
+    assert [(request.method, request.path_only) for request in statuspage.received] == [
+        ("GET", f"/v1/pages/{STATUSPAGE_PAGE}/incidents/inc001"), ("PATCH", f"/v1/pages/{STATUSPAGE_PAGE}/incidents/inc001")]
     assert statuspage.received[1].body == {"incident": {"name": "New title", "deliver_notifications": True}}
     assert incident["name"] == "New title"
 
@@ -198,18 +132,18 @@ def test_latest_body_and_component_ids_read_either_shape():
     assert component_ids({"component_ids": ["x"], "components": [{"id": "c1"}]}) == ["x"]
 
 
-def test_diff_shows_before_and_after(statuspage, sleeps):
+def test_diff_shows_before_and_after(statuspage, clock):
     statuspage.add("Outage", "identified", "Cause found", impact="major")
-    plan = plan_incident(client_for(statuspage, sleeps), IncidentRequest(name="Outage", status="resolved", body="Fixed"))
+    plan = plan_incident(client_for(statuspage, clock), IncidentRequest(name="Outage", status="resolved", body="Fixed"))
     assert plan.diff() == {"before": {"name": "Outage", "status": "identified", "impact": "major", "body": "Cause found"},
                            "after": {"name": "Outage", "status": "resolved", "impact": "major", "body": "Fixed"}}
-    create = plan_incident(client_for(statuspage, sleeps), IncidentRequest(name="Another"))
+    create = plan_incident(client_for(statuspage, clock), IncidentRequest(name="Another"))
     assert create.diff() == {"before": {}, "after": {"name": "Another", "status": "investigating", "impact": "none", "body": ""}}
 
 
-def test_wrong_key_is_an_authentication_error_without_the_key(statuspage, sleeps):
+def test_wrong_key_is_an_authentication_error_without_the_key(statuspage, clock):
     wrong = "sp-wrong-key-5150"
-    client = client_for(statuspage, sleeps, api_key=wrong)
+    client = client_for(statuspage, clock, api_key=wrong)
     with pytest.raises(AuthenticationError) as caught:
         plan_incident(client, IncidentRequest(name="Outage"))
     assert statuspage.received[0].headers["Authorization"] == f"OAuth {wrong}"
@@ -217,74 +151,74 @@ def test_wrong_key_is_an_authentication_error_without_the_key(statuspage, sleeps
     assert wrong not in json.dumps([str(caught.value), caught.value.fields(), client.http.requests])
 
 
-def test_create_is_not_retried_after_500(statuspage, sleeps):
-    client = client_for(statuspage, sleeps, retries=3)
+def test_create_is_not_retried_after_500(statuspage, clock):
+    client = client_for(statuspage, clock, retries=3)
     plan = plan_incident(client, IncidentRequest(name="Outage"))
     statuspage.script(Reply(500, {"error": "boom"}))
     with pytest.raises(UnavailableError) as caught:
         apply_plan(client, plan)
     assert len(statuspage.writes()) == 1
-    assert sleeps.waits == []
+    assert clock.sleeps == []
     assert "may have reached the server" in str(caught.value)
 
 
-def test_create_is_retried_after_429(statuspage, sleeps):
-    client = client_for(statuspage, sleeps)
+def test_create_is_retried_after_429(statuspage, clock):
+    client = client_for(statuspage, clock)
     plan = plan_incident(client, IncidentRequest(name="Outage"))
     statuspage.script(Reply(429, {"error": "Rate limited"}, {"Retry-After": "2"}))
     assert apply_plan(client, plan)["name"] == "Outage"
-    assert sleeps.waits == [2.0]
-    assert [(request.method, request.path) for request in statuspage.writes()] == [("POST", f"/v1/pages/{PAGE}/incidents")] * 2
+    assert clock.sleeps == [2.0]
+    assert [(request.method, request.path) for request in statuspage.writes()] == [("POST", f"/v1/pages/{STATUSPAGE_PAGE}/incidents")] * 2
     assert len(statuspage.incidents) == 1
 
 
-def test_patch_is_retried_after_429(statuspage, sleeps):
+def test_patch_is_retried_after_429(statuspage, clock):
     statuspage.add("Outage")
-    client = client_for(statuspage, sleeps)
+    client = client_for(statuspage, clock)
     plan = plan_incident(client, IncidentRequest(name="Outage", status="monitoring"))
     statuspage.script(Reply(429, {"error": "Rate limited"}, {"Retry-After": "1"}))
     assert apply_plan(client, plan)["status"] == "monitoring"
-    assert sleeps.waits == [1.0]
+    assert clock.sleeps == [1.0]
     assert [entry["status"] for entry in client.http.requests] == [200, 429, 200]
 
 
-def test_list_is_retried_after_503(statuspage, sleeps):
+def test_list_is_retried_after_503(statuspage, clock):
     statuspage.script(Reply(503, {"error": "unavailable"}))
-    plan = plan_incident(client_for(statuspage, sleeps), IncidentRequest(name="Outage"))
+    plan = plan_incident(client_for(statuspage, clock), IncidentRequest(name="Outage"))
     assert plan.action == "create"
     assert [request.method for request in statuspage.received] == ["GET", "GET"]
 
 
-def test_unexpected_answer_is_a_data_error(statuspage, sleeps):
+def test_unexpected_answer_is_a_data_error(statuspage, clock):
     statuspage.script(Reply(200, {"incidents": []}))
     with pytest.raises(DataError) as caught:
-        plan_incident(client_for(statuspage, sleeps), IncidentRequest(name="Outage"))
+        plan_incident(client_for(statuspage, clock), IncidentRequest(name="Outage"))
     assert "expected a list of incidents" in str(caught.value)
 
 
 @pytest.mark.parametrize("overrides, option", [({"api_key": None}, "api_key"), ({"page_id": ""}, "page_id"),
                                                ({"api_url": "api.statuspage.io"}, "api_url")])
-def test_missing_settings_name_the_option(statuspage, sleeps, overrides, option):
+def test_missing_settings_name_the_option(statuspage, clock, overrides, option):
     with pytest.raises(InputError) as caught:
-        client_for(statuspage, sleeps, **overrides)
+        client_for(statuspage, clock, **overrides)
     assert caught.value.option == option
 
 
-def test_a_bad_api_url_shows_a_statuspage_example(statuspage, sleeps):
+def test_a_bad_api_url_shows_a_statuspage_example(statuspage, clock):
     with pytest.raises(InputError) as caught:
-        client_for(statuspage, sleeps, api_url="api.statuspage.io/v1")
+        client_for(statuspage, clock, api_url="api.statuspage.io/v1")
     assert caught.value.accepted == "a URL such as https://api.statuspage.io/v1"
 
 
-def test_an_incident_needs_an_id_or_a_name(statuspage, sleeps):
+def test_an_incident_needs_an_id_or_a_name(statuspage, clock):
     with pytest.raises(InputError) as caught:
-        plan_incident(client_for(statuspage, sleeps), IncidentRequest(status="resolved"))
+        plan_incident(client_for(statuspage, clock), IncidentRequest(status="resolved"))
     assert caught.value.option == "name"
     assert statuspage.received == []
 
 
-def test_unknown_incident_id_is_not_found(statuspage, sleeps):
+def test_unknown_incident_id_is_not_found(statuspage, clock):
     with pytest.raises(NotFoundError) as caught:
-        plan_incident(client_for(statuspage, sleeps), IncidentRequest(incident_id="nope", status="resolved"))
+        plan_incident(client_for(statuspage, clock), IncidentRequest(incident_id="nope", status="resolved"))
     assert caught.value.status == 404
     assert statuspage.writes() == []

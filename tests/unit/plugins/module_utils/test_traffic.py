@@ -8,6 +8,7 @@ from typing import Any, Optional
 
 import pytest
 import yaml
+from unithelpers import FakeClock
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import haproxy as haproxy_fragment
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
@@ -51,16 +52,6 @@ class StubRuntime:
     def show_servers_state(self, backend: str) -> list[dict[str, str]]:
         self.commands.append(f"show servers state {backend}")
         return [{"be_name": backend, "srv_name": name, "srv_uweight": weight} for name, weight in self.weights.items()]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def meter(*answers: dict[Optional[str], float], **kwargs: Any) -> TrafficMeter:
@@ -181,7 +172,7 @@ def reader_over(runtime: StubRuntime, prometheus: StubPrometheus) -> TrafficRead
 def test_wait_until_stable_polls_until_weight_and_share_are_zero():
     runtime = StubRuntime(stable="100", canary="0")
     prometheus = StubPrometheus({"stable": 9.0, "canary": 1.0}, {"stable": 9.0, "canary": 0.5}, {"stable": 10.0, "canary": 0.0})
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     result = traffic.wait_until_stable(reader_over(runtime, prometheus), timeout=60, interval=5, clock=lambda: clock.now, sleep=clock.sleep)
     assert result.all_on_stable is True and result.polls == 3
     assert result.split.measured.canary_share == 0.0
@@ -190,7 +181,7 @@ def test_wait_until_stable_polls_until_weight_and_share_are_zero():
 
 
 def test_wait_until_stable_does_not_take_unknown_for_zero():
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     reader = reader_over(StubRuntime(stable="100", canary="0"), StubPrometheus({}))
     with pytest.raises(DeadlineExceeded) as caught:
         traffic.wait_until_stable(reader, timeout=10, interval=4, clock=lambda: clock.now, sleep=clock.sleep)
@@ -202,7 +193,7 @@ def test_wait_until_stable_does_not_take_unknown_for_zero():
 
 
 def test_wait_until_stable_honours_max_canary_share():
-    clock = FakeClock()
+    clock = FakeClock(start=100.0)
     reader = TrafficReader(meter=TrafficMeter(StubPrometheus({"stable": 98.0, "canary": 2.0})))
     result = traffic.wait_until_stable(reader, max_canary_share=0.05, clock=lambda: clock.now, sleep=clock.sleep)
     assert result.polls == 1 and clock.sleeps == []

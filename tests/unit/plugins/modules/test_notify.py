@@ -1,78 +1,63 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""notify's main() against the local fake Slack of test_slack: warn-not-fail, check mode, and no secret in any output."""
+"""notify's main() against the local fake Slack of unithelpers: warn-not-fail, check mode, and no secret in any output."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
 import pytest
-from unithelpers import documented_options, free_port, mismatches, run_module
+from unithelpers import (SLACK_CHANNEL_ID, SLACK_TOKEN, SLACK_WEBHOOK_PATH, SLACK_WEBHOOK_SECRET, FakeClock, FakeSlack, Reply, documented_options,
+                         free_port, mismatches, run_module)
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.module_utils import slack as slack_utils
 from ansible_collections.ofm.rollback.plugins.modules import notify
-from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack import (
-    CHANNEL_ID,
-    TOKEN,
-    WEBHOOK_PATH,
-    WEBHOOK_SECRET,
-    FakeSlack,
-    Reply,
-    Sleeps,
-)
 
 
-@pytest.fixture(name="slack")
-def fixture_slack():
-    server = FakeSlack()
-    yield server
-    server.close()
-
-
-@pytest.fixture(name="sleeps")
-def fixture_sleeps(monkeypatch):
-    sleeps = Sleeps()
+@pytest.fixture(name="clock")
+def fixture_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    clock = FakeClock()
 
     class Notifier(slack_utils.SlackNotifier):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, sleep=sleeps, **kwargs)
+            super().__init__(*args, sleep=clock.sleep, **kwargs)
 
     monkeypatch.setattr(notify, "SlackNotifier", Notifier)
-    return sleeps
+    return clock
 
 
 def api_args(slack: FakeSlack, **overrides: Any) -> dict[str, Any]:
-    return {"token": TOKEN, "api_url": slack.api_url, "channel": "#ops-alerts", "text": "Rollback started", **overrides}
+    return {"token": SLACK_TOKEN, "api_url": slack.api_url, "channel": "#ops-alerts", "text": "Rollback started", **overrides}
 
 
-def assert_no_secret(*outputs: Any, secrets: tuple[str, ...] = (TOKEN, WEBHOOK_SECRET)) -> None:
+def assert_no_secret(*outputs: Any, secrets: tuple[str, ...] = (SLACK_TOKEN, SLACK_WEBHOOK_SECRET)) -> None:
     shown = json.dumps(outputs)
     for secret in secrets:
         assert secret not in shown
 
 
-def test_api_post_returns_ts_and_channel(slack, sleeps):
+def test_api_post_returns_ts_and_channel(slack, clock):
     failed, result, warnings = run_module(notify, api_args(slack))
     assert not failed and warnings == []
     assert result["changed"] is True and result["delivered"] is True
     assert result["method"] == "api"
-    assert result["ts"] == "1700000000.000001" and result["channel"] == CHANNEL_ID and result["thread_ts"] is None
+    assert result["ts"] == "1700000000.000001" and result["channel"] == SLACK_CHANNEL_ID and result["thread_ts"] is None
     assert result["payload"] == {"channel": "#ops-alerts", "text": "Rollback started"}
     assert [entry["status"] for entry in result["requests"]] == [200]
-    assert result["msg"] == f"Slack: posted the message to {CHANNEL_ID} via the Web API (ts 1700000000.000001)."
+    assert result["msg"] == f"Slack: posted the message to {SLACK_CHANNEL_ID} via the Web API (ts 1700000000.000001)."
     assert_no_secret(result)
 
 
-def test_token_from_the_environment_selects_the_api(slack, sleeps, monkeypatch):
-    monkeypatch.setenv("SLACK_BOT_TOKEN", TOKEN)
+def test_token_from_the_environment_selects_the_api(slack, clock, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", SLACK_TOKEN)
     args = {"api_url": slack.api_url, "channel": "#ops-alerts", "text": "x", "webhook_url": slack.webhook_url}
     failed, result, _warnings = run_module(notify, args)
     assert not failed and result["method"] == "api"
-    assert slack.received[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert slack.received[0].headers["Authorization"] == f"Bearer {SLACK_TOKEN}"
 
 
-def test_check_mode_sends_nothing_and_returns_the_payload(slack, sleeps):
+def test_check_mode_sends_nothing_and_returns_the_payload(slack, clock):
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Rollback*"}}]
     failed, result, _warnings = run_module(notify, api_args(slack, blocks=blocks, thread_ts="1700000000.5"), check_mode=True)
     assert not failed
@@ -82,7 +67,7 @@ def test_check_mode_sends_nothing_and_returns_the_payload(slack, sleeps):
     assert result["msg"] == "Slack: would post the message to #ops-alerts via the Web API."
 
 
-def test_failed_delivery_warns_and_goes_on_by_default(slack, sleeps):
+def test_failed_delivery_warns_and_goes_on_by_default(slack, clock):
     wrong = "xoxb-wrong-token-0000"
     failed, result, warnings = run_module(notify, api_args(slack, token=wrong))
     assert not failed
@@ -95,7 +80,7 @@ def test_failed_delivery_warns_and_goes_on_by_default(slack, sleeps):
     assert_no_secret(result, warnings, secrets=(wrong,))
 
 
-def test_failed_delivery_fails_when_required(slack, sleeps):
+def test_failed_delivery_fails_when_required(slack, clock):
     slack.script(Reply(200, {"ok": False, "error": "channel_not_found"}))
     failed, result, warnings = run_module(notify, api_args(slack, channel="#nope", required=True))
     assert failed
@@ -106,7 +91,7 @@ def test_failed_delivery_fails_when_required(slack, sleeps):
     assert_no_secret(result)
 
 
-def test_server_error_is_not_retried_and_warns(slack, sleeps):
+def test_server_error_is_not_retried_and_warns(slack, clock):
     slack.script(Reply(500, {"error": "Injected fault"}))
     failed, result, warnings = run_module(notify, api_args(slack, retries=3))
     assert not failed and result["delivered"] is False
@@ -115,25 +100,25 @@ def test_server_error_is_not_retried_and_warns(slack, sleeps):
     assert "may have reached the server" in warnings[0]
 
 
-def test_unreachable_slack_is_retried_then_warns(sleeps):
-    args = {"token": TOKEN, "api_url": f"http://127.0.0.1:{free_port()}/api", "channel": "#ops-alerts", "text": "x", "retries": 2}
+def test_unreachable_slack_is_retried_then_warns(clock):
+    args = {"token": SLACK_TOKEN, "api_url": f"http://127.0.0.1:{free_port()}/api", "channel": "#ops-alerts", "text": "x", "retries": 2}
     failed, result, warnings = run_module(notify, args)
     assert not failed and result["delivered"] is False
-    assert len(result["requests"]) == 3 and sleeps.waits == [0.5, 1.0]
+    assert len(result["requests"]) == 3 and clock.sleeps == [0.5, 1.0]
     assert result["error"]["type"] == "UnavailableError" and result["error"]["attempts"] == 3 and result["error"]["sent"] is False
     assert "could not connect" in warnings[0]
 
 
-def test_webhook_thread_reply_warns_and_posts_to_the_channel(slack, sleeps):
+def test_webhook_thread_reply_warns_and_posts_to_the_channel(slack, clock):
     failed, result, warnings = run_module(notify, {"webhook_url": slack.webhook_url, "text": "Reply", "thread_ts": "1700000000.000001"})
     assert not failed and result["delivered"] is True
     assert result["method"] == "webhook" and result["ts"] is None and result["thread_ts"] is None
-    assert slack.received[0].path == WEBHOOK_PATH and slack.received[0].body == {"text": "Reply"}
+    assert slack.received[0].path == SLACK_WEBHOOK_PATH and slack.received[0].body == {"text": "Reply"}
     assert len(warnings) == 1 and "incoming webhooks cannot reply in a thread" in warnings[0]
     assert_no_secret(result, warnings)
 
 
-def test_webhook_failure_hides_the_url(slack, sleeps):
+def test_webhook_failure_hides_the_url(slack, clock):
     slack.script(Reply(404, "no_service"))
     failed, result, warnings = run_module(notify, {"webhook_url": slack.webhook_url, "text": "x"})
     assert not failed and result["delivered"] is False
@@ -142,7 +127,7 @@ def test_webhook_failure_hides_the_url(slack, sleeps):
     assert "TUNIT000" not in json.dumps([result, warnings])
 
 
-def test_nothing_configured_warns_without_sending(slack, sleeps):
+def test_nothing_configured_warns_without_sending(slack, clock):
     failed, result, warnings = run_module(notify, {"channel": "#ops-alerts", "text": "x"})
     assert not failed and result["delivered"] is False
     assert result["error"]["option"] == "webhook_url"
@@ -150,7 +135,7 @@ def test_nothing_configured_warns_without_sending(slack, sleeps):
     assert "SLACK_WEBHOOK_URL" in warnings[0]
 
 
-def test_update_with_a_webhook_is_refused(slack, sleeps):
+def test_update_with_a_webhook_is_refused(slack, clock):
     args = {"webhook_url": slack.webhook_url, "text": "x", "update_ts": "1700000000.000001", "required": True}
     failed, result, _warnings = run_module(notify, args)
     assert failed and result["error"]["option"] == "update_ts"

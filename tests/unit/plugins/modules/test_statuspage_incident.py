@@ -1,29 +1,19 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""statuspage_incident's main() against the local fake Statuspage of test_statuspage."""
+"""statuspage_incident's main() against the local fake Statuspage of unithelpers."""
 from __future__ import annotations
 
 import json
 from typing import Any
 
-import pytest
-from unithelpers import documented_options, mismatches, run_module
+from unithelpers import STATUSPAGE_API_KEY, STATUSPAGE_PAGE, FakeStatuspage, Reply, documented_options, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.modules import statuspage_incident
-from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_slack import Reply
-from ansible_collections.ofm.rollback.tests.unit.plugins.module_utils.test_statuspage import API_KEY, PAGE, FakeStatuspage
-
-
-@pytest.fixture(name="statuspage")
-def fixture_statuspage():
-    server = FakeStatuspage()
-    yield server
-    server.close()
 
 
 def args(statuspage: FakeStatuspage, **overrides: Any) -> dict[str, Any]:
-    return {"api_url": statuspage.api_url, "page_id": PAGE, "api_key": API_KEY, "name": "Degraded publishing (INC-1234)", **overrides}
+    return {"api_url": statuspage.api_url, "page_id": STATUSPAGE_PAGE, "api_key": STATUSPAGE_API_KEY, "name": "Degraded publishing (INC-1234)", **overrides}
 
 
 def run(statuspage: FakeStatuspage, check_mode: bool = False, **overrides: Any) -> tuple[bool, dict[str, Any], list[str]]:
@@ -109,16 +99,16 @@ def test_missing_key_warns_without_a_request(statuspage):
 
 
 def test_settings_from_the_environment(statuspage, monkeypatch):
-    monkeypatch.setenv("STATUSPAGE_API_KEY", API_KEY)
-    monkeypatch.setenv("STATUSPAGE_PAGE_ID", PAGE)
+    monkeypatch.setenv("STATUSPAGE_API_KEY", STATUSPAGE_API_KEY)
+    monkeypatch.setenv("STATUSPAGE_PAGE_ID", STATUSPAGE_PAGE)
     failed, result, _warnings = run_module(statuspage_incident, {"api_url": statuspage.api_url, "name": "From env"})
     assert not failed and result["action"] == "create"
-    assert statuspage.received[-1].headers["Authorization"] == f"OAuth {API_KEY}"
-    assert API_KEY not in json.dumps(result)
+    assert statuspage.received[-1].headers["Authorization"] == f"OAuth {STATUSPAGE_API_KEY}"
+    assert STATUSPAGE_API_KEY not in json.dumps(result)
 
 
 def test_needs_a_name_or_an_id(statuspage):
-    failed, result, _warnings = run_module(statuspage_incident, {"api_url": statuspage.api_url, "page_id": PAGE, "api_key": API_KEY})
+    failed, result, _warnings = run_module(statuspage_incident, {"api_url": statuspage.api_url, "page_id": STATUSPAGE_PAGE, "api_key": STATUSPAGE_API_KEY})
     assert failed and "one of the following is required: incident_id, name" in result["msg"]
 
 

@@ -1,0 +1,274 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Kubernetes access for the modules: the shared connection options, a client built from them, errors mapped to the
+collection's hierarchy, and a waiter with one table of readiness predicates per kind.
+
+``KUBE_SPEC`` has the doc fragment ``ofm.rollback.kube``, kept in step by a unit test.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Optional, TypeVar
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthenticationError, AuthorizationError, ConflictError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
+    UnavailableError)
+
+try:
+    from kubernetes import client as kube_client
+    from kubernetes import config as kube_config
+    from kubernetes.client.exceptions import ApiException
+    from kubernetes.config.config_exception import ConfigException
+    from kubernetes.dynamic import DynamicClient
+    from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
+    from urllib3.exceptions import HTTPError as Urllib3Error
+    KUBERNETES_IMPORT_ERROR: Optional[ImportError] = None
+except ImportError as import_error:  # pragma: no cover - reported by require_kubernetes()
+    KUBERNETES_IMPORT_ERROR = import_error
+
+SYSTEM = "Kubernetes API"
+TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
+T = TypeVar("T")
+
+KUBE_SPEC: dict[str, dict[str, Any]] = {
+    "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG", "KUBECONFIG"])},
+    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
+    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
+    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
+    "ca_cert": {"type": "path"},
+    "validate_certs": {"type": "bool", "default": True},
+}
+
+WORKLOAD_API_VERSION = "apps/v1"
+
+
+def require_kubernetes() -> None:
+    """Raise an ``InputError`` naming the package when the ``kubernetes`` client is not installed."""
+    if KUBERNETES_IMPORT_ERROR is not None:
+        raise InputError(f"the Python package 'kubernetes' cannot be imported: {KUBERNETES_IMPORT_ERROR}", system=SYSTEM,
+                         operation="client setup", hint="Install it on the host that runs the module: pip install kubernetes.")
+
+
+def api_client(params: Mapping[str, Any]) -> "kube_client.ApiClient":
+    """An ``ApiClient`` from the ``KUBE_SPEC`` options: a kubeconfig (and context) when given or found, overridden by host/api_key."""
+    require_kubernetes()
+    configuration = kube_client.Configuration()
+    if params.get("kubeconfig") or not params.get("host"):
+        try:
+            kube_config.load_kube_config(config_file=params.get("kubeconfig"), context=params.get("context"),
+                                         client_configuration=configuration, persist_config=False)
+        except (ConfigException, OSError) as exc:
+            raise InputError(f"cannot load the kubeconfig: {exc}", system=SYSTEM, operation="client setup", option="kubeconfig",
+                             hint="Set kubeconfig (or K8S_AUTH_KUBECONFIG/KUBECONFIG) to a readable file, or set host and api_key.") from exc
+    if params.get("host"):
+        configuration.host = params["host"]
+    if params.get("api_key"):
+        configuration.api_key = {"authorization": f"Bearer {params['api_key']}"}
+    if params.get("ca_cert"):
+        configuration.ssl_ca_cert = params["ca_cert"]
+    configuration.verify_ssl = params.get("validate_certs", True)
+    return kube_client.ApiClient(configuration)
+
+
+def map_error(exc: Exception, operation: str, target: str) -> OfmRollbackError:
+    """The collection's error for a failed Kubernetes call."""
+    status = getattr(exc, "status", None)
+    reason = _api_reason(exc)
+    kwargs: dict[str, Any] = {"system": SYSTEM, "operation": operation, "target": target, "status": status}
+    if status == 404:
+        return NotFoundError(reason, **kwargs, hint="Check the name, kind and namespace, and that the resource type is installed.")
+    if status == 409:
+        return ConflictError(reason, **kwargs)
+    if status == 401:
+        return AuthenticationError(reason, **kwargs)
+    if status == 403:
+        return AuthorizationError(reason, **kwargs, hint="Give the account RBAC rights for this verb and resource in this namespace.")
+    if status in (400, 422):
+        return InputError(reason, **kwargs, hint="The API server rejected the object; see the reason.")
+    if status is None or status in TRANSIENT_STATUSES or status >= 500:
+        return UnavailableError(reason, **kwargs, sent=status is not None,
+                                hint="Check that the API server is up and reachable from this host (host, kubeconfig), then run again.")
+    return OfmRollbackError(reason, **kwargs)
+
+
+def _api_reason(exc: Exception) -> str:
+    body = getattr(exc, "body", None)
+    if isinstance(body, (bytes, str)) and body:
+        try:
+            message = json.loads(body).get("message")
+            if message:
+                return f"HTTP {exc.status}: {message}"  # type: ignore[attr-defined]
+        except ValueError:
+            pass
+    status = getattr(exc, "status", None)
+    return f"HTTP {status}: {getattr(exc, 'reason', exc)}" if status else f"cannot connect: {exc}"
+
+
+def is_transient(exc: Exception) -> bool:
+    status = getattr(exc, "status", None)
+    return status is None or status in TRANSIENT_STATUSES
+
+
+class Kube:
+    """A ``DynamicClient`` whose calls raise the collection's errors and retry transient failures."""
+
+    def __init__(self, client: Any, retries: int = 3, retry_sleep: float = 1.0, sleep: Callable[[float], None] = time.sleep) -> None:
+        self.client = client
+        self.retries = retries
+        self.retry_sleep = retry_sleep
+        self.sleep = sleep
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "Kube":
+        require_kubernetes()
+        client = api_client(params)
+        return cls(call_mapped(lambda: DynamicClient(client), "API discovery", client.configuration.host, retries=3, sleep=time.sleep))
+
+    def resource(self, api_version: str, kind: str) -> Any:
+        try:
+            return self.client.resources.get(api_version=api_version, kind=kind)
+        except ResourceNotFoundError as exc:
+            raise NotFoundError(f"the server has no resource type {kind} in {api_version}", system=SYSTEM, operation="API discovery",
+                                target=kind, hint="Install the CRD (for Argo Rollouts: argoproj.io/v1alpha1) or check the apiVersion.") from exc
+
+    def call(self, operation: str, target: str, function: Callable[[], T]) -> T:
+        return call_mapped(function, operation, target, retries=self.retries, sleep=self.sleep, retry_sleep=self.retry_sleep)
+
+    def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        resource = self.resource(api_version, kind)
+        return self.call("get", f"{kind} {namespace}/{name}", lambda: resource.get(name=name, namespace=namespace).to_dict())
+
+    def list(self, api_version: str, kind: str, namespace: str, label_selector: Optional[str] = None) -> list[dict[str, Any]]:
+        resource = self.resource(api_version, kind)
+        found = self.call("list", f"{kind} in namespace {namespace}", lambda: resource.get(namespace=namespace, label_selector=label_selector))
+        return found.to_dict().get("items") or []
+
+    def patch(self, api_version: str, kind: str, namespace: str, name: str, body: Any, *, content_type: str,  # pylint: disable=too-many-arguments
+              subresource: Optional[str] = None, dry_run: bool = False) -> dict[str, Any]:
+        resource = self.resource(api_version, kind)
+        if subresource:
+            resource = getattr(resource, subresource)
+        query = {"dry_run": "All"} if dry_run else {}
+        target = f"{kind} {namespace}/{name}" + (f"/{subresource}" if subresource else "")
+        return self.call("patch", target, lambda: resource.patch(body=body, name=name, namespace=namespace, content_type=content_type,
+                                                                 **query).to_dict())
+
+
+def call_mapped(function: Callable[[], T], operation: str, target: str, *, retries: int, sleep: Callable[[float], None],
+                retry_sleep: float = 1.0) -> T:
+    """``function()``, retried on transient errors (connection failures, 429, 5xx), with failures mapped to the collection's errors."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return function()
+        except _client_errors() as exc:
+            if attempt > retries or not is_transient(exc):
+                error = map_error(exc, operation, target)
+                if isinstance(error, UnavailableError):
+                    error.attempts = attempt
+                raise error from exc
+        sleep(retry_sleep)
+
+
+def _client_errors() -> tuple[type[BaseException], ...]:
+    if KUBERNETES_IMPORT_ERROR is not None:
+        return ()
+    return (ApiException, DynamicApiError, Urllib3Error, OSError)
+
+
+# --- readiness ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a workload has finished rolling out; ``failed`` means it never will without intervention."""
+
+    ready: bool
+    message: str
+    failed: bool = False
+
+
+def _condition(obj: Mapping[str, Any], kind: str) -> Mapping[str, Any]:
+    for condition in (obj.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == kind:
+            return condition
+    return {}
+
+
+def deployment_readiness(obj: Mapping[str, Any]) -> Readiness:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    wanted = spec.get("replicas", 1)
+    progressing = _condition(obj, "Progressing")
+    if progressing.get("status") == "False" or progressing.get("reason") == "ProgressDeadlineExceeded":
+        return Readiness(False, f"ProgressDeadlineExceeded: {progressing.get('message', 'the rollout made no progress')}", failed=True)
+    if status.get("observedGeneration", 0) < (obj.get("metadata") or {}).get("generation", 0):
+        return Readiness(False, "waiting for the controller to observe the new generation")
+    updated, available, total = status.get("updatedReplicas", 0), status.get("availableReplicas", 0), status.get("replicas", 0)
+    if updated < wanted:
+        return Readiness(False, f"{updated} of {wanted} replicas updated")
+    if total > updated:
+        return Readiness(False, f"{total - updated} old replicas pending termination")
+    if available < wanted:
+        return Readiness(False, f"{available} of {wanted} updated replicas available")
+    return Readiness(True, f"{available} of {wanted} replicas updated and available")
+
+
+def statefulset_readiness(obj: Mapping[str, Any]) -> Readiness:
+    spec, status = obj.get("spec") or {}, obj.get("status") or {}
+    wanted = spec.get("replicas", 1)
+    if status.get("observedGeneration", 0) < (obj.get("metadata") or {}).get("generation", 0):
+        return Readiness(False, "waiting for the controller to observe the new generation")
+    if status.get("updateRevision") != status.get("currentRevision"):
+        return Readiness(False, f"{status.get('updatedReplicas', 0)} of {wanted} pods at revision {status.get('updateRevision')}")
+    if status.get("readyReplicas", 0) < wanted:
+        return Readiness(False, f"{status.get('readyReplicas', 0)} of {wanted} pods ready")
+    return Readiness(True, f"{wanted} pods at revision {status.get('currentRevision')} and ready")
+
+
+def daemonset_readiness(obj: Mapping[str, Any]) -> Readiness:
+    status = obj.get("status") or {}
+    wanted = status.get("desiredNumberScheduled", 0)
+    if status.get("observedGeneration", 0) < (obj.get("metadata") or {}).get("generation", 0):
+        return Readiness(False, "waiting for the controller to observe the new generation")
+    if status.get("updatedNumberScheduled", 0) < wanted:
+        return Readiness(False, f"{status.get('updatedNumberScheduled', 0)} of {wanted} pods updated")
+    if status.get("numberAvailable", 0) < wanted:
+        return Readiness(False, f"{status.get('numberAvailable', 0)} of {wanted} updated pods available")
+    return Readiness(True, f"{wanted} pods updated and available")
+
+
+READINESS: dict[str, Callable[[Mapping[str, Any]], Readiness]] = {
+    "Deployment": deployment_readiness,
+    "StatefulSet": statefulset_readiness,
+    "DaemonSet": daemonset_readiness,
+}
+
+
+class RolloutFailed(OfmRollbackError):
+    """The workload reported that its rollout cannot finish (Deployment: ProgressDeadlineExceeded)."""
+
+    default_hint = "Look at the pods' events (kubectl describe), then undo the rollout or fix the image."
+
+
+def wait_until(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[str, Any]], Readiness], *, target: str, timeout: float,
+               sleep_seconds: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Readiness:
+    """Poll ``read()`` until ``predicate`` says ready; raise ``RolloutFailed`` at once on a failed rollout, ``DeadlineExceeded`` at the deadline."""
+    deadline = clock() + timeout
+    while True:
+        obj = read()
+        readiness = predicate(obj)
+        if readiness.ready:
+            return readiness
+        if readiness.failed:
+            raise RolloutFailed(readiness.message, system=SYSTEM, operation="wait for rollout", target=target,
+                                details={"status": obj.get("status")})
+        if clock() + sleep_seconds > deadline:
+            raise DeadlineExceeded(f"not ready after {timeout:g}s: {readiness.message}", system=SYSTEM, operation="wait for rollout",
+                                   target=target, timeout=timeout, last_state=obj.get("status"))
+        sleep(sleep_seconds)
