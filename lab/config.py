@@ -166,6 +166,8 @@ def load_config(state_dir: Optional[Path] = None, port_overrides: Optional[dict[
     if saved.exists() and not fresh and not port_overrides:
         data = json.loads(saved.read_text())
         data["state_dir"] = Path(data["state_dir"])
+        # A component added since this lab was brought up gets its default port.
+        data["ports"] = {**resolve_ports(), **data["ports"]}
         return LabConfig(**data)
     return LabConfig(
         state_dir=state_dir,
