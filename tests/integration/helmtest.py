@@ -1,12 +1,15 @@
 """Helpers for the helm tests: the real helm v3 and v4 binaries (scripts/install-helm.sh) against the Kubernetes API test server."""
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,3 +104,31 @@ class Helm:
 
 def _set(values: tuple[str, ...]) -> list[str]:
     return [argument for value in values for argument in ("--set", value)]
+
+
+def _server(kubeconfig: Path) -> str:
+    return json.loads(kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
+
+
+def _secret_url(kubeconfig: Path, release: str, revision: int) -> str:
+    return f"{_server(kubeconfig)}/api/v1/namespaces/default/secrets/sh.helm.release.v1.{release}.v{revision}"
+
+
+def read_release(kubeconfig: Path, release: str, revision: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The release Secret helm wrote for ``revision``, and the release record inside it (base64 of gzip of JSON)."""
+    with urllib.request.urlopen(_secret_url(kubeconfig, release, revision), timeout=10) as response:
+        secret = json.loads(response.read())
+    return secret, json.loads(gzip.decompress(base64.b64decode(base64.b64decode(secret["data"]["release"]))))
+
+
+def set_release_status(kubeconfig: Path, release: str, revision: int, status: str) -> None:
+    """Rewrite a revision's status the way an interrupted helm leaves it (record and ``status`` label), as a stuck release."""
+    secret, record = read_release(kubeconfig, release, revision)
+    record["info"]["status"] = status
+    encoded = base64.b64encode(gzip.compress(json.dumps(record).encode())).decode()
+    secret["data"]["release"] = base64.b64encode(encoded.encode()).decode()
+    secret["metadata"]["labels"]["status"] = status
+    request = urllib.request.Request(_secret_url(kubeconfig, release, revision), data=json.dumps(secret).encode(), method="PUT",
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10):
+        pass
