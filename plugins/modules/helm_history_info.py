@@ -29,9 +29,11 @@ attributes:
     description: Reads only; runs the same in check mode.
   diff_mode:
     support: none
+    description: Changes nothing, so there is no diff.
   action_group:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.helm]
+    description: C(group/ofm.rollback.helm) sets the helm connection options (O(binary_path), O(kubeconfig), O(context), O(namespace)) once.
 seealso:
   - module: ofm.rollback.helm_rollback
 """

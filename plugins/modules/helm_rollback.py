@@ -65,6 +65,7 @@ attributes:
   action_group:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.helm]
+    description: C(group/ofm.rollback.helm) sets the helm connection options (O(binary_path), O(kubeconfig), O(context), O(namespace)) once.
 notes:
   - helm writes a new revision for each rollback; its description is C(Rollback to N).
 seealso:

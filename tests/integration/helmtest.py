@@ -132,3 +132,16 @@ def set_release_status(kubeconfig: Path, release: str, revision: int, status: st
                                      headers={"Content-Type": "application/json"})
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def server_get(kubeconfig: Path, path: str) -> Any:
+    """An object or list from the test server, as JSON."""
+    with urllib.request.urlopen(f"{_server(kubeconfig)}{path}", timeout=10) as response:
+        return json.loads(response.read())
+
+
+def rendered(kubeconfig: Path, release: str) -> tuple[str, str]:
+    """What the cluster runs of the ofm-mini chart: the ConfigMap's message and the Deployment's image."""
+    config = server_get(kubeconfig, f"/api/v1/namespaces/default/configmaps/{release}-config")
+    deployment = server_get(kubeconfig, f"/apis/apps/v1/namespaces/default/deployments/{release}-api")
+    return config["data"]["message"], deployment["spec"]["template"]["spec"]["containers"][0]["image"]

@@ -5,15 +5,12 @@ wrote) are what a real cluster gives. Skipped, with the reason printed, when a h
 """
 from __future__ import annotations
 
-import base64
-import gzip
 import json
-import urllib.request
 from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from helmtest import BROKEN_IMAGE, HELM_MAJORS, Helm, helm_binary, kube_server
+from helmtest import BROKEN_IMAGE, HELM_MAJORS, Helm, helm_binary, kube_server, read_release, rendered, server_get
 
 
 @pytest.fixture(params=HELM_MAJORS)
@@ -23,31 +20,18 @@ def helm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Helm]:
         yield Helm(binary, kubeconfig, tmp_path / "helm-home")
 
 
-def server_get(helm: Helm, path: str) -> Any:
-    server = json.loads(helm.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
-    with urllib.request.urlopen(f"{server}{path}", timeout=10) as response:
-        return json.loads(response.read())
-
-
-def rendered(helm: Helm, release: str) -> tuple[str, str]:
-    config = server_get(helm, f"/api/v1/namespaces/default/configmaps/{release}-config")
-    deployment = server_get(helm, f"/apis/apps/v1/namespaces/default/deployments/{release}-api")
-    return config["data"]["message"], deployment["spec"]["template"]["spec"]["containers"][0]["image"]
-
-
-def release_secret(helm: Helm, release: str, revision: int) -> dict[str, Any]:
-    secret = server_get(helm, f"/api/v1/namespaces/default/secrets/sh.helm.release.v1.{release}.v{revision}")
-    return json.loads(gzip.decompress(base64.b64decode(base64.b64decode(secret["data"]["release"]))))
+def release_record(helm: Helm, release: str, revision: int) -> dict[str, Any]:
+    return read_release(helm.kubeconfig, release, revision)[1]
 
 
 def test_install_upgrade_rollback_round_trip(helm: Helm) -> None:
     helm.install("web")
     helm.upgrade("web", "message=two", "image=ofm-social-os-api:2.0.0")
-    assert rendered(helm, "web") == ("two", "ofm-social-os-api:2.0.0")
+    assert rendered(helm.kubeconfig, "web") == ("two", "ofm-social-os-api:2.0.0")
 
     helm("rollback", "web", "1", "--namespace", "default", "--wait", "--timeout", "20s")
 
-    assert rendered(helm, "web") == ("hello", "ofm-social-os-api:1.0.0")
+    assert rendered(helm.kubeconfig, "web") == ("hello", "ofm-social-os-api:1.0.0")
     assert helm.statuses("web") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     assert helm.history("web")[-1]["description"] == "Rollback to 1"
 
@@ -56,9 +40,9 @@ def test_releases_are_secrets_labelled_for_helm(helm: Helm) -> None:
     helm.install("web")
     helm.upgrade("web", "message=two")
 
-    listing = server_get(helm, "/api/v1/namespaces/default/secrets?labelSelector=owner%3Dhelm%2Cname%3Dweb")
+    listing = server_get(helm.kubeconfig, "/api/v1/namespaces/default/secrets?labelSelector=owner%3Dhelm%2Cname%3Dweb")
     assert sorted(item["metadata"]["labels"]["version"] for item in listing["items"]) == ["1", "2"]
-    assert release_secret(helm, "web", 2)["config"] == {"message": "two"}
+    assert release_record(helm, "web", 2)["config"] == {"message": "two"}
 
 
 def test_failed_upgrade_is_recorded_and_rolled_back(helm: Helm) -> None:
@@ -70,7 +54,7 @@ def test_failed_upgrade_is_recorded_and_rolled_back(helm: Helm) -> None:
     assert helm.statuses("web") == [(1, "deployed"), (2, "failed")]
     helm("rollback", "web", "--namespace", "default", "--wait", "--timeout", "20s")
     assert helm.statuses("web")[-1] == (3, "deployed")
-    assert rendered(helm, "web")[1] == "ofm-social-os-api:1.0.0"
+    assert rendered(helm.kubeconfig, "web")[1] == "ofm-social-os-api:1.0.0"
 
 
 def test_helm_status_reads_the_deployed_release(helm: Helm) -> None:
