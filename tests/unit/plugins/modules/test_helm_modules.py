@@ -63,6 +63,20 @@ class FakeHelm:
         return {"binary_path": str(self.binary), "namespace": "ofm-production", "release": "ofm-social-os", **options}
 
 
+@pytest.fixture(autouse=True)
+def no_caller_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUBECONFIG", raising=False)
+
+
+def test_kubeconfig_comes_from_the_environment_when_not_set(tmp_path, monkeypatch):
+    fake = FakeHelm(tmp_path, "deployed")
+    monkeypatch.setenv("KUBECONFIG", "/etc/ofm/kubeconfig")
+    failed, result, _warnings = run_module(helm_history_info, fake.args())
+    assert not failed
+    assert fake.state["calls"][0][-2:] == ["--kubeconfig", "/etc/ofm/kubeconfig"]
+    assert result["command"][-2:] == ["--kubeconfig", "/etc/ofm/kubeconfig"]
+
+
 @pytest.mark.parametrize("module", [helm_rollback, helm_history_info])
 def test_docs_match_the_argument_spec(module):
     assert mismatches(module.ARGUMENT_SPEC, documented_options(module, helm_fragment)) == []
