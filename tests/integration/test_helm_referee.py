@@ -58,9 +58,9 @@ def test_failed_upgrade_is_recorded_and_rolled_back(helm: Helm) -> None:
 
 
 def test_helm_status_reads_the_deployed_release(helm: Helm) -> None:
-    helm.install("web", "replicas=3")
+    helm.install("web", "message=status")
 
     status = json.loads(helm("status", "web", "--namespace", "default", "-o", "json").stdout)
 
     assert status["info"]["status"] == "deployed"
-    assert status["config"] == {"replicas": 3}
+    assert status["config"] == {"message": "status"}
