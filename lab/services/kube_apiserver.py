@@ -4,7 +4,7 @@ No control plane (kube-apiserver, etcd, controller-manager) can run on the lab m
 collection drives Kubernetes through the official ``kubernetes`` Python client, ``kubectl`` and
 ``helm``. This server speaks the parts of the Kubernetes API those clients use, over plain HTTP on
 loopback: discovery (``/version``, ``/api``, ``/apis``, per group version, a minimal OpenAPI v3),
-get/list/watch/create/update/patch/delete with label and field selectors, the four patch formats,
+get/list/watch (streaming lists too)/create/update/patch/delete with label and field selectors, the four patch formats,
 ``resourceVersion`` conflicts, ``generation``, the ``status`` and ``scale`` subresources, ``dryRun``,
 and ``Status`` error bodies shaped like the real server's. A background thread plays the controllers
 the collection relies on (Deployment -> ReplicaSets with revisions, StatefulSet and DaemonSet
