@@ -63,4 +63,5 @@ link_collection() {
 install_debian_packages
 setup_venv
 link_collection
+scripts/install-helm.sh
 log "ready: $root/.venv (ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'))"

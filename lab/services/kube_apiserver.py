@@ -4,7 +4,7 @@ No control plane (kube-apiserver, etcd, controller-manager) can run on the lab m
 collection drives Kubernetes through the official ``kubernetes`` Python client, ``kubectl`` and
 ``helm``. This server speaks the parts of the Kubernetes API those clients use, over plain HTTP on
 loopback: discovery (``/version``, ``/api``, ``/apis``, per group version, a minimal OpenAPI v3),
-get/list/watch/create/update/patch/delete with label and field selectors, the four patch formats,
+get/list/watch (streaming lists too)/create/update/patch/delete with label and field selectors, the four patch formats,
 ``resourceVersion`` conflicts, ``generation``, the ``status`` and ``scale`` subresources, ``dryRun``,
 and ``Status`` error bodies shaped like the real server's. A background thread plays the controllers
 the collection relies on (Deployment -> ReplicaSets with revisions, StatefulSet and DaemonSet
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any, Iterator, Optional
+from typing import Any, Generator, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from lab.services.httpbase import base_parser, serve
@@ -38,6 +38,7 @@ from lab.services.kube.store import Store, WatchEvent, Write
 LAB_PREFIX = "/__lab/"
 VERB_OF_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 MAX_WATCH_SECONDS = 1800
+INITIAL_EVENTS_END = "k8s.io/initial-events-end"
 
 
 @dataclass
@@ -287,12 +288,26 @@ class KubeApi:  # pylint: disable=too-many-public-methods
         def stop() -> bool:
             return self.stopping.is_set() or time.monotonic() >= deadline
 
+        since = query.get("resourceVersion")
         try:
+            if query.get("sendInitialEvents") == "true":
+                since = yield from self._initial_events(target, matches)
             event: WatchEvent
-            for event in self.store.watch(target.resource, target.namespace, matches, query.get("resourceVersion"), stop):
+            for event in self.store.watch(target.resource, target.namespace, matches, since, stop):
                 yield {"type": event.type, "object": event.object}
         except ApiError as exc:
             yield {"type": "ERROR", "object": exc.status()}
+
+    def _initial_events(self, target: Target, matches: Any) -> Generator[dict[str, Any], None, str]:
+        """A streaming list (``sendInitialEvents=true``, as client-go's WatchList and helm v4 ask): ADDED for every
+        current object, then the BOOKMARK that marks the end of the initial events. Returns the revision to watch from."""
+        items, revision = self.store.list(target.resource, target.namespace, matches)
+        for item in items:
+            yield {"type": "ADDED", "object": item}
+        yield {"type": "BOOKMARK", "object": {
+            "kind": target.resource.kind, "apiVersion": target.resource.api_version,
+            "metadata": {"resourceVersion": str(revision), "annotations": {INITIAL_EVENTS_END: "true"}}}}
+        return str(revision)
 
     def _delete_collection(self, target: Target, query: dict[str, str]) -> Answer:
         labels, fields = label_selector(query.get("labelSelector")), field_selector(query.get("fieldSelector"))

@@ -1,0 +1,265 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helm releases through the helm binary (v3 or v4): history as data, the choice of a rollback target, the rollback.
+
+The client runs ``helm`` with an argument list (never a shell) and turns its exit status and stderr into the
+collection's exceptions. The target selection is plain functions over the parsed history, testable without helm.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from ansible.module_utils.basic import env_fallback
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    ConflictError,
+    DataError,
+    DeadlineExceeded,
+    InputError,
+    NotFoundError,
+    OfmRollbackError,
+    UnavailableError,
+)
+from ansible_collections.ofm.rollback.plugins.module_utils.redact import redact
+
+SYSTEM = "helm"
+PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
+NAMED_TARGETS = ("previous", "last_deployed")
+ONCE_DEPLOYED = ("deployed", "superseded")
+_ROLLBACK_DESCRIPTION = re.compile(r"^Rollback to (\d+)$")
+_SECRET_FLAGS = ("--kube-token", "--password")
+
+HELM_CONNECTION_SPEC: dict[str, Any] = {
+    "binary_path": {"type": "path", "default": "helm"},
+    "kubeconfig": {"type": "path", "fallback": (env_fallback, ["KUBECONFIG"])},
+    "context": {"type": "str"},
+    "namespace": {"type": "str", "required": True},
+}
+
+
+@dataclass(frozen=True)
+class Revision:
+    """One entry of ``helm history -o json``."""
+
+    revision: int
+    status: str
+    chart: str
+    app_version: str
+    description: str
+    updated: str
+
+    @classmethod
+    def from_json(cls, entry: Any) -> "Revision":
+        if not isinstance(entry, dict) or not isinstance(entry.get("revision"), int):
+            raise DataError(f"a history entry has no integer 'revision': {entry!r}", system=SYSTEM, operation="history")
+        return cls(entry["revision"], str(entry.get("status", "")), str(entry.get("chart", "")), str(entry.get("app_version", "")),
+                   str(entry.get("description", "")), str(entry.get("updated", "")))
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def rolled_back_to(self) -> Optional[int]:
+        """The revision this one restored, when helm wrote it as a rollback (``Rollback to N``)."""
+        match = _ROLLBACK_DESCRIPTION.match(self.description)
+        return int(match.group(1)) if match else None
+
+
+def parse_history(stdout: str) -> list[Revision]:
+    """``helm history -o json`` output, oldest first."""
+    try:
+        entries = json.loads(stdout or "[]")
+    except ValueError as exc:
+        raise DataError(f"helm history printed no JSON ({exc})", system=SYSTEM, operation="history",
+                        hint="Check that binary_path points at helm v3 or v4.") from exc
+    if not isinstance(entries, list):
+        raise DataError("helm history printed JSON that is not a list", system=SYSTEM, operation="history")
+    return sorted((Revision.from_json(entry) for entry in entries), key=lambda revision: revision.revision)
+
+
+def latest(history: Sequence[Revision]) -> Revision:
+    """The release's newest record: what helm acts on."""
+    return history[-1]
+
+
+def pending(history: Sequence[Revision]) -> Optional[Revision]:
+    """The newest revision when an install, upgrade or rollback left it pending (a helm run was interrupted)."""
+    newest = latest(history)
+    return newest if newest.status in PENDING_STATUSES else None
+
+
+def select_target(history: Sequence[Revision], target: str, release: str) -> Revision:
+    """The revision ``target`` names: a revision number, ``previous`` (the one before the newest, as ``helm rollback``
+    without a revision), or ``last_deployed`` (the newest with status deployed, else the newest that was once deployed)."""
+    if not history:
+        raise NotFoundError("the release has no history", system=SYSTEM, operation="history", target=release,
+                            hint="Check the release name and namespace (helm list --all).")
+    if target == "previous":
+        return _previous(history, release)
+    if target == "last_deployed":
+        return _last_deployed(history, release)
+    number = _revision_number(target)
+    chosen = next((revision for revision in history if revision.revision == number), None)
+    if chosen is None:
+        raise NotFoundError(f"revision {number} is not in the history (revisions: {_numbers(history)})", system=SYSTEM,
+                            operation="rollback target selection", target=release,
+                            hint="Pick a revision that helm history lists; helm keeps --history-max revisions.")
+    return chosen
+
+
+def _revision_number(target: str) -> int:
+    if not target.isdigit() or int(target) < 1:
+        raise InputError(f"'{target}' is neither a revision number nor a named target", option="target",
+                         accepted=f"a revision number (1, 2, ...), {' or '.join(NAMED_TARGETS)}")
+    return int(target)
+
+
+def _previous(history: Sequence[Revision], release: str) -> Revision:
+    if len(history) < 2:
+        raise NotFoundError(f"only revision {history[0].revision} exists, there is no previous one", system=SYSTEM,
+                            operation="rollback target selection", target=release, hint="Nothing to roll back to.")
+    return history[-2]
+
+
+def _last_deployed(history: Sequence[Revision], release: str) -> Revision:
+    for statuses in (("deployed",), ONCE_DEPLOYED):
+        candidates = [revision for revision in history if revision.status in statuses]
+        if candidates:
+            return candidates[-1]
+    raise NotFoundError(f"no revision was ever deployed (statuses: {_statuses(history)})", system=SYSTEM,
+                        operation="rollback target selection", target=release,
+                        hint="Roll back to a revision number, or uninstall and install the release again.")
+
+
+def already_at(history: Sequence[Revision], target: Revision) -> bool:
+    """True when the newest revision is deployed and is the target, or a rollback to it: rolling back would change nothing."""
+    newest = latest(history)
+    return newest.status == "deployed" and target.revision in (newest.revision, newest.rolled_back_to())
+
+
+def _numbers(history: Sequence[Revision]) -> str:
+    return ", ".join(str(revision.revision) for revision in history)
+
+
+def _statuses(history: Sequence[Revision]) -> str:
+    return ", ".join(f"{revision.revision}={revision.status}" for revision in history)
+
+
+def redact_command(argv: Sequence[str]) -> list[str]:
+    """The argument list with the values of secret flags hidden."""
+    shown: list[str] = []
+    hide_next = False
+    for argument in argv:
+        if hide_next:
+            shown.append("********")
+        elif argument.split("=", 1)[0] in _SECRET_FLAGS and "=" in argument:
+            shown.append(argument.split("=", 1)[0] + "=********")
+        else:
+            shown.append(redact(argument))
+        hide_next = argument in _SECRET_FLAGS
+    return shown
+
+
+Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
+
+
+def run_process(argv: Sequence[str], timeout: float) -> "subprocess.CompletedProcess[str]":
+    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+
+
+class HelmClient:
+    """Runs one helm binary for one namespace (and optional kubeconfig and context)."""
+
+    def __init__(self, binary: str, namespace: str, kubeconfig: Optional[str] = None, context: Optional[str] = None,
+                 runner: Runner = run_process) -> None:
+        self.binary = binary
+        self.namespace = namespace
+        self.kubeconfig = kubeconfig
+        self.context = context
+        self.runner = runner
+        self.commands: list[list[str]] = []
+
+    def argv(self, *args: str) -> list[str]:
+        """The full command line of a helm subcommand, with the connection flags."""
+        connection = ["--namespace", self.namespace]
+        if self.kubeconfig:
+            connection += ["--kubeconfig", self.kubeconfig]
+        if self.context:
+            connection += ["--kube-context", self.context]
+        return [self.binary, *args, *connection]
+
+    def history(self, release: str) -> list[Revision]:
+        stdout = self._run(self.argv("history", release, "--output", "json"), "history", release, timeout=60)
+        return parse_history(stdout)
+
+    def rollback_argv(self, release: str, revision: int, wait: bool, timeout: float) -> list[str]:
+        options = ["--wait"] if wait else []
+        return self.argv("rollback", release, str(revision), *options, "--timeout", f"{timeout:g}s")
+
+    def rollback(self, release: str, revision: int, wait: bool, timeout: float) -> None:
+        self._run(self.rollback_argv(release, revision, wait, timeout), "rollback", release, timeout=timeout + 60)
+
+    def _run(self, argv: list[str], operation: str, release: str, timeout: float) -> str:
+        self.commands.append(redact_command(argv))
+        where = f"release {release} in namespace {self.namespace}"
+        try:
+            result = self.runner(argv, timeout)
+        except FileNotFoundError as exc:
+            raise InputError(f"the helm binary '{self.binary}' was not found", option="binary_path", system=SYSTEM, operation=operation,
+                             target=where, accepted="a path to helm v3 or v4, or a name on PATH") from exc
+        except subprocess.TimeoutExpired as exc:
+            raise DeadlineExceeded(f"helm {operation} did not finish within {timeout:.0f}s", system=SYSTEM, operation=operation,
+                                   target=where, timeout=timeout) from exc
+        if result.returncode != 0:
+            raise helm_error(result.stderr, operation, where)
+        return result.stdout
+
+
+def helm_error(stderr: str, operation: str, where: str) -> OfmRollbackError:
+    """The exception for helm's failure, carrying its stderr (redacted)."""
+    message = stderr.strip() or "helm exited with an error and printed nothing"
+    details = {"stderr": message}
+    if "not found" in message and "release" in message:
+        return NotFoundError(message, system=SYSTEM, operation=operation, target=where, details=details,
+                             hint="Check the release name and namespace (helm list --all --namespace <namespace>).")
+    if "another operation" in message:
+        return ConflictError(message, system=SYSTEM, operation=operation, target=where, details=details,
+                             hint="Another helm run holds the release; wait for it, or use recover_pending if it was interrupted.")
+    if any(marker in message for marker in ("context deadline exceeded", "timed out", "not ready")):
+        return DeadlineExceeded(message, system=SYSTEM, operation=operation, target=where, details=details,
+                                hint="The rollback was applied but the resources did not become ready in time; check them or raise timeout.")
+    if any(marker in message for marker in ("connection refused", "no such host", "Kubernetes cluster unreachable", "i/o timeout")):
+        return UnavailableError(message, system=SYSTEM, operation=operation, target=where, details=details, sent=False,
+                                hint="Check the kubeconfig, context and that the cluster's API server is reachable from this host.")
+    return OfmRollbackError(message, system=SYSTEM, operation=operation, target=where, details=details,
+                            hint="Read helm's message above; run the command by hand with --debug for more.")
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback would do: the target, the pending revision it recovers from (if any), and whether it is a no-op."""
+
+    target: Revision
+    pending: Optional[Revision]
+    needed: bool
+
+
+def plan_rollback(history: Sequence[Revision], target: str, release: str, recover_pending: bool) -> RollbackPlan:
+    """Choose the target; refuse a release left pending by an interrupted helm run unless ``recover_pending``."""
+    chosen = select_target(history, target, release)
+    stuck = pending(history)
+    if stuck is not None and not recover_pending:
+        raise ConflictError(
+            f"revision {stuck.revision} is {stuck.status}: a helm run was interrupted or is still running", system=SYSTEM,
+            operation="rollback", target=release, details={"pending_revision": stuck.as_dict()},
+            hint=f"Make sure no helm run is in progress on this release, then set recover_pending: true to roll back to revision "
+                 f"{chosen.revision} ({chosen.chart}, app version {chosen.app_version}).")
+    if stuck is not None and chosen.revision == stuck.revision:
+        raise InputError(f"the target revision {chosen.revision} is the pending one", option="target", system=SYSTEM,
+                         operation="rollback target selection", target=release, accepted="a revision that was deployed, or last_deployed")
+    return RollbackPlan(chosen, stuck, needed=stuck is not None or not already_at(history, chosen))

@@ -1,0 +1,172 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Helm history parsing, the choice of a rollback target, pending releases, and helm's failures as exceptions."""
+from __future__ import annotations
+
+import json
+import subprocess
+from typing import Sequence
+
+import pytest
+
+from ansible_collections.ofm.rollback.plugins.module_utils import helm
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    ConflictError,
+    DataError,
+    DeadlineExceeded,
+    InputError,
+    NotFoundError,
+    UnavailableError,
+)
+
+
+def history(*statuses: str, descriptions: Sequence[str] = ()) -> list[helm.Revision]:
+    described = list(descriptions) + [""] * (len(statuses) - len(descriptions))
+    return [helm.Revision(number, status, f"ofm-social-os-1.{number}.0", f"1.{number}.0", described[number - 1], "2025-01-01T03:00:00Z")
+            for number, status in enumerate(statuses, start=1)]
+
+
+def test_parse_history_sorts_and_keeps_helm_fields():
+    stdout = json.dumps([
+        {"revision": 2, "updated": "u2", "status": "deployed", "chart": "c-2", "app_version": "2", "description": "Upgrade complete"},
+        {"revision": 1, "updated": "u1", "status": "superseded", "chart": "c-1", "app_version": "1", "description": "Install complete"},
+    ])
+    parsed = helm.parse_history(stdout)
+    assert [revision.revision for revision in parsed] == [1, 2]
+    assert parsed[1].as_dict() == {"revision": 2, "status": "deployed", "chart": "c-2", "app_version": "2",
+                                   "description": "Upgrade complete", "updated": "u2"}
+
+
+@pytest.mark.parametrize("stdout", ["not json", '{"revision": 1}', '[{"status": "deployed"}]'])
+def test_parse_history_rejects_what_is_not_a_history(stdout):
+    with pytest.raises(DataError):
+        helm.parse_history(stdout)
+
+
+@pytest.mark.parametrize("statuses, target, expected", [
+    (("superseded", "superseded", "deployed"), "previous", 2),
+    (("deployed", "failed"), "previous", 1),
+    (("superseded", "deployed", "failed"), "last_deployed", 2),
+    (("deployed", "failed", "failed"), "last_deployed", 1),
+    (("deployed", "pending-upgrade"), "last_deployed", 1),
+    (("superseded", "failed"), "last_deployed", 1),
+    (("superseded", "superseded", "deployed"), "1", 1),
+])
+def test_select_target(statuses, target, expected):
+    assert helm.select_target(history(*statuses), target, "ofm-social-os").revision == expected
+
+
+def test_select_target_names_the_missing_revision_and_those_that_exist():
+    with pytest.raises(NotFoundError) as caught:
+        helm.select_target(history("superseded", "deployed"), "7", "ofm-social-os")
+    assert "revision 7 is not in the history (revisions: 1, 2)" in str(caught.value)
+
+
+@pytest.mark.parametrize("target", ["0", "-1", "latest", "2.0", ""])
+def test_select_target_rejects_unknown_targets(target):
+    with pytest.raises(InputError) as caught:
+        helm.select_target(history("deployed"), target, "ofm-social-os")
+    assert caught.value.option == "target"
+
+
+def test_no_previous_revision_for_a_single_revision():
+    with pytest.raises(NotFoundError, match="only revision 1 exists"):
+        helm.select_target(history("deployed"), "previous", "ofm-social-os")
+
+
+def test_no_last_deployed_when_nothing_was_ever_deployed():
+    with pytest.raises(NotFoundError, match="1=failed, 2=pending-install"):
+        helm.select_target(history("failed", "pending-install"), "last_deployed", "ofm-social-os")
+
+
+def test_empty_history_is_not_found():
+    with pytest.raises(NotFoundError, match="no history"):
+        helm.select_target([], "last_deployed", "ofm-social-os")
+
+
+@pytest.mark.parametrize("statuses, descriptions, target, needed", [
+    (("superseded", "deployed"), (), "2", False),
+    (("superseded", "deployed"), (), "1", True),
+    (("superseded", "superseded", "deployed"), ("", "", "Rollback to 1"), "1", False),
+    (("superseded", "superseded", "deployed"), ("", "", "Rollback to 1"), "2", True),
+    (("deployed", "failed"), (), "1", True),
+    (("superseded", "deployed"), (), "last_deployed", False),
+])
+def test_rollback_is_needed_unless_the_newest_deployed_revision_is_or_restored_the_target(statuses, descriptions, target, needed):
+    plan = helm.plan_rollback(history(*statuses, descriptions=descriptions), target, "ofm-social-os", recover_pending=False)
+    assert plan.needed is needed
+
+
+@pytest.mark.parametrize("status", helm.PENDING_STATUSES)
+def test_pending_release_is_refused_with_the_target_named(status):
+    with pytest.raises(ConflictError) as caught:
+        helm.plan_rollback(history("deployed", status), "last_deployed", "ofm-social-os", recover_pending=False)
+    assert f"revision 2 is {status}" in str(caught.value)
+    assert "recover_pending: true to roll back to revision 1 (ofm-social-os-1.1.0, app version 1.1.0)" in str(caught.value)
+    assert caught.value.details["pending_revision"]["revision"] == 2
+
+
+def test_pending_release_is_recovered_when_asked():
+    plan = helm.plan_rollback(history("deployed", "pending-upgrade"), "last_deployed", "ofm-social-os", recover_pending=True)
+    assert (plan.target.revision, plan.pending.revision, plan.needed) == (1, 2, True)
+
+
+def test_the_pending_revision_is_no_target():
+    with pytest.raises(InputError, match="target revision 2 is the pending one"):
+        helm.plan_rollback(history("deployed", "pending-upgrade"), "2", "ofm-social-os", recover_pending=True)
+
+
+def test_a_pending_revision_further_back_does_not_block():
+    plan = helm.plan_rollback(history("superseded", "pending-upgrade", "deployed"), "1", "ofm-social-os", recover_pending=False)
+    assert (plan.target.revision, plan.pending, plan.needed) == (1, None, True)
+
+
+def test_redact_command_hides_secret_flag_values():
+    argv = ["helm", "rollback", "r", "1", "--kube-token", "s3cr3t", "--kube-token=other", "--namespace", "ns"]
+    assert helm.redact_command(argv) == ["helm", "rollback", "r", "1", "--kube-token", "********", "--kube-token=********", "--namespace", "ns"]
+
+
+class FakeRunner:
+    def __init__(self, returncode: int = 0, stdout: str = "[]", stderr: str = "", raises: Exception | None = None) -> None:
+        self.result = subprocess.CompletedProcess([], returncode, stdout, stderr)
+        self.raises = raises
+        self.calls: list[list[str]] = []
+
+    def __call__(self, argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess:
+        self.calls.append(list(argv))
+        if self.raises:
+            raise self.raises
+        return self.result
+
+
+def test_client_builds_connection_flags_and_records_commands():
+    runner = FakeRunner(stdout=json.dumps([{"revision": 1, "status": "deployed"}]))
+    client = helm.HelmClient("/opt/helm", "ofm-production", "/etc/kubeconfig", "prod", runner=runner)
+    assert client.history("ofm-social-os")[0].status == "deployed"
+    assert runner.calls == [["/opt/helm", "history", "ofm-social-os", "--output", "json", "--namespace", "ofm-production",
+                             "--kubeconfig", "/etc/kubeconfig", "--kube-context", "prod"]]
+    assert client.rollback_argv("ofm-social-os", 3, wait=False, timeout=90.0)[1:6] == ["rollback", "ofm-social-os", "3", "--timeout", "90s"]
+    assert client.commands == runner.calls
+
+
+@pytest.mark.parametrize("stderr, error", [
+    ("Error: release: not found", NotFoundError),
+    ("Error: another operation (install/upgrade/rollback) is in progress", ConflictError),
+    ("Error: context deadline exceeded", DeadlineExceeded),
+    ("Error: resource Deployment/default/web not ready. status: InProgress", DeadlineExceeded),
+    ('Error: Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp: connection refused', UnavailableError),
+])
+def test_helm_failures_map_to_errors_carrying_stderr(stderr, error):
+    client = helm.HelmClient("helm", "ofm-production", runner=FakeRunner(returncode=1, stderr=stderr))
+    with pytest.raises(error) as caught:
+        client.rollback("ofm-social-os", 1, wait=True, timeout=10)
+    assert caught.value.details["stderr"] == stderr
+    assert "release ofm-social-os in namespace ofm-production" in str(caught.value)
+
+
+def test_missing_binary_names_the_option():
+    client = helm.HelmClient("/no/helm", "ns", runner=FakeRunner(raises=FileNotFoundError("/no/helm")))
+    with pytest.raises(InputError) as caught:
+        client.history("r")
+    assert caught.value.option == "binary_path"
+    assert "'/no/helm' was not found" in str(caught.value)
