@@ -5,10 +5,7 @@ import base64
 import gzip
 import json
 import os
-import socket
 import subprocess
-import sys
-import time
 import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +13,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from kubelab import kube_apiserver
 
 from lab.config import REPO_ROOT
 
@@ -34,40 +32,11 @@ def helm_binary(major: str) -> Path:
     return binary
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the Kubernetes API test server exited with {process.returncode}: {log.read_text()}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"the Kubernetes API test server did not listen on port {port} within 15 s: {log.read_text()}")
-
-
 @contextmanager
 def kube_server(workdir: Path) -> Iterator[Path]:
     """Run the Kubernetes API test server (with BROKEN_IMAGE never becoming ready); yield its kubeconfig."""
-    port = _free_port()
-    kubeconfig, log = workdir / "kubeconfig", workdir / "kube-server.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "lab.services.kube_apiserver", "--port", str(port), "--kubeconfig", str(kubeconfig),
-             "--tick", "0.1", "--broken-image", BROKEN_IMAGE],
-            cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        _wait_for_port(port, process, log)
+    with kube_apiserver(workdir, "--broken-image", BROKEN_IMAGE) as (_url, kubeconfig):
         yield kubeconfig
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @dataclass

@@ -17,6 +17,19 @@ from kubernetes.dynamic import DynamicClient
 
 from lab.config import REPO_ROOT
 
+STATEFULSET = """
+apiVersion: apps/v1
+kind: StatefulSet
+metadata: {name: db}
+spec:
+  replicas: 2
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec: {containers: [{name: db, image: "postgres:15"}]}
+"""
+
 
 def free_port() -> int:
     with socket.socket() as probe:
@@ -62,13 +75,13 @@ class KubeServer:
 
 
 @contextmanager
-def kube_server(tmp: Path) -> Iterator[KubeServer]:
-    """Start ``lab.services.kube_apiserver`` on a free port with a kubeconfig for it; stop it afterwards."""
+def kube_apiserver(tmp: Path, *extra: str) -> Iterator[tuple[str, Path]]:
+    """Start ``lab.services.kube_apiserver`` (with ``extra`` arguments) on a free port; yield its URL and kubeconfig; stop it afterwards."""
     port = free_port()
     kubeconfig, log = tmp / "kubeconfig", tmp / "server.log"
     with open(log, "wb") as output:
         process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "lab.services.kube_apiserver", "--port", str(port), "--kubeconfig", str(kubeconfig), "--tick", "0.1"],
+            [sys.executable, "-m", "lab.services.kube_apiserver", "--port", str(port), "--kubeconfig", str(kubeconfig), "--tick", "0.1", *extra],
             cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + 15
@@ -76,10 +89,17 @@ def kube_server(tmp: Path) -> Iterator[KubeServer]:
             if process.poll() is not None or time.monotonic() > deadline:
                 pytest.fail(f"the Kubernetes API test server did not start: {log.read_text()}")
             time.sleep(0.1)
-        yield KubeServer(kubeconfig, DynamicClient(kube_config.new_client_from_config(str(kubeconfig))))
+        yield f"http://127.0.0.1:{port}", kubeconfig
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@contextmanager
+def kube_server(tmp: Path) -> Iterator[KubeServer]:
+    """The test server with a dynamic client for it."""
+    with kube_apiserver(tmp) as (_url, kubeconfig):
+        yield KubeServer(kubeconfig, DynamicClient(kube_config.new_client_from_config(str(kubeconfig))))
 
 
 def deployment_ready(server: KubeServer, name: str) -> Callable[[], bool]:

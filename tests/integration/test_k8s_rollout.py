@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from kubelab import KubeServer, deployment_ready, kube_server
+from kubelab import STATEFULSET, KubeServer, deployment_ready, kube_server
 from labtest import AnsibleRun, run_module
 
 DEPLOYMENT = """
@@ -105,20 +105,6 @@ def test_a_label_selector_rolls_back_every_match(server: KubeServer, tmp_path: P
     assert not run.failed, run.output
     assert sorted(obj["name"] for obj in run.result["objects"]) == ["sel-a", "sel-b"]
     assert image(server, "sel-a") == image(server, "sel-b") == "ofm/api:1"
-
-
-STATEFULSET = """
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  replicas: 2
-  serviceName: db
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec: {containers: [{name: db, image: "postgres:15"}]}
-"""
 
 
 def test_info_lists_the_history_and_status(server: KubeServer, tmp_path: Path):

@@ -7,18 +7,15 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
 import subprocess
-import sys
-import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 from typing import Iterator
 
 import pytest
+from kubelab import STATEFULSET, kube_apiserver
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 KUBECTL = shutil.which("kubectl")
 pytestmark = pytest.mark.skipif(KUBECTL is None, reason="kubectl is not installed on this machine")
 
@@ -37,18 +34,7 @@ spec:
       - {name: web, image: "nginx:1.25", ports: [{containerPort: 80}], env: [{name: MODE, value: a}]}
       - {name: proxy, image: "envoy:1"}
 """
-WORKLOADS = """
-apiVersion: apps/v1
-kind: StatefulSet
-metadata: {name: db}
-spec:
-  replicas: 2
-  serviceName: db
-  selector: {matchLabels: {app: db}}
-  template:
-    metadata: {labels: {app: db}}
-    spec: {containers: [{name: db, image: "postgres:15"}]}
----
+WORKLOADS = STATEFULSET + """---
 apiVersion: apps/v1
 kind: DaemonSet
 metadata: {name: agent}
@@ -71,41 +57,6 @@ spec:
 """
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def wait_for_port(port: int, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"the Kubernetes API test server exited with {process.returncode}: {log.read_text()}")
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) == 0:
-                return
-        time.sleep(0.1)
-    pytest.fail(f"the Kubernetes API test server did not listen on port {port} within 15 s: {log.read_text()}")
-
-
-def start_server(tmp: Path, *extra: str) -> tuple[subprocess.Popen, str, Path]:
-    port = free_port()
-    kubeconfig = tmp / "kubeconfig"
-    log = tmp / "server.log"
-    with open(log, "wb") as output:
-        process = subprocess.Popen(  # pylint: disable=consider-using-with
-            [sys.executable, "-m", "lab.services.kube_apiserver", "--port", str(port), "--kubeconfig", str(kubeconfig), "--tick", "0.1", *extra],
-            cwd=REPO_ROOT, stdout=output, stderr=subprocess.STDOUT)
-    wait_for_port(port, process, log)
-    return process, f"http://127.0.0.1:{port}", kubeconfig
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-
-
 class Kubectl:
     def __init__(self, kubeconfig: Path, cache: Path):
         self.env = {**os.environ, "KUBECONFIG": str(kubeconfig), "KUBECACHEDIR": str(cache)}
@@ -122,10 +73,8 @@ class Kubectl:
 
 @pytest.fixture(scope="module", name="server")
 def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    tmp = tmp_path_factory.mktemp("kube")
-    process, url, kubeconfig = start_server(tmp)
-    yield url, kubeconfig
-    stop_server(process)
+    with kube_apiserver(tmp_path_factory.mktemp("kube")) as server:
+        yield server
 
 
 @pytest.fixture(scope="module", name="kubectl")
@@ -269,11 +218,8 @@ def test_bearer_token_is_required_when_configured(tmp_path: Path):
     from kubernetes import client, config  # pylint: disable=import-outside-toplevel
     token_file = tmp_path / "token"
     token_file.write_text("s3cret-token\n")
-    process, url, kubeconfig = start_server(tmp_path, "--token-file", str(token_file))
-    try:
+    with kube_apiserver(tmp_path, "--token-file", str(token_file)) as (url, kubeconfig):
         assert client.CoreV1Api(config.new_client_from_config(str(kubeconfig))).list_namespace().items
         with pytest.raises(urllib.error.HTTPError) as refused:
             urllib.request.urlopen(f"{url}/api/v1/namespaces", timeout=5)  # nosec - loopback test server
         assert refused.value.code == 401
-    finally:
-        stop_server(process)
