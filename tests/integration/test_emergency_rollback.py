@@ -192,6 +192,8 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
         again = emergency(tmp_path, incident_id())
         assert again.returncode == 0, again.stdout[-3000:]
         assert recap_changed(again.stdout) == 0
-        assert "it has already been rolled back" in again.stdout
+        # Depending on how much of the canary's last traffic the SLO windows still hold, the gate finds no
+        # sustained breach, or a stale one on a canary that carries no traffic: either way nothing is rolled back.
+        assert "No rollback:" in again.stdout
         assert weights(lab) == ROLLED_BACK
     run_lab("reset")
