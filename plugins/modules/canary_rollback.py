@@ -27,6 +27,7 @@ author:
 extends_documentation_fragment:
   - ofm.rollback.ops_api
   - ofm.rollback.haproxy
+  - ofm.rollback.traffic_measure
   - ofm.rollback.prometheus
   - ofm.rollback.http_client
 options:
@@ -63,27 +64,6 @@ options:
       - If not set, the value of the E(PROMETHEUS_URL) environment variable is used; when neither is set, nothing is measured.
     type: str
     required: false
-  measure_window:
-    description:
-      - Range of the C(rate) window of the measurement, a Prometheus duration (V(30s), V(1m)) or a number of seconds.
-    type: str
-    default: 30s
-  version_label:
-    description:
-      - Prometheus label that tells the versions apart; its values V(stable) and V(canary) name them.
-    type: str
-    default: version
-  request_metric:
-    description:
-      - Counter of the requests served, per version.
-    type: str
-    default: http_requests_total
-  selector:
-    description:
-      - More label matchers, without braces, that narrow the measurement to this service.
-      - "Example: V(namespace=\"ofm-production\",app_kubernetes_io_name=\"ofm-social-os\")."
-    type: str
-    default: ""
 attributes:
   check_mode:
     support: full

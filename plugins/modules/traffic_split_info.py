@@ -20,6 +20,7 @@ author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
   - ofm.rollback.haproxy
+  - ofm.rollback.traffic_measure
   - ofm.rollback.prometheus
   - ofm.rollback.http_client
 options:
@@ -31,28 +32,6 @@ options:
       - At least one of O(haproxy_runtime_api) and O(prometheus_url) is required.
     type: str
     required: false
-  measure_window:
-    description:
-      - Range of the C(rate) window of the measurement, a Prometheus duration (V(30s), V(1m)) or a number of seconds.
-      - A shorter window follows a traffic shift sooner; it should span a few scrape intervals.
-    type: str
-    default: 30s
-  version_label:
-    description:
-      - Prometheus label that tells the versions apart; its values V(stable) and V(canary) name them.
-    type: str
-    default: version
-  request_metric:
-    description:
-      - Counter of the requests served, per version.
-    type: str
-    default: http_requests_total
-  selector:
-    description:
-      - More label matchers, without braces, that narrow the measurement to this service.
-      - "Example: V(namespace=\"ofm-production\",app_kubernetes_io_name=\"ofm-social-os\")."
-    type: str
-    default: ""
   wait_for:
     description:
       - V(none) reads once.

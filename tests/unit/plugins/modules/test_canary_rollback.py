@@ -13,6 +13,7 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import haproxy as ha
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client as http_client_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import ops_api as ops_api_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import prometheus as prometheus_fragment
+from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_measure as traffic_measure_fragment
 from ansible_collections.ofm.rollback.plugins.module_utils import ops_api
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 from ansible_collections.ofm.rollback.plugins.modules import canary_rollback
@@ -233,5 +234,5 @@ def test_without_any_traffic_source_it_always_sends(ops, router, clock):
 
 
 def test_docs_match_argument_spec():
-    docs = documented_options(canary_rollback, ops_api_fragment, haproxy_fragment, prometheus_fragment, http_client_fragment)
+    docs = documented_options(canary_rollback, ops_api_fragment, haproxy_fragment, traffic_measure_fragment, prometheus_fragment, http_client_fragment)
     assert mismatches(canary_rollback.ARGUMENT_SPEC, docs) == []
