@@ -242,8 +242,9 @@ ARGUMENT_SPEC = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE + PROMETHEUS_MUTUALLY_EXCLUSIVE,
                            required_together=PROMETHEUS_REQUIRED_TOGETHER)
     params = module.params

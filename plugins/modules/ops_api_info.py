@@ -113,8 +113,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import OpsApi
 ARGUMENT_SPEC = {**OPS_API_SPEC, **HTTP_CLIENT_SPEC}
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE)
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE)
     http: Optional[HttpClient] = None
     try:
         http = ops_api_http_client(module.params)

@@ -264,8 +264,9 @@ ARGUMENT_SPEC = {
 REQUEST_OPTIONS = ("incident_id", "name", "status", "impact_override", "body", "component_ids", "deliver_notifications")
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_one_of=[("incident_id", "name")])
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_one_of=[("incident_id", "name")])
     client: Optional[StatuspageClient] = None
     plan: Optional[IncidentPlan] = None
     try:

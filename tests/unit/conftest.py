@@ -7,7 +7,7 @@ import shutil
 from typing import Iterator
 
 import pytest
-from unithelpers import HAPROXY_BACKEND, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, haproxy_command, haproxy_running
+from unithelpers import HAPROXY_BACKEND, RUNNER, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, haproxy_command, haproxy_running
 
 CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
                         "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID",
@@ -63,3 +63,11 @@ def no_credentials_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None
     """No module option falls back to a value from the caller's environment unless a test sets it."""
     for name in CREDENTIAL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture(params=["module", "in_process"])
+def module_runner(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Run the test twice: main() under AnsibleModule, and under the in-process stand-in of its action plugin."""
+    RUNNER["mode"] = request.param
+    yield request.param
+    RUNNER["mode"] = "module"

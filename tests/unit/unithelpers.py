@@ -68,8 +68,15 @@ def _fail_json(_module: Any, msg: Any = None, **kwargs: Any) -> None:
     raise ModuleExit({"msg": msg, **kwargs}, failed=True)
 
 
+# How run_module runs a module: "module" (AnsibleModule, as in a module process) or "in_process" (the action
+# plugin's stand-in, see plugins/plugin_utils/in_process.py). The fixture ``module_runner`` sets it per test.
+RUNNER = {"mode": "module"}
+
+
 def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> tuple[bool, dict[str, Any], list[str]]:
     """Run ``module.main()`` with ``args``; return whether it failed, its result, and the warnings it gave."""
+    if RUNNER["mode"] == "in_process":
+        return _run_in_process(module, args, check_mode)
     warnings: list[str] = []
     with patch_module_args(dict(args, _ansible_check_mode=check_mode)), \
             mock.patch.multiple(basic.AnsibleModule, exit_json=_exit_json, fail_json=_fail_json,
@@ -77,6 +84,17 @@ def run_module(module: Any, args: dict[str, Any], check_mode: bool = False) -> t
         with pytest.raises(ModuleExit) as caught:
             module.main()
     return caught.value.failed, caught.value.result, warnings
+
+
+def _run_in_process(module: Any, args: dict[str, Any], check_mode: bool) -> tuple[bool, dict[str, Any], list[str]]:
+    """``run_module`` through the in-process path; the result without the keys AnsibleModule adds on exit."""
+    from ansible_collections.ofm.rollback.plugins.plugin_utils.in_process import run_in_process  # pylint: disable=import-outside-toplevel
+
+    result = run_in_process(module.main, args, check_mode)
+    failed = bool(result.pop("failed", False))
+    warnings = result.pop("warnings", [])
+    result.pop("invocation", None)
+    return failed, result, warnings
 
 
 class FakeClock:

@@ -8,13 +8,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from unithelpers import patch_module_args
+from unithelpers import RUNNER, patch_module_args
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import append_records, canonical_json
 from ansible_collections.ofm.rollback.plugins.modules import audit_verify
+from ansible_collections.ofm.rollback.plugins.plugin_utils.in_process import run_in_process
+
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
 
 
 def run_module(capsys: pytest.CaptureFixture[str], **args: Any) -> dict[str, Any]:
+    """The module's whole result, as the module process prints it or as the action plugin returns it."""
+    if RUNNER["mode"] == "in_process":
+        check_mode = bool(args.pop("_ansible_check_mode", False))
+        return run_in_process(audit_verify.main, args, check_mode)
     with patch_module_args(args), pytest.raises(SystemExit):
         audit_verify.main()
     return json.loads(capsys.readouterr().out)

@@ -18,6 +18,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils import ops_api
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 from ansible_collections.ofm.rollback.plugins.modules import canary_rollback
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 BACKEND = "ofm_api"
 ADMIN_TOKEN = "admin-token-SECRET-41c9"
 VIEWER_TOKEN = "viewer-token-SECRET-77aa"

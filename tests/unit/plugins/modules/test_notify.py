@@ -14,6 +14,9 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.module_utils import slack as slack_utils
 from ansible_collections.ofm.rollback.plugins.modules import notify
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 
 @pytest.fixture(name="clock")
 def fixture_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:

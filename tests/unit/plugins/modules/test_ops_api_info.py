@@ -13,6 +13,9 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client a
 from ansible_collections.ofm.rollback.plugins.doc_fragments import ops_api as ops_api_fragment
 from ansible_collections.ofm.rollback.plugins.modules import ops_api_info
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 ADMIN_SESSION = "sid-admin-SECRET-0f3b"
 VIEWER_TOKEN = "viewer-token-SECRET-77aa"
 

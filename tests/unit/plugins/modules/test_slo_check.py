@@ -16,6 +16,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClien
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient
 from ansible_collections.ofm.rollback.plugins.modules import slo_check
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 HEALTHY = {
     "http_request_duration_seconds_bucket": 0.8,
     "http_requests_total": 0.001,

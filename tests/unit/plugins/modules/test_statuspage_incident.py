@@ -2,6 +2,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """statuspage_incident's main() against the local fake Statuspage of unithelpers."""
 from __future__ import annotations
+import pytest
 
 import json
 from typing import Any
@@ -10,6 +11,9 @@ from unithelpers import STATUSPAGE_API_KEY, STATUSPAGE_PAGE, FakeStatuspage, Rep
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.modules import statuspage_incident
+
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
 
 
 def args(statuspage: FakeStatuspage, **overrides: Any) -> dict[str, Any]:

@@ -17,6 +17,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 from ansible_collections.ofm.rollback.plugins.modules import traffic_split_info
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 BACKEND = "ofm_api"
 
 

@@ -1,0 +1,134 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Run an HTTP-only module inside the Ansible worker process when the task runs on the controller.
+
+Every module task normally starts a new Python process that unpacks the module and compiles
+``ansible.module_utils.basic`` again: about half a second to a second and a half on a loaded two-core
+machine, while the HTTP calls these modules make take milliseconds. On the emergency path that
+start-up is most of the playbook's own time. When a task of one of these modules runs on the
+controller itself (connection ``local``, no task ``environment``, not ``async``), its action plugin
+runs the module's ``main()`` in the worker process that Ansible forks for the task, with
+:class:`InProcessModule` in place of ``AnsibleModule``; ansible.netcommon runs network modules in
+the worker the same way. Everywhere else the module is executed as usual.
+
+The in-process path validates the arguments with ansible-core's ``ArgumentSpecValidator`` (the
+validator ``AnsibleModule`` uses), removes ``no_log`` values from the result, and returns the
+result shape a module returns (``invocation``, ``warnings``, ``failed``, ``msg``). Set the
+variable ``ofm_in_process: false`` to always execute the module as a separate process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from typing import Any, Callable, Optional
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.module_utils.errors import UnsupportedError
+from ansible.module_utils.common.parameters import remove_values
+from ansible.module_utils.parsing.convert_bool import boolean
+from ansible.plugins.action import ActionBase
+
+MODULE_PACKAGE = "ansible_collections.ofm.rollback.plugins.modules"
+VALIDATOR_OPTIONS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
+
+
+class ModuleExit(Exception):
+    """Raised by ``exit_json``/``fail_json`` to end the module's ``main()`` with its result."""
+
+    def __init__(self, result: dict[str, Any]):
+        super().__init__(result.get("msg", ""))
+        self.result = result
+
+
+class InProcessModule:
+    """The part of ``AnsibleModule`` the collection's HTTP modules use, for a run inside the worker.
+
+    Construct it with the keyword arguments of ``AnsibleModule``; ``module_args`` and ``check_mode`` come from the task.
+    """
+
+    def __init__(self, argument_spec: dict[str, Any], *, module_args: dict[str, Any], check_mode: bool, name: str,
+                 supports_check_mode: bool = False, **rules: Any):
+        unknown = set(rules) - set(VALIDATOR_OPTIONS)
+        if unknown:
+            raise TypeError(f"InProcessModule does not support {sorted(unknown)}")
+        self.check_mode = check_mode and supports_check_mode
+        self._warnings: list[str] = []
+        validated = ArgumentSpecValidator(argument_spec, **rules).validate(_plain(module_args))
+        self.no_log_values = set(validated._no_log_values)  # pylint: disable=protected-access
+        self.params = validated.validated_parameters
+        if validated.error_messages:
+            error = validated.errors.errors[0]
+            prefix = f"Unsupported parameters for ({name}) module: " if isinstance(error, UnsupportedError) else ""
+            self.fail_json(msg=prefix + validated.errors.msg)
+
+    def warn(self, warning: str) -> None:
+        self._warnings.append(warning)
+
+    def exit_json(self, **result: Any) -> None:
+        raise ModuleExit(self._formatted(result))
+
+    def fail_json(self, msg: str, **result: Any) -> None:
+        raise ModuleExit(self._formatted({**result, "failed": True, "msg": msg}))
+
+    def _formatted(self, result: dict[str, Any]) -> dict[str, Any]:
+        result.setdefault("invocation", {"module_args": self.params})
+        if self._warnings:
+            result["warnings"] = list(self._warnings)
+        preserved = {key: value for key, value in result.items() if value is None or isinstance(value, bool)}
+        cleaned = remove_values(result, self.no_log_values)
+        cleaned.update(preserved)
+        return cleaned
+
+
+def _plain(value: Any) -> Any:
+    """The task's arguments as plain JSON types, as a module process would receive them."""
+    return json.loads(json.dumps(value, default=str))
+
+
+def run_in_process(main: Callable[..., None], module_args: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    """Call a module's ``main(module_class)`` and return its result."""
+    name = main.__module__.rsplit(".", 1)[-1]
+
+    def module_class(argument_spec: dict[str, Any], **kwargs: Any) -> InProcessModule:
+        return InProcessModule(argument_spec, module_args=module_args, check_mode=check_mode, name=name, **kwargs)
+
+    try:
+        main(module_class)
+    except ModuleExit as done:
+        return done.result
+    return {"failed": True, "msg": "the module ended without a result"}
+
+
+class InProcessActionBase(ActionBase):
+    """Action plugin of a module that can run in the worker process; see the module docstring."""
+
+    TRANSFERS_FILES = False
+    _supports_check_mode = True
+    _supports_async = True
+
+    def run(self, tmp: Optional[str] = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
+        task_vars = task_vars or {}
+        result = super().run(tmp, task_vars)
+        main = self._in_process_main(task_vars)
+        if main is None:
+            result.update(self._execute_module(task_vars=task_vars))
+            return result
+        result.update(run_in_process(main, dict(self._task.args), bool(self._task.check_mode)))
+        if not self._task.diff:
+            result.pop("diff", None)
+        return result
+
+    def _in_process_main(self, task_vars: dict[str, Any]) -> Optional[Callable[..., None]]:
+        """The module's ``main`` when this task can run in the worker, else None."""
+        if not boolean(task_vars.get("ofm_in_process", True), strict=False):
+            return None
+        if self._connection.transport != "local" or self._task.async_val or any(self._task.environment or []):
+            return None
+        name = self._task.resolved_action or self._task.action
+        try:
+            module = importlib.import_module(f"{MODULE_PACKAGE}.{name.rsplit('.', 1)[-1]}")
+        except ImportError:  # a library the module needs is missing on the controller: run it the usual way
+            return None
+        return getattr(module, "main", None)
