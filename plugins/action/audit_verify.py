@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from ansible_collections.ofm.rollback.plugins.plugin_utils.in_process import InProcessActionBase
+from ansible_collections.ofm.rollback.plugins.plugin_utils.in_process import InProcessActionBase, preload
+
+preload(__name__)
 
 
 class ActionModule(InProcessActionBase):

@@ -101,6 +101,20 @@ def run_in_process(main: Callable[..., None], module_args: dict[str, Any], check
     return {"failed": True, "msg": "the module ended without a result"}
 
 
+def preload(action_module_name: str) -> None:
+    """Import the module of an action plugin (and so its module_utils and requests) in the process that loads the plugin.
+
+    The linear and free strategies load an action plugin's class in the controller's main process before they fork
+    the task's worker, so a module imported here is already in memory in every worker: the in-process path then
+    costs no import at all. Nothing happens when a library the module needs is missing (the module then runs as
+    a process, see ``InProcessActionBase``).
+    """
+    try:
+        importlib.import_module(f"{MODULE_PACKAGE}.{action_module_name.rsplit('.', 1)[-1]}")
+    except ImportError:
+        pass
+
+
 class InProcessActionBase(ActionBase):
     """Action plugin of a module that can run in the worker process; see the module docstring."""
 
