@@ -28,6 +28,7 @@ extends_documentation_fragment:
   - ofm.rollback.ops_api
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure
+  - ofm.rollback.traffic_wait
   - ofm.rollback.prometheus
   - ofm.rollback.http_client
 options:
@@ -79,8 +80,10 @@ notes:
   - All C(/internal/ops/*) routes need the C(admin) role. A caller without it gets an error that lists the roles it holds.
   - The measured share lags the router by O(measure_window), so right after a rollback it still shows canary requests;
     with O(haproxy_runtime_api) set, a second run sees the canary's weight 0 at once and sends nothing.
-  - Use M(ofm.rollback.traffic_split_info) with O(ofm.rollback.traffic_split_info#module:wait_for=all_on_stable) to wait until
-    no request reaches the canary any more.
+  - With O(wait_for=all_on_stable) the module waits after the rollback until no request reaches the canary any more,
+    in the same task (M(ofm.rollback.traffic_split_info) waits the same way on its own). The wait needs a traffic source.
+  - A failed wait fails the module but still reports the rollback (RV(changed), RV(rollback_confirmed_after)) and the
+    last reading (RV(traffic)), so a caller can tell "rolled back, traffic still draining" from "not rolled back".
 seealso:
   - module: ofm.rollback.traffic_split_info
   - module: ofm.rollback.ops_api_info
@@ -115,6 +118,18 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+traffic:
+  description:
+    - With O(wait_for=all_on_stable), the last reading of the wait (as M(ofm.rollback.traffic_split_info) returns it),
+      also when the wait failed; null without a wait.
+  returned: always
+  type: dict
+  sample: {all_on_stable: true, waited_seconds: 4.8, polls: 5, configured: {canary_weight: 0}, measured: {canary_share: 0.0}}
+rollback_confirmed_after:
+  description: Seconds from the module's start until the rollback was confirmed (or found unneeded), before any wait.
+  returned: always
+  type: float
+  sample: 0.21
 changed:
   description:
     - True when the ops API confirmed the rollback, or when an attempt that may have applied it was followed by a split
@@ -201,6 +216,7 @@ requests:
       duration: 0.034
 """
 
+import time
 from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
@@ -213,7 +229,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
     PROMETHEUS_REQUIRED_TOGETHER,
     ops_api_http_client,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import (
     ROLLBACK_PATH,
     ROLLBACK_REASONS,
@@ -225,8 +241,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.traffic import (
     HAPROXY_ROUTER_SPEC,
     OPTIONAL_PROMETHEUS_SPEC,
     TRAFFIC_MEASURE_SPEC,
+    WAIT_SPEC,
     TrafficSplit,
     traffic_reader,
+    wait_options,
+    wait_until_stable,
 )
 
 ARGUMENT_SPEC = {
@@ -235,6 +254,7 @@ ARGUMENT_SPEC = {
     **OPTIONAL_PROMETHEUS_SPEC,
     **HTTP_CLIENT_SPEC,
     **TRAFFIC_MEASURE_SPEC,
+    **WAIT_SPEC,
     "reason": {"type": "str", "required": True, "choices": list(ROLLBACK_REASONS)},
     "reason_detail": {"type": "str"},
     "incident_id": {"type": "str", "required": True},
@@ -250,16 +270,34 @@ def main(module_class=AnsibleModule) -> None:
     params = module.params
     identity: dict[str, Any] = {"incident_id": params["incident_id"], "reason": params["reason"]}
     rollback: Optional[CanaryRollback] = None
+    started = time.monotonic()
     try:
+        options = wait_options(params)
         request = RollbackRequest(params["reason"], params["incident_id"], params["reason_detail"])
         ops = OpsApiClient(ops_api_http_client(params))
         identity.update(idempotency_key=request.idempotency_key, rollback_request=_request_sent(ops, request))
-        rollback = CanaryRollback(ops, traffic_reader(params), deadline=params["deadline"])
+        reader = traffic_reader(params)
+        if options.wait_for != "none" and not reader.has_source:
+            raise InputError("wait_for=all_on_stable needs a traffic source", option="wait_for",
+                             accepted="none, or all_on_stable together with haproxy_runtime_api or prometheus_url")
+        rollback = CanaryRollback(ops, reader, deadline=params["deadline"])
         result = rollback.run(request, module.check_mode)
+        outcome = dict(changed=result.changed, msg=result.message, diff=result.diff(), previous=_split(result.previous),
+                       current=_split(result.current), response=ops.http.redact(result.response), attempts=result.attempts,
+                       rollback_confirmed_after=round(time.monotonic() - started, 3), traffic=None, **identity)
+        seen = len(reader.requests)
+        if options.wait_for != "none" and not module.check_mode:
+            try:
+                reading = wait_until_stable(reader, max_canary_share=options.max_canary_share, timeout=options.timeout,
+                                            interval=options.interval)
+            except OfmRollbackError as exc:  # the rollback stands: report it with the failed wait
+                _warn(module, rollback)
+                last = exc.last_state.as_dict() if isinstance(exc, DeadlineExceeded) else None
+                module.fail_json(**{**outcome, **exc.to_result(), "msg": f"{result.message} Then: {exc}", "traffic": last,
+                                    "requests": rollback.requests + reader.requests[seen:]})
+            outcome.update(traffic=reading.as_dict(), msg=f"{result.message} {reading.message()}")
         _warn(module, rollback)
-        module.exit_json(changed=result.changed, msg=result.message, diff=result.diff(), previous=_split(result.previous),
-                         current=_split(result.current), response=ops.http.redact(result.response), attempts=result.attempts,
-                         requests=rollback.requests, **identity)
+        module.exit_json(**outcome, requests=rollback.requests + reader.requests[seen:])
     except OfmRollbackError as exc:
         _warn(module, rollback)
         module.fail_json(**exc.to_result(), **identity, **_failure_state(rollback))

@@ -21,6 +21,7 @@ author:
 extends_documentation_fragment:
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure
+  - ofm.rollback.traffic_wait
   - ofm.rollback.prometheus
   - ofm.rollback.http_client
 options:
@@ -32,32 +33,6 @@ options:
       - At least one of O(haproxy_runtime_api) and O(prometheus_url) is required.
     type: str
     required: false
-  wait_for:
-    description:
-      - V(none) reads once.
-      - V(all_on_stable) reads every O(wait_interval) until RV(all_on_stable) is true, so until the canary's configured
-        weight is 0 and its measured share is at most O(max_canary_share). An unknown measured share does not count as 0.
-      - The module fails when O(wait_timeout) runs out, and returns the last reading.
-      - In check mode the module reads once and does not wait, since nothing was changed that could make the condition hold.
-    type: str
-    choices: [none, all_on_stable]
-    default: none
-  wait_timeout:
-    description:
-      - Seconds to wait for O(wait_for).
-      - The measured share lags a change of weights by O(measure_window) and a scrape interval, so allow at least that.
-    type: float
-    default: 300.0
-  wait_interval:
-    description:
-      - Seconds between two readings while waiting.
-    type: float
-    default: 2.0
-  max_canary_share:
-    description:
-      - Largest measured canary share, from 0 to 1, that still counts as all traffic on stable.
-    type: float
-    default: 0.0
 attributes:
   check_mode:
     support: full

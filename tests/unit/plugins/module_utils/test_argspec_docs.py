@@ -9,7 +9,7 @@ import pytest
 from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
 from unithelpers import doc_options, documented_options, mismatches
 
-from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, kube, ops_api, prometheus, traffic_measure
+from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, kube, ops_api, prometheus, traffic_measure, traffic_wait
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
@@ -23,10 +23,11 @@ PAIRS = [
     (argspec.OPS_API_SPEC, ops_api.ModuleDocFragment.DOCUMENTATION),
     (kube_utils.KUBE_SPEC, kube.ModuleDocFragment.DOCUMENTATION),
     (traffic.TRAFFIC_MEASURE_SPEC, traffic_measure.ModuleDocFragment.DOCUMENTATION),
+    (traffic.WAIT_SPEC, traffic_wait.ModuleDocFragment.DOCUMENTATION),
 ]
 
 
-@pytest.mark.parametrize("spec, documentation", PAIRS, ids=["http_client", "prometheus", "ops_api", "kube", "traffic_measure"])
+@pytest.mark.parametrize("spec, documentation", PAIRS, ids=["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait"])
 def test_doc_fragment_matches_shared_spec(spec, documentation):
     assert mismatches(spec, doc_options(documentation)) == []
 

@@ -14,6 +14,7 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client a
 from ansible_collections.ofm.rollback.plugins.doc_fragments import ops_api as ops_api_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import prometheus as prometheus_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_measure as traffic_measure_fragment
+from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_wait as traffic_wait_fragment
 from ansible_collections.ofm.rollback.plugins.module_utils import ops_api
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 from ansible_collections.ofm.rollback.plugins.modules import canary_rollback
@@ -237,5 +238,41 @@ def test_without_any_traffic_source_it_always_sends(ops, router, clock):
 
 
 def test_docs_match_argument_spec():
-    docs = documented_options(canary_rollback, ops_api_fragment, haproxy_fragment, traffic_measure_fragment, prometheus_fragment, http_client_fragment)
+    docs = documented_options(canary_rollback, ops_api_fragment, haproxy_fragment, traffic_measure_fragment, traffic_wait_fragment, prometheus_fragment, http_client_fragment)
     assert mismatches(canary_rollback.ARGUMENT_SPEC, docs) == []
+
+
+# --- wait_for: the rollback and the wait for all traffic on stable in one task -----------------------------------------
+
+def test_waits_until_all_traffic_is_on_stable(ops, router, haproxy_socket):
+    router.set(90, 10)
+    failed, result = run(rollback_args(ops, haproxy_socket, wait_for="all_on_stable", wait_timeout=5, wait_interval=0.1))
+    assert not failed and result["changed"] is True
+    assert result["traffic"]["all_on_stable"] is True and result["traffic"]["configured"]["canary_weight"] == 0
+    assert result["rollback_confirmed_after"] >= 0 and "All traffic is on stable" in result["msg"]
+    assert len(ops.posts) == 1
+
+
+def test_a_wait_that_times_out_still_reports_the_rollback(ops, router, haproxy_socket):
+    """The ops API confirms, but the router keeps the canary's weight: the rollback stands, the wait fails."""
+    router.set(90, 10)
+    ops.steps = [200]
+    failed, result = run(rollback_args(ops, haproxy_socket, wait_for="all_on_stable", wait_timeout=0.3, wait_interval=0.1))
+    assert failed
+    assert result["changed"] is True and result["attempts"] == 1
+    assert result["traffic"]["all_on_stable"] is False and result["traffic"]["polls"] >= 2
+    assert "Then:" in result["msg"] and "still had traffic" in result["msg"]
+    assert result["error"]["type"] == "DeadlineExceeded"
+
+
+def test_wait_without_a_traffic_source_is_refused_before_sending(ops):
+    failed, result = run(rollback_args(ops, None, wait_for="all_on_stable"))
+    assert failed and result["error"]["option"] == "wait_for"
+    assert ops.posts == []
+
+
+def test_check_mode_does_not_wait(ops, router, haproxy_socket):
+    router.set(90, 10)
+    failed, result = run(rollback_args(ops, haproxy_socket, wait_for="all_on_stable", wait_timeout=0.2), check_mode=True)
+    assert not failed and result["changed"] is True and result["traffic"] is None
+    assert ops.posts == [] and router.weights() == (90, 10)

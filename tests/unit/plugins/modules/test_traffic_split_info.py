@@ -13,6 +13,7 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import haproxy as ha
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client as http_client_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import prometheus as prometheus_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_measure as traffic_measure_fragment
+from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_wait as traffic_wait_fragment
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 from ansible_collections.ofm.rollback.plugins.modules import traffic_split_info
@@ -139,5 +140,5 @@ def test_unknown_server_names_the_servers_found(runtime, haproxy_socket):
 
 
 def test_docs_match_argument_spec():
-    docs = documented_options(traffic_split_info, haproxy_fragment, traffic_measure_fragment, prometheus_fragment, http_client_fragment)
+    docs = documented_options(traffic_split_info, haproxy_fragment, traffic_measure_fragment, traffic_wait_fragment, prometheus_fragment, http_client_fragment)
     assert mismatches(traffic_split_info.ARGUMENT_SPEC, docs) == []
