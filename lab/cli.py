@@ -41,9 +41,11 @@ def cmd_up(cfg: LabConfig) -> int:
             raise process.LabError(f"{component.name}: port(s) {', '.join(busy)} already in use by another program; "
                                    "stop it or choose other ports (OFM_LAB_PORT_<NAME> or --port NAME=N)")
         component.prepare(cfg)
-        pid = process.start(component.argv(cfg), component.pid_file(cfg), component.log_file(cfg), cwd=REPO_ROOT)
+        pid = process.start(component.argv(cfg), component.pid_file(cfg), component.log_file(cfg), cwd=REPO_ROOT,
+                            env=component.env(cfg), marker=component.marker(cfg))
         process.wait_for(lambda c=component: c.ready(cfg) and c.pid(cfg) is not None, component.start_timeout,
                          component.name, component.log_file(cfg))
+        component.started(cfg)
         print(f"  {component.name:<18} started (pid {pid}) {' '.join(component.endpoints(cfg).values())}")
     print(f"lab is up; state in {cfg.state_dir}")
     return 0
@@ -51,7 +53,7 @@ def cmd_up(cfg: LabConfig) -> int:
 
 def cmd_down(cfg: LabConfig, purge: bool) -> int:
     for component in reversed(COMPONENTS):
-        if process.stop(component.pid_file(cfg)):
+        if process.stop(component.pid_file(cfg), signum=component.stop_signal):
             print(f"  {component.name:<18} stopped")
     still_open = [f"{name}={port}" for name, port in cfg.ports.items() if process.port_open(HOST, port)]
     if purge and cfg.state_dir.exists():

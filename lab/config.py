@@ -32,6 +32,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "statuspage": 18111,
     "prometheus": 18190,
     "kube_apiserver": 18443,
+    "postgres": 18432,
 }
 
 
@@ -77,6 +78,17 @@ class Credentials:
     statuspage_api_key: str
     statuspage_page_id: str
     webhook_secret: str
+    db_admin_password: str = ""
+    db_app_password: str = ""
+
+    def backfill(self) -> bool:
+        """Generate the secrets added since this file was written; True when something was added."""
+        added = False
+        for name in ("db_admin_password", "db_app_password"):
+            if not getattr(self, name):
+                setattr(self, name, secrets.token_hex(16))
+                added = True
+        return added
 
     @classmethod
     def generate(cls) -> "Credentials":
@@ -95,6 +107,8 @@ class Credentials:
             statuspage_api_key=secrets.token_hex(16),
             statuspage_page_id="labpage0001",
             webhook_secret=secrets.token_hex(16),
+            db_admin_password=secrets.token_hex(16),
+            db_app_password=secrets.token_hex(16),
         )
 
     @classmethod
@@ -149,7 +163,10 @@ class LabConfig:
     def credentials(self) -> Credentials:
         """Load the lab's credentials, generating them on first use."""
         if self.credentials_file.exists():
-            return Credentials.from_dict(json.loads(self.credentials_file.read_text()))
+            creds = Credentials.from_dict(json.loads(self.credentials_file.read_text()))
+            if creds.backfill():
+                self.credentials_file.write_text(json.dumps(asdict(creds), indent=2, sort_keys=True))
+            return creds
         creds = Credentials.generate()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         descriptor = os.open(self.credentials_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -32,8 +32,13 @@ def read_pid(pid_file: Path) -> Optional[int]:
     return pid
 
 
-def start(argv: list[str], pid_file: Path, log_file: Path, cwd: Path, env: Optional[dict[str, str]] = None) -> int:
-    """Start ``argv`` detached in its own session; the pid file records the pid and a marker of the command."""
+def start(argv: list[str], pid_file: Path, log_file: Path, cwd: Path, env: Optional[dict[str, str]] = None,
+          marker: Optional[str] = None) -> int:
+    """Start ``argv`` detached in its own session; the pid file records the pid and a marker of the command.
+
+    The marker (default ``argv[0]``) must appear in the running process's command line; give the program that
+    ``argv`` finally execs when ``argv[0]`` is a wrapper such as setpriv.
+    """
     pid_file.parent.mkdir(parents=True, exist_ok=True)
     log_file.parent.mkdir(parents=True, exist_ok=True)
     with open(log_file, "ab") as log, open(os.devnull, "rb") as devnull:
@@ -41,17 +46,17 @@ def start(argv: list[str], pid_file: Path, log_file: Path, cwd: Path, env: Optio
             argv, stdin=devnull, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
             env={**os.environ, **(env or {})}, start_new_session=True, close_fds=True,
         )
-    pid_file.write_text(f"{process.pid} {argv[0]}\n")
+    pid_file.write_text(f"{process.pid} {marker or argv[0]}\n")
     return process.pid
 
 
-def stop(pid_file: Path, grace_seconds: float = 8.0) -> bool:
-    """Stop the process group of the recorded pid: SIGTERM, then SIGKILL after ``grace_seconds``."""
+def stop(pid_file: Path, grace_seconds: float = 8.0, signum: int = signal.SIGTERM) -> bool:
+    """Stop the process group of the recorded pid: ``signum`` (SIGTERM), then SIGKILL after ``grace_seconds``."""
     pid = read_pid(pid_file)
     pid_file.unlink(missing_ok=True)
     if pid is None:
         return False
-    _signal_group(pid, signal.SIGTERM)
+    _signal_group(pid, signum)
     deadline = time.monotonic() + grace_seconds
     while time.monotonic() < deadline and is_alive(pid):
         time.sleep(0.05)

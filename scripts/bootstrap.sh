@@ -7,7 +7,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Debian packages the lab and the tests run for real. Add a component's package here.
-DEBIAN_PACKAGES=(haproxy prometheus)
+DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 

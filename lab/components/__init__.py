@@ -3,11 +3,13 @@ from __future__ import annotations
 
 from lab.components.base import Component
 from lab.components.comms import Comms
+from lab.components.db_writer import DbWriter
 from lab.components.haproxy import HAProxy
 from lab.components.kube_apiserver import KubeApiServer
 from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
 from lab.components.ops_api import OpsApi
+from lab.components.postgres import Postgres
 from lab.components.prometheus import Prometheus
 
 COMPONENTS: list[Component] = [
@@ -19,6 +21,8 @@ COMPONENTS: list[Component] = [
     Comms("statuspage"),
     Prometheus(),
     KubeApiServer(),
+    Postgres(),
+    DbWriter(),
     LoadGen(),
 ]
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 import urllib.request
 from pathlib import Path
@@ -22,15 +23,27 @@ class Component:
     ports: tuple[str, ...] = ()
     stand_in: Optional[str] = None
     start_timeout: float = 20.0
+    stop_signal: int = signal.SIGTERM
 
     def argv(self, cfg: LabConfig) -> list[str]:
         raise NotImplementedError
+
+    def marker(self, cfg: LabConfig) -> Optional[str]:
+        """What the running process's command line contains (None: ``argv[0]``), to recognise it from the pid file."""
+        return None
+
+    def env(self, cfg: LabConfig) -> dict[str, str]:
+        """Environment variables for the process (secrets go here, never on the command line)."""
+        return {}
 
     def prepare(self, cfg: LabConfig) -> None:
         """Write the files the process needs before it starts (configs, credentials)."""
 
     def ready(self, cfg: LabConfig) -> bool:
         return all(port_open(HOST, cfg.ports[port]) for port in self.ports)
+
+    def started(self, cfg: LabConfig) -> None:
+        """Run once the freshly started process is ready (first-start bootstrapping, such as a schema or a backup)."""
 
     def reset(self, cfg: LabConfig) -> None:
         """Bring the running component back to its after-``up`` state, without a restart."""
