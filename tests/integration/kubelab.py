@@ -102,11 +102,13 @@ def kube_server(tmp: Path) -> Iterator[KubeServer]:
         yield KubeServer(kubeconfig, DynamicClient(kube_config.new_client_from_config(str(kubeconfig))))
 
 
+def deployment_rolled_out(obj: dict[str, Any]) -> bool:
+    """Whether a Deployment's controller has seen its latest spec and every wanted replica is updated and available."""
+    status = obj.get("status") or {}
+    wanted = obj["spec"].get("replicas", 1)
+    return (status.get("observedGeneration", 0) >= obj["metadata"]["generation"] and status.get("updatedReplicas") == wanted
+            and status.get("availableReplicas") == wanted and status.get("replicas") == wanted)
+
+
 def deployment_ready(server: KubeServer, name: str) -> Callable[[], bool]:
-    def ready() -> bool:
-        obj = server.get("apps/v1", "Deployment", name)
-        status = obj.get("status") or {}
-        wanted = obj["spec"].get("replicas", 1)
-        return (status.get("observedGeneration", 0) >= obj["metadata"]["generation"] and status.get("updatedReplicas") == wanted
-                and status.get("availableReplicas") == wanted and status.get("replicas") == wanted)
-    return ready
+    return lambda: deployment_rolled_out(server.get("apps/v1", "Deployment", name))
