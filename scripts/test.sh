@@ -39,7 +39,7 @@ fi
 has unit && step unit pytest tests/unit -q -p no:cacheprovider
 has sanity && step sanity scripts/sanity.sh
 has lint && step lint ansible-lint --profile production -q
-# -ra: the summary lists every skip with its reason (e.g. the real-cluster target without OFM_TEST_KUBECONFIG), and every
+# -ra: the summary lists every skip with its reason (e.g. the real-cluster target without KUBECONFIG), and every
 # failure; a later -rs alone would replace it and drop the failures.
 has integration && step integration pytest tests/integration -q -p no:cacheprovider -ra
 

@@ -151,18 +151,20 @@ def kube_apiserver(tmp: Path, *extra: str) -> Iterator[tuple[str, Path]]:
 
 
 def real_cluster_kubeconfig() -> Path:
-    """The kubeconfig of the real cluster to test on, or a skip that says how to name one."""
-    value = os.environ.get(REAL_CLUSTER_ENV)
+    """The kubeconfig of the real cluster to test on (``OFM_TEST_KUBECONFIG``, else ``KUBECONFIG``), or a printed skip.
+
+    The tests touch nothing outside the ``ofm-test-<random>`` namespaces they create and delete.
+    """
+    name = REAL_CLUSTER_ENV if os.environ.get(REAL_CLUSTER_ENV) else "KUBECONFIG"
+    value = os.environ.get(name)
     if not value:
-        reason = (f"real-cluster target: {REAL_CLUSTER_ENV} is not set; set it to the kubeconfig of a disposable cluster "
-                  "(e.g. kind's) to run these tests there too")
-        if os.environ.get("KUBECONFIG"):
-            reason += " (KUBECONFIG is set but never used by the tests, so that a shell pointed at production gets no test objects)"
+        reason = (f"real-cluster target: neither KUBECONFIG nor {REAL_CLUSTER_ENV} is set; point one at the kubeconfig of a "
+                  "cluster (e.g. kind's) to run these tests there too")
         print(f"SKIP: {reason}")
         pytest.skip(reason)
-    kubeconfig = Path(value)
+    kubeconfig = Path(value.split(os.pathsep)[0])
     if not kubeconfig.is_file():
-        pytest.fail(f"{REAL_CLUSTER_ENV}={value} names no file")
+        pytest.fail(f"{name}={value} names no file")
     return kubeconfig
 
 
