@@ -39,7 +39,9 @@ fi
 has unit && step unit pytest tests/unit -q -p no:cacheprovider
 has sanity && step sanity scripts/sanity.sh
 has lint && step lint ansible-lint --profile production -q
-has integration && step integration pytest tests/integration -q -p no:cacheprovider
+# -ra: the summary lists every skip with its reason (e.g. the real-cluster target without KUBECONFIG), and every
+# failure; a later -rs alone would replace it and drop the failures.
+has integration && step integration pytest tests/integration -q -p no:cacheprovider -ra
 
 printf '\n'
 if [ "${#failed[@]}" -gt 0 ]; then

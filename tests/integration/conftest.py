@@ -5,6 +5,8 @@ import json
 from typing import Iterator
 
 import pytest
+# The Kubernetes targets (test server, real cluster) are defined in kubelab; importing them here makes them fixtures.
+from kubelab import fixture_kube, fixture_kube_cluster  # noqa: F401  pylint: disable=unused-import
 from labtest import Prometheus, Secrets, clean_stand_in, credentials, run_lab, wait_until
 
 from lab.config import LabConfig, load_config

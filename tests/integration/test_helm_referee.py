@@ -10,28 +10,28 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from helmtest import BROKEN_IMAGE, HELM_MAJORS, Helm, helm_binary, kube_server, read_release, rendered, server_get
+from helmtest import BROKEN_IMAGE, HELM_MAJORS, Helm, helm_binary, kube_server, read_release, release_secrets, rendered
 
 
 @pytest.fixture(params=HELM_MAJORS)
 def helm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Helm]:
     binary = helm_binary(request.param)
-    with kube_server(tmp_path) as kubeconfig:
-        yield Helm(binary, kubeconfig, tmp_path / "helm-home")
+    with kube_server(tmp_path) as kube:
+        yield Helm(binary, kube, tmp_path / "helm-home")
 
 
 def release_record(helm: Helm, release: str, revision: int) -> dict[str, Any]:
-    return read_release(helm.kubeconfig, release, revision)[1]
+    return read_release(helm, release, revision)[1]
 
 
 def test_install_upgrade_rollback_round_trip(helm: Helm) -> None:
     helm.install("web")
     helm.upgrade("web", "message=two", "image=ofm-social-os-api:2.0.0")
-    assert rendered(helm.kubeconfig, "web") == ("two", "ofm-social-os-api:2.0.0")
+    assert rendered(helm, "web") == ("two", "ofm-social-os-api:2.0.0")
 
     helm("rollback", "web", "1", "--namespace", "default", "--wait", "--timeout", "20s")
 
-    assert rendered(helm.kubeconfig, "web") == ("hello", "ofm-social-os-api:1.0.0")
+    assert rendered(helm, "web") == ("hello", "ofm-social-os-api:1.0.0")
     assert helm.statuses("web") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     assert helm.history("web")[-1]["description"] == "Rollback to 1"
 
@@ -40,8 +40,7 @@ def test_releases_are_secrets_labelled_for_helm(helm: Helm) -> None:
     helm.install("web")
     helm.upgrade("web", "message=two")
 
-    listing = server_get(helm.kubeconfig, "/api/v1/namespaces/default/secrets?labelSelector=owner%3Dhelm%2Cname%3Dweb")
-    assert sorted(item["metadata"]["labels"]["version"] for item in listing["items"]) == ["1", "2"]
+    assert sorted(item["metadata"]["labels"]["version"] for item in release_secrets(helm, "web")) == ["1", "2"]
     assert release_record(helm, "web", 2)["config"] == {"message": "two"}
 
 
@@ -54,7 +53,7 @@ def test_failed_upgrade_is_recorded_and_rolled_back(helm: Helm) -> None:
     assert helm.statuses("web") == [(1, "deployed"), (2, "failed")]
     helm("rollback", "web", "--namespace", "default", "--wait", "--timeout", "20s")
     assert helm.statuses("web")[-1] == (3, "deployed")
-    assert rendered(helm.kubeconfig, "web")[1] == "ofm-social-os-api:1.0.0"
+    assert rendered(helm, "web")[1] == "ofm-social-os-api:1.0.0"
 
 
 def test_helm_status_reads_the_deployed_release(helm: Helm) -> None:

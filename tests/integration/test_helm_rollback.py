@@ -1,4 +1,4 @@
-"""helm_rollback and helm_history_info run by ansible with the real helm v3 and v4 against the Kubernetes API test server.
+"""helm_rollback and helm_history_info run by ansible with the real helm v3 and v4 against each Kubernetes target (kubelab.TARGETS).
 
 Skipped, with the reason printed, when a helm binary is missing (scripts/install-helm.sh installs both).
 """
@@ -9,25 +9,27 @@ from typing import Any, Iterator
 
 import pytest
 from helmtest import BROKEN_IMAGE, HELM_MAJORS, Helm, helm_binary, kube_server, rendered, set_release_status
+from kubelab import TARGETS
 from labtest import AnsibleRun, run_module
 
 
-@pytest.fixture(params=HELM_MAJORS)
+@pytest.fixture(params=[(major, target) for target in TARGETS for major in HELM_MAJORS], ids="-".join)
 def helm(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Helm]:
-    binary = helm_binary(request.param)
-    with kube_server(tmp_path) as kubeconfig:
-        yield Helm(binary, kubeconfig, tmp_path / "helm-home")
+    major, target = request.param
+    binary = helm_binary(major)
+    with kube_server(tmp_path, target) as kube:
+        yield Helm(binary, kube, tmp_path / "helm-home")
 
 
 def module(name: str, helm: Helm, check: bool = False, **options: Any) -> AnsibleRun:
-    args = {"binary_path": str(helm.binary), "kubeconfig": str(helm.kubeconfig), "namespace": "default", "release": "web", **options}
+    args = {"binary_path": str(helm.binary), **helm.kube.connection, "release": "web", **options}
     return run_module(name, args, helm.home.parent, check=check, env={"HELM_CACHE_HOME": str(helm.home / "cache"),
                                                                       "HELM_CONFIG_HOME": str(helm.home / "config"),
                                                                       "HELM_DATA_HOME": str(helm.home / "data")})
 
 
 def deployed_message(helm: Helm) -> str:
-    return rendered(helm.kubeconfig, "web")[0]
+    return rendered(helm, "web")[0]
 
 
 def test_rollback_to_previous(helm: Helm) -> None:
@@ -82,8 +84,8 @@ def test_last_deployed_after_a_failed_upgrade_check_mode_first(helm: Helm) -> No
 def test_pending_upgrade_is_reported_then_recovered(helm: Helm) -> None:
     helm.install("web")
     helm.upgrade("web", "message=two")
-    set_release_status(helm.kubeconfig, "web", 1, "deployed")
-    set_release_status(helm.kubeconfig, "web", 2, "pending-upgrade")
+    set_release_status(helm, "web", 1, "deployed")
+    set_release_status(helm, "web", 2, "pending-upgrade")
     assert "another operation" in helm.upgrade("web", "message=three", check=False).stderr
 
     refused = module("helm_rollback", helm, timeout=30)

@@ -1,11 +1,10 @@
-"""k8s_rollout_undo and k8s_rollout_info run through ansible against the Kubernetes API test server."""
+"""k8s_rollout_undo and k8s_rollout_info run through ansible against each Kubernetes target (kubelab.TARGETS)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
-from kubelab import STATEFULSET, KubeServer, deployment_ready, kube_server
+from kubelab import STATEFULSET, KubeServer, deployment_ready
 from labtest import AnsibleRun, run_module
 
 DEPLOYMENT = """
@@ -22,110 +21,104 @@ spec:
 """
 
 
-@pytest.fixture(scope="module", name="server")
-def fixture_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[KubeServer]:
-    with kube_server(tmp_path_factory.mktemp("kube")) as server:
-        yield server
-
-
-def deploy(server: KubeServer, name: str, *tags: str) -> None:
+def deploy(kube: KubeServer, name: str, *tags: str) -> None:
     """A Deployment rolled out through image ``ofm/api:1`` and then each of ``tags``, each revision complete."""
-    server.apply(DEPLOYMENT.replace("NAME", name))
-    server.wait_for(deployment_ready(server, name), f"{name} ready")
+    kube.apply(DEPLOYMENT.replace("NAME", name))
+    kube.wait_for(deployment_ready(kube, name), f"{name} ready")
     for tag in tags:
-        set_image(server, name, tag)
-        server.wait_for(deployment_ready(server, name), f"{name} ready at {tag}")
+        set_image(kube, name, tag)
+        kube.wait_for(deployment_ready(kube, name), f"{name} ready at {tag}")
 
 
-def set_image(server: KubeServer, name: str, tag: str) -> None:
-    server.patch("apps/v1", "Deployment", name, {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": f"ofm/api:{tag}"}]}}}},
+def set_image(kube: KubeServer, name: str, tag: str) -> None:
+    kube.patch("apps/v1", "Deployment", name, {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": kube.image(f"ofm/api:{tag}")}]}}}},
                  content_type="application/strategic-merge-patch+json")
 
 
-def image(server: KubeServer, name: str) -> str:
-    return server.get("apps/v1", "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["image"]
+def image(kube: KubeServer, name: str) -> str:
+    return kube.get("apps/v1", "Deployment", name)["spec"]["template"]["spec"]["containers"][0]["image"]
 
 
-def undo(server: KubeServer, tmp_path: Path, check: bool = False, **args: Any) -> AnsibleRun:
-    return run_module("k8s_rollout_undo", {"kubeconfig": str(server.kubeconfig), "wait_sleep": 0.2, "wait_timeout": 60, **args}, tmp_path,
+def undo(kube: KubeServer, tmp_path: Path, check: bool = False, **args: Any) -> AnsibleRun:
+    return run_module("k8s_rollout_undo", {**kube.connection, "wait_sleep": 0.2, "wait_timeout": kube.patience, **args}, tmp_path,
                       check=check, diff=check)
 
 
-def test_undo_to_the_previous_revision_then_again_changes_nothing(server: KubeServer, tmp_path: Path):
-    deploy(server, "web", "2", "3")
-    first = undo(server, tmp_path, name="web", to_revision=2)
+def test_undo_to_the_previous_revision_then_again_changes_nothing(kube: KubeServer, tmp_path: Path):
+    deploy(kube, "web", "2", "3")
+    first = undo(kube, tmp_path, name="web", to_revision=2)
     assert not first.failed, first.output
     assert first.result["changed"] is True
     obj = first.result["objects"][0]
     assert (obj["revision_before"], obj["target_revision"], obj["revision_after"]) == (3, 2, 4)
-    assert (obj["images_before"], obj["images_after"]) == (["ofm/api:3"], ["ofm/api:2"])
-    assert image(server, "web") == "ofm/api:2"
+    assert (obj["images_before"], obj["images_after"]) == ([kube.image("ofm/api:3")], [kube.image("ofm/api:2")])
+    assert image(kube, "web") == kube.image("ofm/api:2")
 
-    second = undo(server, tmp_path, name="web", to_revision=4)
+    second = undo(kube, tmp_path, name="web", to_revision=4)
     assert not second.failed, second.output
-    assert second.result["changed"] is False and second.result["objects"][0]["images_after"] == ["ofm/api:2"]
+    assert second.result["changed"] is False and second.result["objects"][0]["images_after"] == [kube.image("ofm/api:2")]
 
 
-def test_undo_to_a_missing_revision_fails_listing_the_history_and_changes_nothing(server: KubeServer, tmp_path: Path):
-    deploy(server, "missing", "2")
-    run = undo(server, tmp_path, name="missing", to_revision=9)
+def test_undo_to_a_missing_revision_fails_listing_the_history_and_changes_nothing(kube: KubeServer, tmp_path: Path):
+    deploy(kube, "missing", "2")
+    run = undo(kube, tmp_path, name="missing", to_revision=9)
     assert run.failed
     assert "has no revision 9; its history holds revisions [1, 2]" in run.result["msg"]
     assert "Nothing was changed" in run.result["msg"] and run.result["changed"] is False
-    assert image(server, "missing") == "ofm/api:2"
+    assert image(kube, "missing") == kube.image("ofm/api:2")
 
 
-def test_check_mode_shows_the_template_diff_and_changes_nothing(server: KubeServer, tmp_path: Path):
-    deploy(server, "checked", "2")
-    run = undo(server, tmp_path, check=True, name="checked")
+def test_check_mode_shows_the_template_diff_and_changes_nothing(kube: KubeServer, tmp_path: Path):
+    deploy(kube, "checked", "2")
+    run = undo(kube, tmp_path, check=True, name="checked")
     assert not run.failed, run.output
     assert run.result["changed"] is True
     diff = run.result["objects"][0]["diff"]
-    assert diff["before"]["spec"]["containers"][0]["image"] == "ofm/api:2"
-    assert diff["after"]["spec"]["containers"][0]["image"] == "ofm/api:1"
-    assert image(server, "checked") == "ofm/api:2"
+    assert diff["before"]["spec"]["containers"][0]["image"] == kube.image("ofm/api:2")
+    assert diff["after"]["spec"]["containers"][0]["image"] == kube.image("ofm/api:1")
+    assert image(kube, "checked") == kube.image("ofm/api:2")
 
 
-def test_undo_onto_a_broken_revision_fails_on_the_progress_deadline(server: KubeServer, tmp_path: Path):
-    deploy(server, "broken")
-    set_image(server, "broken", "2-broken")
-    server.wait_for(lambda: server.get("apps/v1", "Deployment", "broken")["status"].get("updatedReplicas"), "broken rollout started")
-    set_image(server, "broken", "3")
-    server.wait_for(deployment_ready(server, "broken"), "broken ready at 3")
-    run = undo(server, tmp_path, name="broken")
+def test_undo_onto_a_broken_revision_fails_on_the_progress_deadline(kube: KubeServer, tmp_path: Path):
+    deploy(kube, "broken")
+    set_image(kube, "broken", "2-broken")
+    kube.wait_for(lambda: kube.get("apps/v1", "Deployment", "broken")["status"].get("updatedReplicas"), "broken rollout started")
+    set_image(kube, "broken", "3")
+    kube.wait_for(deployment_ready(kube, "broken"), "broken ready at 3")
+    run = undo(kube, tmp_path, name="broken")
     assert run.failed
     assert 'ProgressDeadlineExceeded: ReplicaSet "broken-' in run.result["msg"] and "has timed out progressing" in run.result["msg"]
-    assert run.result["changed"] is True and run.result["patched"] == ["Deployment default/broken"]
+    assert run.result["changed"] is True and run.result["patched"] == [f"Deployment {kube.namespace}/broken"]
 
 
-def test_a_label_selector_rolls_back_every_match(server: KubeServer, tmp_path: Path):
+def test_a_label_selector_rolls_back_every_match(kube: KubeServer, tmp_path: Path):
     for name in ("sel-a", "sel-b"):
-        deploy(server, name, "2")
-    run = undo(server, tmp_path, label_selector="tier=api,app in (sel-a,sel-b)")
+        deploy(kube, name, "2")
+    run = undo(kube, tmp_path, label_selector="tier=api,app in (sel-a,sel-b)")
     assert not run.failed, run.output
     assert sorted(obj["name"] for obj in run.result["objects"]) == ["sel-a", "sel-b"]
-    assert image(server, "sel-a") == image(server, "sel-b") == "ofm/api:1"
+    assert image(kube, "sel-a") == image(kube, "sel-b") == kube.image("ofm/api:1")
 
 
-def test_info_lists_the_history_and_status(server: KubeServer, tmp_path: Path):
-    deploy(server, "info", "2")
-    run = run_module("k8s_rollout_info", {"kubeconfig": str(server.kubeconfig), "name": "info"}, tmp_path)
+def test_info_lists_the_history_and_status(kube: KubeServer, tmp_path: Path):
+    deploy(kube, "info", "2")
+    run = run_module("k8s_rollout_info", {**kube.connection, "name": "info"}, tmp_path)
     assert not run.failed, run.output
     obj = run.result["objects"][0]
-    assert [(entry["revision"], entry["images"]) for entry in obj["history"]] == [(1, ["ofm/api:1"]), (2, ["ofm/api:2"])]
+    assert [(entry["revision"], entry["images"]) for entry in obj["history"]] == [(1, [kube.image("ofm/api:1")]), (2, [kube.image("ofm/api:2")])]
     assert obj["current_revision"] == 2 and obj["status"]["ready"] is True and run.result["changed"] is False
 
 
-def test_a_statefulset_goes_back_to_its_previous_controller_revision(server: KubeServer, tmp_path: Path):
-    server.apply(STATEFULSET)
-    server.wait_for(lambda: (server.get("apps/v1", "StatefulSet", "db").get("status") or {}).get("readyReplicas") == 2, "db ready")
-    server.patch("apps/v1", "StatefulSet", "db", {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": "postgres:16"}]}}}},
+def test_a_statefulset_goes_back_to_its_previous_controller_revision(kube: KubeServer, tmp_path: Path):
+    kube.apply(STATEFULSET)
+    kube.wait_for(lambda: (kube.get("apps/v1", "StatefulSet", "db").get("status") or {}).get("readyReplicas") == 2, "db ready")
+    kube.patch("apps/v1", "StatefulSet", "db", {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": kube.image("postgres:16")}]}}}},
                  content_type="application/strategic-merge-patch+json")
-    run = run_module("k8s_rollout_undo", {"kubeconfig": str(server.kubeconfig), "kind": "StatefulSet", "name": "db", "wait_sleep": 0.2},
+    run = run_module("k8s_rollout_undo", {**kube.connection, "kind": "StatefulSet", "name": "db", "wait_sleep": 0.2},
                      tmp_path)
     assert not run.failed, run.output
     obj = run.result["objects"][0]
-    assert (obj["images_before"], obj["images_after"], obj["target_revision"]) == (["postgres:16"], ["postgres:15"], 1)
+    assert (obj["images_before"], obj["images_after"], obj["target_revision"]) == ([kube.image("postgres:16")], [kube.image("postgres:15")], 1)
     assert "ready" in obj["status"]
 
 
@@ -141,16 +134,16 @@ spec:
 """
 
 
-def test_a_daemonset_goes_back_to_a_chosen_revision(server: KubeServer, tmp_path: Path):
-    server.apply(DAEMONSET)
-    revisions = server.resource("apps/v1", "ControllerRevision")
-    server.wait_for(lambda: len(revisions.get(namespace="default", label_selector="app=agent").items) == 1, "agent revision 1")
+def test_a_daemonset_goes_back_to_a_chosen_revision(kube: KubeServer, tmp_path: Path):
+    kube.apply(DAEMONSET)
+    revisions = kube.resource("apps/v1", "ControllerRevision")
+    kube.wait_for(lambda: len(revisions.get(namespace=kube.namespace, label_selector="app=agent").items) == 1, "agent revision 1")
     for count, tag in ((2, "2"), (3, "3")):
-        server.patch("apps/v1", "DaemonSet", "agent", {"spec": {"template": {"spec": {"containers": [{"name": "agent", "image": f"agent:{tag}"}]}}}},
+        kube.patch("apps/v1", "DaemonSet", "agent", {"spec": {"template": {"spec": {"containers": [{"name": "agent", "image": kube.image(f"agent:{tag}")}]}}}},
                      content_type="application/strategic-merge-patch+json")
-        server.wait_for(lambda: len(revisions.get(namespace="default", label_selector="app=agent").items) == count, f"agent revision {count}")
-    run = run_module("k8s_rollout_undo", {"kubeconfig": str(server.kubeconfig), "kind": "DaemonSet", "name": "agent", "to_revision": 1,
+        kube.wait_for(lambda: len(revisions.get(namespace=kube.namespace, label_selector="app=agent").items) == count, f"agent revision {count}")
+    run = run_module("k8s_rollout_undo", {**kube.connection, "kind": "DaemonSet", "name": "agent", "to_revision": 1,
                                           "wait_sleep": 0.2}, tmp_path)
     assert not run.failed, run.output
     obj = run.result["objects"][0]
-    assert (obj["images_before"], obj["images_after"], obj["revision_after"]) == (["agent:3"], ["agent:1"], 4)
+    assert (obj["images_before"], obj["images_after"], obj["revision_after"]) == ([kube.image("agent:3")], [kube.image("agent:1")], 4)
