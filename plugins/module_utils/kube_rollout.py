@@ -80,17 +80,38 @@ def _owned(items: list[dict[str, Any]], owner: Mapping[str, Any]) -> list[dict[s
     return [item for item in items if any(ref.get("uid") == uid for ref in (item.get("metadata") or {}).get("ownerReferences") or [])]
 
 
-def history(kube: Kube, obj: Mapping[str, Any]) -> list[Revision]:
-    """The workload's revisions, oldest first: its ReplicaSets for a Deployment or an Argo Rollout, else its ControllerRevisions."""
+class Listings:
+    """ReplicaSets and ControllerRevisions listed once per namespace, for every workload of one pass.
+
+    Without it a pass over N workloads of a namespace lists that namespace's ReplicaSets N times (quadratic in N).
+    Use a new ``Listings`` after changing workloads: their revision annotations change.
+    """
+
+    def __init__(self, kube: Kube) -> None:
+        self._kube = kube
+        self._items: dict[tuple[str, str], list[dict[str, Any]]] = {}
+
+    def items(self, kind: str, namespace: str) -> list[dict[str, Any]]:
+        if (kind, namespace) not in self._items:
+            self._items[(kind, namespace)] = self._kube.list(WORKLOAD_API_VERSION, kind, namespace)
+        return self._items[(kind, namespace)]
+
+
+def history(kube: Kube, obj: Mapping[str, Any], listings: Optional[Listings] = None) -> list[Revision]:
+    """The workload's revisions, oldest first: its ReplicaSets for a Deployment or an Argo Rollout, else its ControllerRevisions.
+
+    Pass the pass's ``listings`` when reading the history of several workloads.
+    """
     namespace = obj["metadata"]["namespace"]
+    listings = listings or Listings(kube)
     if obj["kind"] in REVISION_ANNOTATIONS:
         key = REVISION_ANNOTATIONS[obj["kind"]]
-        replicasets = _owned(kube.list(WORKLOAD_API_VERSION, "ReplicaSet", namespace), obj)
+        replicasets = _owned(listings.items("ReplicaSet", namespace), obj)
         revisions = [Revision(int((rs["metadata"].get("annotations") or {}).get(key, 0)), normalise(rs["spec"]["template"]),
                               (rs["metadata"].get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION), rs["metadata"].get("creationTimestamp"),
                               f"ReplicaSet {rs['metadata']['name']}") for rs in replicasets]
     else:
-        owned = _owned(kube.list(WORKLOAD_API_VERSION, "ControllerRevision", namespace), obj)
+        owned = _owned(listings.items("ControllerRevision", namespace), obj)
         revisions = [Revision(int(item.get("revision", 0)), normalise(((item.get("data") or {}).get("spec") or {}).get("template") or {}),
                               (item["metadata"].get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION), item["metadata"].get("creationTimestamp"),
                               f"ControllerRevision {item['metadata']['name']}") for item in owned]

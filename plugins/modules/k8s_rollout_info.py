@@ -100,7 +100,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, Kube
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import KINDS, Revision, current_revision, history, images, workloads
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import KINDS, Listings, Revision, current_revision, history, images, workloads
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
@@ -132,7 +132,8 @@ def main() -> None:
     try:
         kube = Kube.from_params(module.params)
         now = datetime.now(timezone.utc)
-        objects = [describe(obj, history(kube, obj), now) for obj in workloads(kube, module.params)]
+        listings = Listings(kube)
+        objects = [describe(obj, history(kube, obj, listings), now) for obj in workloads(kube, module.params)]
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result())
     module.exit_json(changed=False, objects=objects)

@@ -141,7 +141,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, WORKLOAD_API_VERSION, Kube, wait_until
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import (
-    JSON_PATCH, KINDS, UndoPlan, current_revision, history, images, plan_undo, target_name, workloads)
+    JSON_PATCH, KINDS, Listings, UndoPlan, current_revision, history, images, plan_undo, target_name, workloads)
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
@@ -163,8 +163,8 @@ def apply(kube: Kube, plan: UndoPlan, check_mode: bool) -> dict[str, Any]:
                       content_type=JSON_PATCH, dry_run=check_mode)
 
 
-def report(kube: Kube, plan: UndoPlan, after: dict[str, Any], status: str) -> dict[str, Any]:
-    revisions = history(kube, after) if plan.changed else []
+def report(kube: Kube, plan: UndoPlan, after: dict[str, Any], status: str, listings: Listings) -> dict[str, Any]:
+    revisions = history(kube, after, listings) if plan.changed else []
     now = current_revision(after, revisions) if plan.changed else plan.before
     metadata = plan.obj["metadata"]
     return {"kind": plan.obj["kind"], "name": metadata["name"], "namespace": metadata["namespace"], "changed": plan.changed,
@@ -176,7 +176,8 @@ def report(kube: Kube, plan: UndoPlan, after: dict[str, Any], status: str) -> di
 
 def run(kube: Kube, params: dict[str, Any], check_mode: bool, applied: list[str]) -> list[dict[str, Any]]:
     """Plan every undo first (a missing revision fails before anything is patched), patch, wait, then report; ``applied`` lists what was patched."""
-    plans = [plan_undo(obj, history(kube, obj), params["to_revision"]) for obj in workloads(kube, params)]
+    before = Listings(kube)
+    plans = [plan_undo(obj, history(kube, obj, before), params["to_revision"]) for obj in workloads(kube, params)]
     answers = []
     for plan in plans:
         answers.append(apply(kube, plan, check_mode) if plan.changed else plan.obj)
@@ -186,7 +187,8 @@ def run(kube: Kube, params: dict[str, Any], check_mode: bool, applied: list[str]
                 for plan, answer in zip(plans, answers)]
     if params["wait"] and not check_mode:
         answers = [refresh(kube, plan) if plan.changed else answer for plan, answer in zip(plans, answers)]
-    return [report(kube, plan, answer, status) for plan, answer, status in zip(plans, answers, statuses)]
+    after = Listings(kube)
+    return [report(kube, plan, answer, status, after) for plan, answer, status in zip(plans, answers, statuses)]
 
 
 def refresh(kube: Kube, plan: UndoPlan) -> dict[str, Any]:
