@@ -20,7 +20,7 @@ description:
   - V(promote) clears the current pause (C(status.pauseConditions), C(spec.paused)) or, with O(full), skips every remaining
     step (C(status.promoteFull)).
   - V(pause) and V(resume) set and clear C(spec.paused).
-  - V(status) changes nothing: it reads the rollout and waits for O(wait_for), to watch a rollout that another tool acts on.
+  - V(status) changes nothing, it reads the rollout and waits for O(wait_for), to watch a rollout that another tool acts on.
   - Each action is idempotent; it reports no change when the rollout is already in the state it leads to.
 author:
   - OFM Social OS SRE team (@ofm-social)

@@ -16,6 +16,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import Authent
 from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
 from ansible_collections.ofm.rollback.plugins.module_utils.registry import ACCEPT, RegistryClient, bearer_challenge, parse_image
 
+
 @pytest.fixture(name="registry")
 def fixture_registry(request: pytest.FixtureRequest) -> Iterator[FakeRegistry]:
     server = FakeRegistry(getattr(request, "param", "none"))
@@ -83,7 +84,7 @@ def test_fixed_token(registry):
 
 
 def test_bearer_challenge_parsing():
-    assert bearer_challenge('Bearer realm="https://auth.example/token",service="reg"') == {"realm": "https://auth.example/token",
-                                                                                          "service": "reg"}
+    expected = {"realm": "https://auth.example/token", "service": "reg"}
+    assert bearer_challenge('Bearer realm="https://auth.example/token",service="reg"') == expected
     assert bearer_challenge('Basic realm="x"') is None
     assert bearer_challenge(None) is None

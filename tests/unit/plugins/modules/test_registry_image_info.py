@@ -32,8 +32,8 @@ def test_reports_found_and_missing_images_without_a_change(registry):
                           "images": ["registry.ofm.social/ofm/api:1", "ofm/api:7"]}, check_mode=True)
     assert not failed, result
     assert result["changed"] is False
-    assert [(i["image"], i["exists"], i["digest"]) for i in result["images"]] == [("registry.ofm.social/ofm/api:1", True, DIGEST),
-                                                                                 ("ofm/api:7", False, None)]
+    expected = [("registry.ofm.social/ofm/api:1", True, DIGEST), ("ofm/api:7", False, None)]
+    assert [(i["image"], i["exists"], i["digest"]) for i in result["images"]] == expected
     assert (result["missing"], result["all_exist"]) == (["ofm/api:7"], False)
     assert "1 of 2 image(s) found" in result["msg"]
     assert PASSWORD not in repr(result)
