@@ -6,8 +6,9 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# Debian packages the lab and the tests run for real. Add a component's package here.
-DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest)
+# Debian packages the lab and the tests run for real (docker-registry: the planned rollback tests' registry).
+# Add a component's package here.
+DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest docker-registry)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 

@@ -20,6 +20,7 @@ description:
   - V(promote) clears the current pause (C(status.pauseConditions), C(spec.paused)) or, with O(full), skips every remaining
     step (C(status.promoteFull)).
   - V(pause) and V(resume) set and clear C(spec.paused).
+  - V(status) changes nothing, it reads the rollout and waits for O(wait_for), to watch a rollout that another tool acts on.
   - Each action is idempotent; it reports no change when the rollout is already in the state it leads to.
 author:
   - OFM Social OS SRE team (@ofm-social)
@@ -38,7 +39,7 @@ options:
     description: What to do; see the description.
     type: str
     required: true
-    choices: [abort, undo, retry, promote, pause, resume]
+    choices: [abort, undo, retry, promote, pause, resume, status]
   to_revision:
     description:
       - With O(action=undo), the revision (annotation C(rollout.argoproj.io/revision) of its ReplicaSet) to go back to.
@@ -164,7 +165,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
     "name": {"type": "str", "required": True},
     "namespace": {"type": "str", "default": "default"},
-    "action": {"type": "str", "required": True, "choices": ["abort", "undo", "retry", "promote", "pause", "resume"]},
+    "action": {"type": "str", "required": True, "choices": ["abort", "undo", "retry", "promote", "pause", "resume", "status"]},
     "to_revision": {"type": "int", "default": 0},
     "full": {"type": "bool", "default": False},
     "wait_for": {"type": "str", "choices": ["healthy", "degraded", "fully_promoted", "none"], "default": "none"},
@@ -281,7 +282,7 @@ def plan(rollout_api: ArgoRollout, rollout: dict[str, Any], params: Mapping[str,
         return ([Patch(undo.patch(), content_type=JSON_PATCH)] if undo.changed else []), extra
     if action == "promote":
         return promote(rollout, params["full"]), {}
-    return {"abort": abort, "retry": retry, "pause": pause, "resume": resume}[action](rollout), {}
+    return {"abort": abort, "retry": retry, "pause": pause, "resume": resume, "status": lambda _rollout: []}[action](rollout), {}
 
 
 def main() -> None:

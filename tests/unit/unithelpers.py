@@ -7,6 +7,7 @@ Fixtures built on them are in conftest.py beside this file.
 """
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import re
@@ -239,16 +240,48 @@ class FakeService:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.end_headers()
-                    self.wfile.write(payload)
+                    if self.command != "HEAD":
+                        self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     pass
 
-            do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
+            do_GET = do_HEAD = do_POST = do_PATCH = do_PUT = do_DELETE = _handle
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         return Handler
+
+
+REGISTRY_DIGEST = "sha256:" + "ab" * 32
+REGISTRY_PASSWORD = "pull-SECRET-9a7f"
+REGISTRY_TOKEN = "token-SECRET-1c2d"
+REGISTRY_MANIFEST_TYPE = "application/vnd.oci.image.index.v1+json"
+
+
+class FakeRegistry(FakeService):
+    """Holds ``ofm/api:1``; ``mode`` is none, basic (user ``bot``) or bearer (token from ``/token`` with basic credentials)."""
+
+    def __init__(self, mode: str = "none") -> None:
+        self.mode = mode
+        super().__init__()
+
+    def authorized(self, request: Received) -> bool:
+        given = request.headers.get("Authorization", "")
+        basic = "Basic " + base64.b64encode(f"bot:{REGISTRY_PASSWORD}".encode()).decode()
+        return {"none": True, "basic": given == basic, "bearer": given == f"Bearer {REGISTRY_TOKEN}"}[self.mode]
+
+    def answer(self, request: Received) -> Reply:
+        if request.path_only == "/token":
+            ok = request.headers.get("Authorization") == "Basic " + base64.b64encode(f"bot:{REGISTRY_PASSWORD}".encode()).decode()
+            return Reply(200, {"token": REGISTRY_TOKEN, "scope": request.query.get("scope")}) if ok else Reply(401, {"errors": []})
+        if not self.authorized(request):
+            challenge = (f'Bearer realm="{self.url}/token",service="registry.test",scope="repository:ofm/api:pull"'
+                         if self.mode == "bearer" else 'Basic realm="registry"')
+            return Reply(401, {"errors": [{"code": "UNAUTHORIZED"}]}, headers={"WWW-Authenticate": challenge})
+        if request.path == "/v2/ofm/api/manifests/1" and REGISTRY_MANIFEST_TYPE in request.headers.get("Accept", ""):
+            return Reply(200, "", headers={"Docker-Content-Digest": REGISTRY_DIGEST}, content_type=REGISTRY_MANIFEST_TYPE)
+        return Reply(404, {"errors": [{"code": "MANIFEST_UNKNOWN"}]})
 
 
 class ScriptedService(FakeService):

@@ -67,3 +67,9 @@ def test_waiting_for_healthy_fails_fast_on_the_progress_deadline():
     readiness = argo_rollout.wanted("healthy")(rollout(phase="Degraded", message=message))
     assert readiness.failed and readiness.message == message
     assert not argo_rollout.wanted("degraded")(rollout(phase="Degraded", message=message)).failed
+
+
+@pytest.mark.parametrize("obj", [rollout(), rollout(paused=True, abort=True)])
+def test_status_never_patches(obj):
+    patches, extra = argo_rollout.plan(None, obj, {"action": "status"})
+    assert (patches, extra) == ([], {})
