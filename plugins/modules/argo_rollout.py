@@ -285,8 +285,9 @@ def plan(rollout_api: ArgoRollout, rollout: dict[str, Any], params: Mapping[str,
     return {"abort": abort, "retry": retry, "pause": pause, "resume": resume, "status": lambda _rollout: []}[action](rollout), {}
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     sent: list[dict[str, Any]] = []
     try:

@@ -148,8 +148,9 @@ def canary_weight(ingress: Mapping[str, Any]) -> Optional[int]:
                         target=target, hint="Fix the annotation by hand, or set it with the weight option.") from exc
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_by={"replicas": ("deployment",)})
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_by={"replicas": ("deployment",)})
     params = module.params
     namespace = params["namespace"]
     sent: list[str] = []

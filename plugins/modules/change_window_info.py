@@ -118,8 +118,9 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
         window = parse_window(params["days"], params["start"], params["end"], params["timezone"])

@@ -201,8 +201,9 @@ def wait(kube: Kube, plan: UndoPlan, params: dict[str, Any]) -> str:
                       timeout=params["wait_timeout"], sleep_seconds=params["wait_sleep"]).message
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("name", "label_selector")],
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("name", "label_selector")],
                            required_one_of=[("name", "label_selector")])
     applied: list[str] = []
     try:

@@ -143,8 +143,9 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
                            mutually_exclusive=[("registry_token", "registry_username")],
                            required_together=[("registry_username", "registry_password")])
     params = module.params

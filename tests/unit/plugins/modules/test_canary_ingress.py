@@ -10,6 +10,9 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import kube
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
 from ansible_collections.ofm.rollback.plugins.modules import canary_ingress
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 
 def ingress(**annotations: str) -> dict:
     return {"metadata": {"name": "api-canary", "namespace": "ofm", "annotations": annotations}}

@@ -2,12 +2,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """change_window_info's main(): the clock against windows that hold now or cannot."""
 from __future__ import annotations
+import pytest
 
 from datetime import datetime, timedelta, timezone
 
 from unithelpers import documented_options, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.modules import change_window_info
+
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
 
 
 def test_a_window_around_now_is_inside_and_one_tomorrow_is_not():

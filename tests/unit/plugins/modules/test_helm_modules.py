@@ -14,9 +14,13 @@ from unithelpers import documented_options, mismatches, run_module
 from ansible_collections.ofm.rollback.plugins.doc_fragments import helm as helm_fragment
 from ansible_collections.ofm.rollback.plugins.modules import helm_history_info, helm_rollback
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 FAKE_HELM = '''
 import json, sys
 from pathlib import Path
+
 state_file = Path(__file__).with_name("state.json")
 state = json.loads(state_file.read_text())
 state["calls"].append(sys.argv[1:])

@@ -2,11 +2,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """k8s_rollout_undo: its documentation matches its argument spec, and option errors come before any connection."""
 from __future__ import annotations
+import pytest
 
 from unithelpers import documented_options, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import kube
 from ansible_collections.ofm.rollback.plugins.modules import k8s_rollout_info, k8s_rollout_undo
+
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
 
 
 def test_docs_match_the_argument_spec():

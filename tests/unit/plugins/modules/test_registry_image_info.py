@@ -14,6 +14,9 @@ from unithelpers import documented_options, free_port, mismatches, run_module
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client as http_client_fragment
 from ansible_collections.ofm.rollback.plugins.modules import registry_image_info
 
+# Every test runs main() as a module process would, and in process as the action plugin does.
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 
 @pytest.fixture(name="registry")
 def fixture_registry() -> Iterator[FakeRegistry]:
