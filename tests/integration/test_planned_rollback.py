@@ -178,14 +178,14 @@ def test_image_missing_in_the_registry_fails_before_any_change(lab, kube, regist
 
 
 def test_helm_path_rolls_back_to_the_target_revision(lab, kube, tmp_path):
-    helm = Helm(helm_binary("v3"), kube.kubeconfig, tmp_path / "helm-home")
+    helm = Helm(helm_binary("v3"), kube, tmp_path / "helm-home")
     helm.install("shop")
     helm.upgrade("shop", "message=two")
     options = {"planned_rollback_method": "helm", "ofm_helm_release": "shop", "ofm_helm_binary": str(helm.binary),
                "rollback_to_revision": 1, "planned_rollback_health_name": "shop-api", "helm_rollback_timeout": 60}
     first = planned(tmp_path, kube, **options)
     assert first.returncode == 0, first.stdout[-4000:]
-    assert rendered(kube.kubeconfig, "shop")[0] == "hello"
+    assert rendered(helm, "shop")[0] == "hello"
     assert [(entry["revision"], entry["status"]) for entry in helm.history("shop")] == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
     assert "Helm release default/shop: revision 2 -> revision 3 (rollback to 1, ofm-mini-0.1.0)" in first.text
     assert re.search(r"\[ok\s*\] Helm Chart Rollback / helm history shop -n default \(verify\): revision 3 deployed: Rollback to 1", first.text)
@@ -193,7 +193,7 @@ def test_helm_path_rolls_back_to_the_target_revision(lab, kube, tmp_path):
 
 
 def test_helm_target_revision_missing_fails_before_any_change(lab, kube, tmp_path):
-    helm = Helm(helm_binary("v3"), kube.kubeconfig, tmp_path / "helm-home")
+    helm = Helm(helm_binary("v3"), kube, tmp_path / "helm-home")
     helm.install("lone")
     run = planned(tmp_path, kube, planned_rollback_method="helm", ofm_helm_release="lone", ofm_helm_binary=str(helm.binary), rollback_to_revision=4)
     assert run.returncode != 0
