@@ -32,6 +32,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "statuspage": 18111,
     "prometheus": 18190,
     "kube_apiserver": 18443,
+    "ingress_controller": 18444,
 }
 
 

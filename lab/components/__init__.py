@@ -4,6 +4,7 @@ from __future__ import annotations
 from lab.components.base import Component
 from lab.components.comms import Comms
 from lab.components.haproxy import HAProxy
+from lab.components.ingress_controller import IngressController
 from lab.components.kube_apiserver import KubeApiServer
 from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
@@ -19,6 +20,7 @@ COMPONENTS: list[Component] = [
     Comms("statuspage"),
     Prometheus(),
     KubeApiServer(),
+    IngressController(),
     LoadGen(),
 ]
 
