@@ -33,6 +33,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "prometheus": 18190,
     "kube_apiserver": 18443,
     "postgres": 18432,
+    "ingress_controller": 18444,
 }
 
 

@@ -5,6 +5,7 @@ from lab.components.base import Component
 from lab.components.comms import Comms
 from lab.components.db_writer import DbWriter
 from lab.components.haproxy import HAProxy
+from lab.components.ingress_controller import IngressController
 from lab.components.kube_apiserver import KubeApiServer
 from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
@@ -21,6 +22,7 @@ COMPONENTS: list[Component] = [
     Comms("statuspage"),
     Prometheus(),
     KubeApiServer(),
+    IngressController(),
     Postgres(),
     DbWriter(),
     LoadGen(),

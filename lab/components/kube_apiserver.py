@@ -9,7 +9,8 @@ class KubeApiServer(PythonService):
     name = "kube-apiserver"
     module = "kube_apiserver"
     ports = ("kube_apiserver",)
-    description = "Kubernetes API test server (discovery, CRUD, patches, watch, Deployment/StatefulSet/DaemonSet/Argo Rollout controllers)"
+    description = ("Kubernetes API test server (discovery, CRUD, patches, watch, Deployment/StatefulSet/DaemonSet/Argo Rollout controllers), "
+                   "seeded with namespace ofm-production: the Rollout at canary weight 10, the canary Ingress and Deployments")
     stand_in = "a Kubernetes control plane (none can run here); KUBECONFIG=<state>/kubeconfig for kubectl, helm and the kubernetes client"
 
     # No bearer token: the server listens on loopback over plain HTTP, and kubectl sends no token over plain HTTP.
@@ -19,8 +20,10 @@ class KubeApiServer(PythonService):
             "--port", str(cfg.ports["kube_apiserver"]),
             "--kubeconfig", str(cfg.path("kubeconfig")),
             "--state-file", str(cfg.path("data", "kube-objects.json")),
+            "--seed-ofm",
         ]
 
     def reset(self, cfg: LabConfig) -> None:
         http_json(f"{cfg.url('kube_apiserver')}/__lab/faults", "DELETE")
         http_json(f"{cfg.url('kube_apiserver')}/__lab/broken-images", "PUT", {"images": []})
+        http_json(f"{cfg.url('kube_apiserver')}/__lab/seed", "POST", timeout=30)

@@ -12,7 +12,8 @@ ControllerRevisions, Argo Rollouts canary status), so ``kubectl rollout history/
 
 State lives in memory and is saved to ``--state-file`` (JSON) on shutdown and loaded on start. It
 writes a kubeconfig (``--kubeconfig``) so ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
-routes (loopback only, no auth) inject faults and mark images as broken.
+routes (loopback only, no auth) inject faults and mark images as broken. With ``--seed-ofm`` it holds the OFM Social OS
+objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ from typing import Any, Generator, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from lab.services.httpbase import base_parser, serve
-from lab.services.kube import errors, protobuf, resources, tables
+from lab.services.kube import errors, protobuf, resources, seed, tables
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
 from lab.services.kube.resources import ResourceType
@@ -323,6 +324,8 @@ class KubeApi:  # pylint: disable=too-many-public-methods
     def _lab(self, method: str, path: str, body: bytes) -> Answer:
         if path == "/__lab/faults":
             return self._lab_faults(method, body)
+        if path == "/__lab/seed":
+            return self._lab_seed(method)
         if path == "/__lab/broken-images":
             if method == "PUT":
                 images = _json(body).get("images") if isinstance(_json(body), dict) else None
@@ -333,6 +336,19 @@ class KubeApi:  # pylint: disable=too-many-public-methods
                 raise errors.method_not_allowed()
             return Answer(200, {"images": sorted(self.controllers.broken_images), "marker": "an image whose tag contains 'broken'"})
         raise errors.path_not_found()
+
+    def _lab_seed(self, method: str) -> Answer:
+        """GET: whether the OFM objects are in their seeded state; POST: put them back in it."""
+        if method == "POST":
+            with self.controllers.lock:
+                try:
+                    changed = seed.seed(self.store, self.controllers.tick)
+                except RuntimeError as exc:
+                    raise errors.internal(str(exc)) from exc
+            return Answer(200, {"seeded": True, "changed": changed, "namespace": seed.NAMESPACE})
+        if method != "GET":
+            raise errors.method_not_allowed()
+        return Answer(200, {"seeded": seed.is_seeded(self.store), "namespace": seed.NAMESPACE})
 
     def _lab_faults(self, method: str, body: bytes) -> Answer:
         with self._faults_lock:
@@ -457,12 +473,15 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--state-file", type=Path, help="load objects from this JSON file on start, save them there on stop")
     parser.add_argument("--tick", type=float, default=0.2, help="seconds between controller passes")
     parser.add_argument("--broken-image", action="append", default=[], help="an image that never becomes ready (repeatable)")
+    parser.add_argument("--seed-ofm", action="store_true", help="start with the lab's OFM Social OS objects (namespace ofm-production)")
     args = parser.parse_args(argv)
     token = args.token_file.read_text().strip() if args.token_file else None
     store = Store()
     if args.state_file and args.state_file.exists():
         store.restore(json.loads(args.state_file.read_text()))
     controllers = Controllers(store, broken_images=set(args.broken_image))
+    if args.seed_ofm:
+        seed.seed(store, controllers.tick)
     api = KubeApi(store, controllers, token, f"{args.host}:{args.port}")
     if args.kubeconfig:
         write_kubeconfig(args.kubeconfig, f"http://{args.host}:{args.port}", token)

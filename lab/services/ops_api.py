@@ -190,9 +190,13 @@ class CanaryOps:
 
     def rollback(self) -> dict[str, int]:
         """Send all traffic to stable; returns the weights before."""
+        return self.set_canary(0)
+
+    def set_canary(self, canary: int) -> dict[str, int]:
+        """Give the canary ``canary`` percent and stable the rest; returns the weights before."""
         with self._lock:
             previous = self.weights()
-            self._apply(previous, canary=0)
+            self._apply(previous, canary)
             return previous
 
     def promote(self, step: Any) -> tuple[dict[str, int], dict[str, int]]:

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Iterator
 
 import pytest
 # The Kubernetes targets (test server, real cluster) are defined in kubelab; importing them here makes them fixtures.
 from kubelab import fixture_kube, fixture_kube_cluster  # noqa: F401  pylint: disable=unused-import
-from labtest import Prometheus, Secrets, clean_stand_in, credentials, run_lab, wait_until
+from labtest import Prometheus, Secrets, clean_stand_in, credentials, run_lab, slo_wait, wait_until
 
 from lab.config import LabConfig, load_config
 
@@ -57,3 +58,26 @@ def fixture_statuspage(lab: LabConfig) -> Iterator[str]:
     """The Statuspage stand-in's URL, with no incidents and no fault."""
     with clean_stand_in(lab.url("statuspage")) as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def slo_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("slo-wait")
+
+
+@pytest.fixture(scope="module")
+def healthy_canary(lab: LabConfig, slo_workdir: Path) -> LabConfig:
+    """The lab after a reset, once the canary's SLOs are all ok again."""
+    run_lab("reset")
+    slo_wait(lab, slo_workdir, "all_ok")
+    return lab
+
+
+@pytest.fixture(scope="module")
+def breaching_canary(healthy_canary: LabConfig, slo_workdir: Path) -> Iterator[LabConfig]:
+    """The canary answering errors until the breach is sustained, shared by a module's tests; reset afterwards."""
+    lab = healthy_canary
+    run_lab("canary", "bad", "errors")
+    slo_wait(lab, slo_workdir, "breach")
+    yield lab
+    run_lab("reset")

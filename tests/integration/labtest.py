@@ -218,3 +218,28 @@ def run_playbook(playbook: str, *args: str, extra_vars: Optional[dict[str, Any]]
     if extra_vars:
         command += ["-e", json.dumps(extra_vars)]
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, env=env, timeout=timeout, check=False)
+
+
+def slo_wait(lab: LabConfig, workdir: Path, condition: str, timeout: str = "150s") -> None:
+    """Wait with the collection's own slo_check (same queries as the playbook) for the canary to be ``condition``."""
+    args = {"prometheus_url": lab.url("prometheus"), "scope": "canary", "window": lab.sli_window, "sustain": "20s",
+            "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s"}
+    run = run_module("slo_check", args, workdir)
+    assert not run.failed, f"canary never became {condition}:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
+
+
+def emergency(tmp_path: Path, incident: str, *args: str, **extra: Any) -> subprocess.CompletedProcess:
+    """``playbooks/emergency-rollback.yml`` for ``incident``, its records and audit log under ``tmp_path``."""
+    extra_vars = {"rollback_incident_id": incident, "ofm_incident_record_dir": str(tmp_path / "incidents"), **extra}
+    return run_playbook("emergency-rollback.yml", *args, extra_vars=extra_vars, audit_log=tmp_path / "audit.jsonl")
+
+
+def record(records_dir: Path, incident: str) -> dict[str, Any]:
+    """The JSON incident record the emergency playbook wrote for ``incident``."""
+    files = sorted(records_dir.glob(f"{incident}-*.json"))
+    assert files, f"no incident record for {incident} in {records_dir}"
+    return json.loads(files[-1].read_text())
+
+
+def slack_messages(lab: LabConfig) -> list[dict[str, Any]]:
+    return stand_in_messages(lab.url("slack"))

@@ -9,15 +9,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-from pathlib import Path
-from typing import Any
 
 import pytest
-from labtest import credentials, lab_call, run_lab, run_module, run_playbook, stand_in_messages
+from labtest import credentials, emergency, lab_call, record, run_lab, slack_messages, slo_wait
 
 from lab.components.haproxy import weights
 
-PLAYBOOK = "emergency-rollback.yml"
 INITIAL = {"stable": 90, "canary": 10}
 ROLLED_BACK = {"stable": 100, "canary": 0}
 FAULT_TO_SLO = {
@@ -30,49 +27,14 @@ FAULT_TO_SLO = {
 _incident_numbers = itertools.count(7001)
 
 
-def slo_wait(lab, workdir: Path, condition: str, timeout: str = "150s") -> None:
-    """Wait with the collection's own slo_check (same queries as the playbook) for the canary to be ``condition``."""
-    args = {"prometheus_url": lab.url("prometheus"), "scope": "canary", "window": lab.sli_window, "sustain": "20s",
-            "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s"}
-    run = run_module("slo_check", args, workdir)
-    assert not run.failed, f"canary never became {condition}:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
-
-
 def incident_id() -> str:
     return f"INC-{next(_incident_numbers)}"
-
-
-def record(records_dir: Path, incident: str) -> dict[str, Any]:
-    files = sorted(records_dir.glob(f"{incident}-*.json"))
-    assert files, f"no incident record for {incident} in {records_dir}"
-    return json.loads(files[-1].read_text())
-
-
-def slack_messages(lab) -> list[dict[str, Any]]:
-    return stand_in_messages(lab.url("slack"))
 
 
 def recap_changed(stdout: str) -> int:
     match = re.search(r"localhost\s+:\s+ok=\d+\s+changed=(\d+)", stdout)
     assert match, stdout[-2000:]
     return int(match.group(1))
-
-
-def emergency(tmp_path: Path, incident: str, *args: str, **extra: Any):
-    extra_vars = {"rollback_incident_id": incident, "ofm_incident_record_dir": str(tmp_path / "incidents"), **extra}
-    return run_playbook(PLAYBOOK, *args, extra_vars=extra_vars, audit_log=tmp_path / "audit.jsonl")
-
-
-@pytest.fixture(scope="module")
-def slo_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("slo-wait")
-
-
-@pytest.fixture(scope="module")
-def healthy_canary(lab, slo_workdir):
-    run_lab("reset")
-    slo_wait(lab, slo_workdir, "all_ok")
-    return lab
 
 
 def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
@@ -84,16 +46,6 @@ def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
     assert weights(lab) == INITIAL
     assert record(tmp_path / "incidents", incident)["outcome"].startswith("no rollback: ok")
     assert not [m for m in slack_messages(lab) if incident in json.dumps(m)]
-
-
-@pytest.fixture(scope="module")
-def breaching_canary(healthy_canary, slo_workdir):
-    """The canary answering errors until the breach is sustained; nothing in these tests may roll it back."""
-    lab = healthy_canary
-    run_lab("canary", "bad", "errors")
-    slo_wait(lab, slo_workdir, "breach")
-    yield lab
-    run_lab("reset")
 
 
 def test_no_data_is_unknown_not_ok(breaching_canary, tmp_path):
@@ -137,12 +89,12 @@ def test_unknown_operator_fails_closed(breaching_canary, tmp_path):
     assert weights(breaching_canary) == INITIAL
 
 
-def test_ops_api_answering_5xx_fails_clearly_and_audits_every_attempt(breaching_canary, tmp_path):
+def test_ops_api_answering_5xx_without_fallback_fails_clearly_and_audits_every_attempt(breaching_canary, tmp_path):
     lab = breaching_canary
     lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})
     try:
         incident = incident_id()
-        run = emergency(tmp_path, incident, canary_rollback_deadline=4)
+        run = emergency(tmp_path, incident, canary_rollback_deadline=4, canary_rollback_fallback=False)
     finally:
         lab_call(f"{lab.url('ops_api')}/__lab/faults", "DELETE")
     assert run.returncode != 0

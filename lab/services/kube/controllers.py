@@ -35,12 +35,18 @@ class Controllers:
         self.broken_images = set(broken_images or ())
         self.clock = clock
         self._daemonset_revisions: dict[str, dict[str, str]] = {}
+        # Held for a whole pass, so that a lab reset (which recreates objects) never interleaves with one.
+        self.lock = threading.RLock()
 
     def run(self, interval: float, stopping: threading.Event) -> None:
         while not stopping.wait(interval):
             self.tick()
 
     def tick(self) -> None:
+        with self.lock:
+            self._tick()
+
+    def _tick(self) -> None:
         passes: list[tuple[Any, Callable[[dict[str, Any]], None]]] = [
             (DEPLOYMENTS, self._deployment), (ROLLOUTS, self._rollout), (REPLICASETS, self._replicaset),
             (STATEFULSETS, self._statefulset), (DAEMONSETS, self._daemonset), (DEPLOYMENTS, self._deployment_status),

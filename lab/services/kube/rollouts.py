@@ -4,6 +4,12 @@ Status fields and their meaning follow Argo Rollouts v1.x: ``currentPodHash`` is
 template, ``stableRS`` the hash serving as stable, ``currentStepIndex`` the step being executed
 (``len(steps)`` when fully promoted), ``pauseConditions`` the pauses a promote clears,
 ``canary.weights`` the traffic split, ``phase`` Healthy/Progressing/Paused/Degraded.
+
+With ``spec.strategy.canary.trafficRouting.nginx``, the controller writes the canary weight into the
+``canary-weight`` annotation of the canary Ingress, as Argo's nginx traffic routing does (0 after an abort).
+Argo names the canary Ingress it manages ``<rollout>-<stableIngress>-canary``; the OFM deployment names its own
+(``ofm-social-os-api-canary``), so this controller finds it as the Ingress annotated ``canary: "true"`` whose
+backend is the Rollout's ``canaryService``.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import math
 import re
 from typing import TYPE_CHECKING, Any, Optional
 
+from lab.services.kube import resources
 from lab.services.kube.selectors import selector_string
 from lab.services.kube.store import Write
 from lab.services.kube.workloads import (ANALYSISRUNS, DEFAULT_PROGRESS_DEADLINE, ROLLOUT_HASH, ROLLOUT_REVISION, ROLLOUTS, annotation_revision,
@@ -20,6 +27,8 @@ from lab.services.kube.workloads import (ANALYSISRUNS, DEFAULT_PROGRESS_DEADLINE
 if TYPE_CHECKING:
     from lab.services.kube.controllers import Controllers
 
+INGRESSES = resources.find("networking.k8s.io", "v1", "ingresses")
+NGINX_ANNOTATION_PREFIX = "nginx.ingress.kubernetes.io"
 PAUSE_STEP = "CanaryPauseStep"
 DEFAULT_ABORT_SCALE_DOWN_DELAY = 30
 DURATION = re.compile(r"^(\d+)([smh]?)$")
@@ -76,6 +85,37 @@ def reconcile_rollout(ctl: "Controllers", rollout: dict[str, Any]) -> None:
     _scale(ctl, rollout, status, steps, now)
     _summarise(ctl, rollout, status, steps, now)
     ctl.save(ROLLOUTS, rollout, {**rollout, "status": status})
+    _route_nginx(ctl, rollout, status["canary"]["weights"]["canary"]["weight"])
+
+
+def backend_services(ingress: dict[str, Any]) -> set[str]:
+    """The Services an Ingress sends requests to (default backend and every rule path)."""
+    spec = ingress.get("spec") or {}
+    backends = [spec.get("defaultBackend") or {}] + [path.get("backend") or {} for rule in spec.get("rules") or []
+                                                     for path in (rule.get("http") or {}).get("paths") or []]
+    return {(backend.get("service") or {}).get("name") for backend in backends} - {None}
+
+
+def _route_nginx(ctl: "Controllers", rollout: dict[str, Any], weight: int) -> None:
+    """nginx traffic routing: the canary Ingress of the Rollout's canaryService gets the canary weight."""
+    canary = (rollout["spec"].get("strategy") or {}).get("canary") or {}
+    nginx = (canary.get("trafficRouting") or {}).get("nginx")
+    service = canary.get("canaryService")
+    if not isinstance(nginx, dict) or not service:
+        return
+    prefix = nginx.get("annotationPrefix") or NGINX_ANNOTATION_PREFIX
+    weight_key = f"{prefix}/canary-weight"
+
+    def routed(ingress: dict[str, Any]) -> bool:
+        annotations = ingress["metadata"].get("annotations") or {}
+        return annotations.get(f"{prefix}/canary") == "true" and service in backend_services(ingress)
+
+    ingresses, _revision = ctl.store.list(INGRESSES, rollout["metadata"]["namespace"], routed)
+    for ingress in ingresses:
+        if ingress["metadata"]["annotations"].get(weight_key) != str(weight):
+            wanted = copy.deepcopy(ingress)
+            wanted["metadata"]["annotations"][weight_key] = str(weight)
+            ctl.store.update(INGRESSES, ingress["metadata"]["namespace"], ingress["metadata"]["name"], wanted)
 
 
 def _start_update(status: dict[str, Any], digest: str, step_count: int) -> None:
