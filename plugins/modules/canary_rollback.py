@@ -125,8 +125,13 @@ traffic:
   returned: always
   type: dict
   sample: {all_on_stable: true, waited_seconds: 4.8, polls: 5, configured: {canary_weight: 0}, measured: {canary_share: 0.0}}
+started_at:
+  description: When the module started, in seconds since the epoch (UTC), also on failure.
+  returned: always
+  type: float
+  sample: 1795875996.045
 rollback_confirmed_after:
-  description: Seconds from the module's start until the rollback was confirmed (or found unneeded), before any wait.
+  description: Seconds from RV(started_at) until the rollback was confirmed (or found unneeded), before any wait.
   returned: always
   type: float
   sample: 0.21
@@ -268,7 +273,7 @@ def main(module_class=AnsibleModule) -> None:
                            mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE + PROMETHEUS_MUTUALLY_EXCLUSIVE,
                            required_together=PROMETHEUS_REQUIRED_TOGETHER)
     params = module.params
-    identity: dict[str, Any] = {"incident_id": params["incident_id"], "reason": params["reason"]}
+    identity: dict[str, Any] = {"incident_id": params["incident_id"], "reason": params["reason"], "started_at": round(time.time(), 3)}
     rollback: Optional[CanaryRollback] = None
     started = time.monotonic()
     try:
