@@ -1,0 +1,1 @@
+../../../scripts/dr-restore-sandbox.sh
