@@ -5,7 +5,13 @@
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 python="$root/.venv/bin/python"
-work="${OFM_SANITY_DIR:-${TMPDIR:-/tmp}/ofm-rollback-sanity}"
+# A directory of its own per run (two checkouts sanity-testing at once must not share one), removed at the end.
+if [[ -n "${OFM_SANITY_DIR:-}" ]]; then
+  work="$OFM_SANITY_DIR"
+else
+  work="$(mktemp -d "${TMPDIR:-/tmp}/ofm-rollback-sanity.XXXXXX")"
+  trap 'rm -rf "$work"' EXIT
+fi
 dest="$work/ansible_collections/ofm/rollback"
 
 ansible_test_dir="$("$python" -c 'import ansible_test, os; print(os.path.dirname(ansible_test.__file__))')"

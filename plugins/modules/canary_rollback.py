@@ -270,8 +270,8 @@ ARGUMENT_SPEC = {
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE + PROMETHEUS_MUTUALLY_EXCLUSIVE,
-                           required_together=PROMETHEUS_REQUIRED_TOGETHER)
+                          mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE + PROMETHEUS_MUTUALLY_EXCLUSIVE,
+                          required_together=PROMETHEUS_REQUIRED_TOGETHER)
     params = module.params
     identity: dict[str, Any] = {"incident_id": params["incident_id"], "reason": params["reason"], "started_at": round(time.time(), 3)}
     rollback: Optional[CanaryRollback] = None

@@ -129,7 +129,7 @@ def describe(obj: dict[str, Any], revisions: list[Revision], now: datetime) -> d
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("name", "label_selector")],
-                           required_one_of=[("name", "label_selector")])
+                          required_one_of=[("name", "label_selector")])
     try:
         kube = Kube.from_params(module.params)
         now = datetime.now(timezone.utc)

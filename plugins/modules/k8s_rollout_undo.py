@@ -204,7 +204,7 @@ def wait(kube: Kube, plan: UndoPlan, params: dict[str, Any]) -> str:
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("name", "label_selector")],
-                           required_one_of=[("name", "label_selector")])
+                          required_one_of=[("name", "label_selector")])
     applied: list[str] = []
     try:
         kube = Kube.from_params(module.params)

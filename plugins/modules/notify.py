@@ -246,7 +246,7 @@ MESSAGE_OPTIONS = ("text", "blocks", "channel", "thread_ts", "update_ts", "usern
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_one_of=[("text", "blocks")],
-                           mutually_exclusive=[("thread_ts", "update_ts")])
+                          mutually_exclusive=[("thread_ts", "update_ts")])
     params = module.params
     notifier: Optional[SlackNotifier] = None
     delivery: Optional[Delivery] = None

@@ -146,8 +146,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
-                           mutually_exclusive=[("registry_token", "registry_username")],
-                           required_together=[("registry_username", "registry_password")])
+                          mutually_exclusive=[("registry_token", "registry_username")],
+                          required_together=[("registry_username", "registry_password")])
     params = module.params
     client: Optional[RegistryClient] = None
     try:

@@ -184,7 +184,7 @@ ARGUMENT_SPEC = {
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=PROMETHEUS_MUTUALLY_EXCLUSIVE,
-                           required_together=PROMETHEUS_REQUIRED_TOGETHER, required_one_of=[("haproxy_runtime_api", "prometheus_url")])
+                          required_together=PROMETHEUS_REQUIRED_TOGETHER, required_one_of=[("haproxy_runtime_api", "prometheus_url")])
     reader: Optional[TrafficReader] = None
     try:
         options = wait_options(module.params)

@@ -79,7 +79,6 @@ class Helm:
     def statuses(self, release: str) -> list[tuple[int, str]]:
         return [(entry["revision"], entry["status"]) for entry in self.history(release)]
 
-
     @property
     def rollout_timeout(self) -> str:
         """helm's ``--timeout`` for a rollout that must succeed: a real cluster pulls images first."""

@@ -32,7 +32,7 @@ def deploy(kube: KubeServer, name: str, *tags: str) -> None:
 
 def set_image(kube: KubeServer, name: str, tag: str) -> None:
     kube.patch("apps/v1", "Deployment", name, {"spec": {"template": {"spec": {"containers": [{"name": "api", "image": kube.image(f"ofm/api:{tag}")}]}}}},
-                 content_type="application/strategic-merge-patch+json")
+               content_type="application/strategic-merge-patch+json")
 
 
 def image(kube: KubeServer, name: str) -> str:
@@ -113,7 +113,7 @@ def test_a_statefulset_goes_back_to_its_previous_controller_revision(kube: KubeS
     kube.apply(STATEFULSET)
     kube.wait_for(lambda: (kube.get("apps/v1", "StatefulSet", "db").get("status") or {}).get("readyReplicas") == 2, "db ready")
     kube.patch("apps/v1", "StatefulSet", "db", {"spec": {"template": {"spec": {"containers": [{"name": "db", "image": kube.image("postgres:16")}]}}}},
-                 content_type="application/strategic-merge-patch+json")
+               content_type="application/strategic-merge-patch+json")
     run = run_module("k8s_rollout_undo", {**kube.connection, "kind": "StatefulSet", "name": "db", "wait_sleep": 0.2},
                      tmp_path)
     assert not run.failed, run.output
@@ -140,7 +140,7 @@ def test_a_daemonset_goes_back_to_a_chosen_revision(kube: KubeServer, tmp_path: 
     kube.wait_for(lambda: len(revisions.get(namespace=kube.namespace, label_selector="app=agent").items) == 1, "agent revision 1")
     for count, tag in ((2, "2"), (3, "3")):
         kube.patch("apps/v1", "DaemonSet", "agent", {"spec": {"template": {"spec": {"containers": [{"name": "agent", "image": kube.image(f"agent:{tag}")}]}}}},
-                     content_type="application/strategic-merge-patch+json")
+                   content_type="application/strategic-merge-patch+json")
         kube.wait_for(lambda: len(revisions.get(namespace=kube.namespace, label_selector="app=agent").items) == count, f"agent revision {count}")
     run = run_module("k8s_rollout_undo", {**kube.connection, "kind": "DaemonSet", "name": "agent", "to_revision": 1,
                                           "wait_sleep": 0.2}, tmp_path)

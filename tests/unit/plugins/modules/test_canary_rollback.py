@@ -238,7 +238,8 @@ def test_without_any_traffic_source_it_always_sends(ops, router, clock):
 
 
 def test_docs_match_argument_spec():
-    docs = documented_options(canary_rollback, ops_api_fragment, haproxy_fragment, traffic_measure_fragment, traffic_wait_fragment, prometheus_fragment, http_client_fragment)
+    docs = documented_options(canary_rollback, ops_api_fragment, haproxy_fragment, traffic_measure_fragment, traffic_wait_fragment,
+                              prometheus_fragment, http_client_fragment)
     assert mismatches(canary_rollback.ARGUMENT_SPEC, docs) == []
 
 
