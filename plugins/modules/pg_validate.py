@@ -530,12 +530,13 @@ def main() -> None:
         options = check_options(module.params)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result())
-    validator = Validator(options, check_mode=module.check_mode)
-    checks = validator.run()
-    result = validator.result()
-    if module.params["fail_on_failed"] and result["failed_checks"]:
-        module.fail_json(msg=message(checks), changed=validator.changed, **result)
-    module.exit_json(msg=message(checks), changed=validator.changed, **result)
+    else:
+        validator = Validator(options, check_mode=module.check_mode)
+        checks = validator.run()
+        result = validator.result()
+        if module.params["fail_on_failed"] and result["failed_checks"]:
+            module.fail_json(msg=message(checks), changed=validator.changed, **result)
+        module.exit_json(msg=message(checks), changed=validator.changed, **result)
 
 
 if __name__ == "__main__":
