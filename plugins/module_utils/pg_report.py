@@ -204,8 +204,8 @@ def _restore_markdown(restore: Mapping[str, Any]) -> list[str]:
     lines = ["## Restore", ""]
     for key, value in sorted(restore.items()):
         if isinstance(value, Mapping):
-            lines += [f"- {_cell(key)}:"] + [f"  - {_cell(sub)}: {_cell(item)}" for sub, item in sorted(value.items())
-                                              if not isinstance(item, (Mapping, list))]
+            scalars = [(sub, item) for sub, item in sorted(value.items()) if not isinstance(item, (Mapping, list))]
+            lines += [f"- {_cell(key)}:"] + [f"  - {_cell(sub)}: {_cell(item)}" for sub, item in scalars]
         elif not isinstance(value, list):
             lines.append(f"- {_cell(key)}: {_cell(value)}")
     return lines + [""]

@@ -31,8 +31,11 @@ PAIRS = [
 ]
 
 
-@pytest.mark.parametrize("spec, documentation", PAIRS, ids=["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.source",
-                                                   "pg_connection.app"])
+PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.source",
+            "pg_connection.app"]
+
+
+@pytest.mark.parametrize("spec, documentation", PAIRS, ids=PAIR_IDS)
 def test_doc_fragment_matches_shared_spec(spec, documentation):
     assert mismatches(spec, doc_options(documentation)) == []
 
