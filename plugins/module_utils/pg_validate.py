@@ -476,6 +476,8 @@ class Validator:
                 outcome = Outcome("failed", _pg_error_text(exc))
             except CommandFailed as exc:
                 outcome = Outcome("failed", str(exc))
+            except OSError as exc:
+                outcome = Outcome("failed", f"{type(exc).__name__}: {exc}")
         result = CheckResult(category, name, outcome.status, self._redactor.text(outcome.detail), self._redactor.value(outcome.measured),
                              self.clock() - start)
         self.checks.append(result)

@@ -266,3 +266,10 @@ def test_check_mode_skips_what_writes_and_unselected_categories_are_skipped():
     assert checks["schema_version"].detail == "category schema_version not selected (only: backup_status)"
     assert checks["new_backup"].status == "skipped" and checks["new_backup"].detail.startswith("check mode: would write a base backup")
     assert checks["pgbackrest_check"].status == "failed" and "/nonexistent/pgbackrest not found" in checks["pgbackrest_check"].detail
+
+
+def test_a_work_dir_that_does_not_exist_fails_the_new_backup_check_only(tmp_path):
+    options = pv.check_options(params(only=["backup_status"], backup_status={"work_dir": str(tmp_path / "missing")}))
+    checks = {check.name: check for check in pv.Validator(options).run()}
+    assert checks["new_backup"].status == "failed" and checks["new_backup"].detail.startswith("FileNotFoundError:")
+    assert [checks[name].status for name in ("source_archiver", "pgbackrest_check")] == ["skipped", "skipped"]
