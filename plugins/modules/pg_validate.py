@@ -285,7 +285,7 @@ attributes:
     description: Runs the read-only checks; skips, with the reason, the new backup and the creation of the amcheck extension.
   diff_mode:
     support: none
-    description: The only possible change is the creation of an extension, reported by RV(changed).
+    description: The only possible change is the creation of an extension, reported by C(changed).
   action_group:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.postgresql]
