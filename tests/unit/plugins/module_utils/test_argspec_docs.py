@@ -9,13 +9,14 @@ import pytest
 from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
 from unithelpers import doc_options, documented_options, mismatches
 
-from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, kube, ops_api, prometheus, traffic_measure, traffic_wait
+from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, kube, ops_api, pg_connection, prometheus, traffic_measure, traffic_wait
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
+from ansible_collections.ofm.rollback.plugins.module_utils import pg_connection as pg_connection_utils
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth
-from ansible_collections.ofm.rollback.plugins.modules import slo_check
+from ansible_collections.ofm.rollback.plugins.modules import pg_rollback_report, pg_validate, slo_check
 
 PAIRS = [
     (argspec.HTTP_CLIENT_SPEC, http_client.ModuleDocFragment.DOCUMENTATION),
@@ -24,10 +25,17 @@ PAIRS = [
     (kube_utils.KUBE_SPEC, kube.ModuleDocFragment.DOCUMENTATION),
     (traffic.TRAFFIC_MEASURE_SPEC, traffic_measure.ModuleDocFragment.DOCUMENTATION),
     (traffic.WAIT_SPEC, traffic_wait.ModuleDocFragment.DOCUMENTATION),
+    ({"sandbox": pg_connection_utils.connection_option(required=True)}, pg_connection.ModuleDocFragment.DOCUMENTATION),
+    ({"source": pg_connection_utils.connection_option()}, pg_connection.ModuleDocFragment.SOURCE),
+    ({"app": pg_connection_utils.connection_option()}, pg_connection.ModuleDocFragment.APP),
 ]
 
 
-@pytest.mark.parametrize("spec, documentation", PAIRS, ids=["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait"])
+PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.source",
+            "pg_connection.app"]
+
+
+@pytest.mark.parametrize("spec, documentation", PAIRS, ids=PAIR_IDS)
 def test_doc_fragment_matches_shared_spec(spec, documentation):
     assert mismatches(spec, doc_options(documentation)) == []
 
@@ -41,6 +49,18 @@ def test_mismatch_detection_catches_a_drift():
 
 def test_slo_check_docs_match_its_argument_spec():
     assert mismatches(slo_check.ARGUMENT_SPEC, documented_options(slo_check, http_client, prometheus)) == []
+
+
+def test_pg_validate_docs_match_its_argument_spec():
+    docs = {}
+    for fragment in (pg_connection.ModuleDocFragment.DOCUMENTATION, pg_connection.ModuleDocFragment.SOURCE, pg_connection.ModuleDocFragment.APP,
+                     pg_validate.DOCUMENTATION):
+        docs.update(doc_options(fragment))
+    assert mismatches(pg_validate.ARGUMENT_SPEC, docs) == []
+
+
+def test_pg_rollback_report_docs_match_its_argument_spec():
+    assert mismatches(pg_rollback_report.ARGUMENT_SPEC, doc_options(pg_rollback_report.DOCUMENTATION)) == []
 
 
 def params(**overrides: Any) -> dict[str, Any]:
