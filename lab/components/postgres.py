@@ -50,6 +50,9 @@ PG_HBA = """\
 local   all             postgres                                peer
 local   all             all                                     scram-sha-256
 host    all             all             127.0.0.1/32            scram-sha-256
+# Base backups of a restored sandbox (pg_validate's backup check) stream over a replication connection.
+local   replication     postgres                                peer
+host    replication     all             127.0.0.1/32            scram-sha-256
 """
 
 PGBACKREST_CONF = """\

@@ -18,7 +18,7 @@ import subprocess
 import sys
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional
@@ -171,12 +171,10 @@ def real_cluster_kubeconfig() -> Path:
 @contextmanager
 def kube_target(target: str, tmp: Path, *server_args: str) -> Iterator[KubeServer]:
     """A client for ``target`` (one of ``TARGETS``) in the ``default`` namespace; the test server is started (with ``server_args``) and stopped."""
-    if target == "real-cluster":
-        kubeconfig = real_cluster_kubeconfig()
-        yield KubeServer(kubeconfig, DynamicClient(kube_config.new_client_from_config(str(kubeconfig))), real=True)
-        return
-    with kube_apiserver(tmp, *server_args) as (_url, kubeconfig):
-        yield KubeServer(kubeconfig, DynamicClient(kube_config.new_client_from_config(str(kubeconfig))))
+    with ExitStack() as stack:
+        real = target == "real-cluster"
+        kubeconfig = real_cluster_kubeconfig() if real else stack.enter_context(kube_apiserver(tmp, *server_args))[1]
+        yield KubeServer(kubeconfig, DynamicClient(kube_config.new_client_from_config(str(kubeconfig))), real=real)
 
 
 @contextmanager
