@@ -41,7 +41,7 @@ has sanity && step sanity scripts/sanity.sh
 has lint && step lint ansible-lint --profile production -q
 # -ra: the summary lists every skip with its reason (e.g. the real-cluster target without KUBECONFIG), and every
 # failure; a later -rs alone would replace it and drop the failures.
-has integration && step integration pytest tests/integration -q -p no:cacheprovider -ra
+has integration && step integration pytest tests/integration -q -p no:cacheprovider -ra -n 2 --dist loadgroup --durations=25
 
 printf '\n'
 if [ "${#failed[@]}" -gt 0 ]; then
