@@ -42,6 +42,7 @@ BACKENDS = ("pgbackrest", "native", "rds")
 MARKER_NAME = "ofm_pitr_restore.json"
 LOG_NAME = "ofm_pitr_restore.log"
 WAL_SEGMENT_SIZE = 16 * 1024 * 1024
+ARCHIVE_TIME_RESOLUTION = timedelta(seconds=1)  # pgBackRest lists file times in whole seconds
 _LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
 _MAX_XID = 2 ** 63 - 1
@@ -49,6 +50,9 @@ _MAX_RESTORE_POINT = 63
 _STOPPING = re.compile(r"recovery stopping (?:before|after|at) .*")
 _NOT_REACHED = "recovery ended before configured recovery target was reached"
 _CONSISTENT = "consistent recovery state reached"
+_ABORTED = "aborting startup due to startup process failure"
+_CLIENT_FATALS = ("the database system is starting up", "the database system is not yet accepting connections",
+                  "the database system is shutting down", "authentication failed", "does not exist", "no pg_hba.conf entry")
 
 
 def utc_now() -> datetime:
@@ -295,7 +299,7 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
             raise InputError(f"target time {_iso(target.time)} is before the oldest usable backup {oldest.label} ended ({_iso(oldest.stop_time)})",
                              option="target", operation="target check", accepted=f"a time from {_iso(oldest.stop_time)} on",
                              hint="Nothing older can be restored: pick a later target.")
-        if archive.newest_archived_at is not None and target.time > archive.newest_archived_at:
+        if archive.newest_archived_at is not None and target.time >= archive.newest_archived_at + ARCHIVE_TIME_RESOLUTION:
             raise InputError(f"target time {_iso(target.time)} is after the newest archived WAL ({archive.newest_segment}, archived at "
                              f"{_iso(archive.newest_archived_at)})", option="target", operation="target check",
                              accepted=f"a time up to {_iso(archive.newest_archived_at)}",
@@ -529,12 +533,20 @@ class RecoveryState:
         return values
 
 
+def last_fatal(log_text: str) -> Optional[str]:
+    """The server's last FATAL message, leaving out those of refused client connections."""
+    reasons = [line.split("FATAL:", 1)[1].strip() for line in log_text.splitlines()
+               if "FATAL:" in line and not any(client in line for client in _CLIENT_FATALS)]
+    return reasons[-1] if reasons else None
+
+
 def recovery_log_outcome(log_text: str) -> tuple[Optional[str], bool, Optional[str]]:
-    """From the server log: the ``recovery stopping ...`` line, whether a consistent state was reached, and a fatal error."""
+    """From the server log: the ``recovery stopping ...`` line, whether a consistent state was reached, and why recovery failed
+    (None while it has not; the FATAL lines of refused client connections do not count)."""
     stop = _STOPPING.search(log_text)
-    fatal = next((line.split("FATAL:", 1)[1].strip() for line in log_text.splitlines() if "FATAL:" in line), None)
-    if _NOT_REACHED in log_text:
-        fatal = _NOT_REACHED
+    fatal = None
+    if _ABORTED in log_text or _NOT_REACHED in log_text:
+        fatal = _NOT_REACHED if _NOT_REACHED in log_text else (last_fatal(log_text) or _ABORTED)
     return (stop.group(0).strip() if stop else None), _CONSISTENT in log_text, fatal
 
 
@@ -596,7 +608,8 @@ class RecoveryWatcher:
         elif not fatal and not self.seen_running and self.clock() < self.started_at + START_GRACE:
             return previous
         if fatal or not running:
-            raise OfmRollbackError(f"the sandbox server stopped during recovery: {fatal or 'no postmaster is running'}", system=SYSTEM,
+            raise OfmRollbackError(f"the sandbox server stopped during recovery: {fatal or last_fatal(log_text) or 'no postmaster is running'}",
+                                   system=SYSTEM,
                                    operation="recovery", target=str(self.sandbox.data_dir),
                                    hint="The target may lie beyond the archived WAL, or before the chosen backup ended.",
                                    details={"log_tail": log_text.splitlines()[-15:]})
@@ -844,6 +857,7 @@ class PitrRestore:
         try:
             self.runner.run(restore_argv, "restore", str(self.sandbox.data_dir), timeout=timeout,
                             system="pgBackRest" if self.source.backend == "pgbackrest" else SYSTEM)
+            os.chmod(self.sandbox.data_dir, 0o700)
             self._write_settings(plan["settings"])
             self._write_marker("restored", target, backup, {})
             restored = self.clock()
