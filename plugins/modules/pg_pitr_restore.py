@@ -131,6 +131,7 @@ options:
     description:
       - The password of O(login_user). With a password the module connects over TCP to O(sandbox_host); without one, over the
         sandbox's Unix socket (peer authentication needs the module to run as an OS user of that name).
+      - This value is a secret and is never logged.
     type: str
   login_db:
     description:
