@@ -20,7 +20,7 @@ description:
     between the end of the oldest backup and the end of the archived WAL. Otherwise it fails with the reason and creates nothing.
   - It then restores, starts the sandbox paused at the target (C(recovery_target_action=pause)), waits until recovery has really
     finished (a server that accepts connections may still be replaying), confirms the target from the server log
-    (C(recovery stopping before/after ...)) and C(pg_last_xact_replay_timestamp()), and promotes the sandbox.
+    (C(recovery stopping before/after ...)) and C(pg_last_xact_replay_timestamp), and promotes the sandbox.
   - The sandbox never archives into the source's repository or WAL archive (C(archive_mode=off) in its C(postgresql.auto.conf)).
   - A marker file (C(ofm_pitr_restore.json)) in the sandbox's data directory records the source, the target and the backup, so a
     second run with the same target reports no change, and O(state=absent) removes only sandboxes this module created.
@@ -49,7 +49,7 @@ options:
       - V(time) - a timestamp such as V(2025-11-28 03:00:00) or V(2025-11-28T03:00:00+01:00); a time without an offset is taken as
         UTC, and the result says so (RV(target.assumed_utc)).
       - V(lsn) - a WAL location such as V(0/3000060).
-      - V(name) - a restore point made with C(pg_create_restore_point()).
+      - V(name) - a restore point made with C(pg_create_restore_point).
       - V(xid) - a transaction id.
       - V(latest) - the end of the archived WAL; O(target) must not be set.
     type: str
@@ -124,7 +124,7 @@ options:
   login_user:
     description:
       - The role the module connects to the sandbox as, to follow the recovery and promote; a role of the source cluster that may run
-        C(pg_promote()).
+        C(pg_promote).
     type: str
     default: postgres
   login_password:
@@ -291,7 +291,7 @@ plan:
 reached:
   description:
     - Where recovery stopped, from the sandbox - the last replayed LSN, the commit time of the last replayed transaction
-      (C(pg_last_xact_replay_timestamp())), the server's C(recovery stopping ...) log line, and the LSN after promotion.
+      (C(pg_last_xact_replay_timestamp)), the server's C(recovery stopping ...) log line, and the LSN after promotion.
   returned: when a restore was made
   type: dict
   sample: {lsn: 0/9000A28, last_commit_time: "2025-11-28T02:59:59.412+00:00", stop_line: "recovery stopping before commit of transaction 1234, time 2025-11-28 03:00:00.2+00",
