@@ -294,24 +294,24 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
     if target.time is not None:
         if target.time > now:
             raise InputError(f"target time {_iso(target.time)} is in the future (now {_iso(now)})", option="target",
-                             accepted="a time in the past", operation="target check", hint="Give a time before now, in UTC unless it has an offset.")
+                             accepted="a time in the past", operation="target check", system=SYSTEM, hint="Give a time before now, in UTC unless it has an offset.")
         if target.time < oldest.stop_time:
             raise InputError(f"target time {_iso(target.time)} is before the oldest usable backup {oldest.label} ended ({_iso(oldest.stop_time)})",
-                             option="target", operation="target check", accepted=f"a time from {_iso(oldest.stop_time)} on",
+                             option="target", operation="target check", system=SYSTEM, accepted=f"a time from {_iso(oldest.stop_time)} on",
                              hint="Nothing older can be restored: pick a later target.")
         if archive.newest_archived_at is not None and target.time >= archive.newest_archived_at + ARCHIVE_TIME_RESOLUTION:
             raise InputError(f"target time {_iso(target.time)} is after the newest archived WAL ({archive.newest_segment}, archived at "
-                             f"{_iso(archive.newest_archived_at)})", option="target", operation="target check",
+                             f"{_iso(archive.newest_archived_at)})", option="target", operation="target check", system=SYSTEM,
                              accepted=f"a time up to {_iso(archive.newest_archived_at)}",
                              hint="Wait for the source to archive more WAL (archive_timeout), or run SELECT pg_switch_wal() on it.")
         candidates = [backup for backup in backups if backup.stop_time <= target.time]
     elif target.lsn is not None:
         if target.lsn < oldest.stop_lsn:
             raise InputError(f"target LSN {target.value} is before the oldest usable backup {oldest.label} ended ({format_lsn(oldest.stop_lsn)})",
-                             option="target", operation="target check", accepted=f"an LSN from {format_lsn(oldest.stop_lsn)} on")
+                             option="target", operation="target check", system=SYSTEM, accepted=f"an LSN from {format_lsn(oldest.stop_lsn)} on")
         if target.lsn >= archive.end_lsn:
             raise InputError(f"target LSN {target.value} is not in the archived WAL, which ends at {format_lsn(archive.end_lsn)} "
-                             f"(segment {archive.newest_segment})", option="target", operation="target check",
+                             f"(segment {archive.newest_segment})", option="target", operation="target check", system=SYSTEM,
                              accepted=f"an LSN before {format_lsn(archive.end_lsn)}",
                              hint="Wait for the source to archive more WAL (archive_timeout), or run SELECT pg_switch_wal() on it.")
         candidates = [backup for backup in backups if backup.stop_lsn <= target.lsn]
@@ -322,7 +322,7 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
     chosen = candidates[-1]
     if chosen.stop_lsn >= archive.end_lsn:
         raise InputError(f"the WAL of backup {chosen.label} (up to {format_lsn(chosen.stop_lsn)}) is not archived yet", option="target",
-                         operation="target check", accepted="a target whose backup's WAL is archived",
+                         operation="target check", system=SYSTEM, accepted="a target whose backup's WAL is archived",
                          hint="Wait for archiving (pgbackrest check), then run again.")
     return chosen
 
@@ -569,6 +569,7 @@ class Sql:
 STATE_QUERY = ("SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() END, "
                "pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp()")
 START_GRACE = 30.0
+_LOGIN_REFUSALS = ("authentication failed", "no pg_hba.conf entry", "role \"")
 PROMOTE_QUERY = "SELECT pg_promote(true, 60)"
 AFTER_QUERY = "SELECT pg_is_in_recovery(), pg_current_wal_lsn()::text"
 
@@ -615,7 +616,11 @@ class RecoveryWatcher:
                                    details={"log_tail": log_text.splitlines()[-15:]})
         try:
             row = self.sql.one(STATE_QUERY)
-        except Exception:  # pylint: disable=broad-except  # not accepting connections yet (still starting or not consistent)
+        except Exception as exc:  # pylint: disable=broad-except  # not accepting connections yet (still starting or not consistent)
+            if any(refusal in str(exc) for refusal in _LOGIN_REFUSALS):
+                raise InputError(f"the sandbox refused the login: {str(exc).strip()}", option="login_password", system=SYSTEM,
+                                 operation="recovery wait", target=str(self.sandbox.data_dir),
+                                 accepted="the password of login_user in the source cluster (the sandbox has its roles and pg_hba.conf)") from exc
             return RecoveryState(stop_line=stop_line, consistent=consistent)
         return RecoveryState(row[0], row[1], row[2], row[3], stop_line, consistent)
 
@@ -875,12 +880,11 @@ class PitrRestore:
         result = {"reached": reached, "rpo_seconds": self._rpo(target, state, started),
                   "timings": {"restore_seconds": round(restored - started, 3), "replay_seconds": round(finished - restored, 3),
                               "total_seconds": round(finished - started, 3)}}
-        self._write_marker("ready", target, backup, {**result, "target": target.as_dict(), "backup": backup.as_dict(),
-                                                      "sandbox": self.connection()})
-        return {**result, "changed": True, "msg": f"restored backup {backup.label} into {self.sandbox.data_dir} to {target.describe()}; "
-                                                   f"the sandbox is promoted and listens on {self.sandbox.host}:{self.sandbox.port}",
-                "diff": {"before": {"sandbox": None}, "after": {"sandbox": str(self.sandbox.data_dir), "target": target.describe(),
-                                                                 "backup": backup.label}}}
+        self._write_marker("ready", target, backup, {**result, "target": target.as_dict(), "backup": backup.as_dict(), "sandbox": self.connection()})
+        message = (f"restored backup {backup.label} into {self.sandbox.data_dir} to {target.describe()}; "
+                   f"the sandbox is promoted and listens on {self.sandbox.host}:{self.sandbox.port}")
+        after = {"sandbox": str(self.sandbox.data_dir), "target": target.describe(), "backup": backup.label}
+        return {**result, "changed": True, "msg": message, "diff": {"before": {"sandbox": None}, "after": after}}
 
     def _rpo(self, target: Target, state: RecoveryState, started: float) -> Optional[float]:
         if state.last_commit_time is None or target.kind not in ("time", "latest"):

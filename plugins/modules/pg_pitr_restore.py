@@ -47,7 +47,7 @@ options:
     description:
       - What O(target) is.
       - V(time) - a timestamp such as V(2025-11-28 03:00:00) or V(2025-11-28T03:00:00+01:00); a time without an offset is taken as
-        UTC, and the result says so (RV(target.assumed_utc)).
+        UTC, and the result says so (C(assumed_utc) in RV(target)).
       - V(lsn) - a WAL location such as V(0/3000060).
       - V(name) - a restore point made with C(pg_create_restore_point).
       - V(xid) - a transaction id.
@@ -294,7 +294,8 @@ reached:
       (C(pg_last_xact_replay_timestamp)), the server's C(recovery stopping ...) log line, and the LSN after promotion.
   returned: when a restore was made
   type: dict
-  sample: {lsn: 0/9000A28, last_commit_time: "2025-11-28T02:59:59.412+00:00", stop_line: "recovery stopping before commit of transaction 1234, time 2025-11-28 03:00:00.2+00",
+  sample: {lsn: 0/9000A28, last_commit_time: "2025-11-28T02:59:59.412+00:00",
+           stop_line: "recovery stopping before commit of transaction 1234, time 2025-11-28 03:00:00.2+00",
            promoted_at_lsn: 0/9000B10}
 rpo_seconds:
   description:

@@ -404,3 +404,13 @@ def test_native_backup_and_archive_are_read_from_their_directories(tmp_path):
     assert archive.newest_archived_at is not None and archive.newest_archived_at > datetime.now(timezone.utc) - timedelta(minutes=1)
     with pytest.raises(NotFoundError, match="backup_label"):
         pg_pitr.native_backup(wal)
+
+
+def test_a_refused_login_fails_at_once_instead_of_waiting_for_the_deadline(running_sandbox):
+    clock = FakeClock()
+    sql = FakeSql(OSError('connection failed: FATAL:  password authentication failed for user "ofm_admin"'))
+    watcher = pg_pitr.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
+    with pytest.raises(InputError) as caught:
+        watcher.wait(pg_pitr.parse_target("latest", None), timeout=600)
+    assert caught.value.option == "login_password"
+    assert clock.now == 0

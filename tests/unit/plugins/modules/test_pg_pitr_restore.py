@@ -172,10 +172,12 @@ def test_rds_latest_uses_the_latest_restorable_time_and_check_mode_calls_nothing
     client.get_waiter.assert_not_called()
 
 
-@pytest.mark.parametrize("kind, value, fragment", [("time", "2026-11-28 15:58:00", "after the latest restorable time"),
-                                                    ("time", "2026-11-01 00:00:00", "before the earliest restorable time"),
-                                                    ("time", "2026-11-28 17:00:00", "in the future"),
-                                                    ("lsn", "0/3000060", "not to a lsn")])
+@pytest.mark.parametrize("kind, value, fragment", [
+    ("time", "2026-11-28 15:58:00", "after the latest restorable time"),
+    ("time", "2026-11-01 00:00:00", "before the earliest restorable time"),
+    ("time", "2026-11-28 17:00:00", "in the future"),
+    ("lsn", "0/3000060", "not to a lsn"),
+])
 def test_rds_targets_outside_the_restore_window_are_refused(kind, value, fragment):
     client = rds_client()
     with pytest.raises(InputError, match=fragment):
