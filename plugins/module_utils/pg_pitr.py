@@ -294,7 +294,8 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
     if target.time is not None:
         if target.time > now:
             raise InputError(f"target time {_iso(target.time)} is in the future (now {_iso(now)})", option="target",
-                             accepted="a time in the past", operation="target check", system=SYSTEM, hint="Give a time before now, in UTC unless it has an offset.")
+                             accepted="a time in the past", operation="target check", system=SYSTEM,
+                             hint="Give a time before now, in UTC unless it has an offset.")
         if target.time < oldest.stop_time:
             raise InputError(f"target time {_iso(target.time)} is before the oldest usable backup {oldest.label} ended ({_iso(oldest.stop_time)})",
                              option="target", operation="target check", system=SYSTEM, accepted=f"a time from {_iso(oldest.stop_time)} on",
@@ -570,8 +571,10 @@ STATE_QUERY = ("SELECT pg_is_in_recovery(), CASE WHEN pg_is_in_recovery() THEN p
                "pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp()")
 START_GRACE = 30.0
 _LOGIN_REFUSALS = ("authentication failed", "no pg_hba.conf entry", "role \"")
-PROMOTE_QUERY = "SELECT pg_promote(true, 60)"
-AFTER_QUERY = "SELECT pg_is_in_recovery(), pg_current_wal_lsn()::text"
+# At the pause of recovery_target_action=pause, resuming ends recovery and promotes; unlike pg_promote(), it wakes the
+# startup process at once instead of at its next one-second check.
+PROMOTE_QUERY = "SELECT pg_wal_replay_resume()"
+AFTER_QUERY = "SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn()::text END"
 
 
 class RecoveryWatcher:

@@ -124,7 +124,7 @@ options:
   login_user:
     description:
       - The role the module connects to the sandbox as, to follow the recovery and promote; a role of the source cluster that may run
-        C(pg_promote).
+        C(pg_wal_replay_resume) (a superuser, unless granted).
     type: str
     default: postgres
   login_password:
