@@ -1,0 +1,477 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: pg_pitr_restore
+short_description: Restore a PostgreSQL cluster's backups into a sandbox to a point in time, and confirm the target was reached
+version_added: 0.3.0
+description:
+  - Restores the backups of a source cluster into a sandbox, a new cluster with its own data directory and port on the target
+    host (never the source's), to a time, an LSN, a restore point, a transaction id or the latest archived state.
+  - "Backends: V(pgbackrest) (C(pgbackrest restore) with the data directory remapped to the sandbox), V(native) (a plain-format
+    C(pg_basebackup) copy plus a WAL archive directory read by C(restore_command)), and V(rds) (C(restore_db_instance_to_point_in_time)
+    into a new AWS RDS instance)."
+  - Before it changes anything it checks the target against the backups and the WAL archive. A time must not be in the future,
+    not before the end of the oldest usable backup, and not after the newest archived WAL segment was archived; an LSN must lie
+    between the end of the oldest backup and the end of the archived WAL. Otherwise it fails with the reason and creates nothing.
+  - It then restores, starts the sandbox paused at the target (C(recovery_target_action=pause)), waits until recovery has really
+    finished (a server that accepts connections may still be replaying), confirms the target from the server log
+    (C(recovery stopping before/after ...)) and C(pg_last_xact_replay_timestamp), and promotes the sandbox.
+  - The sandbox never archives into the source's repository or WAL archive (C(archive_mode=off) in its C(postgresql.auto.conf)).
+  - A marker file (C(ofm_pitr_restore.json)) in the sandbox's data directory records the source, the target and the backup, so a
+    second run with the same target reports no change, and O(state=absent) removes only sandboxes this module created.
+  - PostgreSQL and pgBackRest commands run as O(os_user) (with C(setpriv) when the module runs as root).
+  - A failed restore stops and deletes the sandbox it was creating, and returns the end of the server log.
+author:
+  - OFM Social OS SRE team (@ofm-social)
+options:
+  state:
+    description:
+      - V(present) restores into the sandbox (or reports the sandbox already holds the target).
+      - V(absent) stops and deletes the sandbox; it refuses a directory (or RDS instance) this module did not create.
+    type: str
+    choices: [present, absent]
+    default: present
+  backend:
+    description:
+      - Where the backups are. V(pgbackrest) needs O(pgbackrest_stanza); V(native) needs O(native_base_backup) and O(native_wal_archive);
+        V(rds) needs O(rds).
+    type: str
+    choices: [pgbackrest, native, rds]
+    default: pgbackrest
+  target_type:
+    description:
+      - What O(target) is.
+      - V(time) - a timestamp such as V(2025-11-28 03:00:00) or V(2025-11-28T03:00:00+01:00); a time without an offset is taken as
+        UTC, and the result says so (C(assumed_utc) in RV(target)).
+      - V(lsn) - a WAL location such as V(0/3000060).
+      - V(name) - a restore point made with C(pg_create_restore_point).
+      - V(xid) - a transaction id.
+      - V(latest) - the end of the archived WAL; O(target) must not be set.
+    type: str
+    choices: [time, lsn, name, xid, latest]
+    default: time
+  target:
+    description:
+      - The recovery target, in the form O(target_type) says. Required unless O(target_type=latest).
+    type: str
+  target_inclusive:
+    description:
+      - Whether the sandbox includes the target (stops just after it) or not (stops just before it), for O(target_type=time),
+        V(lsn) and V(xid).
+    type: bool
+    default: true
+  backup_label:
+    description:
+      - The pgBackRest backup set to restore, such as V(20251128-030000F). By default the newest backup that ended before the
+        target (for a time or an LSN), else the newest backup.
+    type: str
+  sandbox_data_dir:
+    description:
+      - The sandbox's data directory on the target host. It must not exist, or be empty, or hold a sandbox of this module.
+      - Required with the V(pgbackrest) and V(native) backends.
+    type: path
+  sandbox_port:
+    description:
+      - The sandbox's port; it must be free and not the source's. Required with the V(pgbackrest) and V(native) backends.
+    type: int
+  sandbox_host:
+    description:
+      - The address the sandbox listens on (C(listen_addresses)), and that the module connects to when O(login_password) is set.
+    type: str
+    default: 127.0.0.1
+  sandbox_socket_dir:
+    description:
+      - The sandbox's Unix socket directory. Defaults to O(sandbox_data_dir).
+    type: path
+  os_user:
+    description:
+      - The OS user that owns the sandbox and runs PostgreSQL and pgBackRest. When the module runs as root, commands run as this user
+        (PostgreSQL refuses to run as root); otherwise the module must run as this user.
+    type: str
+    default: postgres
+  pg_bin_dir:
+    description:
+      - The directory of C(pg_ctl). Defaults to C(/usr/lib/postgresql/<major>/bin) of the backup's major version when it exists,
+        else the search path.
+    type: path
+  pgbackrest_config:
+    description:
+      - The pgBackRest configuration file that defines the stanza and its repository.
+    type: path
+    default: /etc/pgbackrest/pgbackrest.conf
+  pgbackrest_stanza:
+    description:
+      - The pgBackRest stanza of the source cluster, such as V(ofm-social-os).
+    type: str
+  pgbackrest_repo:
+    description:
+      - The pgBackRest repository number (C(--repo)) when the stanza has several.
+    type: int
+  native_base_backup:
+    description:
+      - A plain-format base backup made by C(pg_basebackup -Fp) (a directory with C(backup_label) and C(backup_manifest)).
+    type: path
+  native_wal_archive:
+    description:
+      - The directory the source's C(archive_command) copies WAL segments into; the sandbox reads it with C(restore_command) and never
+        writes to it.
+    type: path
+  login_user:
+    description:
+      - The role the module connects to the sandbox as, to follow the recovery and promote; a role of the source cluster that may run
+        C(pg_wal_replay_resume) (a superuser, unless granted).
+    type: str
+    default: postgres
+  login_password:
+    description:
+      - The password of O(login_user). With a password the module connects over TCP to O(sandbox_host); without one, over the
+        sandbox's Unix socket (peer authentication needs the module to run as an OS user of that name).
+      - This value is a secret and is never logged.
+    type: str
+  login_db:
+    description:
+      - The database the module connects to.
+    type: str
+    default: postgres
+  timeout:
+    description:
+      - Seconds the restore, the recovery and (with V(rds)) the wait for the new instance may take.
+    type: float
+    default: 3600.0
+  rds:
+    description:
+      - The AWS RDS source and the new instance, for O(backend=rds). Credentials come from the usual boto3 sources (environment,
+        profile, instance role). Only O(target_type=time) and V(latest) apply.
+    type: dict
+    suboptions:
+      source_instance:
+        description: The DB instance identifier of the source.
+        type: str
+        required: true
+      target_instance:
+        description: The identifier of the new instance (the sandbox).
+        type: str
+        required: true
+      region:
+        description: The AWS region; the boto3 default when not set.
+        type: str
+      instance_class:
+        description: The new instance's class, such as V(db.t4g.medium); the source's when not set.
+        type: str
+      db_subnet_group:
+        description: The DB subnet group of the new instance.
+        type: str
+      vpc_security_group_ids:
+        description: The VPC security groups of the new instance.
+        type: list
+        elements: str
+      db_parameter_group:
+        description: The DB parameter group of the new instance.
+        type: str
+      port:
+        description: The new instance's port.
+        type: int
+      wait:
+        description: Wait until the new instance is available (up to O(timeout)).
+        type: bool
+        default: true
+requirements:
+  - psycopg >= 3 (pip package C(psycopg)) for the V(pgbackrest) and V(native) backends
+  - pgBackRest on the target host for the V(pgbackrest) backend
+  - boto3 (pip package C(boto3)) for the V(rds) backend
+attributes:
+  check_mode:
+    support: full
+    description: Runs the read-only checks (C(pgbackrest info), the archive listing) and returns the plan (RV(plan)) without creating anything.
+  diff_mode:
+    support: full
+    description: Returns the sandbox before and after.
+  action_group:
+    support: full
+    membership: [ofm.rollback.ofm, ofm.rollback.postgresql]
+    description: C(group/ofm.rollback.postgresql) sets the source and login options once.
+notes:
+  - With a time target, PostgreSQL stops at the first commit after the target, so a time after the last archived commit fails in
+    recovery (C(recovery ended before configured recovery target was reached)); the module reports it and deletes the sandbox.
+  - For V(name) and V(xid) targets the archive cannot be checked in advance; recovery confirms them, and the newest backup is used
+    unless O(backup_label) names an older one.
+  - Tablespaces are restored inside the sandbox (C(--tablespace-map-all)), never onto the source's paths.
+seealso:
+  - name: pgBackRest restore
+    description: The restore command and its recovery options.
+    link: https://pgbackrest.org/command.html#command-restore
+  - name: PostgreSQL recovery target settings
+    description: recovery_target_time, recovery_target_lsn, recovery_target_name, recovery_target_xid.
+    link: https://www.postgresql.org/docs/15/runtime-config-wal.html#RUNTIME-CONFIG-WAL-RECOVERY-TARGET
+"""
+
+EXAMPLES = r"""
+- name: Restore production into a sandbox as it was at 03:00 UTC
+  ofm.rollback.pg_pitr_restore:
+    pgbackrest_stanza: ofm-social-os
+    target: "2025-11-28 03:00:00"
+    sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
+    sandbox_port: 55432
+    login_user: ofm_admin
+    login_password: "{{ ofm_db_admin_password }}"
+  become: true
+  register: ofm_pitr
+
+- name: Restore to a restore point made before a migration
+  ofm.rollback.pg_pitr_restore:
+    pgbackrest_stanza: ofm-social-os
+    target_type: name
+    target: before_migration_20251128
+    sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
+    sandbox_port: 55432
+    login_user: ofm_admin
+    login_password: "{{ ofm_db_admin_password }}"
+  become: true
+
+- name: Restore a pg_basebackup plus a WAL archive to just before a transaction
+  ofm.rollback.pg_pitr_restore:
+    backend: native
+    native_base_backup: /backups/base/20251128
+    native_wal_archive: /backups/wal
+    target_type: xid
+    target: "123456"
+    target_inclusive: false
+    sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
+    sandbox_port: 55432
+  become: true
+
+- name: Restore an RDS instance into a new instance at a given time
+  ofm.rollback.pg_pitr_restore:
+    backend: rds
+    target: "2025-11-28T03:00:00Z"
+    rds:
+      source_instance: ofm-production
+      target_instance: ofm-pitr-sandbox
+      region: eu-west-1
+      instance_class: db.t4g.medium
+
+- name: Remove the sandbox
+  ofm.rollback.pg_pitr_restore:
+    state: absent
+    sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
+  become: true
+"""
+
+RETURN = r"""
+changed:
+  description: True when a sandbox was restored, started or removed (in check mode, when it would be).
+  returned: always
+  type: bool
+target:
+  description: The target as PostgreSQL was given it; a time in UTC. C(assumed_utc) is true when the time had no offset.
+  returned: when state is present
+  type: dict
+  sample: {type: time, value: "2025-11-28 03:00:00.000000+00", inclusive: true, assumed_utc: true}
+backup:
+  description: The backup restored (label, type, start and stop times and LSNs, PostgreSQL major version); for RDS, the restore window.
+  returned: when state is present and the backups were read
+  type: dict
+  sample: {label: 20251128-020000F, type: full, start_time: "2025-11-28T02:00:00+00:00", stop_time: "2025-11-28T02:00:09+00:00",
+           start_lsn: 0/2000028, stop_lsn: 0/2000100, pg_version: "15"}
+archive:
+  description: The archived WAL the target was checked against (oldest and newest segment, when the newest was archived, its end LSN).
+  returned: when state is present and a pgbackrest or native source was read
+  type: dict
+  sample: {oldest_segment: "000000010000000000000001", newest_segment: "000000010000000000000009",
+           newest_archived_at: "2025-11-28T03:05:10+00:00", end_lsn: 0/A000000}
+plan:
+  description: What the module does or would do - the backup chosen, the commands, the settings written to the sandbox's C(postgresql.auto.conf).
+  returned: when a restore is (or would be) made
+  type: dict
+reached:
+  description:
+    - Where recovery stopped, from the sandbox - the last replayed LSN, the commit time of the last replayed transaction
+      (C(pg_last_xact_replay_timestamp)), the server's C(recovery stopping ...) log line, and the LSN after promotion.
+  returned: when a restore was made
+  type: dict
+  sample: {lsn: 0/9000A28, last_commit_time: "2025-11-28T02:59:59.412+00:00",
+           stop_line: "recovery stopping before commit of transaction 1234, time 2025-11-28 03:00:00.2+00",
+           promoted_at_lsn: 0/9000B10}
+rpo_seconds:
+  description:
+    - For a time target, the target time minus the commit time of the last transaction the sandbox replayed; for V(latest), the time the
+      restore started minus it. Null for other targets.
+  returned: when a restore was made
+  type: float
+timings:
+  description: Seconds spent restoring the files (C(restore_seconds)), replaying WAL up to the confirmed, promoted target (C(replay_seconds)), and in all.
+  returned: when a restore was made
+  type: dict
+  sample: {restore_seconds: 3.1, replay_seconds: 2.4, total_seconds: 5.5}
+sandbox:
+  description: How to connect to the sandbox (the password is O(login_password) and is never returned); for RDS, the new instance's endpoint.
+  returned: when state is present
+  type: dict
+  sample: {data_dir: /var/lib/postgresql/pitr-sandbox, host: 127.0.0.1, port: 55432, socket_dir: /var/lib/postgresql/pitr-sandbox,
+           database: postgres, user: ofm_admin, log: /var/lib/postgresql/pitr-sandbox/ofm_pitr_restore.log}
+removed:
+  description: The sandbox removed (or that would be) by O(state=absent).
+  returned: when state is absent and a sandbox was there
+  type: dict
+commands:
+  description: The commands run, in order, as argument lists (without the setpriv prefix).
+  returned: always
+  type: list
+  elements: list
+queries:
+  description: The SQL run on the sandbox, in order.
+  returned: always
+  type: list
+  elements: str
+requests:
+  description: The RDS API calls made, with their parameters.
+  returned: with backend rds
+  type: list
+  elements: dict
+"""
+
+from pathlib import Path
+from typing import Any
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.ofm.rollback.plugins.module_utils import pg_pitr, rds_pitr
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
+
+RDS_SPEC = {
+    "source_instance": {"type": "str", "required": True},
+    "target_instance": {"type": "str", "required": True},
+    "region": {"type": "str"},
+    "instance_class": {"type": "str"},
+    "db_subnet_group": {"type": "str"},
+    "vpc_security_group_ids": {"type": "list", "elements": "str"},
+    "db_parameter_group": {"type": "str"},
+    "port": {"type": "int"},
+    "wait": {"type": "bool", "default": True},
+}
+
+ARGUMENT_SPEC = {
+    "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
+    "backend": {"type": "str", "choices": list(pg_pitr.BACKENDS), "default": "pgbackrest"},
+    "target_type": {"type": "str", "choices": list(pg_pitr.TARGET_TYPES), "default": "time"},
+    "target": {"type": "str"},
+    "target_inclusive": {"type": "bool", "default": True},
+    "backup_label": {"type": "str"},
+    "sandbox_data_dir": {"type": "path"},
+    "sandbox_port": {"type": "int"},
+    "sandbox_host": {"type": "str", "default": "127.0.0.1"},
+    "sandbox_socket_dir": {"type": "path"},
+    "os_user": {"type": "str", "default": "postgres"},
+    "pg_bin_dir": {"type": "path"},
+    "pgbackrest_config": {"type": "path", "default": "/etc/pgbackrest/pgbackrest.conf"},
+    "pgbackrest_stanza": {"type": "str"},
+    "pgbackrest_repo": {"type": "int"},
+    "native_base_backup": {"type": "path"},
+    "native_wal_archive": {"type": "path"},
+    "login_user": {"type": "str", "default": "postgres"},
+    "login_password": {"type": "str", "no_log": True},
+    "login_db": {"type": "str", "default": "postgres"},
+    "timeout": {"type": "float", "default": 3600.0},
+    "rds": {"type": "dict", "options": RDS_SPEC},
+}
+REQUIRED_FOR_BACKEND = {"pgbackrest": ("pgbackrest_stanza",), "native": ("native_base_backup", "native_wal_archive"), "rds": ("rds",)}
+
+
+def main() -> None:
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    params = module.params
+    restorer: Any = None
+    try:
+        validate(params)
+        if params["backend"] == "rds":
+            if rds_pitr.boto3 is None:
+                module.fail_json(msg=missing_required_lib("boto3"), commands=[], queries=[])
+            restorer = rds_restorer(params)
+            result = run_rds(restorer, params, module.check_mode)
+        else:
+            if pg_pitr.psycopg is None:
+                module.fail_json(msg=missing_required_lib("psycopg"), commands=[], queries=[])
+            restorer = pg_restorer(params)
+            result = run_pg(restorer, params, module.check_mode)
+    except OfmRollbackError as exc:
+        module.fail_json(**exc.to_result(), changed=False, **_trail(restorer))
+    module.exit_json(**result, **_trail(restorer))
+
+
+def validate(params: dict[str, Any]) -> None:
+    """Option checks AnsibleModule cannot express: what each backend and state needs, ports, the timeout, the target."""
+    needed = REQUIRED_FOR_BACKEND[params["backend"]] if params["state"] == "present" or params["backend"] == "rds" else ()
+    if params["backend"] != "rds":
+        needed = (*needed, "sandbox_data_dir", *(("sandbox_port",) if params["state"] == "present" else ()))
+    for option in needed:
+        if params.get(option) in (None, ""):
+            raise InputError(f"backend={params['backend']} with state={params['state']} needs {option}", option=option,
+                             accepted=_ACCEPTED.get(option, "a value"))
+    port = params.get("sandbox_port")
+    if port is not None and not 1 <= port <= 65535:
+        raise InputError(f"sandbox_port {port} is not a TCP port", option="sandbox_port", accepted="1-65535")
+    if params["timeout"] <= 0:
+        raise InputError(f"timeout must be more than 0 seconds, got {params['timeout']:g}", option="timeout", accepted="a number of seconds above 0")
+    if params["state"] == "present":
+        pg_pitr.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
+
+
+_ACCEPTED = {
+    "pgbackrest_stanza": "the stanza name, such as ofm-social-os",
+    "native_base_backup": "the directory pg_basebackup -Fp wrote",
+    "native_wal_archive": "the directory the source archives WAL into",
+    "rds": "a dict with source_instance and target_instance",
+    "sandbox_data_dir": "a directory of the sandbox's own",
+    "sandbox_port": "a free TCP port other than the source's",
+}
+
+
+def pg_restorer(params: dict[str, Any]) -> pg_pitr.PitrRestore:
+    source = pg_pitr.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
+                            _path(params.get("native_base_backup")), _path(params.get("native_wal_archive")))
+    sandbox = pg_pitr.SandboxSpec(Path(params["sandbox_data_dir"]), params.get("sandbox_port") or 0, params["sandbox_host"],
+                                  _path(params.get("sandbox_socket_dir")), params["os_user"], _path(params.get("pg_bin_dir")))
+    login = pg_pitr.Login(params["login_user"], params.get("login_password"), params["login_db"])
+    return pg_pitr.PitrRestore(source, sandbox, login)
+
+
+def run_pg(restorer: pg_pitr.PitrRestore, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    if params["state"] == "absent":
+        return restorer.remove(check_mode)
+    target = pg_pitr.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
+    return restorer.ensure(target, check_mode, params.get("backup_label"), params["timeout"])
+
+
+def rds_restorer(params: dict[str, Any]) -> rds_pitr.RdsPitr:
+    rds = params["rds"] or {}
+    client = rds_pitr.rds_client(rds.get("region"))
+    return rds_pitr.RdsPitr(client, rds["source_instance"], rds["target_instance"], options=rds)
+
+
+def run_rds(restorer: rds_pitr.RdsPitr, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+    wait = params["rds"]["wait"]
+    if params["state"] == "absent":
+        return restorer.remove(check_mode, wait)
+    target = pg_pitr.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
+    return restorer.ensure(target, check_mode, wait, params["timeout"])
+
+
+def _trail(restorer: Any) -> dict[str, Any]:
+    if isinstance(restorer, rds_pitr.RdsPitr):
+        return {"commands": [], "queries": [], "requests": restorer.requests}
+    if restorer is None:
+        return {"commands": [], "queries": []}
+    return {"commands": restorer.commands, "queries": restorer.sql.queries}
+
+
+def _path(value: Any) -> Any:
+    return Path(value) if value else None
+
+
+if __name__ == "__main__":
+    main()

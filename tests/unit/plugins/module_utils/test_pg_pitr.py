@@ -1,0 +1,416 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""pg_pitr: targets, backups and archive coverage from pgbackrest info samples, command lines, the recovery watch."""
+from __future__ import annotations
+
+import copy
+import json
+import os
+import pwd
+import socket
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from unithelpers import FakeClock
+
+from ansible_collections.ofm.rollback.plugins.module_utils import pg_pitr
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, DataError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError
+
+STANZA = "ofm-social-os"
+FULL_STOP = 1795877705  # 2026-11-28 14:55:05 UTC
+INFO = [{
+    "name": STANZA,
+    "status": {"code": 0, "message": "ok"},
+    "db": [{"id": 1, "version": "15", "system-id": 7713235947417465434}],
+    "archive": [{"id": "15-1", "min": "000000010000000000000001", "max": "000000010000000000000030", "database": {"id": 1}}],
+    "backup": [
+        {"label": "20261128-145455F", "type": "full", "error": False, "database": {"id": 1},
+         "lsn": {"start": "0/2000028", "stop": "0/2000100"}, "timestamp": {"start": FULL_STOP - 10, "stop": FULL_STOP}},
+        {"label": "20261128-145455F_20261128-150500I", "type": "incr", "error": False, "database": {"id": 1},
+         "lsn": {"start": "0/20000028", "stop": "0/20000100"}, "timestamp": {"start": FULL_STOP + 595, "stop": FULL_STOP + 600}},
+        {"label": "20261128-145455F_20261128-151000I", "type": "incr", "error": True, "database": {"id": 1},
+         "lsn": {"start": "0/28000028", "stop": "0/28000100"}, "timestamp": {"start": FULL_STOP + 895, "stop": FULL_STOP + 900}},
+    ],
+}]
+MISSING_REPO = [{"name": STANZA, "archive": [], "backup": [], "db": [], "status": {"code": 1, "message": "missing stanza path"}}]
+
+
+def at(seconds_after_full: float) -> datetime:
+    return datetime.fromtimestamp(FULL_STOP + seconds_after_full, timezone.utc)
+
+
+def inventory(archived_at: float = 1200) -> tuple[list[pg_pitr.Backup], pg_pitr.Archive]:
+    backups, archive = pg_pitr.parse_pgbackrest_info(json.dumps(INFO), STANZA)
+    return backups, pg_pitr.Archive(archive.oldest_segment, archive.newest_segment, at(archived_at))
+
+
+# --- targets ---
+
+def test_a_time_without_offset_is_utc_and_says_so():
+    target = pg_pitr.parse_target("time", "2025-11-28 03:00:00")
+    assert (target.value, target.assumed_utc, target.time) == ("2025-11-28 03:00:00.000000+00", True, datetime(2025, 11, 28, 3, tzinfo=timezone.utc))
+
+
+@pytest.mark.parametrize("text, expected", [("2025-11-28T03:00:00+01:00", "2025-11-28 02:00:00.000000+00"),
+                                            ("2025-11-28 03:00:00.25Z", "2025-11-28 03:00:00.250000+00")])
+def test_a_time_with_offset_is_converted_to_utc(text, expected):
+    target = pg_pitr.parse_target("time", text)
+    assert (target.value, target.assumed_utc) == (expected, False)
+
+
+def test_lsn_xid_and_name_targets():
+    lsn = pg_pitr.parse_target("lsn", "0/3000a60", inclusive=False)
+    assert (lsn.value, lsn.lsn, lsn.inclusive) == ("0/3000A60", 0x3000A60, False)
+    assert pg_pitr.parse_target("xid", "001234").value == "1234"
+    assert pg_pitr.parse_target("name", "before_migration").value == "before_migration"
+    assert pg_pitr.parse_target("latest", None).describe() == "the latest archived state"
+
+
+@pytest.mark.parametrize("kind, value, option, fragment", [
+    ("time", "yesterday", "target", "is not a timestamp"),
+    ("time", "2025-13-01 00:00:00", "target", "is not a timestamp"),
+    ("lsn", "0/XYZ", "target", "is not an LSN"),
+    ("lsn", "3000060", "target", "is not an LSN"),
+    ("xid", "-4", "target", "is not a transaction id"),
+    ("xid", "2", "target", "is not a transaction id"),
+    ("name", "x" * 64, "target", "longer than 63 bytes"),
+    ("time", None, "target", "needs a target"),
+    ("latest", "now", "target", "must not be set"),
+    ("date", "x", "target_type", "unknown target type"),
+])
+def test_malformed_targets_name_the_option_and_what_is_accepted(kind, value, option, fragment):
+    with pytest.raises(InputError) as caught:
+        pg_pitr.parse_target(kind, value)
+    assert caught.value.option == option
+    assert fragment in caught.value.reason
+    assert "Accepted" in str(caught.value)
+
+
+# --- pgbackrest info and the choice of a backup ---
+
+def test_info_gives_usable_backups_oldest_first_and_the_archive_range():
+    backups, archive = pg_pitr.parse_pgbackrest_info(json.dumps(INFO), STANZA)
+    assert [backup.label for backup in backups] == ["20261128-145455F", "20261128-145455F_20261128-150500I"]
+    assert backups[0].as_dict()["stop_lsn"] == "0/2000100" and backups[0].pg_version == "15"
+    assert (archive.oldest_segment, archive.newest_segment, pg_pitr.format_lsn(archive.end_lsn)) == (
+        "000000010000000000000001", "000000010000000000000030", "0/31000000")
+
+
+@pytest.mark.parametrize("info, error, fragment", [
+    (MISSING_REPO, NotFoundError, "missing stanza path"),
+    ([{**INFO[0], "name": "other"}], NotFoundError, "does not list the stanza"),
+    ("not json", DataError, "no JSON"),
+])
+def test_info_without_backups_is_an_error(info, error, fragment):
+    with pytest.raises(error) as caught:
+        pg_pitr.parse_pgbackrest_info(info if isinstance(info, str) else json.dumps(info), STANZA)
+    assert fragment in str(caught.value)
+
+
+def test_newest_archived_time_comes_from_the_repository_listing():
+    listing = {".": {"type": "path"}, "000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200},
+               "000000010000000000000029-def.lz4": {"type": "file", "time": FULL_STOP + 1190}}
+    assert pg_pitr.newest_archived_time(json.dumps(listing), "000000010000000000000030") == at(1200)
+
+
+def test_a_time_target_uses_the_newest_backup_that_ended_before_it():
+    backups, archive = inventory()
+    assert pg_pitr.choose_backup(pg_pitr.parse_target("time", at(300).isoformat()), backups, archive, at(2000)).kind == "full"
+    assert pg_pitr.choose_backup(pg_pitr.parse_target("time", at(900).isoformat()), backups, archive, at(2000)).kind == "incr"
+
+
+@pytest.mark.parametrize("seconds, fragment", [(3000, "is in the future"), (-60, "before the oldest usable backup"),
+                                               (1201, "after the newest archived WAL")])
+def test_a_time_target_outside_the_backups_and_archive_is_refused(seconds, fragment):
+    backups, archive = inventory(archived_at=1200)
+    with pytest.raises(InputError) as caught:
+        pg_pitr.choose_backup(pg_pitr.parse_target("time", at(seconds).isoformat()), backups, archive, at(2000))
+    assert fragment in caught.value.reason
+    assert caught.value.option == "target"
+
+
+def test_the_archive_time_is_compared_to_the_second():
+    backups, archive = inventory(archived_at=1200)
+    assert pg_pitr.choose_backup(pg_pitr.parse_target("time", at(1200.5).isoformat()), backups, archive, at(2000)).kind == "incr"
+
+
+@pytest.mark.parametrize("lsn, outcome", [("0/2000100", "20261128-145455F"), ("0/20000100", "20261128-145455F_20261128-150500I"),
+                                          ("0/30FFFFFF", "20261128-145455F_20261128-150500I"), ("0/1000000", "before the oldest"),
+                                          ("0/31000000", "is not in the archived WAL")])
+def test_an_lsn_target_is_checked_against_backup_ends_and_the_archive_end(lsn, outcome):
+    backups, archive = inventory()
+    target = pg_pitr.parse_target("lsn", lsn)
+    if outcome.startswith("2026"):
+        assert pg_pitr.choose_backup(target, backups, archive, at(2000)).label == outcome
+    else:
+        with pytest.raises(InputError, match=outcome):
+            pg_pitr.choose_backup(target, backups, archive, at(2000))
+
+
+def test_name_xid_and_latest_use_the_newest_backup_unless_a_label_is_given():
+    backups, archive = inventory()
+    for target in (pg_pitr.parse_target("name", "p"), pg_pitr.parse_target("xid", "900"), pg_pitr.parse_target("latest", None)):
+        assert pg_pitr.choose_backup(target, backups, archive, at(2000)).kind == "incr"
+    assert pg_pitr.choose_backup(pg_pitr.parse_target("name", "p"), backups, archive, at(2000), label="20261128-145455F").kind == "full"
+
+
+def test_a_backup_label_must_exist_and_end_before_the_target():
+    backups, archive = inventory()
+    with pytest.raises(InputError) as unknown:
+        pg_pitr.choose_backup(pg_pitr.parse_target("latest", None), backups, archive, at(2000), label="nope")
+    with pytest.raises(InputError) as too_late:
+        pg_pitr.choose_backup(pg_pitr.parse_target("time", at(300).isoformat()), backups, archive, at(2000),
+                              label="20261128-145455F_20261128-150500I")
+    assert unknown.value.option == too_late.value.option == "backup_label"
+    assert too_late.value.accepted == ["20261128-145455F"]
+
+
+def test_a_backup_whose_wal_is_not_archived_yet_is_refused():
+    info = copy.deepcopy(INFO)
+    info[0]["archive"][0]["max"] = "00000001000000000000001F"
+    backups, archive = pg_pitr.parse_pgbackrest_info(json.dumps(info), STANZA)
+    with pytest.raises(InputError, match="is not archived yet"):
+        pg_pitr.choose_backup(pg_pitr.parse_target("latest", None), backups, archive, at(2000))
+
+
+# --- command lines and settings ---
+
+SANDBOX = pg_pitr.SandboxSpec(Path("/srv/pitr"), 55432)
+
+
+@pytest.mark.parametrize("kind, value, inclusive, expected", [
+    ("time", "2026-11-28 15:00:00", True, ["--type=time", "--target=2026-11-28 15:00:00.000000+00", "--target-action=pause"]),
+    ("lsn", "0/3000060", False, ["--type=lsn", "--target=0/3000060", "--target-action=pause", "--target-exclusive"]),
+    ("name", "before_migration", False, ["--type=name", "--target=before_migration", "--target-action=pause"]),
+    ("xid", "1234", True, ["--type=xid", "--target=1234", "--target-action=pause"]),
+    ("latest", None, True, ["--type=default"]),
+])
+def test_pgbackrest_restore_command_for_each_target(kind, value, inclusive, expected):
+    backups, _archive = inventory()
+    argv = pg_pitr.pgbackrest_restore_argv("/etc/pgbackrest.conf", STANZA, SANDBOX, pg_pitr.parse_target(kind, value, inclusive), backups[0], repo=2)
+    assert argv[:8] == ["pgbackrest", "--config=/etc/pgbackrest.conf", f"--stanza={STANZA}", "--repo=2", "restore", "--pg1-path=/srv/pitr",
+                        "--set=20261128-145455F", "--archive-mode=off"]
+    assert argv[8] == "--tablespace-map-all=/srv/pitr/ofm_tablespaces"
+    assert argv[9:] == expected
+
+
+def test_native_recovery_settings_and_sandbox_settings():
+    settings = pg_pitr.recovery_settings(pg_pitr.parse_target("xid", "77", inclusive=False), pg_pitr.native_restore_command(Path("/wal")))
+    assert settings == {"restore_command": "cp '/wal/%f' '%p'", "recovery_target_xid": "77", "recovery_target_action": "pause",
+                        "recovery_target_inclusive": "off"}
+    assert pg_pitr.recovery_settings(pg_pitr.parse_target("latest", None), None) == {"recovery_target_timeline": "latest"}
+    sandbox = pg_pitr.sandbox_settings(SANDBOX)
+    assert (sandbox["port"], sandbox["archive_mode"], sandbox["archive_command"], sandbox["unix_socket_directories"]) == ("55432", "off", "", "/srv/pitr")
+    assert pg_pitr.conf_lines({"restore_command": "cp '/w/%f' '%p'"}) == "restore_command = 'cp ''/w/%f'' ''%p'''\n"
+
+
+def test_the_source_is_read_from_the_pgbackrest_configuration(tmp_path):
+    config = tmp_path / "pgbackrest.conf"
+    config.write_text(f"[global]\nrepo1-path=/repo\n\n[{STANZA}]\npg1-path=/var/lib/postgresql/15/main\npg1-port=5433\n")
+    assert pg_pitr.pgbackrest_source(str(config), STANZA) == ("/var/lib/postgresql/15/main", 5433)
+    assert pg_pitr.pgbackrest_source(str(config), "other") == (None, None)
+
+
+# --- the sandbox ---
+
+def test_a_sandbox_overlapping_the_source_or_in_use_is_refused(tmp_path):
+    sandbox = pg_pitr.SandboxSpec(tmp_path / "sandbox", 0)
+    with pytest.raises(InputError) as same:
+        pg_pitr.check_sandbox_free(pg_pitr.SandboxSpec(tmp_path / "source", 1), source_dirs=[tmp_path / "source"], source_port=None)
+    with pytest.raises(InputError) as inside:
+        pg_pitr.check_sandbox_free(pg_pitr.SandboxSpec(tmp_path / "wal" / "sb", 1), source_dirs=[tmp_path / "wal"], source_port=None)
+    with pytest.raises(InputError) as port:
+        pg_pitr.check_sandbox_free(pg_pitr.SandboxSpec(tmp_path / "sb", 5432), source_dirs=[tmp_path / "source"], source_port=5432)
+    assert (same.value.option, inside.value.option, port.value.option) == ("sandbox_data_dir", "sandbox_data_dir", "sandbox_port")
+    sandbox.data_dir.mkdir()
+    (sandbox.data_dir / "file").write_text("x")
+    with pytest.raises(ConflictError, match="not empty"):
+        pg_pitr.check_sandbox_free(sandbox, source_dirs=[], source_port=None)
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        busy = pg_pitr.SandboxSpec(tmp_path / "empty", listener.getsockname()[1])
+        with pytest.raises(ConflictError, match="already in use"):
+            pg_pitr.check_sandbox_free(busy, source_dirs=[], source_port=None)
+
+
+CLIENT_FATAL = "2026-11-28 15:02:36.320 GMT [22288] FATAL:  the database system is starting up\n"
+STOPPED = "LOG:  recovery stopping before commit of transaction 1640, time 2026-11-28 15:02:29.01614+00\nLOG:  pausing at the end of recovery\n"
+
+
+def test_the_log_tells_the_stop_line_and_real_failures_only():
+    assert pg_pitr.recovery_log_outcome(CLIENT_FATAL + STOPPED) == (
+        "recovery stopping before commit of transaction 1640, time 2026-11-28 15:02:29.01614+00", False, None)
+    failed = CLIENT_FATAL + "FATAL:  recovery ended before configured recovery target was reached\nLOG:  startup process (PID 9) exited with exit code 1\n" \
+        "LOG:  aborting startup due to startup process failure\n"
+    assert pg_pitr.recovery_log_outcome(failed)[2] == "recovery ended before configured recovery target was reached"
+
+
+class FakeSql:
+    """Answers the state query from a script of rows; raises while the server does not accept connections."""
+
+    def __init__(self, *rows: Any) -> None:
+        self.rows = list(rows)
+        self.queries: list[str] = []
+
+    def one(self, query: str) -> Any:
+        self.queries.append(query)
+        if query == pg_pitr.PROMOTE_QUERY:
+            return (True,)
+        row = self.rows.pop(0) if len(self.rows) > 1 else self.rows[0]
+        if isinstance(row, Exception):
+            raise row
+        return row
+
+
+@pytest.fixture(name="running_sandbox")
+def fixture_running_sandbox(tmp_path: Path) -> pg_pitr.SandboxSpec:
+    """A sandbox directory whose postmaster.pid names a live process (this one)."""
+    (tmp_path / "postmaster.pid").write_text(f"{os.getpid()}\n{tmp_path}\n")
+    return pg_pitr.SandboxSpec(tmp_path, 55432)
+
+
+def test_the_watcher_waits_until_paused_at_the_target_and_logged(running_sandbox):
+    clock = FakeClock()
+    replaying = (True, "not paused", "0/5000000", None)
+    paused = (True, "paused", "0/6000028", datetime(2026, 11, 28, 15, 2, 28, tzinfo=timezone.utc))
+    sql = FakeSql(OSError("starting up"), replaying, paused, paused)
+    watcher = pg_pitr.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
+    target = pg_pitr.parse_target("time", "2026-11-28 15:02:29")
+
+    running_sandbox.log.write_text(CLIENT_FATAL)
+    first = watcher.poll(pg_pitr.RecoveryState())
+    second = watcher.poll(first)
+    assert first.in_recovery is None and second.pause_state == "not paused"
+    running_sandbox.log.write_text(CLIENT_FATAL + STOPPED)
+    state = watcher.wait(target, timeout=10)
+
+    assert (state.pause_state, state.replay_lsn) == ("paused", "0/6000028")
+    pg_pitr.confirm_target(target, state)
+
+
+def test_paused_without_the_stop_line_is_not_finished_and_runs_out(running_sandbox):
+    clock = FakeClock()
+    sql = FakeSql((True, "paused", "0/6000028", None))
+    watcher = pg_pitr.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
+    with pytest.raises(DeadlineExceeded) as caught:
+        watcher.wait(pg_pitr.parse_target("name", "p"), timeout=5)
+    assert caught.value.timeout == 5
+    assert caught.value.details["last_state"]["pause_state"] == "paused"
+
+
+def test_a_dead_server_fails_the_wait_with_its_log(tmp_path):
+    sandbox = pg_pitr.SandboxSpec(tmp_path, 55432)
+    sandbox.log.write_text("FATAL:  recovery ended before configured recovery target was reached\nLOG:  aborting startup due to startup process failure\n")
+    watcher = pg_pitr.RecoveryWatcher(sandbox, FakeSql(OSError("refused")), sleep=lambda seconds: None)
+    with pytest.raises(OfmRollbackError) as caught:
+        watcher.wait(pg_pitr.parse_target("latest", None), timeout=5)
+    assert "recovery ended before configured recovery target was reached" in caught.value.reason
+    assert caught.value.details["log_tail"][-1].endswith("startup process failure")
+
+
+@pytest.mark.parametrize("target, line, last_commit, fragment", [
+    (("name", "before"), "recovery stopping at restore point \"other\", time 2026-11-28 15:00:00+00", None, "another target"),
+    (("xid", "1234"), "recovery stopping after commit of transaction 12345, time 2026-11-28 15:00:00+00", None, "another target"),
+    (("time", "2026-11-28 15:00:00"), "recovery stopping before commit of transaction 9, time 2026-11-28 15:00:01+00",
+     datetime(2026, 11, 28, 15, 0, 0, 500000, tzinfo=timezone.utc), "is after the target"),
+])
+def test_a_stop_that_does_not_match_the_target_is_an_error(target, line, last_commit, fragment):
+    state = pg_pitr.RecoveryState(True, "paused", "0/1", last_commit, line, True)
+    with pytest.raises(OfmRollbackError, match=fragment):
+        pg_pitr.confirm_target(pg_pitr.parse_target(*target), state)
+
+
+# --- check mode end to end, with a fake pgbackrest ---
+
+class FakeRunner:
+    def __init__(self, repo_ls: dict[str, Any]) -> None:
+        self.calls: list[list[str]] = []
+        self.repo_ls = repo_ls
+
+    def __call__(self, argv: Any, timeout: float) -> Any:
+        self.calls.append(list(argv))
+        stdout = json.dumps(INFO) if "info" in argv else json.dumps(self.repo_ls)
+        return type("Done", (), {"returncode": 0, "stdout": stdout, "stderr": ""})()
+
+
+def current_user() -> str:
+    return pwd.getpwuid(os.geteuid()).pw_name
+
+
+def test_check_mode_returns_the_plan_and_runs_only_the_reads(tmp_path):
+    config = tmp_path / "pgbackrest.conf"
+    config.write_text(f"[{STANZA}]\npg1-path={tmp_path / 'source'}\npg1-port=5432\n")
+    fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
+    sandbox = pg_pitr.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user(), pg_bin_dir=Path("/opt/pg/bin"))
+    restorer = pg_pitr.PitrRestore(pg_pitr.Source("pgbackrest", str(config), STANZA), sandbox, pg_pitr.Login(),
+                                   runner=pg_pitr.CommandRunner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
+                                   now=lambda: at(2000))
+
+    result = restorer.ensure(pg_pitr.parse_target("time", at(700).isoformat()), check_mode=True)
+
+    assert result["changed"] is True
+    assert result["backup"]["label"] == result["plan"]["backup"] == "20261128-145455F_20261128-150500I"
+    assert result["archive"]["newest_archived_at"] == at(1200).isoformat()
+    assert [call[3] for call in fake.calls] == ["info", "repo-ls"]
+    assert fake.calls[1][-1] == "archive/ofm-social-os/15-1/0000000100000000"
+    assert result["plan"]["commands"][1] == ["/opt/pg/bin/pg_ctl", "start", "-D", str(sandbox.data_dir), "-l", str(sandbox.log), "-W"]
+    assert result["plan"]["settings"]["archive_mode"] == "off"
+    assert not sandbox.data_dir.exists()
+
+
+def test_check_mode_refuses_the_source_port_from_the_configuration(tmp_path):
+    config = tmp_path / "pgbackrest.conf"
+    config.write_text(f"[{STANZA}]\npg1-path={tmp_path / 'source'}\npg1-port=55999\n")
+    fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
+    sandbox = pg_pitr.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user())
+    restorer = pg_pitr.PitrRestore(pg_pitr.Source("pgbackrest", str(config), STANZA), sandbox, pg_pitr.Login(),
+                                   runner=pg_pitr.CommandRunner(current_user(), fake), connect=lambda: None, now=lambda: at(2000))
+    with pytest.raises(InputError) as caught:
+        restorer.ensure(pg_pitr.parse_target("latest", None), check_mode=True)
+    assert caught.value.option == "sandbox_port"
+
+
+def test_absent_refuses_a_directory_without_the_marker_and_removes_one_with_it(tmp_path):
+    sandbox = pg_pitr.SandboxSpec(tmp_path / "sb", 55999, os_user=current_user())
+    sandbox.data_dir.mkdir()
+    restorer = pg_pitr.PitrRestore(pg_pitr.Source("pgbackrest", "/none", STANZA), sandbox, pg_pitr.Login(),
+                                   runner=pg_pitr.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+    with pytest.raises(ConflictError, match="holds no sandbox created by this module"):
+        restorer.remove(check_mode=False)
+    sandbox.marker.write_text(json.dumps({"created_by": "ofm.rollback.pg_pitr_restore", "target": {"type": "latest"}}))
+    assert restorer.remove(check_mode=True)["changed"] is True and sandbox.data_dir.exists()
+    assert restorer.remove(check_mode=False)["removed"]["was_running"] is False
+    assert not sandbox.data_dir.exists()
+    assert restorer.remove(check_mode=False)["changed"] is False
+
+
+def test_native_backup_and_archive_are_read_from_their_directories(tmp_path):
+    base, wal = tmp_path / "base", tmp_path / "wal"
+    base.mkdir()
+    wal.mkdir()
+    (base / "backup_label").write_text("START WAL LOCATION: 0/2000028 (file 000000010000000000000002)\nSTART TIME: 2026-11-28 15:00:00 UTC\n"
+                                       "LABEL: pg_basebackup base backup\n")
+    (base / "backup_manifest").write_text(json.dumps({"WAL-Ranges": [{"Timeline": 1, "Start-LSN": "0/2000028", "End-LSN": "0/2000138"}]}))
+    (base / "PG_VERSION").write_text("15\n")
+    for name in ("000000010000000000000002", "000000010000000000000003", "000000010000000000000002.00000028.backup"):
+        (wal / name).write_text("")
+    backup, archive = pg_pitr.native_backup(base), pg_pitr.native_archive(wal)
+    assert (backup.start_lsn, backup.stop_lsn, backup.pg_version) == (0x2000028, 0x2000138, "15")
+    assert backup.start_time == datetime(2026, 11, 28, 15, tzinfo=timezone.utc)
+    assert (archive.newest_segment, pg_pitr.format_lsn(archive.end_lsn)) == ("000000010000000000000003", "0/4000000")
+    assert archive.newest_archived_at is not None and archive.newest_archived_at > datetime.now(timezone.utc) - timedelta(minutes=1)
+    with pytest.raises(NotFoundError, match="backup_label"):
+        pg_pitr.native_backup(wal)
+
+
+def test_a_refused_login_fails_at_once_instead_of_waiting_for_the_deadline(running_sandbox):
+    clock = FakeClock()
+    sql = FakeSql(OSError('connection failed: FATAL:  password authentication failed for user "ofm_admin"'))
+    watcher = pg_pitr.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
+    with pytest.raises(InputError) as caught:
+        watcher.wait(pg_pitr.parse_target("latest", None), timeout=600)
+    assert caught.value.option == "login_password"
+    assert clock.now == 0
