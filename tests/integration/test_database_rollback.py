@@ -88,7 +88,7 @@ def test_restore_to_the_point_validates_and_reports(lab, secrets, tmp_path):
             bodies = {row[0] for row in conn.execute("SELECT body FROM posts WHERE body IN (%s, %s)", (before, after))}
         assert bodies == {before}
         report = json.loads((results / f"dr-{environment}.json").read_text())
-        assert report["rto_met"] is True and report["rpo_met"] is True
+        assert report["rto"]["met"] is True and report["rpo"]["met"] is True and report["validation_passed"] is True
         for item in ("Schema Version", "Data Integrity", "Application Compatibility", "Performance", "Backup Status"):
             assert f"[ok    ] {item}" in run.stdout, run.stdout[-4000:]
         assert "[x] Data corruption detected" in run.stdout
@@ -106,5 +106,5 @@ def test_a_missed_target_fails_and_says_which(lab, secrets, tmp_path):
                      "--results-dir", str(results))
     assert run.returncode != 0
     assert "Missed: rto" in run.stdout, run.stdout[-4000:]
-    assert json.loads((results / f"dr-{environment}.json").read_text())["rto_met"] is False
+    assert json.loads((results / f"dr-{environment}.json").read_text())["rto"]["met"] is False
     assert not (lab.state_dir / "dr-sandboxes" / environment).exists(), "the sandbox is removed even when a target is missed"
