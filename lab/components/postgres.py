@@ -18,6 +18,7 @@ from typing import Optional
 
 from lab.components.base import Component
 from lab.config import HOST, LabConfig
+from lab.process import LabError
 
 PG_BIN = Path(os.environ.get("OFM_LAB_PG_BIN", "/usr/lib/postgresql/15/bin"))
 OS_USER = "postgres"
@@ -119,11 +120,11 @@ def as_postgres() -> list[str]:
 
 
 def run_as_postgres(argv: list[str], cfg: LabConfig, *, stdin: Optional[str] = None, timeout: float = 300) -> str:
-    """Run ``argv`` as the OS user postgres; its stdout, or a LabError-worthy RuntimeError with its output."""
+    """Run ``argv`` as the OS user postgres; its stdout, or a LabError with its output."""
     done = subprocess.run(as_postgres() + argv, input=stdin, capture_output=True, text=True, timeout=timeout, check=False,
                           cwd="/", env={**os.environ, "HOME": str(cfg.path("postgres"))})
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
+        raise LabError(f"{' '.join(argv)} exited {done.returncode}:\n{done.stdout}\n{done.stderr}")
     return done.stdout
 
 
@@ -180,6 +181,9 @@ class Postgres(Component):
         chown_to_postgres(cfg.path("postgres"), cfg.path("pgbackrest"))
         for sub in ("repo", "log", "lock"):
             chown_to_postgres(cfg.path("pgbackrest", sub))
+        if subprocess.run(as_postgres() + ["test", "-x", str(cfg.path("postgres"))], check=False, cwd="/").returncode != 0:
+            raise LabError(f"the OS user {OS_USER} cannot reach {cfg.path('postgres')}: every directory above the lab's "
+                               "state directory must be traversable by others (chmod o+x), or set OFM_LAB_STATE_DIR elsewhere")
         self.pgbackrest_conf(cfg).write_text(PGBACKREST_CONF.format(
             repo=self.repo_dir(cfg), log=cfg.path("pgbackrest", "log"), lock=cfg.path("pgbackrest", "lock"), stanza=STANZA,
             data=data, port=cfg.ports["postgres"], socket_dir=self.socket_dir(cfg)))

@@ -5,17 +5,30 @@ Runs a second, short-lived lab beside the suite's own (ports shifted by 2000, it
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import tempfile
 from pathlib import Path
+from typing import Iterator
 
+import pytest
 from labtest import run_lab
 
 from lab.components import COMPONENTS
 from lab.process import is_alive, port_open
 
 
-def test_up_twice_status_down(tmp_path: Path):
-    env = {"OFM_LAB_STATE_DIR": str(tmp_path / "lab"), "OFM_LAB_PORT_OFFSET": "2000", "OFM_LAB_LOAD_RATE": "2"}
+@pytest.fixture(name="state_dir")
+def fixture_state_dir() -> Iterator[Path]:
+    """A state directory the OS user postgres can reach (pytest's own temporary directories are private to root)."""
+    directory = Path(tempfile.mkdtemp(prefix="ofm-lab-lifecycle-"))
+    directory.chmod(0o755)
+    yield directory / "lab"
+    shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_up_twice_status_down(state_dir: Path):
+    env = {"OFM_LAB_STATE_DIR": str(state_dir), "OFM_LAB_PORT_OFFSET": "2000", "OFM_LAB_LOAD_RATE": "2"}
     try:
         first = run_lab("up", env=env)
         status = json.loads(run_lab("status", "--json", env=env).stdout)
