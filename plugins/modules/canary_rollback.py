@@ -121,7 +121,7 @@ RETURN = r"""
 traffic:
   description:
     - With O(wait_for=all_on_stable), the last reading of the wait (as M(ofm.rollback.traffic_split_info) returns it),
-      also when the wait failed; null without a wait.
+      also when the wait failed; in check mode one reading without waiting; null with O(wait_for=none).
   returned: always
   type: dict
   sample: {all_on_stable: true, waited_seconds: 4.8, polls: 5, configured: {canary_weight: 0}, measured: {canary_share: 0.0}}
@@ -248,6 +248,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.traffic import (
     TRAFFIC_MEASURE_SPEC,
     WAIT_SPEC,
     TrafficSplit,
+    read_split,
     traffic_reader,
     wait_options,
     wait_until_stable,
@@ -301,6 +302,8 @@ def main(module_class=AnsibleModule) -> None:
                 module.fail_json(**{**outcome, **exc.to_result(), "msg": f"{result.message} Then: {exc}", "traffic": last,
                                     "requests": rollback.requests + reader.requests[seen:]})
             outcome.update(traffic=reading.as_dict(), msg=f"{result.message} {reading.message()}")
+        elif options.wait_for != "none":  # check mode: one reading, no wait (nothing was changed that could make it hold)
+            outcome.update(traffic=read_split(reader, options.max_canary_share).as_dict())
         _warn(module, rollback)
         module.exit_json(**outcome, requests=rollback.requests + reader.requests[seen:])
     except OfmRollbackError as exc:

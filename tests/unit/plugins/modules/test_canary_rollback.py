@@ -275,5 +275,6 @@ def test_wait_without_a_traffic_source_is_refused_before_sending(ops):
 def test_check_mode_does_not_wait(ops, router, haproxy_socket):
     router.set(90, 10)
     failed, result = run(rollback_args(ops, haproxy_socket, wait_for="all_on_stable", wait_timeout=0.2), check_mode=True)
-    assert not failed and result["changed"] is True and result["traffic"] is None
+    assert not failed and result["changed"] is True
+    assert result["traffic"]["all_on_stable"] is False and result["traffic"]["polls"] == 1
     assert ops.posts == [] and router.weights() == (90, 10)
