@@ -129,9 +129,9 @@ class InProcessActionBase(ActionBase):
         if main is None:
             result.update(self._execute_module(task_vars=task_vars))
             return result
+        # The result as a module process returns it: the module decides what it holds (a "diff" is kept in the
+        # registered result whether or not --diff shows it).
         result.update(run_in_process(main, dict(self._task.args), bool(self._task.check_mode)))
-        if not self._task.diff:
-            result.pop("diff", None)
         return result
 
     def _in_process_main(self, task_vars: dict[str, Any]) -> Optional[Callable[..., None]]:

@@ -39,6 +39,21 @@ def test_on_the_controller_the_module_runs_in_process(lab, secrets, tmp_path: Pa
     assert shipped_modules(remote_tmp) == ["AnsiballZ_ops_api_info.py"]  # only the task with ofm_in_process: false
 
 
+def test_check_mode_and_the_diff_are_those_of_a_module_process(lab, secrets, tmp_path: Path):
+    """A registered result keeps the module's ``diff`` (without --diff too), in check mode as in a module process."""
+    args = {"ops_api_url": lab.url("ops_api"), "reason": "PLANNED", "incident_id": "INC-4242",
+            "haproxy_runtime_api": f"127.0.0.1:{lab.ports['haproxy_admin']}"}
+    task = {"ofm.rollback.canary_rollback": args, "check_mode": True}
+    run = run_play([{"name": "in process", "register": "in_process", **task},
+                    {"name": "as process", "register": "as_process", "vars": {"ofm_in_process": False}, **task}], tmp_path,
+                   env={"OFM_OPS_API_TOKEN": secrets["identities"]["admin"]["token"]})
+    assert run.rc == 0, run.stdout
+    in_process, as_process = run.result["in_process"], run.result["as_process"]
+    assert in_process["changed"] is True and "Would POST the rollback" in in_process["msg"]
+    assert in_process["diff"] == as_process["diff"] and in_process["diff"]["before"]
+    assert {key for key in in_process if key != "started_at"} == {key for key in as_process if key != "started_at"}
+
+
 def test_a_task_environment_runs_the_module_as_a_process(lab, secrets, tmp_path: Path):
     """``environment:`` applies to a module process only, so such a task is never run in process."""
     remote_tmp = tmp_path / "remote"
