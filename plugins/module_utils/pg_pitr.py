@@ -299,7 +299,8 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
                              hint="Give a time before now, in UTC unless it has an offset.")
         if target.time < oldest.stop_time + BACKUP_TIME_RESOLUTION:
             raise InputError(f"target time {_iso(target.time)} is before the oldest usable backup {oldest.label} ended ({_iso(oldest.stop_time)})",
-                             option="target", operation="target check", system=SYSTEM, accepted=f"a time from {_iso(oldest.stop_time + BACKUP_TIME_RESOLUTION)} on",
+                             option="target", operation="target check", system=SYSTEM,
+                             accepted=f"a time from {_iso(oldest.stop_time + BACKUP_TIME_RESOLUTION)} on",
                              hint="Nothing older can be restored: pick a later target.")
         if archive.newest_archived_at is not None and target.time >= archive.newest_archived_at + ARCHIVE_TIME_RESOLUTION:
             raise InputError(f"target time {_iso(target.time)} is after the newest archived WAL ({archive.newest_segment}, archived at "
