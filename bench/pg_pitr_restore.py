@@ -125,6 +125,7 @@ class BenchCluster:
 
     def target(self) -> str:
         """Write marker A, note the time, write marker B; switch the WAL and wait until it is archived."""
+        time.sleep(2)  # pgbackrest picks a backup whose (whole-second) stop time is before the target
         self.psql("INSERT INTO markers (name) VALUES ('A')")
         time.sleep(0.5)
         target = self.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").strip()

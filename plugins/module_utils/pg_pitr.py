@@ -43,6 +43,7 @@ MARKER_NAME = "ofm_pitr_restore.json"
 LOG_NAME = "ofm_pitr_restore.log"
 WAL_SEGMENT_SIZE = 16 * 1024 * 1024
 ARCHIVE_TIME_RESOLUTION = timedelta(seconds=1)  # pgBackRest lists file times in whole seconds
+BACKUP_TIME_RESOLUTION = timedelta(seconds=1)  # and backup stop times too: a target in that second may precede the backup's end
 _LSN = re.compile(r"^([0-9A-Fa-f]{1,8})/([0-9A-Fa-f]{1,8})$")
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
 _MAX_XID = 2 ** 63 - 1
@@ -296,16 +297,17 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
             raise InputError(f"target time {_iso(target.time)} is in the future (now {_iso(now)})", option="target",
                              accepted="a time in the past", operation="target check", system=SYSTEM,
                              hint="Give a time before now, in UTC unless it has an offset.")
-        if target.time < oldest.stop_time:
+        if target.time < oldest.stop_time + BACKUP_TIME_RESOLUTION:
             raise InputError(f"target time {_iso(target.time)} is before the oldest usable backup {oldest.label} ended ({_iso(oldest.stop_time)})",
-                             option="target", operation="target check", system=SYSTEM, accepted=f"a time from {_iso(oldest.stop_time)} on",
+                             option="target", operation="target check", system=SYSTEM,
+                             accepted=f"a time from {_iso(oldest.stop_time + BACKUP_TIME_RESOLUTION)} on",
                              hint="Nothing older can be restored: pick a later target.")
         if archive.newest_archived_at is not None and target.time >= archive.newest_archived_at + ARCHIVE_TIME_RESOLUTION:
             raise InputError(f"target time {_iso(target.time)} is after the newest archived WAL ({archive.newest_segment}, archived at "
                              f"{_iso(archive.newest_archived_at)})", option="target", operation="target check", system=SYSTEM,
                              accepted=f"a time up to {_iso(archive.newest_archived_at)}",
                              hint="Wait for the source to archive more WAL (archive_timeout), or run SELECT pg_switch_wal() on it.")
-        candidates = [backup for backup in backups if backup.stop_time <= target.time]
+        candidates = [backup for backup in backups if backup.stop_time + BACKUP_TIME_RESOLUTION <= target.time]
     elif target.lsn is not None:
         if target.lsn < oldest.stop_lsn:
             raise InputError(f"target LSN {target.value} is before the oldest usable backup {oldest.label} ended ({format_lsn(oldest.stop_lsn)})",

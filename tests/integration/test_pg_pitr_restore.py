@@ -116,6 +116,7 @@ def fixture_admin(lab: LabConfig) -> dict[str, Any]:
 def fixture_markers(lab: LabConfig, admin: dict[str, Any]) -> Markers:
     """A fresh incremental backup (so restores replay little WAL), then the marker rows, all archived."""
     Postgres().pgbackrest(lab, "backup", "--type=incr")
+    time.sleep(1)  # backup stop times are whole seconds: a target in the second the backup ended is not restored from it
     with psycopg.connect(**admin, autocommit=True) as connection:
         markers = write_markers(connection, f"pitr-{uuid.uuid4().hex[:8]}-")
         switch_and_wait_archived(connection)
@@ -325,6 +326,7 @@ def fixture_native(workdir: Path) -> Iterator[dict[str, Any]]:
         with psycopg.connect(**connect, autocommit=True) as connection:
             connection.execute("CREATE TABLE posts (id bigserial PRIMARY KEY, creator_id int, platform text, status text, body text)")
             as_postgres_run([str(PG_BIN / "pg_basebackup"), "-h", str(root), "-p", str(port), "-D", str(base), "-Fp", "-X", "none"])
+            time.sleep(1)  # a target in the second the base backup ended is not restored from it
             markers = write_markers(connection, "native-")
             switch_and_wait_archived(connection)
         yield {"root": root, "base": base, "wal": wal, "port": port, "markers": markers, "connect": connect}

@@ -414,3 +414,11 @@ def test_a_refused_login_fails_at_once_instead_of_waiting_for_the_deadline(runni
         watcher.wait(pg_pitr.parse_target("latest", None), timeout=600)
     assert caught.value.option == "login_password"
     assert clock.now == 0
+
+
+def test_a_target_within_the_second_a_backup_ended_is_not_restored_from_it():
+    backups, archive = inventory()
+    with pytest.raises(InputError, match="before the oldest usable backup"):
+        pg_pitr.choose_backup(pg_pitr.parse_target("time", at(0.5).isoformat()), backups, archive, at(2000))
+    assert pg_pitr.choose_backup(pg_pitr.parse_target("time", at(600.5).isoformat()), backups, archive, at(2000)).kind == "full"
+    assert pg_pitr.choose_backup(pg_pitr.parse_target("time", at(601).isoformat()), backups, archive, at(2000)).kind == "incr"
