@@ -183,7 +183,7 @@ class Postgres(Component):
             chown_to_postgres(cfg.path("pgbackrest", sub))
         if subprocess.run(as_postgres() + ["test", "-x", str(cfg.path("postgres"))], check=False, cwd="/").returncode != 0:
             raise LabError(f"the OS user {OS_USER} cannot reach {cfg.path('postgres')}: every directory above the lab's "
-                               "state directory must be traversable by others (chmod o+x), or set OFM_LAB_STATE_DIR elsewhere")
+                           "state directory must be traversable by others (chmod o+x), or set OFM_LAB_STATE_DIR elsewhere")
         self.pgbackrest_conf(cfg).write_text(PGBACKREST_CONF.format(
             repo=self.repo_dir(cfg), log=cfg.path("pgbackrest", "log"), lock=cfg.path("pgbackrest", "lock"), stanza=STANZA,
             data=data, port=cfg.ports["postgres"], socket_dir=self.socket_dir(cfg)))

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-import pytest
 from labtest import run_module
 
 from lab.components.postgres import DATABASE
