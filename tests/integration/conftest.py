@@ -81,20 +81,3 @@ def breaching_canary(healthy_canary: LabConfig, slo_workdir: Path) -> Iterator[L
     slo_wait(lab, slo_workdir, "breach")
     yield lab
     run_lab("reset")
-
-
-# With pytest-xdist (scripts/test.sh runs two workers), the tests that change or read the shared state of the lab's
-# HTTP side (canary faults, HAProxy weights, stand-in message stores, injected faults, the seeded Kubernetes objects)
-# run one after the other on one worker; every other module (own test servers, own sandboxes, the lab's PostgreSQL)
-# runs whole on a worker of its own choosing, so its module-scoped fixtures start once.
-SHARED_LAB_MODULES = {
-    "test_audit_callback", "test_canary_rollback", "test_emergency_fallback", "test_emergency_rollback", "test_in_process",
-    "test_lab_ops_api", "test_lab_slis", "test_notify", "test_ops_api_info", "test_planned_rollback",
-    "test_statuspage_incident", "test_traffic_split_info",
-}
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else "other"
-        item.add_marker(pytest.mark.xdist_group("shared-lab" if module in SHARED_LAB_MODULES else module))
