@@ -4,73 +4,130 @@
 
 from __future__ import annotations
 
-# Options of module_utils.pg_connection.PG_CONNECTION_SPEC, one fragment per connection option:
-# ofm.rollback.pg_connection (sandbox), ofm.rollback.pg_connection.source (source), ofm.rollback.pg_connection.app (app).
-# The three share the suboptions below; a unit test keeps each in step with the spec.
-_CONNECTION = r"""
+
+class ModuleDocFragment:
+    # Options of module_utils.pg_connection.PG_CONNECTION_SPEC, one fragment per connection option:
+    # ofm.rollback.pg_connection (sandbox), ofm.rollback.pg_connection.source (source), ofm.rollback.pg_connection.app (app).
+    # The three share their suboptions (ansible-test needs each as a literal); a unit test keeps each in step with the spec.
+    DOCUMENTATION = r"""
 options:
-  {name}:
+  sandbox:
     description:
-{description}
-    type: dict{required}
+      - How to connect to the sandbox, the restored cluster that is validated (never the production database).
+      - The role needs to read every table checked; the new backup check also needs the C(REPLICATION) attribute
+        (or a superuser) and a C(replication) line in the sandbox's C(pg_hba.conf).
+    type: dict
+    required: true
     suboptions:
       host:
         description:
-          - Host name, IP address or directory of the UNIX socket. {host} when not set.
+          - Host name, IP address or directory of the UNIX socket. V(localhost) when not set.
         type: str
       port:
         description:
-          - TCP port. {port} when not set.
+          - TCP port. V(5432) when not set.
         type: int
       database:
         description:
-          - Database name. {database} when not set.
+          - Database name. V(postgres) when not set.
         type: str
       user:
         description:
-          - {user}
+          - Role to connect as. V(postgres) when not set.
         type: str
       password:
         description:
-          - Password of O({name}.user){password}.
+          - Password of O(sandbox.user); none when not set (peer, trust or a C(.pgpass) file).
           - This value is a secret and is never logged.
         type: str
       sslmode:
         description:
-          - libpq SSL mode. {sslmode} when not set.
+          - libpq SSL mode. V(prefer) when not set.
         type: str
         choices: [disable, allow, prefer, require, verify-ca, verify-full]
       connect_timeout:
         description:
-          - Seconds to wait for the connection. {connect_timeout} when not set.
+          - Seconds to wait for the connection. V(10) when not set.
         type: int
 """
 
-_DEFAULTS = {"host": "V(localhost)", "port": "V(5432)", "database": "V(postgres)", "user": "Role to connect as. V(postgres) when not set.",
-             "password": "; none when not set (peer, trust or a C(.pgpass) file)", "sslmode": "V(prefer)", "connect_timeout": "V(10)"}
-_FROM_SANDBOX = {key: f"O(sandbox.{key})" for key in ("host", "port", "database", "sslmode", "connect_timeout")}
+    SOURCE = r"""
+options:
+  source:
+    description:
+      - How to connect to the source cluster, the one the sandbox was restored from. Optional.
+      - Only read, in read-only sessions (C(default_transaction_read_only)); nothing is written there.
+      - Needed to compare row counts with the source and to check the source's WAL archiver.
+    type: dict
+    suboptions:
+      host:
+        description:
+          - Host name, IP address or directory of the UNIX socket. V(localhost) when not set.
+        type: str
+      port:
+        description:
+          - TCP port. V(5432) when not set.
+        type: int
+      database:
+        description:
+          - Database name. V(postgres) when not set.
+        type: str
+      user:
+        description:
+          - Role to connect as. V(postgres) when not set.
+        type: str
+      password:
+        description:
+          - Password of O(source.user); none when not set (peer, trust or a C(.pgpass) file).
+          - This value is a secret and is never logged.
+        type: str
+      sslmode:
+        description:
+          - libpq SSL mode. V(prefer) when not set.
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      connect_timeout:
+        description:
+          - Seconds to wait for the connection. V(10) when not set.
+        type: int
+"""
 
-
-def _connection(name: str, description: list[str], required: bool = False, **unset: str) -> str:
-    lines = "\n".join(f"      - {line}" for line in description)
-    return _CONNECTION.format(name=name, description=lines, required="\n    required: true" if required else "", **{**_DEFAULTS, **unset})
-
-
-class ModuleDocFragment:
-    DOCUMENTATION = _connection("sandbox", [
-        "How to connect to the sandbox, the restored cluster that is validated (never the production database).",
-        "The role needs to read every table checked; the new backup check also needs the C(REPLICATION) attribute (or a "
-        "superuser) and a C(replication) line in the sandbox's C(pg_hba.conf).",
-    ], required=True)
-
-    SOURCE = _connection("source", [
-        "How to connect to the source cluster, the one the sandbox was restored from. Optional.",
-        "Only read, in read-only sessions (C(default_transaction_read_only)); nothing is written there.",
-        "Needed to compare row counts with the source and to check the source's WAL archiver.",
-    ])
-
-    APP = _connection("app", [
-        "The application role and its credentials, to connect as the application does. Optional.",
-        "O(app.user) is required; O(app.host), O(app.port), O(app.database), O(app.sslmode) and O(app.connect_timeout) take "
-        "the sandbox's values when not set.",
-    ], user="The application's role.", password="", **_FROM_SANDBOX)
+    APP = r"""
+options:
+  app:
+    description:
+      - The application role and its credentials, to connect as the application does. Optional.
+      - O(app.user) is required; O(app.host), O(app.port), O(app.database), O(app.sslmode) and O(app.connect_timeout) take the sandbox's values when not set.
+    type: dict
+    suboptions:
+      host:
+        description:
+          - Host name, IP address or directory of the UNIX socket. O(sandbox.host) when not set.
+        type: str
+      port:
+        description:
+          - TCP port. O(sandbox.port) when not set.
+        type: int
+      database:
+        description:
+          - Database name. O(sandbox.database) when not set.
+        type: str
+      user:
+        description:
+          - The application's role.
+        type: str
+      password:
+        description:
+          - Password of O(app.user).
+          - This value is a secret and is never logged.
+        type: str
+      sslmode:
+        description:
+          - libpq SSL mode. O(sandbox.sslmode) when not set.
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      connect_timeout:
+        description:
+          - Seconds to wait for the connection. O(sandbox.connect_timeout) when not set.
+        type: int
+"""
