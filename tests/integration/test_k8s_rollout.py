@@ -82,7 +82,11 @@ def test_check_mode_shows_the_template_diff_and_changes_nothing(kube: KubeServer
 def test_undo_onto_a_broken_revision_fails_on_the_progress_deadline(kube: KubeServer, tmp_path: Path):
     deploy(kube, "broken")
     set_image(kube, "broken", "2-broken")
-    kube.wait_for(lambda: kube.get("apps/v1", "Deployment", "broken")["status"].get("updatedReplicas"), "broken rollout started")
+    # The broken revision must exist before the next change: wait until the controller has seen this generation
+    # (updatedReplicas alone may still be the first rollout's, and two quick changes can make a single revision).
+    kube.wait_for(lambda: (lambda d: d["status"].get("observedGeneration") == d["metadata"]["generation"]
+                           and d["status"].get("updatedReplicas") is not None)(kube.get("apps/v1", "Deployment", "broken")),
+                  "broken rollout started")
     set_image(kube, "broken", "3")
     kube.wait_for(deployment_ready(kube, "broken"), "broken ready at 3")
     run = undo(kube, tmp_path, name="broken")

@@ -202,7 +202,9 @@ def test_a_broken_sandbox_fails_each_damaged_check_and_every_check_still_runs(la
     assert run.result["failed_checks"] == [check["name"] for check in run.result["checks"] if check["status"] == "failed"]
     assert checks["schema_version"]["detail"] == f"schema version is 20261015_002, expected {SCHEMA_VERSION}"
     assert checks["tables_present"]["measured"]["missing"] == ["media_files"]
-    assert checks["row_count:posts"]["measured"]["rows"] == 500 and checks["row_count:posts"]["measured"]["source_rows"] > 500
+    # The sandbox holds the posts of the newest backup (500 seed rows, more when other tests took backups since); the
+    # source has gone on writing.
+    assert 500 <= checks["row_count:posts"]["measured"]["rows"] < checks["row_count:posts"]["measured"]["source_rows"]
     assert [failure["index"] for failure in checks["amcheck"]["measured"]["failures"]] == ["posts_creator_idx"]
     assert {item["constraint"] for item in checks["constraints_valid"]["measured"]["not_valid"]} == {
         "posts_body_not_blank", "platform_tokens_creator_again"}
