@@ -79,14 +79,18 @@ def test_check_mode_shows_the_template_diff_and_changes_nothing(kube: KubeServer
     assert image(kube, "checked") == kube.image("ofm/api:2")
 
 
+def generation_seen(deployment: dict) -> bool:
+    """The Deployment controller has acted on the newest spec (its ReplicaSet for that template exists)."""
+    status = deployment.get("status") or {}
+    return status.get("observedGeneration") == deployment["metadata"]["generation"] and status.get("updatedReplicas") is not None
+
+
 def test_undo_onto_a_broken_revision_fails_on_the_progress_deadline(kube: KubeServer, tmp_path: Path):
     deploy(kube, "broken")
     set_image(kube, "broken", "2-broken")
     # The broken revision must exist before the next change: wait until the controller has seen this generation
     # (updatedReplicas alone may still be the first rollout's, and two quick changes can make a single revision).
-    kube.wait_for(lambda: (lambda d: d["status"].get("observedGeneration") == d["metadata"]["generation"]
-                           and d["status"].get("updatedReplicas") is not None)(kube.get("apps/v1", "Deployment", "broken")),
-                  "broken rollout started")
+    kube.wait_for(lambda: generation_seen(kube.get("apps/v1", "Deployment", "broken")), "broken rollout started")
     set_image(kube, "broken", "3")
     kube.wait_for(deployment_ready(kube, "broken"), "broken ready at 3")
     run = undo(kube, tmp_path, name="broken")
