@@ -51,6 +51,13 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 1
     pytest.fail(f"{what} not reached within {timeout:.0f}s (last value: {last!r})")
 
 
+def switch_and_wait_archived(connection: Any) -> None:
+    """Switch the WAL on a psycopg connection to the lab's PostgreSQL and wait until that segment is archived."""
+    segment = connection.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
+    wait_until(lambda: (connection.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or "") >= segment, 60,
+               interval=0.2, what=f"WAL segment {segment} archived")
+
+
 class Prometheus:
     """A tiny reader of the lab Prometheus, for assertions."""
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
-from labtest import run_module
+from labtest import run_module, switch_and_wait_archived
 
 from lab.components.postgres import DATABASE
 from lab.config import HOST, REPO_ROOT, LabConfig
@@ -43,11 +43,7 @@ def point_between_two_rows(lab: LabConfig, secrets: dict[str, Any]) -> tuple[str
         point = conn.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").fetchone()[0]
         time.sleep(0.3)
         conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker + "B",))
-        segment = conn.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
-        deadline = time.monotonic() + 60
-        while (conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or "") < segment:
-            assert time.monotonic() < deadline, f"WAL segment {segment} was not archived within 60 s"
-            time.sleep(0.5)
+        switch_and_wait_archived(conn)
     return point, marker + "A", marker + "B"
 
 

@@ -21,7 +21,7 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
-from labtest import credentials, run_play, wait_until
+from labtest import credentials, run_play, switch_and_wait_archived, wait_until
 
 from lab.components.postgres import DATABASE, PG_BIN, STANZA, Postgres, as_postgres
 from lab.config import HOST, LabConfig
@@ -74,12 +74,6 @@ def write_markers(connection: psycopg.Connection, prefix: str) -> Markers:
         insert(connection, prefix, "A4")
     insert(connection, prefix, "B4")
     return markers
-
-
-def switch_and_wait_archived(connection: psycopg.Connection) -> None:
-    segment = connection.execute("SELECT pg_walfile_name(pg_switch_wal())").fetchone()[0]
-    wait_until(lambda: (connection.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0] or "") >= segment, 60,
-               interval=0.2, what=f"WAL segment {segment} archived")
 
 
 def stop_all(pid_files: Iterator[Path]) -> None:
