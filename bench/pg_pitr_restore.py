@@ -5,18 +5,22 @@ a table of ``--gigabytes`` GB filled with ``INSERT ... SELECT generate_series`` 
 WAL archiving into a pgBackRest stanza ``bench`` on a local repository and a full backup. A marker row is written,
 the target time noted, a second marker row written, and the WAL switched and archived.
 
-Each round then restores that backup into a sandbox to the target time twice, each timed from launch until the
-sandbox is promoted and answers (the order alternates between rounds):
+Each round then restores that backup into a sandbox to the target time three ways (the order rotates between rounds):
 
-- ``module``: ``ansible localhost -m ofm.rollback.pg_pitr_restore`` (pre-checks, restore, paused recovery, confirmation,
-  promotion), from launch to exit;
 - ``by hand``: what an operator types: ``pgbackrest restore --pg1-path=<sandbox> --type=time --target=...
   --target-action=promote --archive-mode=off``, the sandbox's port and socket appended to ``postgresql.auto.conf``,
-  ``pg_ctl start -w``, then ``psql`` polled until ``pg_is_in_recovery()`` is false.
+  ``pg_ctl start -w``, then ``psql`` polled until ``pg_is_in_recovery()`` is false; timed from the first command to the
+  promoted sandbox;
+- ``module``: ``ansible-playbook`` with one ``ofm.rollback.pg_pitr_restore`` task (pre-checks, restore, paused recovery,
+  confirmation, promotion), run in the Ansible worker as on a controller; three times are kept: the task's, from its start
+  to its result as Ansible's callbacks see them (the module's wall time, which the target is about), ``ansible-playbook``'s
+  from launch to exit (its start-up included), and the module's own ``timings.total_seconds``;
+- ``process``: the same task with ``ofm_in_process: false``, a module process as on a remote database host.
 
-Both sandboxes must hold the first marker row and not the second; the sandbox is removed (untimed) after each run.
+Every sandbox must hold the first marker row and not the second; it is removed after each run and the page cache written
+back (untimed), so one run's write-back does not slow the next.
 
-    .venv/bin/python bench/pg_pitr_restore.py [--gigabytes 1] [--rounds 2] [--workdir /var/tmp/ofm-bench-pitr] [--keep]
+    .venv/bin/python bench/pg_pitr_restore.py [--gigabytes 1] [--rounds 5] [--workdir /var/tmp/ofm-bench-pitr] [--keep]
 """
 from __future__ import annotations
 
@@ -37,7 +41,6 @@ ROOT = Path(__file__).resolve().parents[1]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 STANZA = "bench"
 AS_POSTGRES = ["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--"]
-MODULE_TOTALS: list[float] = []  # the module's own timings.total_seconds (restore + replay), without ansible's start-up
 ROW_BYTES = 280  # a row of the bench table on disk, tuple header included
 
 
@@ -76,7 +79,8 @@ class BenchCluster:
 
     def create(self, gigabytes: float) -> None:
         """initdb, load ``gigabytes`` of rows without archiving, then archive into the stanza and take a full backup."""
-        if (self.workdir / "ready").exists():
+        ready = self.workdir / "ready"
+        if ready.exists() and ready.read_text() == str(gigabytes):
             self.start()
             return
         if self.workdir.exists():
@@ -107,7 +111,7 @@ class BenchCluster:
         started = time.monotonic()
         self.pgbackrest("backup", "--type=full")
         print(f"full backup in {time.monotonic() - started:.0f} s", flush=True)
-        (self.workdir / "ready").write_text("")
+        ready.write_text(str(gigabytes))
 
     def configure(self, archive: bool) -> None:
         archive_command = f"pgbackrest --config={self.config} --stanza={STANZA} archive-push %p" if archive else ""
@@ -141,7 +145,58 @@ class BenchCluster:
         return target
 
 
-def by_hand(cluster: BenchCluster, sandbox: Path, port: int, target: str) -> None:
+# Task times as Ansible sees them: from the task's start to its result, in the controller (the module's wall time).
+TASK_TIMER = """
+import json, os, time
+from ansible.plugins.callback import CallbackBase
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "bench_task_timer"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def v2_playbook_on_task_start(self, task, is_conditional):
+        self.started = time.monotonic()
+
+    def v2_runner_on_ok(self, result):
+        with open(os.environ["BENCH_TASK_TIMES"], "a") as out:
+            out.write(json.dumps({"task": result.task_name, "seconds": time.monotonic() - self.started, "result": result._result},
+                                 default=str) + "\\n")
+"""
+
+
+def with_module(cluster: BenchCluster, sandbox: Path, port: int, target: str, *, in_process: bool = True) -> dict[str, float]:
+    """``ansible-playbook`` with one pg_pitr_restore task; the task's own time and the module's ``timings`` beside it."""
+    args = {"pgbackrest_config": str(cluster.config), "pgbackrest_stanza": STANZA, "target": target, "sandbox_data_dir": str(sandbox),
+            "sandbox_port": port}
+    with tempfile.TemporaryDirectory() as home:
+        config, playbook, times = Path(home) / "ansible.cfg", Path(home) / "restore.yml", Path(home) / "times.jsonl"
+        (Path(home) / "callback_plugins").mkdir()
+        (Path(home) / "callback_plugins" / "bench_task_timer.py").write_text(TASK_TIMER)
+        config.write_text(f"[defaults]\ncallback_plugins = {home}/callback_plugins\ncallbacks_enabled = bench_task_timer\n")
+        playbook.write_text(json.dumps([{"name": "Restore", "hosts": "localhost", "gather_facts": False, "tasks": [
+            {"name": "Restore the bench cluster", "ofm.rollback.pg_pitr_restore": args, "vars": {"ofm_in_process": in_process}}]}]))
+        env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
+               "ANSIBLE_HOME": home, "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_CONFIG": str(config), "BENCH_TASK_TIMES": str(times),
+               "ANSIBLE_INVENTORY_UNPARSED_WARNING": "0"}
+        started = time.monotonic()
+        done = subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), "-i", "localhost,", "-c", "local", str(playbook)],
+                              capture_output=True, text=True, env=env, check=False)
+        launch = time.monotonic() - started
+        if done.returncode != 0 or not times.exists():
+            raise SystemExit(f"the module failed:\n{done.stdout}{done.stderr}")
+        task = json.loads(times.read_text().splitlines()[0])
+    return {"launch": launch, "task": task["seconds"], "own": task["result"]["timings"]["total_seconds"]}
+
+
+def as_process(cluster: BenchCluster, sandbox: Path, port: int, target: str) -> dict[str, float]:
+    return with_module(cluster, sandbox, port, target, in_process=False)
+
+
+def by_hand(cluster: BenchCluster, sandbox: Path, port: int, target: str) -> dict[str, float]:
+    """What an operator types, timed from the first command to the promoted sandbox."""
+    started = time.monotonic()
     run(["pgbackrest", f"--config={cluster.config}", f"--stanza={STANZA}", "restore", f"--pg1-path={sandbox}", "--type=time",
          f"--target={target}", "--target-action=promote", "--archive-mode=off"])
     with (sandbox / "postgresql.auto.conf").open("a") as conf:
@@ -149,46 +204,36 @@ def by_hand(cluster: BenchCluster, sandbox: Path, port: int, target: str) -> Non
     run([str(PG_BIN / "pg_ctl"), "start", "-D", str(sandbox), "-l", str(sandbox / "restore.log"), "-w", "-t", "3600"])
     while cluster.psql("SELECT pg_is_in_recovery()", port=port, host=sandbox).strip() != "f":
         time.sleep(0.2)
-
-
-def with_module(cluster: BenchCluster, sandbox: Path, port: int, target: str) -> None:
-    args = {"pgbackrest_config": str(cluster.config), "pgbackrest_stanza": STANZA, "target": target, "sandbox_data_dir": str(sandbox),
-            "sandbox_port": port}
-    with tempfile.TemporaryDirectory() as home:
-        config = Path(home) / "ansible.cfg"
-        config.touch()
-        env = {**os.environ, "ANSIBLE_COLLECTIONS_PATH": str(ROOT / ".collections"), "ANSIBLE_PYTHON_INTERPRETER": sys.executable,
-               "ANSIBLE_HOME": home, "ANSIBLE_LOCALHOST_WARNING": "0", "ANSIBLE_CONFIG": str(config), "ANSIBLE_CALLBACK_RESULT_FORMAT": "json"}
-        done = subprocess.run([str(Path(sys.executable).parent / "ansible"), "localhost", "-i", "localhost,", "-c", "local",
-                               "-m", "ofm.rollback.pg_pitr_restore", "-a", json.dumps(args)], capture_output=True, text=True, env=env, check=False)
-    if done.returncode != 0 or " | CHANGED => " not in done.stdout:
-        raise SystemExit(f"the module failed:\n{done.stdout}{done.stderr}")
-    result = json.JSONDecoder().raw_decode(done.stdout.split(" | CHANGED => ", 1)[1])[0]
-    MODULE_TOTALS.append(result["timings"]["total_seconds"])
+    return {"launch": time.monotonic() - started}
 
 
 def check_and_remove(cluster: BenchCluster, sandbox: Path, port: int) -> None:
+    """The sandbox holds A and not B; then it is removed, and the machine left to write back before the next run (untimed)."""
     markers = cluster.psql("SELECT string_agg(name, ',' ORDER BY name) FROM markers", port=port, host=sandbox).strip()
     if markers != "A":
         raise SystemExit(f"the sandbox holds markers {markers!r}, expected 'A'")
     run([str(PG_BIN / "pg_ctl"), "stop", "-D", str(sandbox), "-m", "immediate", "-w"])
     shutil.rmtree(sandbox)
+    os.sync()
+    time.sleep(2)
 
 
-def measure(name: str, restore: Callable[[BenchCluster, Path, int, str], None], cluster: BenchCluster, target: str) -> float:
+Variant = Callable[[BenchCluster, Path, int, str], dict[str, float]]
+VARIANTS: list[tuple[str, Variant]] = [("module", with_module), ("by hand", by_hand), ("process", as_process)]
+
+
+def measure(name: str, restore: Variant, cluster: BenchCluster, target: str) -> dict[str, float]:
     sandbox, port = cluster.workdir / f"sandbox-{name.replace(' ', '-')}", free_port()
-    started = time.monotonic()
-    restore(cluster, sandbox, port, target)
-    elapsed = time.monotonic() - started
+    times = restore(cluster, sandbox, port, target)
     check_and_remove(cluster, sandbox, port)
-    print(f"  {name:8} {elapsed:7.1f} s" + (f" (module's own total {MODULE_TOTALS[-1]:.1f} s)" if name == "module" else ""), flush=True)
-    return elapsed
+    print(f"  {name:8} " + ", ".join(f"{key} {value:5.2f} s" for key, value in times.items()), flush=True)
+    return times
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--gigabytes", type=float, default=1.0)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--workdir", type=Path, default=Path("/var/tmp/ofm-bench-pitr"))
     parser.add_argument("--keep", action="store_true", help="keep the bench cluster (stopped) for the next run")
     options = parser.parse_args()
@@ -197,17 +242,24 @@ def main() -> None:
     try:
         size = cluster.psql("SELECT pg_size_pretty(pg_database_size('postgres'))").strip()
         target = cluster.target()
-        print(f"database {size}, target {target} UTC", flush=True)
-        times: dict[str, list[float]] = {"module": [], "by hand": []}
-        variants = [("module", with_module), ("by hand", by_hand)]
+        print(f"database {size}, target {target} UTC; load average {os.getloadavg()[0]:.2f}", flush=True)
+        runs: dict[str, list[dict[str, float]]] = {name: [] for name, _restore in VARIANTS}
         for round_number in range(options.rounds):
             print(f"round {round_number + 1}", flush=True)
-            for name, restore in variants if round_number % 2 == 0 else variants[::-1]:
-                times[name].append(measure(name, restore, cluster, target))
-        module, manual, inside = statistics.median(times["module"]), statistics.median(times["by hand"]), statistics.median(MODULE_TOTALS)
-        print("| date | database | rounds | module, launch to exit | module's own total | by hand | ratio | ratio without ansible's start-up |")
-        print(f"| {time.strftime('%Y-%m-%d')} | {size} | {options.rounds} | {module:.1f} s | {inside:.1f} s | {manual:.1f} s | "
-              f"{module / manual:.2f} | {inside / manual:.2f} |")
+            order = VARIANTS[round_number % len(VARIANTS):] + VARIANTS[:round_number % len(VARIANTS)]
+            for name, restore in order:
+                runs[name].append(measure(name, restore, cluster, target))
+
+        def median(name: str, key: str) -> float:
+            return statistics.median(entry[key] for entry in runs[name])
+
+        manual = median("by hand", "launch")
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
+        print("| date | database | rounds | by hand | module: task | ratio | module: launch to exit | ratio | module's own total | "
+              "as a process: task | as a process: launch to exit |")
+        print(f"| {time.strftime('%Y-%m-%d')} | {size} | {options.rounds} | {manual:.2f} s | {median('module', 'task'):.2f} s | "
+              f"**{median('module', 'task') / manual:.2f}** | {median('module', 'launch'):.2f} s | {median('module', 'launch') / manual:.2f} | "
+              f"{median('module', 'own'):.2f} s | {median('process', 'task'):.2f} s | {median('process', 'launch'):.2f} s |")
     finally:
         cluster.stop()
         if not options.keep:

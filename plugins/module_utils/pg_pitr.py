@@ -12,6 +12,7 @@ target is confirmed. No AnsibleModule in here.
 from __future__ import annotations
 
 import configparser
+import codecs
 import json
 import os
 import pwd
@@ -21,6 +22,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -538,19 +540,80 @@ class RecoveryState:
 
 def last_fatal(log_text: str) -> Optional[str]:
     """The server's last FATAL message, leaving out those of refused client connections."""
-    reasons = [line.split("FATAL:", 1)[1].strip() for line in log_text.splitlines()
-               if "FATAL:" in line and not any(client in line for client in _CLIENT_FATALS)]
-    return reasons[-1] if reasons else None
+    return ServerLog.of(log_text).last_fatal
 
 
 def recovery_log_outcome(log_text: str) -> tuple[Optional[str], bool, Optional[str]]:
     """From the server log: the ``recovery stopping ...`` line, whether a consistent state was reached, and why recovery failed
     (None while it has not; the FATAL lines of refused client connections do not count)."""
-    stop = _STOPPING.search(log_text)
-    fatal = None
-    if _ABORTED in log_text or _NOT_REACHED in log_text:
-        fatal = _NOT_REACHED if _NOT_REACHED in log_text else (last_fatal(log_text) or _ABORTED)
-    return (stop.group(0).strip() if stop else None), _CONSISTENT in log_text, fatal
+    log = ServerLog.of(log_text)
+    return log.stop_line, log.consistent, log.failure
+
+
+class ServerLog:
+    """The sandbox's server log, followed as it grows: each ``update()`` reads only the bytes appended since the last one, so
+    watching a recovery that replays for hours (a line per restored WAL segment) costs the same at every poll."""
+
+    TAIL_LINES = 15
+
+    def __init__(self, path: Optional[Path]) -> None:
+        self.path = path
+        self.offset = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        self._partial = ""
+        self.tail: deque[str] = deque(maxlen=self.TAIL_LINES)
+        self.stop_line: Optional[str] = None
+        self.consistent = False
+        self.last_fatal: Optional[str] = None
+        self.not_reached = False
+        self.aborted = False
+
+    @classmethod
+    def of(cls, text: str) -> "ServerLog":
+        log = cls(None)
+        log.feed(text, final=True)
+        return log
+
+    @property
+    def failure(self) -> Optional[str]:
+        """Why recovery failed, once the server said so."""
+        if self.not_reached:
+            return _NOT_REACHED
+        if self.aborted:
+            return self.last_fatal or _ABORTED
+        return None
+
+    def update(self) -> None:
+        if self.path is None:
+            return
+        try:
+            with self.path.open("rb") as stream:
+                stream.seek(self.offset)
+                data = stream.read()
+        except FileNotFoundError:
+            return
+        self.offset += len(data)
+        self.feed(self._decoder.decode(data))
+
+    def feed(self, text: str, final: bool = False) -> None:
+        """Take in more of the log; a line is read once it is complete (or at the end, with ``final``)."""
+        lines = (self._partial + text).split("\n")
+        self._partial = "" if final else lines.pop()
+        for line in lines:
+            if line:
+                self._line(line)
+
+    def _line(self, line: str) -> None:
+        self.tail.append(line)
+        if self.stop_line is None:
+            stop = _STOPPING.search(line)
+            if stop:
+                self.stop_line = stop.group(0).strip()
+        self.consistent = self.consistent or _CONSISTENT in line
+        self.not_reached = self.not_reached or _NOT_REACHED in line
+        self.aborted = self.aborted or _ABORTED in line
+        if "FATAL:" in line and not any(client in line for client in _CLIENT_FATALS):
+            self.last_fatal = line.split("FATAL:", 1)[1].strip()
 
 
 Connect = Callable[[], Any]
@@ -580,17 +643,28 @@ AFTER_QUERY = "SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery() THE
 
 
 class RecoveryWatcher:
-    """Polls the sandbox until recovery has really finished: paused at the target (then promotes) or promoted at the end."""
+    """Polls the sandbox until recovery has really finished: paused at the target (then promotes) or promoted at the end.
+
+    It polls at a tenth of the time waited so far, between ``interval`` and ``max_interval``: a recovery of a few seconds is
+    seen to end within tens of milliseconds, a recovery of an hour costs a poll a second, and the wait never overshoots the
+    end by more than a tenth of its length.
+    """
 
     def __init__(self, sandbox: SandboxSpec, sql: Sql, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, interval: float = 0.2) -> None:
+                 sleep: Callable[[float], None] = time.sleep, interval: float = 0.05, max_interval: float = 1.0) -> None:
         self.sandbox = sandbox
         self.sql = sql
         self.clock = clock
         self.sleep = sleep
         self.interval = interval
+        self.max_interval = max_interval
         self.started_at = clock()
         self.seen_running = False
+        self.log = ServerLog(sandbox.log)
+
+    def pause(self) -> None:
+        """Sleep until the next poll."""
+        self.sleep(min(self.max_interval, max(self.interval, (self.clock() - self.started_at) / 10)))
 
     def wait(self, target: Target, timeout: float) -> RecoveryState:
         deadline = self.clock() + timeout
@@ -603,22 +677,22 @@ class RecoveryWatcher:
                 raise DeadlineExceeded(f"recovery did not finish within {timeout:g} s", system=SYSTEM, operation="recovery wait",
                                        target=str(self.sandbox.data_dir), timeout=timeout, last_state=state.as_dict(),
                                        details={"last_state": state.as_dict()})
-            self.sleep(self.interval)
+            self.pause()
 
     def poll(self, previous: RecoveryState) -> RecoveryState:
-        log_text = self.sandbox.log.read_text(errors="replace") if self.sandbox.log.exists() else ""
-        stop_line, consistent, fatal = recovery_log_outcome(log_text)
+        self.log.update()
+        log = self.log
         running = postmaster_pid(self.sandbox.data_dir) is not None
         if running:
             self.seen_running = True
-        elif not fatal and not self.seen_running and self.clock() < self.started_at + START_GRACE:
+        elif not log.failure and not self.seen_running and self.clock() < self.started_at + START_GRACE:
             return previous
-        if fatal or not running:
-            raise OfmRollbackError(f"the sandbox server stopped during recovery: {fatal or last_fatal(log_text) or 'no postmaster is running'}",
+        if log.failure or not running:
+            raise OfmRollbackError(f"the sandbox server stopped during recovery: {log.failure or log.last_fatal or 'no postmaster is running'}",
                                    system=SYSTEM,
                                    operation="recovery", target=str(self.sandbox.data_dir),
                                    hint="The target may lie beyond the archived WAL, or before the chosen backup ended.",
-                                   details={"log_tail": log_text.splitlines()[-15:]})
+                                   details={"log_tail": list(log.tail)})
         try:
             row = self.sql.one(STATE_QUERY)
         except Exception as exc:  # pylint: disable=broad-except  # not accepting connections yet (still starting or not consistent)
@@ -626,8 +700,8 @@ class RecoveryWatcher:
                 raise InputError(f"the sandbox refused the login: {str(exc).strip()}", option="login_password", system=SYSTEM,
                                  operation="recovery wait", target=str(self.sandbox.data_dir),
                                  accepted="the password of login_user in the source cluster (the sandbox has its roles and pg_hba.conf)") from exc
-            return RecoveryState(stop_line=stop_line, consistent=consistent)
-        return RecoveryState(row[0], row[1], row[2], row[3], stop_line, consistent)
+            return RecoveryState(stop_line=log.stop_line, consistent=log.consistent)
+        return RecoveryState(row[0], row[1], row[2], row[3], log.stop_line, log.consistent)
 
     @staticmethod
     def _finished(target: Target, state: RecoveryState) -> bool:
@@ -636,6 +710,7 @@ class RecoveryWatcher:
         return state.in_recovery is True and state.pause_state == "paused" and state.stop_line is not None
 
     def promote(self, timeout: float = 60) -> str:
+        """End the pause at the target; return the LSN the promoted sandbox writes at (promotion takes a fraction of a second)."""
         self.sql.one(PROMOTE_QUERY)
         deadline = self.clock() + timeout
         while True:
@@ -643,7 +718,7 @@ class RecoveryWatcher:
             if not in_recovery:
                 return lsn
             if self.clock() >= deadline:
-                raise DeadlineExceeded("the sandbox did not leave recovery after pg_promote()", system=SYSTEM, operation="promote",
+                raise DeadlineExceeded("the sandbox did not leave recovery after pg_wal_replay_resume()", system=SYSTEM, operation="promote",
                                        target=str(self.sandbox.data_dir), timeout=timeout)
             self.sleep(self.interval)
 
@@ -933,7 +1008,7 @@ class PitrRestore:
                 if self.clock() >= deadline or postmaster_pid(self.sandbox.data_dir) is None:
                     raise UnavailableError(f"the sandbox does not accept connections ({exc})", system=SYSTEM, operation="start",
                                            target=str(self.sandbox.data_dir)) from exc
-            self.sleep(0.5)
+            self.sleep(0.1)
 
     def _discard(self) -> None:
         """Stop and delete what this run created, so a failed restore leaves nothing behind."""

@@ -382,8 +382,9 @@ ARGUMENT_SPEC = {
 REQUIRED_FOR_BACKEND = {"pgbackrest": ("pgbackrest_stanza",), "native": ("native_base_backup", "native_wal_archive"), "rds": ("rds",)}
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     restorer: Any = None
     try:

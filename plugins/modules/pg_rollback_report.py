@@ -217,8 +217,9 @@ ARGUMENT_SPEC = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result = report_result(module.params, module.check_mode)
     except OfmRollbackError as exc:

@@ -522,8 +522,9 @@ ARGUMENT_SPEC = {
 }
 
 
-def main() -> None:
-    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+def main(module_class=AnsibleModule) -> None:
+    """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
+    module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     if not HAS_PSYCOPG:
         module.fail_json(msg=missing_required_lib("psycopg (version 3)"), exception=PSYCOPG_IMPORT_TRACEBACK)
     try:

@@ -1,16 +1,17 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Run an HTTP-only module inside the Ansible worker process when the task runs on the controller.
+"""Run a module inside the Ansible worker process when the task runs on the controller.
 
 Every module task normally starts a new Python process that unpacks the module and compiles
 ``ansible.module_utils.basic`` again: about half a second to a second and a half on a loaded two-core
 machine, while the HTTP calls these modules make take milliseconds. On the emergency path that
 start-up is most of the playbook's own time. When a task of one of these modules runs on the
-controller itself (connection ``local``, no task ``environment``, not ``async``), its action plugin
+controller itself (connection ``local``, no ``become``, no task ``environment``, not ``async``), its action plugin
 runs the module's ``main()`` in the worker process that Ansible forks for the task, with
 :class:`InProcessModule` in place of ``AnsibleModule``; ansible.netcommon runs network modules in
-the worker the same way. Everywhere else the module is executed as usual.
+the worker the same way. Everywhere else the module is executed as usual, and so is a task whose module needs a
+library the controller's Python lacks (``InProcessActionBase.requires``): the module's own interpreter may have it.
 
 The in-process path validates the arguments with ansible-core's ``ArgumentSpecValidator`` (the
 validator ``AnsibleModule`` uses), removes ``no_log`` values from the result, and returns the
@@ -21,6 +22,7 @@ variable ``ofm_in_process: false`` to always execute the module as a separate pr
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import json
 from typing import Any, Callable, Optional
 
@@ -43,7 +45,7 @@ class ModuleExit(Exception):
 
 
 class InProcessModule:
-    """The part of ``AnsibleModule`` the collection's HTTP modules use, for a run inside the worker.
+    """The part of ``AnsibleModule`` the collection's modules use, for a run inside the worker.
 
     Construct it with the keyword arguments of ``AnsibleModule``; ``module_args`` and ``check_mode`` come from the task.
     """
@@ -121,6 +123,8 @@ class InProcessActionBase(ActionBase):
     TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = True
+    # Libraries the module needs besides ansible-core: when the controller's Python lacks one, the module runs as a process.
+    requires: tuple[str, ...] = ()
 
     def run(self, tmp: Optional[str] = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         task_vars = task_vars or {}
@@ -140,9 +144,17 @@ class InProcessActionBase(ActionBase):
             return None
         if self._connection.transport != "local" or self._task.async_val or any(self._task.environment or []):
             return None
+        if self._play_context.become:  # the module must run as the become user, in a process of its own
+            return None
+        if any(importlib.util.find_spec(library) is None for library in self.required_libraries(self._task.args)):
+            return None
         name = self._task.resolved_action or self._task.action
         try:
             module = importlib.import_module(f"{MODULE_PACKAGE}.{name.rsplit('.', 1)[-1]}")
         except ImportError:  # a library the module needs is missing on the controller: run it the usual way
             return None
         return getattr(module, "main", None)
+
+    def required_libraries(self, module_args: dict[str, Any]) -> tuple[str, ...]:  # pylint: disable=unused-argument
+        """The libraries this task's module needs (``requires``, unless an action plugin says otherwise for these arguments)."""
+        return self.requires

@@ -225,6 +225,25 @@ def test_check_mode_returns_the_plan_and_creates_nothing(workdir, restored):
     assert not sandbox.exists()
 
 
+def test_on_the_controller_it_runs_in_process_unless_become_or_asked_not_to(lab, admin, markers, workdir, tmp_path):
+    """Same plan in the worker process as in a module process; ``become`` and ``ofm_in_process: false`` get a module process."""
+    remote_tmp = tmp_path / "remote"
+    args = source_args(lab, admin, workdir / "in-process", target_type="name", target=markers.targets["name"])
+    task = {"ofm.rollback.pg_pitr_restore": args, "check_mode": True}
+    play = run_play([{"name": "in process", "register": "in_process", **task},
+                     {"name": "as process", "register": "as_process", "vars": {"ofm_in_process": False}, **task},
+                     {"name": "with become", "register": "with_become", "become": True, "become_method": "ansible.builtin.su", **task}],
+                    tmp_path, env={"ANSIBLE_KEEP_REMOTE_FILES": "1", "ANSIBLE_REMOTE_TMP": str(remote_tmp)})
+
+    assert play.rc == 0, play.stdout
+    results = [{key: value for key, value in play.result[name].items() if key != "invocation"} for name in ("in_process", "as_process", "with_become")]
+    assert results[0]["plan"]["commands"][0][3] == "restore"
+    assert results[0] == results[1] == results[2]
+    assert len(list(remote_tmp.rglob("AnsiballZ_pg_pitr_restore.py"))) == 2
+    assert admin["password"] not in play.stdout
+    assert not (workdir / "in-process").exists()
+
+
 UNREACHABLE = {
     "future": ("time", "2999-01-01 00:00:00", "is in the future"),
     "before oldest backup (time)": ("time", "2000-01-01 00:00:00+02:00", "is before the oldest usable backup"),

@@ -48,6 +48,7 @@ def inventory(archived_at: float = 1200) -> tuple[list[pg_pitr.Backup], pg_pitr.
 
 # --- targets ---
 
+
 def test_a_time_without_offset_is_utc_and_says_so():
     target = pg_pitr.parse_target("time", "2025-11-28 03:00:00")
     assert (target.value, target.assumed_utc, target.time) == ("2025-11-28 03:00:00.000000+00", True, datetime(2025, 11, 28, 3, tzinfo=timezone.utc))
@@ -89,6 +90,7 @@ def test_malformed_targets_name_the_option_and_what_is_accepted(kind, value, opt
 
 
 # --- pgbackrest info and the choice of a backup ---
+
 
 def test_info_gives_usable_backups_oldest_first_and_the_archive_range():
     backups, archive = pg_pitr.parse_pgbackrest_info(json.dumps(INFO), STANZA)
@@ -215,6 +217,7 @@ def test_the_source_is_read_from_the_pgbackrest_configuration(tmp_path):
 
 # --- the sandbox ---
 
+
 def test_a_sandbox_overlapping_the_source_or_in_use_is_refused(tmp_path):
     sandbox = pg_pitr.SandboxSpec(tmp_path / "sandbox", 0)
     with pytest.raises(InputError) as same:
@@ -289,6 +292,47 @@ def test_the_watcher_waits_until_paused_at_the_target_and_logged(running_sandbox
 
     assert (state.pause_state, state.replay_lsn) == ("paused", "0/6000028")
     pg_pitr.confirm_target(target, state)
+
+
+def test_the_log_is_followed_reading_only_what_was_appended(tmp_path):
+    path = tmp_path / "server.log"
+    log = pg_pitr.ServerLog(path)
+    log.update()  # no log yet: nothing known
+    assert (log.stop_line, log.consistent, log.failure) == (None, False, None)
+    path.write_text(CLIENT_FATAL + "LOG:  consistent recovery state reached at 0/6000100\nLOG:  recovery stopping before co")
+    log.update()
+    assert log.consistent is True and log.stop_line is None  # the stop line is not complete yet
+    with path.open("a") as stream:
+        stream.write("mmit of transaction 1640, time 2026-11-28 15:02:29.01614+00\n")
+    offset = log.offset
+    log.update()
+    assert log.offset > offset
+    assert log.stop_line == "recovery stopping before commit of transaction 1640, time 2026-11-28 15:02:29.01614+00"
+    assert log.failure is None  # a refused client connection is not a failure of the server
+    with path.open("a") as stream:
+        stream.write("LOG:  recovery stopping after commit of transaction 1700, time 2026-11-28 15:02:30+00\n"
+                     "FATAL:  could not open file \"pg_wal/x\"\nLOG:  aborting startup due to startup process failure\n")
+    log.update()
+    assert log.stop_line.startswith("recovery stopping before")  # the first stop is the one that counts
+    assert log.failure == 'could not open file "pg_wal/x"'
+    assert list(log.tail)[-1] == "LOG:  aborting startup due to startup process failure"
+
+
+def test_the_watcher_polls_often_at_first_then_at_a_tenth_of_the_time_waited(running_sandbox):
+    clock = FakeClock()
+    replaying = (True, "not paused", "0/5000000", None)
+    sql = FakeSql(replaying)
+    watcher = pg_pitr.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
+    with pytest.raises(DeadlineExceeded):
+        watcher.wait(pg_pitr.parse_target("latest", None), timeout=60)
+    assert clock.sleeps[0] == pytest.approx(0.05)
+    assert min(clock.sleeps) == pytest.approx(0.05) and max(clock.sleeps) == pytest.approx(1.0)
+    elapsed = 0.0
+    for pause in clock.sleeps:
+        assert pause <= max(0.05, elapsed / 10) + 1e-9
+        elapsed += pause
+    assert 60 <= clock.now < 61.1
+    assert len(sql.queries) < 120  # a minute of waiting costs about a hundred polls, not 1200 at 50 ms
 
 
 def test_paused_without_the_stop_line_is_not_finished_and_runs_out(running_sandbox):

@@ -20,6 +20,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import Conflic
 from ansible_collections.ofm.rollback.plugins.module_utils.pg_pitr import parse_target
 from ansible_collections.ofm.rollback.plugins.modules import pg_pitr_restore
 
+pytestmark = pytest.mark.usefixtures("module_runner")
+
 FAKE_PGBACKREST = '''
 import json, sys, time
 from pathlib import Path

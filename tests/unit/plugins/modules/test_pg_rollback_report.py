@@ -6,9 +6,12 @@ from __future__ import annotations
 import json
 import stat
 
+import pytest
 from unithelpers import run_module
 
 from ansible_collections.ofm.rollback.plugins.modules import pg_rollback_report
+
+pytestmark = pytest.mark.usefixtures("module_runner")
 
 ARGS = {"restore_started_at": "2026-11-28 03:00:00", "target_time": "2026-11-28T02:45:00Z", "reached_time": "2026-11-28T02:44:58Z",
         "validation": {"passed": True, "finished_at": "2026-11-28T03:04:10Z", "checks": [], "summary": {}}, "report_name": "dr-INC-7",

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from unithelpers import free_port, run_module
 
 from ansible_collections.ofm.rollback.plugins.modules import pg_validate
+
+pytestmark = pytest.mark.usefixtures("module_runner")
 
 SECRET = "unit-Secr3t-pw"
 
