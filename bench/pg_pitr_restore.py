@@ -130,7 +130,7 @@ class BenchCluster:
     def target(self) -> str:
         """Write marker A, note the time, write marker B; switch the WAL and wait until it is archived."""
         time.sleep(2)  # pgbackrest picks a backup whose (whole-second) stop time is before the target
-        self.psql("INSERT INTO markers (name) VALUES ('A')")
+        self.psql("TRUNCATE markers; INSERT INTO markers (name) VALUES ('A')")  # a kept cluster holds an earlier run's markers
         time.sleep(0.5)
         target = self.psql("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").strip()
         time.sleep(0.5)
@@ -212,8 +212,14 @@ def check_and_remove(cluster: BenchCluster, sandbox: Path, port: int) -> None:
     markers = cluster.psql("SELECT string_agg(name, ',' ORDER BY name) FROM markers", port=port, host=sandbox).strip()
     if markers != "A":
         raise SystemExit(f"the sandbox holds markers {markers!r}, expected 'A'")
-    run([str(PG_BIN / "pg_ctl"), "stop", "-D", str(sandbox), "-m", "immediate", "-w"])
-    shutil.rmtree(sandbox)
+    discard(sandbox)
+
+
+def discard(sandbox: Path) -> None:
+    """Stop and delete a sandbox (also one an interrupted run left), then let the machine write back (untimed)."""
+    if (sandbox / "postmaster.pid").exists():
+        run([str(PG_BIN / "pg_ctl"), "stop", "-D", str(sandbox), "-m", "immediate", "-w"])
+    shutil.rmtree(sandbox, ignore_errors=True)
     os.sync()
     time.sleep(2)
 
@@ -224,6 +230,8 @@ VARIANTS: list[tuple[str, Variant]] = [("module", with_module), ("by hand", by_h
 
 def measure(name: str, restore: Variant, cluster: BenchCluster, target: str) -> dict[str, float]:
     sandbox, port = cluster.workdir / f"sandbox-{name.replace(' ', '-')}", free_port()
+    if sandbox.exists():
+        discard(sandbox)
     times = restore(cluster, sandbox, port, target)
     check_and_remove(cluster, sandbox, port)
     print(f"  {name:8} " + ", ".join(f"{key} {value:5.2f} s" for key, value in times.items()), flush=True)
