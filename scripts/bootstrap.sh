@@ -6,9 +6,10 @@ set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
-# Debian packages the lab and the tests run for real (docker-registry: the planned rollback tests' registry).
+# Debian packages the lab and the tests run for real (docker-registry: the planned rollback tests' registry;
+# ansible-test sanity lints the shell scripts with shellcheck, and skips that test without it).
 # Add a component's package here.
-DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest docker-registry)
+DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest docker-registry shellcheck)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 

@@ -4,7 +4,7 @@
 # lint and integration tests, stops the lab, and exits non-zero if any part failed or ran no test.
 set -uo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$root"
+cd "$root" || exit 1
 "$root/scripts/bootstrap.sh" || exit 1
 
 export PATH="$root/.venv/bin:$root/scripts:$PATH"
