@@ -25,6 +25,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.k8s
   - ofm.rollback.kube
 options:
   name:
@@ -75,12 +76,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the rollout's state before and after; with O(action=undo), its pod template before and after.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.k8s]
-    description:
-      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
-      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 seealso:
   - module: ofm.rollback.k8s_rollout_undo
   - name: Argo Rollouts kubectl plugin

@@ -20,6 +20,8 @@ description:
   - The module only reads; it never reports a change.
 author:
   - OFM Social OS SRE team (@ofm-social)
+extends_documentation_fragment:
+  - ofm.rollback.action_group
 options:
   path:
     description:

@@ -18,6 +18,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.k8s
   - ofm.rollback.kube
 options:
   name:
@@ -46,12 +47,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the weight and replicas before and after.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.k8s]
-    description:
-      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
-      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 notes:
   - Set the weight to V(0) before scaling the canary to V(0), and scale it up and wait for it before giving it weight again.
 seealso:

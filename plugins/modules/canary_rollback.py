@@ -25,6 +25,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group
   - ofm.rollback.ops_api
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure
@@ -72,10 +73,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the split before and the split the rollback leads to.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm]
-    description: C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there, such as O(timeout).
 notes:
   - All C(/internal/ops/*) routes need the C(admin) role. A caller without it gets an error that lists the roles it holds.
   - The measured share lags the router by O(measure_window), so right after a rollback it still shows canary requests;

@@ -18,6 +18,8 @@ description:
   - The module only reads the clock; it never reports a change and never fails because the window is closed.
 author:
   - OFM Social OS SRE team (@ofm-social)
+extends_documentation_fragment:
+  - ofm.rollback.action_group
 options:
   days:
     description:
@@ -47,10 +49,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm]
-    description: Member of C(group/ofm.rollback.ofm).
 seealso:
   - module: ofm.rollback.slo_check
 """

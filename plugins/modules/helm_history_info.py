@@ -16,6 +16,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.helm
   - ofm.rollback.helm
 options:
   release:
@@ -30,10 +31,6 @@ attributes:
   diff_mode:
     support: none
     description: Changes nothing, so there is no diff.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.helm]
-    description: C(group/ofm.rollback.helm) sets the helm connection options (O(binary_path), O(kubeconfig), O(context), O(namespace)) once.
 seealso:
   - module: ofm.rollback.helm_rollback
 """

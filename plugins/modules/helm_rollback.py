@@ -21,6 +21,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.helm
   - ofm.rollback.helm
 options:
   release:
@@ -62,10 +63,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the newest revision before, and the revision whose chart and values the release runs after.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.helm]
-    description: C(group/ofm.rollback.helm) sets the helm connection options (O(binary_path), O(kubeconfig), O(context), O(namespace)) once.
 notes:
   - helm writes a new revision for each rollback; its description is C(Rollback to N).
 seealso:

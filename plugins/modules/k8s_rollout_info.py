@@ -16,6 +16,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.k8s
   - ofm.rollback.kube
 options:
   kind:
@@ -40,12 +41,6 @@ attributes:
   diff_mode:
     support: none
     description: The module changes nothing.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.k8s]
-    description:
-      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
-      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 seealso:
   - module: ofm.rollback.k8s_rollout_undo
 requirements:

@@ -21,6 +21,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.k8s
   - ofm.rollback.kube
 options:
   kind:
@@ -63,12 +64,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns each changed workload's pod template before and after.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.k8s]
-    description:
-      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there.
-      - C(group/ofm.rollback.k8s) holds the Kubernetes modules; set the connection options, such as O(kubeconfig) and O(context), there.
 notes:
   - Unlike C(kubectl rollout undo), a Deployment's annotations are kept as they are; only the pod template changes.
 seealso:

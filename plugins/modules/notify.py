@@ -23,6 +23,7 @@ author:
 requirements:
   - requests >= 2.31.0
 extends_documentation_fragment:
+  - ofm.rollback.action_group.slack
   - ofm.rollback.http_client
 options:
   method:
@@ -102,12 +103,6 @@ attributes:
   diff_mode:
     support: none
     description: A message is posted, nothing is changed that could be compared.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.slack]
-    description:
-      - Use C(group/ofm.rollback.slack) in C(module_defaults) to set O(token), O(api_url) or O(webhook_url) once.
-      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there, such as O(timeout).
 notes:
   - Posting is not idempotent; every run outside check mode posts a message (or edits one with O(update_ts)).
   - RV(ts) is only known with the Web API; incoming webhooks answer nothing but C(ok).

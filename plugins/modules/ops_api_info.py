@@ -19,6 +19,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.ops_api
   - ofm.rollback.ops_api
   - ofm.rollback.http_client
 attributes:
@@ -28,10 +29,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.ops_api]
-    description: Use C(group/ofm.rollback.ops_api) in C(module_defaults) to set the ops API options once.
 notes:
   - The probe appears in the ops API's request log (it is a read of that log), not in its audit log.
   - An IP allow-list that refuses this host answers HTTP 403 without roles; then RV(authenticated) and RV(roles) are null.

@@ -28,6 +28,8 @@ description:
   - A failed restore stops and deletes the sandbox it was creating, and returns the end of the server log.
 author:
   - OFM Social OS SRE team (@ofm-social)
+extends_documentation_fragment:
+  - ofm.rollback.action_group.postgresql
 options:
   state:
     description:
@@ -191,10 +193,6 @@ attributes:
   diff_mode:
     support: full
     description: Returns the sandbox before and after.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.postgresql]
-    description: C(group/ofm.rollback.postgresql) sets the source and login options once.
 notes:
   - With a time target, PostgreSQL stops at the first commit after the target, so a time after the last archived commit fails in
     recovery (C(recovery ended before configured recovery target was reached)); the module reports it and deletes the sandbox.

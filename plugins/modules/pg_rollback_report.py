@@ -24,6 +24,8 @@ description:
     their own making, so the same inputs give the same files and a second run reports no change.
 author:
   - OFM Social OS SRE team (@ofm-social)
+extends_documentation_fragment:
+  - ofm.rollback.action_group
 options:
   results_dir:
     description:

@@ -33,6 +33,7 @@ requirements:
   - the PostgreSQL client programs C(pg_basebackup) and C(pg_verifybackup) (PostgreSQL 13 or later) for the new backup check
   - C(pgbackrest) for the pgBackRest check
 extends_documentation_fragment:
+  - ofm.rollback.action_group.postgresql
   - ofm.rollback.pg_connection
   - ofm.rollback.pg_connection.source
   - ofm.rollback.pg_connection.app
@@ -286,10 +287,6 @@ attributes:
   diff_mode:
     support: none
     description: The only possible change is the creation of an extension, reported by C(changed).
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.postgresql]
-    description: Use C(group/ofm.rollback.postgresql) in C(module_defaults) to set the connection options once.
 notes:
   - The connections are made from the host that runs the module, with psycopg 3.
   - RV(passed) is true only when no check failed and at least one check ran; validating nothing is not a pass.

@@ -20,6 +20,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group.registry
   - ofm.rollback.http_client
 options:
   registry_url:
@@ -59,10 +60,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.registry]
-    description: Use C(group/ofm.rollback.registry) in C(module_defaults) to set the registry options once.
 notes:
   - A registry that answers HTTP 401 with a C(WWW-Authenticate Bearer) challenge gets a pull token from the realm it names,
     with the basic credentials when they are set, and the request is sent again with that token.

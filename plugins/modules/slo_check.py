@@ -24,6 +24,7 @@ author:
 requirements:
   - requests >= 2.31.0
 extends_documentation_fragment:
+  - ofm.rollback.action_group.prometheus
   - ofm.rollback.prometheus
   - ofm.rollback.http_client
 options:
@@ -151,10 +152,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.prometheus]
-    description: Use C(group/ofm.rollback.prometheus) in C(module_defaults) to set the Prometheus options once.
 notes:
   - Every selected SLO is evaluated in the same task, one range query each, so one task answers "is any SLO breached?".
   - "The built-in queries use these metrics: C(http_request_duration_seconds_bucket), C(http_requests_total),

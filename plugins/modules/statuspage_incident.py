@@ -24,6 +24,7 @@ author:
 requirements:
   - requests >= 2.31.0
 extends_documentation_fragment:
+  - ofm.rollback.action_group.statuspage
   - ofm.rollback.http_client
 options:
   api_url:
@@ -97,12 +98,6 @@ attributes:
   diff_mode:
     support: full
     description: Shows the incident's name, status, impact and latest update body before and after.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm, ofm.rollback.statuspage]
-    description:
-      - Use C(group/ofm.rollback.statuspage) in C(module_defaults) to set O(api_url), O(page_id) and O(api_key) once.
-      - C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there, such as O(timeout).
 notes:
   - "Creating and updating are not retried after an HTTP 5xx or a missing answer, since Statuspage may have applied them;
     running the task again is safe: it finds the incident by O(name) and updates it."

@@ -19,6 +19,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
+  - ofm.rollback.action_group
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure
   - ofm.rollback.traffic_wait
@@ -40,10 +41,6 @@ attributes:
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.
-  action_group:
-    support: full
-    membership: [ofm.rollback.ofm]
-    description: C(group/ofm.rollback.ofm) holds every module of the collection, so set only options they all accept there, such as O(timeout).
 notes:
   - The configured split is read with one C(show servers state <backend>) command, so both weights come from the same moment.
   - Weights are relative, so RV(configured.canary_percent) is the canary's weight over the sum of both weights.
