@@ -52,8 +52,10 @@ def remove_sandbox(lab: LabConfig, data_dir: Path, workdir: Path) -> None:
     assert not run.failed, run.stdout[-2000:]
 
 
-def test_dry_run_plans_and_creates_nothing(lab, tmp_path):
+def test_dry_run_plans_and_creates_nothing(lab, secrets, tmp_path):
     point = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 5))
+    with connect(lab, secrets) as conn:  # the archived WAL must reach past the point (archive_timeout alone may not yet)
+        switch_and_wait_archived(conn)
     run = dr_restore("--environment", "rollback-dry", "--pitr-target", point, "--source", "production", "--dry-run",
                      "--results-dir", str(tmp_path / "results"))
     assert run.returncode == 0, run.stdout[-4000:]
