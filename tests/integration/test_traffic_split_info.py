@@ -4,10 +4,11 @@ from __future__ import annotations
 import json
 
 import yaml
-from labtest import credentials, run_local_playbook, run_module
+from labtest import credentials, run_local_playbook, run_module, wait_until
 
 from lab.components.haproxy import weights
 
+MEASURED_QUERY = 'sum by (version) (rate(http_requests_total{app="ofm-social-os"}[30s]))'
 PLAYBOOK = [{
     "name": "Roll the canary back and wait until no request reaches it",
     "hosts": "localhost",
@@ -51,11 +52,13 @@ def test_wait_for_all_on_stable_after_a_rollback(clean_lab, prometheus, tmp_path
 
 
 def test_measured_only_reading_through_ansible(clean_lab, prometheus, tmp_path):
+    # Just after a reset (the test before ends with the canary at weight 0), Prometheus may not have scraped a canary request yet.
+    wait_until(lambda: (prometheus.value(MEASURED_QUERY, "canary") or 0) > 0, 30, interval=0.5, what="canary requests in Prometheus")
     run = run_module("traffic_split_info", {"prometheus_url": clean_lab.url("prometheus"), "selector": 'app="ofm-social-os"'}, tmp_path)
     assert not run.failed, run.stderr
     assert run.result["configured"] is None
     measured = run.result["measured"]
-    assert measured["query"] == 'sum by (version) (rate(http_requests_total{app="ofm-social-os"}[30s]))'
+    assert measured["query"] == MEASURED_QUERY
     assert abs(measured["stable_share"] + measured["canary_share"] - 1.0) < 1e-6 and measured["canary_share"] > 0
 
 
