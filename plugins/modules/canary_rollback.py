@@ -25,7 +25,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group
+  - ofm.rollback.attributes
   - ofm.rollback.ops_api
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure

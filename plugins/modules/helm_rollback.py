@@ -21,7 +21,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group.helm
+  - ofm.rollback.attributes.action_group_helm
   - ofm.rollback.helm
 options:
   release:

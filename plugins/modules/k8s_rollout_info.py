@@ -16,7 +16,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group.k8s
+  - ofm.rollback.attributes.action_group_k8s
   - ofm.rollback.kube
 options:
   kind:

@@ -23,7 +23,7 @@ author:
 requirements:
   - requests >= 2.31.0
 extends_documentation_fragment:
-  - ofm.rollback.action_group.slack
+  - ofm.rollback.attributes.action_group_slack
   - ofm.rollback.http_client
 options:
   method:

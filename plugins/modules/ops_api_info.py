@@ -19,7 +19,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group.ops_api
+  - ofm.rollback.attributes.action_group_ops_api
   - ofm.rollback.ops_api
   - ofm.rollback.http_client
 attributes:

@@ -29,7 +29,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group.postgresql
+  - ofm.rollback.attributes.action_group_postgresql
 options:
   state:
     description:

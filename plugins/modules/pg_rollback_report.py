@@ -25,7 +25,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group
+  - ofm.rollback.attributes
 options:
   results_dir:
     description:

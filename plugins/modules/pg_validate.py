@@ -33,7 +33,7 @@ requirements:
   - the PostgreSQL client programs C(pg_basebackup) and C(pg_verifybackup) (PostgreSQL 13 or later) for the new backup check
   - C(pgbackrest) for the pgBackRest check
 extends_documentation_fragment:
-  - ofm.rollback.action_group.postgresql
+  - ofm.rollback.attributes.action_group_postgresql
   - ofm.rollback.pg_connection
   - ofm.rollback.pg_connection.source
   - ofm.rollback.pg_connection.app

@@ -20,7 +20,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group.registry
+  - ofm.rollback.attributes.action_group_registry
   - ofm.rollback.http_client
 options:
   registry_url:

@@ -24,7 +24,7 @@ author:
 requirements:
   - requests >= 2.31.0
 extends_documentation_fragment:
-  - ofm.rollback.action_group.statuspage
+  - ofm.rollback.attributes.action_group_statuspage
   - ofm.rollback.http_client
 options:
   api_url:

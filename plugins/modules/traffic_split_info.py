@@ -19,7 +19,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.action_group
+  - ofm.rollback.attributes
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure
   - ofm.rollback.traffic_wait

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # The action_group attribute, one section per group of meta/runtime.yml. module_defaults gives every key of a group
+    # The action_group attribute: DOCUMENTATION for a module only in `ofm`, ACTION_GROUP_<GROUP> for one also in <group>
+    # (section names that are not also fragment names: ansible-doc would take `ofm.rollback.x.helm` for the helm fragment).
+    # One section per group of meta/runtime.yml. module_defaults gives every key of a group
     # to every module in it (a module fails on an option it does not have), so each section says which options suit
     # its group. ansible-test reads fragments as string literals, hence one literal per group.
 
@@ -20,7 +22,7 @@ attributes:
         in a per-system group or under the module's own name.
 """
 
-    K8S = r"""
+    ACTION_GROUP_K8S = r"""
 attributes:
   action_group:
     support: full
@@ -31,7 +33,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    HELM = r"""
+    ACTION_GROUP_HELM = r"""
 attributes:
   action_group:
     support: full
@@ -41,7 +43,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    POSTGRESQL = r"""
+    ACTION_GROUP_POSTGRESQL = r"""
 attributes:
   action_group:
     support: full
@@ -52,7 +54,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    PROMETHEUS = r"""
+    ACTION_GROUP_PROMETHEUS = r"""
 attributes:
   action_group:
     support: full
@@ -62,7 +64,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    OPS_API = r"""
+    ACTION_GROUP_OPS_API = r"""
 attributes:
   action_group:
     support: full
@@ -72,7 +74,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    SLACK = r"""
+    ACTION_GROUP_SLACK = r"""
 attributes:
   action_group:
     support: full
@@ -82,7 +84,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    STATUSPAGE = r"""
+    ACTION_GROUP_STATUSPAGE = r"""
 attributes:
   action_group:
     support: full
@@ -92,7 +94,7 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
-    REGISTRY = r"""
+    ACTION_GROUP_REGISTRY = r"""
 attributes:
   action_group:
     support: full
