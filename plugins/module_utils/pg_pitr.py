@@ -588,6 +588,9 @@ class ServerLog:
             return
         try:
             with self.path.open("rb") as stream:
+                if os.fstat(stream.fileno()).st_size < self.offset:  # truncated or replaced: read the new file from its start
+                    self.offset, self._partial = 0, ""
+                    self._decoder.reset()
                 stream.seek(self.offset)
                 data = stream.read()
         except FileNotFoundError:

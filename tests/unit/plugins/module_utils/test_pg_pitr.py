@@ -316,6 +316,9 @@ def test_the_log_is_followed_reading_only_what_was_appended(tmp_path):
     assert log.stop_line.startswith("recovery stopping before")  # the first stop is the one that counts
     assert log.failure == 'could not open file "pg_wal/x"'
     assert list(log.tail)[-1] == "LOG:  aborting startup due to startup process failure"
+    path.write_text("LOG:  consistent recovery state reached at 0/7000000\n")  # a new, shorter log is read from its start
+    log.update()
+    assert list(log.tail)[-1] == "LOG:  consistent recovery state reached at 0/7000000"
 
 
 def test_the_watcher_polls_often_at_first_then_at_a_tenth_of_the_time_waited(running_sandbox):
