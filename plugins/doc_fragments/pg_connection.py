@@ -57,7 +57,8 @@ options:
     description:
       - How to connect to the source cluster, the one the sandbox was restored from. Optional.
       - Only read, in read-only sessions (C(default_transaction_read_only)); nothing is written there.
-      - Needed to compare row counts with the source and to check the source's WAL archiver.
+      - Needed by M(ofm.rollback.pg_validate) to compare row counts with the source and to check the source's WAL archiver, and by
+        M(ofm.rollback.pg_pitr_restore) to prove that the archive covers a time target in an idle tail (after the last archived commit).
     type: dict
     suboptions:
       host:

@@ -28,6 +28,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
+from ansible_collections.ofm.rollback.plugins.module_utils import pg_wal_coverage as coverage
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     ConflictError,
     DataError,
@@ -54,6 +55,8 @@ _STOPPING = re.compile(r"recovery stopping (?:before|after|at) .*")
 _NOT_REACHED = "recovery ended before configured recovery target was reached"
 _CONSISTENT = "consistent recovery state reached"
 _ABORTED = "aborting startup due to startup process failure"
+_REDO_DONE = re.compile(r"redo done at ([0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})")
+_LAST_COMPLETED = re.compile(r"last completed transaction was at log time (.+?)\s*$")
 _CLIENT_FATALS = ("the database system is starting up", "the database system is not yet accepting connections",
                   "the database system is shutting down", "authentication failed", "does not exist", "no pg_hba.conf entry")
 
@@ -291,8 +294,11 @@ def native_archive(archive_dir: Path) -> Archive:
 
 
 def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, now: datetime,
-                  label: Optional[str] = None) -> Backup:
-    """The newest backup the target can be reached from, after checking that the target is covered; else an InputError."""
+                  label: Optional[str] = None, covered_until: Optional[datetime] = None, coverage_note: str = "") -> Backup:
+    """The newest backup the target can be reached from, after checking that the target is covered; else an InputError.
+
+    A time is covered up to when the newest segment was archived, or up to ``covered_until`` when the source said that it
+    has written nothing since (``coverage_note`` says what the source answered otherwise)."""
     oldest = backups[0]
     if target.time is not None:
         if target.time > now:
@@ -304,11 +310,8 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
                              option="target", operation="target check", system=SYSTEM,
                              accepted=f"a time from {_iso(oldest.stop_time + BACKUP_TIME_RESOLUTION)} on",
                              hint="Nothing older can be restored: pick a later target.")
-        if archive.newest_archived_at is not None and target.time >= archive.newest_archived_at + ARCHIVE_TIME_RESOLUTION:
-            raise InputError(f"target time {_iso(target.time)} is after the newest archived WAL ({archive.newest_segment}, archived at "
-                             f"{_iso(archive.newest_archived_at)})", option="target", operation="target check", system=SYSTEM,
-                             accepted=f"a time up to {_iso(archive.newest_archived_at)}",
-                             hint="Wait for the source to archive more WAL (archive_timeout), or run SELECT pg_switch_wal() on it.")
+        if not archive_covers(archive, target.time, covered_until):
+            raise not_archived_yet(target.time, archive, coverage_note)
         candidates = [backup for backup in backups if backup.stop_time + BACKUP_TIME_RESOLUTION <= target.time]
     elif target.lsn is not None:
         if target.lsn < oldest.stop_lsn:
@@ -330,6 +333,24 @@ def choose_backup(target: Target, backups: Sequence[Backup], archive: Archive, n
                          operation="target check", system=SYSTEM, accepted="a target whose backup's WAL is archived",
                          hint="Wait for archiving (pgbackrest check), then run again.")
     return chosen
+
+
+def archive_covers(archive: Archive, moment: datetime, covered_until: Optional[datetime] = None) -> bool:
+    """Whether the archive may hold the WAL of ``moment``: archived after it, or covered up to now by a quiet source."""
+    if covered_until is not None and moment <= covered_until:
+        return True
+    return archive.newest_archived_at is None or moment < archive.newest_archived_at + ARCHIVE_TIME_RESOLUTION
+
+
+def not_archived_yet(moment: datetime, archive: Archive, coverage_note: str = "") -> InputError:
+    """The refusal of a time whose WAL is not archived yet: the newest restorable moment, and what to do."""
+    newest = _iso(archive.newest_archived_at) if archive.newest_archived_at else "?"
+    note = f" {coverage_note.rstrip('.')}." if coverage_note else ""
+    return InputError(f"the WAL of {_iso(moment)} is not archived yet: the newest restorable moment is {newest}, when the newest archived "
+                      f"segment {archive.newest_segment} was archived.{note}",
+                      option="target", operation="target check", system=SYSTEM, accepted=f"a time up to {newest} (the newest restorable moment)",
+                      hint="Wait for the source's archive_timeout to archive the current segment, or force it on the source "
+                           "(SELECT pg_switch_wal()), then run again; or choose a time up to the newest restorable moment.")
 
 
 def _labelled(label: str, backups: Sequence[Backup], candidates: Sequence[Backup], target: Target) -> Backup:
@@ -556,9 +577,10 @@ class ServerLog:
 
     TAIL_LINES = 15
 
-    def __init__(self, path: Optional[Path]) -> None:
+    def __init__(self, path: Optional[Path], *, from_end: bool = False) -> None:
+        """``from_end``: skip what the log already holds (a server started again appends to the same log)."""
         self.path = path
-        self.offset = 0
+        self.offset = path.stat().st_size if from_end and path is not None and path.exists() else 0
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._partial = ""
         self.tail: deque[str] = deque(maxlen=self.TAIL_LINES)
@@ -567,6 +589,8 @@ class ServerLog:
         self.last_fatal: Optional[str] = None
         self.not_reached = False
         self.aborted = False
+        self.redo_done_lsn: Optional[str] = None
+        self.last_completed_at: Optional[datetime] = None
 
     @classmethod
     def of(cls, text: str) -> "ServerLog":
@@ -615,8 +639,23 @@ class ServerLog:
         self.consistent = self.consistent or _CONSISTENT in line
         self.not_reached = self.not_reached or _NOT_REACHED in line
         self.aborted = self.aborted or _ABORTED in line
+        redo_done = _REDO_DONE.search(line)
+        if redo_done:
+            self.redo_done_lsn = redo_done.group(1)
+        last_completed = _LAST_COMPLETED.search(line)
+        if last_completed:
+            self.last_completed_at = _log_time(last_completed.group(1))
         if "FATAL:" in line and not any(client in line for client in _CLIENT_FATALS):
             self.last_fatal = line.split("FATAL:", 1)[1].strip()
+
+
+def _log_time(text: str) -> Optional[datetime]:
+    """A time as the server log writes it (``2026-12-04 01:33:52.062907+00``), in UTC; None when it is not one."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return moment.astimezone(timezone.utc) if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
 Connect = Callable[[], Any]
@@ -645,6 +684,17 @@ PROMOTE_QUERY = "SELECT pg_wal_replay_resume()"
 AFTER_QUERY = "SELECT pg_is_in_recovery(), CASE WHEN NOT pg_is_in_recovery() THEN pg_current_wal_lsn()::text END"
 
 
+class TargetNotReached(OfmRollbackError):
+    """Recovery replayed every archived WAL record without passing the target (the server then stops)."""
+
+    def __init__(self, log: ServerLog) -> None:
+        self.redo_done_lsn = log.redo_done_lsn
+        self.last_commit_time = log.last_completed_at
+        last = f", whose last commit was at {_iso(self.last_commit_time)}" if self.last_commit_time else ""
+        super().__init__(f"recovery replayed the whole archive (up to {self.redo_done_lsn or 'its end'}{last}) without passing the target",
+                         system=SYSTEM, operation="recovery", hint="", details={"log_tail": list(log.tail)})
+
+
 class RecoveryWatcher:
     """Polls the sandbox until recovery has really finished: paused at the target (then promotes) or promoted at the end.
 
@@ -654,7 +704,8 @@ class RecoveryWatcher:
     """
 
     def __init__(self, sandbox: SandboxSpec, sql: Sql, *, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep, interval: float = 0.05, max_interval: float = 1.0) -> None:
+                 sleep: Callable[[float], None] = time.sleep, interval: float = 0.05, max_interval: float = 1.0,
+                 log_from_end: bool = False) -> None:
         self.sandbox = sandbox
         self.sql = sql
         self.clock = clock
@@ -663,7 +714,7 @@ class RecoveryWatcher:
         self.max_interval = max_interval
         self.started_at = clock()
         self.seen_running = False
-        self.log = ServerLog(sandbox.log)
+        self.log = ServerLog(sandbox.log, from_end=log_from_end)
 
     def pause(self) -> None:
         """Sleep until the next poll."""
@@ -690,11 +741,13 @@ class RecoveryWatcher:
             self.seen_running = True
         elif not log.failure and not self.seen_running and self.clock() < self.started_at + START_GRACE:
             return previous
+        if log.not_reached:
+            raise TargetNotReached(log)
         if log.failure or not running:
             raise OfmRollbackError(f"the sandbox server stopped during recovery: {log.failure or log.last_fatal or 'no postmaster is running'}",
                                    system=SYSTEM,
                                    operation="recovery", target=str(self.sandbox.data_dir),
-                                   hint="The target may lie beyond the archived WAL, or before the chosen backup ended.",
+                                   hint="Read the end of the server log (error.details.log_tail).",
                                    details={"log_tail": list(log.tail)})
         try:
             row = self.sql.one(STATE_QUERY)
@@ -740,6 +793,13 @@ def confirm_target(target: Target, state: RecoveryState) -> None:
         if last > target.time or (not target.inclusive and last == target.time):
             raise OfmRollbackError(f"the last replayed commit ({_iso(last)}) is after the target {_iso(target.time)}", system=SYSTEM,
                                    operation="target confirmation", target=target.describe())
+
+
+_RECOVERY_TARGET_LINE = re.compile(r"^\s*recovery_target(_time|_lsn|_xid|_name|_inclusive|_action)?\s*=")
+
+
+def _clock(moment: Optional[datetime]) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if moment else "?"
 
 
 def _target_identity(stored: Any) -> Optional[dict[str, Any]]:
@@ -835,8 +895,10 @@ class PitrRestore:
 
     def __init__(self, source: Source, sandbox: SandboxSpec, login: Login, *, runner: Optional[CommandRunner] = None,
                  connect: Optional[Connect] = None, now: Callable[[], datetime] = utc_now, clock: Callable[[], float] = time.monotonic,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
+                 sleep: Callable[[float], None] = time.sleep, source_probe: Optional[coverage.SourceProbe] = None) -> None:
+        """``source_probe`` asks the source cluster (read-only) whether the archive covers a time in an idle tail."""
         self.source = source
+        self.probe = source_probe
         self.sandbox = sandbox
         self.login = login
         self.runner = runner or CommandRunner(sandbox.os_user)
@@ -893,12 +955,16 @@ class PitrRestore:
             if existing is not None:
                 return existing
         backups, archive = self.inventory()
-        backup = choose_backup(target, backups, archive, self.now(), backup_label)
+        covered_until, coverage_note = self._quiet_source(target, archive)
+        backup = choose_backup(target, backups, archive, self.now(), backup_label, covered_until, coverage_note)
         self._use_binaries_of(backup.pg_version)
         if marker is None:
             source_dirs, source_port = self.source_locations()
             check_sandbox_free(self.sandbox, source_dirs=source_dirs, source_port=source_port)
         plan = self.plan(target, backup)
+        if covered_until is not None:
+            plan["idle_tail"] = (f"the source has written no WAL since the archive's end (asked at {_iso(covered_until)}): the target lies "
+                                 "after the last archived commit, so recovery replays the whole archive and stops at its end")
         base = {"target": target.as_dict(), "backup": backup.as_dict(), "archive": archive.as_dict(), "sandbox": self.connection(),
                 "plan": plan}
         if check_mode:
@@ -924,6 +990,25 @@ class PitrRestore:
                 self._start()
                 self._wait_ready(60)
         return result
+
+    def _quiet_source(self, target: Target, archive: Archive) -> tuple[Optional[datetime], str]:
+        """For a time after the newest archived segment: until when the source proves the archive complete (it has written no
+        WAL since), or why it does not."""
+        if target.time is None or archive_covers(archive, target.time):
+            return None, ""
+        if self.probe is None:
+            return None, ("If the source has written nothing since, give the module a read-only login to it (option source) and it "
+                          "proves that the archive covers the target")
+        try:
+            state = self.probe.state()
+        except UnavailableError as exc:
+            return None, f"Whether the source has written anything since could not be asked: {exc.reason}"
+        if state.in_recovery:
+            return None, "The source login reaches a standby, which cannot say what its primary wrote; give the primary"
+        if coverage.quiet_since(state, archive.end_lsn):
+            return state.clock, ""
+        written = (state.insert_lsn or 0) - archive.end_lsn
+        return None, f"The source has written {written} bytes of WAL since the archive's end, so a WAL switch on it archives them"
 
     def plan(self, target: Target, backup: Backup) -> dict[str, Any]:
         settings = sandbox_settings(self.sandbox)
@@ -951,7 +1036,12 @@ class PitrRestore:
             restored = self.clock()
             self._start()
             watcher = RecoveryWatcher(self.sandbox, self.sql, clock=self.clock, sleep=self.sleep)
-            state = watcher.wait(target, max(1.0, timeout - (restored - started)))
+            idle_tail = None
+            try:
+                state = watcher.wait(target, max(1.0, timeout - (restored - started)))
+            except TargetNotReached as exc:
+                state, idle_tail = self._idle_tail(target, exc, max(1.0, timeout - (self.clock() - started)))
+                watcher = RecoveryWatcher(self.sandbox, self.sql, clock=self.clock, sleep=self.sleep)
             confirm_target(target, state)
             current_lsn = watcher.promote() if target.kind != "latest" else None
             finished = self.clock()
@@ -959,15 +1049,75 @@ class PitrRestore:
             self._discard()
             raise
         reached = {"lsn": state.replay_lsn, "last_commit_time": _iso(state.last_commit_time) if state.last_commit_time else None,
-                   "stop_line": state.stop_line, "promoted_at_lsn": current_lsn}
+                   "stop_line": state.stop_line, "promoted_at_lsn": current_lsn, "idle_tail": idle_tail}
         result = {"reached": reached, "rpo_seconds": self._rpo(target, state, started),
                   "timings": {"restore_seconds": round(restored - started, 3), "replay_seconds": round(finished - restored, 3),
                               "total_seconds": round(finished - started, 3)}}
         self._write_marker("ready", target, backup, {**result, "target": target.as_dict(), "backup": backup.as_dict(), "sandbox": self.connection()})
         message = (f"restored backup {backup.label} into {self.sandbox.data_dir} to {target.describe()}; "
                    f"the sandbox is promoted and listens on {self.sandbox.host}:{self.sandbox.port}")
+        if idle_tail:
+            message += f"; {idle_tail['summary']}"
         after = {"sandbox": str(self.sandbox.data_dir), "target": target.describe(), "backup": backup.label}
         return {**result, "changed": True, "msg": message, "diff": {"before": {"sandbox": None}, "after": after}}
+
+    def _idle_tail(self, target: Target, not_reached: TargetNotReached, timeout: float) -> tuple[RecoveryState, dict[str, Any]]:
+        """Recovery replayed the whole archive without passing a time target: when the source proves that it committed nothing
+        the archive lacks, replay the archive again up to its last record, paused there, and return that state (the target's)."""
+        last = not_reached.last_commit_time
+        last_text = f"{_iso(last)}" if last else "unknown"
+        if target.time is None or not_reached.redo_done_lsn is None:
+            raise OfmRollbackError(f"{not_reached.reason}: {target.describe()} is not in the archived WAL", system=SYSTEM, operation="recovery",
+                                   target=str(self.sandbox.data_dir), details=not_reached.details,
+                                   hint="Check that the target exists on the source and that its WAL is archived (SELECT pg_switch_wal() on "
+                                        "the source, or wait for its archive_timeout).")
+        if self.probe is None:
+            raise OfmRollbackError(f"target time {_iso(target.time)} lies after the last archived commit ({last_text}): either nothing was "
+                                   "committed in between (an idle tail: the state at the target is the state after that commit), or the WAL "
+                                   "of the target is not archived yet; only the source can tell which", system=SYSTEM,
+                                   operation="recovery", target=str(self.sandbox.data_dir), details=not_reached.details,
+                                   hint="Give the module a read-only login to the source (option source); or restore to 'latest', or to a "
+                                        f"time up to {last_text} (the newest moment the archive alone proves).")
+        self._wait_stopped(60)
+        end = Target("lsn", not_reached.redo_done_lsn, True, lsn=parse_lsn(not_reached.redo_done_lsn))
+        self._set_recovery_target(recovery_settings(end, None))
+        watcher = RecoveryWatcher(self.sandbox, self.sql, clock=self.clock, sleep=self.sleep, log_from_end=True)
+        self._start()
+        state = watcher.wait(end, timeout)
+        snapshot = coverage.Snapshot.parse(self.sql.one(coverage.SNAPSHOT_QUERY)[0])
+        proof = coverage.prove_idle_tail(snapshot, self.probe, target.time)
+        last = state.last_commit_time or last
+        last_text = f"{_iso(last)}" if last else "unknown"
+        if not proof.proven:
+            raise OfmRollbackError(f"the WAL of target time {_iso(target.time)} is not provably archived: the archive ends at "
+                                   f"{not_reached.redo_done_lsn}, its last commit at {last_text}, and {proof.reason}", system=SYSTEM,
+                                   operation="archive coverage check", target=str(self.sandbox.data_dir),
+                                   details={"proof": proof.as_dict(), "newest_restorable": last_text},
+                                   hint="Wait for the source's archive_timeout to archive the current segment, or force it on the source "
+                                        f"(SELECT pg_switch_wal()), then run again; or choose a time up to {last_text} (the newest restorable "
+                                        "moment).")
+        covered = _iso(proof.covered_until) if proof.covered_until else "?"
+        return state, {"last_commit_time": _iso(last) if last else None, "archive_end_lsn": not_reached.redo_done_lsn,
+                       "covered_until": covered, "proof": proof.as_dict(),
+                       "summary": f"target lies in an idle tail: last commit {_clock(last)} UTC; archive covers to "
+                                  f"{_clock(proof.covered_until)} UTC; restored state = target state"}
+
+    def _wait_stopped(self, timeout: float) -> None:
+        """Wait until the sandbox's postmaster has exited (after a failed recovery it shuts itself down)."""
+        deadline = self.clock() + timeout
+        while postmaster_pid(self.sandbox.data_dir) is not None:
+            if self.clock() >= deadline:
+                kill_server(self.sandbox)
+                raise DeadlineExceeded("the sandbox server did not stop", system=SYSTEM, operation="restart",
+                                       target=str(self.sandbox.data_dir), timeout=timeout)
+            self.sleep(0.05)
+
+    def _set_recovery_target(self, settings: dict[str, str]) -> None:
+        """Replace the recovery target in ``postgresql.auto.conf`` (the lines pgBackRest or this module wrote) by ``settings``."""
+        auto_conf = self.sandbox.data_dir / "postgresql.auto.conf"
+        kept = [line for line in auto_conf.read_text().splitlines(keepends=True) if not _RECOVERY_TARGET_LINE.match(line)]
+        header = "# ofm.rollback.pg_pitr_restore: the archive's end, to prove that the target lies in an idle tail.\n"
+        self._write(auto_conf, "".join(kept) + header + conf_lines(settings))
 
     def _rpo(self, target: Target, state: RecoveryState, started: float) -> Optional[float]:
         if state.last_commit_time is None or target.kind not in ("time", "latest"):

@@ -26,10 +26,22 @@ description:
     second run with the same target reports no change, and O(state=absent) removes only sandboxes this module created.
   - PostgreSQL and pgBackRest commands run as O(os_user) (with C(setpriv) when the module runs as root).
   - A failed restore stops and deletes the sandbox it was creating, and returns the end of the server log.
+  - "A time in an idle tail: when nothing was committed between the last archived commit and the target, PostgreSQL replays the
+    whole archive without meeting a commit after the target and stops with C(recovery ended before configured recovery target was
+    reached). The state at the target is then the state at the archive's end, provided the source committed nothing that the archive
+    lacks; the module asks the source (O(source), read-only) and, when it proves so, replays the archive again up to its last record,
+    paused there, and promotes: RV(reached.idle_tail) says so. Proof: the sandbox paused at the archive's end gives its
+    C(pg_current_snapshot()); none of its in-progress transactions, and none of the transaction ids from its xmax to the source's xmax,
+    is committed on the source (C(pg_xact_status)), asked at a moment after the target. Without O(source), or when the source cannot
+    prove it, the module fails, says the newest restorable moment (the last archived commit) and what to do, and deletes the sandbox."
+  - A time after the newest archived segment was archived is refused before anything is created (its WAL is not archived yet), unless
+    O(source) shows that the source has written no WAL since that segment (then C(pg_switch_wal()) would not archive anything new,
+    and the archive covers everything up to now).
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
   - ofm.rollback.attributes.action_group_postgresql
+  - ofm.rollback.pg_connection.source
 options:
   state:
     description:
@@ -194,8 +206,8 @@ attributes:
     support: full
     description: Returns the sandbox before and after.
 notes:
-  - With a time target, PostgreSQL stops at the first commit after the target, so a time after the last archived commit fails in
-    recovery (C(recovery ended before configured recovery target was reached)); the module reports it and deletes the sandbox.
+  - With a time target, PostgreSQL stops at the first commit after the target; a time after the last archived commit is an idle
+    tail, handled as the description says (the WAL is then replayed twice, so such a restore takes longer).
   - For V(name) and V(xid) targets the archive cannot be checked in advance; recovery confirms them, and the newest backup is used
     unless O(backup_label) names an older one.
   - Tablespaces are restored inside the sandbox (C(--tablespace-map-all)), never onto the source's paths.
@@ -294,7 +306,10 @@ reached:
   type: dict
   sample: {lsn: 0/9000A28, last_commit_time: "2025-11-28T02:59:59.412+00:00",
            stop_line: "recovery stopping before commit of transaction 1234, time 2025-11-28 03:00:00.2+00",
-           promoted_at_lsn: 0/9000B10}
+           promoted_at_lsn: 0/9000B10, idle_tail: null}
+    - C(idle_tail) is set when the target lay after the last archived commit and the source proved that nothing was committed in
+      between - the last commit time, the archive's end LSN, the moment up to which the archive is proven complete (C(covered_until)),
+      the proof's evidence, and a one-line C(summary).
 rpo_seconds:
   description:
     - For a time target, the target time minus the commit time of the last transaction the sandbox replayed; for V(latest), the time the
@@ -326,6 +341,11 @@ queries:
   returned: always
   type: list
   elements: str
+source_queries:
+  description: The SQL run on the source (O(source)), read-only, in order.
+  returned: always
+  type: list
+  elements: str
 requests:
   description: The RDS API calls made, with their parameters.
   returned: with backend rds
@@ -338,7 +358,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_pitr, rds_pitr
+from ansible_collections.ofm.rollback.plugins.module_utils import pg_connection, pg_pitr, pg_wal_coverage, rds_pitr
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 
 RDS_SPEC = {
@@ -376,6 +396,7 @@ ARGUMENT_SPEC = {
     "login_db": {"type": "str", "default": "postgres"},
     "timeout": {"type": "float", "default": 3600.0},
     "rds": {"type": "dict", "options": RDS_SPEC},
+    "source": pg_connection.connection_option(),
 }
 REQUIRED_FOR_BACKEND = {"pgbackrest": ("pgbackrest_stanza",), "native": ("native_base_backup", "native_wal_archive"), "rds": ("rds",)}
 
@@ -389,12 +410,12 @@ def main(module_class=AnsibleModule) -> None:
         validate(params)
         if params["backend"] == "rds":
             if rds_pitr.boto3 is None:
-                module.fail_json(msg=missing_required_lib("boto3"), commands=[], queries=[])
+                module.fail_json(msg=missing_required_lib("boto3"), commands=[], queries=[], source_queries=[])
             restorer = rds_restorer(params)
             result = run_rds(restorer, params, module.check_mode)
         else:
             if pg_pitr.psycopg is None:
-                module.fail_json(msg=missing_required_lib("psycopg"), commands=[], queries=[])
+                module.fail_json(msg=missing_required_lib("psycopg"), commands=[], queries=[], source_queries=[])
             restorer = pg_restorer(params)
             result = run_pg(restorer, params, module.check_mode)
     except OfmRollbackError as exc:
@@ -436,7 +457,11 @@ def pg_restorer(params: dict[str, Any]) -> pg_pitr.PitrRestore:
     sandbox = pg_pitr.SandboxSpec(Path(params["sandbox_data_dir"]), params.get("sandbox_port") or 0, params["sandbox_host"],
                                   _path(params.get("sandbox_socket_dir")), params["os_user"], _path(params.get("pg_bin_dir")))
     login = pg_pitr.Login(params["login_user"], params.get("login_password"), params["login_db"])
-    return pg_pitr.PitrRestore(source, sandbox, login)
+    source_db = pg_connection.connection_from_params(params.get("source"), "source")
+    probe = None
+    if source_db is not None:
+        probe = pg_wal_coverage.SourceProbe(pg_wal_coverage.psycopg_query(lambda: source_db.connect(read_only=True)), source_db.target)
+    return pg_pitr.PitrRestore(source, sandbox, login, source_probe=probe)
 
 
 def run_pg(restorer: pg_pitr.PitrRestore, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
@@ -462,10 +487,10 @@ def run_rds(restorer: rds_pitr.RdsPitr, params: dict[str, Any], check_mode: bool
 
 def _trail(restorer: Any) -> dict[str, Any]:
     if isinstance(restorer, rds_pitr.RdsPitr):
-        return {"commands": [], "queries": [], "requests": restorer.requests}
+        return {"commands": [], "queries": [], "source_queries": [], "requests": restorer.requests}
     if restorer is None:
-        return {"commands": [], "queries": []}
-    return {"commands": restorer.commands, "queries": restorer.sql.queries}
+        return {"commands": [], "queries": [], "source_queries": []}
+    return {"commands": restorer.commands, "queries": restorer.sql.queries, "source_queries": restorer.probe.queries if restorer.probe else []}
 
 
 def _path(value: Any) -> Any:

@@ -124,7 +124,7 @@ def test_a_time_target_uses_the_newest_backup_that_ended_before_it():
 
 
 @pytest.mark.parametrize("seconds, fragment", [(3000, "is in the future"), (-60, "before the oldest usable backup"),
-                                               (1201, "after the newest archived WAL")])
+                                               (1201, "is not archived yet: the newest restorable moment is 2026-11-28T15:15:05+00:00")])
 def test_a_time_target_outside_the_backups_and_archive_is_refused(seconds, fragment):
     backups, archive = inventory(archived_at=1200)
     with pytest.raises(InputError) as caught:
@@ -350,12 +350,41 @@ def test_paused_without_the_stop_line_is_not_finished_and_runs_out(running_sandb
 
 def test_a_dead_server_fails_the_wait_with_its_log(tmp_path):
     sandbox = pg_pitr.SandboxSpec(tmp_path, 55432)
-    sandbox.log.write_text("FATAL:  recovery ended before configured recovery target was reached\nLOG:  aborting startup due to startup process failure\n")
+    sandbox.log.write_text("FATAL:  could not locate required checkpoint record\nLOG:  aborting startup due to startup process failure\n")
     watcher = pg_pitr.RecoveryWatcher(sandbox, FakeSql(OSError("refused")), sleep=lambda seconds: None)
     with pytest.raises(OfmRollbackError) as caught:
         watcher.wait(pg_pitr.parse_target("latest", None), timeout=5)
-    assert "recovery ended before configured recovery target was reached" in caught.value.reason
+    assert not isinstance(caught.value, pg_pitr.TargetNotReached)
+    assert "could not locate required checkpoint record" in caught.value.reason
     assert caught.value.details["log_tail"][-1].endswith("startup process failure")
+
+
+NOT_REACHED = ("2026-12-04 01:34:52.006 GMT [8291] LOG:  restored log file \"00000001000000000000000E\" from archive\n"
+               "2026-12-04 01:34:52.142 GMT [8291] LOG:  redo done at 0/E001A30 system usage: CPU: user: 0.00 s, system: 0.02 s, elapsed: 1.01 s\n"
+               "2026-12-04 01:34:52.142 GMT [8291] LOG:  last completed transaction was at log time 2026-12-04 01:33:52.062907+00\n"
+               "2026-12-04 01:34:52.142 GMT [8291] FATAL:  recovery ended before configured recovery target was reached\n"
+               "2026-12-04 01:34:52.144 GMT [8288] LOG:  startup process (PID 8291) exited with exit code 1\n")
+
+
+def test_a_recovery_that_replays_the_whole_archive_says_where_it_ended_and_the_last_commit(tmp_path):
+    sandbox = pg_pitr.SandboxSpec(tmp_path, 55432)
+    sandbox.log.write_text(NOT_REACHED)
+    watcher = pg_pitr.RecoveryWatcher(sandbox, FakeSql(OSError("refused")), sleep=lambda seconds: None)
+    with pytest.raises(pg_pitr.TargetNotReached) as caught:
+        watcher.wait(pg_pitr.parse_target("time", "2026-12-04 01:33:53"), timeout=5)
+    assert caught.value.redo_done_lsn == "0/E001A30"
+    assert caught.value.last_commit_time == datetime(2026, 12, 4, 1, 33, 52, 62907, tzinfo=timezone.utc)
+    assert "up to 0/E001A30, whose last commit was at 2026-12-04T01:33:52.062907+00:00" in caught.value.reason
+
+
+def test_a_watcher_started_again_reads_only_the_new_part_of_the_log(running_sandbox):
+    running_sandbox.log.write_text(NOT_REACHED)
+    paused = (True, "paused", "0/E001A30", datetime(2026, 12, 4, 1, 33, 52, tzinfo=timezone.utc))
+    watcher = pg_pitr.RecoveryWatcher(running_sandbox, FakeSql(paused), sleep=lambda seconds: None, log_from_end=True)
+    with running_sandbox.log.open("a") as log:
+        log.write('LOG:  recovery stopping after WAL location (LSN) "0/E001A30"\nLOG:  pausing at the end of recovery\n')
+    state = watcher.wait(pg_pitr.parse_target("lsn", "0/E001A30"), timeout=5)
+    assert state.stop_line == 'recovery stopping after WAL location (LSN) "0/E001A30"'
 
 
 @pytest.mark.parametrize("target, line, last_commit, fragment", [

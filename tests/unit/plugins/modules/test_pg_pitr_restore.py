@@ -9,12 +9,14 @@ import pwd
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 import pytest
 from unithelpers import documented_options, mismatches, run_module
 
+from ansible_collections.ofm.rollback.plugins.doc_fragments import pg_connection as pg_connection_docs
 from ansible_collections.ofm.rollback.plugins.module_utils import rds_pitr
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, InputError, NotFoundError
 from ansible_collections.ofm.rollback.plugins.module_utils.pg_pitr import parse_target
@@ -63,7 +65,8 @@ def pg_args(tmp_path: Path, **options: Any) -> dict[str, Any]:
 
 
 def test_docs_match_the_argument_spec():
-    assert mismatches(pg_pitr_restore.ARGUMENT_SPEC, documented_options(pg_pitr_restore)) == []
+    source_fragment = SimpleNamespace(ModuleDocFragment=SimpleNamespace(DOCUMENTATION=pg_connection_docs.ModuleDocFragment.SOURCE))
+    assert mismatches(pg_pitr_restore.ARGUMENT_SPEC, documented_options(pg_pitr_restore, source_fragment)) == []
 
 
 def test_check_mode_returns_the_plan_and_creates_nothing(tmp_path, pgbackrest):
