@@ -21,8 +21,10 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
-from labtest import credentials, run_play, switch_and_wait_archived, wait_until
+from labtest import credentials, run_lab, run_play, switch_and_wait_archived, wait_until
 
+from lab import process
+from lab.components.db_writer import DbWriter
 from lab.components.postgres import DATABASE, PG_BIN, STANZA, Postgres, as_postgres
 from lab.config import HOST, LabConfig
 
@@ -308,6 +310,93 @@ def test_a_missing_repository_is_reported(workdir, refused):
     assert "missing stanza path" in result["msg"]
     assert result["error"]["type"] == "NotFoundError"
     assert not (workdir / "no-repo").exists()
+
+
+# --- a target in an idle tail: after the last archived commit --------------------------------------------------------------
+
+def utc_clock(connection: psycopg.Connection) -> str:
+    return connection.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").fetchone()[0]
+
+
+@pytest.fixture(scope="module", name="quiet_source")
+def fixture_quiet_source(lab: LabConfig, admin: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The lab's source with nobody writing: the db-writer stopped, no archive_timeout switches and no autovacuum (whose ANALYZE
+    commits), so that what is archived is exactly what the test writes and switches. The source login of the module."""
+    process.stop(DbWriter().pid_file(lab))
+    postgres = Postgres()
+    postgres.psql(lab, "ALTER SYSTEM SET archive_timeout = 0;\nALTER SYSTEM SET autovacuum = off;\nSELECT pg_reload_conf();\n")
+    try:
+        yield {"host": HOST, "port": admin["port"], "user": admin["user"], "password": admin["password"], "database": DATABASE}
+    finally:
+        postgres.psql(lab, "ALTER SYSTEM RESET archive_timeout;\nALTER SYSTEM RESET autovacuum;\nSELECT pg_reload_conf();\n")
+        run_lab("up")
+
+
+def test_a_target_in_an_idle_tail_is_restored_when_the_source_proves_nothing_was_committed_since(lab, admin, quiet_source, workdir):
+    """Writer stopped: one marked row, the target a little later, the WAL switched later still; nothing committed after the row."""
+    prefix = f"idle-{uuid.uuid4().hex[:8]}-"
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        insert(connection, prefix, "A")
+        time.sleep(1.2)
+        target = utc_clock(connection)
+        time.sleep(1.2)
+        switch_and_wait_archived(connection)
+        source_rows = connection.execute("SELECT count(*), max(id) FROM posts").fetchone()
+    results = restore_all(workdir, {
+        "with source": source_args(lab, admin, workdir / "idle", target=target, source=quiet_source),
+        "without source": source_args(lab, admin, workdir / "idle-no-source", target=target)})
+    restored, refused = results["with source"], results["without source"]
+
+    assert not restored.get("failed"), restored["msg"]
+    assert rows(restored, admin, prefix) == ["A"]
+    sandbox = restored["sandbox"]
+    with psycopg.connect(host=sandbox["host"], port=sandbox["port"], user=admin["user"], password=admin["password"], dbname=DATABASE,
+                         autocommit=True) as connection:
+        assert connection.execute("SELECT count(*), max(id) FROM posts").fetchone() == source_rows, "every row committed before the target"
+    tail = restored["reached"]["idle_tail"]
+    assert "target lies in an idle tail: last commit" in restored["msg"] and "restored state = target state" in restored["msg"]
+    assert tail["proof"]["proven"] is True
+    assert tail["last_commit_time"] == restored["reached"]["last_commit_time"]
+    assert tail["covered_until"] > target.replace(" ", "T")
+    assert restored["reached"]["stop_line"].startswith("recovery stopping after WAL location")
+    assert 1.0 < restored["rpo_seconds"] < 3.0, "RPO is the target minus the real last commit"
+    assert restored["source_queries"] and all(query.startswith("SELECT ") for query in restored["source_queries"]), "the source is only read"
+    assert admin["password"] not in json.dumps(results)
+
+    assert refused["failed"]
+    assert "only the source can tell which" in refused["msg"] and "option source" in refused["msg"]
+    assert not (workdir / "idle-no-source").exists()
+
+
+def test_a_target_whose_later_commits_are_not_archived_is_refused_with_the_newest_restorable_moment(lab, admin, quiet_source, workdir):
+    """The archive ends after the target but without the commit that follows it (archive_timeout is off): not provable."""
+    prefix = f"unarchived-{uuid.uuid4().hex[:8]}-"
+    with psycopg.connect(**admin, autocommit=True) as connection:
+        insert(connection, prefix, "A")
+        time.sleep(1.2)
+        target = utc_clock(connection)
+        time.sleep(1.2)
+        connection.execute("SELECT pg_create_restore_point(%s)", (prefix + "after-target",))  # WAL after the target, no commit
+        switch_and_wait_archived(connection)
+        insert(connection, prefix, "B")  # committed after the target, not archived
+        time.sleep(1.2)
+        later = utc_clock(connection)
+    results = restore_all(workdir, {
+        "commit not archived": source_args(lab, admin, workdir / "unarchived", target=target, source=quiet_source),
+        "after the archive": source_args(lab, admin, workdir / "after-archive", target=later, source=quiet_source)})
+    unarchived, after = results["commit not archived"], results["after the archive"]
+
+    assert unarchived["failed"]
+    assert "is not provably archived" in unarchived["msg"]
+    assert "the source has committed 1 transaction(s) that the archive lacks" in unarchived["msg"]
+    assert "newest restorable moment" in unarchived["msg"] and "SELECT pg_switch_wal()" in unarchived["msg"]
+    assert len(unarchived["error"]["details"]["proof"]["committed_after"]) == 1
+    assert not (workdir / "unarchived").exists(), "the half-made sandbox is deleted"
+
+    assert after["failed"] and after["error"]["option"] == "target"
+    assert "is not archived yet: the newest restorable moment is" in after["msg"]
+    assert "bytes of WAL since the archive's end" in after["msg"]
+    assert not (workdir / "after-archive").exists()
 
 
 # --- native backend: a small cluster of the test's own -----------------------------------------------------------------
