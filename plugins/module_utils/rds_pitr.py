@@ -102,9 +102,13 @@ class RdsPitr:
                 raise InputError(f"target time {target.time.isoformat()} is before the earliest restorable time {earliest}", option="target",
                                  accepted=f"a time from {earliest} on", operation="target check")
             if latest is None or target.time > latest:
-                raise InputError(f"target time {target.time.isoformat()} is after the latest restorable time {latest}", option="target",
-                                 accepted=f"a time up to {latest}", operation="target check",
-                                 hint="RDS uploads transaction logs every 5 minutes; wait, or choose an earlier time.")
+                newest = latest.isoformat() if latest else "unknown"
+                raise InputError(f"target time {target.time.isoformat()} is after the latest restorable time: its transaction logs are not "
+                                 f"uploaded yet; the newest restorable moment is {newest} (LatestRestorableTime)", option="target",
+                                 accepted=f"a time up to {newest}", operation="target check",
+                                 hint="RDS uploads transaction logs every 5 minutes: wait until LatestRestorableTime passes the target, "
+                                      "or choose a time up to the newest restorable moment. (RDS restores any time up to it, "
+                                      "idle stretches included.)")
         return earliest, latest
 
     def restore_request(self, target: Target) -> dict[str, Any]:
