@@ -173,6 +173,10 @@ def render_markdown(report: Mapping[str, Any]) -> str:
               f"| RPO | {rpo['target']} | {rpo['achieved']} | {_yes(rpo['met'])} | last transaction reached {rpo['reached_time']} "
               f"| PITR target {rpo['target_time']} |",
               ""]
+    idle_tail = (report["restore"].get("reached") or {}).get("idle_tail")
+    if idle_tail:
+        lines += [f"Idle tail: {_cell(idle_tail.get('summary'))} (proof: {_cell((idle_tail.get('proof') or {}).get('reason'))}); the RPO above "
+                  "is the target minus that last commit.", ""]
     if report["times_taken_as_utc"]:
         lines += [f"Times given without an offset, taken as UTC: {', '.join(report['times_taken_as_utc'])}.", ""]
     lines += _validation_markdown(report["validation"], report["validation_passed"])

@@ -106,6 +106,16 @@ def test_markdown_shows_targets_checks_and_definitions():
     assert pr.RPO_DEFINITION in markdown and pr.RTO_DEFINITION in markdown
 
 
+def test_an_idle_tail_is_said_beside_the_rpo_of_the_real_last_commit():
+    tail = {"summary": "target lies in an idle tail: last commit 2026-11-28 02:30:00 UTC; archive covers to 2026-11-28 02:50:00 UTC; "
+                       "restored state = target state", "proof": {"proven": True, "reason": "the source has committed nothing since"}}
+    built = report(restore={"reached": {"last_commit_time": "2026-11-28T02:30:00Z", "idle_tail": tail}})
+    markdown = pr.render_markdown(built)
+    assert built["rpo"]["reached_time"] == "2026-11-28T02:30:00Z" and built["rpo"]["achieved_seconds"] == 900
+    assert f"Idle tail: {tail['summary']} (proof: the source has committed nothing since)" in markdown
+    assert "Idle tail" not in pr.render_markdown(report())
+
+
 def test_same_inputs_same_bytes():
     first, second = report(validation=VALIDATION), report(validation=VALIDATION)
     assert pr.render_json(first) == pr.render_json(second) and pr.render_markdown(first) == pr.render_markdown(second)
