@@ -302,14 +302,14 @@ reached:
   description:
     - Where recovery stopped, from the sandbox - the last replayed LSN, the commit time of the last replayed transaction
       (C(pg_last_xact_replay_timestamp)), the server's C(recovery stopping ...) log line, and the LSN after promotion.
+    - C(idle_tail) is set when the target lay after the last archived commit and the source proved that nothing was committed in
+      between - the last commit time, the archive's end LSN, the moment up to which the archive is proven complete (C(covered_until)),
+      the proof's evidence, and a one-line C(summary).
   returned: when a restore was made
   type: dict
   sample: {lsn: 0/9000A28, last_commit_time: "2025-11-28T02:59:59.412+00:00",
            stop_line: "recovery stopping before commit of transaction 1234, time 2025-11-28 03:00:00.2+00",
            promoted_at_lsn: 0/9000B10, idle_tail: null}
-    - C(idle_tail) is set when the target lay after the last archived commit and the source proved that nothing was committed in
-      between - the last commit time, the archive's end LSN, the moment up to which the archive is proven complete (C(covered_until)),
-      the proof's evidence, and a one-line C(summary).
 rpo_seconds:
   description:
     - For a time target, the target time minus the commit time of the last transaction the sandbox replayed; for V(latest), the time the
