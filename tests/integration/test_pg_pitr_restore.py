@@ -463,3 +463,25 @@ def test_native_backend_restores_a_base_backup_and_a_wal_archive(native, native_
     assert result["plan"]["settings"]["restore_command"] == f"cp '{native['wal']}/%f' '%p'"
     assert native_restored["archived_after"] == native_restored["archived_before"], "the sandbox wrote into the source's WAL archive"
     assert native_restored["results"]["lsn again"]["changed"] is False
+
+
+def test_native_backend_restores_a_target_in_an_idle_tail(native, workdir):
+    """The native backend's own recovery settings are rewritten for the second replay the same way as pgBackRest's."""
+    with psycopg.connect(**native["connect"], autocommit=True) as connection:
+        insert(connection, "native-", "idle")
+        time.sleep(1.2)
+        target = utc_clock(connection)
+        time.sleep(1.2)
+        switch_and_wait_archived(connection)
+    source = {"host": HOST, "port": native["port"], "user": "postgres", "password": NATIVE_PASSWORD, "database": "postgres"}
+    result = restore_all(workdir, {"idle": {"backend": "native", "native_base_backup": str(native["base"]),
+                                            "native_wal_archive": str(native["wal"]), "target": target, "source": source,
+                                            "sandbox_data_dir": str(workdir / "native-idle"), "sandbox_port": free_port(), "timeout": 120}})["idle"]
+
+    assert not result.get("failed"), result["msg"]
+    assert result["reached"]["idle_tail"]["proof"]["proven"] is True
+    with psycopg.connect(**{**native["connect"], "port": result["sandbox"]["port"]}, autocommit=True) as connection:
+        found = [body for (body,) in connection.execute("SELECT body FROM posts ORDER BY id").fetchall()]
+    assert found[-1] == "native-idle" and len(found) == 9
+    assert result["plan"]["settings"]["restore_command"] == f"cp '{native['wal']}/%f' '%p'"
+    assert NATIVE_PASSWORD not in json.dumps(result)
