@@ -30,7 +30,7 @@ description:
     whole archive without meeting a commit after the target and stops with C(recovery ended before configured recovery target was
     reached). The state at the target is then the state at the archive's end, provided the source committed nothing that the archive
     lacks; the module asks the source (O(source), read-only) and, when it proves so, replays the archive again up to its last record,
-    paused there, and promotes: RV(reached.idle_tail) says so. Proof: the sandbox paused at the archive's end gives its
+    paused there, and promotes: C(idle_tail) in RV(reached) says so. Proof: the sandbox paused at the archive's end gives its
     C(pg_current_snapshot()); none of its in-progress transactions, and none of the transaction ids from its xmax to the source's xmax,
     is committed on the source (C(pg_xact_status)), asked at a moment after the target. Without O(source), or when the source cannot
     prove it, the module fails, says the newest restorable moment (the last archived commit) and what to do, and deletes the sandbox."

@@ -178,7 +178,8 @@ def test_rds_latest_uses_the_latest_restorable_time_and_check_mode_calls_nothing
 
 
 @pytest.mark.parametrize("kind, value, fragment", [
-    ("time", "2026-11-28 15:58:00", r"after the latest restorable time: its transaction logs are not uploaded yet; the newest restorable moment is 2026-11-28T15:55:00\+00:00"),
+    ("time", "2026-11-28 15:58:00",
+     r"after the latest restorable time: its transaction logs are not uploaded yet; the newest restorable moment is 2026-11-28T15:55:00\+00:00"),
     ("time", "2026-11-01 00:00:00", "before the earliest restorable time"),
     ("time", "2026-11-28 17:00:00", "in the future"),
     ("lsn", "0/3000060", "not to a lsn"),
