@@ -6,8 +6,10 @@
 #   ./dr-restore-sandbox.sh --environment rollback-$(date +%Y%m%d) \
 #     --pitr-target "$(date -d '2 hours ago' '+%Y-%m-%d %H:%M:%S')" --source production
 #
-# A --pitr-target without an offset is taken as UTC (the report says so). Anything after -- goes to ansible-playbook
-# (for example -i inventories/production). Exit status: 0 when restored, validated and within the RTO/RPO targets.
+# A --pitr-target without an offset is a time of this shell's time zone (TZ, else the system's), as `date` prints it; the
+# script shows it in that zone and in UTC before anything starts, and refuses a time the zone skips or shows twice
+# (daylight saving). With an offset or Z it is taken as given. Anything after -- goes to ansible-playbook (for example
+# -i inventories/production). Exit status: 0 when restored, validated and within the RTO/RPO targets; 2 for bad input.
 set -euo pipefail
 root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 
@@ -15,7 +17,8 @@ usage() {
   cat <<USAGE
 usage: dr-restore-sandbox.sh --pitr-target 'YYYY-MM-DD HH:MM:SS' [options] [-- ansible-playbook options]
   --environment NAME     the sandbox's name (default rollback-<UTC date>)
-  --pitr-target TIME     the point in time to restore to (UTC unless it carries an offset); 'latest' for the newest state
+  --pitr-target TIME     the point in time to restore to: 'YYYY-MM-DD HH:MM:SS' in this shell's time zone (TZ, else the
+                         system's), or with an offset ('...+01:00', '...Z'); 'latest' for the newest state
   --target-type TYPE     time (default), lsn, name, xid or latest
   --source NAME          the source database, a key of ofm_db_sources (default production)
   --dry-run              plan only: the backup chosen and the commands; nothing is created
@@ -30,12 +33,12 @@ USAGE
 vars=()
 add() { vars+=(-e "$(python3 -c 'import json,sys; print(json.dumps({sys.argv[1]: sys.argv[2]}))' "$1" "$2")"); }
 need() { [[ $# -ge 2 && -n "$2" ]] || { echo "dr-restore-sandbox.sh: $1 needs a value" >&2; usage >&2; exit 2; }; }
-target_given=""
+target_given="" target="" target_type="time"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --environment) need "$@"; add db_pitr_environment "$2"; shift 2 ;;
-    --pitr-target) need "$@"; add rollback_db_pitr_target "$2"; target_given=1; shift 2 ;;
-    --target-type) need "$@"; add db_pitr_target_type "$2"; shift 2 ;;
+    --pitr-target) need "$@"; add rollback_db_pitr_target "$2"; target_given=1; target="$2"; shift 2 ;;
+    --target-type) need "$@"; add db_pitr_target_type "$2"; target_type="$2"; shift 2 ;;
     --source) need "$@"; add rollback_db_source "$2"; shift 2 ;;
     --dry-run) vars+=(-e '{"db_pitr_dry_run": true}'); shift ;;
     --no-cleanup) vars+=(-e '{"db_pitr_cleanup": false}'); shift ;;
@@ -55,6 +58,20 @@ fi
 cd "$root"
 if [[ -x "$root/.venv/bin/ansible-playbook" ]]; then
   export PATH="$root/.venv/bin:$PATH"
+fi
+if [[ ! -e "$root/.collections/ansible_collections/ofm/rollback" ]]; then
+  mkdir -p "$root/.collections/ansible_collections/ofm" && ln -sfn ../../.. "$root/.collections/ansible_collections/ofm/rollback"
+fi
+if [[ "$target" == "latest" && "$target_type" == "time" ]]; then
+  target_type=latest; add db_pitr_target_type latest
+fi
+# A time: read in this shell's zone (the same module the playbook's filter uses), shown before anything starts.
+if [[ "$target_type" == "time" ]]; then
+  if ! zoned="$(PYTHONPATH="$root/.collections" python3 "$root/plugins/module_utils/zoned_time.py" "$target")"; then
+    exit 2
+  fi
+  add db_pitr_target_timezone "$(head -n 1 <<<"$zoned")"
+  echo "restoring to $(tail -n 1 <<<"$zoned")"
 fi
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$root/ansible.cfg}"
 exec ansible-playbook playbooks/database-rollback.yml "${vars[@]}" "$@"
