@@ -21,7 +21,10 @@ from typing import Any, Callable, Iterator, Optional, Sequence
 import pytest
 import yaml
 
-from lab.config import REPO_ROOT, LabConfig
+from lab import process
+from lab.components.db_writer import DbWriter
+from lab.components.postgres import ADMIN_ROLE, DATABASE, Postgres
+from lab.config import HOST, REPO_ROOT, LabConfig
 
 BIN_DIR = Path(sys.executable).parent
 CALLER_SETTINGS = ("ANSIBLE_", "OFM_OPS_API_", "PROMETHEUS_", "SLACK_", "STATUSPAGE_")
@@ -49,6 +52,22 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 1
             return last
         time.sleep(interval)
     pytest.fail(f"{what} not reached within {timeout:.0f}s (last value: {last!r})")
+
+
+@contextmanager
+def quiet_lab_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
+    """The lab's "production" database with nobody writing: the db-writer stopped, no archive_timeout switches and no
+    autovacuum (whose ANALYZE commits), so that what is archived is exactly what the test writes and switches. Yields the
+    admin login as pg_pitr_restore's ``source`` option; the writer and the settings come back afterwards."""
+    process.stop(DbWriter().pid_file(lab))
+    postgres = Postgres()
+    postgres.psql(lab, "ALTER SYSTEM SET archive_timeout = 0;\nALTER SYSTEM SET autovacuum = off;\nSELECT pg_reload_conf();\n")
+    try:
+        yield {"host": HOST, "port": lab.ports["postgres"], "user": ADMIN_ROLE, "password": credentials(lab)["db_admin_password"],
+               "database": DATABASE}
+    finally:
+        postgres.psql(lab, "ALTER SYSTEM RESET archive_timeout;\nALTER SYSTEM RESET autovacuum;\nSELECT pg_reload_conf();\n")
+        run_lab("up")
 
 
 def switch_and_wait_archived(connection: Any) -> None:

@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import time
 import uuid
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import psycopg
-from labtest import run_module, switch_and_wait_archived
+import pytest
+from labtest import quiet_lab_source, run_module, switch_and_wait_archived
 
 from lab.components.postgres import DATABASE
 from lab.config import HOST, REPO_ROOT, LabConfig
@@ -29,7 +33,7 @@ def connect(lab: LabConfig, secrets: dict[str, Any], port: int | None = None) ->
 
 def dr_restore(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
     """The DR script as the checklist runs it (from marketing/dr/scripts), with the lab inventory of ansible.cfg."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "TZ": "UTC"}  # the points are UTC
     return subprocess.run(["./dr-restore-sandbox.sh", *args], cwd=SCRIPT.parent, capture_output=True, text=True, env=env,
                           timeout=timeout, check=False)
 
@@ -105,3 +109,103 @@ def test_a_missed_target_fails_and_says_which(lab, secrets, tmp_path):
     assert "Missed: rto" in run.stdout, run.stdout[-4000:]
     assert json.loads((results / f"dr-{environment}.json").read_text())["rto"]["met"] is False
     assert not (lab.state_dir / "dr-sandboxes" / environment).exists(), "the sandbox is removed even when a target is missed"
+
+
+# --- the checklist's command, typed in a shell that is not in UTC ----------------------------------------------------------
+
+def checklist_command(tz: str, ago: str, environment: str, *options: str) -> subprocess.CompletedProcess:
+    """The checklist's command literally, `date` included, in a bash whose TZ is ``tz``."""
+    command = (f"./dr-restore-sandbox.sh --environment {environment} "
+               f"--pitr-target \"$(date -d '{ago}' '+%Y-%m-%d %H:%M:%S')\" --source production {' '.join(options)}")
+    env = {**os.environ, "TZ": tz, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+    return subprocess.run(["bash", "-c", command], cwd=SCRIPT.parent, capture_output=True, text=True, env=env, timeout=600, check=False)
+
+
+def restoring_line(output: str) -> tuple[datetime, str, datetime]:
+    """The script's first line: the local time, its zone and offset as printed, and the UTC instant."""
+    match = re.search(r"^restoring to (\S+ \S+) (\S+) \(([+-]\d\d:\d\d)\) = (\S+ \S+) UTC$", output, re.MULTILINE)
+    assert match, output[-3000:]
+    local = datetime.fromisoformat(match.group(1)).replace(tzinfo=ZoneInfo(match.group(2)))
+    assert match.group(3) == local.strftime("%z")[:3] + ":" + local.strftime("%z")[3:]
+    return local, match.group(2), datetime.fromisoformat(match.group(4)).replace(tzinfo=timezone.utc)
+
+
+def test_the_checklist_command_in_zones_west_and_east_of_utc_restores_the_moment_meant(lab, secrets, tmp_path):
+    """Row A, 9 s, row B; the command's `date -d 'N seconds ago'` names the middle, read in the shell's zone."""
+    marker = f"tz-{uuid.uuid4().hex[:8]}-"
+    with connect(lab, secrets) as conn:
+        conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker + "A",))
+        first = time.time()
+        time.sleep(9)
+        conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker + "B",))
+        middle = (first + time.time()) / 2
+        switch_and_wait_archived(conn)
+    for tz in ("America/New_York", "Asia/Kolkata"):
+        environment = f"rollback-{uuid.uuid4().hex[:6]}"
+        sandbox_dir = lab.state_dir / "dr-sandboxes" / environment
+        try:
+            run = checklist_command(tz, f"{round(time.time() - middle)} seconds ago", environment, "--no-cleanup",
+                                    "--results-dir", str(tmp_path / environment))
+            local, zone, utc = restoring_line(run.stdout)
+            assert zone == tz and local.astimezone(timezone.utc) == utc
+            assert abs(utc.timestamp() - middle) <= 2, "the point is the moment the shell's clock named"
+            assert run.returncode == 0, run.stdout[-6000:]
+            port = json.loads((sandbox_dir / "ofm_pitr_restore.json").read_text()).get("port") or lab.ports["postgres"] + 100
+            with connect(lab, secrets, port=int(port)) as conn:
+                bodies = {row[0] for row in conn.execute("SELECT body FROM posts WHERE body LIKE %s", (marker + "%",))}
+            assert bodies == {marker + "A"}, f"{tz}: the sandbox holds {bodies}"
+            report = json.loads((tmp_path / environment / f"dr-{environment}.json").read_text())
+            assert report["rpo"]["target_time"] == utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+            assert f"({local.strftime('%z')[:3]}:{local.strftime('%z')[3:]}) = {utc.strftime('%Y-%m-%d %H:%M:%S')} UTC" in report["context"]["target"]
+        finally:
+            if sandbox_dir.exists():
+                remove_sandbox(lab, sandbox_dir, tmp_path)
+
+
+def test_the_checklist_command_as_written_names_the_right_utc_instant(lab):
+    """'2 hours ago' is before the lab's first backup (taken at lab up): refused, but for the instant the shell meant."""
+    for tz in ("America/New_York", "Asia/Tokyo"):
+        run = checklist_command(tz, "2 hours ago", "rollback-2h", "--dry-run")
+        local, zone, utc = restoring_line(run.stdout)
+        assert zone == tz and abs(utc.timestamp() - (time.time() - 7200)) < 60
+        assert run.returncode != 0
+        assert f"target time {utc.isoformat()} is before the oldest usable backup" in run.stdout, run.stdout[-3000:]
+        assert not (lab.state_dir / "dr-sandboxes" / "rollback-2h").exists()
+
+
+@pytest.mark.parametrize("tz, local, fragment, candidates", [
+    ("America/New_York", "2026-03-08 02:30:00", "does not exist in America/New_York", ("06:30:00 UTC", "07:30:00 UTC")),
+    ("America/New_York", "2026-11-01 01:30:00", "is ambiguous in America/New_York", ("05:30:00 UTC", "06:30:00 UTC")),
+    ("Europe/Berlin", "2026-10-25 02:30:00", "is ambiguous in Europe/Berlin", ("00:30:00 UTC", "01:30:00 UTC")),
+])
+def test_a_local_time_daylight_saving_skips_or_repeats_is_refused_before_anything(lab, tz, local, fragment, candidates):
+    env = {**os.environ, "TZ": tz}
+    run = subprocess.run(["./dr-restore-sandbox.sh", "--environment", "rollback-dst", "--pitr-target", local], cwd=SCRIPT.parent,
+                         capture_output=True, text=True, env=env, timeout=60, check=False)
+    assert run.returncode == 2
+    assert fragment in run.stderr and all(candidate in run.stderr for candidate in candidates), run.stderr
+    assert "with its offset" in run.stderr
+    assert "PLAY" not in run.stdout, "nothing started"
+    assert not (lab.state_dir / "dr-sandboxes" / "rollback-dst").exists()
+
+
+def test_the_dr_script_restores_a_target_in_an_idle_tail(lab, secrets, tmp_path):
+    """Nobody writing: one row, the point in time a little later, the WAL switched later still. The role gives the module the
+    source's login, so the restore proves the idle tail instead of failing in recovery."""
+    marker = f"dr-idle-{uuid.uuid4().hex[:8]}"
+    environment = f"rollback-{uuid.uuid4().hex[:6]}"
+    with quiet_lab_source(lab), connect(lab, secrets) as conn:
+        conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker,))
+        time.sleep(1.2)
+        point = conn.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").fetchone()[0]
+        time.sleep(1.2)
+        switch_and_wait_archived(conn)
+        run = dr_restore("--environment", environment, "--pitr-target", point, "--source", "production", "--results-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert "target lies in an idle tail: last commit" in run.stdout and "restored state = target state" in run.stdout
+    report = json.loads((tmp_path / f"dr-{environment}.json").read_text())
+    assert report["restore"]["reached"]["idle_tail"]["proof"]["proven"] is True
+    assert 1.0 < report["rpo"]["achieved_seconds"] < 3.0 and report["rpo"]["met"] is True
+    assert "Idle tail: target lies in an idle tail" in (tmp_path / f"dr-{environment}.md").read_text()
+    assert secrets["db_admin_password"] not in run.stdout
+    assert not (lab.state_dir / "dr-sandboxes" / environment).exists()

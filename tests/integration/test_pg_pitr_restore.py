@@ -21,10 +21,8 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
-from labtest import credentials, run_lab, run_play, switch_and_wait_archived, wait_until
+from labtest import credentials, quiet_lab_source, run_play, switch_and_wait_archived, wait_until
 
-from lab import process
-from lab.components.db_writer import DbWriter
 from lab.components.postgres import DATABASE, PG_BIN, STANZA, Postgres, as_postgres
 from lab.config import HOST, LabConfig
 
@@ -319,17 +317,9 @@ def utc_clock(connection: psycopg.Connection) -> str:
 
 
 @pytest.fixture(scope="module", name="quiet_source")
-def fixture_quiet_source(lab: LabConfig, admin: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The lab's source with nobody writing: the db-writer stopped, no archive_timeout switches and no autovacuum (whose ANALYZE
-    commits), so that what is archived is exactly what the test writes and switches. The source login of the module."""
-    process.stop(DbWriter().pid_file(lab))
-    postgres = Postgres()
-    postgres.psql(lab, "ALTER SYSTEM SET archive_timeout = 0;\nALTER SYSTEM SET autovacuum = off;\nSELECT pg_reload_conf();\n")
-    try:
-        yield {"host": HOST, "port": admin["port"], "user": admin["user"], "password": admin["password"], "database": DATABASE}
-    finally:
-        postgres.psql(lab, "ALTER SYSTEM RESET archive_timeout;\nALTER SYSTEM RESET autovacuum;\nSELECT pg_reload_conf();\n")
-        run_lab("up")
+def fixture_quiet_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
+    with quiet_lab_source(lab) as login:
+        yield login
 
 
 def test_a_target_in_an_idle_tail_is_restored_when_the_source_proves_nothing_was_committed_since(lab, admin, quiet_source, workdir):
