@@ -9,14 +9,12 @@ the system's). A wall-clock time that the zone skips (the hour the clocks go for
 back) is refused, with both instants it could mean, so that nobody restores the wrong moment. ``shell_zone`` finds the
 zone of a shell the way the C library does.
 
-Run as a script (``python zoned_time.py [--zone ZONE] TIME``), it prints the zone used and the line to show, or the
-error and exits 2: scripts/dr-restore-sandbox.sh uses it.
+``scripts/zoned-time`` runs it from a shell (scripts/dr-restore-sandbox.sh uses it).
 """
 
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -133,26 +131,3 @@ def shell_zone(environ: Optional[Mapping[str, str]] = None, localtime: Path = Pa
     except OSError:
         name = ""
     return name or "UTC"
-
-
-def main(argv: list[str]) -> int:
-    """``[--zone ZONE] TIME``: print the zone used (the shell's unless --zone) and the line to show; exit 2 on bad input."""
-    zone = None
-    if len(argv) >= 2 and argv[0] == "--zone":
-        zone, argv = argv[1], argv[2:]
-    if len(argv) != 1:
-        print("usage: zoned_time.py [--zone ZONE] TIME", file=sys.stderr)
-        return 2
-    zone = shell_zone() if zone is None else zone
-    try:
-        moment = zoned(argv[0], zone, option="--pitr-target", zone_option="TZ")
-    except InputError as exc:
-        print(str(exc), file=sys.stderr)
-        return 2
-    print(moment.zone or "UTC")
-    print(moment.display())
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -3,6 +3,8 @@
 """zoned_time: a typed time read in the zone the person meant, daylight-saving refusals, the shell's zone, the CLI."""
 from __future__ import annotations
 
+import os
+import subprocess
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -76,12 +78,13 @@ def test_the_shell_zone_is_tz_else_the_system_zone_else_utc(tmp_path: Path):
     assert zt.shell_zone({}, localtime, timezone_file) == "Europe/Berlin"
 
 
-def test_the_script_form_prints_the_zone_and_the_line_or_exits_2(monkeypatch, capsys):
-    monkeypatch.setenv("TZ", "America/New_York")
-    assert zt.main(["2026-12-03 12:28:39"]) == 0
-    assert capsys.readouterr().out.splitlines() == ["America/New_York", "2026-12-03 12:28:39 America/New_York (-05:00) = 2026-12-03 17:28:39 UTC"]
-    assert zt.main(["--zone", "Europe/Berlin", "2026-03-29 02:30:00"]) == 2
-    assert "does not exist in Europe/Berlin" in capsys.readouterr().err
+def test_the_script_prints_the_zone_and_the_line_or_exits_2():
+    script = Path(__file__).resolve().parents[4] / "scripts" / "zoned-time"
+    done = subprocess.run([str(script), "2026-12-03 12:28:39"], env={**os.environ, "TZ": "America/New_York"}, capture_output=True,
+                          text=True, check=False)
+    assert done.stdout.splitlines() == ["America/New_York", "2026-12-03 12:28:39 America/New_York (-05:00) = 2026-12-03 17:28:39 UTC"]
+    refused = subprocess.run([str(script), "--zone", "Europe/Berlin", "2026-03-29 02:30:00"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2 and "does not exist in Europe/Berlin" in refused.stderr and not refused.stdout
 
 
 def test_the_filter_returns_both_readings_and_fails_as_ansible_does():
