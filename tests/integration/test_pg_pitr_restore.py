@@ -316,6 +316,15 @@ def utc_clock(connection: psycopg.Connection) -> str:
     return connection.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").fetchone()[0]
 
 
+def row_then_point(connection: psycopg.Connection, prefix: str) -> str:
+    """Commit row A, then 1.2 s later take the point in time (UTC), then wait 1.2 s more: nothing committed around the point."""
+    insert(connection, prefix, "A")
+    time.sleep(1.2)
+    point = utc_clock(connection)
+    time.sleep(1.2)
+    return point
+
+
 @pytest.fixture(scope="module", name="quiet_source")
 def fixture_quiet_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
     with quiet_lab_source(lab) as login:
@@ -326,10 +335,7 @@ def test_a_target_in_an_idle_tail_is_restored_when_the_source_proves_nothing_was
     """Writer stopped: one marked row, the target a little later, the WAL switched later still; nothing committed after the row."""
     prefix = f"idle-{uuid.uuid4().hex[:8]}-"
     with psycopg.connect(**admin, autocommit=True) as connection:
-        insert(connection, prefix, "A")
-        time.sleep(1.2)
-        target = utc_clock(connection)
-        time.sleep(1.2)
+        target = row_then_point(connection, prefix)
         switch_and_wait_archived(connection)
         source_rows = connection.execute("SELECT count(*), max(id) FROM posts").fetchone()
     results = restore_all(workdir, {
@@ -362,10 +368,7 @@ def test_a_target_whose_later_commits_are_not_archived_is_refused_with_the_newes
     """The archive ends after the target but without the commit that follows it (archive_timeout is off): not provable."""
     prefix = f"unarchived-{uuid.uuid4().hex[:8]}-"
     with psycopg.connect(**admin, autocommit=True) as connection:
-        insert(connection, prefix, "A")
-        time.sleep(1.2)
-        target = utc_clock(connection)
-        time.sleep(1.2)
+        target = row_then_point(connection, prefix)
         connection.execute("SELECT pg_create_restore_point(%s)", (prefix + "after-target",))  # WAL after the target, no commit
         switch_and_wait_archived(connection)
         insert(connection, prefix, "B")  # committed after the target, not archived
