@@ -67,7 +67,7 @@ if [[ "$target" == "latest" && "$target_type" == "time" ]]; then
 fi
 # A time: read in this shell's zone (the same module the playbook's filter uses), shown before anything starts.
 if [[ "$target_type" == "time" ]]; then
-  if ! zoned="$("$root/scripts/zoned-time" "$target")"; then
+  if ! zoned="$(python3 "$root/scripts/zoned_time.py" "$target")"; then
     exit 2
   fi
   add db_pitr_target_timezone "$(head -n 1 <<<"$zoned")"

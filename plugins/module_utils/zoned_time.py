@@ -9,7 +9,7 @@ the system's). A wall-clock time that the zone skips (the hour the clocks go for
 back) is refused, with both instants it could mean, so that nobody restores the wrong moment. ``shell_zone`` finds the
 zone of a shell the way the C library does.
 
-``scripts/zoned-time`` runs it from a shell (scripts/dr-restore-sandbox.sh uses it).
+``scripts/zoned_time.py`` runs it from a shell (scripts/dr-restore-sandbox.sh uses it).
 """
 
 from __future__ import annotations

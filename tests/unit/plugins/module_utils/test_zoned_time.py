@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -79,11 +80,11 @@ def test_the_shell_zone_is_tz_else_the_system_zone_else_utc(tmp_path: Path):
 
 
 def test_the_script_prints_the_zone_and_the_line_or_exits_2():
-    script = Path(__file__).resolve().parents[4] / "scripts" / "zoned-time"
-    done = subprocess.run([str(script), "2026-12-03 12:28:39"], env={**os.environ, "TZ": "America/New_York"}, capture_output=True,
+    script = Path(__file__).resolve().parents[4] / "scripts" / "zoned_time.py"
+    done = subprocess.run([sys.executable, str(script), "2026-12-03 12:28:39"], env={**os.environ, "TZ": "America/New_York"}, capture_output=True,
                           text=True, check=False)
     assert done.stdout.splitlines() == ["America/New_York", "2026-12-03 12:28:39 America/New_York (-05:00) = 2026-12-03 17:28:39 UTC"]
-    refused = subprocess.run([str(script), "--zone", "Europe/Berlin", "2026-03-29 02:30:00"], capture_output=True, text=True, check=False)
+    refused = subprocess.run([sys.executable, str(script), "--zone", "Europe/Berlin", "2026-03-29 02:30:00"], capture_output=True, text=True, check=False)
     assert refused.returncode == 2 and "does not exist in Europe/Berlin" in refused.stderr and not refused.stdout
 
 

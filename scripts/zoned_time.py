@@ -1,5 +1,4 @@
-#!/usr/bin/env python3
-"""zoned-time [--zone ZONE] TIME: read TIME in ZONE (default: this shell's zone, TZ else the system's) and print two lines,
+"""python3 scripts/zoned_time.py [--zone ZONE] TIME: read TIME in ZONE (default: this shell's zone, TZ else the system's) and print two lines,
 the zone used and the line to show (`2026-12-03 12:28:39 America/New_York (-05:00) = 2026-12-03 17:28:39 UTC`); on bad
 input print why and exit 2. The logic is the collection's (plugins/module_utils/zoned_time.py); scripts/dr-restore-sandbox.sh
 calls this before anything starts."""
@@ -18,7 +17,7 @@ def main(argv):
     if len(argv) >= 2 and argv[0] == "--zone":
         zone, argv = argv[1], argv[2:]
     if len(argv) != 1:
-        print("usage: zoned-time [--zone ZONE] TIME", file=sys.stderr)
+        print("usage: zoned_time.py [--zone ZONE] TIME", file=sys.stderr)
         return 2
     zone = shell_zone() if zone is None else zone
     try:
