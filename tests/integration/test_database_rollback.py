@@ -209,3 +209,16 @@ def test_the_dr_script_restores_a_target_in_an_idle_tail(lab, secrets, tmp_path)
     assert "Idle tail: target lies in an idle tail" in (tmp_path / f"dr-{environment}.md").read_text()
     assert secrets["db_admin_password"] not in run.stdout
     assert not (lab.state_dir / "dr-sandboxes" / environment).exists()
+
+
+def test_the_latest_state_is_restored_and_reported_against_the_restore_start(lab, tmp_path):
+    environment = f"rollback-{uuid.uuid4().hex[:6]}"
+    started = time.time()
+    run = dr_restore("--environment", environment, "--pitr-target", "latest", "--results-dir", str(tmp_path))
+    assert run.returncode == 0, run.stdout[-6000:]
+    assert "Target:    latest (the newest archived state)" in run.stdout
+    report = json.loads((tmp_path / f"dr-{environment}.json").read_text())
+    target_time = datetime.fromisoformat(report["rpo"]["target_time"].replace("Z", "+00:00")).timestamp()
+    assert started - 1 <= target_time <= time.time(), "for latest the point asked for is when the restore started"
+    assert report["context"]["target"] == "latest (the newest archived state)"
+    assert not (lab.state_dir / "dr-sandboxes" / environment).exists()
