@@ -24,12 +24,13 @@ from dataclasses import asdict, dataclass, replace
 from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient, Series
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 SCOPES = ("canary", "stable", "both")
 UNKNOWN_IS = ("unknown", "breach", "ok")
+UNAVAILABLE_IS = ("fail", "unknown")
 WAIT_FOR = ("none", "all_ok", "breach")
 OK, BREACH, UNKNOWN = "ok", "breach", "unknown"
 PLACEHOLDERS = ("selector", "window")
@@ -96,6 +97,7 @@ class Settings:
     resolution: float = 15.0
     min_coverage: float = 0.8
     unknown_is: str = UNKNOWN
+    unavailable_is: str = "fail"
 
     @property
     def expected_samples(self) -> int:
@@ -155,6 +157,7 @@ class Evaluation:
     queries: list[dict[str, Any]]
     evaluated_at: float
     unknown_is: str
+    monitoring_error: Optional[str] = None
 
     def names(self, verdict: str) -> list[str]:
         return [name for name, result in self.results.items() if result.verdict == verdict]
@@ -181,10 +184,14 @@ class Evaluation:
             "queries": self.queries,
             "evaluated_at": isoformat(self.evaluated_at),
             "summary": [result.line for result in self.results.values()],
+            "monitoring_available": self.monitoring_error is None,
+            "monitoring_error": self.monitoring_error,
         }
 
     def message(self, scope: str) -> str:
         """One line for a human: what breached, what is unknown, or that all is well."""
+        if self.monitoring_error is not None:
+            return f"no SLO could be evaluated on {scope}, all unknown: {self.monitoring_error}"
         parts = [f"{len(self.names(BREACH))} of {len(self.results)} SLOs breached on {scope}"]
         parts += [f"{name} ({_current_text(self.results[name])})" for name in self.names(BREACH)]
         if self.names(UNKNOWN):
@@ -332,8 +339,10 @@ def check_options(params: Mapping[str, Any]) -> CheckOptions:
 def _settings(params: Mapping[str, Any]) -> Settings:
     scope = params.get("scope") or "canary"
     unknown_is = params.get("unknown_is") or UNKNOWN
+    unavailable_is = params.get("unavailable_is") or "fail"
     _check_choice(scope, "scope", SCOPES)
     _check_choice(unknown_is, "unknown_is", UNKNOWN_IS)
+    _check_choice(unavailable_is, "unavailable_is", UNAVAILABLE_IS)
     version_label = params.get("version_label") or "version"
     if not _LABEL_NAME.match(version_label):
         raise InputError(f"{version_label!r} is not a Prometheus label name", option="version_label", accepted="[a-zA-Z_][a-zA-Z0-9_]*")
@@ -348,7 +357,7 @@ def _settings(params: Mapping[str, Any]) -> Settings:
                         window=parse_duration(params.get("window", "5m"), "window"),
                         sustain=parse_duration(params.get("sustain", "5m"), "sustain"),
                         resolution=parse_duration(params.get("resolution", "15s"), "resolution"),
-                        min_coverage=float(min_coverage), unknown_is=unknown_is)
+                        min_coverage=float(min_coverage), unknown_is=unknown_is, unavailable_is=unavailable_is)
     if settings.resolution > settings.sustain:
         raise InputError(f"resolution ({format_duration(settings.resolution)}) is longer than sustain ({format_duration(settings.sustain)})",
                          option="resolution", accepted="a duration no longer than sustain")
@@ -361,6 +370,14 @@ def _settings(params: Mapping[str, Any]) -> Settings:
 def _check_choice(value: str, option: str, choices: Sequence[str]) -> None:
     if value not in choices:
         raise InputError(f"{value!r} is not a valid choice", option=option, accepted=list(choices))
+
+
+def unavailable_result(slo: SloDefinition, query: str, settings: Settings, reason: str) -> SloResult:
+    """The verdict on ``slo`` when Prometheus cannot be asked: unknown, with the reason (once it fails, no SLO is asked again)."""
+    result = SloResult(name=slo.name, description=slo.description, query=query, comparison=slo.comparison, threshold=slo.threshold,
+                       verdict=UNKNOWN, reason=reason, current=None, samples=0, expected_samples=settings.expected_samples,
+                       violating_samples=0, dropped_samples=0, coverage=0.0, compliant=False, trend=None, series=0)
+    return replace(result, line=result_line(result))
 
 
 def evaluate_series(slo: SloDefinition, query: str, series: Sequence[Series], settings: Settings) -> SloResult:
@@ -467,11 +484,20 @@ class SloChecker:
         window = format_duration(self._settings.window)
         results: dict[str, SloResult] = {}
         queries: list[dict[str, Any]] = []
+        monitoring_error: Optional[str] = None
         for slo in self._slos:
             query = render_query(slo.query, selector, window)
             queries.append({"name": slo.name, "query": query, "start": isoformat(start), "end": isoformat(end), "step": format_duration(step)})
-            results[slo.name] = evaluate_series(slo, query, self._prometheus.query_range(query, start, end, step), self._settings)
-        return Evaluation(results, queries, end, self._settings.unknown_is)
+            if monitoring_error is None:
+                try:
+                    results[slo.name] = evaluate_series(slo, query, self._prometheus.query_range(query, start, end, step), self._settings)
+                    continue
+                except (UnavailableError, DeadlineExceeded) as exc:
+                    if self._settings.unavailable_is != "unknown":
+                        raise
+                    monitoring_error = f"Prometheus could not be asked ({exc.reason})"
+            results[slo.name] = unavailable_result(slo, query, self._settings, monitoring_error)
+        return Evaluation(results, queries, end, self._settings.unknown_is, monitoring_error)
 
     def wait(self, condition: str, timeout: float, interval: float) -> tuple[Evaluation, int]:
         """Evaluate every ``interval`` until ``condition`` (``all_ok`` or ``breach``) holds; return it and the poll count.

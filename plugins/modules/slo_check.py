@@ -125,6 +125,16 @@ options:
     type: str
     choices: [unknown, breach, ok]
     default: unknown
+  unavailable_is:
+    description:
+      - What happens when Prometheus cannot be reached, or keeps answering 5xx or timing out after the retries of O(timeout).
+      - V(fail) fails the task.
+      - V(unknown) returns every SLO as V(unknown) with the reason (asking Prometheus once; the other SLOs are not asked again),
+        and RV(monitoring_available) false, so that a caller can go on without monitoring (the emergency rollback does when it is
+        forced) and say that nothing was verified. A refused login or a bad query still fails.
+    type: str
+    choices: [fail, unknown]
+    default: fail
   wait_for:
     description:
       - V(none) evaluates once.
@@ -284,6 +294,14 @@ all_ok:
   description: True when every SLO is V(ok) and compliant; unknown SLOs make it false unless O(unknown_is=ok).
   returned: success or a failed wait
   type: bool
+monitoring_available:
+  description: False when Prometheus could not be asked and O(unavailable_is=unknown) turned every SLO V(unknown).
+  returned: success or a failed wait
+  type: bool
+monitoring_error:
+  description: Why Prometheus could not be asked (null when it answered).
+  returned: success or a failed wait
+  type: str
 queries:
   description: The range queries of the last evaluation, with their time range.
   returned: success or a failed wait
@@ -354,6 +372,7 @@ ARGUMENT_SPEC = {
     "resolution": {"type": "str", "default": "15s"},
     "min_coverage": {"type": "float", "default": 0.8},
     "unknown_is": {"type": "str", "choices": list(UNKNOWN_IS), "default": "unknown"},
+    "unavailable_is": {"type": "str", "choices": ["fail", "unknown"], "default": "fail"},
     "wait_for": {"type": "str", "choices": list(WAIT_FOR), "default": "none"},
     "wait_timeout": {"type": "str", "default": "10m"},
     "wait_interval": {"type": "str", "default": "15s"},

@@ -182,6 +182,29 @@ def test_unreachable_prometheus_fails_with_attempts(clock):
     assert len(result["requests"]) == 1
 
 
+def test_unreachable_prometheus_can_be_every_slo_unknown_with_the_reason(clock):
+    failed, result = run({"prometheus_url": f"http://127.0.0.1:{free_port()}", "retries": 0, "unavailable_is": "unknown"})
+    assert not failed
+    assert result["monitoring_available"] is False and "could not connect" in result["monitoring_error"]
+    assert set(result["unknown"]) == set(result["slos"]) and len(result["slos"]) == 5
+    assert all(slo["reason"].startswith("Prometheus could not be asked") for slo in result["slos"].values())
+    assert result["breach_detected"] is False and result["all_ok"] is False
+    assert len(result["requests"]) == 1, "once Prometheus failed, the other SLOs are not asked again"
+    assert result["msg"].startswith("no SLO could be evaluated on canary, all unknown: Prometheus could not be asked")
+
+
+def test_an_answering_prometheus_is_judged_as_usual_with_unavailable_is_unknown(prometheus):
+    prometheus.values["http_requests_total"] = 0.2
+    failed, result = run({"prometheus_url": prometheus.url, "only": ["error_rate"], "unavailable_is": "unknown"})
+    assert not failed and result["breached"] == ["error_rate"] and result["monitoring_available"] is True
+
+
+def test_a_bad_query_still_fails_with_unavailable_is_unknown(prometheus):
+    prometheus.canned = (400, {"status": "error", "errorType": "bad_data", "error": "parse error at char 5"})
+    failed, result = run({"prometheus_url": prometheus.url, "only": ["error_rate"], "unavailable_is": "unknown"})
+    assert failed and "bad_data" in result["msg"]
+
+
 def test_token_is_sent_but_never_returned(prometheus):
     prometheus.values["http_requests_total"] = f"not-a-number {TOKEN}"
     failed, result = run({"prometheus_url": prometheus.url, "prometheus_token": TOKEN, "only": ["error_rate"]})
