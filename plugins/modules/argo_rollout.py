@@ -47,6 +47,15 @@ options:
       - V(0) means the revision before the current one.
     type: int
     default: 0
+  to_stable:
+    description:
+      - With O(action=undo), go back to the stable revision, the one of the ReplicaSet named by C(status.stableRS), instead of
+        O(to_revision).
+      - Safe to repeat. When the rollout already runs its stable template (because this module, or another tool such as the ops API,
+        undid it already) nothing changes, whereas undoing to the previous revision a second time would deploy the one before it,
+        which after an undo is the bad revision again.
+    type: bool
+    default: false
   full:
     description: With O(action=promote), skip all remaining steps, analyses and pauses instead of only the current pause.
     type: bool
@@ -148,9 +157,9 @@ from typing import Any, Callable, Mapping, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, Kube, Readiness, wait_until
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import JSON_PATCH, history, images, plan_undo, target_name
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, SYSTEM, Kube, Readiness, wait_until
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import JSON_PATCH, Revision, history, images, plan_undo, target_name
 
 API_VERSION = "argoproj.io/v1alpha1"
 KIND = "Rollout"
@@ -162,6 +171,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "namespace": {"type": "str", "default": "default"},
     "action": {"type": "str", "required": True, "choices": ["abort", "undo", "retry", "promote", "pause", "resume", "status"]},
     "to_revision": {"type": "int", "default": 0},
+    "to_stable": {"type": "bool", "default": False},
     "full": {"type": "bool", "default": False},
     "wait_for": {"type": "str", "choices": ["healthy", "degraded", "fully_promoted", "none"], "default": "none"},
     "wait_timeout": {"type": "float", "default": 300},
@@ -267,11 +277,25 @@ class ArgoRollout:
         return last
 
 
+def stable_revision(rollout: Mapping[str, Any], revisions: list[Revision]) -> int:
+    """The revision number of the ReplicaSet ``status.stableRS`` names (``<rollout>-<hash>``); InputError when there is none."""
+    stable = (rollout.get("status") or {}).get("stableRS")
+    name = f"ReplicaSet {rollout['metadata']['name']}-{stable}"
+    found = next((revision for revision in revisions if stable and revision.source == name), None)
+    if found is None:
+        raise InputError(f"{target_name(rollout)} has no stable ReplicaSet in its history (status.stableRS: {stable or 'unset'})",
+                         option="to_stable", accepted="a rollout whose status names its stable ReplicaSet, or to_revision",
+                         system=SYSTEM, operation="rollout undo", target=target_name(rollout))
+    return found.number
+
+
 def plan(rollout_api: ArgoRollout, rollout: dict[str, Any], params: Mapping[str, Any]) -> tuple[list[Patch], dict[str, Any]]:
     """The patches the action needs (none when the rollout is already there) and extra result fields."""
     action = params["action"]
     if action == "undo":
-        undo = plan_undo(rollout, history(rollout_api.kube, rollout), params["to_revision"])
+        revisions = history(rollout_api.kube, rollout)
+        to_revision = stable_revision(rollout, revisions) if params["to_stable"] else params["to_revision"]
+        undo = plan_undo(rollout, revisions, to_revision)
         extra = {"target_revision": undo.target.number,
                  "diff": {"before": rollout["spec"]["template"], "after": undo.target.template} if undo.changed else {}}
         return ([Patch(undo.patch(), content_type=JSON_PATCH)] if undo.changed else []), extra

@@ -119,3 +119,20 @@ def test_undo_to_a_missing_revision_fails_and_changes_nothing(kube: KubeServer, 
     run = argo(kube, tmp_path, name="missing", action="undo", to_revision=7)
     assert run.failed and "has no revision 7; its history holds revisions [1, 2]" in run.result["msg"]
     assert run.result["changed"] is False and phase(kube, "missing") == "Paused"
+
+
+def test_undo_to_stable_is_safe_to_repeat_where_undo_to_the_previous_revision_is_not(kube: KubeServer, tmp_path: Path):
+    """The emergency fallback's undo: after a first undo (ours or the ops API's) a second one must not re-deploy the canary."""
+    canary_at_20(kube, "twice")
+    assert not argo(kube, tmp_path, name="twice", action="abort", wait_for="degraded").failed
+    first = argo(kube, tmp_path, name="twice", action="undo", to_stable=True, wait_for="healthy")
+    assert not first.failed, first.output
+    assert first.result["changed"] is True and first.result["after"]["images"] == [kube.image("ofm/api:1")]
+
+    second = argo(kube, tmp_path, name="twice", action="undo", to_stable=True)
+    assert not second.failed, second.output
+    assert second.result["changed"] is False and second.result["patches"] == []
+    previous = argo(kube, tmp_path, check=True, name="twice", action="undo")
+    assert previous.result["changed"] is True and previous.result["target_revision"] == 2, \
+        "an undo to the previous revision would deploy the bad canary (revision 2) again"
+    assert rollout(kube, "twice")["spec"]["template"]["spec"]["containers"][0]["image"] == kube.image("ofm/api:1")
