@@ -6,6 +6,8 @@ then polling weights and measured share). Each round resets the lab, breaks the 
 a sustained breach (not timed) before the timed part. Results go to stdout as JSON and a Markdown row.
 
     python bench/emergency_path.py [--rounds 3] [--fault errors]
+    python bench/emergency_path.py --fault ops-api-down   # the playbook with the ops API process stopped (the fallback path)
+                                                          # beside the playbook with the ops API up; the canary answers errors
 """
 from __future__ import annotations
 
@@ -25,6 +27,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from lab import process  # noqa: E402  pylint: disable=wrong-import-position
+from lab.components.ops_api import OpsApi  # noqa: E402  pylint: disable=wrong-import-position
 from lab.config import load_config  # noqa: E402  pylint: disable=wrong-import-position
 
 SLO_QUERIES = [
@@ -110,6 +114,15 @@ def playbook(cfg) -> float:
     return float(monitored["end"]) - launched
 
 
+def playbook_ops_api_down(cfg) -> float:
+    """The playbook with the ops API process stopped: launch to the canary at weight 0 through the fallback."""
+    process.stop(OpsApi().pid_file(cfg))
+    try:
+        return playbook(cfg)
+    finally:
+        lab("up")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -122,15 +135,26 @@ def main() -> None:
         minimal_script_run(cfg, creds)
         return
     lab("up")
-    timings: dict[str, list[float]] = {"playbook": [], "minimal_script": []}
+    variants = {"playbook": lambda: playbook(cfg), "minimal_script": lambda: minimal_script(cfg)}
+    canary_fault = args.fault
+    if args.fault == "ops-api-down":
+        variants, canary_fault = {"playbook": lambda: playbook(cfg), "playbook_ops_api_down": lambda: playbook_ops_api_down(cfg)}, "errors"
+    timings: dict[str, list[float]] = {name: [] for name in variants}
     for _round_number in range(args.rounds):
-        for name, run in (("playbook", lambda: playbook(cfg)), ("minimal_script", lambda: minimal_script(cfg))):
-            prepare(cfg, args.fault)
+        for name, run in variants.items():
+            prepare(cfg, canary_fault)
             timings[name].append(round(run(), 2))
     lab("reset")
     median = {name: statistics.median(values) for name, values in timings.items()}
+    second = "minimal_script" if "minimal_script" in median else "playbook_ops_api_down"
     report = {"rounds": args.rounds, "fault": args.fault, "seconds": timings, "median": median,
-              "ratio": round(median["playbook"] / median["minimal_script"], 2)}
+              "ratio": round(median["playbook"] / median[second], 2) if second == "minimal_script"
+              else round(median[second] / median["playbook"], 2)}
+    if second != "minimal_script":
+        print(json.dumps(report, indent=2))
+        print(f"| {time.strftime('%Y-%m-%d')} | {args.rounds} | ops API up {median['playbook']:.1f} s | ops API down (fallback) "
+              f"{median[second]:.1f} s | {report['ratio']:.2f}x |")
+        return
     print(json.dumps(report, indent=2))
     print(f"| {time.strftime('%Y-%m-%d')} | {args.rounds} | {median['playbook']:.1f} s | {median['minimal_script']:.1f} s | "
           f"{report['ratio']:.2f} |")

@@ -44,7 +44,7 @@ has lint && step lint ansible-lint --profile production -q
 # Two pytest processes at once, against the same lab: the modules that change or read the shared state of the lab's
 # HTTP side (canary faults, HAProxy weights, stand-in message stores, injected faults, the seeded Kubernetes objects)
 # run in file order in one; every other module (own test servers, own sandboxes, the lab's PostgreSQL) in the other.
-SHARED_LAB_TESTS=(test_audit_callback test_canary_rollback test_emergency_fallback test_emergency_rollback test_in_process
+SHARED_LAB_TESTS=(test_audit_callback test_canary_rollback test_emergency_fallback test_emergency_faults test_emergency_rollback test_in_process
                   test_lab_ops_api test_lab_slis test_notify test_ops_api_info test_planned_rollback test_statuspage_incident
                   test_traffic_split_info)
 integration() {

@@ -1,0 +1,169 @@
+"""The emergency rollback when its own dependencies are down: the real lab processes are stopped (or frozen), not faked.
+
+Each test takes one dependency away, runs playbooks/emergency-rollback.yml, checks what a responder needs, and brings the
+dependency back. Forced runs (with a reason) need no sustained breach, so the tests stay short; the operator is a listed
+admin unless the test is about authorization.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import yaml
+from labtest import credentials, emergency, record, run_lab
+
+from lab import process
+from lab.components.comms import Comms
+from lab.components.haproxy import weights
+from lab.components.kube_apiserver import KubeApiServer
+from lab.components.ops_api import OpsApi
+from lab.components.prometheus import Prometheus
+
+INITIAL = {"stable": 90, "canary": 10}
+ROLLED_BACK = {"stable": 100, "canary": 0}
+FAST = {"incident_admins": ["lab-admin"], "rollback_validation_sustain": "2s"}
+FORCED = {"rollback_force": True, "rollback_force_reason": "dependency-fault test"}
+_numbers = itertools.count(9001)
+
+
+def incident_id() -> str:
+    return f"INC-{next(_numbers)}"
+
+
+@contextmanager
+def stopped(lab, *components) -> Iterator[None]:
+    """The components' processes stopped for the block, started again (``lab up``) and the lab reset afterwards."""
+    run_lab("reset")
+    for component in components:
+        assert process.stop(component.pid_file(lab)), f"{component.name} was not running"
+    try:
+        yield
+    finally:
+        run_lab("up")
+        run_lab("reset")
+
+
+@contextmanager
+def frozen(lab, component) -> Iterator[None]:
+    """The component's process stopped with SIGSTOP: it accepts connections (the kernel does) and never answers."""
+    run_lab("reset")
+    pid = process.read_pid(component.pid_file(lab))
+    assert pid, f"{component.name} is not running"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        os.kill(pid, signal.SIGCONT)
+        run_lab("reset")
+
+
+def test_ops_api_stopped_the_fallback_rolls_back(lab, tmp_path):
+    incident = incident_id()
+    with stopped(lab, OpsApi()):
+        run = emergency(tmp_path, incident, **FORCED, **FAST)
+        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    rollback = record(tmp_path / "incidents", incident)["rollback"]
+    assert rollback["path"] == "argo"
+    assert rollback["attempts"][0]["path"] == "ops_api" and rollback["attempts"][0]["error_type"] == "UnavailableError"
+
+
+def test_a_non_admin_is_authorized_by_the_clusters_rbac_when_the_ops_api_is_down(lab, tmp_path):
+    incident = incident_id()
+    sre = credentials(lab)["identities"]["kube_sre"]
+    kubeconfig = kubeconfig_with_token(lab, tmp_path, sre["token"])
+    with stopped(lab, OpsApi()):
+        run = emergency(tmp_path, incident, rollback_operator="sre-on-call", ofm_kubeconfig=str(kubeconfig), **FORCED,
+                        rollback_validation_sustain="2s")
+        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    result = record(tmp_path / "incidents", incident)
+    assert result["operator"]["authorized_by"].startswith("Kubernetes RBAC (SelfSubjectAccessReview")
+    assert [attempt["path"] for attempt in result["rollback"]["attempts"]] == ["ops_api", "argo"]
+    assert sre["token"] not in run.stdout
+
+
+def test_a_non_admin_without_rbac_rights_is_refused_when_the_ops_api_is_down(lab, tmp_path):
+    incident = incident_id()
+    viewer = credentials(lab)["identities"]["kube_viewer"]
+    kubeconfig = kubeconfig_with_token(lab, tmp_path, viewer["token"])
+    with stopped(lab, OpsApi()):
+        run = emergency(tmp_path, incident, rollback_operator="viewer", ofm_kubeconfig=str(kubeconfig), **FORCED,
+                        rollback_validation_sustain="2s")
+        assert weights(lab) == INITIAL, "nothing changed"
+    assert run.returncode != 0
+    assert "Refused: viewer is not in incident_admins and the ops API could not be asked" in run.stdout
+    assert "the cluster denies" in run.stdout
+
+
+def test_ops_api_hanging_the_fallback_rolls_back_within_the_budget(lab, tmp_path):
+    incident = incident_id()
+    with frozen(lab, OpsApi()):
+        run = emergency(tmp_path, incident, **FORCED, **FAST, canary_rollback_deadline=6)
+        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    attempts = record(tmp_path / "incidents", incident)["rollback"]["attempts"]
+    assert attempts[0]["path"] == "ops_api" and attempts[0]["error_type"] in ("UnavailableError", "DeadlineExceeded")
+    assert 5 <= float(attempts[0]["seconds"]) <= 12, "the ops API path used its budget, no more"
+    assert attempts[1]["path"] == "argo" and attempts[1]["ok"] is True
+
+
+def test_ops_api_and_kubernetes_down_fail_clearly_with_the_manual_commands(lab, tmp_path):
+    incident = incident_id()
+    with stopped(lab, OpsApi(), KubeApiServer()):
+        run = emergency(tmp_path, incident, **FORCED, **FAST, canary_rollback_deadline=3)
+        assert weights(lab) == INITIAL, "nothing half-done"
+    assert run.returncode != 0
+    assert "No rollback path worked" in run.stdout
+    assert "kubectl argo rollouts abort ofm-social-os-api-rollout -n ofm-production" in run.stdout
+    assert "set server ofm_api/canary weight 0" in run.stdout
+    assert "MANUAL Roll back by hand (no path worked)" in run.stdout
+
+
+def test_prometheus_down_without_force_is_refused_naming_prometheus(lab, tmp_path):
+    incident = incident_id()
+    with stopped(lab, Prometheus()):
+        run = emergency(tmp_path, incident, **FAST)
+        assert weights(lab) == INITIAL
+    assert "the breach cannot be confirmed: Prometheus could not be asked" in run.stdout, run.stdout[-4000:]
+    assert "Nothing was changed" in run.stdout
+
+
+def test_prometheus_down_with_force_rolls_back_and_says_it_is_not_verified(lab, tmp_path):
+    incident = incident_id()
+    with stopped(lab, Prometheus()):
+        run = emergency(tmp_path, incident, **FORCED, **FAST)
+        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    result = record(tmp_path / "incidents", incident)
+    assert set(result["trigger"]["unknown"]) == {"p95_latency", "error_rate", "success_rate", "webhook_signature_verification",
+                                                 "db_connection_failures"}
+    assert "NOT VERIFIED" in run.stdout and "validated" not in run.stdout.split("Outcome:")[1].split("\n")[0]
+    assert "MANUAL SLO Recovery" in run.stdout and "dashboards" in run.stdout
+    assert result["rollback"]["path"] == "ops_api"
+
+
+def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_path):
+    incident = incident_id()
+    with stopped(lab, Comms("slack")):
+        run = emergency(tmp_path, incident, **FORCED, **FAST)
+        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert f"MANUAL Declare incident: Slack did not take the declaration" in run.stdout
+    assert f"{incident}: emergency canary rollback started by lab-admin" in run.stdout.split("MANUAL Declare incident")[1]
+    assert record(tmp_path / "incidents", incident)["manual_steps"][0]["item"] == "Declare incident"
+
+
+def kubeconfig_with_token(lab, tmp_path: Path, token: str) -> Path:
+    """The lab's kubeconfig with the user's token set (the lab's own has none: it is the cluster admin)."""
+    config = yaml.safe_load(Path(lab.path("kubeconfig")).read_text())
+    for user in config["users"]:
+        user["user"] = {"token": token}
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
