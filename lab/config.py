@@ -69,6 +69,16 @@ class Identity:
     token: str
 
 
+def new_identity(name: str, roles: list[str]) -> Identity:
+    return Identity(sub=f"lab|{name}", email=f"{name}@lab.ofm.social", roles=roles,
+                    session=secrets.token_urlsafe(24), token=secrets.token_urlsafe(32))
+
+
+# Users of the Kubernetes API test server too (their tokens are bearer tokens there; see lab/components/kube_apiserver.py),
+# without the ops API's admin role: kube_sre may do what the emergency fallback does, kube_viewer only read.
+KUBE_IDENTITIES = {"kube_sre": ["operator"], "kube_viewer": ["viewer"]}
+
+
 @dataclass
 class Credentials:
     """Secrets generated once per state directory, stored 0600 in ``credentials.json``."""
@@ -85,6 +95,10 @@ class Credentials:
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""
         added = False
+        for name, roles in KUBE_IDENTITIES.items():
+            if name not in self.identities:
+                self.identities[name] = new_identity(name, roles)
+                added = True
         for name in ("db_admin_password", "db_app_password"):
             if not getattr(self, name):
                 setattr(self, name, secrets.token_hex(16))
@@ -93,15 +107,12 @@ class Credentials:
 
     @classmethod
     def generate(cls) -> "Credentials":
-        def identity(name: str, roles: list[str]) -> Identity:
-            return Identity(sub=f"lab|{name}", email=f"{name}@lab.ofm.social", roles=roles,
-                            session=secrets.token_urlsafe(24), token=secrets.token_urlsafe(32))
-
         return cls(
             identities={
-                "admin": identity("admin", ["admin"]),
-                "operator": identity("operator", ["operator"]),
-                "viewer": identity("viewer", ["viewer"]),
+                "admin": new_identity("admin", ["admin"]),
+                "operator": new_identity("operator", ["operator"]),
+                "viewer": new_identity("viewer", ["viewer"]),
+                **{name: new_identity(name, roles) for name, roles in KUBE_IDENTITIES.items()},
             },
             slack_bot_token="xoxb-lab-" + secrets.token_hex(12),
             slack_webhook_path="/services/TLAB0000/BLAB0000/" + secrets.token_hex(12),

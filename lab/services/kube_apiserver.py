@@ -29,7 +29,7 @@ from typing import Any, Generator, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from lab.services.httpbase import base_parser, serve
-from lab.services.kube import errors, protobuf, resources, seed, tables
+from lab.services.kube import errors, protobuf, rbac, resources, seed, tables
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
 from lab.services.kube.resources import ResourceType
@@ -141,10 +141,12 @@ def request_verb(method: str, path: str, query: dict[str, str]) -> str:
 class KubeApi:  # pylint: disable=too-many-public-methods
     """The API server's behaviour, independent of HTTP plumbing (``handle`` takes method, path, query, headers, body)."""
 
-    def __init__(self, store: Store, controllers: Controllers, token: Optional[str] = None, server_address: str = "127.0.0.1:0"):
+    def __init__(self, store: Store, controllers: Controllers, token: Optional[str] = None, server_address: str = "127.0.0.1:0",
+                 users: Optional[dict[str, rbac.User]] = None):
         self.store = store
         self.controllers = controllers
         self.token = token
+        self.users = users or {}
         self.server_address = server_address
         self.stopping = threading.Event()
         self._faults: list[Fault] = []
@@ -161,15 +163,25 @@ class KubeApi:  # pylint: disable=too-many-public-methods
                 return self._lab(method, path, body)
             if path in ("/health", "/healthz", "/livez", "/readyz"):
                 return Answer(200, {"ok": True, "service": "kube-apiserver-stand-in"} if path == "/health" else "ok")
-            self._authenticate(headers)
+            user = self._authenticate(headers)
             self._inject_fault(method, path, query)
+            if path.rstrip("/") == rbac.SSAR_PATH and method == "POST":
+                return Answer(201, rbac.review(user, _json(body)))
             return self._route(method, path, query, headers, body)
         except ApiError as exc:
             return Answer(exc.code, exc.status())
 
-    def _authenticate(self, headers: Any) -> None:
-        if self.token and (headers.get("Authorization") or "") != f"Bearer {self.token}":
+    def _authenticate(self, headers: Any) -> rbac.User:
+        """The caller: a user of the RBAC file by its bearer token, else the cluster admin (when no single token is required)."""
+        given = headers.get("Authorization") or ""
+        if self.users and given.startswith("Bearer "):
+            user = self.users.get(given[len("Bearer "):])
+            if user is None:
+                raise errors.unauthorized()
+            return user
+        if self.token and given != f"Bearer {self.token}":
             raise errors.unauthorized()
+        return rbac.ADMIN
 
     def _inject_fault(self, method: str, path: str, query: dict[str, str]) -> None:
         verb = request_verb(method, path, query)
@@ -470,6 +482,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for this server here")
     parser.add_argument("--token-file", type=Path, help="require 'Authorization: Bearer <token>' with the token in this file")
+    parser.add_argument("--rbac-file", type=Path, help="JSON {token: {user, rules}}: users that SelfSubjectAccessReviews answer for")
     parser.add_argument("--state-file", type=Path, help="load objects from this JSON file on start, save them there on stop")
     parser.add_argument("--tick", type=float, default=0.2, help="seconds between controller passes")
     parser.add_argument("--broken-image", action="append", default=[], help="an image that never becomes ready (repeatable)")
@@ -482,7 +495,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     controllers = Controllers(store, broken_images=set(args.broken_image))
     if args.seed_ofm:
         seed.seed(store, controllers.tick)
-    api = KubeApi(store, controllers, token, f"{args.host}:{args.port}")
+    api = KubeApi(store, controllers, token, f"{args.host}:{args.port}", users=rbac.load(args.rbac_file))
     if args.kubeconfig:
         write_kubeconfig(args.kubeconfig, f"http://{args.host}:{args.port}", token)
     worker = threading.Thread(target=controllers.run, args=(args.tick, api.stopping), name="controllers", daemon=True)
