@@ -153,9 +153,10 @@ def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_p
         run = emergency(tmp_path, incident, **FORCED, **FAST)
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
-    assert f"MANUAL Declare incident: Slack did not take the declaration" in run.stdout
-    assert f"{incident}: emergency canary rollback started by lab-admin" in run.stdout.split("MANUAL Declare incident")[1]
-    assert record(tmp_path / "incidents", incident)["manual_steps"][0]["item"] == "Declare incident"
+    assert "MANUAL Declare incident: Slack did not take the declaration" in run.stdout
+    step = record(tmp_path / "incidents", incident)["manual_steps"][0]
+    assert step["item"] == "Declare incident" and "post it in #ops-alerts by hand" in step["step"]
+    assert f"{incident}: emergency canary rollback started by lab-admin" in step["step"], "the message to post"
 
 
 def kubeconfig_with_token(lab, tmp_path: Path, token: str) -> Path:
