@@ -76,6 +76,11 @@ def api_client(params: Mapping[str, Any]) -> "kube_client.ApiClient":
     return kube_client.ApiClient(configuration)
 
 
+def authorization_api(params: Mapping[str, Any]) -> "kube_client.AuthorizationV1Api":
+    """The ``authorization.k8s.io/v1`` API (SelfSubjectAccessReview) with the ``KUBE_SPEC`` options' credentials."""
+    return kube_client.AuthorizationV1Api(api_client(params))
+
+
 def map_error(exc: Exception, operation: str, target: str) -> OfmRollbackError:
     """The collection's error for a failed Kubernetes call."""
     status = getattr(exc, "status", None)

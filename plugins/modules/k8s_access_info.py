@@ -123,7 +123,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, api_client, kube_client
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, authorization_api
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import checks_from_params, review
 
 CHECK_SPEC: dict[str, dict[str, Any]] = {
@@ -150,9 +150,8 @@ def main(module_class=AnsibleModule) -> None:
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         checks = checks_from_params(module.params)
-        client = api_client(module.params)
-        authorization = kube_client.AuthorizationV1Api(client)
-        answers = review(authorization.create_self_subject_access_review, checks, client.configuration.host)
+        authorization = authorization_api(module.params)
+        answers = review(authorization.create_self_subject_access_review, checks, authorization.api_client.configuration.host)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), changed=False)
     results = [answer.as_dict() for answer in answers]

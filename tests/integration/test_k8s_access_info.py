@@ -14,10 +14,10 @@ from labtest import run_module
 
 SRE, VIEWER, STRANGER = "sre-token-0123456789", "viewer-token-0123456789", "nobody-0123456789"
 READ = {"verbs": ["get", "list", "watch"], "apiGroups": ["*"], "resources": ["*"]}
-RULES = {SRE: {"user": "kube-sre", "rules": [READ, {"verbs": ["patch"], "apiGroups": ["argoproj.io"], "resources": ["rollouts", "rollouts/status"]},
-                                              {"verbs": ["patch"], "apiGroups": ["networking.k8s.io"], "resources": ["ingresses"]},
-                                              {"verbs": ["patch"], "apiGroups": ["apps"], "resources": ["deployments/scale"]}]},
-         VIEWER: {"user": "kube-viewer", "rules": [READ]}}
+FALLBACK = [{"verbs": ["patch"], "apiGroups": ["argoproj.io"], "resources": ["rollouts", "rollouts/status"]},
+            {"verbs": ["patch"], "apiGroups": ["networking.k8s.io"], "resources": ["ingresses"]},
+            {"verbs": ["patch"], "apiGroups": ["apps"], "resources": ["deployments/scale"]}]
+RULES = {SRE: {"user": "kube-sre", "rules": [READ, *FALLBACK]}, VIEWER: {"user": "kube-viewer", "rules": [READ]}}
 PRESET = {"namespace": "ofm-production", "preset": "emergency_fallback", "rollout": "ofm-social-os-api-rollout",
           "canary_ingress": "ofm-social-os-api-canary", "canary_deployment": "ofm-social-os-api-canary"}
 
