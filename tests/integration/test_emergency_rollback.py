@@ -108,12 +108,14 @@ def test_ops_api_answering_5xx_without_fallback_fails_clearly_and_audits_every_a
     assert len(attempts) >= 2 and all(a.get("status") == 503 for a in attempts)
 
 
-def test_ops_api_down_fails_clearly(breaching_canary, tmp_path):
+def test_ops_api_down_without_the_fallback_fails_clearly(breaching_canary, tmp_path):
+    """With the fallback off there is no other authority either: refused, naming the ops API (test_emergency_faults has the rest)."""
     incident = incident_id()
-    run = emergency(tmp_path, incident, ofm_ops_api_url="http://127.0.0.1:9", canary_rollback_deadline=3)
+    run = emergency(tmp_path, incident, ofm_ops_api_url="http://127.0.0.1:9", canary_rollback_deadline=3, ofm_rollback_fallback=False)
     assert run.returncode != 0
     assert weights(breaching_canary) == INITIAL
-    assert "ops API" in record(tmp_path / "incidents", incident)["failure"]["msg"]
+    failure = record(tmp_path / "incidents", incident)["failure"]["msg"]
+    assert "the ops API could not be asked" in failure and "RBAC authority disabled" in failure
 
 
 @pytest.mark.parametrize("fault", list(FAULT_TO_SLO))
