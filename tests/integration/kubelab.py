@@ -225,3 +225,13 @@ def deployment_rolled_out(obj: dict[str, Any]) -> bool:
 
 def deployment_ready(server: KubeServer, name: str) -> Callable[[], bool]:
     return lambda: deployment_rolled_out(server.get("apps/v1", "Deployment", name))
+
+
+def kubeconfig_with_token(kubeconfig: Path, token: str, path: Path) -> str:
+    """A copy of ``kubeconfig`` at ``path`` whose users authenticate with the bearer ``token`` (mode 0600); its path."""
+    config = yaml.safe_load(kubeconfig.read_text())
+    for user in config["users"]:
+        user["user"] = {"token": token}
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return str(path)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-import yaml
+from kubelab import kubeconfig_with_token
 from labtest import credentials, emergency, record, run_lab
 
 from lab import process
@@ -73,14 +73,21 @@ def test_ops_api_stopped_the_fallback_rolls_back(lab, tmp_path):
     assert rollback["attempts"][0]["path"] == "ops_api" and rollback["attempts"][0]["error_type"] == "UnavailableError"
 
 
+def ops_api_down_as(lab, tmp_path: Path, identity: str, operator: str, incident: str) -> tuple[object, dict]:
+    """The forced emergency run of a non-admin ``operator`` whose kubeconfig holds the lab identity's token, with the ops API
+    stopped; the run and the HAProxy weights right after it."""
+    kubeconfig = kubeconfig_with_token(Path(lab.path("kubeconfig")), credentials(lab)["identities"][identity]["token"], tmp_path / "kubeconfig")
+    with stopped(lab, OpsApi()):
+        run = emergency(tmp_path, incident, rollback_operator=operator, ofm_kubeconfig=str(kubeconfig), **FORCED,
+                        rollback_validation_sustain="2s")
+        return run, weights(lab)
+
+
 def test_a_non_admin_is_authorized_by_the_clusters_rbac_when_the_ops_api_is_down(lab, tmp_path):
     incident = incident_id()
     sre = credentials(lab)["identities"]["kube_sre"]
-    kubeconfig = kubeconfig_with_token(lab, tmp_path, sre["token"])
-    with stopped(lab, OpsApi()):
-        run = emergency(tmp_path, incident, rollback_operator="sre-on-call", ofm_kubeconfig=str(kubeconfig), **FORCED,
-                        rollback_validation_sustain="2s")
-        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    run, after = ops_api_down_as(lab, tmp_path, "kube_sre", "sre-on-call", incident)
+    assert after == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
     result = record(tmp_path / "incidents", incident)
     assert result["operator"]["authorized_by"].startswith("Kubernetes RBAC (SelfSubjectAccessReview")
@@ -91,13 +98,8 @@ def test_a_non_admin_is_authorized_by_the_clusters_rbac_when_the_ops_api_is_down
 
 
 def test_a_non_admin_without_rbac_rights_is_refused_when_the_ops_api_is_down(lab, tmp_path):
-    incident = incident_id()
-    viewer = credentials(lab)["identities"]["kube_viewer"]
-    kubeconfig = kubeconfig_with_token(lab, tmp_path, viewer["token"])
-    with stopped(lab, OpsApi()):
-        run = emergency(tmp_path, incident, rollback_operator="viewer", ofm_kubeconfig=str(kubeconfig), **FORCED,
-                        rollback_validation_sustain="2s")
-        assert weights(lab) == INITIAL, "nothing changed"
+    run, after = ops_api_down_as(lab, tmp_path, "kube_viewer", "viewer", incident_id())
+    assert after == INITIAL, "nothing changed"
     assert run.returncode != 0
     assert "Refused: viewer is not in incident_admins and the ops API could not be asked" in run.stdout
     assert "the cluster denies" in run.stdout
@@ -160,14 +162,3 @@ def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_p
     step = record(tmp_path / "incidents", incident)["manual_steps"][0]
     assert step["item"] == "Declare incident" and "post it in #ops-alerts by hand" in step["step"]
     assert f"{incident}: emergency canary rollback started by lab-admin" in step["step"], "the message to post"
-
-
-def kubeconfig_with_token(lab, tmp_path: Path, token: str) -> Path:
-    """The lab's kubeconfig with the user's token set (the lab's own has none: it is the cluster admin)."""
-    config = yaml.safe_load(Path(lab.path("kubeconfig")).read_text())
-    for user in config["users"]:
-        user["user"] = {"token": token}
-    path = tmp_path / "kubeconfig"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path

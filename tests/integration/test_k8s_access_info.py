@@ -6,10 +6,8 @@ checks the module end to end: the client's request, the mapping of allowed and d
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
-import yaml
-from kubelab import kube_apiserver
+from kubelab import kube_apiserver, kubeconfig_with_token
 from labtest import run_module
 
 SRE, VIEWER, STRANGER = "sre-token-0123456789", "viewer-token-0123456789", "nobody-0123456789"
@@ -22,21 +20,13 @@ PRESET = {"namespace": "ofm-production", "preset": "emergency_fallback", "rollou
           "canary_ingress": "ofm-social-os-api-canary", "canary_deployment": "ofm-social-os-api-canary"}
 
 
-def with_token(kubeconfig: Path, token: str, path: Path) -> str:
-    config = yaml.safe_load(kubeconfig.read_text())
-    for user in config["users"]:
-        user["user"] = {"token": token}
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
-
-
 def test_the_cluster_answers_for_each_user(tmp_path):
     rbac_file = tmp_path / "rbac.json"
     rbac_file.write_text(json.dumps(RULES))
     with kube_apiserver(tmp_path, "--rbac-file", str(rbac_file)) as (_url, kubeconfig):
-        sre = run_module("k8s_access_info", {**PRESET, "kubeconfig": with_token(kubeconfig, SRE, tmp_path / "sre")}, tmp_path)
-        viewer = run_module("k8s_access_info", {**PRESET, "kubeconfig": with_token(kubeconfig, VIEWER, tmp_path / "viewer")}, tmp_path)
-        stranger = run_module("k8s_access_info", {**PRESET, "kubeconfig": with_token(kubeconfig, STRANGER, tmp_path / "nobody")}, tmp_path)
+        sre = run_module("k8s_access_info", {**PRESET, "kubeconfig": kubeconfig_with_token(kubeconfig, SRE, tmp_path / "sre")}, tmp_path)
+        viewer = run_module("k8s_access_info", {**PRESET, "kubeconfig": kubeconfig_with_token(kubeconfig, VIEWER, tmp_path / "viewer")}, tmp_path)
+        stranger = run_module("k8s_access_info", {**PRESET, "kubeconfig": kubeconfig_with_token(kubeconfig, STRANGER, tmp_path / "nobody")}, tmp_path)
         admin = run_module("k8s_access_info", {**PRESET, "kubeconfig": str(kubeconfig)}, tmp_path)
 
     assert not sre.failed and sre.result["allowed"] is True and sre.result["denied"] == [], sre.stdout
