@@ -14,7 +14,7 @@ import argparse
 import json
 import shutil
 import sys
-from typing import Optional
+from typing import Optional, Sequence
 
 from lab import process
 from lab.components import COMPONENTS
@@ -25,13 +25,19 @@ from lab.config import HOST, REPO_ROOT, LabConfig, load_config
 FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue")
 
 
-def cmd_up(cfg: LabConfig) -> int:
+def cmd_up(cfg: LabConfig, only: Sequence[str] = ()) -> int:
+    """Start every component that is not running (with ``only``: just those, e.g. one a test stopped on purpose)."""
+    unknown = set(only) - {c.name for c in COMPONENTS}
+    if unknown:
+        raise process.LabError(f"unknown component(s) {', '.join(sorted(unknown))}; known: {', '.join(c.name for c in COMPONENTS)}")
     missing = [f"{c.name}: {why}" for c in COMPONENTS if (why := c.available())]
     if missing:
         raise process.LabError("cannot start the lab:\n  " + "\n  ".join(missing))
     cfg.save()
     cfg.credentials()
     for component in COMPONENTS:
+        if only and component.name not in only:
+            continue
         pid = component.pid(cfg)
         if pid is not None:
             print(f"  {component.name:<18} already running (pid {pid})")
@@ -154,6 +160,7 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--port", action="append", type=parse_port, default=[], metavar="NAME=N")
     up.add_argument("--load-rate", type=float)
     up.add_argument("--sli-window")
+    up.add_argument("--only", action="append", default=[], metavar="COMPONENT", help="start only this component (repeatable)")
     down = sub.add_parser("down", help="stop every component")
     down.add_argument("--purge", action="store_true", help="also delete the state directory")
     status = sub.add_parser("status", help="each component, its state and ports (exit 3 unless all run)")
@@ -181,7 +188,7 @@ def main(argv: Optional[list[str]] = None) -> int:
                 cfg.load_rate = args.load_rate
             if args.sli_window:
                 cfg.sli_window = args.sli_window
-            return cmd_up(cfg)
+            return cmd_up(cfg, args.only)
         cfg = load_config()
         if args.command == "down":
             return cmd_down(cfg, args.purge)

@@ -62,12 +62,17 @@ def quiet_lab_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
     process.stop(DbWriter().pid_file(lab))
     postgres = Postgres()
     postgres.psql(lab, "ALTER SYSTEM SET archive_timeout = 0;\nALTER SYSTEM SET autovacuum = off;\nSELECT pg_reload_conf();\n")
+    # An autovacuum worker (or the writer's last transaction) that started before may still commit: wait until none runs.
+    wait_until(lambda: postgres.psql(lab, "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() AND "
+                                          "(backend_type = 'autovacuum worker' OR backend_xid IS NOT NULL);\n").strip() == "0",
+               60, interval=0.2, what="no transaction in progress on the lab's database")
     try:
         yield {"host": HOST, "port": lab.ports["postgres"], "user": ADMIN_ROLE, "password": credentials(lab)["db_admin_password"],
                "database": DATABASE}
     finally:
         postgres.psql(lab, "ALTER SYSTEM RESET archive_timeout;\nALTER SYSTEM RESET autovacuum;\nSELECT pg_reload_conf();\n")
-        run_lab("up")
+        # Only the writer: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
+        run_lab("up", "--only", "db-writer")
 
 
 def switch_and_wait_archived(connection: Any) -> None:

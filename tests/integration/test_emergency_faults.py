@@ -44,7 +44,8 @@ def stopped(lab, *components) -> Iterator[None]:
     try:
         yield
     finally:
-        run_lab("up")
+        # Only these: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
+        run_lab("up", *[argument for component in components for argument in ("--only", component.name)])
         run_lab("reset")
 
 
