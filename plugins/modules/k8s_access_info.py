@@ -124,10 +124,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, authorization_api
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import checks_from_params, review
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import PRESETS, VERBS, checks_from_params, review
 
 CHECK_SPEC: dict[str, dict[str, Any]] = {
-    "verb": {"type": "str", "required": True, "choices": ["get", "list", "watch", "create", "update", "patch", "delete", "deletecollection"]},
+    "verb": {"type": "str", "required": True, "choices": list(VERBS)},
     "group": {"type": "str", "default": ""},
     "resource": {"type": "str", "required": True},
     "subresource": {"type": "str"},
@@ -137,7 +137,7 @@ CHECK_SPEC: dict[str, dict[str, Any]] = {
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
     "namespace": {"type": "str", "default": "default"},
-    "preset": {"type": "str", "choices": ["emergency_fallback"]},
+    "preset": {"type": "str", "choices": list(PRESETS)},
     "rollout": {"type": "str"},
     "canary_ingress": {"type": "str"},
     "canary_deployment": {"type": "str"},
