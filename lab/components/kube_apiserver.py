@@ -5,23 +5,53 @@ import json
 from pathlib import Path
 
 from lab.components.base import PythonService, http_json
-from lab.config import LabConfig
+from lab.config import Identity, LabConfig
 from lab.services.kube import seed
 
 
+# The rules of the lab's RBAC users (lab/services/kube/rbac.py): the SRE may send exactly the requests of the emergency
+# fallback (ofm.rollback.k8s_access_info's preset emergency_fallback), in its namespace only; the viewer may read anything.
+FALLBACK_RULES = (
+    {"verbs": ["get", "patch"], "apiGroups": ["argoproj.io"], "resources": ["rollouts"]},
+    {"verbs": ["patch"], "apiGroups": ["argoproj.io"], "resources": ["rollouts/status"]},
+    {"verbs": ["list"], "apiGroups": ["apps"], "resources": ["replicasets"]},
+    {"verbs": ["get"], "apiGroups": ["apps"], "resources": ["deployments"]},
+    {"verbs": ["patch"], "apiGroups": ["apps"], "resources": ["deployments/scale"]},
+    {"verbs": ["get", "patch"], "apiGroups": ["networking.k8s.io"], "resources": ["ingresses"]},
+)
+SRE_RULES = [{**rule, "namespaces": [seed.NAMESPACE]} for rule in FALLBACK_RULES]
+VIEWER_RULES = [{"verbs": ["get", "list", "watch"], "apiGroups": ["*"], "resources": ["*"]}]
+
+
+def rbac_users(identities: dict[str, Identity]) -> dict[str, dict[str, object]]:
+    """The server's --rbac-file: the bearer token of each lab RBAC identity -> its user name and rules."""
+    return {identities["kube_sre"].token: {"user": "kube-sre", "rules": SRE_RULES},
+            identities["kube_viewer"].token: {"user": "kube-viewer", "rules": VIEWER_RULES}}
+
+
 class KubeApiServer(PythonService):
+    """The Kubernetes API test server, with the lab's RBAC users.
+
+    The lab's kubeconfig has no bearer token, and such requests are the cluster admin: the server listens on loopback over
+    plain HTTP, and kubectl sends no token over plain HTTP. Two identities of the lab's credentials (``credentials.json`` in the
+    state directory, ``lab info``) are RBAC users by their bearer tokens (file ``data/kube-rbac.json``), for SelfSubjectAccessReviews
+    (``kubectl auth can-i``, ofm.rollback.k8s_access_info) and SelfSubjectReviews (``kubectl auth whoami``):
+
+    - ``kube_sre`` (user ``kube-sre``): exactly the requests of the emergency fallback, in namespace ofm-production - get and
+      patch the Rollout, patch its ``status``, list the ReplicaSets, get the canary Deployment and patch its ``scale``, get
+      and patch the canary Ingress (``SRE_RULES``);
+    - ``kube_viewer`` (user ``kube-viewer``): get, list and watch anything (``VIEWER_RULES``).
+
+    The rules answer the reviews only: the lab server does not refuse these users' other requests (its ``--rbac-enforce``
+    would), as the emergency playbook reads more than the fallback's objects with the same kubeconfig.
+    """
+
     name = "kube-apiserver"
     module = "kube_apiserver"
     ports = ("kube_apiserver",)
     description = ("Kubernetes API test server (discovery, CRUD, patches, watch, Deployment/StatefulSet/DaemonSet/Argo Rollout controllers), "
                    "seeded with namespace ofm-production: the Rollout at canary weight 10, the canary Ingress and Deployments")
     stand_in = "a Kubernetes control plane (none can run here); KUBECONFIG=<state>/kubeconfig for kubectl, helm and the kubernetes client"
-
-    # The lab's kubeconfig has no bearer token (the cluster admin): the server listens on loopback over plain HTTP, and
-    # kubectl sends no token over plain HTTP. The identities kube_sre and kube_viewer of the lab's credentials are RBAC users
-    # whose bearer tokens SelfSubjectAccessReviews answer for: kube_sre may do exactly what the emergency fallback does in
-    # namespace ofm-production (patch the Rollout and its status, patch the canary Ingress, scale the canary Deployment, and
-    # the reads), kube_viewer may only read.
 
     def service_args(self, cfg: LabConfig) -> list[str]:
         return [
@@ -37,14 +67,7 @@ class KubeApiServer(PythonService):
         return cfg.path("data", "kube-rbac.json")
 
     def prepare(self, cfg: LabConfig) -> None:
-        identities = cfg.credentials().identities
-        read = {"verbs": ["get", "list", "watch"], "apiGroups": ["*"], "resources": ["*"]}
-        fallback = [read, {"verbs": ["patch"], "apiGroups": ["argoproj.io"], "resources": ["rollouts", "rollouts/status"],
-                           "namespaces": [seed.NAMESPACE]},
-                    {"verbs": ["patch"], "apiGroups": ["networking.k8s.io"], "resources": ["ingresses"], "namespaces": [seed.NAMESPACE]},
-                    {"verbs": ["patch", "update"], "apiGroups": ["apps"], "resources": ["deployments/scale"], "namespaces": [seed.NAMESPACE]}]
-        users = {identities["kube_sre"].token: {"user": "kube-sre", "rules": fallback},
-                 identities["kube_viewer"].token: {"user": "kube-viewer", "rules": [read]}}
+        users = rbac_users(cfg.credentials().identities)
         path = self.rbac_file(cfg)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(users))

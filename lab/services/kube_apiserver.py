@@ -14,6 +14,11 @@ State lives in memory and is saved to ``--state-file`` (JSON) on shutdown and lo
 writes a kubeconfig (``--kubeconfig``) so ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
 routes (loopback only, no auth) inject faults and mark images as broken. With ``--seed-ofm`` it holds the OFM Social OS
 objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back.
+
+Authentication: none by default (the cluster admin); ``--token-file`` requires that one bearer token. ``--rbac-file`` adds
+users by bearer token with RBAC rules (``lab.services.kube.rbac``): SelfSubjectAccessReviews (``kubectl auth can-i``) are
+answered from them and SelfSubjectReviews (``kubectl auth whoami``) name them; with ``--rbac-enforce`` their other resource
+requests are refused (403 Forbidden) unless a rule allows them.
 """
 from __future__ import annotations
 
@@ -142,11 +147,12 @@ class KubeApi:  # pylint: disable=too-many-public-methods
     """The API server's behaviour, independent of HTTP plumbing (``handle`` takes method, path, query, headers, body)."""
 
     def __init__(self, store: Store, controllers: Controllers, token: Optional[str] = None, server_address: str = "127.0.0.1:0",
-                 users: Optional[dict[str, rbac.User]] = None):
+                 users: Optional[dict[str, rbac.User]] = None, enforce: bool = False):
         self.store = store
         self.controllers = controllers
         self.token = token
         self.users = users or {}
+        self.enforce = enforce
         self.server_address = server_address
         self.stopping = threading.Event()
         self._faults: list[Fault] = []
@@ -167,21 +173,37 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             self._inject_fault(method, path, query)
             if path.rstrip("/") == rbac.SSAR_PATH and method == "POST":
                 return Answer(201, rbac.review(user, _json(body)))
+            if path.rstrip("/") == rbac.SSR_PATH and method == "POST":
+                return Answer(201, rbac.who(user))
+            if self.enforce:
+                self._authorize(user, method, path, query)
             return self._route(method, path, query, headers, body)
         except ApiError as exc:
             return Answer(exc.code, exc.status())
 
     def _authenticate(self, headers: Any) -> rbac.User:
-        """The caller: a user of the RBAC file by its bearer token, else the cluster admin (when no single token is required)."""
+        """The caller: a user of the RBAC file by its bearer token, else the cluster admin: with the --token-file token, or
+        with no token at all when none is required; any other bearer token is unauthorized."""
         given = headers.get("Authorization") or ""
-        if self.users and given.startswith("Bearer "):
-            user = self.users.get(given[len("Bearer "):])
-            if user is None:
-                raise errors.unauthorized()
+        user = self.users.get(given[len("Bearer "):]) if given.startswith("Bearer ") else None
+        if user is not None:
             return user
-        if self.token and given != f"Bearer {self.token}":
+        if self.token and given == f"Bearer {self.token}":
+            return rbac.ADMIN
+        if self.token or (self.users and given.startswith("Bearer ")):
             raise errors.unauthorized()
         return rbac.ADMIN
+
+    def _authorize(self, user: rbac.User, method: str, path: str, query: dict[str, str]) -> None:
+        """403 Forbidden for a resource request that ``user``'s rules do not allow (discovery and other paths pass)."""
+        target = parse_target(path)
+        if target is None or user.admin:
+            return
+        attributes = {"verb": request_verb(method, path, query), "group": target.resource.group, "resource": target.resource.plural,
+                      "subresource": target.subresource or "", "name": target.name or "", "namespace": target.namespace or ""}
+        if not rbac.allows(user, attributes)[0]:
+            raise errors.forbidden(user.name, attributes["verb"], target.resource.plural, target.resource.group, target.name or "",
+                                   target.namespace or "", target.subresource or "")
 
     def _inject_fault(self, method: str, path: str, query: dict[str, str]) -> None:
         verb = request_verb(method, path, query)
@@ -483,6 +505,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for this server here")
     parser.add_argument("--token-file", type=Path, help="require 'Authorization: Bearer <token>' with the token in this file")
     parser.add_argument("--rbac-file", type=Path, help="JSON {token: {user, rules}}: users that SelfSubjectAccessReviews answer for")
+    parser.add_argument("--rbac-enforce", action="store_true", help="refuse (403) the requests of --rbac-file users that their rules do not allow")
     parser.add_argument("--state-file", type=Path, help="load objects from this JSON file on start, save them there on stop")
     parser.add_argument("--tick", type=float, default=0.2, help="seconds between controller passes")
     parser.add_argument("--broken-image", action="append", default=[], help="an image that never becomes ready (repeatable)")
@@ -495,7 +518,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     controllers = Controllers(store, broken_images=set(args.broken_image))
     if args.seed_ofm:
         seed.seed(store, controllers.tick)
-    api = KubeApi(store, controllers, token, f"{args.host}:{args.port}", users=rbac.load(args.rbac_file))
+    api = KubeApi(store, controllers, token, f"{args.host}:{args.port}", users=rbac.load(args.rbac_file),
+                  enforce=args.rbac_enforce)
     if args.kubeconfig:
         write_kubeconfig(args.kubeconfig, f"http://{args.host}:{args.port}", token)
     worker = threading.Thread(target=controllers.run, args=(args.tick, api.stopping), name="controllers", daemon=True)

@@ -81,6 +81,11 @@ def authorization_api(params: Mapping[str, Any]) -> "kube_client.AuthorizationV1
     return kube_client.AuthorizationV1Api(api_client(params))
 
 
+def authentication_api(client: "kube_client.ApiClient") -> "kube_client.AuthenticationV1Api":
+    """The ``authentication.k8s.io/v1`` API (SelfSubjectReview: who the credentials are) of an ``ApiClient``."""
+    return kube_client.AuthenticationV1Api(client)
+
+
 def map_error(exc: Exception, operation: str, target: str) -> OfmRollbackError:
     """The collection's error for a failed Kubernetes call."""
     status = getattr(exc, "status", None)

@@ -4,7 +4,8 @@
 """What the caller may do in a Kubernetes cluster, asked of the cluster itself: one SelfSubjectAccessReview per check.
 
 ``checks_from_params`` validates the checks (or expands the ``emergency_fallback`` preset into the exact verbs the emergency
-rollback's Kubernetes paths use); ``review`` asks the API server (``authorization.k8s.io/v1``) and returns each answer.
+rollback's Kubernetes paths use); ``review`` asks the API server (``authorization.k8s.io/v1``) and returns each answer;
+``whoami`` asks who the credentials are (``authentication.k8s.io/v1``), for the record.
 No AnsibleModule in here.
 """
 
@@ -14,11 +15,12 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import call_mapped
 
 VERBS = ("get", "list", "watch", "create", "update", "patch", "delete", "deletecollection")
 PRESETS = ("emergency_fallback",)
+PRESET_OPTIONS = ("rollout", "canary_ingress", "canary_deployment")
 
 
 @dataclass(frozen=True)
@@ -44,12 +46,20 @@ class Check:
 
 
 def emergency_fallback(namespace: str, rollout: str, canary_ingress: str, canary_deployment: str) -> list[Check]:
-    """What ofm.rollback.argo_rollout (abort, undo to stable) and ofm.rollback.canary_ingress (weight 0, scale to 0) do."""
+    """Every request of the emergency rollback's Kubernetes paths, in the order they send them.
+
+    ofm.rollback.argo_rollout: abort reads the Rollout, patches its ``status`` subresource and reads it until Degraded; undo
+    to stable reads it, lists the ReplicaSets (its history), patches the Rollout (a JSON patch of its template) and reads it
+    until Healthy. ofm.rollback.canary_ingress: reads the Ingress and the Deployment (the Deployment itself, not its scale),
+    patches the Ingress's weight annotation, then patches the Deployment's ``scale`` subresource.
+    """
     return [
         Check("get", "argoproj.io", "rollouts", namespace, name=rollout),
         Check("patch", "argoproj.io", "rollouts", namespace, "status", rollout),
-        Check("patch", "argoproj.io", "rollouts", namespace, name=rollout),
         Check("list", "apps", "replicasets", namespace),
+        Check("patch", "argoproj.io", "rollouts", namespace, name=rollout),
+        Check("get", "networking.k8s.io", "ingresses", namespace, name=canary_ingress),
+        Check("get", "apps", "deployments", namespace, name=canary_deployment),
         Check("patch", "networking.k8s.io", "ingresses", namespace, name=canary_ingress),
         Check("patch", "apps", "deployments", namespace, "scale", canary_deployment),
     ]
@@ -58,10 +68,15 @@ def emergency_fallback(namespace: str, rollout: str, canary_ingress: str, canary
 def checks_from_params(params: Mapping[str, Any]) -> list[Check]:
     """The checks the options ask for, validated before anything is sent; ``InputError`` names the option."""
     namespace = params.get("namespace") or "default"
+    if not params.get("preset"):
+        stray = next((option for option in PRESET_OPTIONS if params.get(option)), None)
+        if stray:
+            raise InputError(f"{stray} is only used with a preset; set preset or leave {stray} out", option=stray,
+                             accepted=f"nothing without preset (preset: {', '.join(PRESETS)})")
     if params.get("preset"):
         if params["preset"] not in PRESETS:
             raise InputError(f"unknown preset {params['preset']!r}", option="preset", accepted=PRESETS)
-        names = {option: params.get(option) for option in ("rollout", "canary_ingress", "canary_deployment")}
+        names = {option: params.get(option) for option in PRESET_OPTIONS}
         for option, value in names.items():
             if not value:
                 raise InputError(f"preset {params['preset']} needs {option}", option=option, accepted="the name of the object")
@@ -113,3 +128,17 @@ def review(create: Create, checks: Sequence[Check], target: str, *, retries: int
 def _status(result: Any) -> dict[str, Any]:
     data: Optional[Any] = result.to_dict() if hasattr(result, "to_dict") else result
     return dict((data or {}).get("status") or {})
+
+
+def whoami(create: Create, target: str) -> Optional[str]:
+    """The user name the cluster sees for these credentials (a SelfSubjectReview, ``authentication.k8s.io/v1``, through
+    ``create``), or None when the cluster does not say: the API is older than Kubernetes 1.28 or refuses it. Asked once,
+    after the reviews: the name is for the record only, and a failure of its own is not worth a retry or a failed task."""
+    try:
+        result = call_mapped(lambda: create({"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}),
+                             "SelfSubjectReview", target, retries=0, sleep=time.sleep)
+    except OfmRollbackError:
+        return None
+    status = _status(result)
+    user_info = status.get("user_info") or status.get("userInfo") or {}
+    return str(user_info.get("username") or "") or None

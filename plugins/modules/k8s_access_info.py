@@ -13,9 +13,11 @@ description:
   - Sends one C(SelfSubjectAccessReview) (C(authorization.k8s.io/v1)) per check, with the credentials of the connection options,
     and returns each answer of the cluster's own authorizer (RBAC and whatever else it runs), as C(kubectl auth can-i) does.
   - O(preset=emergency_fallback) asks for exactly what the emergency rollback's Kubernetes paths do, so that an operator can be
-    authorized by the cluster when the ops API cannot be asked - get, patch and patch C(status) of the Argo Rollout O(rollout), list
-    the ReplicaSets (its history), patch the canary Ingress O(canary_ingress), patch the C(scale) of the canary Deployment
-    O(canary_deployment).
+    authorized by the cluster when the ops API cannot be asked - get, patch C(status) of and patch the Argo Rollout O(rollout)
+    (M(ofm.rollback.argo_rollout) abort and undo), list the ReplicaSets (the Rollout's history), get and patch the canary Ingress
+    O(canary_ingress) and get the canary Deployment O(canary_deployment) and patch its C(scale) (M(ofm.rollback.canary_ingress)).
+  - After the reviews it asks who the credentials are (one C(SelfSubjectReview), C(authentication.k8s.io/v1), Kubernetes 1.28 and
+    later) and returns RV(user) when the cluster says; a cluster that does not is no failure.
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
@@ -31,13 +33,13 @@ options:
     type: str
     choices: [emergency_fallback]
   rollout:
-    description: With O(preset=emergency_fallback), the Argo Rollout.
+    description: With O(preset=emergency_fallback), the Argo Rollout (refused without O(preset)).
     type: str
   canary_ingress:
-    description: With O(preset=emergency_fallback), the canary Ingress.
+    description: With O(preset=emergency_fallback), the canary Ingress (refused without O(preset)).
     type: str
   canary_deployment:
-    description: With O(preset=emergency_fallback), the canary Deployment.
+    description: With O(preset=emergency_fallback), the canary Deployment (refused without O(preset)).
     type: str
   checks:
     description: The questions, each one C(SelfSubjectAccessReview). Required without O(preset).
@@ -116,6 +118,11 @@ denied:
   returned: success
   type: list
   elements: str
+user:
+  description: The user name the cluster sees for these credentials (its C(SelfSubjectReview)).
+  returned: when the cluster answers a SelfSubjectReview
+  type: str
+  sample: kube-sre
 """
 
 from typing import Any
@@ -123,8 +130,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, authorization_api
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import PRESETS, VERBS, checks_from_params, review
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, authentication_api, authorization_api
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import PRESET_OPTIONS, PRESETS, VERBS, checks_from_params, review, whoami
 
 CHECK_SPEC: dict[str, dict[str, Any]] = {
     "verb": {"type": "str", "required": True, "choices": list(VERBS)},
@@ -138,9 +145,7 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
     "namespace": {"type": "str", "default": "default"},
     "preset": {"type": "str", "choices": list(PRESETS)},
-    "rollout": {"type": "str"},
-    "canary_ingress": {"type": "str"},
-    "canary_deployment": {"type": "str"},
+    **{option: {"type": "str"} for option in PRESET_OPTIONS},
     "checks": {"type": "list", "elements": "dict", "options": CHECK_SPEC},
 }
 
@@ -151,14 +156,16 @@ def main(module_class=AnsibleModule) -> None:
     try:
         checks = checks_from_params(module.params)
         authorization = authorization_api(module.params)
-        answers = review(authorization.create_self_subject_access_review, checks, authorization.api_client.configuration.host)
+        host = authorization.api_client.configuration.host
+        answers = review(authorization.create_self_subject_access_review, checks, host)
+        user = whoami(authentication_api(authorization.api_client).create_self_subject_review, host)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), changed=False)
     results = [answer.as_dict() for answer in answers]
     denied = [result["description"] for result in results if not result["allowed"]]
-    module.exit_json(changed=False, allowed=not denied, results=results, denied=denied,
-                     msg=f"all {len(results)} allowed" if not denied else f"{len(denied)} of {len(results)} not allowed: {'; '.join(denied)}")
-
+    who = f"{user}: " if user else ""
+    module.exit_json(changed=False, allowed=not denied, results=results, denied=denied, **({"user": user} if user else {}),
+                     msg=f"{who}all {len(results)} allowed" if not denied else f"{who}{len(denied)} of {len(results)} not allowed: {'; '.join(denied)}")
 
 if __name__ == "__main__":
     main()

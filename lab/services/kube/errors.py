@@ -84,6 +84,15 @@ def unauthorized() -> ApiError:
     return ApiError(401, "Unauthorized", "Unauthorized")
 
 
+def forbidden(user: str, verb: str, plural: str, group: str, name: str, namespace: str, subresource: str = "") -> ApiError:
+    """403 as the RBAC authorizer words it (``User "x" cannot patch resource "deployments/scale" in API group "apps" ...``)."""
+    resource = f"{plural}/{subresource}" if subresource else plural
+    where = f' in the namespace "{namespace}"' if namespace else " at the cluster scope"
+    subject = f'{qualified(plural, group)} "{name}"' if name else qualified(plural, group)
+    message = f'{subject} is forbidden: User "{user}" cannot {verb} resource "{resource}" in API group "{group}"{where}'
+    return ApiError(403, "Forbidden", message, _details(name, group, plural))
+
+
 def unsupported_media_type(content_type: str) -> ApiError:
     return ApiError(415, "UnsupportedMediaType", f'the body of the request was in an unknown format - accepted media types include: '
                     f'application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml, '

@@ -3,7 +3,8 @@
 A rule is ``{"verbs": [...], "apiGroups": [...], "resources": [...], "resourceNames": [...]?, "namespaces": [...]?}`` with
 ``"*"`` as a wildcard and ``resource/subresource`` names as RBAC writes them (``deployments/scale``). Requests without a
 token are the cluster admin (the lab's kubeconfig has none: kubectl sends no token over plain HTTP). The rules answer
-``SelfSubjectAccessReview``s only; other requests are not checked against them.
+``SelfSubjectAccessReview``s, and ``SelfSubjectReview``s say the user's name; other requests are checked against them only
+when the server runs with ``--rbac-enforce`` (403 Forbidden otherwise).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 SSAR_PATH = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+SSR_PATH = "/apis/authentication.k8s.io/v1/selfsubjectreviews"
 
 
 @dataclass(frozen=True)
@@ -20,6 +22,10 @@ class User:
     name: str
     rules: list[dict[str, Any]] = field(default_factory=list)
     admin: bool = False
+
+    @property
+    def groups(self) -> list[str]:
+        return ["system:masters", "system:authenticated"] if self.admin else ["system:authenticated"]
 
 
 ADMIN = User("system:admin", admin=True)
@@ -59,3 +65,9 @@ def review(user: User, body: dict[str, Any]) -> dict[str, Any]:
     allowed, reason = allows(user, attributes)
     return {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview", "metadata": {"creationTimestamp": None},
             "spec": (body or {}).get("spec") or {}, "status": {"allowed": allowed, **({} if allowed else {"denied": True}), "reason": reason}}
+
+
+def who(user: User) -> dict[str, Any]:
+    """The answer to a SelfSubjectReview: the caller's user info."""
+    return {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview", "metadata": {"creationTimestamp": None},
+            "status": {"userInfo": {"username": user.name, "groups": user.groups}}}

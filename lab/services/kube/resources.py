@@ -66,6 +66,11 @@ RESOURCES: tuple[ResourceType, ...] = (
 
 
 NAMESPACES = RESOURCES[0]
+# Kinds that are only created, and answered at once, never stored (see rbac.py); in discovery so that clients find them.
+REVIEWS: tuple[ResourceType, ...] = (
+    ResourceType("authorization.k8s.io", "v1", "selfsubjectaccessreviews", "SelfSubjectAccessReview", namespaced=False),
+    ResourceType("authentication.k8s.io", "v1", "selfsubjectreviews", "SelfSubjectReview", namespaced=False),
+)
 
 
 def find(group: str, version: str, plural: str) -> Optional[ResourceType]:
@@ -82,10 +87,10 @@ def by_kind(api_version: str, kind: str) -> Optional[ResourceType]:
     return None
 
 
-def group_versions() -> dict[str, list[str]]:
+def group_versions(kinds: tuple[ResourceType, ...] = RESOURCES) -> dict[str, list[str]]:
     """Group name -> its versions, in table order; the core group is ``""``."""
     groups: dict[str, list[str]] = {}
-    for resource in RESOURCES:
+    for resource in kinds:
         versions = groups.setdefault(resource.group, [])
         if resource.version not in versions:
             versions.append(resource.version)
@@ -99,7 +104,7 @@ def api_versions(server_address: str) -> dict[str, Any]:
 
 def api_group_list() -> dict[str, Any]:
     groups = []
-    for group, versions in group_versions().items():
+    for group, versions in group_versions(RESOURCES + REVIEWS).items():
         if not group:
             continue
         entries = [{"groupVersion": f"{group}/{version}", "version": version} for version in versions]
@@ -108,7 +113,7 @@ def api_group_list() -> dict[str, Any]:
 
 
 def api_group(group: str) -> Optional[dict[str, Any]]:
-    versions = group_versions().get(group)
+    versions = group_versions(RESOURCES + REVIEWS).get(group)
     if not group or not versions:
         return None
     entries = [{"groupVersion": f"{group}/{version}", "version": version} for version in versions]
@@ -116,13 +121,13 @@ def api_group(group: str) -> Optional[dict[str, Any]]:
 
 
 def resource_list(group: str, version: str) -> Optional[dict[str, Any]]:
-    members = [resource for resource in RESOURCES if (resource.group, resource.version) == (group, version)]
+    members = [resource for resource in RESOURCES + REVIEWS if (resource.group, resource.version) == (group, version)]
     if not members:
         return None
     entries: list[dict[str, Any]] = []
     for resource in members:
         entry: dict[str, Any] = {"name": resource.plural, "singularName": resource.singular, "namespaced": resource.namespaced,
-                                 "kind": resource.kind, "verbs": VERBS}
+                                 "kind": resource.kind, "verbs": ["create"] if resource in REVIEWS else VERBS}
         if resource.short_names:
             entry["shortNames"] = list(resource.short_names)
         if resource.categories:
