@@ -167,5 +167,6 @@ def main(module_class=AnsibleModule) -> None:
     module.exit_json(changed=False, allowed=not denied, results=results, denied=denied, **({"user": user} if user else {}),
                      msg=f"{who}all {len(results)} allowed" if not denied else f"{who}{len(denied)} of {len(results)} not allowed: {'; '.join(denied)}")
 
+
 if __name__ == "__main__":
     main()
