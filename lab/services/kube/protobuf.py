@@ -3,7 +3,7 @@
 kubectl's typed clients send ``application/vnd.kubernetes.protobuf`` bodies: the magic ``k8s\\0`` and a
 ``runtime.Unknown`` envelope (typeMeta, raw). Decoding needs the schema of each kind; this module knows
 the fields of ObjectMeta (name, generateName, namespace, labels, annotations) and of Namespace,
-ConfigMap and Secret. Other kinds get 415 so the caller sends JSON instead (e.g. ``kubectl apply``).
+ConfigMap and Secret, and the resource attributes of the review kinds (``kubectl auth can-i|whoami``). Other kinds get 415 so the caller sends JSON instead (e.g. ``kubectl apply``).
 """
 from __future__ import annotations
 
@@ -76,6 +76,20 @@ def _object(kind: str, data: bytes) -> dict[str, Any]:
     return obj
 
 
+# What ``kubectl auth can-i`` and ``kubectl auth whoami`` send: SelfSubjectAccessReview {metadata 1, spec 2 {resourceAttributes 1}},
+# ResourceAttributes {namespace 1, verb 2, group 3, version 4, resource 5, subresource 6, name 7}; a SelfSubjectReview has no spec.
+REVIEWS = (("authorization.k8s.io/v1", "SelfSubjectAccessReview"), ("authentication.k8s.io/v1", "SelfSubjectReview"))
+RESOURCE_ATTRIBUTES = {1: "namespace", 2: "verb", 3: "group", 4: "version", 5: "resource", 6: "subresource", 7: "name"}
+
+
+def _review(data: bytes) -> dict[str, Any]:
+    spec = dict(fields(dict(fields(data)).get(2, b"")))
+    if 1 not in spec:
+        return {"spec": {}}
+    attributes = {RESOURCE_ATTRIBUTES[number]: value.decode() for number, value in fields(spec[1]) if number in RESOURCE_ATTRIBUTES}
+    return {"spec": {"resourceAttributes": attributes}}
+
+
 def decode(body: bytes) -> dict[str, Any]:
     """The JSON form of a protobuf-encoded Namespace, ConfigMap or Secret; 415 for anything else."""
     if not body.startswith(MAGIC):
@@ -83,6 +97,8 @@ def decode(body: bytes) -> dict[str, Any]:
     envelope = dict(fields(body[len(MAGIC):]))
     type_meta = dict(fields(envelope.get(1, b"")))
     api_version, kind = type_meta.get(1, b"").decode(), type_meta.get(2, b"").decode()
+    if (api_version, kind) in REVIEWS:
+        return {"apiVersion": api_version, "kind": kind, **_review(envelope.get(2, b""))}
     if (api_version, kind) not in (("v1", "Namespace"), ("v1", "ConfigMap"), ("v1", "Secret")):
         raise ApiError(415, "UnsupportedMediaType", f"the test server decodes protobuf only for Namespace, ConfigMap and Secret, not "
                        f"{api_version}/{kind}; send application/json (e.g. kubectl apply -f) instead")

@@ -10,7 +10,7 @@ import pytest
 
 from ansible_collections.ofm.rollback.plugins.module_utils import kube_access
 from lab.components.kube_apiserver import SRE_RULES, VIEWER_RULES, rbac_users
-from lab.services.kube import rbac, seed
+from lab.services.kube import protobuf, rbac, seed
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.store import Store
 from lab.services.kube_apiserver import KubeApi
@@ -126,3 +126,20 @@ def test_the_rbac_file_holds_the_lab_identities_tokens(tmp_path: Path):
 def test_rule_matching(rule, allowed):
     attributes = {"verb": "patch", "group": "apps", "resource": "deployments", "subresource": "scale", "name": "api", "namespace": "ofm"}
     assert rbac.allows(rbac.User("u", [rule]), attributes)[0] is allowed
+
+
+def _field(number: int, payload: bytes) -> bytes:
+    assert len(payload) < 128
+    return bytes([number << 3 | 2, len(payload)]) + payload
+
+
+def test_kubectls_protobuf_review_is_read():
+    """``kubectl auth can-i`` sends its SelfSubjectAccessReview as protobuf."""
+    attributes = _field(1, b"ofm-production") + _field(2, b"patch") + _field(3, b"apps") + _field(5, b"deployments") + _field(6, b"scale")
+    review = _field(2, _field(1, attributes))
+    type_meta = _field(1, b"authorization.k8s.io/v1") + _field(2, b"SelfSubjectAccessReview")
+    decoded = protobuf.decode(protobuf.MAGIC + _field(1, type_meta) + _field(2, review))
+    assert decoded == {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectAccessReview",
+                       "spec": {"resourceAttributes": {"namespace": "ofm-production", "verb": "patch", "group": "apps",
+                                                       "resource": "deployments", "subresource": "scale"}}}
+    assert rbac.review(USERS["sre-token"], decoded)["status"]["allowed"] is True
