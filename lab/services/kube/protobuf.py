@@ -3,7 +3,8 @@
 kubectl's typed clients send ``application/vnd.kubernetes.protobuf`` bodies: the magic ``k8s\\0`` and a
 ``runtime.Unknown`` envelope (typeMeta, raw). Decoding needs the schema of each kind; this module knows
 the fields of ObjectMeta (name, generateName, namespace, labels, annotations) and of Namespace,
-ConfigMap and Secret, and the resource attributes of the review kinds (``kubectl auth can-i|whoami``). Other kinds get 415 so the caller sends JSON instead (e.g. ``kubectl apply``).
+ConfigMap and Secret, and the resource attributes of the review kinds (``kubectl auth can-i|whoami``).
+Other kinds get 415 so the caller sends JSON instead (e.g. ``kubectl apply``).
 """
 from __future__ import annotations
 
