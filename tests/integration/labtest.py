@@ -274,3 +274,11 @@ def record(records_dir: Path, incident: str) -> dict[str, Any]:
 
 def slack_messages(lab: LabConfig) -> list[dict[str, Any]]:
     return stand_in_messages(lab.url("slack"))
+
+
+def statuspage_incidents(lab: LabConfig, incident: str) -> list[dict[str, Any]]:
+    """The incidents of the lab's status page (the Statuspage stand-in) whose name holds ``incident``, read through its API."""
+    secrets = credentials(lab)
+    listed = lab_call(f"{lab.url('statuspage')}/v1/pages/{secrets['statuspage_page_id']}/incidents", "GET", None,
+                      {"Authorization": f"OAuth {secrets['statuspage_api_key']}"})
+    return [found for found in listed if incident in found["name"]]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kubelab import kubeconfig_with_token
-from labtest import credentials, emergency, record, run_lab
+from labtest import credentials, emergency, record, run_lab, statuspage_incidents
 
 from lab import process
 from lab.components.comms import Comms
@@ -163,3 +163,21 @@ def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_p
     step = record(tmp_path / "incidents", incident)["manual_steps"][0]
     assert step["item"] == "Declare incident" and "post it in #ops-alerts by hand" in step["step"]
     assert f"{incident}: emergency canary rollback started by lab-admin" in step["step"], "the message to post"
+
+
+def test_statuspage_down_the_rollback_goes_on_and_the_update_is_a_manual_step(lab, tmp_path):
+    incident = incident_id()
+    with stopped(lab, Comms("statuspage")):
+        run = emergency(tmp_path, incident, **FORCED, **FAST)
+        assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert "status page NOT updated" in run.stdout
+    assert "MANUAL Update the status page: Statuspage did not take the update" in run.stdout
+    result = record(tmp_path / "incidents", incident)
+    step = next(step for step in result["manual_steps"] if step["item"] == "Update the status page")
+    # Both the declaration and the rolled-back update failed: the step asks for the state the page should now show.
+    assert f'"Degraded performance of the OFM API ({incident})" to monitoring' in step["step"], step
+    assert "The release was rolled back" in step["step"], "the text to post"
+    assert result["status_page"]["delivered"] is False and result["status_page"]["error"]
+    assert statuspage_incidents(lab, incident) == [], "nothing reached the page"
+    assert credentials(lab)["statuspage_api_key"] not in run.stdout + (tmp_path / "audit.jsonl").read_text()

@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from labtest import credentials, emergency, lab_call, record, run_lab, slack_messages, slo_wait
+from labtest import credentials, emergency, lab_call, record, run_lab, slack_messages, slo_wait, statuspage_incidents
 
 from lab.components.haproxy import weights
 
@@ -46,6 +46,7 @@ def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
     assert weights(lab) == INITIAL
     assert record(tmp_path / "incidents", incident)["outcome"].startswith("no rollback: ok")
     assert not [m for m in slack_messages(lab) if incident in json.dumps(m)]
+    assert statuspage_incidents(lab, incident) == []
 
 
 def test_no_data_is_unknown_not_ok(breaching_canary, tmp_path):
@@ -69,6 +70,8 @@ def test_check_mode_changes_nothing(breaching_canary, tmp_path):
     posts = [r for r in lab_call(f"{lab.url('ops_api')}/__lab/requests")["requests"] if r["method"] == "POST"]
     assert posts == []
     assert not [m for m in slack_messages(lab) if incident in json.dumps(m)]
+    assert statuspage_incidents(lab, incident) == []
+    assert "status page incident would be monitoring (check mode)" in run.stdout
 
 
 def test_non_admin_operator_is_refused_before_anything_changes(breaching_canary, tmp_path):
@@ -141,6 +144,10 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     announcement = [m for m in slack_messages(lab) if incident in (m.get("text") or "") and "started" in m["text"]]
     assert len(announcement) == 1 and FAULT_TO_SLO[fault] in announcement[0]["text"]
     assert "Audit log:" in run.stdout and "chain verified" in run.stdout
+    public = statuspage_incidents(lab, incident)
+    assert [(found["status"], found["impact"]) for found in public] == [("monitoring", "major")], public
+    assert [update["status"] for update in public[0]["incident_updates"]][:2] == ["monitoring", "identified"]
+    assert result["status_page"]["delivered"] is True and result["status_page"]["incident_id"] == public[0]["id"]
 
     if fault == list(FAULT_TO_SLO)[-1]:
         again = emergency(tmp_path, incident_id())
