@@ -92,7 +92,8 @@ def test_restore_to_the_point_validates_and_reports(lab, secrets, tmp_path):
         assert report["rto"]["met"] is True and report["rpo"]["met"] is True and report["validation_passed"] is True
         for item in ("Schema Version", "Data Integrity", "Application Compatibility", "Performance", "Backup Status"):
             assert f"[ok    ] {item}" in run.stdout, run.stdout[-4000:]
-        assert "[x] Data corruption detected" in run.stdout
+        assert "[ok    ] Data corruption detected: the reason for this rollback (--reason data_corruption)" in run.stdout
+        assert "[ok    ] Schema changes causing application failures: not this rollback's reason" in run.stdout
     finally:
         if sandbox_dir.exists():
             remove_sandbox(lab, sandbox_dir, tmp_path)
@@ -103,10 +104,14 @@ def test_a_missed_target_fails_and_says_which(lab, secrets, tmp_path):
     point, _before, _after = point_between_two_rows(lab, secrets)
     environment = f"rollback-{uuid.uuid4().hex[:6]}"
     results = tmp_path / "results"
+    # Without an expected schema version the check cannot run: a MANUAL line that says what to set, never a silent skip.
     run = dr_restore("--environment", environment, "--pitr-target", point, "--source", "production", "--rto-target", "1s",
-                     "--results-dir", str(results))
+                     "--results-dir", str(results), "--", "-e", '{"ofm_db_schema_version": ""}')
     assert run.returncode != 0
     assert "Missed: rto" in run.stdout, run.stdout[-4000:]
+    assert "[MANUAL] Schema Version: Confirm the schema version of the restored database by hand" in run.stdout, run.stdout[-4000:]
+    assert "set ofm_db_schema_version" in run.stdout
+    assert "[MANUAL] Schema changes causing application failures: Confirm which condition requires" in run.stdout, "no --reason given"
     assert json.loads((results / f"dr-{environment}.json").read_text())["rto"]["met"] is False
     assert not (lab.state_dir / "dr-sandboxes" / environment).exists(), "the sandbox is removed even when a target is missed"
 

@@ -138,9 +138,17 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     assert result["traffic"]["all_on_stable"] is True
     assert result["traffic"]["measured"]["canary_share"] == 0
     assert result["rollback"]["changed"] is True
-    statuses = {item["item"]: item["status"] for item in result["validation"]}
+    statuses = {item["title"]: item["status"] for item in result["validation"]}
     assert statuses["Traffic Routing"] == "ok" and statuses["SLO Recovery"] == "ok"
-    assert statuses["Database Health: query performance"] == "manual"
+    assert statuses["Database Health"] == "manual", "no query-latency SLO in the lab"
+    lines = {line["id"]: line for line in result["checklist"]}
+    assert len(lines) == result["checklist_counts"]["ok"] + result["checklist_counts"]["failed"] + result["checklist_counts"]["manual"]
+    assert lines["emergency.declare-incident"]["status"] == "ok" and lines["comms.status-page"]["status"] == "ok"
+    assert lines[f"slo-trigger.{FAULT_TO_SLO[fault].replace('_', '-')}"]["status"] == "failed", "the breached trigger"
+    assert lines["post-immediate.slo-compliance"]["status"] == "manual", "bordering sections are printed as MANUAL"
+    assert "[MANUAL] Engineering Team · Leadership · Customer Success" in run.stdout
+    markdown = tmp_path / "incidents" / f"{result['incident_id']}-{result['started_at'].replace(':', '')}.md"
+    assert "Post an update in Slack #engineering." in markdown.read_text(), "the record holds every instruction"
     announcement = [m for m in slack_messages(lab) if incident in (m.get("text") or "") and "started" in m["text"]]
     assert len(announcement) == 1 and FAULT_TO_SLO[fault] in announcement[0]["text"]
     assert "Audit log:" in run.stdout and "chain verified" in run.stdout

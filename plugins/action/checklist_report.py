@@ -1,0 +1,56 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Action plugin of ofm.rollback.checklist_report: judges the checklist on the controller (there is no module to run)."""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist
+
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
+    "procedure": {"type": "str", "required": True, "choices": ["emergency", "planned", "database"]},
+    "results": {"type": "dict", "default": {}},
+    "only": {"type": "list", "elements": "str"},
+    "fail_on_failed": {"type": "bool", "default": False},
+}
+
+
+def rules_of(procedure: str) -> dict[str, checklist.Rule]:
+    return importlib.import_module(f"ansible_collections.ofm.rollback.plugins.plugin_utils.checklist_rules_{procedure}").RULES
+
+
+def report(procedure: str, results: dict[str, Any], only: Any = None, check_mode: bool = False) -> dict[str, Any]:
+    """The judged lines, their counts, the failed titles and the printed summary."""
+    judged = checklist.judge(checklist.load(), procedure, rules_of(procedure), {**results, "check_mode": check_mode}, only)
+    return {"lines": judged, "counts": checklist.counts(judged), "summary": checklist.render(judged),
+            "failed_lines": [line["title"] for line in judged if line["status"] == "failed"],
+            "manual_steps": [{"item": line["title"], "step": line["instruction"], "why": line["evidence"]}
+                             for line in judged if line["owned"] and line["status"] == "manual"]}
+
+
+class ActionModule(ActionBase):
+    """ofm.rollback.checklist_report."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp: Any = None, task_vars: Any = None) -> dict[str, Any]:
+        result = super().run(tmp, task_vars)
+        validated = ArgumentSpecValidator(ARGUMENT_SPEC).validate(self._task.args)
+        if validated.error_messages:
+            return {**result, "failed": True, "changed": False, "msg": "; ".join(validated.error_messages)}
+        params = validated.validated_parameters
+        try:
+            judged = report(params["procedure"], params["results"], params["only"], bool(self._task.check_mode or self._play_context.check_mode))
+        except ValueError as exc:
+            return {**result, "failed": True, "changed": False, "msg": str(exc)}
+        failed = params["fail_on_failed"] and bool(judged["failed_lines"])
+        msg = (f"{len(judged['failed_lines'])} checklist line(s) failed: {', '.join(judged['failed_lines'])}" if judged["failed_lines"]
+               else f"{judged['counts']['ok']} ok, {judged['counts']['manual']} manual")
+        return {**result, **judged, "changed": False, "failed": failed, "msg": msg}

@@ -1,0 +1,146 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: checklist_report
+short_description: Judge the rollback checklist's lines from a procedure's phase results
+version_added: 0.2.0
+description:
+  - Reads the collection's checklist map, C(meta/checklist.yml) (every line of the rollback checklist, what automates it
+    or what a person does), and judges every line a procedure prints from the results its phase roles handed back.
+  - Each line ends V(ok), V(failed) or V(manual) with its evidence; a manual line carries the instruction a person
+    follows, and an automated step that could not run (a notification that failed, a check without its configuration,
+    a phase the run never reached) becomes V(manual) with the reason. No line is silently skipped.
+  - The judging is Python (C(plugins/plugin_utils/checklist_rules_<procedure>.py), one rule per line id), not Jinja.
+  - This is an action plugin, it runs on the controller and never connects to the host.
+author:
+  - OFM Social OS SRE team (@ofm-social)
+extends_documentation_fragment:
+  - ofm.rollback.attributes
+options:
+  procedure:
+    description:
+      - The procedure whose lines to judge; its summary prints the sections it owns and those it borders.
+    type: str
+    required: true
+    choices: [emergency, planned, database]
+  results:
+    description:
+      - The phase results of the run, by role name (each role's C(<role>_phase)), each with C(status), C(started),
+        C(finished), C(changes) and C(evidence).
+    type: dict
+    default: {}
+  only:
+    description:
+      - Judge only these line ids (for example a phase that must fail on its own failed lines).
+    type: list
+    elements: str
+  fail_on_failed:
+    description:
+      - Fail the task when a judged line is V(failed), naming the lines.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+    description: The module only judges; in check mode the rules know that nothing was changed or waited for.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is nothing to show.
+  action:
+    support: full
+    description: Runs on the controller.
+notes:
+  - Run C(python3 scripts/checklist.py coverage) in a checkout to print the whole map.
+"""
+
+EXAMPLES = r"""
+- name: Judge the emergency procedure's checklist lines
+  ofm.rollback.checklist_report:
+    procedure: emergency
+    results:
+      slo_gate: "{{ slo_gate_phase }}"
+      canary_rollback: "{{ canary_rollback_phase }}"
+  register: checklist
+
+- name: Print them
+  ansible.builtin.debug:
+    msg: "{{ checklist.summary }}"
+"""
+
+RETURN = r"""
+lines:
+  description: Every judged line, in checklist order.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    id:
+      description: The line's stable id in the map.
+      type: str
+    section:
+      description: Its section.
+      type: str
+    subsection:
+      description: Its subsection, if any.
+      type: str
+    title:
+      description: Its title as the checklist writes it.
+      type: str
+    status:
+      description: V(ok), V(failed) or V(manual).
+      type: str
+    evidence:
+      description: What the run saw, or why a step could not run.
+      type: str
+    instruction:
+      description: For a manual line, what a person does.
+      type: str
+    owned:
+      description: Whether the procedure automates the line (else it borders its section).
+      type: bool
+  sample:
+    - id: emergency.declare-incident
+      section: Emergency Rollback (SLO Violation)
+      subsection: Immediate Response (0-5 minutes)
+      title: Declare Incident
+      status: manual
+      evidence: Slack did not take the declaration (connection refused)
+      instruction: "Post it in #ops-alerts by hand: INC-1234: emergency canary rollback started by alice"
+      owned: true
+counts:
+  description: How many lines ended ok, failed and manual.
+  returned: always
+  type: dict
+  sample: {ok: 21, failed: 0, manual: 26}
+failed_lines:
+  description: Titles of the failed lines.
+  returned: always
+  type: list
+  elements: str
+  sample: []
+manual_steps:
+  description: The manual lines the procedure owns (automated steps that could not run, and its manual lines), for the record.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    item:
+      description: The line's title.
+      type: str
+    step:
+      description: What a person does.
+      type: str
+    why:
+      description: Why it is manual in this run.
+      type: str
+summary:
+  description: The lines as printed in the run's summary, a heading per subsection.
+  returned: always
+  type: list
+  elements: str
+"""

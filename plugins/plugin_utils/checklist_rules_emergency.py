@@ -1,0 +1,277 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How the emergency procedure's results judge its checklist lines (one function per line id).
+
+The results are the phase results of playbooks/emergency-rollback.yml by role: ``slo_gate``, ``incident``, ``canary_rollback`` and
+``rollback_validation``, each in the shape of :data:`checklist.RESULT_SHAPE`, plus ``check_mode``. A rule raises
+:class:`NotReached` when its phase did not run: the judge then prints the line as MANUAL with its instruction.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok
+
+TRIGGERS = {
+    "slo-trigger.p95-latency": "p95_latency",
+    "slo-trigger.error-rate": "error_rate",
+    "slo-trigger.success-rate": "success_rate",
+    "slo-trigger.webhook-signature-verification": "webhook_signature_verification",
+    "slo-trigger.db-connection-failures": "db_connection_failures",
+}
+
+
+def phase(results: Mapping[str, Any], name: str, why: str = "the run stopped before it") -> dict[str, Any]:
+    """The evidence of a phase that ran, else NotReached."""
+    found = results.get(name) or {}
+    if not found or found.get("status") == "skipped":
+        raise NotReached(why)
+    return found.get("evidence") or {}
+
+
+def _no_rollback(results: Mapping[str, Any]) -> str:
+    gate = phase(results, "slo_gate")
+    if gate.get("proceed"):
+        return ""
+    if gate.get("already_stable"):
+        return "no rollback: the canary already carries no traffic"
+    return f"no rollback: {gate.get('verdict', 'unknown')} (no sustained breach)"
+
+
+def assess_impact(results: Mapping[str, Any]) -> Verdict:
+    gate = phase(results, "slo_gate", "the SLOs were not evaluated")
+    breached = gate.get("breached") or []
+    slos = gate.get("slos") or {}
+    if breached:
+        return ok("sustained breach: " + "; ".join(slos.get(name, {}).get("line") or name for name in breached))
+    if not gate.get("monitoring_available", True):
+        return manual("Confirm the SLO violation on the SLO dashboards: Prometheus could not be asked.",
+                      f"{gate.get('monitoring_error') or 'Prometheus unavailable'}"
+                      + (f"; forced: {gate.get('force_reason')}" if gate.get("forced") else "; nothing rolled back"))
+    if gate.get("forced"):
+        return ok(f"no sustained breach ({gate.get('verdict')}); rollback forced: {gate.get('force_reason')}")
+    unknown = gate.get("unknown") or []
+    if unknown:
+        return manual("Confirm the SLO violation on the SLO dashboards: these SLOs have no usable data: " + ", ".join(unknown),
+                      "nothing rolled back")
+    return ok(f"no SLO of the canary breaches for the sustain window ({gate.get('verdict')}): nothing to roll back")
+
+
+def trigger(name: str) -> Rule:
+    def rule(results: Mapping[str, Any]) -> Verdict:
+        gate = phase(results, "slo_gate", "the SLOs were not evaluated")
+        slo = (gate.get("slos") or {}).get(name)
+        if not slo:
+            return manual(f"Check {name} on the SLO dashboard: it was not evaluated.", "not in slo_gate_slos")
+        line = slo.get("line") or name
+        if slo.get("verdict") == "breach":
+            return failed(f"sustained: {line}")
+        if slo.get("verdict") == "unknown":
+            return manual(f"Check {name} on the SLO dashboard: {slo.get('reason') or 'no data'}.", line)
+        return ok(line)
+    return rule
+
+
+def declare_incident(results: Mapping[str, Any]) -> Verdict:
+    incident = phase(results, "incident", _no_rollback(results) or "the operator was not authorized")
+    announcement = incident.get("announcement")
+    if not announcement:
+        raise NotReached(_no_rollback(results) or "the run stopped before the declaration")
+    channel = incident.get("channel", "#ops-alerts")
+    if results.get("check_mode"):
+        return ok(f"would be posted to {channel} (check mode)")
+    if announcement.get("delivered"):
+        return ok(f"posted to {channel}" + (f" (ts {announcement['ts']})" if announcement.get("ts") else ""))
+    text = (announcement.get("payload") or {}).get("text") or ""
+    return manual(f"Post it in {channel} by hand: {text}", f"Slack did not take the declaration ({announcement.get('msg') or 'not delivered'})")
+
+
+def execute_rollback(results: Mapping[str, Any]) -> Verdict:
+    reason = _no_rollback(results)
+    if reason:
+        return ok(f"{reason}; nothing to execute")
+    rollback = phase(results, "canary_rollback", "the run stopped before the rollback")
+    attempts = rollback.get("attempts") or []
+    tried = "; ".join(f"{a['path']} {'ok' if a.get('ok') else 'failed (' + str(a.get('error_type')) + ')'}"
+                      + (f" {a['seconds']} s" if a.get("seconds") is not None else "") for a in attempts)
+    if rollback.get("path"):
+        return ok(f"via {rollback['path']}" + (f": {tried}" if tried else ""))
+    commands = rollback.get("manual_commands") or []
+    return Verdict("failed", f"no rollback path worked: {tried}" + (f"; by hand: {' ;; '.join(commands)}" if commands else ""))
+
+
+def monitor_rollback(results: Mapping[str, Any]) -> Verdict:
+    reason = _no_rollback(results)
+    if reason:
+        return ok(f"{reason}; nothing to watch")
+    rollback = phase(results, "canary_rollback", "the run stopped before the rollback")
+    return _traffic(rollback, "watched until all traffic was on stable", results.get("check_mode", False))
+
+
+def _traffic(rollback: Mapping[str, Any], what: str, check_mode: bool) -> Verdict:
+    traffic = rollback.get("traffic") or {}
+    if not traffic:
+        raise NotReached("the traffic was not read")
+    weight = (traffic.get("configured") or {}).get("canary_weight", "unknown")
+    share = (traffic.get("measured") or {}).get("canary_share", "unknown")
+    seen = f"canary weight {weight}, measured canary share {share}" if traffic.get("measured") else \
+        f"canary weight {weight} (router; nothing measured)"
+    if check_mode:
+        return ok(f"check mode: nothing was rolled back; now {seen}")
+    if traffic.get("all_on_stable"):
+        return ok(f"{what}: {seen}")
+    return failed(f"NOT all on stable: {seen}")
+
+
+def verify_recovery(results: Mapping[str, Any]) -> Verdict:
+    reason = _no_rollback(results)
+    if reason:
+        return ok(f"{reason}; the SLOs of the canary comply")
+    return slo_recovery(results)
+
+
+def _validation(results: Mapping[str, Any]) -> dict[str, Any]:
+    validation = phase(results, "rollback_validation", _no_rollback(results) or "the run stopped before the validation")
+    if not validation.get("verified", True):
+        raise _Unverified(validation)
+    return validation
+
+
+class _Unverified(Exception):
+    def __init__(self, validation: Mapping[str, Any]) -> None:
+        super().__init__("not verified")
+        self.validation = validation
+
+
+def _unverified(validation: Mapping[str, Any], what: str) -> Verdict:
+    return manual(f"Prometheus could not be asked during this run: watch {validation.get('dashboards') or 'the SLO dashboards'} until "
+                  f"{what} (for {validation.get('sustain', 'the sustain window')}).",
+                  f"NOT VERIFIED: {validation.get('monitoring_error') or 'no monitoring'}")
+
+
+def _validated(what: str, judge_slos: Any) -> Rule:
+    def rule(results: Mapping[str, Any]) -> Verdict:
+        try:
+            validation = _validation(results)
+        except _Unverified as exc:
+            return _unverified(exc.validation, what)
+        if results.get("check_mode"):
+            return ok("check mode: the SLOs were read once, nothing was waited for")
+        return judge_slos(validation, validation.get("slos") or {})
+    return rule
+
+
+def _slo_recovery(validation: Mapping[str, Any], slos: Mapping[str, Any]) -> Verdict:
+    if validation.get("all_ok"):
+        return ok(f"every SLO complied for {validation.get('sustain')}")
+    missing = (validation.get("breached") or []) + (validation.get("unknown") or [])
+    return failed(validation.get("msg") or f"not all SLOs recovered: {', '.join(missing)}")
+
+
+def _error_reduction(validation: Mapping[str, Any], slos: Mapping[str, Any]) -> Verdict:
+    error = slos.get("error_rate") or {}
+    seen = f"error rate now {error.get('current_text', error.get('current', 'unknown'))}, trend {error.get('trend') or 'unknown'}"
+    return ok(seen) if error.get("compliant") and error.get("trend") != "rising" else failed(seen)
+
+
+def _database_health(validation: Mapping[str, Any], slos: Mapping[str, Any]) -> Verdict:
+    connections = slos.get("db_connection_failures") or {}
+    if not connections.get("compliant"):
+        return failed(f"connections: {connections.get('line') or 'no data'}")
+    query = slos.get("db_query_performance")
+    if not query:
+        return manual("Check query latency and the connection pool on the database dashboard "
+                      "(set rollback_validation_db_query_slo to automate this).",
+                      f"connections ok ({connections.get('line')}); query performance not measured")
+    seen = f"connections {connections.get('line')}; queries {query.get('line')}"
+    return ok(seen) if query.get("compliant") else failed(seen)
+
+
+def _external_apis(validation: Mapping[str, Any], slos: Mapping[str, Any]) -> Verdict:
+    publish = slos.get("success_rate") or {}
+    webhooks = slos.get("webhook_signature_verification") or {}
+    seen = f"publishing {publish.get('line') or 'no data'}; webhooks {webhooks.get('line') or 'no data'}"
+    return ok(seen) if publish.get("compliant") and webhooks.get("compliant") else failed(seen)
+
+
+def _queue_processing(validation: Mapping[str, Any], slos: Mapping[str, Any]) -> Verdict:
+    backlog = slos.get("publish_queue_backlog") or {}
+    return ok(backlog.get("line", "")) if backlog.get("compliant") else failed(backlog.get("line") or "no data")
+
+
+slo_recovery = _validated("every SLO is back within its target", _slo_recovery)
+
+
+def traffic_routing(results: Mapping[str, Any]) -> Verdict:
+    reason = _no_rollback(results)
+    if reason:
+        return ok(reason)
+    return _traffic(phase(results, "canary_rollback", "the run stopped before the rollback"), "100 % on stable", results.get("check_mode", False))
+
+
+def ops_team(results: Mapping[str, Any]) -> Verdict:
+    return declare_incident(results)
+
+
+def status_page(results: Mapping[str, Any]) -> Verdict:
+    incident = phase(results, "incident", _no_rollback(results) or "the run stopped before the declaration")
+    page = incident.get("statuspage") or {}
+    if not page.get("enabled"):
+        raise NotReached("no status page configured (ofm_statuspage_page_id), or incident_statuspage_public_impact is false")
+    if not page.get("attempted"):
+        raise NotReached(_no_rollback(results) or "the run stopped before the declaration")
+    if results.get("check_mode"):
+        return ok(f"the incident would be {page.get('status')} (check mode)")
+    if page.get("delivered"):
+        return ok(f"incident {page.get('shortlink') or page.get('incident_id')} {page.get('status')}")
+    return manual(f"On page {page.get('page_id')} set the incident \"{page.get('name')}\" to {page.get('status')} with the update: "
+                  f"{page.get('body')}", f"Statuspage did not take the update ({page.get('error') or 'not delivered'})")
+
+
+def _record(results: Mapping[str, Any], what: str) -> Verdict:
+    incident = results.get("incident") or {}
+    evidence = incident.get("evidence") or {}
+    if results.get("check_mode"):
+        return ok(f"check mode: {what} shown in this summary, no record written")
+    if not evidence.get("record"):
+        raise NotReached("the incident record was not written")
+    return ok(f"{what} in {evidence['record']}")
+
+
+def _audit(what: str) -> Rule:
+    def rule(results: Mapping[str, Any]) -> Verdict:
+        audit = ((results.get("incident") or {}).get("evidence") or {}).get("audit") or {}
+        if not audit:
+            return manual("Enable the ofm.rollback.audit callback (callbacks_enabled in ansible.cfg) and keep its log.",
+                          "no audit log found")
+        if not audit.get("ok"):
+            return failed(f"the audit log's hash chain is BROKEN at line {(audit.get('first_broken') or {}).get('line')}: {audit.get('path')}")
+        return ok(f"{what}: {audit.get('path')} (chain verified, {audit.get('records')} records)")
+    return rule
+
+
+RULES: dict[str, Rule] = {
+    "emergency.assess-impact": assess_impact,
+    "emergency.declare-incident": declare_incident,
+    "emergency.execute-rollback": execute_rollback,
+    "emergency.monitor-rollback": monitor_rollback,
+    "emergency.verify-recovery": verify_recovery,
+    **{line_id: trigger(name) for line_id, name in TRIGGERS.items()},
+    "emergency-validation.traffic-routing": traffic_routing,
+    "emergency-validation.slo-recovery": slo_recovery,
+    "emergency-validation.error-reduction": _validated("the error rate keeps decreasing", _error_reduction),
+    "emergency-validation.database-health": _validated("the connection pool and query latency are normal", _database_health),
+    "emergency-validation.external-apis": _validated("publishing and webhooks are normal", _external_apis),
+    "emergency-validation.queue-processing": _validated("the publish queue backlog is normal", _queue_processing),
+    "comms.ops-team": ops_team,
+    "comms.status-page": status_page,
+    "docs.rollback-trigger": lambda results: _record(results, "the trigger (breached SLOs with values, or the force reason)"),
+    "docs.timeline": lambda results: _record(results, "the phases with their start and end"),
+    "docs.recovery-time": lambda results: _record(results, "start, end and duration"),
+    "audit.operations-log": _audit("every task of the run, hash-chained"),
+    "audit.command-history": _audit("each task with its arguments (secrets removed)"),
+    "audit.configuration-changes": _audit("each change with its before and after"),
+    "audit.team-actions": _audit("the operator, the authority and the time of each action"),
+}

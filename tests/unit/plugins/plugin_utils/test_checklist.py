@@ -1,0 +1,249 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The checklist map (meta/checklist.yml), the judge, the README's coverage table and the emergency procedure's rules."""
+from __future__ import annotations
+
+import copy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from ansible_collections.ofm.rollback.plugins.action.checklist_report import report
+from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist
+from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist_rules_emergency import RULES
+
+ROOT = Path(__file__).resolve().parents[4]
+SPEC = ROOT.parent / "shared" / "mission" / "rollback-procedures-checklist.md"
+
+
+def test_the_map_holds_the_104_lines_of_the_checklist_with_unique_ids():
+    lines = checklist.load().lines
+    assert len(lines) == 104
+    assert len({line.id for line in lines}) == 104
+    assert sum(1 for line in lines if line.command) == 7
+    by_section = {}
+    for line in lines:
+        by_section[line.section] = by_section.get(line.section, 0) + 1
+    assert by_section == {"Emergency Rollback (SLO Violation)": 16, "Planned Rollback": 10, "Database Rollback": 10,
+                          "Application Configuration Rollback": 11, "External Service Rollback": 8, "Post-Rollback Procedures": 16,
+                          "Communication Protocol": 8, "Documentation Requirements": 9, "Prevention Measures": 10, "Success Criteria": 6}
+
+
+@pytest.mark.skipif(not SPEC.is_file(), reason="the checklist's source (shared/) is not on this machine")
+def test_every_check_box_of_the_checklist_has_its_line_in_the_map():
+    titles = {(line.section, line.title) for line in checklist.load().lines}
+    section = None
+    for text in SPEC.read_text().splitlines():
+        if text.startswith("## "):
+            section = text[3:].strip()
+        if text.startswith("- [ ] "):
+            body = text[6:].strip()
+            title = body.split("**")[1].rstrip(":").strip() if body.startswith("**") else body
+            assert (section, title) in titles, (section, title)
+
+
+def test_a_map_with_a_bad_line_is_refused_naming_it(tmp_path):
+    data = yaml.safe_load(checklist.MAP_PATH.read_text())
+    data["lines"][3]["kind"] = "sometimes"
+    data["lines"][5]["id"] = data["lines"][4]["id"]
+    bad = tmp_path / "checklist.yml"
+    bad.write_text(yaml.safe_dump(data))
+    with pytest.raises(ValueError, match=r"line emergency.monitor-rollback: kind must be one of automated, configured, manual"):
+        checklist.load(bad)
+
+
+def test_the_readme_coverage_table_is_the_one_generated_from_the_map():
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "checklist.py"), "readme", "--check"], capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stderr
+
+
+def test_the_coverage_view_prints_every_line_and_the_totals():
+    run = subprocess.run([sys.executable, str(ROOT / "scripts" / "checklist.py"), "coverage"], capture_output=True, text=True, check=True)
+    rows = [text for text in run.stdout.splitlines() if text.startswith("  ")]
+    assert len(rows) == 104
+    assert run.stdout.strip().splitlines()[-1].startswith("104 lines: ")
+    assert any("Declare Incident" in row and "automated" in row and "emergency" in row for row in rows)
+    assert any("Team confidence" in row and "manual" in row for row in rows)
+
+
+GATE_BREACH = {
+    "status": "ok", "started": 1.0, "finished": 2.0, "changes": [],
+    "evidence": {"proceed": True, "breached": ["error_rate"], "unknown": [], "monitoring_available": True, "verdict": "breach",
+                 "slos": {"error_rate": {"verdict": "breach", "line": "error rate 4.2 % > 1 %", "compliant": False},
+                          "p95_latency": {"verdict": "ok", "line": "p95 0.3 s <= 10 s", "compliant": True},
+                          "success_rate": {"verdict": "ok", "line": "success 99 %", "compliant": True},
+                          "webhook_signature_verification": {"verdict": "unknown", "reason": "no data", "line": "webhooks: no data"},
+                          "db_connection_failures": {"verdict": "ok", "line": "db 0 %", "compliant": True}}},
+}
+VALIDATED_SLOS = {name: {"verdict": "ok", "compliant": True, "line": f"{name} fine", "trend": "falling"}
+                  for name in ("error_rate", "success_rate", "webhook_signature_verification", "db_connection_failures",
+                               "publish_queue_backlog", "p95_latency")}
+RUN = {
+    "slo_gate": GATE_BREACH,
+    "incident": {"status": "ok", "evidence": {
+        "channel": "#ops-alerts", "announcement": {"delivered": True, "ts": "1.2"},
+        "statuspage": {"enabled": True, "attempted": True, "delivered": True, "status": "monitoring", "shortlink": "https://stspg.io/x"},
+        "record": "/tmp/INC-1.md", "audit": {"ok": True, "records": 40, "path": "/tmp/audit.jsonl"}}},
+    "canary_rollback": {"status": "ok", "evidence": {
+        "path": "ops_api", "attempts": [{"path": "ops_api", "ok": True, "seconds": 1.5}],
+        "traffic": {"all_on_stable": True, "configured": {"canary_weight": 0}, "measured": {"canary_share": 0}}}},
+    "rollback_validation": {"status": "ok", "evidence": {"verified": True, "all_ok": True, "sustain": "2m", "slos": VALIDATED_SLOS}},
+}
+
+
+def judged(results, check_mode=False):
+    return {line["id"]: line for line in report("emergency", copy.deepcopy(results), check_mode=check_mode)["lines"]}
+
+
+def test_a_rollback_that_worked_is_ok_on_every_automated_line_and_manual_on_the_rest():
+    lines = judged(RUN)
+    assert lines["emergency.assess-impact"]["status"] == "ok" and "error rate 4.2 %" in lines["emergency.assess-impact"]["evidence"]
+    assert lines["slo-trigger.error-rate"]["status"] == "failed", "a breached trigger"
+    assert lines["slo-trigger.p95-latency"]["status"] == "ok"
+    assert lines["slo-trigger.webhook-signature-verification"]["status"] == "manual"
+    assert lines["emergency.execute-rollback"]["evidence"].startswith("via ops_api")
+    assert lines["emergency-validation.database-health"]["status"] == "manual", "no query SLO configured"
+    assert "rollback_validation_db_query_slo" in lines["emergency-validation.database-health"]["instruction"]
+    assert lines["comms.status-page"]["status"] == "ok"
+    assert lines["audit.operations-log"]["status"] == "ok" and "40 records" in lines["audit.operations-log"]["evidence"]
+    assert lines["post-immediate.slo-compliance"]["status"] == "manual"
+    assert lines["comms.engineering-team"]["instruction"] == "Post an update in Slack #engineering."
+    owned = [line for line in lines.values() if line["owned"]]
+    assert {line["status"] for line in owned if line["id"] != "slo-trigger.error-rate"} <= {"ok", "manual"}
+    assert all(line["status"] in ("ok", "failed", "manual") for line in lines.values())
+
+
+def test_a_slack_post_that_failed_is_a_manual_line_with_the_message():
+    results = copy.deepcopy(RUN)
+    results["incident"]["evidence"]["announcement"] = {"delivered": False, "msg": "connection refused",
+                                                       "payload": {"text": "INC-1: emergency canary rollback started by alice"}}
+    line = judged(results)["emergency.declare-incident"]
+    assert line["status"] == "manual"
+    assert line["instruction"] == "Post it in #ops-alerts by hand: INC-1: emergency canary rollback started by alice"
+    assert "connection refused" in line["evidence"]
+
+
+def test_a_status_page_that_failed_names_the_status_and_text_to_post():
+    results = copy.deepcopy(RUN)
+    results["incident"]["evidence"]["statuspage"] = {"enabled": True, "attempted": True, "delivered": False, "status": "monitoring",
+                                                     "name": "Degraded (INC-1)", "page_id": "p1", "body": "Rolled back.", "error": "refused"}
+    line = judged(results)["comms.status-page"]
+    assert line["status"] == "manual" and line["instruction"] == 'On page p1 set the incident "Degraded (INC-1)" to monitoring with the update: Rolled back.'
+
+
+def test_without_a_status_page_the_line_is_manual_and_says_how_to_automate_it():
+    results = copy.deepcopy(RUN)
+    results["incident"]["evidence"]["statuspage"] = {"enabled": False}
+    line = judged(results)["comms.status-page"]
+    assert line["status"] == "manual" and "ofm_statuspage_page_id" in line["evidence"]
+
+
+def test_prometheus_down_with_force_is_not_verified_and_every_slo_line_is_manual():
+    results = copy.deepcopy(RUN)
+    results["slo_gate"]["evidence"] = {"proceed": True, "forced": True, "force_reason": "dashboards red", "breached": [],
+                                       "monitoring_available": False, "monitoring_error": "Prometheus: connection refused",
+                                       "verdict": "unknown", "unknown": ["error_rate"], "slos": {}}
+    results["rollback_validation"]["evidence"] = {"verified": False, "monitoring_error": "Prometheus: connection refused",
+                                                  "dashboards": "Grafana SLO board", "sustain": "2m"}
+    lines = judged(results)
+    assert lines["emergency.assess-impact"]["status"] == "manual" and "forced: dashboards red" in lines["emergency.assess-impact"]["evidence"]
+    for line_id in ("emergency-validation.slo-recovery", "emergency-validation.error-reduction", "emergency.verify-recovery"):
+        assert lines[line_id]["status"] == "manual", line_id
+        assert "NOT VERIFIED" in lines[line_id]["evidence"] and "Grafana SLO board" in lines[line_id]["instruction"]
+    assert lines["emergency-validation.traffic-routing"]["status"] == "ok"
+
+
+def test_a_run_refused_at_the_gate_leaves_the_later_lines_manual_with_the_reason():
+    gate = {"proceed": False, "breached": [], "unknown": [], "verdict": "ok", "monitoring_available": True, "slos": {}}
+    results = {"slo_gate": {"status": "ok", "evidence": gate}}
+    lines = judged(results)
+    assert lines["emergency.execute-rollback"]["status"] == "ok" and "no sustained breach" in lines["emergency.execute-rollback"]["evidence"]
+    assert lines["emergency.declare-incident"]["status"] == "manual"
+    assert "no sustained breach" in lines["emergency.declare-incident"]["evidence"]
+
+
+def test_no_path_worked_is_failed_with_the_commands_to_run():
+    results = copy.deepcopy(RUN)
+    results["canary_rollback"] = {"status": "failed", "evidence": {
+        "attempts": [{"path": "ops_api", "ok": False, "error_type": "UnavailableError"}, {"path": "argo", "ok": False, "error_type": "X"}],
+        "manual_commands": ["kubectl argo rollouts abort ofm"]}}
+    line = judged(results)["emergency.execute-rollback"]
+    assert line["status"] == "failed" and "kubectl argo rollouts abort ofm" in line["evidence"]
+
+
+def test_a_broken_audit_chain_fails_the_audit_lines():
+    results = copy.deepcopy(RUN)
+    results["incident"]["evidence"]["audit"] = {"ok": False, "first_broken": {"line": 7}, "path": "/tmp/a"}
+    assert judged(results)["audit.team-actions"]["status"] == "failed"
+
+
+def test_check_mode_lines_say_so_and_traffic_still_on_the_canary_is_no_failure():
+    results = copy.deepcopy(RUN)
+    results["canary_rollback"]["evidence"]["traffic"] = {"all_on_stable": False, "configured": {"canary_weight": 10}}
+    lines = judged(results, check_mode=True)
+    assert lines["emergency.declare-incident"]["evidence"] == "would be posted to #ops-alerts (check mode)"
+    assert lines["emergency-validation.traffic-routing"]["status"] == "ok"
+    assert lines["emergency-validation.traffic-routing"]["evidence"].startswith("check mode: nothing was rolled back; now canary weight 10")
+    assert judged(results)["emergency-validation.traffic-routing"]["status"] == "failed"
+
+
+def test_only_restricts_the_lines_and_unknown_ids_are_refused():
+    only = report("emergency", copy.deepcopy(RUN), ["emergency-validation.slo-recovery"])
+    assert [line["id"] for line in only["lines"]] == ["emergency-validation.slo-recovery"]
+    with pytest.raises(ValueError, match="unknown checklist line"):
+        report("emergency", {}, ["no.such-line"])
+
+
+def test_every_rule_names_a_line_of_the_map_owned_by_the_emergency_procedure():
+    checklist_map = checklist.load()
+    for line_id in RULES:
+        assert checklist_map.line(line_id).procedure == "emergency", line_id
+
+
+def test_the_summary_block_has_a_heading_per_subsection_and_a_status_per_line():
+    text = checklist.render(report("emergency", copy.deepcopy(RUN))["lines"])
+    assert text[0] == "Emergency Rollback (SLO Violation) · Immediate Response (0-5 minutes)"
+    assert "  [ok    ] Declare Incident: posted to #ops-alerts (ts 1.2)" in text
+    assert all(len(line) <= 150 for line in text)
+    at = text.index("Communication Protocol · Internal Communications")
+    assert text[at + 1].startswith("  [ok    ] Ops Team: posted to #ops-alerts")
+    assert text[at + 2] == "  [MANUAL] Engineering Team · Leadership · Customer Success", "bordering MANUAL lines are listed together"
+
+
+DB_RUN = {"db_pitr": {"status": "ok", "evidence": {
+    "reason": "data_corruption", "dry_run": False, "target": "2026-12-03 12:00:00 UTC",
+    "restore": {"msg": "restored", "timings": {"total_seconds": 12.5}},
+    "validation": {"summary": {"schema_version": {"status": "skipped"}, "data_integrity": {"status": "ok"},
+                               "application_compatibility": {"status": "ok"}, "performance": {"status": "failed"},
+                               "backup_status": {"status": "ok"}},
+                   "checks": [{"category": "schema_version", "name": "schema_version", "status": "skipped", "detail": "no expected version given"},
+                              {"category": "data_integrity", "name": "tables", "status": "ok", "detail": "3 tables present"},
+                              {"category": "performance", "name": "q1", "status": "failed", "detail": "120 ms > 50 ms"}]}}}}
+
+
+def test_an_empty_schema_version_is_a_manual_line_that_says_what_to_set():
+    lines = {line["id"]: line for line in report("database", copy.deepcopy(DB_RUN))["lines"]}
+    assert len(lines) == 10, "the procedure prints the ten lines of its section"
+    schema = lines["db-validation.schema-version"]
+    assert schema["status"] == "manual" and "set ofm_db_schema_version" in schema["instruction"]
+    assert "no expected version given" in schema["evidence"]
+    assert lines["db-validation.data-integrity"]["status"] == "ok" and lines["db-validation.data-integrity"]["evidence"] == "3 tables present"
+    assert lines["db-validation.performance"]["status"] == "failed" and "120 ms > 50 ms" in lines["db-validation.performance"]["evidence"]
+    assert lines["db-when.data-corruption"]["evidence"] == "the reason for this rollback (--reason data_corruption)"
+    assert lines["db-process.dr-restore-sandbox"]["evidence"].startswith("restored to 2026-12-03 12:00:00 UTC in 12.5 s")
+
+
+def test_a_dry_run_or_a_failed_restore_leaves_the_validation_manual_with_the_reason():
+    dry = copy.deepcopy(DB_RUN)
+    dry["db_pitr"]["evidence"].update(dry_run=True, validation={})
+    lines = {line["id"]: line for line in report("database", dry)["lines"]}
+    assert lines["db-validation.backup-status"]["status"] == "manual" and "dry run" in lines["db-validation.backup-status"]["evidence"]
+    broken = copy.deepcopy(DB_RUN)
+    broken["db_pitr"]["evidence"].update(restore={"failed": True, "msg": "pgbackrest: no backup"}, validation={}, reason="")
+    lines = {line["id"]: line for line in report("database", broken)["lines"]}
+    assert lines["db-process.dr-restore-sandbox"] == {**lines["db-process.dr-restore-sandbox"], "status": "failed", "evidence": "pgbackrest: no backup"}
+    assert lines["db-when.schema-changes"]["status"] == "manual"
