@@ -202,7 +202,8 @@ def render(judged: list[Mapping[str, Any]], width: int = 150) -> list[str]:
         if line["status"] == "manual" and line["evidence"]:
             detail = f"{detail} ({line['evidence']})"
         text = f"  [{label}] {line['title']}: {detail}"
-        out.append(text if len(text) <= width else text[: width - 3] + "...")
+        # What a person must do, or why a line failed, is never cut; the evidence of an ok line may be (the record has it all).
+        out.append(text if len(text) <= width or line["status"] != "ok" else text[: width - 3] + "...")
     flush()
     return out
 

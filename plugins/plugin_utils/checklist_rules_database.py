@@ -52,7 +52,7 @@ def reason(key: str) -> Rule:
                           "no reason given")
         if given == key:
             return ok(f"the reason for this rollback (--reason {key})")
-        return ok(f"not this rollback's reason (--reason {given})")
+        return ok(f"not the reason given (--reason {given})")
     return rule
 
 

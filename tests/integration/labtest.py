@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -270,6 +271,11 @@ def record(records_dir: Path, incident: str) -> dict[str, Any]:
     files = sorted(records_dir.glob(f"{incident}-*.json"))
     assert files, f"no incident record for {incident} in {records_dir}"
     return json.loads(files[-1].read_text())
+
+
+def flat(output: str) -> str:
+    """Ansible's output with the YAML callback's line wrapping undone (a wrapped string continues on an indented line)."""
+    return re.sub(r"\n\s+(?=\S)", " ", output).replace("''", "'")
 
 
 def slack_messages(lab: LabConfig) -> list[dict[str, Any]]:

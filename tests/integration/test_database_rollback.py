@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from labtest import quiet_lab_source, run_module, switch_and_wait_archived
+from labtest import flat, quiet_lab_source, run_module, switch_and_wait_archived
 
 from lab.components.postgres import DATABASE
 from lab.config import HOST, REPO_ROOT, LabConfig
@@ -92,8 +92,8 @@ def test_restore_to_the_point_validates_and_reports(lab, secrets, tmp_path):
         assert report["rto"]["met"] is True and report["rpo"]["met"] is True and report["validation_passed"] is True
         for item in ("Schema Version", "Data Integrity", "Application Compatibility", "Performance", "Backup Status"):
             assert f"[ok    ] {item}" in run.stdout, run.stdout[-4000:]
-        assert "[ok    ] Data corruption detected: the reason for this rollback (--reason data_corruption)" in run.stdout
-        assert "[ok    ] Schema changes causing application failures: not this rollback's reason" in run.stdout
+        assert "[ok    ] Data corruption detected: the reason for this rollback (--reason data_corruption)" in flat(run.stdout)
+        assert "[ok    ] Schema changes causing application failures: not the reason given" in flat(run.stdout)
     finally:
         if sandbox_dir.exists():
             remove_sandbox(lab, sandbox_dir, tmp_path)
@@ -109,9 +109,10 @@ def test_a_missed_target_fails_and_says_which(lab, secrets, tmp_path):
                      "--results-dir", str(results), "--", "-e", '{"ofm_db_schema_version": ""}')
     assert run.returncode != 0
     assert "Missed: rto" in run.stdout, run.stdout[-4000:]
-    assert "[MANUAL] Schema Version: Confirm the schema version of the restored database by hand" in run.stdout, run.stdout[-4000:]
-    assert "set ofm_db_schema_version" in run.stdout
-    assert "[MANUAL] Schema changes causing application failures: Confirm which condition requires" in run.stdout, "no --reason given"
+    summary = flat(run.stdout)
+    assert "[MANUAL] Schema Version: Confirm the schema version of the restored database by hand" in summary, run.stdout[-4000:]
+    assert "(set ofm_db_schema_version (db_pitr_expected_schema_version) to the release's expected version to automate this)" in summary
+    assert "[MANUAL] Schema changes causing application failures: Confirm which condition requires" in summary, "no --reason given"
     assert json.loads((results / f"dr-{environment}.json").read_text())["rto"]["met"] is False
     assert not (lab.state_dir / "dr-sandboxes" / environment).exists(), "the sandbox is removed even when a target is missed"
 

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Iterator
 
 from kubelab import kubeconfig_with_token
-from labtest import credentials, emergency, record, run_lab, statuspage_incidents
+from labtest import credentials, emergency, flat, record, run_lab, statuspage_incidents
 
 from lab import process
 from lab.components.comms import Comms
@@ -127,7 +127,7 @@ def test_ops_api_and_kubernetes_down_fail_clearly_with_the_manual_commands(lab, 
     assert "No rollback path worked" in run.stdout
     assert "kubectl argo rollouts abort ofm-social-os-api-rollout -n ofm-production" in run.stdout
     assert "set server ofm_api/canary weight 0" in run.stdout
-    assert "[FAILED] Execute Rollback: no rollback path worked" in run.stdout
+    assert "[FAILED] Execute Rollback: no rollback path worked" in flat(run.stdout)
 
 
 def test_prometheus_down_without_force_is_refused_naming_prometheus(lab, tmp_path):
@@ -149,7 +149,7 @@ def test_prometheus_down_with_force_rolls_back_and_says_it_is_not_verified(lab, 
     assert set(result["trigger"]["unknown"]) == {"p95_latency", "error_rate", "success_rate", "webhook_signature_verification",
                                                  "db_connection_failures"}
     assert "NOT VERIFIED" in run.stdout and "validated" not in run.stdout.split("Outcome:")[1].split("\n")[0]
-    assert "[MANUAL] SLO Recovery: Prometheus could not be asked during this run" in run.stdout and "dashboards" in run.stdout
+    assert "[MANUAL] SLO Recovery: Prometheus could not be asked during this run" in flat(run.stdout) and "dashboards" in run.stdout
     assert result["rollback"]["path"] == "ops_api"
 
 
@@ -159,7 +159,7 @@ def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_p
         run = emergency(tmp_path, incident, **FORCED, **FAST)
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
-    assert "[MANUAL] Declare Incident: Post it in #ops-alerts by hand: " in run.stdout
+    assert "[MANUAL] Declare Incident: Post it in #ops-alerts by hand: " in flat(run.stdout)
     step = record(tmp_path / "incidents", incident)["manual_steps"][0]
     assert step["item"] == "Declare Incident" and step["step"].startswith("Post it in #ops-alerts by hand: ")
     assert "Slack did not take the declaration" in step["why"]
@@ -173,7 +173,7 @@ def test_statuspage_down_the_rollback_goes_on_and_the_update_is_a_manual_step(la
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
     assert "status page NOT updated" in run.stdout
-    assert "[MANUAL] Status Page: On page " in run.stdout
+    assert "[MANUAL] Status Page: On page " in flat(run.stdout)
     result = record(tmp_path / "incidents", incident)
     step = next(step for step in result["manual_steps"] if step["item"] == "Status Page")
     assert "Statuspage did not take the update" in step["why"]

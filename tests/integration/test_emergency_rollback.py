@@ -11,7 +11,7 @@ import json
 import re
 
 import pytest
-from labtest import credentials, emergency, lab_call, record, run_lab, slack_messages, slo_wait, statuspage_incidents
+from labtest import credentials, emergency, flat, lab_call, record, run_lab, slack_messages, slo_wait, statuspage_incidents
 
 from lab.components.haproxy import weights
 
@@ -146,7 +146,7 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     assert lines["emergency.declare-incident"]["status"] == "ok" and lines["comms.status-page"]["status"] == "ok"
     assert lines[f"slo-trigger.{FAULT_TO_SLO[fault].replace('_', '-')}"]["status"] == "failed", "the breached trigger"
     assert lines["post-immediate.slo-compliance"]["status"] == "manual", "bordering sections are printed as MANUAL"
-    assert "[MANUAL] Engineering Team · Leadership · Customer Success" in run.stdout
+    assert "[MANUAL] Engineering Team · Leadership · Customer Success" in flat(run.stdout)
     markdown = tmp_path / "incidents" / f"{result['incident_id']}-{result['started_at'].replace(':', '')}.md"
     assert "Post an update in Slack #engineering." in markdown.read_text(), "the record holds every instruction"
     announcement = [m for m in slack_messages(lab) if incident in (m.get("text") or "") and "started" in m["text"]]

@@ -208,7 +208,7 @@ def test_the_summary_block_has_a_heading_per_subsection_and_a_status_per_line():
     text = checklist.render(report("emergency", copy.deepcopy(RUN))["lines"])
     assert text[0] == "Emergency Rollback (SLO Violation) · Immediate Response (0-5 minutes)"
     assert "  [ok    ] Declare Incident: posted to #ops-alerts (ts 1.2)" in text
-    assert all(len(line) <= 150 for line in text)
+    assert all(len(line) <= 150 for line in text if line.startswith("  [ok")), "an ok line is cut, a MANUAL instruction never"
     at = text.index("Communication Protocol · Internal Communications")
     assert text[at + 1].startswith("  [ok    ] Ops Team: posted to #ops-alerts")
     assert text[at + 2] == "  [MANUAL] Engineering Team · Leadership · Customer Success", "bordering MANUAL lines are listed together"
@@ -247,3 +247,62 @@ def test_a_dry_run_or_a_failed_restore_leaves_the_validation_manual_with_the_rea
     lines = {line["id"]: line for line in report("database", broken)["lines"]}
     assert lines["db-process.dr-restore-sandbox"] == {**lines["db-process.dr-restore-sandbox"], "status": "failed", "evidence": "pgbackrest: no backup"}
     assert lines["db-when.schema-changes"]["status"] == "manual"
+
+
+PLANNED = {
+    "planned_rollback": {"status": "ok", "evidence": {
+        "method": "kubectl", "reason": "api 2 doubles the DB load", "key_personnel": [], "channel": "#ops-alerts",
+        "window": {"inside": True, "now": "Tue 03:00 UTC", "window": "Tue 02:00-04:00 UTC"},
+        "announcement": {"delivered": True}, "smoke_tests": True, "test_command": "make e2e",
+        "verify": {"started": True, "done": True, "target": "revision 1 of Deployment web", "images": ["ofm/api:1"], "registry_url": False},
+        "execute": {"started": True, "done": True, "changes": ["Deployment default/web: revision 2 -> 1"]},
+        "validate": {"started": True, "suite": {"rc": 2},
+                     "smoke": [{"item": {"name": "home", "url": "http://x/"}, "status": 200},
+                               {"item": {"name": "checkout", "url": "http://x/c", "body_regex": "total"}, "status": 200, "content": "empty"},
+                               {"item": {"name": "api", "url": "http://x/a"}, "status": -1, "msg": "Connection refused"}]}}},
+    "k8s_rollback": {"status": "ok", "evidence": {"workload": "Deployment default/web", "to_revision": 3, "target": {"revision": 3},
+                                                  "changed": True, "rollout": [{"ready": False, "message": "1 of 2 updated replicas available"}],
+                                                  "undo_status": ["waiting"]}},
+}
+
+
+def planned_lines(results, check_mode=False):
+    return {line["id"]: line for line in report("planned", copy.deepcopy(results), check_mode=check_mode)["lines"]}
+
+
+def test_planned_smoke_tests_are_judged_in_python_status_and_body_and_connection():
+    line = planned_lines(PLANNED)["planned.smoke-tests"]
+    assert line["status"] == "failed"
+    assert line["evidence"] == ("1 of 3 passed; FAILED: checkout: HTTP 200, body does not match /total/; "
+                                "api: HTTP -1 (expected 200): Connection refused")
+
+
+def test_planned_lines_from_the_method_role_and_the_methods_not_used():
+    lines = planned_lines(PLANNED)
+    assert lines["kubectl.undo-to-revision"]["evidence"] == "Deployment default/web to revision 3 (rolled back)"
+    assert lines["kubectl.undo"]["evidence"] == "not needed: the rollback went to a given revision (rollback_to_revision)"
+    assert lines["kubectl.status"]["status"] == "failed" and lines["planned.validate-health"]["status"] == "failed"
+    assert lines["helm.history"]["status"] == "ok" and lines["helm.history"]["evidence"].startswith("not needed: method kubectl")
+    assert lines["planned.full-validation"] == {**lines["planned.full-validation"], "status": "failed", "evidence": "'make e2e' exited 2"}
+    assert lines["planned.backup-verification"]["status"] == "manual"
+    assert "set planned_rollback_registry_url to automate this" in lines["planned.backup-verification"]["instruction"]
+    assert "ofm/api:1" in lines["planned.backup-verification"]["instruction"]
+    assert lines["planned.team-availability"]["instruction"].endswith("(set planned_rollback_key_personnel to list them).")
+
+
+def test_planned_outside_the_window_fails_that_line_and_leaves_the_rest_manual_with_the_reason():
+    results = {"planned_rollback": {"status": "failed", "evidence": {
+        "method": "kubectl", "reason": "r", "failure": {"task": "Plan | stop outside the change window", "msg": "Outside the change window"},
+        "window": {"inside": False, "now": "Mon 12:00 UTC", "window": "Tue 02:00-04:00 UTC", "opens_at": "Tue 02:00 UTC"},
+        "verify": {}, "execute": {}, "validate": {}}}}
+    lines = planned_lines(results)
+    assert lines["planned.change-window"]["status"] == "failed" and "opens Tue 02:00 UTC" in lines["planned.change-window"]["evidence"]
+    assert lines["planned.initiate-rollback"]["status"] == "manual"
+    assert "Plan | stop outside the change window" in lines["planned.initiate-rollback"]["evidence"]
+    assert lines["kubectl.undo"]["status"] == "manual", "the method's role never ran"
+
+
+def test_planned_check_mode_runs_no_smoke_test_and_says_so():
+    lines = planned_lines(PLANNED, check_mode=True)
+    assert lines["planned.smoke-tests"]["status"] == "manual" and lines["planned.smoke-tests"]["evidence"] == "check mode: not run"
+    assert lines["planned.communication"]["evidence"] == "would be posted to #ops-alerts (check mode)"
