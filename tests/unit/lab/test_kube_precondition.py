@@ -125,3 +125,15 @@ def test_races_land_one_write_per_matching_request_and_only_after_those():
 def test_a_bad_race_is_refused(race: dict, problem: str):
     answer = api_with_web().handle("PUT", "/__lab/races", {}, {}, json.dumps(race).encode())
     assert answer.status == 400 and problem in answer.body["message"]
+
+
+def test_a_json_patch_test_of_the_generation_survives_status_writes_and_fails_422_after_a_deploy(store: Store):
+    read = store.get(DEPLOYMENTS, "default", "web")["metadata"]["generation"]
+    store.patch(DEPLOYMENTS, "default", "web", MERGE_PATCH, b'{"status":{"replicas":1}}', Write(subresource="status"))
+    store.patch(DEPLOYMENTS, "default", "web", MERGE_PATCH, b'{"metadata":{"annotations":{"deployment.kubernetes.io/revision":"1"}}}')
+    body = [{"op": "test", "path": "/metadata/generation", "value": read}, {"op": "replace", "path": "/spec/replicas", "value": 2}]
+    assert store.patch(DEPLOYMENTS, "default", "web", JSON_PATCH, json.dumps(body).encode())["spec"]["replicas"] == 2
+    with pytest.raises(ApiError) as invalid:  # the patch just made bumped the generation: the same precondition now fails
+        store.patch(DEPLOYMENTS, "default", "web", JSON_PATCH, json.dumps(body[:1] + [{"op": "replace", "path": "/spec/replicas", "value": 3}]).encode())
+    assert invalid.value.code == 422 and "testing value /metadata/generation failed" in invalid.value.message
+    assert store.get(DEPLOYMENTS, "default", "web")["spec"]["replicas"] == 2
