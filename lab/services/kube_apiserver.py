@@ -12,7 +12,8 @@ ControllerRevisions, Argo Rollouts canary status), so ``kubectl rollout history/
 
 State lives in memory and is saved to ``--state-file`` (JSON) on shutdown and loaded on start. It
 writes a kubeconfig (``--kubeconfig``) so ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
-routes (loopback only, no auth) inject faults and mark images as broken. With ``--seed-ofm`` it holds the OFM Social OS
+routes (loopback only, no auth) inject faults, mark images as broken and arm races (``/__lab/races``: writes that land
+right after a client's read is answered, as a deploy landing between a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS
 objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back.
 
 Authentication: none by default (the cluster admin); ``--token-file`` requires that one bearer token. ``--rbac-file`` adds
@@ -39,7 +40,7 @@ from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
 from lab.services.kube.resources import ResourceType
 from lab.services.kube.selectors import field_selector, label_selector
-from lab.services.kube.store import Store, WatchEvent, Write
+from lab.services.kube.store import PATCH_TYPES, Store, WatchEvent, Write
 
 LAB_PREFIX = "/__lab/"
 VERB_OF_METHOD = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
@@ -100,6 +101,39 @@ def fault_error(fault: Fault) -> ApiError:
 
 
 @dataclass
+class Race:
+    """Writes that land on the object at ``path`` right after a matching request (``verbs``) to ``path`` is answered.
+
+    Each matching request lands the next write (a patch of ``content_type``) once its answer is ready, so the client holds
+    the object as it was and its next write is based on a stale read; the race is disarmed when no write is left.
+    """
+
+    path: str
+    content_type: str
+    writes: list[Any]
+    verbs: list[str] = field(default_factory=lambda: ["get"])
+
+
+def parse_race(body: Any) -> Race:
+    if not isinstance(body, dict):
+        raise errors.bad_request("a race is a JSON object with path, content_type, writes and verbs")
+    race = Race(path=str(body.get("path") or "").rstrip("/"), content_type=body.get("content_type") or "application/strategic-merge-patch+json",
+                writes=body.get("writes"), verbs=body.get("verbs") or ["get"])
+    target = parse_target(race.path)
+    checks = [
+        (target is not None and target.name is not None and target.subresource is None, "'path' must name one object, e.g. "
+         "/apis/apps/v1/namespaces/default/deployments/web"),
+        (race.content_type in PATCH_TYPES, f"'content_type' must be one of {', '.join(PATCH_TYPES)}"),
+        (isinstance(race.writes, list) and bool(race.writes), "'writes' must be a non-empty list of patches"),
+        (isinstance(race.verbs, list) and all(isinstance(verb, str) for verb in race.verbs), "'verbs' must be a list of verbs"),
+    ]
+    for ok, problem in checks:
+        if not ok:
+            raise errors.bad_request(f"race {problem}")
+    return race
+
+
+@dataclass
 class Target:
     """What a resource URL names."""
 
@@ -157,6 +191,8 @@ class KubeApi:  # pylint: disable=too-many-public-methods
         self.stopping = threading.Event()
         self._faults: list[Fault] = []
         self._faults_lock = threading.Lock()
+        self._races: list[Race] = []
+        self._landed: list[dict[str, Any]] = []
 
     # entry point
 
@@ -177,7 +213,9 @@ class KubeApi:  # pylint: disable=too-many-public-methods
                 return Answer(201, rbac.who(user))
             if self.enforce:
                 self._authorize(user, method, path, query)
-            return self._route(method, path, query, headers, body)
+            answer = self._route(method, path, query, headers, body)
+            self._land_race(method, path, query)
+            return answer
         except ApiError as exc:
             return Answer(exc.code, exc.status())
 
@@ -219,6 +257,28 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             time.sleep(fault.latency_ms / 1000)
         if fault.status:
             raise fault_error(fault)
+
+    def _land_race(self, method: str, path: str, query: dict[str, str]) -> None:
+        """Land the next write of the race armed for this request, after its answer is made (the client reads the old object)."""
+        verb = request_verb(method, path, query)
+        with self._faults_lock:
+            race = next((race for race in self._races if race.path == path.rstrip("/") and verb in race.verbs), None)
+            if race is None:
+                return
+            write = race.writes.pop(0)
+            if not race.writes:
+                self._races.remove(race)
+        target = parse_target(race.path)
+        if target is None or target.name is None:
+            return
+        landed: dict[str, Any] = {"path": race.path, "after": f"{verb} {path}"}
+        try:
+            landed["resourceVersion"] = self.store.patch(target.resource, target.namespace or "", target.name, race.content_type,
+                                                         json.dumps(write).encode())["metadata"]["resourceVersion"]
+        except ApiError as exc:  # the client's request was answered; a write that cannot land is reported, not sent to it
+            landed["error"] = exc.status()
+        with self._faults_lock:
+            self._landed.append(landed)
 
     # discovery
 
@@ -360,6 +420,8 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             return self._lab_faults(method, body)
         if path == "/__lab/seed":
             return self._lab_seed(method)
+        if path == "/__lab/races":
+            return self._lab_races(method, body)
         if path == "/__lab/broken-images":
             if method == "PUT":
                 images = _json(body).get("images") if isinstance(_json(body), dict) else None
@@ -383,6 +445,20 @@ class KubeApi:  # pylint: disable=too-many-public-methods
         if method != "GET":
             raise errors.method_not_allowed()
         return Answer(200, {"seeded": seed.is_seeded(self.store), "namespace": seed.NAMESPACE})
+
+    def _lab_races(self, method: str, body: bytes) -> Answer:
+        """PUT arms races (one, or ``{"races": [...]}``; replaces the armed ones), DELETE disarms them and forgets the landed
+        writes; every answer lists the armed races and the writes that landed."""
+        with self._faults_lock:
+            if method == "PUT":
+                payload = _json(body)
+                rules = payload.get("races") if isinstance(payload, dict) and "races" in payload else [payload]
+                self._races = [parse_race(rule) for rule in rules or []]
+            elif method == "DELETE":
+                self._races, self._landed = [], []
+            elif method != "GET":
+                raise errors.method_not_allowed()
+            return Answer(200, {"races": [vars(race) for race in self._races], "landed": list(self._landed)})
 
     def _lab_faults(self, method: str, body: bytes) -> Answer:
         with self._faults_lock:

@@ -5,6 +5,9 @@
 
 Deployments keep their history in owned ReplicaSets (annotation ``deployment.kubernetes.io/revision``), StatefulSets and
 DaemonSets in owned ControllerRevisions (field ``revision``, the template in ``data.spec.template``).
+
+The undo patch is conditional on the object as it was read (``UndoPlan.patch``); ``apply_undo`` re-reads and decides again
+when the object changed in between (a deploy landing between the read and the patch), a bounded number of times.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import copy
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, InputError, NotFoundError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import SYSTEM, WORKLOAD_API_VERSION, Kube
 
 KINDS = ("Deployment", "StatefulSet", "DaemonSet")
@@ -21,6 +24,7 @@ REVISION_ANNOTATIONS = {"Deployment": "deployment.kubernetes.io/revision", "Roll
 CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 HASH_LABELS = ("pod-template-hash", "controller-revision-hash", "rollouts-pod-template-hash")
 JSON_PATCH = "application/json-patch+json"
+UNDO_TRIES = 3
 
 
 @dataclass(frozen=True)
@@ -137,9 +141,30 @@ class UndoPlan:
     def changed(self) -> bool:
         return normalise(self.obj["spec"]["template"]) != self.target.template
 
+    def precondition(self) -> list[dict[str, Any]]:
+        """The JSON patch ``test`` that the workload's spec is still the one read: its ``metadata.generation`` (else, when the
+        server sets none, its ``resourceVersion``).
+
+        Why ``generation`` and not ``resourceVersion``: the resourceVersion changes with every write, and during a rollout
+        the controller writes the status each time a replica moves, so a resourceVersion precondition is refused over and over
+        for changes that do not touch the template (on the lab server mid-rollout: 3 refusals out of 3). The generation
+        changes only when the spec changes, that is exactly when a deploy (or another rollback) lands.
+        Why a ``test`` op: it is what a real API server enforces on any field in an ``application/json-patch+json`` patch;
+        it refuses a failed test with 422 Invalid (a resourceVersion the patch sets would give 409 Conflict, but generation is
+        not a precondition field). 422 is also the status of an invalid template, so ``apply_undo`` tells them apart by reading
+        the workload again (did its generation move?), not by parsing the message.
+        """
+        metadata = self.obj.get("metadata") or {}
+        if metadata.get("generation") is not None:
+            return [{"op": "test", "path": "/metadata/generation", "value": metadata["generation"]}]
+        if metadata.get("resourceVersion"):
+            return [{"op": "test", "path": "/metadata/resourceVersion", "value": metadata["resourceVersion"]}]
+        return []
+
     def patch(self) -> list[dict[str, Any]]:
-        """The JSON patch that puts the target's pod template in place, as ``kubectl rollout undo`` does."""
-        return [{"op": "replace", "path": "/spec/template", "value": self.target.template}]
+        """The JSON patch that puts the target's pod template in place, as ``kubectl rollout undo`` does, on condition
+        (``precondition``) that no deploy landed since the workload was read."""
+        return self.precondition() + [{"op": "replace", "path": "/spec/template", "value": self.target.template}]
 
 
 def plan_undo(obj: dict[str, Any], revisions: list[Revision], to_revision: int) -> UndoPlan:
@@ -159,3 +184,93 @@ def plan_undo(obj: dict[str, Any], revisions: list[Revision], to_revision: int) 
                          accepted=numbers, details={"available_revisions": numbers},
                          hint=f"Nothing was changed. Pick one of the revisions {numbers} (see ofm.rollback.k8s_rollout_info).")
     return UndoPlan(obj, before, target)
+
+
+def replan(obj: dict[str, Any], revisions: list[Revision], target: Revision) -> UndoPlan:
+    """The undo of the re-read ``obj`` to the template decided at first: ``to_revision: 0`` is not resolved again, or a deploy
+    that landed would make the revision being undone the "previous" one. The target's number is looked up again by its
+    template (a rollback to it by someone else renumbers it as the newest revision)."""
+    same = [revision for revision in revisions if revision.template == target.template]
+    return UndoPlan(obj, current_revision(obj, revisions), same[-1] if same else target)
+
+
+def last_manager(obj: Mapping[str, Any]) -> Optional[str]:
+    """The field manager that wrote the object last (its newest ``managedFields`` entry), when the server keeps them."""
+    entries = [entry for entry in (obj.get("metadata") or {}).get("managedFields") or [] if isinstance(entry, dict)]
+    return max(entries, key=lambda entry: entry.get("time") or "").get("manager") if entries else None
+
+
+def describe_change(plan: UndoPlan, refused: Optional[int]) -> dict[str, Any]:
+    """What the re-read object is now, after a patch refused with HTTP status ``refused``: who or what changed it."""
+    metadata = plan.obj.get("metadata") or {}
+    return {"refused": refused, "generation": metadata.get("generation"), "resource_version": metadata.get("resourceVersion"),
+            "revision": plan.before.number if plan.before else None,
+            "images": images(plan.obj["spec"]["template"]), "change_cause": plan.before.change_cause if plan.before else None,
+            "manager": last_manager(plan.obj), "at_target": not plan.changed}
+
+
+@dataclass(frozen=True)
+class Applied:
+    """The outcome of ``apply_undo``: the last plan (made from the last read), the object the server answered (the plan's
+    object when nothing was patched), and what the object had become at each conflict."""
+
+    plan: UndoPlan
+    answer: dict[str, Any]
+    conflicts: list[dict[str, Any]]
+
+
+def reread(kube: Kube, obj: Mapping[str, Any]) -> tuple[dict[str, Any], list[Revision]]:
+    """The workload and its history read again (a new listing: the revisions change with the object)."""
+    metadata = obj["metadata"]
+    fresh = {"kind": obj["kind"], **kube.get(WORKLOAD_API_VERSION, obj["kind"], metadata["namespace"], metadata["name"])}
+    return fresh, history(kube, fresh)
+
+
+def apply_undo(kube: Kube, plan: UndoPlan, check_mode: bool, tries: int = UNDO_TRIES) -> Applied:
+    """Patch the workload to the plan's target on condition that its spec is unchanged since read (a server dry run in check mode).
+
+    When the precondition fails (422 with the workload's generation moved since read, or a 409 Conflict), a deploy landed in
+    between: the object and its history are read again and the undo decided again: no patch when it now runs the target's
+    template, else a patch conditional on the new read. A 422 with the generation unchanged is an invalid patch and raised as
+    it is. After ``tries`` refused patches a ``ConflictError`` names what the object became; the module changed nothing of it.
+    """
+    conflicts: list[dict[str, Any]] = []
+    while plan.changed:
+        if len(conflicts) == tries:
+            raise _changed_while_rolling_back(plan, conflicts)
+        metadata = plan.obj["metadata"]
+        try:
+            answer = kube.patch(WORKLOAD_API_VERSION, plan.obj["kind"], metadata["namespace"], metadata["name"], plan.patch(),
+                                content_type=JSON_PATCH, dry_run=check_mode)
+        except (ConflictError, InputError) as exc:
+            fresh = replan(*reread(kube, plan.obj), plan.target)
+            if not _spec_moved(exc, plan, fresh):
+                raise
+            plan = fresh
+            conflicts.append(describe_change(plan, exc.status))
+            continue
+        return Applied(plan, answer, conflicts)
+    return Applied(plan, plan.obj, conflicts)
+
+
+def _spec_moved(exc: OfmRollbackError, read: UndoPlan, fresh: UndoPlan) -> bool:
+    """Whether a refused patch was refused because a write landed since ``read``: always for a 409 Conflict; for a 422 when
+    the precondition the patch tested (generation, else resourceVersion) is no longer what the server holds."""
+    if isinstance(exc, ConflictError):
+        return True
+    return exc.status == 422 and bool(read.precondition()) and read.precondition() != fresh.precondition()
+
+
+def _changed_while_rolling_back(plan: UndoPlan, conflicts: list[dict[str, Any]]) -> ConflictError:
+    now = conflicts[-1]
+    revision = f"revision {now['revision']}" if now["revision"] is not None else "a template that matches no revision"
+    cause = f", change-cause '{now['change_cause']}'" if now["change_cause"] else ""
+    manager = f", last written by '{now['manager']}'" if now["manager"] else ""
+    return ConflictError(
+        f"{target_name(plan.obj)} changed while rolling back: {len(conflicts)} patches to revision {plan.target.number} were refused "
+        f"(its spec was modified since read); it now runs {revision} with images {now['images']}{cause}{manager} "
+        f"(generation {now['generation']}, resourceVersion {now['resource_version']})", system=SYSTEM, operation="rollout undo",
+        target=target_name(plan.obj), status=now["refused"],
+        details={"conflicts": conflicts, "target_revision": plan.target.number, "target_images": images(plan.target.template)},
+        hint="Nothing was changed on this workload. Something keeps deploying it: stop that writer (pause the pipeline or "
+             "the controller), check the history with ofm.rollback.k8s_rollout_info, then run the undo again.")

@@ -16,6 +16,11 @@ description:
   - Every workload's target revision is checked before any of them is patched, so a missing revision fails the task with
     the available revisions listed and nothing changed.
   - A workload that already runs the target's template is left alone and reported unchanged, so a second run changes nothing.
+  - The patch is conditional on the workload's spec as read (a JSON patch C(test) of its C(metadata.generation)), so a deploy
+    that lands between the read and the patch is not overwritten blindly - the API server refuses the patch, and the module
+    reads the workload and its history again and decides again - no change when it now runs the target's template, else a
+    patch conditional on the new read, to the same target template (V(0) is not resolved again). After 3 refused patches the
+    task fails naming what the workload became, with nothing of that workload changed.
   - With O(wait), waits until every patched workload has rolled out, and fails at once when a Deployment reports
     C(ProgressDeadlineExceeded), with the condition's message.
 author:
@@ -117,6 +122,16 @@ objects:
     images_before: {description: The container images before., type: list, elements: str, returned: always}
     images_after: {description: The container images after., type: list, elements: str, returned: always}
     status: {description: "The rollout status after the wait, or the last one read.", type: str, returned: always}
+    conflicts:
+      description:
+        - What the workload had become each time a patch was refused because its spec changed since read, oldest first;
+          empty when the first patch went through.
+        - Each entry has C(refused) (the HTTP status of the refusal), C(generation), C(resource_version), C(revision),
+          C(images), C(change_cause), C(manager) (the field manager that wrote it last, when the server records it) and
+          C(at_target) (it already ran the target's template).
+      type: list
+      elements: dict
+      returned: always
     diff:
       description: The pod template before and after.
       type: dict
@@ -136,7 +151,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, WORKLOAD_API_VERSION, Kube, wait_until
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import (
-    JSON_PATCH, KINDS, Listings, UndoPlan, current_revision, history, images, plan_undo, target_name, workloads)
+    KINDS, Applied, Listings, UndoPlan, apply_undo, current_revision, history, images, plan_undo, target_name, workloads)
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
@@ -151,21 +166,15 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-def apply(kube: Kube, plan: UndoPlan, check_mode: bool) -> dict[str, Any]:
-    """Patch the workload's template (a server dry run in check mode) and return the object the server answered."""
-    metadata = plan.obj["metadata"]
-    return kube.patch(WORKLOAD_API_VERSION, plan.obj["kind"], metadata["namespace"], metadata["name"], plan.patch(),
-                      content_type=JSON_PATCH, dry_run=check_mode)
-
-
-def report(kube: Kube, plan: UndoPlan, after: dict[str, Any], status: str, listings: Listings) -> dict[str, Any]:
+def report(kube: Kube, done: Applied, after: dict[str, Any], status: str, listings: Listings) -> dict[str, Any]:
+    plan = done.plan
     revisions = history(kube, after, listings) if plan.changed else []
     now = current_revision(after, revisions) if plan.changed else plan.before
     metadata = plan.obj["metadata"]
     return {"kind": plan.obj["kind"], "name": metadata["name"], "namespace": metadata["namespace"], "changed": plan.changed,
             "target_revision": plan.target.number, "revision_before": plan.before.number if plan.before else None,
             "revision_after": now.number if now else plan.target.number, "images_before": images(plan.obj["spec"]["template"]),
-            "images_after": images(after["spec"]["template"]), "status": status,
+            "images_after": images(after["spec"]["template"]), "status": status, "conflicts": done.conflicts,
             "diff": {"before": plan.obj["spec"]["template"], "after": after["spec"]["template"]} if plan.changed else {}}
 
 
@@ -173,17 +182,18 @@ def run(kube: Kube, params: dict[str, Any], check_mode: bool, applied: list[str]
     """Plan every undo first (a missing revision fails before anything is patched), patch, wait, then report; ``applied`` lists what was patched."""
     before = Listings(kube)
     plans = [plan_undo(obj, history(kube, obj, before), params["to_revision"]) for obj in workloads(kube, params)]
-    answers = []
+    done = []
     for plan in plans:
-        answers.append(apply(kube, plan, check_mode) if plan.changed else plan.obj)
-        if plan.changed and not check_mode:
+        done.append(apply_undo(kube, plan, check_mode))
+        if done[-1].plan.changed and not check_mode:
             applied.append(target_name(plan.obj))
+    plans, answers = [result.plan for result in done], [result.answer for result in done]
     statuses = [wait(kube, plan, params) if params["wait"] and plan.changed and not check_mode else READINESS[plan.obj["kind"]](answer).message
                 for plan, answer in zip(plans, answers)]
     if params["wait"] and not check_mode:
         answers = [refresh(kube, plan) if plan.changed else answer for plan, answer in zip(plans, answers)]
     after = Listings(kube)
-    return [report(kube, plan, answer, status, after) for plan, answer, status in zip(plans, answers, statuses)]
+    return [report(kube, result, answer, status, after) for result, answer, status in zip(done, answers, statuses)]
 
 
 def refresh(kube: Kube, plan: UndoPlan) -> dict[str, Any]:

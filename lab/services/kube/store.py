@@ -141,7 +141,11 @@ class Store:
             if write.subresource == "scale":
                 return self._patch_scale(resource, namespace, current, content_type, body, write)
             patched = _patched(current, content_type, body, custom=resource.group == "argoproj.io")
-            wanted = (body.get("metadata") or {}).get("resourceVersion") if isinstance(body, dict) else None
+            # As the real server: a patch is applied to the stored object and the result is stored with its resourceVersion as
+            # precondition, so a resourceVersion the patch put in (a merge or strategic ``metadata.resourceVersion``, a JSON patch
+            # ``replace`` of ``/metadata/resourceVersion``) that is not the stored one is a 409 Conflict; a failed JSON patch
+            # ``test`` op is a 422 (patches.json_patch).
+            wanted = (patched.get("metadata") or {}).get("resourceVersion")
             if wanted and wanted != current["metadata"]["resourceVersion"]:
                 raise errors.conflict(resource.plural, resource.group, name)
             patched.setdefault("metadata", {})["resourceVersion"] = current["metadata"]["resourceVersion"]

@@ -20,7 +20,7 @@ def revision(number: int, image: str) -> Revision:
 
 
 def deployment(image: str) -> dict[str, Any]:
-    return {"kind": "Deployment", "metadata": {"name": "web", "namespace": "ofm"}, "spec": {"template": template(image)}}
+    return {"kind": "Deployment", "metadata": {"name": "web", "namespace": "ofm", "resourceVersion": "7"}, "spec": {"template": template(image)}}
 
 
 HISTORY = [revision(1, "api:1"), revision(2, "api:2"), revision(3, "api:3")]
@@ -45,7 +45,8 @@ def test_the_target_revision(image, to_revision, target):
 def test_a_plan_to_the_current_template_changes_nothing():
     plan = plan_undo(deployment("api:3"), HISTORY, 3)
     assert not plan.changed
-    assert plan_undo(deployment("api:3"), HISTORY, 2).patch() == [{"op": "replace", "path": "/spec/template", "value": template("api:2")}]
+    assert plan_undo(deployment("api:3"), HISTORY, 2).patch() == [{"op": "test", "path": "/metadata/resourceVersion", "value": "7"},
+                                                                  {"op": "replace", "path": "/spec/template", "value": template("api:2")}]
 
 
 def test_a_missing_revision_lists_the_available_ones():
