@@ -41,22 +41,15 @@ has sanity && step sanity scripts/sanity.sh
 has lint && step lint ansible-lint --profile production -q
 # -ra: the summary lists every skip with its reason (e.g. the real-cluster target without KUBECONFIG), and every
 # failure; a later -rs alone would replace it and drop the failures.
-# Two pytest processes at once, against the same lab: the modules that change or read the shared state of the lab's
-# HTTP side (canary faults, HAProxy weights, stand-in message stores, injected faults, the seeded Kubernetes objects)
-# run in file order in one; every other module (own test servers, own sandboxes, the lab's PostgreSQL) in the other.
-SHARED_LAB_TESTS=(test_audit_callback test_canary_rollback test_emergency_fallback test_emergency_faults test_emergency_rollback test_in_process
-                  test_lab_ops_api test_lab_slis test_notify test_ops_api_info test_planned_rollback test_statuspage_incident
-                  test_traffic_split_info)
+# Two pytest processes at once, against the same lab: the modules marked shared_lab (they change or read the shared state of
+# the lab's HTTP side: canary faults, HAProxy weights, stand-in message stores, injected faults, the seeded Kubernetes objects)
+# run in file order in one; every other module (own test servers, own sandboxes, the lab's PostgreSQL) in the other. A module
+# places itself with `pytestmark = pytest.mark.shared_lab`.
 integration() {
-  local shared=() others=() file name
-  for file in tests/integration/test_*.py; do
-    name="$(basename "$file" .py)"
-    if [[ " ${SHARED_LAB_TESTS[*]} " == *" $name "* ]]; then shared+=("$file"); else others+=("$file"); fi
-  done
   local logs; logs="$(mktemp -d)"
-  pytest "${shared[@]}" -q -p no:cacheprovider -ra --durations=15 > "$logs/shared-lab.log" 2>&1 &
+  pytest tests/integration -m shared_lab -q -p no:cacheprovider -ra --durations=15 > "$logs/shared-lab.log" 2>&1 &
   local shared_pid=$!
-  pytest "${others[@]}" -q -p no:cacheprovider -ra --durations=15 > "$logs/others.log" 2>&1
+  pytest tests/integration -m "not shared_lab" -q -p no:cacheprovider -ra --durations=15 > "$logs/others.log" 2>&1
   local others_rc=$?
   wait "$shared_pid"
   local shared_rc=$?

@@ -16,6 +16,9 @@ from labtest import run_local_playbook, run_module
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import GENESIS_HASH, canonical_json, read_records, verify_chain
 from lab.config import REPO_ROOT
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 PLAYBOOK = REPO_ROOT / "tests" / "integration" / "playbooks" / "audit-trail.yml"
 SECRET = "Hunter2-audit-SECRET-value"
 TOKEN = "tok-audit-SECRET-token"

@@ -9,6 +9,9 @@ from labtest import bearer, credentials, lab_call, run_module
 from lab.components.haproxy import weights
 from lab.config import LabConfig
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 INCIDENT = "INC-4711"
 IDEMPOTENCY_KEY = f"ofm-rollback-canary-{INCIDENT}"
 ROLLBACK_PATH = "/internal/ops/canary/rollback"

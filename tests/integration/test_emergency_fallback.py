@@ -13,10 +13,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 from labtest import credentials, emergency, lab_call, record, run_lab, slack_messages
 
 from lab.components.haproxy import weights
 from lab.services.kube import seed
+
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
 
 INITIAL = {"stable": 90, "canary": 10}
 ROLLED_BACK = {"stable": 100, "canary": 0}

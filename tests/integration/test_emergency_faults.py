@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
+import pytest
 from kubelab import kubeconfig_with_token
 from labtest import credentials, emergency, flat, record, run_lab, statuspage_incidents
 
@@ -23,6 +24,9 @@ from lab.components.haproxy import weights
 from lab.components.kube_apiserver import KubeApiServer
 from lab.components.ops_api import OpsApi
 from lab.components.prometheus import Prometheus
+
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
 
 INITIAL = {"stable": 90, "canary": 10}
 ROLLED_BACK = {"stable": 100, "canary": 0}

@@ -15,6 +15,9 @@ from labtest import credentials, emergency, flat, lab_call, record, run_lab, sla
 
 from lab.components.haproxy import weights
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 INITIAL = {"stable": 90, "canary": 10}
 ROLLED_BACK = {"stable": 100, "canary": 0}
 FAULT_TO_SLO = {

@@ -4,7 +4,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from labtest import run_play
+
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
 
 
 def ops_api_task(register: str, lab_url: str, **extra: Any) -> dict[str, Any]:

@@ -3,10 +3,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from labtest import bearer, credentials, lab_call, lab_request, wait_until
 
 from lab.components.haproxy import weights
 from lab.config import LabConfig
+
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
 
 
 def rollback(lab: LabConfig, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 import pytest
 from labtest import run_lab, wait_until
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 # fault -> (recording rule, breach predicate) for the canary's series
 BREACHES = {
     "slow": ("ofm:sli_latency_p95_seconds", lambda v: v > 10),

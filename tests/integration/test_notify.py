@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import subprocess
 
+import pytest
 from labtest import Secrets, ansible_bin, ansible_env, lab_call, run_module, run_play, stand_in_messages
+
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
 
 
 def api_env(secrets: Secrets, token: str = "") -> Secrets:

@@ -4,6 +4,9 @@ from __future__ import annotations
 import pytest
 from labtest import credentials, run_module
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 
 @pytest.mark.parametrize("identity, credential, expected", [
     ("admin", ("OFM_OPS_API_SESSION", "session"), (True, True, ["admin"])),

@@ -21,6 +21,9 @@ from kubernetes.dynamic import DynamicClient
 from labtest import run_playbook, stand_in_messages
 from registrytest import docker_registry, push_image
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 PLAYBOOK = "planned-rollback.yml"
 ALWAYS = {"days": ["all"], "start": "00:00", "end": "24:00", "timezone": "UTC"}
 DEPLOYMENT = """

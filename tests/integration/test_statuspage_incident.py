@@ -7,6 +7,9 @@ from typing import Any
 import pytest
 from labtest import AnsibleRun, Secrets, lab_call, run_module, run_play, stand_in_messages
 
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
+
 NAME = "Degraded publishing (INC-4242)"
 
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 import json
 
 import yaml
+
+import pytest
 from labtest import credentials, run_local_playbook, run_module, wait_until
 
 from lab.components.haproxy import weights
+
+# Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
+pytestmark = pytest.mark.shared_lab
 
 MEASURED_QUERY = 'sum by (version) (rate(http_requests_total{app="ofm-social-os"}[30s]))'
 PLAYBOOK = [{
