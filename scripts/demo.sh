@@ -1,18 +1,41 @@
 #!/usr/bin/env bash
-# The main job against the lab: set up, bring the lab up, make the canary bad, wait until the breach
-# is sustained (the lab inventory's short window), then run the emergency rollback playbook.
-# OFM_DEMO_FAULT picks the fault (slow, errors, webhooks, db, publish); extra arguments go to ansible-playbook.
+# One procedure against the lab, after setting everything up and bringing the lab up:
+#
+#   ./scripts/demo.sh [emergency|planned|database] [ansible-playbook options]
+#
+# emergency (default): make the canary bad, wait until the breach is sustained (the lab inventory's short window), then run
+#   the emergency rollback. OFM_DEMO_FAULT picks the fault (slow, errors, webhooks, db, publish).
+# planned: roll the lab's Helm release ofm-social-os back to revision 5 (its history has six), as the README's command.
+# database: restore the lab's PostgreSQL as of a minute ago into a sandbox, validate it and report RTO/RPO (the checklist's
+#   command; the lab's history is minutes long, so not "2 hours ago").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
+procedure="emergency"
+case "${1:-}" in
+  emergency|planned|database) procedure="$1"; shift ;;
+  -*|"") ;;
+  *) echo "usage: $0 [emergency|planned|database] [ansible-playbook options]" >&2; exit 2 ;;
+esac
 "$root/scripts/bootstrap.sh"
 export PATH="$root/.venv/bin:$root/scripts:$PATH"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 export OFM_AUDIT_LOG="${OFM_AUDIT_LOG:-$root/.lab/audit.jsonl}"
-fault="${OFM_DEMO_FAULT:-errors}"
 
 lab up
 lab reset
+case "$procedure" in
+  planned)
+    ansible-playbook playbooks/planned-rollback.yml -e "rollback_reason='the demo: release 2.4.0 doubles the DB load'" \
+      -e planned_rollback_method=helm -e rollback_to_revision=5 "$@"
+    exit 0 ;;
+  database)
+    cd marketing/dr/scripts
+    exec ./dr-restore-sandbox.sh --environment "rollback-demo-$(date +%Y%m%d%H%M%S)" \
+      --pitr-target "$(date -d '1 minute ago' '+%Y-%m-%d %H:%M:%S')" --source production --reason data_corruption -- "$@" ;;
+esac
+
+fault="${OFM_DEMO_FAULT:-errors}"
 lab canary bad "$fault"
 echo "Waiting until Prometheus shows the canary's breach sustained over the lab's window..."
 ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "scope": "canary",

@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from lab.components import helm_release
 from lab.components.base import PythonService, http_json
 from lab.config import Identity, LabConfig
 from lab.services.kube import seed
@@ -73,7 +74,11 @@ class KubeApiServer(PythonService):
         path.write_text(json.dumps(users))
         path.chmod(0o600)
 
+    def started(self, cfg: LabConfig) -> None:
+        print(f"  {'':<18} {helm_release.ensure(cfg)}")
+
     def reset(self, cfg: LabConfig) -> None:
         http_json(f"{cfg.url('kube_apiserver')}/__lab/faults", "DELETE")
         http_json(f"{cfg.url('kube_apiserver')}/__lab/broken-images", "PUT", {"images": []})
         http_json(f"{cfg.url('kube_apiserver')}/__lab/seed", "POST", timeout=30)
+        helm_release.ensure(cfg)

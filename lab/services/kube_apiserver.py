@@ -519,6 +519,8 @@ def make_handler(api: KubeApi) -> type:
                     failure = exc if isinstance(exc, ApiError) else errors.bad_request(f"the protobuf body cannot be decoded: {exc}")
                     self._send(Answer(failure.code, failure.status()))
                     return
+            if (self.headers.get("Content-Type") or "").startswith(protobuf.PROTOBUF) and self.command == "DELETE":
+                body = b""  # protobuf DeleteOptions (helm uninstall's typed client): the defaults are what this server does anyway
             answer = api.handle(self.command, split.path, query, self.headers, body, loopback)
             if answer.events is not None:
                 self._stream(answer.events)

@@ -1,0 +1,71 @@
+"""Every procedure command of the README, run as written through bash against the lab (with the lab inventory).
+
+The README's ``bash`` blocks are read from README.md itself, so a command that stops working on the lab, or a new one,
+fails here. Two substitutions only, both said in the test's id: ``-i inventories/production`` becomes
+``-i inventories/lab``, and the DR script's ``2 hours ago`` becomes ``1 minute ago`` (the lab's PostgreSQL history is
+minutes long; test_database_rollback runs the checklist's own ``2 hours ago`` for the instant it names).
+"""
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+
+import pytest
+from labtest import flat, run_lab
+
+from lab.config import REPO_ROOT
+
+README = (REPO_ROOT / "README.md").read_text()
+BLOCKS = [block.strip() for block in re.findall(r"```bash\n(.*?)```", README, flags=re.DOTALL)]
+# Blocks that are not a procedure run on the lab, with why; every other block must be one of the procedures below.
+NOT_PROCEDURES = {
+    "./scripts/demo.sh": "sets everything up (bootstrap) and is the CI's own entry point",
+    "kind create cluster": "needs a real Kubernetes cluster",
+}
+
+
+def procedure_of(block: str) -> str:
+    for name in ("emergency-rollback.yml", "planned-rollback.yml", "dr-restore-sandbox.sh"):
+        if name in block:
+            return name
+    raise AssertionError(f"a README bash block that is neither a procedure nor known: {block[:200]}")
+
+
+def procedures() -> list:
+    found = []
+    for block in BLOCKS:
+        if any(block.startswith(start) for start in NOT_PROCEDURES):
+            continue
+        name = procedure_of(block)
+        # The DR restore uses the lab's PostgreSQL and its one sandbox port: it runs beside the database tests' process, not
+        # in the shared one; the playbooks change the lab's shared state (the Helm release, the canary's traffic).
+        marks = () if name == "dr-restore-sandbox.sh" else (pytest.mark.shared_lab,)
+        found.append(pytest.param(block, id=f"{name}-{len(found)}", marks=marks))
+    return found
+
+
+def test_the_readme_has_a_command_for_each_procedure():
+    names = [procedure_of(param.values[0]) for param in procedures()]
+    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "dr-restore-sandbox.sh"}, names
+
+
+@pytest.mark.parametrize("block", procedures())
+def test_a_readme_command_runs_as_written_on_the_lab(lab, block, tmp_path):
+    run_lab("reset")
+    command = block.replace("-i inventories/production", "-i inventories/lab").replace("'2 hours ago'", "'1 minute ago'")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
+           "OFM_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+    try:
+        run = subprocess.run(["bash", "-c", f"set -euo pipefail\n{command}"], cwd=REPO_ROOT, capture_output=True, text=True, env=env,
+                             timeout=900, check=False)
+    finally:
+        run_lab("reset")
+    summary = flat(run.stdout)
+    assert run.returncode == 0, run.stdout[-5000:] + run.stderr[-2000:]
+    assert "Checklist: " in summary and " MANUAL" in summary, "the summary judges every line"
+    if "planned-rollback.yml" in block:
+        assert "helm rollback ofm-social-os 5 -n ofm-production: ofm-production/ofm-social-os to revision 5 (rolled back)" in summary
+        assert "api 2.4.0 doubles the DB load" in summary, "the documented reason, whole"
+    if "dr-restore-sandbox.sh" in block:
+        assert "[ok    ] ./dr-restore-sandbox.sh: restored to " in summary
