@@ -1,14 +1,17 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The built collection holds what a user installs, and nothing of the checkout's development side.
+"""The built collection holds what a user installs, and nothing of the checkout's development side; installed, it runs
+every procedure by its collection name (``ansible-playbook ofm.rollback.emergency_rollback``).
 
 ``ansible-galaxy collection build`` runs for real (into tmp_path, about a second): once on this checkout as it is, and
 once on a copy of it that also holds what bootstrap, the lab and the tools leave behind (.tools with helm and the
 benchmark's ansible, .venv, .collections, lab state, caches, an old tarball), as a bootstrapped checkout has them.
+The first tarball is installed offline into a collections path of its own, the only one the installed runs see.
 """
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +33,10 @@ NEVER = (".tools", ".venv", ".collections", ".lab", ".lab-test", ".lab-build", "
          ".pytest_cache", "__pycache__", "ansible.cfg", "requirements-dev.txt", "pytest.ini", "bench", "lab", "scripts", "tests",
          "inventories", "marketing")
 MAX_BYTES = 1024 * 1024
+# The procedures, by collection name; in a checkout also by their dashed names (playbooks/<name>.yml), not shipped.
+PROCEDURES = ("emergency_rollback", "planned_rollback", "database_rollback")
+CHECKOUT_NAMES = {"emergency-rollback": "emergency_rollback", "planned-rollback": "planned_rollback",
+                  "database-rollback": "database_rollback"}
 MAX_FILES = 400
 
 # What a bootstrapped checkout holds besides its sources (path -> content; a content starting with "->" is a symlink).
@@ -63,8 +70,9 @@ def sources(root: Path) -> list[str]:
 
 
 def shipped(names: list[str]) -> set[str]:
-    """The files of a source listing that the tarball must hold."""
-    return {name for name in names if name.split("/")[0] in SHIPPED_DIRS or name in SHIPPED_FILES}
+    """The files of a source listing that the tarball must hold (not the checkout's dashed playbook names)."""
+    return {name for name in names if (name.split("/")[0] in SHIPPED_DIRS or name in SHIPPED_FILES)
+            and not re.fullmatch(r"playbooks/[^/]*-[^/]*\.yml", name)}
 
 
 def build(collection: Path, output: Path) -> Path:
@@ -139,3 +147,34 @@ def test_every_plugin_role_and_playbook_is_in_the_tarball(checkout_tarball):
 def test_the_tarball_stays_small(checkout_tarball):
     assert checkout_tarball.stat().st_size < MAX_BYTES, f"{checkout_tarball.stat().st_size} bytes"
     assert len(files_of(checkout_tarball)) < MAX_FILES
+
+
+@pytest.fixture(scope="module", name="installed")
+def fixture_installed(checkout_tarball: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The environment of a run that sees only the collection installed from the tarball (no dependencies: galaxy.yml)."""
+    work = tmp_path_factory.mktemp("installed")
+    (work / "ansible.cfg").write_text("[defaults]\n")
+    env = {**os.environ, "ANSIBLE_CONFIG": str(work / "ansible.cfg"), "ANSIBLE_COLLECTIONS_PATH": str(work / "collections"),
+           "ANSIBLE_NOCOLOR": "1"}
+    run = subprocess.run([str(BIN_DIR / "ansible-galaxy"), "collection", "install", "--offline", "-p", str(work / "collections"),
+                          str(checkout_tarball)], capture_output=True, text=True, env=env, check=False, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert (work / "collections" / "ansible_collections" / "ofm" / "rollback" / "MANIFEST.json").is_file()
+    return env
+
+
+def test_the_playbooks_are_the_procedures_by_collection_name(checkout_tarball):
+    names = files_of(checkout_tarball)
+    assert sorted(name for name in names if name.startswith("playbooks/")) == sorted(f"playbooks/{p}.yml" for p in PROCEDURES)
+    for dashed, procedure in CHECKOUT_NAMES.items():
+        assert f"ansible.builtin.import_playbook: {procedure}.yml" in (REPO_ROOT / "playbooks" / f"{dashed}.yml").read_text()
+
+
+@pytest.mark.parametrize("procedure", PROCEDURES)
+def test_every_procedure_runs_by_its_collection_name_from_the_install(installed, procedure, tmp_path):
+    # From an empty directory, so nothing of the checkout (ansible.cfg, playbooks/, .collections) can be found.
+    run = subprocess.run([str(BIN_DIR / "ansible-playbook"), f"ofm.rollback.{procedure}", "--syntax-check"], cwd=tmp_path,
+                         capture_output=True, text=True, env=installed, check=False, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    installed_path = Path(installed["ANSIBLE_COLLECTIONS_PATH"]) / "ansible_collections" / "ofm" / "rollback"
+    assert f"playbook: {installed_path}/playbooks/{procedure}.yml" in run.stdout
