@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How the database procedure's result judges its checklist lines (one function per line id).
 
-The result is ``db_pitr_phase`` of playbooks/database-rollback.yml, handed in as ``db_pitr``; its evidence holds the reason
+The result is ``db_pitr_phase`` of playbooks/database_rollback.yml, handed in as ``db_pitr``; its evidence holds the reason
 given, the restore (``pg_pitr_restore``) and the sandbox validation (``pg_validate``: its per-category summary and checks).
 A validation category that did not run (a check without its configuration, such as the expected schema version) is MANUAL,
 with what to set to automate it.

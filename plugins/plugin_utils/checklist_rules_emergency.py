@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How the emergency procedure's results judge its checklist lines (one function per line id).
 
-The results are the phase results of playbooks/emergency-rollback.yml by role: ``slo_gate``, ``incident``, ``canary_rollback`` and
+The results are the phase results of playbooks/emergency_rollback.yml by role: ``slo_gate``, ``incident``, ``canary_rollback`` and
 ``rollback_validation``, each in the shape of :data:`checklist.RESULT_SHAPE`, plus ``check_mode``. A rule raises
 :class:`NotReached` when its phase did not run: the judge then prints the line as MANUAL with its instruction.
 """

@@ -26,8 +26,9 @@ NOT_PROCEDURES = {
 
 
 def procedure_of(block: str) -> str:
-    for name in ("emergency-rollback.yml", "planned-rollback.yml", "dr-restore-sandbox.sh"):
-        if name in block:
+    for name, fqcn in (("emergency-rollback.yml", "ofm.rollback.emergency_rollback"), ("planned-rollback.yml", "ofm.rollback.planned_rollback"),
+                       ("dr-restore-sandbox.sh", "dr-restore-sandbox.sh")):
+        if name in block or fqcn in block:
             return name
     raise AssertionError(f"a README bash block that is neither a procedure nor known: {block[:200]}")
 
