@@ -25,7 +25,7 @@ description:
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
-  - ofm.rollback.attributes
+  - ofm.rollback.attributes.action_group_ops_api
   - ofm.rollback.ops_api
   - ofm.rollback.haproxy
   - ofm.rollback.traffic_measure
