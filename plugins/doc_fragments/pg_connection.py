@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options of module_utils.pg_connection.PG_CONNECTION_SPEC, one fragment per connection option:
+    # Options of module_utils.postgres.connection.PG_CONNECTION_SPEC, one fragment per connection option:
     # ofm.rollback.pg_connection (sandbox), ofm.rollback.pg_connection.source (source), ofm.rollback.pg_connection.app (app).
     # The three share their suboptions (ansible-test needs each as a literal); a unit test keeps each in step with the spec.
     DOCUMENTATION = r"""

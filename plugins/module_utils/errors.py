@@ -154,3 +154,24 @@ class DataError(OfmRollbackError):
     """The system answered, but with something the collection cannot use (bad JSON, missing fields, wrong shape)."""
 
     default_hint = "Check that the URL points at the expected service and API version."
+
+
+class RolloutFailed(OfmRollbackError):
+    """The workload reported that its rollout cannot finish (Deployment: ProgressDeadlineExceeded)."""
+
+    default_hint = "Look at the pods' events (kubectl describe), then undo the rollout or fix the image."
+
+
+class TargetNotReached(OfmRollbackError):
+    """A point-in-time recovery replayed every archived WAL record without passing the target (the server then stops).
+
+    ``redo_done_lsn`` and ``last_commit_time`` (a datetime) say where the replay ended, for a second replay to that point.
+    """
+
+    def __init__(self, *, system: str, redo_done_lsn: Optional[str], last_commit_time: Any, last_commit_text: str,
+                 log_tail: Sequence[str]) -> None:
+        self.redo_done_lsn = redo_done_lsn
+        self.last_commit_time = last_commit_time
+        last = f", whose last commit was at {last_commit_text}" if last_commit_time else ""
+        super().__init__(f"recovery replayed the whole archive (up to {redo_done_lsn or 'its end'}{last}) without passing the target",
+                         system=system, operation="recovery", hint="", details={"log_tail": list(log_tail)})

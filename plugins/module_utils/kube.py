@@ -18,7 +18,7 @@ from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError, AuthorizationError, ConflictError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
-    UnavailableError)
+    RolloutFailed, UnavailableError)
 
 try:
     from kubernetes import client as kube_client
@@ -258,12 +258,6 @@ READINESS: dict[str, Callable[[Mapping[str, Any]], Readiness]] = {
     "StatefulSet": statefulset_readiness,
     "DaemonSet": daemonset_readiness,
 }
-
-
-class RolloutFailed(OfmRollbackError):
-    """The workload reported that its rollout cannot finish (Deployment: ProgressDeadlineExceeded)."""
-
-    default_hint = "Look at the pods' events (kubectl describe), then undo the rollout or fix the image."
 
 
 def wait_until(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[str, Any]], Readiness], *, target: str, timeout: float,

@@ -1,10 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A client for the Prometheus HTTP API (``/api/v1/query`` and ``/api/v1/query_range``)."""
+"""A client for the Prometheus HTTP API (``/api/v1/query`` and ``/api/v1/query_range``), and the PromQL helpers: query templates
+with ``$selector`` and ``$window`` placeholders, and the checks of label names and matchers."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, TypeVar
 
@@ -15,6 +17,12 @@ QUERY_PATH = "api/v1/query"
 QUERY_RANGE_PATH = "api/v1/query_range"
 ERROR_STATUSES = (400, 422)
 _T = TypeVar("_T")
+# A query template's placeholders; label names and matchers as PromQL accepts them.
+PLACEHOLDERS = ("selector", "window")
+PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
+LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_MATCHER = r"\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*\"(?:[^\"\\]|\\.)*\"\s*"
+MATCHERS = re.compile(rf"^{_MATCHER}(?:,{_MATCHER})*,?\s*$")
 
 
 @dataclass(frozen=True)
@@ -116,3 +124,18 @@ def _parse_sample(pair: Any) -> tuple[float, float]:
         return float(timestamp), float(value)
     except (TypeError, ValueError) as exc:
         raise _Malformed(f'a sample is not [time, "value"]: {pair!r}') from exc
+
+
+def render_query(template: str, selector: str, window: str) -> str:
+    """``template`` with ``$selector`` replaced by label matchers and ``$window`` by a duration.
+
+    An empty selector removes its placeholder together with the comma or braces around it, so
+    ``m{a="b",$selector}`` becomes ``m{a="b"}`` and ``m{$selector}`` becomes ``m``.
+    """
+    text = template
+    if not selector:
+        text = re.sub(r"\{\s*\$selector\s*\}", "", text)
+        text = re.sub(r"\s*,\s*\$selector\b", "", text)
+        text = re.sub(r"\$selector\b\s*,\s*", "", text)
+    text = re.sub(r"\$selector\b", selector, text)
+    return re.sub(r"\$window\b", window, text)

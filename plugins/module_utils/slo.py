@@ -21,11 +21,12 @@ import operator
 import re
 import time
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, UnavailableError
-from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient, Series
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, isoformat, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import (
+    LABEL_NAME, MATCHERS, PLACEHOLDER, PLACEHOLDERS, PrometheusClient, Series, render_query)
 
 COMPARISONS: dict[str, Callable[[float, float], bool]] = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 SCOPES = ("canary", "stable", "both")
@@ -33,17 +34,9 @@ UNKNOWN_IS = ("unknown", "breach", "ok")
 UNAVAILABLE_IS = ("fail", "unknown")
 WAIT_FOR = ("none", "all_ok", "breach")
 OK, BREACH, UNKNOWN = "ok", "breach", "unknown"
-PLACEHOLDERS = ("selector", "window")
 MAX_POINTS_PER_SERIES = 11000
 TREND_FLAT_FRACTION = 0.01
-DURATION_HELP = "a Prometheus duration such as 30s, 5m, 1h or 1m30s, or a number of seconds"
 
-_DURATION = re.compile(r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$")
-_DURATION_UNITS = (365 * 86400.0, 7 * 86400.0, 86400.0, 3600.0, 60.0, 1.0, 0.001)
-_PLACEHOLDER = re.compile(r"\$([A-Za-z_]\w*)")
-_LABEL_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_MATCHER = r"\s*[A-Za-z_][A-Za-z0-9_]*\s*(?:=~|!~|!=|=)\s*\"(?:[^\"\\]|\\.)*\"\s*"
-_MATCHERS = re.compile(rf"^{_MATCHER}(?:,{_MATCHER})*,?\s*$")
 _SLO_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
@@ -204,62 +197,6 @@ def _current_text(result: SloResult) -> str:
     return f"current {result.current:.6g} {result.comparison} {result.threshold:g}" if result.current is not None else "no current value"
 
 
-def isoformat(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
-
-
-def parse_duration(value: Any, option: str) -> float:
-    """Seconds in ``value`` (Prometheus syntax such as ``1m30s``, or a number of seconds); must be above 0."""
-    seconds = _duration_seconds(value)
-    if seconds is None:
-        raise InputError(f"{value!r} is not a duration", option=option, accepted=DURATION_HELP)
-    if seconds <= 0:
-        raise InputError(f"{value!r} is not longer than zero", option=option, accepted=DURATION_HELP)
-    return seconds
-
-
-def _duration_seconds(value: Any) -> Optional[float]:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        return float(value) if math.isfinite(value) else None
-    text = str(value).strip()
-    try:
-        number = float(text)
-    except ValueError:
-        match = _DURATION.match(text)
-        if not text or match is None:
-            return None
-        return sum(int(amount) * unit for amount, unit in zip(match.groups(), _DURATION_UNITS) if amount)
-    return number if math.isfinite(number) else None
-
-
-def format_duration(seconds: float) -> str:
-    """``seconds`` in Prometheus syntax: 90 -> ``1m30s``, 0.25 -> ``250ms``."""
-    remaining = int(round(seconds * 1000))
-    parts = []
-    for unit, size in (("d", 86400000), ("h", 3600000), ("m", 60000), ("s", 1000), ("ms", 1)):
-        amount, remaining = divmod(remaining, size)
-        if amount:
-            parts.append(f"{amount}{unit}")
-    return "".join(parts) or "0s"
-
-
-def render_query(template: str, selector: str, window: str) -> str:
-    """``template`` with ``$selector`` replaced by label matchers and ``$window`` by a duration.
-
-    An empty selector removes its placeholder together with the comma or braces around it, so
-    ``m{a="b",$selector}`` becomes ``m{a="b"}`` and ``m{$selector}`` becomes ``m``.
-    """
-    text = template
-    if not selector:
-        text = re.sub(r"\{\s*\$selector\s*\}", "", text)
-        text = re.sub(r"\s*,\s*\$selector\b", "", text)
-        text = re.sub(r"\$selector\b\s*,\s*", "", text)
-    text = re.sub(r"\$selector\b", selector, text)
-    return re.sub(r"\$window\b", window, text)
-
-
 def resolve_slos(entries: Optional[Sequence[Mapping[str, Any]]], only: Optional[Sequence[str]]) -> tuple[SloDefinition, ...]:
     """Built-in SLOs merged with ``entries`` (overrides and additions), narrowed to ``only``, enabled ones only."""
     merged = {slo.name: slo for slo in BUILTIN_SLOS}
@@ -313,7 +250,7 @@ def _check_definition(slo: SloDefinition, option: str) -> None:
         threshold = math.nan
     if not math.isfinite(threshold):
         raise InputError(f"threshold {slo.threshold!r} is not a finite number", option=f"{option}.threshold", accepted="a finite number")
-    unknown = sorted({name for name in _PLACEHOLDER.findall(slo.query) if name not in PLACEHOLDERS})
+    unknown = sorted({name for name in PLACEHOLDER.findall(slo.query) if name not in PLACEHOLDERS})
     if unknown:
         raise InputError(f"query uses unknown placeholder(s) {', '.join('$' + name for name in unknown)}", option=f"{option}.query",
                          accepted=", ".join("$" + name for name in PLACEHOLDERS))
@@ -344,10 +281,10 @@ def _settings(params: Mapping[str, Any]) -> Settings:
     _check_choice(unknown_is, "unknown_is", UNKNOWN_IS)
     _check_choice(unavailable_is, "unavailable_is", UNAVAILABLE_IS)
     version_label = params.get("version_label") or "version"
-    if not _LABEL_NAME.match(version_label):
+    if not LABEL_NAME.match(version_label):
         raise InputError(f"{version_label!r} is not a Prometheus label name", option="version_label", accepted="[a-zA-Z_][a-zA-Z0-9_]*")
     selector = (params.get("selector") or "").strip()
-    if selector and not _MATCHERS.match(selector):
+    if selector and not MATCHERS.match(selector):
         raise InputError(f"{selector!r} is not a list of label matchers", option="selector",
                          accepted='matchers without braces, such as namespace="ofm-production",job=~"api.*"')
     min_coverage = params.get("min_coverage", 0.8)

@@ -26,7 +26,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import SYSTEM
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, check_name
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient, Series
-from ansible_collections.ofm.rollback.plugins.module_utils.slo import format_duration, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
 
 STABLE, CANARY = "stable", "canary"
 WAIT_FOR = ("none", "all_on_stable")

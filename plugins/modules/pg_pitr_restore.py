@@ -358,7 +358,12 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_connection, pg_pitr, pg_wal_coverage, rds_pitr
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import rds as rds_pitr
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import restore as pg_restore
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import sandbox as pg_sandbox
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import targets as pg_targets
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import wal_coverage as pg_wal_coverage
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 
 RDS_SPEC = {
@@ -375,8 +380,8 @@ RDS_SPEC = {
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "backend": {"type": "str", "choices": list(pg_pitr.BACKENDS), "default": "pgbackrest"},
-    "target_type": {"type": "str", "choices": list(pg_pitr.TARGET_TYPES), "default": "time"},
+    "backend": {"type": "str", "choices": list(pg_restore.BACKENDS), "default": "pgbackrest"},
+    "target_type": {"type": "str", "choices": list(pg_targets.TARGET_TYPES), "default": "time"},
     "target": {"type": "str"},
     "target_inclusive": {"type": "bool", "default": True},
     "backup_label": {"type": "str"},
@@ -414,7 +419,7 @@ def main(module_class=AnsibleModule) -> None:
             restorer = rds_restorer(params)
             result = run_rds(restorer, params, module.check_mode)
         else:
-            if pg_pitr.psycopg is None:
+            if pg_restore.psycopg is None:
                 module.fail_json(msg=missing_required_lib("psycopg"), commands=[], queries=[], source_queries=[])
             restorer = pg_restorer(params)
             result = run_pg(restorer, params, module.check_mode)
@@ -438,7 +443,7 @@ def validate(params: dict[str, Any]) -> None:
     if params["timeout"] <= 0:
         raise InputError(f"timeout must be more than 0 seconds, got {params['timeout']:g}", option="timeout", accepted="a number of seconds above 0")
     if params["state"] == "present":
-        pg_pitr.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
+        pg_targets.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
 
 
 _ACCEPTED = {
@@ -451,23 +456,23 @@ _ACCEPTED = {
 }
 
 
-def pg_restorer(params: dict[str, Any]) -> pg_pitr.PitrRestore:
-    source = pg_pitr.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
-                            _path(params.get("native_base_backup")), _path(params.get("native_wal_archive")))
-    sandbox = pg_pitr.SandboxSpec(Path(params["sandbox_data_dir"]), params.get("sandbox_port") or 0, params["sandbox_host"],
-                                  _path(params.get("sandbox_socket_dir")), params["os_user"], _path(params.get("pg_bin_dir")))
-    login = pg_pitr.Login(params["login_user"], params.get("login_password"), params["login_db"])
+def pg_restorer(params: dict[str, Any]) -> pg_restore.PitrRestore:
+    source = pg_restore.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
+                               _path(params.get("native_base_backup")), _path(params.get("native_wal_archive")))
+    sandbox = pg_sandbox.SandboxSpec(Path(params["sandbox_data_dir"]), params.get("sandbox_port") or 0, params["sandbox_host"],
+                                     _path(params.get("sandbox_socket_dir")), params["os_user"], _path(params.get("pg_bin_dir")))
+    login = pg_restore.Login(params["login_user"], params.get("login_password"), params["login_db"])
     source_db = pg_connection.connection_from_params(params.get("source"), "source")
     probe = None
     if source_db is not None:
         probe = pg_wal_coverage.SourceProbe(pg_wal_coverage.psycopg_query(lambda: source_db.connect(read_only=True)), source_db.target)
-    return pg_pitr.PitrRestore(source, sandbox, login, source_probe=probe)
+    return pg_restore.PitrRestore(source, sandbox, login, source_probe=probe)
 
 
-def run_pg(restorer: pg_pitr.PitrRestore, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
+def run_pg(restorer: pg_restore.PitrRestore, params: dict[str, Any], check_mode: bool) -> dict[str, Any]:
     if params["state"] == "absent":
         return restorer.remove(check_mode)
-    target = pg_pitr.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
+    target = pg_targets.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
     return restorer.ensure(target, check_mode, params.get("backup_label"), params["timeout"])
 
 
@@ -481,7 +486,7 @@ def run_rds(restorer: rds_pitr.RdsPitr, params: dict[str, Any], check_mode: bool
     wait = params["rds"]["wait"]
     if params["state"] == "absent":
         return restorer.remove(check_mode, wait)
-    target = pg_pitr.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
+    target = pg_targets.parse_target(params["target_type"], params.get("target"), params["target_inclusive"])
     return restorer.ensure(target, check_mode, wait, params["timeout"])
 
 

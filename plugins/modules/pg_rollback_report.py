@@ -194,7 +194,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_report import (
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.report import (
     build_report,
     check_inputs,
     plan_files,

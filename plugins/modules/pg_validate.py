@@ -449,8 +449,8 @@ commands:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_connection import HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK, connection_option
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_validate import (
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK, connection_option
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate import (
     CATEGORIES,
     DEFAULT_PG_BIN_DIR,
     STATISTICS,

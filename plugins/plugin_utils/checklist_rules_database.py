@@ -85,7 +85,7 @@ def category(line_id: str, name: str) -> Rule:
             return failed("; ".join(f"{check['name']}: {check.get('detail', '')}" for check in checks if check.get("status") == "failed"))
         if state.get("status") == "ok":
             return ok("; ".join(check.get("detail") or check["name"] for check in checks if check.get("status") == "ok"))
-        why = "; ".join(check.get("detail") or "" for check in checks if check.get("status") == "skipped") or "not checked"
+        why = "; ".join(check.get("detail") or "" for check in checks if check.get("status") == "skipped") or "the validation reported no check"
         return manual(f"{_line_manual(line_id)} ({TO_AUTOMATE[name]}).", f"not checked: {why}")
     return rule
 

@@ -22,7 +22,7 @@ import pytest
 from labtest import Secrets, run_module
 from unithelpers import free_port
 
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_validate as pv
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import validate as pv
 from lab.components.postgres import APP_ROLE, DATABASE, PG_BIN, SCHEMA_VERSION, STANZA, Postgres, chown_to_postgres, run_as_postgres
 from lab.config import HOST, LabConfig
 

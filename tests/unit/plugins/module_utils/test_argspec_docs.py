@@ -12,7 +12,7 @@ from unithelpers import doc_options, documented_options, mismatches
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, kube, ops_api, pg_connection, prometheus, traffic_measure, traffic_wait
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_connection as pg_connection_utils
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection_utils
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth

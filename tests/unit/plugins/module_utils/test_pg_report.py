@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_report as pr
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import report as pr
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 
 VALIDATION = {

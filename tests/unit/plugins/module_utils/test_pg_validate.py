@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from unithelpers import free_port
 
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_validate as pv
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import validate as pv
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_connection import connection_from_params
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import connection_from_params
 
 SECRET = "s3cret-Pw!unit"
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""pg_wal_coverage: the proof that the WAL archive covers a time in an idle tail, asked of a (fake) source."""
+"""postgres.wal_coverage: the proof that the WAL archive covers a time in an idle tail, asked of a (fake) source."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
@@ -8,7 +8,7 @@ from typing import Any, Sequence
 
 import pytest
 
-from ansible_collections.ofm.rollback.plugins.module_utils import pg_wal_coverage as coverage
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import wal_coverage as coverage
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError
 
 TARGET = datetime(2026, 12, 4, 3, 15, 0, tzinfo=timezone.utc)

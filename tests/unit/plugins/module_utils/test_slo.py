@@ -17,12 +17,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.slo import (
     SloDefinition,
     check_options,
     evaluate_series,
-    format_duration,
-    parse_duration,
-    render_query,
     resolve_slos,
     trend,
 )
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import render_query
 
 SETTINGS = Settings(sustain=300, resolution=15)  # 21 expected samples
 ERROR_RATE = SloDefinition("error_rate", "errors", "q", ">", 0.01)

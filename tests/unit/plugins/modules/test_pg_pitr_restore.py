@@ -17,9 +17,9 @@ import pytest
 from unithelpers import documented_options, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import pg_connection as pg_connection_docs
-from ansible_collections.ofm.rollback.plugins.module_utils import rds_pitr
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import rds as rds_pitr
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, InputError, NotFoundError
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_pitr import parse_target
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import parse_target
 from ansible_collections.ofm.rollback.plugins.modules import pg_pitr_restore
 
 pytestmark = pytest.mark.usefixtures("module_runner")
@@ -114,7 +114,7 @@ def test_an_unknown_choice_is_refused_by_the_spec(tmp_path):
 
 
 def test_missing_psycopg_names_the_pip_package(tmp_path, monkeypatch):
-    monkeypatch.setattr(pg_pitr_restore.pg_pitr, "psycopg", None)
+    monkeypatch.setattr(pg_pitr_restore.pg_restore, "psycopg", None)
     failed, result, _warnings = run_module(pg_pitr_restore, pg_args(tmp_path, target_type="latest"))
     assert failed and "psycopg" in result["msg"]
 

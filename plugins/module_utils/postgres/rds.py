@@ -15,7 +15,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, InputError, NotFoundError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_pitr import Target
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import Target
 
 try:
     import boto3

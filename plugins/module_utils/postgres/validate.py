@@ -24,9 +24,9 @@ from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
-from ansible_collections.ofm.rollback.plugins.module_utils.pg_connection import Connection, connection_from_params, psycopg
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import Connection, connection_from_params, psycopg
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
-from ansible_collections.ofm.rollback.plugins.module_utils.slo import format_duration, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
 
 CATEGORIES = ("schema_version", "data_integrity", "application_compatibility", "performance", "backup_status")
 STATUSES = ("ok", "failed", "skipped")

@@ -26,7 +26,7 @@ from typing import Any, Mapping, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import redact
-from ansible_collections.ofm.rollback.plugins.module_utils.slo import format_duration, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
 
 REPORT_VERSION = 1
 DIR_MODE = 0o700
