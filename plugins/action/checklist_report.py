@@ -21,14 +21,17 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-def rules_of(procedure: str) -> dict[str, checklist.Rule]:
-    return importlib.import_module(f"ansible_collections.ofm.rollback.plugins.plugin_utils.checklist_rules_{procedure}").RULES
+def rules_module(procedure: str) -> Any:
+    return importlib.import_module(f"ansible_collections.ofm.rollback.plugins.plugin_utils.checklist_rules_{procedure}")
 
 
 def report(procedure: str, results: dict[str, Any], only: Any = None, check_mode: bool = False) -> dict[str, Any]:
     """The judged lines, their counts, the failed titles and the printed summary."""
-    judged = checklist.judge(checklist.load(), procedure, rules_of(procedure), {**results, "check_mode": check_mode}, only)
-    return {"lines": judged, "counts": checklist.counts(judged), "summary": checklist.render(judged),
+    rules = rules_module(procedure)
+    results = {**results, "check_mode": check_mode}
+    judged = checklist.judge(checklist.load(), procedure, rules.RULES, results, only)
+    outcome = rules.outcome(results, {line["id"]: line for line in judged}) if hasattr(rules, "outcome") and only is None else None
+    return {"lines": judged, "outcome": outcome, "counts": checklist.counts(judged), "summary": checklist.render(judged),
             "failed_lines": [line["title"] for line in judged if line["status"] == "failed"],
             "manual_steps": [{"item": line["title"], "step": line["instruction"], "why": line["evidence"]}
                              for line in judged if line["owned"] and line["status"] == "manual"]}

@@ -144,7 +144,8 @@ class HttpClient:
                  connect_timeout: float = 5, read_timeout: float = 30, retries: int = 3, backoff_factor: float = 0.5,
                  deadline: Optional[float] = None, user_agent: str = DEFAULT_USER_AGENT, system: str = "HTTP service",
                  secrets: Iterable[Optional[str]] = (), sleep: Callable[[float], None] = time.sleep,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 refusal_roles: Optional[Callable[[Any], tuple[Optional[str], Optional[list[str]]]]] = None) -> None:
         if not HAS_REQUESTS:
             raise InputError("the Python library 'requests' cannot be imported", system=system, operation="client setup",
                              hint="Install the collection's requirements.txt for the Python that runs the module.",
@@ -160,6 +161,8 @@ class HttpClient:
         self._redactor = Redactor([*secrets, *(auth.secrets() if auth else [])])
         self._session = requests.Session()
         self._session.headers["User-Agent"] = user_agent
+        # How the service's 403 body names the role required and the caller's roles: the service's own format, set by its client.
+        self.refusal_roles = refusal_roles
 
     def redact(self, value: Any) -> Any:
         """``value`` with this client's secrets and secret-looking patterns removed."""
@@ -249,7 +252,7 @@ class HttpClient:
         if status == 401:
             return AuthenticationError(summary, **common)
         if status == 403:
-            required, current = _roles(shown)
+            required, current = self.refusal_roles(shown) if self.refusal_roles else (None, None)
             return AuthorizationError(summary, required_role=required, current_roles=current, **common)
         if status == 404:
             return NotFoundError(summary, **common)
@@ -401,14 +404,3 @@ def _error_text(body: Any) -> str:
         return dumps(body)[:MAX_BODY_IN_ERRORS]
     text = str(body).strip()
     return text[:MAX_BODY_IN_ERRORS] if text else "(empty body)"
-
-
-def _roles(body: Any) -> tuple[Optional[str], Optional[list[str]]]:
-    if not isinstance(body, dict):
-        return None, None
-    required, current = body.get("required"), body.get("current")
-    if isinstance(required, list):
-        required = ", ".join(str(role) for role in required)
-    required_role = required if isinstance(required, str) else None
-    current_roles = [str(role) for role in current] if isinstance(current, list) else None
-    return required_role, current_roles

@@ -19,6 +19,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError, AuthorizationError, ConflictError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
     RolloutFailed, UnavailableError)
+from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
 
 try:
     from kubernetes import client as kube_client
@@ -263,16 +264,16 @@ READINESS: dict[str, Callable[[Mapping[str, Any]], Readiness]] = {
 def wait_until(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[str, Any]], Readiness], *, target: str, timeout: float,
                sleep_seconds: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Readiness:
     """Poll ``read()`` until ``predicate`` says ready; raise ``RolloutFailed`` at once on a failed rollout, ``DeadlineExceeded`` at the deadline."""
-    deadline = clock() + timeout
-    while True:
-        obj = read()
+    def ready(obj: dict[str, Any]) -> bool:
         readiness = predicate(obj)
-        if readiness.ready:
-            return readiness
         if readiness.failed:
             raise RolloutFailed(readiness.message, system=SYSTEM, operation="wait for rollout", target=target,
                                 details={"status": obj.get("status")})
-        if clock() + sleep_seconds > deadline:
-            raise DeadlineExceeded(f"not ready after {timeout:g}s: {readiness.message}", system=SYSTEM, operation="wait for rollout",
-                                   target=target, timeout=timeout, last_state=obj.get("status"))
-        sleep(sleep_seconds)
+        return readiness.ready
+
+    def timed_out(obj: dict[str, Any], _polls: int, _elapsed: float) -> Exception:
+        return DeadlineExceeded(f"not ready after {timeout:g}s: {predicate(obj).message}", system=SYSTEM, operation="wait for rollout",
+                                target=target, timeout=timeout, last_state=obj.get("status"))
+
+    polled = Poller(timeout=timeout, interval=sleep_seconds, clock=clock, sleep=sleep).until(read, ready, timed_out)
+    return predicate(polled.value)

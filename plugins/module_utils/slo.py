@@ -25,6 +25,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, isoformat, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import (
     LABEL_NAME, MATCHERS, PLACEHOLDER, PLACEHOLDERS, PrometheusClient, Series, render_query)
 
@@ -441,22 +442,17 @@ class SloChecker:
 
         Raises ``DeadlineExceeded`` (``last_state`` = the last evaluation) when ``timeout`` runs out first.
         """
-        deadline = self._monotonic() + timeout
-        polls = 0
-        while True:
-            evaluation = self.evaluate()
-            polls += 1
-            if _holds(evaluation, condition):
-                return evaluation, polls
-            remaining = deadline - self._monotonic()
-            if remaining <= 0:
-                raise DeadlineExceeded(
-                    f"{condition} did not hold after {polls} evaluation(s) in {format_duration(timeout)}; last: "
-                    f"breached [{', '.join(evaluation.names(BREACH))}], unknown [{', '.join(evaluation.names(UNKNOWN))}]",
-                    system="Prometheus", operation=f"wait for {condition}", target=self._prometheus.http.redact(self._prometheus.http.base_url),
-                    timeout=timeout, last_state=(evaluation, polls),
-                    hint="The last evaluation is in the result (see slos.<name>.reason); raise wait_timeout if the service is still converging.")
-            self._sleep(min(interval, remaining))
+        def timed_out(evaluation: Evaluation, polls: int, _elapsed: float) -> Exception:
+            return DeadlineExceeded(
+                f"{condition} did not hold after {polls} evaluation(s) in {format_duration(timeout)}; last: "
+                f"breached [{', '.join(evaluation.names(BREACH))}], unknown [{', '.join(evaluation.names(UNKNOWN))}]",
+                system="Prometheus", operation=f"wait for {condition}", target=self._prometheus.http.redact(self._prometheus.http.base_url),
+                timeout=timeout, last_state=(evaluation, polls),
+                hint="The last evaluation is in the result (see slos.<name>.reason); raise wait_timeout if the service is still converging.")
+
+        poller = Poller(timeout=timeout, interval=interval, clock=self._monotonic, sleep=self._sleep)
+        polled = poller.until(self.evaluate, lambda evaluation: _holds(evaluation, condition), timed_out)
+        return polled.value, polled.polls
 
 
 def _holds(evaluation: Evaluation, condition: str) -> bool:

@@ -17,16 +17,17 @@ from __future__ import annotations
 import math
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Optional, Protocol
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import PROMETHEUS_SPEC, prometheus_http_client
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, DeadlineExceeded, InputError, NotFoundError
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import SYSTEM as HAPROXY_SYSTEM
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, check_name
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller, read_once
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient, Series
-from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
 
 STABLE, CANARY = "stable", "canary"
 WAIT_FOR = ("none", "all_on_stable")
@@ -298,9 +299,12 @@ class StableWait:
 
 
 def read_split(reader: TrafficReader, max_canary_share: float = 0.0) -> StableWait:
-    """One reading, judged like a wait's."""
-    split = reader.read()
-    return StableWait(split, split.all_on_stable(max_canary_share), 0.0, 1)
+    """One reading, judged like a wait's (the check-mode twin of ``wait_until_stable``: no wait, no deadline)."""
+    def read() -> StableWait:
+        split = reader.read()
+        return StableWait(split, split.all_on_stable(max_canary_share), 0.0, 1)
+
+    return read_once(read, lambda reading: bool(reading.all_on_stable)).value
 
 
 # pylint: disable-next=too-many-arguments
@@ -311,23 +315,25 @@ def wait_until_stable(reader: TrafficReader, *, max_canary_share: float = 0.0, t
     An unknown measured share does not count as 0. Raises ``DeadlineExceeded`` (``last_state``: a ``StableWait``)
     when ``timeout`` runs out first.
     """
-    started = clock()
-    polls = 0
-    while True:
+    readings: list[StableWait] = []
+
+    def read() -> StableWait:
         split = reader.read()
-        polls += 1
-        reading = StableWait(split, split.all_on_stable(max_canary_share), round(clock() - started, 3), polls)
-        if reading.all_on_stable:
-            return reading
-        remaining = timeout - (clock() - started)
-        if remaining <= 0:
-            raise DeadlineExceeded(
-                f"the canary still had traffic after {polls} reading(s) in {timeout:g}s: {split.describe()}",
-                system="traffic split", operation="wait until all traffic is on stable", target=_sources(reader, split),
-                timeout=timeout, last_state=reading,
-                hint="Check that the rollback reached the router (configured weights), and raise wait_timeout when the measured "
-                     "share still includes requests from before the rollback.")
-        sleep(min(interval, remaining))
+        reading = StableWait(split, split.all_on_stable(max_canary_share), 0.0, len(readings) + 1)
+        readings.append(reading)
+        return reading
+
+    def timed_out(reading: StableWait, polls: int, elapsed: float) -> Exception:
+        split = reading.split
+        return DeadlineExceeded(
+            f"the canary still had traffic after {polls} reading(s) in {timeout:g}s: {split.describe()}",
+            system="traffic split", operation="wait until all traffic is on stable", target=_sources(reader, split),
+            timeout=timeout, last_state=replace(reading, waited_seconds=round(elapsed, 3)),
+            hint="Check that the rollback reached the router (configured weights), and raise wait_timeout when the measured "
+                 "share still includes requests from before the rollback.")
+
+    polled = Poller(timeout=timeout, interval=interval, clock=clock, sleep=sleep).until(read, lambda reading: reading.all_on_stable, timed_out)
+    return replace(polled.value, waited_seconds=round(polled.elapsed, 3))
 
 
 def _sources(reader: TrafficReader, split: TrafficSplit) -> str:

@@ -231,11 +231,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
     PROMETHEUS_REQUIRED_TOGETHER,
     ops_api_http_client,
 )
+from ansible_collections.ofm.rollback.plugins.module_utils.canary import CanaryRollback
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import (
     ROLLBACK_PATH,
     ROLLBACK_REASONS,
-    CanaryRollback,
     OpsApiClient,
     RollbackRequest,
 )

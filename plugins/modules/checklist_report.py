@@ -117,6 +117,11 @@ counts:
   returned: always
   type: dict
   sample: {ok: 21, failed: 0, manual: 26}
+outcome:
+  description: The run's outcome in one line, for the procedures that judge one (emergency), when every line was judged.
+  returned: always
+  type: str
+  sample: rolled back, traffic on stable, validated
 failed_lines:
   description: Titles of the failed lines.
   returned: always

@@ -252,6 +252,30 @@ def _audit(what: str) -> Rule:
     return rule
 
 
+VALIDATION_LINES = ("emergency.verify-recovery", "emergency-validation.traffic-routing", "emergency-validation.slo-recovery",
+                    "emergency-validation.error-reduction", "emergency-validation.database-health",
+                    "emergency-validation.external-apis", "emergency-validation.queue-processing")
+
+
+def outcome(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) -> str:
+    """The run's outcome in one line, from its results and its judged lines (``lines`` by id)."""
+    failure = results.get("failure")
+    if failure:
+        return f"FAILED: {failure.get('task')}: {failure.get('msg')}"
+    gate = (results.get("slo_gate") or {}).get("evidence") or {}
+    if gate and not gate.get("proceed"):
+        if gate.get("already_stable"):
+            return "no rollback: the canary already carries no traffic"
+        return f"no rollback: {gate.get('verdict', 'unknown')} (no sustained breach)"
+    validation = (results.get("rollback_validation") or {}).get("evidence")
+    passed = validation is not None and not any(lines[line_id]["status"] == "failed" for line_id in VALIDATION_LINES if line_id in lines)
+    if not passed:
+        return "rolled back, validation incomplete"
+    if not validation.get("verified", True):
+        return f"rolled back, traffic on stable by the router's weights, NOT VERIFIED: {validation.get('monitoring_error') or 'no monitoring'}"
+    return "rolled back, traffic on stable, validated"
+
+
 RULES: dict[str, Rule] = {
     "emergency.assess-impact": assess_impact,
     "emergency.declare-incident": declare_incident,

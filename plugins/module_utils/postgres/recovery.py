@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
 
+from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups import iso_time
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox import SandboxSpec, postmaster_pid
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target
@@ -206,22 +207,22 @@ class RecoveryWatcher:
         self.seen_running = False
         self.log = ServerLog(sandbox.log, from_end=log_from_end)
 
-    def pause(self) -> None:
-        """Sleep until the next poll."""
-        self.sleep(min(self.max_interval, max(self.interval, (self.clock() - self.started_at) / 10)))
-
     def wait(self, target: Target, timeout: float) -> RecoveryState:
-        deadline = self.clock() + timeout
-        state = RecoveryState()
-        while True:
-            state = self.poll(state)
-            if self._finished(target, state):
-                return state
-            if self.clock() >= deadline:
-                raise DeadlineExceeded(f"recovery did not finish within {timeout:g} s", system=SYSTEM, operation="recovery wait",
-                                       target=str(self.sandbox.data_dir), timeout=timeout, last_state=state.as_dict(),
-                                       details={"last_state": state.as_dict()})
-            self.pause()
+        states = [RecoveryState()]
+
+        def read() -> RecoveryState:
+            states.append(self.poll(states[-1]))
+            return states[-1]
+
+        def timed_out(state: RecoveryState, _polls: int, _elapsed: float) -> Exception:
+            return DeadlineExceeded(f"recovery did not finish within {timeout:g} s", system=SYSTEM, operation="recovery wait",
+                                    target=str(self.sandbox.data_dir), timeout=timeout, last_state=state.as_dict(),
+                                    details={"last_state": state.as_dict()})
+
+        # A poll at a tenth of the time waited so far, between interval and max_interval (see the class).
+        poller = Poller(timeout=timeout, interval=self.interval, clock=self.clock, sleep=self.sleep,
+                        next_interval=lambda _elapsed: min(self.max_interval, max(self.interval, (self.clock() - self.started_at) / 10)))
+        return poller.until(read, lambda state: self._finished(target, state), timed_out).value
 
     def poll(self, previous: RecoveryState) -> RecoveryState:
         self.log.update()
@@ -258,15 +259,13 @@ class RecoveryWatcher:
     def promote(self, timeout: float = 60) -> str:
         """End the pause at the target; return the LSN the promoted sandbox writes at (promotion takes a fraction of a second)."""
         self.sql.one(PROMOTE_QUERY)
-        deadline = self.clock() + timeout
-        while True:
-            in_recovery, lsn = self.sql.one(AFTER_QUERY)
-            if not in_recovery:
-                return lsn
-            if self.clock() >= deadline:
-                raise DeadlineExceeded("the sandbox did not leave recovery after pg_wal_replay_resume()", system=SYSTEM, operation="promote",
-                                       target=str(self.sandbox.data_dir), timeout=timeout)
-            self.sleep(self.interval)
+
+        def timed_out(_row: Any, _polls: int, _elapsed: float) -> Exception:
+            return DeadlineExceeded("the sandbox did not leave recovery after pg_wal_replay_resume()", system=SYSTEM, operation="promote",
+                                    target=str(self.sandbox.data_dir), timeout=timeout)
+
+        poller = Poller(timeout=timeout, interval=self.interval, clock=self.clock, sleep=self.sleep)
+        return poller.until(lambda: self.sql.one(AFTER_QUERY), lambda row: not row[0], timed_out).value[1]
 
 
 def confirm_target(target: Target, state: RecoveryState) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import wal_coverage as coverage
+from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups import (
     Archive,
     Backup,
@@ -372,16 +373,24 @@ class PitrRestore:
         self.runner.run(self._start_argv(), "start", str(self.sandbox.data_dir), timeout=60)
 
     def _wait_ready(self, timeout: float) -> None:
-        deadline = self.clock() + timeout
-        while True:
+        errors: list[Exception] = []
+
+        def accepts() -> bool:
             try:
                 self.sql.one("SELECT 1")
-                return
+                return True
             except Exception as exc:  # pylint: disable=broad-except  # the server is starting
-                if self.clock() >= deadline or postmaster_pid(self.sandbox.data_dir) is None:
-                    raise UnavailableError(f"the sandbox does not accept connections ({exc})", system=SYSTEM, operation="start",
-                                           target=str(self.sandbox.data_dir)) from exc
-            self.sleep(0.1)
+                errors.append(exc)
+                if postmaster_pid(self.sandbox.data_dir) is None:
+                    raise self._not_ready(errors[-1]) from exc
+                return False
+
+        poller = Poller(timeout=timeout, interval=0.1, clock=self.clock, sleep=self.sleep)
+        poller.until(accepts, bool, lambda _accepted, _polls, _elapsed: self._not_ready(errors[-1]))
+
+    def _not_ready(self, exc: Exception) -> UnavailableError:
+        return UnavailableError(f"the sandbox does not accept connections ({exc})", system=SYSTEM, operation="start",
+                                target=str(self.sandbox.data_dir))
 
     def _discard(self) -> None:
         """Stop and delete what this run created, so a failed restore leaves nothing behind."""

@@ -244,10 +244,11 @@ def test_401_maps_to_authentication_error(server, clock):
     assert len(server.received) == 1
 
 
-def test_403_maps_to_authorization_error_with_roles(server, clock):
+def test_403_maps_to_authorization_error_with_the_roles_the_services_client_reads(server, clock):
     server.script(Reply(403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]}))
     with pytest.raises(AuthorizationError) as caught:
-        client(server.url, clock).request("POST", "/internal/ops/canary/rollback", json={})
+        client(server.url, clock, refusal_roles=lambda body: (body["required"], body["current"])).request(
+            "POST", "/internal/ops/canary/rollback", json={})
     assert caught.value.required_role == "admin"
     assert caught.value.current_roles == ["viewer"]
     assert "needs role 'admin' and the caller holds: viewer" in str(caught.value)

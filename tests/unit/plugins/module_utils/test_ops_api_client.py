@@ -16,9 +16,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     UnavailableError,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient, SessionCookieAuth
+from ansible_collections.ofm.rollback.plugins.module_utils.canary import CanaryRollback
 from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import (
     ADMIN_LOGIN_HINT,
-    CanaryRollback,
     Identity,
     OpsApiClient,
     RollbackRequest,

@@ -15,7 +15,7 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import ops_api as op
 from ansible_collections.ofm.rollback.plugins.doc_fragments import prometheus as prometheus_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_measure as traffic_measure_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import traffic_wait as traffic_wait_fragment
-from ansible_collections.ofm.rollback.plugins.module_utils import ops_api
+from ansible_collections.ofm.rollback.plugins.module_utils import canary
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 from ansible_collections.ofm.rollback.plugins.modules import canary_rollback
 
@@ -88,7 +88,7 @@ def fixture_ops(router: Router) -> Iterator[FakeOpsApi]:
 def fixture_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     clock = FakeClock()
 
-    class Rollback(ops_api.CanaryRollback):
+    class Rollback(canary.CanaryRollback):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, clock=lambda: clock.now, sleep=clock.sleep, **kwargs)
 

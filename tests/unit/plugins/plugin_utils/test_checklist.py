@@ -306,3 +306,19 @@ def test_planned_check_mode_runs_no_smoke_test_and_says_so():
     lines = planned_lines(PLANNED, check_mode=True)
     assert lines["planned.smoke-tests"]["status"] == "manual" and lines["planned.smoke-tests"]["evidence"] == "check mode: not run"
     assert lines["planned.communication"]["evidence"] == "would be posted to #ops-alerts (check mode)"
+
+
+def test_the_emergency_outcome_is_judged_with_the_lines():
+    assert report("emergency", copy.deepcopy(RUN))["outcome"] == "rolled back, traffic on stable, validated"
+    failed = copy.deepcopy(RUN)
+    failed["rollback_validation"]["evidence"]["all_ok"] = False
+    assert report("emergency", failed)["outcome"] == "rolled back, validation incomplete"
+    blind = copy.deepcopy(RUN)
+    blind["rollback_validation"]["evidence"] = {"verified": False, "monitoring_error": "Prometheus: connection refused"}
+    assert report("emergency", blind)["outcome"] == (
+        "rolled back, traffic on stable by the router's weights, NOT VERIFIED: Prometheus: connection refused")
+    stopped = {"slo_gate": {"status": "ok", "evidence": {"proceed": False, "verdict": "ok"}}}
+    assert report("emergency", stopped)["outcome"] == "no rollback: ok (no sustained breach)"
+    crashed = {**copy.deepcopy(RUN), "failure": {"task": "Execute rollback", "msg": "boom"}}
+    assert report("emergency", crashed)["outcome"] == "FAILED: Execute rollback: boom"
+    assert report("emergency", copy.deepcopy(RUN), ["emergency.assess-impact"])["outcome"] is None, "only part of the lines judged"
