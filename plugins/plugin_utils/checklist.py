@@ -102,9 +102,6 @@ class ChecklistMap:
         sections = set(spec.get("owns", [])) | set(spec.get("borders", []))
         return [line for line in self.lines if line.section in sections or line.subsection in sections or line.procedure == procedure]
 
-    def owner_of(self, line: Line) -> Optional[str]:
-        return line.procedure
-
 
 def load(path: Path = MAP_PATH) -> ChecklistMap:
     """Read and check the map: unique ids, known kinds and procedures, an instruction on every line."""

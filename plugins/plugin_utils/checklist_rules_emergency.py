@@ -211,10 +211,6 @@ def traffic_routing(results: Mapping[str, Any]) -> Verdict:
     return _traffic(phase(results, "canary_rollback", "the run stopped before the rollback"), "100 % on stable", results.get("check_mode", False))
 
 
-def ops_team(results: Mapping[str, Any]) -> Verdict:
-    return declare_incident(results)
-
-
 def status_page(results: Mapping[str, Any]) -> Verdict:
     incident = phase(results, "incident", _no_rollback(results) or "the run stopped before the declaration")
     page = incident.get("statuspage") or {}
@@ -289,7 +285,7 @@ RULES: dict[str, Rule] = {
     "emergency-validation.database-health": _validated("the connection pool and query latency are normal", _database_health),
     "emergency-validation.external-apis": _validated("publishing and webhooks are normal", _external_apis),
     "emergency-validation.queue-processing": _validated("the publish queue backlog is normal", _queue_processing),
-    "comms.ops-team": ops_team,
+    "comms.ops-team": declare_incident,  # the #ops-alerts declaration is the ops team's notification
     "comms.status-page": status_page,
     "docs.rollback-trigger": lambda results: _record(results, "the trigger (breached SLOs with values, or the force reason)"),
     "docs.timeline": lambda results: _record(results, "the phases with their start and end"),
