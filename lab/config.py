@@ -34,6 +34,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "kube_apiserver": 18443,
     "postgres": 18432,
     "ingress_controller": 18444,
+    "redis": 18379,
+    "unleash": 18242,
 }
 
 
@@ -91,6 +93,9 @@ class Credentials:
     webhook_secret: str
     db_admin_password: str = ""
     db_app_password: str = ""
+    redis_password: str = ""
+    unleash_db_password: str = ""
+    unleash_admin_token: str = ""
 
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""
@@ -99,10 +104,14 @@ class Credentials:
             if name not in self.identities:
                 self.identities[name] = new_identity(name, roles)
                 added = True
-        for name in ("db_admin_password", "db_app_password"):
+        for name in ("db_admin_password", "db_app_password", "redis_password", "unleash_db_password"):
             if not getattr(self, name):
                 setattr(self, name, secrets.token_hex(16))
                 added = True
+        if not self.unleash_admin_token:
+            # Unleash's admin token format: <projects>:<environment>.<secret>
+            self.unleash_admin_token = "*:*." + secrets.token_hex(24)
+            added = True
         return added
 
     @classmethod
@@ -121,6 +130,9 @@ class Credentials:
             webhook_secret=secrets.token_hex(16),
             db_admin_password=secrets.token_hex(16),
             db_app_password=secrets.token_hex(16),
+            redis_password=secrets.token_hex(16),
+            unleash_db_password=secrets.token_hex(16),
+            unleash_admin_token="*:*." + secrets.token_hex(24),
         )
 
     @classmethod

@@ -7,9 +7,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 
 # Debian packages the lab and the tests run for real (docker-registry: the planned rollback tests' registry;
-# ansible-test sanity lints the shell scripts with shellcheck, and skips that test without it).
+# ansible-test sanity lints the shell scripts with shellcheck, and skips that test without it; redis-server: the flag cache).
 # Add a component's package here.
-DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest docker-registry shellcheck)
+DEBIAN_PACKAGES=(haproxy prometheus postgresql-15 pgbackrest docker-registry shellcheck redis-server)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 
@@ -66,4 +66,5 @@ install_debian_packages
 setup_venv
 link_collection
 scripts/install-helm.sh
+scripts/install-unleash.sh
 log "ready: $root/.venv (ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'))"

@@ -12,8 +12,11 @@ from lab.components.ofm_api import OfmApi
 from lab.components.ops_api import OpsApi
 from lab.components.postgres import Postgres
 from lab.components.prometheus import Prometheus
+from lab.components.redis import Redis
+from lab.components.unleash import Unleash
 
 COMPONENTS: list[Component] = [
+    Redis(),
     OfmApi("stable"),
     OfmApi("canary"),
     HAProxy(),
@@ -24,6 +27,7 @@ COMPONENTS: list[Component] = [
     KubeApiServer(),
     IngressController(),
     Postgres(),
+    Unleash(),
     DbWriter(),
     LoadGen(),
 ]
