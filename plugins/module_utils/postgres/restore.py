@@ -34,7 +34,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups impo
     pgbackrest_restore_argv,
     pgbackrest_source,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.commands import CommandRunner
+from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.commands import restore_runner
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.recovery import (
     Connect,
     RecoveryState,
@@ -122,7 +123,7 @@ class PitrRestore:
         self.probe = source_probe
         self.sandbox = sandbox
         self.login = login
-        self.runner = runner or CommandRunner(sandbox.os_user)
+        self.runner = runner or restore_runner(sandbox.os_user)
         self.sql = Sql(connect or psycopg_connect(sandbox, login))
         self.now = now
         self.clock = clock

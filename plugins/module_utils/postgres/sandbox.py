@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.commands import CommandRunner
+from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     ConflictError,

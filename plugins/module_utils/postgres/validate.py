@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import statistics
-import subprocess
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -23,16 +22,19 @@ from datetime import date, datetime, timezone
 from decimal import Decimal
 from typing import Any, Callable, Mapping, Optional, Sequence
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner, Program, Runner, run_process
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import Connection, connection_from_params, psycopg
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
-from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
+from ansible_collections.ofm.rollback.plugins.module_utils.durations import parse_duration
 
+SYSTEM = "PostgreSQL"
 CATEGORIES = ("schema_version", "data_integrity", "application_compatibility", "performance", "backup_status")
 STATUSES = ("ok", "failed", "skipped")
 STATISTICS = ("p50", "max")
 DEFAULT_PG_BIN_DIR = "/usr/lib/postgresql/15/bin"
 MAX_RUNS = 1000
+BIN_DIR_HELP = "the directory of pg_basebackup and pg_verifybackup (PostgreSQL 13 or later) of the sandbox's major version"
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]*$")
 _TABLE_HELP = "a table name such as posts or public.posts (letters, digits, _ and $)"
 _CONSTRAINT_TYPES = {"c": "check", "f": "foreign key", "n": "not null", "p": "primary key", "u": "unique", "t": "trigger", "x": "exclusion"}
@@ -239,6 +241,12 @@ def _performance_queries(entries: Sequence[Mapping[str, Any]]) -> tuple[NamedQue
     return tuple(queries)
 
 
+def backup_programs(backup: BackupOptions) -> dict[str, Program]:
+    """The options that set the programs of the backup checks, for the error when one is missing."""
+    return {"pg_basebackup": Program("backup_status.pg_bin_dir", BIN_DIR_HELP), "pg_verifybackup": Program("backup_status.pg_bin_dir", BIN_DIR_HELP),
+            os.path.basename(backup.pgbackrest_bin): Program("backup_status.pgbackrest_bin", "the pgbackrest command, a path or a name on PATH")}
+
+
 def _backup_options(params: Mapping[str, Any]) -> BackupOptions:
     return BackupOptions(
         new_backup=params.get("new_backup", True), pg_bin_dir=params.get("pg_bin_dir") or DEFAULT_PG_BIN_DIR,
@@ -395,10 +403,6 @@ class Skip(Exception):
     """A check that cannot or must not run; its message says why."""
 
 
-class CommandFailed(Exception):
-    """A command exited non-zero, could not start or timed out."""
-
-
 # --- the validator -----------------------------------------------------------------------------------------------------
 
 def utc_now() -> str:
@@ -408,13 +412,15 @@ def utc_now() -> str:
 class Validator:
     """Runs every selected check against the sandbox (and the source, read-only, and the application role)."""
 
-    def __init__(self, options: ValidateOptions, *, check_mode: bool = False, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(self, options: ValidateOptions, *, check_mode: bool = False, clock: Callable[[], float] = time.perf_counter,
+                 runner: Runner = run_process) -> None:
         self.options = options
         self.check_mode = check_mode
         self.clock = clock
         self.checks: list[CheckResult] = []
         self.queries: list[dict[str, str]] = []
-        self.commands: list[dict[str, Any]] = []
+        self.runner = CommandRunner(SYSTEM, programs=backup_programs(options.backup), secrets=options.secrets, hint="", runner=runner,
+                                    clock=clock)
         self.changed = False
         self.started_at: Optional[str] = None
         self.finished_at: Optional[str] = None
@@ -474,8 +480,8 @@ class Validator:
                 outcome = Outcome("skipped", str(exc))
             except psycopg.Error as exc:
                 outcome = Outcome("failed", _pg_error_text(exc))
-            except CommandFailed as exc:
-                outcome = Outcome("failed", str(exc))
+            except OfmRollbackError as exc:
+                outcome = Outcome("failed", error_text(exc))
             except OSError as exc:
                 outcome = Outcome("failed", f"{type(exc).__name__}: {exc}")
         result = CheckResult(category, name, outcome.status, self._redactor.text(outcome.detail), self._redactor.value(outcome.measured),
@@ -660,22 +666,7 @@ class Validator:
         self.check(category, "pgbackrest_check", self._check_pgbackrest)
 
     def command(self, argv: list[str], env: dict[str, str], timeout: float) -> str:
-        start = self.clock()
-        record: dict[str, Any] = {"argv": argv}
-        self.commands.append(record)
-        try:
-            done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, check=False, stdin=subprocess.DEVNULL)
-        except FileNotFoundError as exc:
-            raise CommandFailed(f"{argv[0]} not found: {exc.strerror}") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise CommandFailed(f"{os.path.basename(argv[0])} did not finish within {format_duration(timeout)}") from exc
-        finally:
-            record["duration"] = round(self.clock() - start, 3)
-        record["rc"] = done.returncode
-        output = self._redactor.text((done.stderr or done.stdout or "").strip())
-        if done.returncode != 0:
-            raise CommandFailed(f"{os.path.basename(argv[0])} exited {done.returncode}: {_last_lines(output)}")
-        return output
+        return self.runner.run(argv, os.path.basename(argv[0]), self.options.sandbox.target, timeout=timeout, env=env)
 
     def _check_new_backup(self) -> Outcome:
         backup, sandbox = self.options.backup, self.options.sandbox
@@ -728,7 +719,7 @@ class Validator:
         """The module's result fields."""
         return {"checks": [check.as_dict() for check in self.checks], "summary": summarize(self.checks), "passed": passed(self.checks),
                 "failed_checks": [check.name for check in self.checks if check.status == "failed"], "queries": self.queries,
-                "commands": self.commands, "started_at": self.started_at, "finished_at": self.finished_at}
+                "commands": [record.as_dict() for record in self.runner.records], "started_at": self.started_at, "finished_at": self.finished_at}
 
 
 def _pg_error_text(exc: Exception) -> str:
@@ -744,9 +735,9 @@ def rows_text(count: int) -> str:
     return f"{count} row" if count == 1 else f"{count} rows"
 
 
-def _last_lines(output: str, count: int = 5) -> str:
-    lines = [line for line in output.splitlines() if line.strip()]
-    return " / ".join(lines[-count:]) or "no output"
+def error_text(exc: OfmRollbackError) -> str:
+    """A check's detail for a collection error: its reason, and for bad input what the option accepts."""
+    return f"{exc.reason}. {exc.hint}" if isinstance(exc, InputError) and exc.hint else exc.reason
 
 
 def _tree_size(path: str) -> int:

@@ -412,7 +412,7 @@ class FakeRunner:
         self.calls: list[list[str]] = []
         self.repo_ls = repo_ls
 
-    def __call__(self, argv: Any, timeout: float) -> Any:
+    def __call__(self, argv: Any, timeout: float, **_options: Any) -> Any:
         self.calls.append(list(argv))
         stdout = json.dumps(INFO) if "info" in argv else json.dumps(self.repo_ls)
         return type("Done", (), {"returncode": 0, "stdout": stdout, "stderr": ""})()
@@ -428,7 +428,7 @@ def test_check_mode_returns_the_plan_and_runs_only_the_reads(tmp_path):
     fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user(), pg_bin_dir=Path("/opt/pg/bin"))
     restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", str(config), STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
+                                      runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
                                       now=lambda: at(2000))
 
     result = restorer.ensure(pg_targets.parse_target("time", at(700).isoformat()), check_mode=True)
@@ -449,7 +449,7 @@ def test_check_mode_refuses_the_source_port_from_the_configuration(tmp_path):
     fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user())
     restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", str(config), STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), fake), connect=lambda: None, now=lambda: at(2000))
+                                      runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: None, now=lambda: at(2000))
     with pytest.raises(InputError) as caught:
         restorer.ensure(pg_targets.parse_target("latest", None), check_mode=True)
     assert caught.value.option == "sandbox_port"
@@ -459,7 +459,7 @@ def test_absent_refuses_a_directory_without_the_marker_and_removes_one_with_it(t
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sb", 55999, os_user=current_user())
     sandbox.data_dir.mkdir()
     restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", "/none", STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+                                      runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
     with pytest.raises(ConflictError, match="holds no sandbox created by this module"):
         restorer.remove(check_mode=False)
     sandbox.marker.write_text(json.dumps({"created_by": "ofm.rollback.pg_pitr_restore", "target": {"type": "latest"}}))
@@ -525,7 +525,7 @@ def test_a_time_after_the_newest_archived_segment_needs_a_quiet_source(tmp_path,
     fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user())
     restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", str(config), STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
+                                      runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
                                       now=lambda: at(2000), source_probe=probe)
     target = pg_targets.parse_target("time", at(1300).isoformat())
     if outcome == "idle_tail":
@@ -548,7 +548,7 @@ def test_the_archive_end_replaces_only_the_recovery_target_lines(tmp_path):
         "recovery_target_time = '2026-12-04 01:33:53+00'\nrecovery_target_action = 'pause'\nrecovery_target_timeline = 'current'\n"
         "port = '55432'\n")
     restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", "/none", STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+                                      runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
     restorer._set_recovery_target(pg_sandbox.recovery_settings(pg_targets.parse_target("lsn", "0/E001A30"), None))  # pylint: disable=protected-access
     lines = [line for line in (tmp_path / "postgresql.auto.conf").read_text().splitlines() if not line.startswith("#")]
     assert lines == ["restore_command = 'pgbackrest --stanza=s archive-get %f \"%p\"'", "recovery_target_timeline = 'current'",
@@ -564,7 +564,7 @@ def test_a_target_past_the_archive_without_a_source_fails_and_says_what_to_do(tm
     sandbox = pg_sandbox.SandboxSpec(tmp_path, 55432)
     sandbox.log.write_text(NOT_REACHED)
     restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", "/none", STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+                                      runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
     watcher = pg_recovery.RecoveryWatcher(sandbox, FakeSql(OSError("refused")), sleep=lambda seconds: None)
     with pytest.raises(pg_recovery.TargetNotReached) as not_reached:
         watcher.wait(pg_targets.parse_target(*target), timeout=5)

@@ -3,6 +3,7 @@
 """pg_validate's option checks, verdicts and the validator's behaviour when nothing can be reached (the rest runs against the lab)."""
 from __future__ import annotations
 
+import subprocess
 from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
@@ -247,7 +248,7 @@ def test_an_unreachable_sandbox_fails_every_check_that_needs_it_and_runs_them_al
                             "app_connect", "latency:q", "new_backup", "source_archiver", "pgbackrest_check"]
     for name in ("schema_version", "tables_present", "row_count:posts", "amcheck", "constraints_valid", "assertion:a", "latency:q"):
         assert checks[name].status == "failed" and "OperationalError" in checks[name].detail and str(port) in checks[name].detail
-    assert checks["new_backup"].status == "failed" and "pg_basebackup not found" in checks["new_backup"].detail
+    assert checks["new_backup"].status == "failed" and "pg_basebackup' was not found (option backup_status.pg_bin_dir)" in checks["new_backup"].detail
     assert not list(tmp_path.iterdir()), "the temporary backup directory is removed"
     assert (checks["app_connect"].status, checks["app_connect"].detail) == ("skipped", "no application role given (app)")
     assert checks["source_archiver"].detail == "no source connection given (source)"
@@ -265,7 +266,7 @@ def test_check_mode_skips_what_writes_and_unselected_categories_are_skipped():
     assert checks["schema_version"].status == "skipped"
     assert checks["schema_version"].detail == "category schema_version not selected (only: backup_status)"
     assert checks["new_backup"].status == "skipped" and checks["new_backup"].detail.startswith("check mode: would write a base backup")
-    assert checks["pgbackrest_check"].status == "failed" and "/nonexistent/pgbackrest not found" in checks["pgbackrest_check"].detail
+    assert checks["pgbackrest_check"].status == "failed" and "'/nonexistent/pgbackrest' was not found (option backup_status.pgbackrest_bin)" in checks["pgbackrest_check"].detail
 
 
 def test_a_work_dir_that_does_not_exist_fails_the_new_backup_check_only(tmp_path):
@@ -273,3 +274,23 @@ def test_a_work_dir_that_does_not_exist_fails_the_new_backup_check_only(tmp_path
     checks = {check.name: check for check in pv.Validator(options).run()}
     assert checks["new_backup"].status == "failed" and checks["new_backup"].detail.startswith("FileNotFoundError:")
     assert [checks[name].status for name in ("source_archiver", "pgbackrest_check")] == ["skipped", "skipped"]
+
+
+def test_backup_commands_go_through_the_injected_runner_with_the_password_in_the_environment_only():
+    calls = []
+
+    def fake(argv, timeout, env=None, cwd=None):
+        calls.append((argv, timeout, env))
+        return subprocess.CompletedProcess(argv, 37, "", f"P00  ERROR: [037]: stanza 'ofm' does not exist (connected with {SECRET})\n")
+
+    options = pv.check_options(params(only=["backup_status"], source={"host": "db", "user": "reader", "password": SECRET},
+                                      backup_status={"pgbackrest_stanza": "ofm", "new_backup": False, "archiver": False, "timeout": "90s"}))
+    validator = pv.Validator(options, runner=fake)
+    checks = {check.name: check for check in validator.run()}
+    assert checks["pgbackrest_check"].status == "failed"
+    assert checks["pgbackrest_check"].detail == "pgbackrest exited 37: P00  ERROR: [037]: stanza 'ofm' does not exist (connected with ********)"
+    argv, timeout, env = calls[0]
+    assert argv == ["pgbackrest", "--stanza=ofm", "--log-level-file=off", "--pg1-user=reader", "check"] and timeout == 90
+    assert env["PGPASSWORD"] == SECRET and SECRET not in argv
+    commands = validator.result()["commands"]
+    assert [(command["argv"], command["rc"]) for command in commands] == [(argv, 37)] and commands[0]["duration"] >= 0
