@@ -358,6 +358,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import backups as pg_backups
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import rds as rds_pitr
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import restore as pg_restore
@@ -380,7 +381,7 @@ RDS_SPEC = {
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "backend": {"type": "str", "choices": list(pg_restore.BACKENDS), "default": "pgbackrest"},
+    "backend": {"type": "str", "choices": list(pg_backups.BACKENDS), "default": "pgbackrest"},
     "target_type": {"type": "str", "choices": list(pg_targets.TARGET_TYPES), "default": "time"},
     "target": {"type": "str"},
     "target_inclusive": {"type": "bool", "default": True},
@@ -419,7 +420,7 @@ def main(module_class=AnsibleModule) -> None:
             restorer = rds_restorer(params)
             result = run_rds(restorer, params, module.check_mode)
         else:
-            if pg_restore.psycopg is None:
+            if pg_connection.psycopg is None:
                 module.fail_json(msg=missing_required_lib("psycopg"), commands=[], queries=[], source_queries=[])
             restorer = pg_restorer(params)
             result = run_pg(restorer, params, module.check_mode)
@@ -457,11 +458,12 @@ _ACCEPTED = {
 
 
 def pg_restorer(params: dict[str, Any]) -> pg_restore.PitrRestore:
-    source = pg_restore.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
+    source = pg_backups.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
                                _path(params.get("native_base_backup")), _path(params.get("native_wal_archive")))
     sandbox = pg_sandbox.SandboxSpec(Path(params["sandbox_data_dir"]), params.get("sandbox_port") or 0, params["sandbox_host"],
                                      _path(params.get("sandbox_socket_dir")), params["os_user"], _path(params.get("pg_bin_dir")))
-    login = pg_restore.Login(params["login_user"], params.get("login_password"), params["login_db"])
+    login = pg_connection.Connection("login", params["sandbox_host"], params.get("sandbox_port") or 0, params["login_db"], params["login_user"],
+                                     params.get("login_password"), connect_timeout=3)
     source_db = pg_connection.connection_from_params(params.get("source"), "source")
     probe = None
     if source_db is not None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Mapping, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
@@ -67,6 +67,10 @@ class Connection:
     password: Optional[str] = None
     sslmode: str = DEFAULT_SSLMODE
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
+
+    def via(self, host: str) -> "Connection":
+        """The same login through ``host`` (such as the directory of a Unix socket)."""
+        return replace(self, host=host)
 
     @property
     def target(self) -> str:

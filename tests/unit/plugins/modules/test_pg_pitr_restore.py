@@ -114,7 +114,7 @@ def test_an_unknown_choice_is_refused_by_the_spec(tmp_path):
 
 
 def test_missing_psycopg_names_the_pip_package(tmp_path, monkeypatch):
-    monkeypatch.setattr(pg_pitr_restore.pg_restore, "psycopg", None)
+    monkeypatch.setattr(pg_pitr_restore.pg_connection, "psycopg", None)
     failed, result, _warnings = run_module(pg_pitr_restore, pg_args(tmp_path, target_type="latest"))
     assert failed and "psycopg" in result["msg"]
 
