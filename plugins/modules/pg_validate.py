@@ -450,14 +450,9 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK, connection_option
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate import (
-    CATEGORIES,
-    DEFAULT_PG_BIN_DIR,
-    STATISTICS,
-    Validator,
-    check_options,
-    message,
-)
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate.options import CATEGORIES, DEFAULT_PG_BIN_DIR, STATISTICS, check_options
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate.results import message
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate.validator import Validator
 
 ARGUMENT_SPEC = {
     "sandbox": connection_option(required=True),
