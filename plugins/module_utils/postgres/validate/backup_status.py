@@ -35,7 +35,7 @@ def check_new_backup(ctx: Context) -> Outcome:
         target = os.path.join(work, "base")
         start = ctx.clock()
         ctx.command([os.path.join(backup.pg_bin_dir, "pg_basebackup"), "-d", sandbox.conninfo(), "-D", target, "-X", "stream",
-                      "-c", "fast", "--no-sync", "-w"], sandbox.libpq_env(), backup.timeout)
+                     "-c", "fast", "--no-sync", "-w"], sandbox.libpq_env(), backup.timeout)
         taken = ctx.clock() - start
         size = _tree_size(target)
         ctx.command([os.path.join(backup.pg_bin_dir, "pg_verifybackup"), target], sandbox.libpq_env(), backup.timeout)
@@ -53,7 +53,7 @@ def check_archiver(ctx: Context) -> Outcome:
     if ctx.options.source is None:
         raise Skip("no source connection given (source)")
     cursor = ctx.execute("source", "SELECT current_setting('archive_mode') AS archive_mode, archived_count, last_archived_wal, "
-                                    "last_archived_time, failed_count, last_failed_wal, last_failed_time, stats_reset FROM pg_stat_archiver")
+                                   "last_archived_time, failed_count, last_failed_wal, last_failed_time, stats_reset FROM pg_stat_archiver")
     row = cursor.fetchone()
     stats = dict(zip((column.name for column in cursor.description), row))
     return judge_archiver(stats.pop("archive_mode"), stats)

@@ -31,7 +31,7 @@ def check_tables(ctx: Context) -> Outcome:
     if not ctx.options.tables:
         raise Skip("no expected tables listed (data_integrity.tables)")
     rows = ctx.execute("sandbox", "SELECT name FROM unnest(%s::text[]) AS name WHERE to_regclass(name) IS NULL",
-                        [list(ctx.options.tables)]).fetchall()
+                       [list(ctx.options.tables)]).fetchall()
     missing = [row[0] for row in rows]
     measured = {"expected": list(ctx.options.tables), "missing": missing}
     if missing:
@@ -158,4 +158,3 @@ def judge_assertion(assertion: Assertion, rows: Sequence[Sequence[Any]]) -> Outc
     if problems:
         return Outcome("failed", "; ".join(problems), measured)
     return Outcome("ok", rows_text(len(rows)) + (f", value {value!r}" if assertion.has_expected else ""), measured)
-

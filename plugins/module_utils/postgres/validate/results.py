@@ -104,4 +104,3 @@ def pg_error_text(exc: Exception) -> str:
 def error_text(exc: OfmRollbackError) -> str:
     """A check's detail for a collection error: its reason, and for bad input what the option accepts."""
     return f"{exc.reason}. {exc.hint}" if isinstance(exc, InputError) and exc.hint else exc.reason
-

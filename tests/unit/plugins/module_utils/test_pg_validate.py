@@ -272,7 +272,8 @@ def test_check_mode_skips_what_writes_and_unselected_categories_are_skipped():
     assert checks["schema_version"].status == "skipped"
     assert checks["schema_version"].detail == "category schema_version not selected (only: backup_status)"
     assert checks["new_backup"].status == "skipped" and checks["new_backup"].detail.startswith("check mode: would write a base backup")
-    assert checks["pgbackrest_check"].status == "failed" and "'/nonexistent/pgbackrest' was not found (option backup_status.pgbackrest_bin)" in checks["pgbackrest_check"].detail
+    assert checks["pgbackrest_check"].status == "failed"
+    assert "'/nonexistent/pgbackrest' was not found (option backup_status.pgbackrest_bin)" in checks["pgbackrest_check"].detail
 
 
 def test_a_work_dir_that_does_not_exist_fails_the_new_backup_check_only(tmp_path):
