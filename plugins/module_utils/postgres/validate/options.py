@@ -102,7 +102,10 @@ def parse_table(value: Any, option: str) -> tuple[str, ...]:
 
 def check_options(params: Mapping[str, Any]) -> ValidateOptions:
     """The validated options of the pg_validate module; raises ``InputError`` before anything is queried."""
-    sandbox = connection_from_params(params["sandbox"], "sandbox")
+    sandbox = connection_from_params(params.get("sandbox"), "sandbox")
+    if sandbox is None:
+        raise InputError("sandbox is not set: there is nothing to validate", option="sandbox",
+                         accepted="the connection to the restored sandbox (host, port, database, user, password)")
     source = connection_from_params(params.get("source"), "source")
     app = connection_from_params(params.get("app"), "app", inherit=sandbox)
     only = tuple(params.get("only") or CATEGORIES)

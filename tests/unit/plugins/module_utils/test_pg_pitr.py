@@ -234,7 +234,7 @@ def test_a_sandbox_overlapping_the_source_or_in_use_is_refused(tmp_path):
         pg_sandbox.check_sandbox_free(pg_sandbox.SandboxSpec(tmp_path / "wal" / "sb", 1), source_dirs=[tmp_path / "wal"], source_port=None)
     with pytest.raises(InputError) as port:
         pg_sandbox.check_sandbox_free(pg_sandbox.SandboxSpec(tmp_path / "sb", 5432), source_dirs=[tmp_path / "source"], source_port=5432)
-    assert (same.value.option, inside.value.option, port.value.option) == ("sandbox_data_dir", "sandbox_data_dir", "sandbox_port")
+    assert (same.value.option, inside.value.option, port.value.option) == ("sandbox_data_dir", "sandbox_data_dir", "sandbox.port")
     sandbox.data_dir.mkdir()
     (sandbox.data_dir / "file").write_text("x")
     with pytest.raises(ConflictError, match="not empty"):
@@ -457,7 +457,7 @@ def test_check_mode_refuses_the_source_port_from_the_configuration(tmp_path):
                                       runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: None, now=lambda: at(2000))
     with pytest.raises(InputError) as caught:
         restorer.ensure(pg_targets.parse_target("latest", None), check_mode=True)
-    assert caught.value.option == "sandbox_port"
+    assert caught.value.option == "sandbox.port"
 
 
 def test_absent_refuses_a_directory_without_the_marker_and_removes_one_with_it(tmp_path):
@@ -499,7 +499,7 @@ def test_a_refused_login_fails_at_once_instead_of_waiting_for_the_deadline(runni
     watcher = pg_recovery.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
     with pytest.raises(InputError) as caught:
         watcher.wait(pg_targets.parse_target("latest", None), timeout=600)
-    assert caught.value.option == "login_password"
+    assert caught.value.option == "sandbox.password"
     assert clock.now == 0
 
 

@@ -41,6 +41,15 @@ def test_connection_defaults_and_app_inheritance():
     app = connection_from_params({"user": "ofm_app", "password": "apppw"}, "app", inherit=sandbox)
     assert (app.host, app.port, app.database, app.user, app.password, app.sslmode) == ("localhost", 6543, "ofm", "ofm_app", "apppw", "require")
     assert connection_from_params(None, "source") is None
+    pitr = connection_from_params({"port": 55432}, "sandbox", defaults={"host": "127.0.0.1"})
+    assert (pitr.host, pitr.port) == ("127.0.0.1", 55432)
+    assert connection_from_params({"host": "db", "port": 55432}, "sandbox", defaults={"host": "127.0.0.1"}).host == "db"
+
+
+def test_without_a_sandbox_there_is_nothing_to_validate():
+    with pytest.raises(InputError) as caught:
+        vo.check_options(params(sandbox=None))
+    assert caught.value.option == "sandbox" and "nothing to validate" in caught.value.reason
 
 
 @pytest.mark.parametrize("option, suboptions, inherit, named", [
