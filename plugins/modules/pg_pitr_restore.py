@@ -404,7 +404,7 @@ ARGUMENT_SPEC = {
     "login_db": {"type": "str"},
 }
 OLD_SANDBOX_OPTIONS = {"sandbox_host": "host", "sandbox_port": "port", "login_user": "user", "login_password": "password", "login_db": "database"}
-# Unlike pg_validate, whose sandbox runs elsewhere, the module makes the sandbox listen on this address.
+# The sandbox listens on sandbox.host: 127.0.0.1 unless set (for pg_validate, which only connects, localhost).
 SANDBOX_DEFAULTS = {"host": "127.0.0.1"}
 REQUIRED_FOR_BACKEND = {"pgbackrest": ("pgbackrest_stanza",), "native": ("native_base_backup", "native_wal_archive"), "rds": ("rds",)}
 
