@@ -49,9 +49,9 @@ attributes:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.postgresql]
     description:
-      - C(group/ofm.rollback.postgresql) holds M(ofm.rollback.pg_pitr_restore) and M(ofm.rollback.pg_validate). They share
-        O(source), the read-only login to the source cluster, which suits C(module_defaults) of the group; set the other options
-        under each module's name.
+      - C(group/ofm.rollback.postgresql) holds M(ofm.rollback.pg_pitr_restore) and M(ofm.rollback.pg_validate). They take the
+        same connection options, O(sandbox) and O(source) (the read-only login to the source cluster), which suit C(module_defaults)
+        of the group; set the other options under each module's name.
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 

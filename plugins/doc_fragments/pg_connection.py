@@ -6,26 +6,32 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options of module_utils.postgres.connection.PG_CONNECTION_SPEC, one fragment per connection option:
-    # ofm.rollback.pg_connection (sandbox), ofm.rollback.pg_connection.source (source), ofm.rollback.pg_connection.app (app).
-    # The three share their suboptions (ansible-test needs each as a literal); a unit test keeps each in step with the spec.
+    # The PostgreSQL connection options of module_utils.postgres.connection: DOCUMENTATION documents PG_COMMON_ARGUMENT_SPEC
+    # (sandbox and source), which pg_pitr_restore and pg_validate share; APP documents APP_ARGUMENT_SPEC (pg_validate's app).
+    # The connections share their suboptions (ansible-test needs each as a literal); a unit test keeps each in step with the spec.
     DOCUMENTATION = r"""
 options:
   sandbox:
     description:
-      - How to connect to the sandbox, the restored cluster that is validated (never the production database).
-      - The role needs to read every table checked; the new backup check also needs the C(REPLICATION) attribute
-        (or a superuser) and a C(replication) line in the sandbox's C(pg_hba.conf).
+      - How to connect to the sandbox, the cluster restored from the source's backups (never the production database).
+      - M(ofm.rollback.pg_pitr_restore) creates the sandbox listening on O(sandbox.host) and O(sandbox.port), connects to it as
+        O(sandbox.user) to follow the recovery and promote it, and returns these settings in its C(sandbox) result. It needs
+        O(sandbox.port) to restore with the V(pgbackrest) and V(native) backends.
+      - M(ofm.rollback.pg_validate) validates it and needs this option; the role needs to read every table checked, and the new backup
+        check also needs the C(REPLICATION) attribute (or a superuser) and a C(replication) line in the sandbox's C(pg_hba.conf).
+      - Before this option was shared, M(ofm.rollback.pg_pitr_restore) took its fields as C(sandbox_host), C(sandbox_port),
+        C(login_user), C(login_password) and C(login_db); it still accepts those, with a warning.
     type: dict
-    required: true
     suboptions:
       host:
         description:
           - Host name, IP address or directory of the UNIX socket. V(localhost) when not set.
+          - For M(ofm.rollback.pg_pitr_restore), the address the sandbox listens on (C(listen_addresses)); V(127.0.0.1) when not set.
         type: str
       port:
         description:
           - TCP port. V(5432) when not set.
+          - For M(ofm.rollback.pg_pitr_restore), the sandbox's own port; it must be free and not the source's.
         type: int
       database:
         description:
@@ -34,10 +40,14 @@ options:
       user:
         description:
           - Role to connect as. V(postgres) when not set.
+          - For M(ofm.rollback.pg_pitr_restore), a role of the source cluster that may run C(pg_wal_replay_resume) (a superuser,
+            unless granted).
         type: str
       password:
         description:
           - Password of O(sandbox.user); none when not set (peer, trust or a C(.pgpass) file).
+          - M(ofm.rollback.pg_pitr_restore) connects over TCP when it is set, and over the sandbox's Unix socket when not (peer
+            authentication then needs the module to run as an OS user of that name).
           - This value is a secret and is never logged.
         type: str
       sslmode:
@@ -49,10 +59,6 @@ options:
         description:
           - Seconds to wait for the connection. V(10) when not set.
         type: int
-"""
-
-    SOURCE = r"""
-options:
   source:
     description:
       - How to connect to the source cluster, the one the sandbox was restored from. Optional.

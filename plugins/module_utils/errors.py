@@ -150,6 +150,20 @@ class DeadlineExceeded(OfmRollbackError):
         return {**super().fields(), "timeout": self.timeout}
 
 
+class CommandFailed(OfmRollbackError):
+    """A program exited non-zero; ``rc`` is its exit code, and ``details`` hold it and the end of its stderr, redacted."""
+
+    default_hint = "Read the program's message above."
+
+    def __init__(self, reason: str, *, rc: int, stderr: str, **kwargs: Any) -> None:
+        self.rc = rc
+        kwargs["details"] = {"rc": rc, "stderr": stderr, **(kwargs.get("details") or {})}
+        super().__init__(reason, **kwargs)
+
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "rc": self.rc}
+
+
 class DataError(OfmRollbackError):
     """The system answered, but with something the collection cannot use (bad JSON, missing fields, wrong shape)."""
 

@@ -3,17 +3,16 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Helm releases through the helm binary (v3 or v4): history as data, the choice of a rollback target, the rollback.
 
-The client runs ``helm`` with an argument list (never a shell) and turns its exit status and stderr into the
-collection's exceptions. The target selection is plain functions over the parsed history, testable without helm.
+The client runs ``helm`` through the collection's command runner (an argument list, never a shell) and turns helm's
+stderr into the collection's exceptions. The target selection is plain functions over the parsed history, testable without helm.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import asdict, dataclass
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from ansible.module_utils.basic import env_fallback
 
@@ -26,14 +25,13 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     OfmRollbackError,
     UnavailableError,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.redact import redact
+from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner, Program, Runner, run_process
 
 SYSTEM = "helm"
 PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
 NAMED_TARGETS = ("previous", "last_deployed")
 ONCE_DEPLOYED = ("deployed", "superseded")
 _ROLLBACK_DESCRIPTION = re.compile(r"^Rollback to (\d+)$")
-_SECRET_FLAGS = ("--kube-token", "--password")
 
 HELM_CONNECTION_SPEC: dict[str, Any] = {
     "binary_path": {"type": "path", "default": "helm"},
@@ -150,26 +148,7 @@ def _statuses(history: Sequence[Revision]) -> str:
     return ", ".join(f"{revision.revision}={revision.status}" for revision in history)
 
 
-def redact_command(argv: Sequence[str]) -> list[str]:
-    """The argument list with the values of secret flags hidden."""
-    shown: list[str] = []
-    hide_next = False
-    for argument in argv:
-        if hide_next:
-            shown.append("********")
-        elif argument.split("=", 1)[0] in _SECRET_FLAGS and "=" in argument:
-            shown.append(argument.split("=", 1)[0] + "=********")
-        else:
-            shown.append(redact(argument))
-        hide_next = argument in _SECRET_FLAGS
-    return shown
-
-
-Runner = Callable[[Sequence[str], float], "subprocess.CompletedProcess[str]"]
-
-
-def run_process(argv: Sequence[str], timeout: float) -> "subprocess.CompletedProcess[str]":
-    return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False)
+HELM = Program("binary_path", "a path to helm v3 or v4, or a name on PATH")
 
 
 class HelmClient:
@@ -181,8 +160,12 @@ class HelmClient:
         self.namespace = namespace
         self.kubeconfig = kubeconfig
         self.context = context
-        self.runner = runner
-        self.commands: list[list[str]] = []
+        self.runner = CommandRunner(SYSTEM, program=HELM, runner=runner)
+
+    @property
+    def commands(self) -> list[list[str]]:
+        """The helm command lines run, secret flag values hidden."""
+        return self.runner.commands
 
     def argv(self, *args: str) -> list[str]:
         """The full command line of a helm subcommand, with the connection flags."""
@@ -205,19 +188,8 @@ class HelmClient:
         self._run(self.rollback_argv(release, revision, wait, timeout), "rollback", release, timeout=timeout + 60)
 
     def _run(self, argv: list[str], operation: str, release: str, timeout: float) -> str:
-        self.commands.append(redact_command(argv))
         where = f"release {release} in namespace {self.namespace}"
-        try:
-            result = self.runner(argv, timeout)
-        except FileNotFoundError as exc:
-            raise InputError(f"the helm binary '{self.binary}' was not found", option="binary_path", system=SYSTEM, operation=operation,
-                             target=where, accepted="a path to helm v3 or v4, or a name on PATH") from exc
-        except subprocess.TimeoutExpired as exc:
-            raise DeadlineExceeded(f"helm {operation} did not finish within {timeout:.0f}s", system=SYSTEM, operation=operation,
-                                   target=where, timeout=timeout) from exc
-        if result.returncode != 0:
-            raise helm_error(result.stderr, operation, where)
-        return result.stdout
+        return self.runner.run(argv, operation, where, timeout=timeout, failure=lambda failed: helm_error(failed.stderr, operation, where))
 
 
 def helm_error(stderr: str, operation: str, where: str) -> OfmRollbackError:

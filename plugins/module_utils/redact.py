@@ -6,10 +6,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Mapping, Optional
+from typing import Any, Iterable, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 REDACTED = "********"
+# Command-line flags whose value is a secret, given as ``--flag value`` or ``--flag=value``.
+SECRET_FLAGS = ("--kube-token", "--password")
 
 SENSITIVE_HEADERS = frozenset((
     "authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key", "x-auth-token", "private-token",
@@ -75,3 +77,21 @@ def redact(value: Any, secrets: Iterable[Optional[str]] = ()) -> Any:
 def redact_url(url: str) -> str:
     """``url`` without userinfo and without token/password query parameters."""
     return Redactor().text(url)
+
+
+def redact_command(argv: Sequence[str], secret_flags: Sequence[str] = SECRET_FLAGS, redactor: Optional[Redactor] = None) -> list[str]:
+    """The argument list with the values of ``secret_flags`` hidden and every other argument redacted (by ``redactor``, which
+    may know literal secrets)."""
+    redactor = redactor or Redactor()
+    shown: list[str] = []
+    hide_next = False
+    for argument in argv:
+        flag = argument.split("=", 1)[0]
+        if hide_next:
+            shown.append(REDACTED)
+        elif flag in secret_flags and "=" in argument:
+            shown.append(f"{flag}={REDACTED}")
+        else:
+            shown.append(redactor.text(argument))
+        hide_next = argument in secret_flags
+    return shown

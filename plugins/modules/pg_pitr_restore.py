@@ -41,7 +41,7 @@ author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
   - ofm.rollback.attributes.action_group_postgresql
-  - ofm.rollback.pg_connection.source
+  - ofm.rollback.pg_connection
 options:
   state:
     description:
@@ -89,19 +89,18 @@ options:
       - The sandbox's data directory on the target host. It must not exist, or be empty, or hold a sandbox of this module.
       - Required with the V(pgbackrest) and V(native) backends.
     type: path
-  sandbox_port:
-    description:
-      - The sandbox's port; it must be free and not the source's. Required with the V(pgbackrest) and V(native) backends.
-    type: int
-  sandbox_host:
-    description:
-      - The address the sandbox listens on (C(listen_addresses)), and that the module connects to when O(login_password) is set.
-    type: str
-    default: 127.0.0.1
   sandbox_socket_dir:
     description:
       - The sandbox's Unix socket directory. Defaults to O(sandbox_data_dir).
     type: path
+  sandbox_host:
+    description:
+      - Deprecated, the old name of O(sandbox.host); set that instead. It will be removed in a future release.
+    type: str
+  sandbox_port:
+    description:
+      - Deprecated, the old name of O(sandbox.port); set that instead. It will be removed in a future release.
+    type: int
   os_user:
     description:
       - The OS user that owns the sandbox and runs PostgreSQL and pgBackRest. When the module runs as root, commands run as this user
@@ -137,21 +136,17 @@ options:
     type: path
   login_user:
     description:
-      - The role the module connects to the sandbox as, to follow the recovery and promote; a role of the source cluster that may run
-        C(pg_wal_replay_resume) (a superuser, unless granted).
+      - Deprecated, the old name of O(sandbox.user); set that instead. It will be removed in a future release.
     type: str
-    default: postgres
   login_password:
     description:
-      - The password of O(login_user). With a password the module connects over TCP to O(sandbox_host); without one, over the
-        sandbox's Unix socket (peer authentication needs the module to run as an OS user of that name).
+      - Deprecated, the old name of O(sandbox.password); set that instead. It will be removed in a future release.
       - This value is a secret and is never logged.
     type: str
   login_db:
     description:
-      - The database the module connects to.
+      - Deprecated, the old name of O(sandbox.database); set that instead. It will be removed in a future release.
     type: str
-    default: postgres
   timeout:
     description:
       - Seconds the restore, the recovery and (with V(rds)) the wait for the new instance may take.
@@ -226,9 +221,10 @@ EXAMPLES = r"""
     pgbackrest_stanza: ofm-social-os
     target: "2025-11-28 03:00:00"
     sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
-    sandbox_port: 55432
-    login_user: ofm_admin
-    login_password: "{{ ofm_db_admin_password }}"
+    sandbox:
+      port: 55432
+      user: ofm_admin
+      password: "{{ ofm_db_admin_password }}"
   become: true
   register: ofm_pitr
 
@@ -238,9 +234,10 @@ EXAMPLES = r"""
     target_type: name
     target: before_migration_20251128
     sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
-    sandbox_port: 55432
-    login_user: ofm_admin
-    login_password: "{{ ofm_db_admin_password }}"
+    sandbox:
+      port: 55432
+      user: ofm_admin
+      password: "{{ ofm_db_admin_password }}"
   become: true
 
 - name: Restore a pg_basebackup plus a WAL archive to just before a transaction
@@ -252,7 +249,8 @@ EXAMPLES = r"""
     target: "123456"
     target_inclusive: false
     sandbox_data_dir: /var/lib/postgresql/pitr-sandbox
-    sandbox_port: 55432
+    sandbox:
+      port: 55432
   become: true
 
 - name: Restore an RDS instance into a new instance at a given time
@@ -322,7 +320,7 @@ timings:
   type: dict
   sample: {restore_seconds: 3.1, replay_seconds: 2.4, total_seconds: 5.5}
 sandbox:
-  description: How to connect to the sandbox (the password is O(login_password) and is never returned); for RDS, the new instance's endpoint.
+  description: How to connect to the sandbox (the password is O(sandbox.password) and is never returned); for RDS, the new instance's endpoint.
   returned: when state is present
   type: dict
   sample: {data_dir: /var/lib/postgresql/pitr-sandbox, host: 127.0.0.1, port: 55432, socket_dir: /var/lib/postgresql/pitr-sandbox,
@@ -358,6 +356,7 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import backups as pg_backups
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import rds as rds_pitr
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import restore as pg_restore
@@ -380,14 +379,12 @@ RDS_SPEC = {
 
 ARGUMENT_SPEC = {
     "state": {"type": "str", "choices": ["present", "absent"], "default": "present"},
-    "backend": {"type": "str", "choices": list(pg_restore.BACKENDS), "default": "pgbackrest"},
+    "backend": {"type": "str", "choices": list(pg_backups.BACKENDS), "default": "pgbackrest"},
     "target_type": {"type": "str", "choices": list(pg_targets.TARGET_TYPES), "default": "time"},
     "target": {"type": "str"},
     "target_inclusive": {"type": "bool", "default": True},
     "backup_label": {"type": "str"},
     "sandbox_data_dir": {"type": "path"},
-    "sandbox_port": {"type": "int"},
-    "sandbox_host": {"type": "str", "default": "127.0.0.1"},
     "sandbox_socket_dir": {"type": "path"},
     "os_user": {"type": "str", "default": "postgres"},
     "pg_bin_dir": {"type": "path"},
@@ -396,13 +393,19 @@ ARGUMENT_SPEC = {
     "pgbackrest_repo": {"type": "int"},
     "native_base_backup": {"type": "path"},
     "native_wal_archive": {"type": "path"},
-    "login_user": {"type": "str", "default": "postgres"},
-    "login_password": {"type": "str", "no_log": True},
-    "login_db": {"type": "str", "default": "postgres"},
     "timeout": {"type": "float", "default": 3600.0},
     "rds": {"type": "dict", "options": RDS_SPEC},
-    "source": pg_connection.connection_option(),
+    **pg_connection.PG_COMMON_ARGUMENT_SPEC,
+    # The old names of sandbox's suboptions (OLD_SANDBOX_OPTIONS), still accepted with a warning.
+    "sandbox_host": {"type": "str"},
+    "sandbox_port": {"type": "int"},
+    "login_user": {"type": "str"},
+    "login_password": {"type": "str", "no_log": True},
+    "login_db": {"type": "str"},
 }
+OLD_SANDBOX_OPTIONS = {"sandbox_host": "host", "sandbox_port": "port", "login_user": "user", "login_password": "password", "login_db": "database"}
+# The sandbox listens on sandbox.host: 127.0.0.1 unless set (for pg_validate, which only connects, localhost).
+SANDBOX_DEFAULTS = {"host": "127.0.0.1"}
 REQUIRED_FOR_BACKEND = {"pgbackrest": ("pgbackrest_stanza",), "native": ("native_base_backup", "native_wal_archive"), "rds": ("rds",)}
 
 
@@ -412,6 +415,7 @@ def main(module_class=AnsibleModule) -> None:
     params = module.params
     restorer: Any = None
     try:
+        params["sandbox"] = pg_connection.renamed_options(params, "sandbox", OLD_SANDBOX_OPTIONS, module.warn)
         validate(params)
         if params["backend"] == "rds":
             if rds_pitr.boto3 is None:
@@ -419,7 +423,7 @@ def main(module_class=AnsibleModule) -> None:
             restorer = rds_restorer(params)
             result = run_rds(restorer, params, module.check_mode)
         else:
-            if pg_restore.psycopg is None:
+            if pg_connection.psycopg is None:
                 module.fail_json(msg=missing_required_lib("psycopg"), commands=[], queries=[], source_queries=[])
             restorer = pg_restorer(params)
             result = run_pg(restorer, params, module.check_mode)
@@ -432,14 +436,14 @@ def validate(params: dict[str, Any]) -> None:
     """Option checks AnsibleModule cannot express: what each backend and state needs, ports, the timeout, the target."""
     needed = REQUIRED_FOR_BACKEND[params["backend"]] if params["state"] == "present" or params["backend"] == "rds" else ()
     if params["backend"] != "rds":
-        needed = (*needed, "sandbox_data_dir", *(("sandbox_port",) if params["state"] == "present" else ()))
+        needed = (*needed, "sandbox_data_dir", *(("sandbox.port",) if params["state"] == "present" else ()))
+    values = {**params, "sandbox.port": params["sandbox"].get("port")}
     for option in needed:
-        if params.get(option) in (None, ""):
+        if values.get(option) in (None, ""):
             raise InputError(f"backend={params['backend']} with state={params['state']} needs {option}", option=option,
                              accepted=_ACCEPTED.get(option, "a value"))
-    port = params.get("sandbox_port")
-    if port is not None and not 1 <= port <= 65535:
-        raise InputError(f"sandbox_port {port} is not a TCP port", option="sandbox_port", accepted="1-65535")
+    if params["backend"] != "rds":
+        pg_connection.connection_from_params(params["sandbox"], "sandbox", defaults=SANDBOX_DEFAULTS)
     if params["timeout"] <= 0:
         raise InputError(f"timeout must be more than 0 seconds, got {params['timeout']:g}", option="timeout", accepted="a number of seconds above 0")
     if params["state"] == "present":
@@ -452,16 +456,16 @@ _ACCEPTED = {
     "native_wal_archive": "the directory the source archives WAL into",
     "rds": "a dict with source_instance and target_instance",
     "sandbox_data_dir": "a directory of the sandbox's own",
-    "sandbox_port": "a free TCP port other than the source's",
+    "sandbox.port": "a free TCP port other than the source's",
 }
 
 
 def pg_restorer(params: dict[str, Any]) -> pg_restore.PitrRestore:
-    source = pg_restore.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
+    source = pg_backups.Source(params["backend"], params["pgbackrest_config"], params.get("pgbackrest_stanza"), params.get("pgbackrest_repo"),
                                _path(params.get("native_base_backup")), _path(params.get("native_wal_archive")))
-    sandbox = pg_sandbox.SandboxSpec(Path(params["sandbox_data_dir"]), params.get("sandbox_port") or 0, params["sandbox_host"],
-                                     _path(params.get("sandbox_socket_dir")), params["os_user"], _path(params.get("pg_bin_dir")))
-    login = pg_restore.Login(params["login_user"], params.get("login_password"), params["login_db"])
+    login = pg_connection.connection_from_params(params["sandbox"], "sandbox", defaults=SANDBOX_DEFAULTS)
+    sandbox = pg_sandbox.SandboxSpec(Path(params["sandbox_data_dir"]), login.port, login.host, _path(params.get("sandbox_socket_dir")),
+                                     params["os_user"], _path(params.get("pg_bin_dir")))
     source_db = pg_connection.connection_from_params(params.get("source"), "source")
     probe = None
     if source_db is not None:

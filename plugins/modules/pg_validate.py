@@ -35,7 +35,6 @@ requirements:
 extends_documentation_fragment:
   - ofm.rollback.attributes.action_group_postgresql
   - ofm.rollback.pg_connection
-  - ofm.rollback.pg_connection.source
   - ofm.rollback.pg_connection.app
 options:
   only:
@@ -347,9 +346,14 @@ EXAMPLES = r"""
       pgbackrest_stanza: ofm-social-os
   register: db_validation
 
-- name: Report the validation without failing the play
+- name: Report the validation without failing the play, on the sandbox pg_pitr_restore made (registered as db_pitr_restore)
   ofm.rollback.pg_validate:
-    sandbox: "{{ db_pitr_restore.sandbox }}"
+    sandbox:
+      host: "{{ db_pitr_restore.sandbox.host }}"
+      port: "{{ db_pitr_restore.sandbox.port }}"
+      database: "{{ db_pitr_restore.sandbox.database }}"
+      user: "{{ db_pitr_restore.sandbox.user }}"
+      password: "{{ ofm_db_admin_password }}"
     only: [schema_version, data_integrity]
     schema_version:
       expected: "20261015_002"
@@ -449,20 +453,19 @@ commands:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK, connection_option
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate import (
-    CATEGORIES,
-    DEFAULT_PG_BIN_DIR,
-    STATISTICS,
-    Validator,
-    check_options,
-    message,
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import (
+    APP_ARGUMENT_SPEC,
+    HAS_PSYCOPG,
+    PG_COMMON_ARGUMENT_SPEC,
+    PSYCOPG_IMPORT_TRACEBACK,
 )
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate.options import CATEGORIES, DEFAULT_PG_BIN_DIR, STATISTICS, check_options
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate.results import message
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate.validator import Validator
 
 ARGUMENT_SPEC = {
-    "sandbox": connection_option(required=True),
-    "source": connection_option(),
-    "app": connection_option(),
+    **PG_COMMON_ARGUMENT_SPEC,
+    **APP_ARGUMENT_SPEC,
     "only": {"type": "list", "elements": "str", "choices": list(CATEGORIES), "default": []},
     "schema_version": {"type": "dict", "default": {}, "options": {
         "table": {"type": "str", "default": "schema_migrations"},

@@ -117,9 +117,9 @@ def fixture_markers(lab: LabConfig, admin: dict[str, Any]) -> Markers:
     return markers
 
 
-def source_args(lab: LabConfig, admin: dict[str, Any], sandbox: Path, **options: Any) -> dict[str, Any]:
+def source_args(lab: LabConfig, admin: dict[str, Any], sandbox: Path, *, port: Any = None, **options: Any) -> dict[str, Any]:
     return {"pgbackrest_config": str(Postgres.pgbackrest_conf(lab)), "pgbackrest_stanza": STANZA, "sandbox_data_dir": str(sandbox),
-            "sandbox_port": free_port(), "login_user": admin["user"], "login_password": admin["password"], "login_db": DATABASE,
+            "sandbox": {"port": port or free_port(), "user": admin["user"], "password": admin["password"], "database": DATABASE},
             "timeout": 120, **options}
 
 
@@ -275,10 +275,10 @@ def fixture_refused(lab: LabConfig, admin: dict[str, Any], markers: Markers, wor
         listener.listen()
         runs.update({
             "source dir": source_args(lab, admin, Postgres.data_dir(lab), **target),
-            "source port": source_args(lab, admin, workdir / "port", **target, sandbox_port=lab.ports["postgres"]),
+            "source port": source_args(lab, admin, workdir / "port", **target, port=lab.ports["postgres"]),
             "dir in use": source_args(lab, admin, busy, **target),
             "absent on a foreign dir": {"state": "absent", "sandbox_data_dir": str(busy)},
-            "port in use": source_args(lab, admin, workdir / "port", **target, sandbox_port=listener.getsockname()[1]),
+            "port in use": source_args(lab, admin, workdir / "port", **target, port=listener.getsockname()[1]),
             "missing repository": source_args(lab, admin, workdir / "no-repo", pgbackrest_config=str(config), target_type="latest"),
         })
         return restore_all(workdir, runs)
@@ -296,7 +296,7 @@ def test_a_target_that_cannot_be_reached_is_refused_before_anything_is_created(w
 
 def test_the_sandbox_must_not_be_the_source_nor_in_use(lab, workdir, refused):
     assert refused["source dir"]["failed"] and refused["source dir"]["error"]["option"] == "sandbox_data_dir", refused["source dir"]["msg"]
-    assert refused["source port"]["failed"] and refused["source port"]["error"]["option"] == "sandbox_port"
+    assert refused["source port"]["failed"] and refused["source port"]["error"]["option"] == "sandbox.port"
     assert refused["dir in use"]["failed"] and "not empty" in refused["dir in use"]["msg"]
     assert refused["absent on a foreign dir"]["failed"] and "holds no sandbox created by this module" in refused["absent on a foreign dir"]["msg"]
     assert refused["port in use"]["failed"] and "already in use" in refused["port in use"]["msg"]
@@ -441,7 +441,7 @@ def fixture_native_restored(native: dict[str, Any], workdir: Path) -> dict[str, 
     archived = sorted(path.name for path in native["wal"].iterdir())
     runs = {kind: {"backend": "native", "native_base_backup": str(native["base"]), "native_wal_archive": str(native["wal"]),
                    "target_type": kind, "target": native["markers"].targets[kind], "sandbox_data_dir": str(workdir / f"native-{kind}"),
-                   "sandbox_port": free_port(), "timeout": 120} for kind in NATIVE_KINDS}
+                   "sandbox": {"port": free_port()}, "timeout": 120} for kind in NATIVE_KINDS}
     results = restore_all(workdir, {**runs, "lsn again": runs["lsn"]})
     return {"results": results, "archived_before": archived, "archived_after": sorted(path.name for path in native["wal"].iterdir())}
 
@@ -473,7 +473,7 @@ def test_native_backend_restores_a_target_in_an_idle_tail(native, workdir):
     source = {"host": HOST, "port": native["port"], "user": "postgres", "password": NATIVE_PASSWORD, "database": "postgres"}
     result = restore_all(workdir, {"idle": {"backend": "native", "native_base_backup": str(native["base"]),
                                             "native_wal_archive": str(native["wal"]), "target": target, "source": source,
-                                            "sandbox_data_dir": str(workdir / "native-idle"), "sandbox_port": free_port(), "timeout": 120}})["idle"]
+                                            "sandbox_data_dir": str(workdir / "native-idle"), "sandbox": {"port": free_port()}, "timeout": 120}})["idle"]
 
     assert not result.get("failed"), result["msg"]
     assert result["reached"]["idle_tail"]["proof"]["proven"] is True

@@ -22,7 +22,7 @@ import pytest
 from labtest import Secrets, run_module
 from unithelpers import free_port
 
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres import validate as pv
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.validate import options as vo
 from lab.components.postgres import APP_ROLE, DATABASE, PG_BIN, SCHEMA_VERSION, STANZA, Postgres, chown_to_postgres, run_as_postgres
 from lab.config import HOST, LabConfig
 
@@ -132,7 +132,7 @@ def test_a_good_sandbox_passes_check_mode_writes_nothing_and_the_report_is_writt
     checks = by_name(run.result)
     assert {name: check["status"] for name, check in checks.items() if check["status"] != "ok"} == {}
     assert run.result["passed"] is True and run.result["changed"] is True
-    assert set(run.result["summary"]) == set(pv.CATEGORIES) and all(row["status"] == "ok" for row in run.result["summary"].values())
+    assert set(run.result["summary"]) == set(vo.CATEGORIES) and all(row["status"] == "ok" for row in run.result["summary"].values())
     assert checks["schema_version"]["measured"]["version"] == SCHEMA_VERSION
     assert checks["row_count:creators"]["measured"]["rows"] == 50
     expected_counts = {"rows": 4, "min": None, "max": None, "source_rows": 4, "difference": 0, "allowed_difference": 0}

@@ -23,10 +23,28 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     NotFoundError,
 )
 
+BACKENDS = ("pgbackrest", "native", "rds")
 WAL_SEGMENT_SIZE = 16 * 1024 * 1024
 ARCHIVE_TIME_RESOLUTION = timedelta(seconds=1)  # pgBackRest lists file times in whole seconds
 BACKUP_TIME_RESOLUTION = timedelta(seconds=1)  # and backup stop times too: a target in that second may precede the backup's end
 _SEGMENT = re.compile(r"^([0-9A-F]{8})([0-9A-F]{8})([0-9A-F]{8})$")
+
+
+@dataclass
+class Source:
+    """Where the backups come from: a pgBackRest stanza, or a base backup and a WAL archive directory."""
+
+    backend: str
+    pgbackrest_config: str = "/etc/pgbackrest/pgbackrest.conf"
+    stanza: Optional[str] = None
+    repo: Optional[int] = None
+    base_backup: Optional[Path] = None
+    wal_archive: Optional[Path] = None
+
+    def identity(self) -> dict[str, Any]:
+        if self.backend == "pgbackrest":
+            return {"backend": "pgbackrest", "config": self.pgbackrest_config, "stanza": self.stanza, "repo": self.repo}
+        return {"backend": "native", "base_backup": str(self.base_backup), "wal_archive": str(self.wal_archive)}
 
 
 @dataclass(frozen=True)

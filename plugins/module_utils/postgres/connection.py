@@ -1,20 +1,21 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""PostgreSQL connection options shared by modules, and the psycopg (v3) connections built from them.
+"""The collection's one PostgreSQL client (``Connection``, psycopg 3) and the connection options that build it.
 
 ``PG_CONNECTION_SPEC`` holds the suboptions of one connection (host, port, database, user, password, sslmode,
-connect_timeout); a module uses it for each connection it needs (``sandbox``, ``source``, ``app``). The doc fragment
-``ofm.rollback.pg_connection`` documents them (``DOCUMENTATION`` for ``sandbox``, ``SOURCE`` for ``source``, ``APP`` for
-``app``), kept in step by a unit test.
+connect_timeout). ``PG_COMMON_ARGUMENT_SPEC`` is what pg_pitr_restore and pg_validate both take: ``sandbox`` (the
+restored cluster) and ``source`` (the cluster it comes from, only read); pg_validate adds ``app`` (``APP_ARGUMENT_SPEC``,
+the application role). The doc fragment ``ofm.rollback.pg_connection`` documents them (``DOCUMENTATION`` for the common
+ones, ``APP`` for ``app``), kept in step by a unit test.
 """
 
 from __future__ import annotations
 
 import os
 import traceback
-from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Mapping, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 
@@ -47,12 +48,13 @@ PG_CONNECTION_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-def connection_option(required: bool = False) -> dict[str, Any]:
+def connection_option() -> dict[str, Any]:
     """The argument spec of one connection option (a dict of ``PG_CONNECTION_SPEC`` suboptions)."""
-    option: dict[str, Any] = {"type": "dict", "options": PG_CONNECTION_SPEC}
-    if required:
-        option["required"] = True
-    return option
+    return {"type": "dict", "options": PG_CONNECTION_SPEC}
+
+
+PG_COMMON_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"sandbox": connection_option(), "source": connection_option()}
+APP_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"app": connection_option()}
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,10 @@ class Connection:
     password: Optional[str] = None
     sslmode: str = DEFAULT_SSLMODE
     connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
+
+    def via(self, host: str) -> "Connection":
+        """The same login through ``host`` (such as the directory of a Unix socket)."""
+        return replace(self, host=host)
 
     @property
     def target(self) -> str:
@@ -105,19 +111,20 @@ def _conninfo_quote(value: str) -> str:
 INHERITED = ("host", "port", "database", "sslmode", "connect_timeout")
 
 
-def connection_from_params(params: Optional[Mapping[str, Any]], option: str, inherit: Optional[Connection] = None) -> Optional[Connection]:
+def connection_from_params(params: Optional[Mapping[str, Any]], option: str, inherit: Optional[Connection] = None,
+                           defaults: Optional[Mapping[str, Any]] = None) -> Optional[Connection]:
     """A ``Connection`` from one connection option's suboptions (None when the option is not set), validated.
 
     With ``inherit`` (the application role inherits the sandbox's), unset ``INHERITED`` fields take its values and ``user``
-    is required; otherwise unset fields take the defaults (localhost, 5432, postgres, postgres, prefer, 10 s).
+    is required; otherwise unset fields take ``defaults``, else localhost, 5432, postgres, postgres, prefer, 10 s.
     """
     if params is None:
         return None
-    defaults = {"host": DEFAULT_HOST, "port": DEFAULT_PORT, "database": DEFAULT_DATABASE, "user": DEFAULT_USER,
-                "sslmode": DEFAULT_SSLMODE, "connect_timeout": DEFAULT_CONNECT_TIMEOUT}
+    values = {"host": DEFAULT_HOST, "port": DEFAULT_PORT, "database": DEFAULT_DATABASE, "user": DEFAULT_USER,
+              "sslmode": DEFAULT_SSLMODE, "connect_timeout": DEFAULT_CONNECT_TIMEOUT, **(defaults or {})}
     if inherit is not None:
-        defaults.update({key: getattr(inherit, key) for key in INHERITED}, user=None)
-    values = {key: params.get(key) if params.get(key) is not None else default for key, default in defaults.items()}
+        values.update({key: getattr(inherit, key) for key in INHERITED}, user=None)
+    values.update({key: params[key] for key in values if params.get(key) is not None})
     if not 1 <= values["port"] <= 65535:
         raise InputError(f"{option}.port must be a TCP port, got {values['port']}", option=f"{option}.port", accepted="1 to 65535")
     if values["connect_timeout"] < 1:
@@ -129,3 +136,17 @@ def connection_from_params(params: Optional[Mapping[str, Any]], option: str, inh
         if not values[key]:
             raise InputError(f"{option}.{key} must be set and not empty", option=f"{option}.{key}", accepted="a non-empty string")
     return Connection(name=option, password=params.get("password"), **values)
+
+
+def renamed_options(params: Mapping[str, Any], option: str, old_names: Mapping[str, str], warn: Callable[[str], None]) -> dict[str, Any]:
+    """The suboptions of connection ``option`` with those given under their old top-level names (``old_names``: old name ->
+    suboption) moved in, each with a warning; an old name and its new one both set is an ``InputError``."""
+    merged = dict(params.get(option) or {})
+    for old, new in old_names.items():
+        if params.get(old) is None:
+            continue
+        if merged.get(new) is not None:
+            raise InputError(f"{old} and {option}.{new} are both set", option=old, accepted=f"only {option}.{new} ({old} is its old name)")
+        warn(f"{old} is deprecated and will be removed in a future release: set {option}.{new} instead")
+        merged[new] = params[old]
+    return merged

@@ -244,9 +244,9 @@ class RecoveryWatcher:
             row = self.sql.one(STATE_QUERY)
         except Exception as exc:  # pylint: disable=broad-except  # not accepting connections yet (still starting or not consistent)
             if any(refusal in str(exc) for refusal in _LOGIN_REFUSALS):
-                raise InputError(f"the sandbox refused the login: {str(exc).strip()}", option="login_password", system=SYSTEM,
+                raise InputError(f"the sandbox refused the login: {str(exc).strip()}", option="sandbox.password", system=SYSTEM,
                                  operation="recovery wait", target=str(self.sandbox.data_dir),
-                                 accepted="the password of login_user in the source cluster (the sandbox has its roles and pg_hba.conf)") from exc
+                                 accepted="the password of sandbox.user in the source cluster (the sandbox has its roles and pg_hba.conf)") from exc
             return RecoveryState(stop_line=log.stop_line, consistent=log.consistent)
         return RecoveryState(row[0], row[1], row[2], row[3], log.stop_line, log.consistent)
 

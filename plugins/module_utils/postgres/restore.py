@@ -2,7 +2,8 @@
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Point-in-time recovery of a PostgreSQL cluster into a sandbox: ``PitrRestore`` puts the parts of this package together
-(target, backups, sandbox, commands, recovery) for the pgBackRest and native backends; the RDS backend is ``rds``.
+(target, backups, sandbox, commands, recovery, and the connection client) for the pgBackRest and native backends; the RDS
+backend is ``rds``.
 No AnsibleModule in here.
 """
 
@@ -12,7 +13,6 @@ import json
 import os
 import re
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -22,6 +22,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups import (
     Archive,
     Backup,
+    Source,
     archive_covers,
     archive_id,
     choose_backup,
@@ -34,7 +35,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups impo
     pgbackrest_restore_argv,
     pgbackrest_source,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.commands import CommandRunner
+from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.commands import restore_runner
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import Connection
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.recovery import (
     Connect,
     RecoveryState,
@@ -68,62 +71,25 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     UnavailableError,
 )
 
-BACKENDS = ("pgbackrest", "native", "rds")
 _RECOVERY_TARGET_LINE = re.compile(r"^\s*recovery_target(_time|_lsn|_xid|_name|_inclusive|_action)?\s*=")
-try:
-    import psycopg
-except ImportError:  # reported by the module with missing_required_lib
-    psycopg = None
-
 PG_BIN_TEMPLATE = "/usr/lib/postgresql/{version}/bin"
-
-
-@dataclass
-class Source:
-    """Where the backups come from: a pgBackRest stanza, or a base backup and a WAL archive directory."""
-
-    backend: str
-    pgbackrest_config: str = "/etc/pgbackrest/pgbackrest.conf"
-    stanza: Optional[str] = None
-    repo: Optional[int] = None
-    base_backup: Optional[Path] = None
-    wal_archive: Optional[Path] = None
-
-    def identity(self) -> dict[str, Any]:
-        if self.backend == "pgbackrest":
-            return {"backend": "pgbackrest", "config": self.pgbackrest_config, "stanza": self.stanza, "repo": self.repo}
-        return {"backend": "native", "base_backup": str(self.base_backup), "wal_archive": str(self.wal_archive)}
-
-
-@dataclass
-class Login:
-    user: str = "postgres"
-    password: Optional[str] = field(default=None, repr=False)
-    database: str = "postgres"
-
-
-def psycopg_connect(sandbox: SandboxSpec, login: Login) -> Connect:
-    """A psycopg connection factory: TCP with a password, else the sandbox's socket (peer or trust)."""
-    host = sandbox.host if login.password else str(sandbox.socket)
-    kwargs = {"host": host, "port": sandbox.port, "user": login.user, "dbname": login.database, "connect_timeout": 3, "autocommit": True}
-    if login.password:
-        kwargs["password"] = login.password
-    return lambda: psycopg.connect(**kwargs)
 
 
 class PitrRestore:
     """Restores ``source`` into ``sandbox`` to ``target``, or removes the sandbox; ``commands``/``queries`` say what ran."""
 
-    def __init__(self, source: Source, sandbox: SandboxSpec, login: Login, *, runner: Optional[CommandRunner] = None,
+    def __init__(self, source: Source, sandbox: SandboxSpec, login: Connection, *, runner: Optional[CommandRunner] = None,
                  connect: Optional[Connect] = None, now: Callable[[], datetime] = utc_now, clock: Callable[[], float] = time.monotonic,
                  sleep: Callable[[float], None] = time.sleep, source_probe: Optional[coverage.SourceProbe] = None) -> None:
-        """``source_probe`` asks the source cluster (read-only) whether the archive covers a time in an idle tail."""
+        """``login`` is how the module connects to the sandbox: over TCP when it has a password, else over the sandbox's socket.
+        ``source_probe`` asks the source cluster (read-only) whether the archive covers a time in an idle tail."""
         self.source = source
         self.probe = source_probe
         self.sandbox = sandbox
         self.login = login
-        self.runner = runner or CommandRunner(sandbox.os_user)
-        self.sql = Sql(connect or psycopg_connect(sandbox, login))
+        self.runner = runner or restore_runner(sandbox.os_user)
+        client = login if login.password else login.via(str(sandbox.socket))
+        self.sql = Sql(connect or (lambda: client.connect(read_only=False)))
         self.now = now
         self.clock = clock
         self.sleep = sleep
@@ -402,7 +368,7 @@ class PitrRestore:
             remove_tree(self.sandbox.data_dir)
 
     def connection(self) -> dict[str, Any]:
-        """How to reach the sandbox; the password is the one given as login_password and is never returned."""
+        """How to reach the sandbox; the password is the one given in ``login`` and is never returned."""
         return {"data_dir": str(self.sandbox.data_dir), "host": self.sandbox.host, "port": self.sandbox.port,
                 "socket_dir": str(self.sandbox.socket), "database": self.login.database, "user": self.login.user,
                 "log": str(self.sandbox.log)}

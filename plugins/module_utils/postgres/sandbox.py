@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional, Sequence
 
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.commands import CommandRunner
+from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     ConflictError,
@@ -144,7 +144,7 @@ def check_sandbox_free(sandbox: SandboxSpec, *, source_dirs: Sequence[Any], sour
                              accepted="a directory of its own, outside the source's data directory, repository and WAL archive",
                              operation="sandbox check")
     if source_port is not None and sandbox.port == source_port:
-        raise InputError(f"the sandbox port {sandbox.port} is the source cluster's port", option="sandbox_port",
+        raise InputError(f"the sandbox port {sandbox.port} is the source cluster's port", option="sandbox.port",
                          accepted="a free port other than the source's", operation="sandbox check")
     if sandbox.data_dir.exists() and (not sandbox.data_dir.is_dir() or any(sandbox.data_dir.iterdir())):
         raise ConflictError(f"{sandbox.data_dir} already exists and is not empty, and holds no sandbox of this module ({MARKER_NAME})",
@@ -152,4 +152,4 @@ def check_sandbox_free(sandbox: SandboxSpec, *, source_dirs: Sequence[Any], sour
                             hint="Choose another sandbox_data_dir; the module never overwrites a directory it did not create.")
     if port_in_use(sandbox.host, sandbox.port):
         raise ConflictError(f"port {sandbox.port} on {sandbox.host} is already in use", system=SYSTEM, operation="sandbox check",
-                            target=f"{sandbox.host}:{sandbox.port}", hint="Choose another sandbox_port.")
+                            target=f"{sandbox.host}:{sandbox.port}", hint="Choose another sandbox.port.")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
 from unithelpers import doc_options, documented_options, mismatches
 
@@ -16,7 +17,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres import conne
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth
-from ansible_collections.ofm.rollback.plugins.modules import pg_rollback_report, pg_validate, slo_check
+from ansible_collections.ofm.rollback.plugins.modules import pg_pitr_restore, pg_rollback_report, pg_validate, slo_check
 
 PAIRS = [
     (argspec.HTTP_CLIENT_SPEC, http_client.ModuleDocFragment.DOCUMENTATION),
@@ -25,14 +26,12 @@ PAIRS = [
     (kube_utils.KUBE_SPEC, kube.ModuleDocFragment.DOCUMENTATION),
     (traffic.TRAFFIC_MEASURE_SPEC, traffic_measure.ModuleDocFragment.DOCUMENTATION),
     (traffic.WAIT_SPEC, traffic_wait.ModuleDocFragment.DOCUMENTATION),
-    ({"sandbox": pg_connection_utils.connection_option(required=True)}, pg_connection.ModuleDocFragment.DOCUMENTATION),
-    ({"source": pg_connection_utils.connection_option()}, pg_connection.ModuleDocFragment.SOURCE),
-    ({"app": pg_connection_utils.connection_option()}, pg_connection.ModuleDocFragment.APP),
+    (pg_connection_utils.PG_COMMON_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.DOCUMENTATION),
+    (pg_connection_utils.APP_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.APP),
 ]
 
 
-PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.source",
-            "pg_connection.app"]
+PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.app"]
 
 
 @pytest.mark.parametrize("spec, documentation", PAIRS, ids=PAIR_IDS)
@@ -53,10 +52,18 @@ def test_slo_check_docs_match_its_argument_spec():
 
 def test_pg_validate_docs_match_its_argument_spec():
     docs = {}
-    for fragment in (pg_connection.ModuleDocFragment.DOCUMENTATION, pg_connection.ModuleDocFragment.SOURCE, pg_connection.ModuleDocFragment.APP,
-                     pg_validate.DOCUMENTATION):
+    for fragment in (pg_connection.ModuleDocFragment.DOCUMENTATION, pg_connection.ModuleDocFragment.APP, pg_validate.DOCUMENTATION):
         docs.update(doc_options(fragment))
     assert mismatches(pg_validate.ARGUMENT_SPEC, docs) == []
+
+
+def test_pg_pitr_restore_and_pg_validate_take_the_same_postgresql_connection_options():
+    for module in (pg_pitr_restore, pg_validate):
+        doc = yaml.safe_load(module.DOCUMENTATION)
+        assert "ofm.rollback.pg_connection" in doc["extends_documentation_fragment"], module.__name__
+        for name, option in pg_connection_utils.PG_COMMON_ARGUMENT_SPEC.items():
+            assert module.ARGUMENT_SPEC[name] is option, f"{module.__name__} takes its own {name}"
+            assert name not in (doc.get("options") or {}), f"{module.__name__} documents {name} itself"
 
 
 def test_pg_rollback_report_docs_match_its_argument_spec():

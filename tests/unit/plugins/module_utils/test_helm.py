@@ -121,18 +121,13 @@ def test_a_pending_revision_further_back_does_not_block():
     assert (plan.target.revision, plan.pending, plan.needed) == (1, None, True)
 
 
-def test_redact_command_hides_secret_flag_values():
-    argv = ["helm", "rollback", "r", "1", "--kube-token", "s3cr3t", "--kube-token=other", "--namespace", "ns"]
-    assert helm.redact_command(argv) == ["helm", "rollback", "r", "1", "--kube-token", "********", "--kube-token=********", "--namespace", "ns"]
-
-
 class FakeRunner:
     def __init__(self, returncode: int = 0, stdout: str = "[]", stderr: str = "", raises: Exception | None = None) -> None:
         self.result = subprocess.CompletedProcess([], returncode, stdout, stderr)
         self.raises = raises
         self.calls: list[list[str]] = []
 
-    def __call__(self, argv: Sequence[str], timeout: float) -> subprocess.CompletedProcess:
+    def __call__(self, argv: Sequence[str], timeout: float, **_options: object) -> subprocess.CompletedProcess:
         self.calls.append(list(argv))
         if self.raises:
             raise self.raises
@@ -165,8 +160,17 @@ def test_helm_failures_map_to_errors_carrying_stderr(stderr, error):
 
 
 def test_missing_binary_names_the_option():
-    client = helm.HelmClient("/no/helm", "ns", runner=FakeRunner(raises=FileNotFoundError("/no/helm")))
+    client = helm.HelmClient("/no/helm", "ns", runner=FakeRunner(raises=FileNotFoundError(2, "No such file or directory", "/no/helm")))
     with pytest.raises(InputError) as caught:
         client.history("r")
     assert caught.value.option == "binary_path"
-    assert "'/no/helm' was not found" in str(caught.value)
+    assert "'/no/helm' was not found (option binary_path)" in str(caught.value)
+    assert "a path to helm v3 or v4" in str(caught.value)
+
+
+def test_the_recorded_command_hides_a_token_and_a_timeout_is_a_deadline():
+    client = helm.HelmClient("helm", "ns", runner=FakeRunner(raises=subprocess.TimeoutExpired(["helm"], 60)))
+    with pytest.raises(DeadlineExceeded) as caught:
+        client.runner.run(["helm", "history", "r", "--kube-token", "s3cr3t"], "history", "r", timeout=60)
+    assert caught.value.timeout == 60 and "did not finish within 1m" in str(caught.value)
+    assert client.commands == [["helm", "history", "r", "--kube-token", "********"]]

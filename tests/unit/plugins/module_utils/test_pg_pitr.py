@@ -22,6 +22,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres import resto
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import sandbox as pg_sandbox
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import targets as pg_targets
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import wal_coverage as coverage
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import Connection
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, DataError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError
 
 STANZA = "ofm-social-os"
@@ -232,7 +234,7 @@ def test_a_sandbox_overlapping_the_source_or_in_use_is_refused(tmp_path):
         pg_sandbox.check_sandbox_free(pg_sandbox.SandboxSpec(tmp_path / "wal" / "sb", 1), source_dirs=[tmp_path / "wal"], source_port=None)
     with pytest.raises(InputError) as port:
         pg_sandbox.check_sandbox_free(pg_sandbox.SandboxSpec(tmp_path / "sb", 5432), source_dirs=[tmp_path / "source"], source_port=5432)
-    assert (same.value.option, inside.value.option, port.value.option) == ("sandbox_data_dir", "sandbox_data_dir", "sandbox_port")
+    assert (same.value.option, inside.value.option, port.value.option) == ("sandbox_data_dir", "sandbox_data_dir", "sandbox.port")
     sandbox.data_dir.mkdir()
     (sandbox.data_dir / "file").write_text("x")
     with pytest.raises(ConflictError, match="not empty"):
@@ -412,10 +414,13 @@ class FakeRunner:
         self.calls: list[list[str]] = []
         self.repo_ls = repo_ls
 
-    def __call__(self, argv: Any, timeout: float) -> Any:
+    def __call__(self, argv: Any, timeout: float, **_options: Any) -> Any:
         self.calls.append(list(argv))
         stdout = json.dumps(INFO) if "info" in argv else json.dumps(self.repo_ls)
         return type("Done", (), {"returncode": 0, "stdout": stdout, "stderr": ""})()
+
+
+LOGIN = Connection("sandbox", "127.0.0.1", 55999, "postgres", "postgres")
 
 
 def current_user() -> str:
@@ -427,8 +432,8 @@ def test_check_mode_returns_the_plan_and_runs_only_the_reads(tmp_path):
     config.write_text(f"[{STANZA}]\npg1-path={tmp_path / 'source'}\npg1-port=5432\n")
     fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user(), pg_bin_dir=Path("/opt/pg/bin"))
-    restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", str(config), STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
+    restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", str(config), STANZA), sandbox, LOGIN,
+                                      runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
                                       now=lambda: at(2000))
 
     result = restorer.ensure(pg_targets.parse_target("time", at(700).isoformat()), check_mode=True)
@@ -448,18 +453,18 @@ def test_check_mode_refuses_the_source_port_from_the_configuration(tmp_path):
     config.write_text(f"[{STANZA}]\npg1-path={tmp_path / 'source'}\npg1-port=55999\n")
     fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user())
-    restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", str(config), STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), fake), connect=lambda: None, now=lambda: at(2000))
+    restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", str(config), STANZA), sandbox, LOGIN,
+                                      runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: None, now=lambda: at(2000))
     with pytest.raises(InputError) as caught:
         restorer.ensure(pg_targets.parse_target("latest", None), check_mode=True)
-    assert caught.value.option == "sandbox_port"
+    assert caught.value.option == "sandbox.port"
 
 
 def test_absent_refuses_a_directory_without_the_marker_and_removes_one_with_it(tmp_path):
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sb", 55999, os_user=current_user())
     sandbox.data_dir.mkdir()
-    restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", "/none", STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+    restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", "/none", STANZA), sandbox, LOGIN,
+                                      runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
     with pytest.raises(ConflictError, match="holds no sandbox created by this module"):
         restorer.remove(check_mode=False)
     sandbox.marker.write_text(json.dumps({"created_by": "ofm.rollback.pg_pitr_restore", "target": {"type": "latest"}}))
@@ -494,7 +499,7 @@ def test_a_refused_login_fails_at_once_instead_of_waiting_for_the_deadline(runni
     watcher = pg_recovery.RecoveryWatcher(running_sandbox, sql, clock=lambda: clock.now, sleep=clock.sleep)
     with pytest.raises(InputError) as caught:
         watcher.wait(pg_targets.parse_target("latest", None), timeout=600)
-    assert caught.value.option == "login_password"
+    assert caught.value.option == "sandbox.password"
     assert clock.now == 0
 
 
@@ -524,8 +529,8 @@ def test_a_time_after_the_newest_archived_segment_needs_a_quiet_source(tmp_path,
     config.write_text(f"[{STANZA}]\npg1-path={tmp_path / 'source'}\npg1-port=5432\n")
     fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
     sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, os_user=current_user())
-    restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", str(config), STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
+    restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", str(config), STANZA), sandbox, LOGIN,
+                                      runner=pg_commands.restore_runner(current_user(), fake), connect=lambda: pytest.fail("no SQL in check mode"),
                                       now=lambda: at(2000), source_probe=probe)
     target = pg_targets.parse_target("time", at(1300).isoformat())
     if outcome == "idle_tail":
@@ -547,8 +552,8 @@ def test_the_archive_end_replaces_only_the_recovery_target_lines(tmp_path):
         "# Recovery settings generated by pgBackRest restore\nrestore_command = 'pgbackrest --stanza=s archive-get %f \"%p\"'\n"
         "recovery_target_time = '2026-12-04 01:33:53+00'\nrecovery_target_action = 'pause'\nrecovery_target_timeline = 'current'\n"
         "port = '55432'\n")
-    restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", "/none", STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+    restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", "/none", STANZA), sandbox, LOGIN,
+                                      runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
     restorer._set_recovery_target(pg_sandbox.recovery_settings(pg_targets.parse_target("lsn", "0/E001A30"), None))  # pylint: disable=protected-access
     lines = [line for line in (tmp_path / "postgresql.auto.conf").read_text().splitlines() if not line.startswith("#")]
     assert lines == ["restore_command = 'pgbackrest --stanza=s archive-get %f \"%p\"'", "recovery_target_timeline = 'current'",
@@ -563,8 +568,8 @@ def test_the_archive_end_replaces_only_the_recovery_target_lines(tmp_path):
 def test_a_target_past_the_archive_without_a_source_fails_and_says_what_to_do(tmp_path, target, fragment):
     sandbox = pg_sandbox.SandboxSpec(tmp_path, 55432)
     sandbox.log.write_text(NOT_REACHED)
-    restorer = pg_restore.PitrRestore(pg_restore.Source("pgbackrest", "/none", STANZA), sandbox, pg_restore.Login(),
-                                      runner=pg_commands.CommandRunner(current_user(), FakeRunner({})), connect=lambda: None)
+    restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", "/none", STANZA), sandbox, LOGIN,
+                                      runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
     watcher = pg_recovery.RecoveryWatcher(sandbox, FakeSql(OSError("refused")), sleep=lambda seconds: None)
     with pytest.raises(pg_recovery.TargetNotReached) as not_reached:
         watcher.wait(pg_targets.parse_target(*target), timeout=5)
@@ -574,3 +579,17 @@ def test_a_target_past_the_archive_without_a_source_fails_and_says_what_to_do(tm
     if target[0] == "time":
         assert "after the last archived commit (2026-12-04T01:33:52.062907+00:00)" in caught.value.reason
         assert "option source" in caught.value.hint and "'latest'" in caught.value.hint
+
+
+@pytest.mark.parametrize("password, host", [("pw", "127.0.0.1"), (None, "socket")])
+def test_the_sandbox_is_reached_through_the_one_client_over_tcp_with_a_password_else_its_socket(tmp_path, monkeypatch, password, host):
+    made = []
+    monkeypatch.setattr(pg_connection, "psycopg", type("FakePsycopg", (), {"connect": staticmethod(lambda **kwargs: made.append(kwargs))}))
+    sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandbox", 55999, socket_dir=tmp_path / "socket", os_user=current_user())
+    login = Connection("sandbox", "127.0.0.1", 55999, "ofm", "ofm_admin", password)
+    restorer = pg_restore.PitrRestore(pg_backups.Source("native"), sandbox, login, runner=pg_commands.restore_runner(current_user(), FakeRunner({})))
+    restorer.sql.connect()
+    expected_host = str(tmp_path / "socket") if host == "socket" else host
+    assert (made[0]["host"], made[0]["port"], made[0]["dbname"], made[0]["user"], made[0]["password"]) == (expected_host, 55999, "ofm", "ofm_admin", password)
+    assert made[0]["autocommit"] is True and made[0]["options"] is None
+    assert restorer.connection()["user"] == "ofm_admin" and "password" not in restorer.connection()

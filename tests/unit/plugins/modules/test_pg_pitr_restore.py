@@ -9,7 +9,6 @@ import pwd
 import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
@@ -61,12 +60,11 @@ def pg_args(tmp_path: Path, **options: Any) -> dict[str, Any]:
     config = tmp_path / "pgbackrest.conf"
     config.write_text("[ofm-social-os]\npg1-path=/var/lib/postgresql/15/main\npg1-port=5432\n")
     return {"pgbackrest_config": str(config), "pgbackrest_stanza": "ofm-social-os", "sandbox_data_dir": str(tmp_path / "sandbox"),
-            "sandbox_port": 55998, "os_user": current_user(), "login_user": "ofm_admin", "login_password": "s3cret-never-shown", **options}
+            "sandbox": {"port": 55998, "user": "ofm_admin", "password": "s3cret-never-shown"}, "os_user": current_user(), **options}
 
 
 def test_docs_match_the_argument_spec():
-    source_fragment = SimpleNamespace(ModuleDocFragment=SimpleNamespace(DOCUMENTATION=pg_connection_docs.ModuleDocFragment.SOURCE))
-    assert mismatches(pg_pitr_restore.ARGUMENT_SPEC, documented_options(pg_pitr_restore, source_fragment)) == []
+    assert mismatches(pg_pitr_restore.ARGUMENT_SPEC, documented_options(pg_pitr_restore, pg_connection_docs)) == []
 
 
 def test_check_mode_returns_the_plan_and_creates_nothing(tmp_path, pgbackrest):
@@ -88,8 +86,10 @@ def test_check_mode_returns_the_plan_and_creates_nothing(tmp_path, pgbackrest):
 
 @pytest.mark.parametrize("options, option, fragment", [
     ({"pgbackrest_stanza": None, "target_type": "latest"}, "pgbackrest_stanza", "needs pgbackrest_stanza"),
-    ({"sandbox_port": None, "target_type": "latest"}, "sandbox_port", "needs sandbox_port"),
-    ({"sandbox_port": 70000, "target_type": "latest"}, "sandbox_port", "is not a TCP port"),
+    ({"sandbox": {"user": "ofm_admin"}, "target_type": "latest"}, "sandbox.port", "needs sandbox.port"),
+    ({"sandbox": {"port": 70000}, "target_type": "latest"}, "sandbox.port", "sandbox.port must be a TCP port, got 70000"),
+    ({"sandbox": {"port": 55998, "user": ""}, "target_type": "latest"}, "sandbox.user", "must be set and not empty"),
+    ({"login_user": "old", "target_type": "latest"}, "login_user", "login_user and sandbox.user are both set"),
     ({"timeout": 0, "target_type": "latest"}, "timeout", "more than 0"),
     ({"target": "yesterday"}, "target", "is not a timestamp"),
     ({"target_type": "lsn", "target": "12"}, "target", "is not an LSN"),
@@ -107,6 +107,27 @@ def test_bad_options_are_refused_up_front_naming_the_option(tmp_path, options, o
     assert result["changed"] is False and result["commands"] == []
 
 
+def test_the_old_flat_names_still_work_with_a_warning(tmp_path, pgbackrest):
+    args = {key: value for key, value in pg_args(tmp_path, target_type="latest").items() if key != "sandbox"}
+    args.update(sandbox_port=55997, sandbox_host="127.0.0.2", login_user="ofm_admin", login_password="s3cret-never-shown", login_db="ofm")
+
+    failed, result, warnings = run_module(pg_pitr_restore, args, check_mode=True)
+
+    assert not failed, result["msg"]
+    assert result["sandbox"]["port"] == 55997 and result["sandbox"]["host"] == "127.0.0.2"
+    assert (result["sandbox"]["user"], result["sandbox"]["database"]) == ("ofm_admin", "ofm")
+    assert sorted(warning.split(" ", 1)[0] for warning in warnings) == ["login_db", "login_password", "login_user", "sandbox_host", "sandbox_port"]
+    assert "set sandbox.port instead" in " ".join(warnings)
+    assert "s3cret-never-shown" not in json.dumps(result)
+
+
+def test_unset_sandbox_options_take_their_defaults(tmp_path, pgbackrest):
+    failed, result, _warnings = run_module(pg_pitr_restore, pg_args(tmp_path, target_type="latest", sandbox={"port": 55996}), check_mode=True)
+    assert not failed, result["msg"]
+    assert {key: result["sandbox"][key] for key in ("host", "port", "database", "user")} == {
+        "host": "127.0.0.1", "port": 55996, "database": "postgres", "user": "postgres"}
+
+
 def test_an_unknown_choice_is_refused_by_the_spec(tmp_path):
     failed, result, _warnings = run_module(pg_pitr_restore, pg_args(tmp_path, target_type="date", target="x"))
     assert failed
@@ -114,7 +135,7 @@ def test_an_unknown_choice_is_refused_by_the_spec(tmp_path):
 
 
 def test_missing_psycopg_names_the_pip_package(tmp_path, monkeypatch):
-    monkeypatch.setattr(pg_pitr_restore.pg_restore, "psycopg", None)
+    monkeypatch.setattr(pg_pitr_restore.pg_connection, "psycopg", None)
     failed, result, _warnings = run_module(pg_pitr_restore, pg_args(tmp_path, target_type="latest"))
     assert failed and "psycopg" in result["msg"]
 
