@@ -290,6 +290,28 @@ def test_planned_lines_from_the_method_role_and_the_methods_not_used():
     assert lines["planned.team-availability"]["instruction"].endswith("(set planned_rollback_key_personnel to list them).")
 
 
+def test_planned_rollback_commands_say_where_the_method_went_and_which_command_was_not_needed():
+    helm = copy.deepcopy(PLANNED)
+    helm["planned_rollback"]["evidence"]["method"] = "helm"
+    helm["helm_rollback"] = {"status": "ok", "evidence": {"release": "ofm-production/ofm-social-os", "target": "5",
+                                                          "result": {"changed": True, "target_revision": {"revision": 5}}}}
+    lines = planned_lines(helm)
+    assert lines["helm.rollback-to-revision"]["evidence"] == "ofm-production/ofm-social-os to revision 5 (rolled back)"
+    assert lines["helm.rollback-previous"]["evidence"] == "not needed: the rollback went to a given revision (rollback_to_revision)"
+    assert lines["kubectl.undo"]["evidence"].startswith("not needed: method helm rolled back instead")
+    helm["helm_rollback"]["evidence"].update(target="previous", result={"changed": False, "target_revision": {"revision": 6}})
+    lines = planned_lines(helm)
+    assert lines["helm.rollback-previous"]["evidence"] == "ofm-production/ofm-social-os to revision 6 (already there)"
+    assert lines["helm.rollback-to-revision"]["evidence"] == "not needed: the rollback went to the previous revision"
+    kubectl = copy.deepcopy(PLANNED)
+    kubectl["k8s_rollback"]["evidence"].update(to_revision=0, changed=False, target={"revision": 1})
+    lines = planned_lines(kubectl)
+    assert lines["kubectl.undo"]["evidence"] == "Deployment default/web to revision 1 (already there)"
+    assert lines["kubectl.undo-to-revision"]["evidence"] == "not needed: the rollback went to the previous revision"
+    del kubectl["k8s_rollback"]
+    assert planned_lines(kubectl)["kubectl.undo"]["status"] == "manual", "the method's role never ran"
+
+
 def test_planned_outside_the_window_fails_that_line_and_leaves_the_rest_manual_with_the_reason():
     results = {"planned_rollback": {"status": "failed", "evidence": {
         "method": "kubectl", "reason": "r", "failure": {"task": "Plan | stop outside the change window", "msg": "Outside the change window"},
