@@ -238,6 +238,40 @@ def _kubectl_status(results: Mapping[str, Any]) -> Verdict:
     return ok(seen) if all(status.get("ready") for status in rollout) else failed(seen)
 
 
+def outcome(results: Mapping[str, Any], _lines: Mapping[str, Mapping[str, Any]]) -> str:
+    """The run's outcome in one line: the step that failed, else whether anything was rolled back (a run that reached the
+    end was validated: the validation fails the run otherwise)."""
+    found = results.get("planned_rollback") or {}
+    if not found:
+        return "FAILED: the planned procedure did not start"
+    failure = (found.get("evidence") or {}).get("failure")
+    if failure:
+        return f"FAILED: {failure.get('task')}: {failure.get('msg')}"
+    return "rolled back and validated" if found.get("changes") else "nothing to roll back: already on the target, validated"
+
+
+def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the planned_rollback role prints besides the lines, decided here instead of in Jinja: ``window`` (the change
+    window and whether the run was outside it, overridden), ``changed`` (one line per change, or "nothing") and ``message``
+    (the outcome, the changes and the manual steps left, for the closing Slack message)."""
+    found = results.get("planned_rollback") or {}
+    changes = list(found.get("changes") or [])
+    left = [line["title"] for line in lines.values() if line["owned"] and line["status"] == "manual"]
+    message = f"planned rollback {outcome(results, lines)}." + (f" Changed: {'; '.join(changes)}." if changes else "")
+    return {"window": _window(found.get("evidence") or {}), "changed": changes or ["nothing"],
+            "message": f"{message} Manual steps left: {', '.join(left) or 'none'}."}
+
+
+def _window(evidence: Mapping[str, Any]) -> str:
+    window = evidence.get("window") or {}
+    if not window:
+        return "not checked"
+    if window.get("inside"):
+        return str(window.get("window"))
+    overridden = f", OVERRIDDEN: {evidence.get('override_reason')}" if evidence.get("override_window") else ""
+    return f"{window.get('window')} - OUTSIDE{overridden}"
+
+
 RULES: dict[str, Rule] = {
     "planned.change-window": change_window,
     "planned.team-availability": team_availability,

@@ -344,3 +344,35 @@ def test_the_emergency_outcome_is_judged_with_the_lines():
     crashed = {**copy.deepcopy(RUN), "failure": {"task": "Execute rollback", "msg": "boom"}}
     assert report("emergency", crashed)["outcome"] == "FAILED: Execute rollback: boom"
     assert report("emergency", copy.deepcopy(RUN), ["emergency.assess-impact"])["outcome"] is None, "only part of the lines judged"
+
+
+def test_the_planned_outcome_and_texts_are_judged_in_python():
+    done = copy.deepcopy(PLANNED)
+    done["planned_rollback"]["changes"] = ["Deployment default/web: revision 2 -> 1"]
+    judged = report("planned", done)
+    assert judged["outcome"] == "rolled back and validated"
+    texts = judged["texts"]
+    assert texts["window"] == "Tue 02:00-04:00 UTC"
+    assert texts["changed"] == ["Deployment default/web: revision 2 -> 1"]
+    left = ", ".join(step["item"] for step in judged["manual_steps"])
+    assert "Team Availability" in left
+    assert texts["message"] == f"planned rollback rolled back and validated. Changed: Deployment default/web: revision 2 -> 1. Manual steps left: {left}."
+
+    again = copy.deepcopy(PLANNED)
+    again["planned_rollback"]["evidence"].update(window={"inside": False, "window": "Tue 02:00-04:00 UTC"}, override_window=True,
+                                                 override_reason="the DB is melting")
+    judged = report("planned", again)
+    assert judged["outcome"] == "nothing to roll back: already on the target, validated"
+    assert judged["texts"]["changed"] == ["nothing"]
+    assert judged["texts"]["window"] == "Tue 02:00-04:00 UTC - OUTSIDE, OVERRIDDEN: the DB is melting"
+    assert "Changed:" not in judged["texts"]["message"]
+
+    stopped = copy.deepcopy(PLANNED)
+    stopped["planned_rollback"]["evidence"].update(failure={"task": "Plan | stop outside the change window", "msg": "Outside the change window"},
+                                                   window={"inside": False, "window": "Tue 02:00-04:00 UTC"}, override_window=False)
+    judged = report("planned", stopped)
+    assert judged["outcome"] == "FAILED: Plan | stop outside the change window: Outside the change window"
+    assert judged["texts"]["window"] == "Tue 02:00-04:00 UTC - OUTSIDE"
+    assert report("planned", {})["outcome"] == "FAILED: the planned procedure did not start"
+    stopped["planned_rollback"]["evidence"]["window"] = {}
+    assert report("planned", stopped)["texts"]["window"] == "not checked"
