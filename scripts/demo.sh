@@ -5,7 +5,10 @@
 #
 # emergency (default): make the canary bad, wait until the breach is sustained (the lab inventory's short window), then run
 #   the emergency rollback. OFM_DEMO_FAULT picks the fault (slow, errors, webhooks, db, publish).
-# planned: roll the lab's Helm release ofm-social-os back to revision 5 (its history has six), as the README's command.
+# planned: the planned rollback once per method the playbook offers, each from the lab's bad release 2.4.0 (a lab reset
+#   before each): ops_api (the canary's traffic back to stable through the ops API), helm (the Helm release ofm-social-os
+#   back to revision 5 of its six, as the README's command), kubectl (kubectl rollout undo of the Deployment
+#   ofm-social-os-api, revision 2 -> 1) and argo (the Rollout's canary aborted and undone). OFM_DEMO_METHODS picks some.
 # database: restore the lab's PostgreSQL as of a minute ago into a sandbox, validate it and report RTO/RPO (the checklist's
 #   command; the lab's history is minutes long, so not "2 hours ago").
 set -euo pipefail
@@ -26,9 +29,22 @@ lab up
 lab reset
 case "$procedure" in
   planned)
-    ansible-playbook playbooks/planned-rollback.yml -e "rollback_reason='the demo: release 2.4.0 doubles the DB load'" \
-      -e planned_rollback_method=helm -e rollback_to_revision=5 "$@"
-    exit 0 ;;
+    recap=() failed=0
+    for method in ${OFM_DEMO_METHODS:-ops_api helm kubectl argo}; do
+      target=()
+      if [[ "$method" == helm ]]; then target=(-e rollback_to_revision=5); fi
+      lab reset >/dev/null
+      echo "================ planned rollback, method $method ================"
+      if ansible-playbook playbooks/planned-rollback.yml -e "rollback_reason='the demo: release 2.4.0 doubles the DB load'" \
+          -e "planned_rollback_method=$method" "${target[@]}" "$@"; then
+        recap+=("  $method: ok")
+      else
+        recap+=("  $method: FAILED (see its summary above)") failed=1
+      fi
+    done
+    echo "Planned rollback on the lab, by method:"
+    printf '%s\n' "${recap[@]}"
+    exit "$failed" ;;
   database)
     cd marketing/dr/scripts
     exec ./dr-restore-sandbox.sh --environment "rollback-demo-$(date +%Y%m%d%H%M%S)" \

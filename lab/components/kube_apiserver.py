@@ -51,7 +51,8 @@ class KubeApiServer(PythonService):
     module = "kube_apiserver"
     ports = ("kube_apiserver",)
     description = ("Kubernetes API test server (discovery, CRUD, patches, watch, Deployment/StatefulSet/DaemonSet/Argo Rollout controllers), "
-                   "seeded with namespace ofm-production: the Rollout at canary weight 10, the canary Ingress and Deployments")
+                   "seeded with namespace ofm-production: the Rollout at canary weight 10, the canary Ingress and Deployments, the API "
+                   "Deployment at its bad release (revision 2 over 1)")
     stand_in = "a Kubernetes control plane (none can run here); KUBECONFIG=<state>/kubeconfig for kubectl, helm and the kubernetes client"
 
     def service_args(self, cfg: LabConfig) -> list[str]:

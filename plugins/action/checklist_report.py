@@ -30,8 +30,12 @@ def report(procedure: str, results: dict[str, Any], only: Any = None, check_mode
     rules = rules_module(procedure)
     results = {**results, "check_mode": check_mode}
     judged = checklist.judge(checklist.load(), procedure, rules.RULES, results, only)
-    outcome = rules.outcome(results, {line["id"]: line for line in judged}) if hasattr(rules, "outcome") and only is None else None
-    return {"lines": judged, "outcome": outcome, "counts": checklist.counts(judged), "summary": checklist.render(judged),
+    # The outcome and the texts a procedure's summary prints besides the lines, when every line was judged.
+    whole = only is None
+    by_id = {line["id"]: line for line in judged}
+    outcome = rules.outcome(results, by_id) if whole and hasattr(rules, "outcome") else None
+    texts = rules.texts(results, by_id) if whole and hasattr(rules, "texts") else {}
+    return {"lines": judged, "outcome": outcome, "texts": texts, "counts": checklist.counts(judged), "summary": checklist.render(judged),
             "failed_lines": [line["title"] for line in judged if line["status"] == "failed"],
             "manual_steps": [{"item": line["title"], "step": line["instruction"], "why": line["evidence"]}
                              for line in judged if line["owned"] and line["status"] == "manual"]}

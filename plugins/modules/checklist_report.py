@@ -118,10 +118,26 @@ counts:
   type: dict
   sample: {ok: 21, failed: 0, manual: 26}
 outcome:
-  description: The run's outcome in one line, for the procedures that judge one (emergency), when every line was judged.
+  description: The run's outcome in one line, for the procedures that judge one (emergency, planned), when every line was judged.
   returned: always
   type: str
   sample: rolled back, traffic on stable, validated
+texts:
+  description:
+    - What the procedure's summary, record and messages print besides the lines, decided in Python with the lines, when every
+      line was judged (empty otherwise, and for the database procedure).
+    - V(emergency) - C(phases) (the timeline, each with C(phase), C(start), C(end) and C(took)), C(path) (the rollback path that
+      worked, or V(none)), C(rollback_path) (how, and which paths failed before it), C(attempts) (a line per path tried),
+      C(changed) (what the rollback changed, a line each), C(status_page) (the status page's last word) and C(message) (the
+      incident thread's update).
+    - V(planned) - C(window) (the change window, and whether the run was outside it or overrode it), C(changed) (a line per
+      change, or V(nothing)) and C(message) (the closing Slack message).
+  returned: always
+  type: dict
+  sample:
+    window: mon,tue,wed,thu,fri,sat,sun 00:00-24:00 UTC
+    changed: ["Deployment ofm-production/ofm-social-os-api: revision 2 -> 1"]
+    message: "planned rollback rolled back and validated. Changed: ... Manual steps left: Team Availability."
 failed_lines:
   description: Titles of the failed lines.
   returned: always

@@ -272,6 +272,110 @@ def outcome(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) 
     return "rolled back, traffic on stable, validated"
 
 
+# How the summary, the record and the thread update name the rollback paths of the canary_rollback role.
+PATH_NAMES = {
+    "ops_api": "the ops API (POST /internal/ops/canary/rollback)",
+    "argo": "Argo Rollouts (abort, then undo)",
+    "ingress": "the canary Ingress (weight 0, canary Deployment scaled to 0)",
+}
+
+
+def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the incident role prints besides the lines (summary, record, thread update), decided here instead of in Jinja:
+
+    ``phases`` (name, start, end and ``took``), ``path`` (the rollback path that worked, or "none"), ``rollback_path`` (how,
+    and which paths failed before; None when no rollback was tried), ``attempts`` (one line per path tried), ``changed``
+    (what the rollback changed, one line each), ``status_page`` (the status page's last word in this run, None when it was
+    not asked) and ``message`` (the outcome and the path, for the incident thread).
+    """
+    rollback = (results.get("canary_rollback") or {}).get("evidence") or {}
+    path_text = _rollback_path(rollback)
+    path = rollback.get("path") or "none"
+    return {"phases": _phases(results), "path": path, "rollback_path": path_text,
+            "attempts": [_attempt(attempt) for attempt in rollback.get("attempts") or []] if path_text else [],
+            "changed": _changed(rollback), "status_page": _status_page(results),
+            "message": outcome(results, lines) + (f". Rollback path: {path} ({path_text})" if path_text else "")}
+
+
+def _phases(results: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The timeline: each phase that started, with its end when it finished (None: unfinished)."""
+    incident, gate, rollback, validation = (results.get(name) or {} for name in ("incident", "slo_gate", "canary_rollback", "rollback_validation"))
+    executed = (rollback.get("evidence") or {}).get("executed")
+    spans = (("Assess impact", incident.get("started"), gate.get("finished")),
+             ("Execute rollback", rollback.get("started"), executed),
+             ("Monitor traffic shift", executed, _finished(rollback)),
+             ("Verify recovery and validate", validation.get("started"), _finished(validation)))
+    timeline = []
+    for name, start, end in spans:
+        if _epoch(start) is None:
+            continue
+        took = None if _epoch(end) is None else _epoch(end) - _epoch(start)
+        timeline.append({"phase": name, "start": _epoch(start), "end": _epoch(end),
+                         "took": "unfinished" if took is None else f"{took:.1f} s"})
+    return timeline
+
+
+def _finished(result: Mapping[str, Any]) -> Any:
+    return result.get("finished") if result.get("status") == "ok" else None
+
+
+def _epoch(value: Any) -> Any:
+    return None if value in (None, "") else float(value)
+
+
+def _rollback_path(rollback: Mapping[str, Any]) -> Any:
+    attempts = rollback.get("attempts") or []
+    if not attempts:
+        return None
+    failures = ", ".join(f"{attempt.get('path')} failed: {attempt.get('error_type')}" for attempt in attempts if not attempt.get("ok"))
+    path = rollback.get("path")
+    text = f"via {PATH_NAMES.get(path, path)}" if path else "no rollback path worked"
+    return text + ((", after " if path else ": ") + failures if failures else "")
+
+
+def _attempt(attempt: Mapping[str, Any]) -> str:
+    seconds = attempt.get("seconds")
+    if attempt.get("ok"):
+        return f"{attempt.get('path')} rolled back" + (f" in {seconds} s" if seconds is not None else "")
+    return (f"{attempt.get('path')} failed ({attempt.get('error_type')})" + (f" after {seconds} s" if seconds is not None else "")
+            + f": {attempt.get('message')}")
+
+
+def _changed(rollback: Mapping[str, Any]) -> list[str]:
+    """What the path that worked changed, as the summary's "Changed:" lines."""
+    path = rollback.get("path")
+    if path == "ops_api" and rollback.get("ops_api"):
+        ops = rollback["ops_api"]
+        if not ops.get("changed"):
+            return ["nothing: the canary already carried no traffic"]
+        return [f"canary traffic {_known(ops.get('previous_weight'))} -> {_known(ops.get('current_weight'))} (weight) via the ops API"]
+    if path == "argo":
+        argo = rollback.get("argo") or {}
+        return [f"Rollout {argo.get('rollout') or '?'} aborted (phase {_known(argo.get('abort_phase'))}),",
+                f"then undone to revision {_known(argo.get('undo_revision'))} (phase {_known(argo.get('undo_phase'))})"]
+    if path == "ingress":
+        ingress = rollback.get("ingress") or {}
+        before, after = ingress.get("previous") or {}, ingress.get("current") or {}
+        return [f"canary Ingress {ingress.get('ingress') or '?'} weight {_known(before.get('weight'))} -> {_known(after.get('weight'))},",
+                f"canary Deployment {ingress.get('deployment') or '?'} replicas {_known(before.get('replicas'))} -> {_known(after.get('replicas'))}"]
+    return []
+
+
+def _known(value: Any) -> Any:
+    return "?" if value is None else value
+
+
+def _status_page(results: Mapping[str, Any]) -> Any:
+    page = ((results.get("incident") or {}).get("evidence") or {}).get("statuspage") or {}
+    if not page.get("attempted"):
+        return None
+    if page.get("delivered"):
+        return f"status page incident {page.get('shortlink') or page.get('incident_id') or '?'} {_known(page.get('incident_status'))}"
+    if results.get("check_mode"):
+        return f"status page incident would be {page.get('status')} (check mode)"
+    return "status page NOT updated (see the manual steps)"
+
+
 RULES: dict[str, Rule] = {
     "emergency.assess-impact": assess_impact,
     "emergency.declare-incident": declare_incident,

@@ -12,7 +12,7 @@ section that the chosen method does not use is ``ok`` with "not needed" and the 
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok
 
@@ -194,18 +194,31 @@ def _method_line(method: str, judge: Rule) -> Rule:
     return rule
 
 
-def _helm_rollback(to_revision: bool) -> Rule:
+def _helm_undo(helm: Mapping[str, Any]) -> dict[str, Any]:
+    """What the helm_rollback role did, in the terms of :func:`_undo`."""
+    result = helm.get("result") or {}
+    return {"to_revision": str(helm.get("target") or "previous").isdigit(), "name": helm.get("release"),
+            "revision": (result.get("target_revision") or {}).get("revision", "?"), "changed": result.get("changed")}
+
+
+def _kubectl_undo(kubectl: Mapping[str, Any]) -> dict[str, Any]:
+    """What the k8s_rollback role did, in the terms of :func:`_undo`."""
+    return {"to_revision": bool(kubectl.get("to_revision")), "name": kubectl.get("workload"),
+            "revision": (kubectl.get("target") or {}).get("revision", "?"), "changed": kubectl.get("changed")}
+
+
+def _undo(role: str, read: Callable[[Mapping[str, Any]], dict[str, Any]], to_revision: bool) -> Rule:
+    """The checklist's rollback command of ``role`` (helm rollback, kubectl rollout undo), to the previous revision or, with
+    ``to_revision``, to a given one: ok with where it went, or "not needed" when the run went the other way."""
     def rule(results: Mapping[str, Any]) -> Verdict:
-        helm = _phase(results, "helm_rollback")
-        if not helm:
+        evidence = _phase(results, role)
+        if not evidence:
             raise NotReached(_stopped(_planned(results)))
-        target = str(helm.get("target") or "previous")
-        if target.isdigit() != to_revision:
+        done = read(evidence)
+        if done["to_revision"] != to_revision:
             other = "to a given revision (rollback_to_revision)" if not to_revision else "to the previous revision"
             return ok(f"not needed: the rollback went {other}")
-        result = helm.get("result") or {}
-        revision = (result.get("target_revision") or {}).get("revision", "?")
-        return ok(f"{helm.get('release')} to revision {revision}" + (" (rolled back)" if result.get("changed") else " (already there)"))
+        return ok(f"{done['name']} to revision {done['revision']}" + (" (rolled back)" if done["changed"] else " (already there)"))
     return rule
 
 
@@ -217,25 +230,46 @@ def _helm_history(results: Mapping[str, Any]) -> Verdict:
     return ok(f"{release}: revision {current.get('revision')} {current.get('status')}: {current.get('description')}")
 
 
-def _kubectl_undo(to_revision: bool) -> Rule:
-    def rule(results: Mapping[str, Any]) -> Verdict:
-        kubectl = _phase(results, "k8s_rollback")
-        if not kubectl:
-            raise NotReached(_stopped(_planned(results)))
-        if bool(kubectl.get("to_revision")) != to_revision:
-            other = "to a given revision (rollback_to_revision)" if not to_revision else "to the previous revision"
-            return ok(f"not needed: the rollback went {other}")
-        revision = (kubectl.get("target") or {}).get("revision", "?")
-        return ok(f"{kubectl.get('workload')} to revision {revision}" + (" (rolled back)" if kubectl.get("changed") else " (already there)"))
-    return rule
-
-
 def _kubectl_status(results: Mapping[str, Any]) -> Verdict:
     rollout = _phase(results, "k8s_rollback").get("rollout") or []
     if not rollout:
         raise NotReached(_stopped(_planned(results)))
     seen = "; ".join(str(status.get("message")) for status in rollout)
     return ok(seen) if all(status.get("ready") for status in rollout) else failed(seen)
+
+
+def outcome(results: Mapping[str, Any], _lines: Mapping[str, Mapping[str, Any]]) -> str:
+    """The run's outcome in one line: the step that failed, else whether anything was rolled back (a run that reached the
+    end was validated: the validation fails the run otherwise)."""
+    found = results.get("planned_rollback") or {}
+    if not found:
+        return "FAILED: the planned procedure did not start"
+    failure = (found.get("evidence") or {}).get("failure")
+    if failure:
+        return f"FAILED: {failure.get('task')}: {failure.get('msg')}"
+    return "rolled back and validated" if found.get("changes") else "nothing to roll back: already on the target, validated"
+
+
+def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the planned_rollback role prints besides the lines, decided here instead of in Jinja: ``window`` (the change
+    window and whether the run was outside it, overridden), ``changed`` (one line per change, or "nothing") and ``message``
+    (the outcome, the changes and the manual steps left, for the closing Slack message)."""
+    found = results.get("planned_rollback") or {}
+    changes = list(found.get("changes") or [])
+    left = [line["title"] for line in lines.values() if line["owned"] and line["status"] == "manual"]
+    message = f"planned rollback {outcome(results, lines)}." + (f" Changed: {'; '.join(changes)}." if changes else "")
+    return {"window": _window(found.get("evidence") or {}), "changed": changes or ["nothing"],
+            "message": f"{message} Manual steps left: {', '.join(left) or 'none'}."}
+
+
+def _window(evidence: Mapping[str, Any]) -> str:
+    window = evidence.get("window") or {}
+    if not window:
+        return "not checked"
+    if window.get("inside"):
+        return str(window.get("window"))
+    overridden = f", OVERRIDDEN: {evidence.get('override_reason')}" if evidence.get("override_window") else ""
+    return f"{window.get('window')} - OUTSIDE{overridden}"
 
 
 RULES: dict[str, Rule] = {
@@ -249,10 +283,10 @@ RULES: dict[str, Rule] = {
     "planned.validate-health": validate_health,
     "planned.smoke-tests": smoke_tests,
     "planned.full-validation": full_validation,
-    "helm.rollback-previous": _method_line("helm", _helm_rollback(False)),
-    "helm.rollback-to-revision": _method_line("helm", _helm_rollback(True)),
+    "helm.rollback-previous": _method_line("helm", _undo("helm_rollback", _helm_undo, False)),
+    "helm.rollback-to-revision": _method_line("helm", _undo("helm_rollback", _helm_undo, True)),
     "helm.history": _method_line("helm", _helm_history),
-    "kubectl.undo": _method_line("kubectl", _kubectl_undo(False)),
-    "kubectl.undo-to-revision": _method_line("kubectl", _kubectl_undo(True)),
+    "kubectl.undo": _method_line("kubectl", _undo("k8s_rollback", _kubectl_undo, False)),
+    "kubectl.undo-to-revision": _method_line("kubectl", _undo("k8s_rollback", _kubectl_undo, True)),
     "kubectl.status": _method_line("kubectl", _kubectl_status),
 }

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtest import credentials, emergency, lab_call, record, run_lab, slack_messages
+from labtest import credentials, emergency, flat, lab_call, record, run_lab, slack_messages
 
 from lab.components.haproxy import weights
 from lab.services.kube import seed
@@ -107,7 +107,13 @@ def test_ops_api_unreachable_rolls_back_through_argo(breaching_canary, tmp_path)
     assert result["traffic"]["all_on_stable"] is True and result["trigger"]["breached"] == ["error_rate"]
     assert "Path:      argo: via Argo Rollouts" in run.stdout and "ops_api failed (UnavailableError)" in run.stdout
     markdown = next((tmp_path / "incidents").glob(f"{incident}-*.md")).read_text()
-    assert "**argo**: via Argo Rollouts" in markdown and "ops_api: FAILED (UnavailableError)" in markdown
+    assert "**argo**: via Argo Rollouts" in markdown and "- ops_api failed (UnavailableError) after " in markdown
+    summary = flat(run.stdout)
+    assert f"Changed:   Rollout {seed.NAMESPACE}/{seed.ROLLOUT} aborted (phase Degraded)," in summary
+    assert "then undone to revision 1 (phase Healthy)" in summary
+    phases = ["Assess impact", "Execute rollback", "Monitor traffic shift", "Verify recovery and validate"]
+    assert [phase["phase"] for phase in result["phases"]] == phases
+    assert all(phase["end"] >= phase["start"] for phase in result["phases"])
     assert "Rollback path: argo" in thread_update(lab, incident) and "ops_api failed: UnavailableError" in thread_update(lab, incident)
 
 
@@ -136,6 +142,8 @@ def test_argo_failing_too_rolls_back_through_the_canary_ingress(lab, tmp_path):
         assert rollback["ingress"] == {"previous": {"weight": 10, "replicas": 1}, "current": {"weight": 0, "replicas": 0}}
         assert "Path:      ingress: via the canary Ingress" in run.stdout
         assert "argo failed (UnavailableError)" in run.stdout
+        assert f"Changed:   canary Ingress {seed.CANARY_INGRESS} weight 10 -> 0," in flat(run.stdout)
+        assert f"canary Deployment {seed.CANARY} replicas 1 -> 0" in flat(run.stdout)
         assert "Rollback path: ingress" in thread_update(lab, incident)
     finally:
         run_lab("reset")

@@ -4,6 +4,11 @@ Namespace ``ofm-production`` with the names of the real deployment (see OFM-CONT
 Deployments and Services, the main Ingress and the canary Ingress (nginx ``canary-weight`` "10"), and the Argo
 Rollout ``ofm-social-os-api-rollout`` paused on its first canary step at weight 10 with nginx traffic routing,
 matching HAProxy's 90/10 split. ``seed`` brings them back to that state; it does nothing when they are in it.
+
+Every rollback method has a bad release to go back from, as the Helm release has (lab/components/helm_release.py):
+the API Deployment ``ofm-social-os-api`` holds two revisions, 2.3.0 then the bad 2.4.0 (the current one), so that
+``kubectl rollout undo deployment/ofm-social-os-api`` (the planned rollback's kubectl method) returns to 2.3.0; the
+Rollout's revision 1 runs 2.3.0 and its revision 2, the canary in progress, 2.4.0 (its argo method aborts and undoes).
 """
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from typing import Any, Callable
 from lab.services.kube import resources
 from lab.services.kube.errors import ApiError
 from lab.services.kube.store import Store
-from lab.services.kube.workloads import DEPLOYMENTS, ROLLOUTS
+from lab.services.kube.workloads import DEPLOYMENTS, REVISION, ROLLOUTS
 
 NAMESPACE = "ofm-production"
 ROLLOUT = "ofm-social-os-api-rollout"
@@ -24,6 +29,9 @@ CANARY_INGRESS = "ofm-social-os-api-canary"
 MAIN_INGRESS = "ofm-social-os-api"
 STABLE_IMAGE = "ghcr.io/ofm-social/ofm-social-os-api:2.3.0"
 CANARY_IMAGE = "ghcr.io/ofm-social/ofm-social-os-api:2.4.0"
+# The API Deployment's history: (image, change-cause) per revision, the newest being the bad release.
+API_RELEASES = ((STABLE_IMAGE, "deploy 2.3.0"), (CANARY_IMAGE, "deploy 2.4.0 (the bad release)"))
+CHANGE_CAUSE = "kubernetes.io/change-cause"
 CANARY_WEIGHT = 10
 CANARY_REPLICAS = 1
 WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
@@ -38,8 +46,11 @@ def _template(version: str, image: str) -> dict[str, Any]:
             "spec": {"containers": [{"name": "api", "image": image, "ports": [{"containerPort": 3000}]}]}}
 
 
-def _deployment(name: str, version: str, image: str, replicas: int) -> dict[str, Any]:
-    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": {**LABELS, "version": version}},
+def _deployment(name: str, version: str, image: str, replicas: int, cause: str = "") -> dict[str, Any]:
+    metadata: dict[str, Any] = {"name": name, "labels": {**LABELS, "version": version}}
+    if cause:
+        metadata["annotations"] = {CHANGE_CAUSE: cause}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": metadata,
             "spec": {"replicas": replicas, "selector": {"matchLabels": {**LABELS, "version": version}}, "template": _template(version, image)}}
 
 
@@ -81,14 +92,26 @@ def _paused_at_canary_step(store: Store) -> bool:
             and (weights.get("canary") or {}).get("weight") == CANARY_WEIGHT)
 
 
+def _image(obj: dict[str, Any]) -> str:
+    return (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers", [{}])[0].get("image", "")
+
+
+def _api_at_bad_release(store: Store) -> bool:
+    """The API Deployment runs its newest revision, the bad release, and is available (a rollback since renumbers it)."""
+    api = _get(store, DEPLOYMENTS, STABLE)
+    status = api.get("status") or {}
+    return (_image(api) == API_RELEASES[-1][0] and (api.get("metadata", {}).get("annotations") or {}).get(REVISION) == str(len(API_RELEASES))
+            and status.get("observedGeneration") == api["metadata"].get("generation")
+            and status.get("updatedReplicas") == status.get("availableReplicas") == status.get("replicas") == api["spec"]["replicas"])
+
+
 def is_seeded(store: Store) -> bool:
     """True when the OFM objects are in their after-``lab up`` state."""
     ingress = _get(store, INGRESSES, CANARY_INGRESS)
     canary = _get(store, DEPLOYMENTS, CANARY)
-    template = _get(store, ROLLOUTS, ROLLOUT).get("spec", {}).get("template", {})
-    return (bool(_get(store, DEPLOYMENTS, STABLE)) and (canary.get("spec") or {}).get("replicas") == CANARY_REPLICAS
+    return (_api_at_bad_release(store) and (canary.get("spec") or {}).get("replicas") == CANARY_REPLICAS
             and (ingress.get("metadata", {}).get("annotations") or {}).get(WEIGHT_ANNOTATION) == str(CANARY_WEIGHT)
-            and template.get("spec", {}).get("containers", [{}])[0].get("image") == CANARY_IMAGE and _paused_at_canary_step(store))
+            and _image(_get(store, ROLLOUTS, ROLLOUT)) == CANARY_IMAGE and _paused_at_canary_step(store))
 
 
 def _wait(condition: Callable[[], bool], tick: Callable[[], None], timeout: float, what: str) -> None:
@@ -103,8 +126,9 @@ def _wait(condition: Callable[[], bool], tick: Callable[[], None], timeout: floa
 def seed(store: Store, tick: Callable[[], None], timeout: float = 20.0) -> bool:
     """Put the OFM objects in their after-``lab up`` state (recreating the namespace); False when they already were.
 
-    ``tick`` runs one controller pass: the Rollout is created at the stable image, becomes Healthy, then gets the canary
-    image and stops at its first pause (weight 10). The canary Ingress is created last, so the controller never writes
+    ``tick`` runs one controller pass: the API Deployment is created at 2.3.0, then rolled out to the bad release (its
+    revision 2); the Rollout is created at the stable image, becomes Healthy, then gets the canary image and stops at its
+    first pause (weight 10). The canary Ingress is created last, so the controller never writes
     another weight into it on the way.
     """
     if is_seeded(store):
@@ -112,8 +136,12 @@ def seed(store: Store, tick: Callable[[], None], timeout: float = 20.0) -> bool:
     if _namespace_exists(store):
         store.delete(NAMESPACES, "", NAMESPACE)
     store.create(NAMESPACES, "", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NAMESPACE}})
-    for body in (_deployment(STABLE, "stable", STABLE_IMAGE, 3), _deployment(CANARY, "canary", CANARY_IMAGE, CANARY_REPLICAS)):
+    for body in (_deployment(STABLE, "stable", API_RELEASES[0][0], 3, API_RELEASES[0][1]), _deployment(CANARY, "canary", CANARY_IMAGE, CANARY_REPLICAS)):
         store.create(DEPLOYMENTS, NAMESPACE, body)
+    for number, (image, cause) in enumerate(API_RELEASES[1:], start=2):
+        _wait(lambda number=number: _revision(store) == number - 1, tick, timeout, f"revision {number - 1} of Deployment {STABLE}")
+        _wait(lambda image=image, cause=cause: _release(store, image, cause), tick, timeout, f"{image} in Deployment {STABLE}")
+    _wait(lambda: _api_at_bad_release(store), tick, timeout, f"Deployment {STABLE} available at {API_RELEASES[-1][0]}")
     for name, version in ((STABLE, "stable"), (CANARY, "canary")):
         store.create(SERVICES, NAMESPACE, _service(name, version))
     store.create(INGRESSES, NAMESPACE, _ingress(MAIN_INGRESS, STABLE, {}))
@@ -125,12 +153,31 @@ def seed(store: Store, tick: Callable[[], None], timeout: float = 20.0) -> bool:
     return True
 
 
+def _revision(store: Store) -> int:
+    return int((_get(store, DEPLOYMENTS, STABLE).get("metadata", {}).get("annotations") or {}).get(REVISION) or 0)
+
+
+def _release(store: Store, image: str, cause: str) -> bool:
+    """Roll the API Deployment out to ``image`` with its change-cause."""
+    def change(wanted: dict[str, Any]) -> None:
+        wanted["metadata"].setdefault("annotations", {})[CHANGE_CAUSE] = cause
+        wanted["spec"]["template"]["spec"]["containers"][0]["image"] = image
+    return _update(store, DEPLOYMENTS, STABLE, change)
+
+
 def _deploy_canary(store: Store) -> bool:
-    """Put the canary image in the Rollout's template; False when the controller wrote the Rollout in between (a conflict)."""
-    wanted = copy.deepcopy(_get(store, ROLLOUTS, ROLLOUT))
-    wanted["spec"]["template"] = rollout(CANARY_IMAGE)["spec"]["template"]
+    """Put the canary image in the Rollout's template."""
+    def change(wanted: dict[str, Any]) -> None:
+        wanted["spec"]["template"] = rollout(CANARY_IMAGE)["spec"]["template"]
+    return _update(store, ROLLOUTS, ROLLOUT, change)
+
+
+def _update(store: Store, resource: Any, name: str, change: Callable[[dict[str, Any]], None]) -> bool:
+    """Write ``change`` into the object; False when the controller wrote it in between (a conflict: try again)."""
+    wanted = copy.deepcopy(_get(store, resource, name))
+    change(wanted)
     try:
-        store.update(ROLLOUTS, NAMESPACE, ROLLOUT, wanted)
+        store.update(resource, NAMESPACE, name, wanted)
     except ApiError as exc:
         if exc.code != 409:
             raise

@@ -11,7 +11,7 @@ from lab.services.kube import seed
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
 from lab.services.kube.store import Store, Write
-from lab.services.kube.workloads import DEPLOYMENTS, ROLLOUTS
+from lab.services.kube.workloads import DEPLOYMENTS, REPLICASETS, REVISION, ROLLOUT_REVISION, ROLLOUTS
 from lab.services.ops_api import CanaryOps
 
 WEIGHT = seed.WEIGHT_ANNOTATION
@@ -60,6 +60,33 @@ def test_abort_writes_weight_0_into_the_canary_ingress_and_seed_restores_10(clus
     assert not seed.is_seeded(store)
     assert seed.seed(store, controllers.tick) is True
     assert annotation(store) == "10" and seed.is_seeded(store)
+
+
+def history(store: Store, owner: dict[str, Any], key: str) -> list[tuple[int, str]]:
+    """(revision, image) of the owner's ReplicaSets, oldest first."""
+    owned = store.owned_by(owner, REPLICASETS)
+    return sorted((int(rs["metadata"]["annotations"][key]), rs["spec"]["template"]["spec"]["containers"][0]["image"]) for rs in owned)
+
+
+def test_seed_gives_the_api_deployment_and_the_rollout_a_bad_release_to_roll_back_from(cluster):
+    store, controllers = cluster
+    api = store.get(DEPLOYMENTS, seed.NAMESPACE, seed.STABLE)
+    assert history(store, api, REVISION) == [(1, seed.STABLE_IMAGE), (2, seed.CANARY_IMAGE)]
+    assert api["metadata"]["annotations"][REVISION] == "2"
+    assert api["metadata"]["annotations"][seed.CHANGE_CAUSE] == "deploy 2.4.0 (the bad release)"
+    assert api["status"]["availableReplicas"] == 3
+    assert history(store, store.get(ROLLOUTS, seed.NAMESPACE, seed.ROLLOUT), ROLLOUT_REVISION) == [(1, seed.STABLE_IMAGE), (2, seed.CANARY_IMAGE)]
+
+    # kubectl rollout undo: the template of revision 1 again, which the controller renumbers 3; the seed brings back the bad release.
+    api["spec"]["template"]["spec"]["containers"][0]["image"] = seed.STABLE_IMAGE
+    store.update(DEPLOYMENTS, seed.NAMESPACE, seed.STABLE, api)
+    controllers.tick()
+    assert store.get(DEPLOYMENTS, seed.NAMESPACE, seed.STABLE)["metadata"]["annotations"][REVISION] == "3"
+    assert not seed.is_seeded(store)
+    assert seed.seed(store, controllers.tick) is True
+    assert seed.is_seeded(store)
+    restored = store.get(DEPLOYMENTS, seed.NAMESPACE, seed.STABLE)
+    assert history(store, restored, REVISION) == [(1, seed.STABLE_IMAGE), (2, seed.CANARY_IMAGE)]
 
 
 def test_a_rollout_without_nginx_routing_leaves_the_ingress_alone(cluster):

@@ -290,6 +290,28 @@ def test_planned_lines_from_the_method_role_and_the_methods_not_used():
     assert lines["planned.team-availability"]["instruction"].endswith("(set planned_rollback_key_personnel to list them).")
 
 
+def test_planned_rollback_commands_say_where_the_method_went_and_which_command_was_not_needed():
+    helm = copy.deepcopy(PLANNED)
+    helm["planned_rollback"]["evidence"]["method"] = "helm"
+    helm["helm_rollback"] = {"status": "ok", "evidence": {"release": "ofm-production/ofm-social-os", "target": "5",
+                                                          "result": {"changed": True, "target_revision": {"revision": 5}}}}
+    lines = planned_lines(helm)
+    assert lines["helm.rollback-to-revision"]["evidence"] == "ofm-production/ofm-social-os to revision 5 (rolled back)"
+    assert lines["helm.rollback-previous"]["evidence"] == "not needed: the rollback went to a given revision (rollback_to_revision)"
+    assert lines["kubectl.undo"]["evidence"].startswith("not needed: method helm rolled back instead")
+    helm["helm_rollback"]["evidence"].update(target="previous", result={"changed": False, "target_revision": {"revision": 6}})
+    lines = planned_lines(helm)
+    assert lines["helm.rollback-previous"]["evidence"] == "ofm-production/ofm-social-os to revision 6 (already there)"
+    assert lines["helm.rollback-to-revision"]["evidence"] == "not needed: the rollback went to the previous revision"
+    kubectl = copy.deepcopy(PLANNED)
+    kubectl["k8s_rollback"]["evidence"].update(to_revision=0, changed=False, target={"revision": 1})
+    lines = planned_lines(kubectl)
+    assert lines["kubectl.undo"]["evidence"] == "Deployment default/web to revision 1 (already there)"
+    assert lines["kubectl.undo-to-revision"]["evidence"] == "not needed: the rollback went to the previous revision"
+    del kubectl["k8s_rollback"]
+    assert planned_lines(kubectl)["kubectl.undo"]["status"] == "manual", "the method's role never ran"
+
+
 def test_planned_outside_the_window_fails_that_line_and_leaves_the_rest_manual_with_the_reason():
     results = {"planned_rollback": {"status": "failed", "evidence": {
         "method": "kubectl", "reason": "r", "failure": {"task": "Plan | stop outside the change window", "msg": "Outside the change window"},
@@ -322,3 +344,109 @@ def test_the_emergency_outcome_is_judged_with_the_lines():
     crashed = {**copy.deepcopy(RUN), "failure": {"task": "Execute rollback", "msg": "boom"}}
     assert report("emergency", crashed)["outcome"] == "FAILED: Execute rollback: boom"
     assert report("emergency", copy.deepcopy(RUN), ["emergency.assess-impact"])["outcome"] is None, "only part of the lines judged"
+
+
+def emergency_texts(results, check_mode=False):
+    return report("emergency", copy.deepcopy(results), check_mode=check_mode)["texts"]
+
+
+TIMED = copy.deepcopy(RUN)
+TIMED["incident"]["started"] = 100.0
+TIMED["incident"]["evidence"]["statuspage"]["incident_status"] = "monitoring"
+TIMED["slo_gate"]["finished"] = 103.2
+TIMED["canary_rollback"].update(started=104.0, finished=110.0)
+TIMED["canary_rollback"]["evidence"].update(executed=105.5, ops_api={"changed": True, "previous_weight": 10, "current_weight": 0})
+TIMED["rollback_validation"].update(started="111.0", finished="131.25")
+ARGO_AFTER_OPS_API = [{"path": "ops_api", "ok": False, "error_type": "UnavailableError", "message": "connection refused", "seconds": 20.1},
+                      {"path": "argo", "ok": True, "seconds": 3.2}]
+
+
+def test_the_emergency_timeline_path_changes_and_status_page_are_texts_from_python():
+    texts = emergency_texts(TIMED)
+    assert texts["phases"] == [
+        {"phase": "Assess impact", "start": 100.0, "end": 103.2, "took": "3.2 s"},
+        {"phase": "Execute rollback", "start": 104.0, "end": 105.5, "took": "1.5 s"},
+        {"phase": "Monitor traffic shift", "start": 105.5, "end": 110.0, "took": "4.5 s"},
+        {"phase": "Verify recovery and validate", "start": 111.0, "end": 131.25, "took": "20.2 s"}]
+    assert texts["path"] == "ops_api" and texts["rollback_path"] == "via the ops API (POST /internal/ops/canary/rollback)"
+    assert texts["attempts"] == ["ops_api rolled back in 1.5 s"]
+    assert texts["changed"] == ["canary traffic 10 -> 0 (weight) via the ops API"]
+    assert texts["status_page"] == "status page incident https://stspg.io/x monitoring"
+    assert texts["message"] == ("rolled back, traffic on stable, validated. Rollback path: ops_api "
+                                "(via the ops API (POST /internal/ops/canary/rollback))")
+    unchanged = copy.deepcopy(TIMED)
+    unchanged["canary_rollback"]["evidence"]["ops_api"]["changed"] = False
+    assert emergency_texts(unchanged)["changed"] == ["nothing: the canary already carried no traffic"]
+    assert report("emergency", copy.deepcopy(TIMED), ["emergency.assess-impact"])["texts"] == {}, "only part of the lines judged"
+
+
+def test_the_emergency_texts_name_the_fallback_path_and_what_failed_before_it():
+    argo = copy.deepcopy(TIMED)
+    argo["canary_rollback"]["evidence"].update(path="argo", attempts=ARGO_AFTER_OPS_API, argo={
+        "rollout": "ofm-production/api", "abort_phase": "Degraded", "undo_revision": 1, "undo_phase": "Healthy"})
+    texts = emergency_texts(argo)
+    assert texts["rollback_path"] == "via Argo Rollouts (abort, then undo), after ops_api failed: UnavailableError"
+    assert texts["attempts"] == ["ops_api failed (UnavailableError) after 20.1 s: connection refused", "argo rolled back in 3.2 s"]
+    assert texts["changed"] == ["Rollout ofm-production/api aborted (phase Degraded),", "then undone to revision 1 (phase Healthy)"]
+    assert texts["message"].endswith(". Rollback path: argo (via Argo Rollouts (abort, then undo), after ops_api failed: UnavailableError)")
+
+    ingress = copy.deepcopy(argo)
+    ingress["canary_rollback"]["evidence"].update(path="ingress", ingress={
+        "ingress": "api-canary", "deployment": "api-canary", "previous": {"weight": 10, "replicas": 1}, "current": {"weight": 0, "replicas": 0}})
+    assert emergency_texts(ingress)["changed"] == ["canary Ingress api-canary weight 10 -> 0,", "canary Deployment api-canary replicas 1 -> 0"]
+
+    nothing = copy.deepcopy(TIMED)
+    nothing["canary_rollback"].update(status="failed")
+    nothing["canary_rollback"]["evidence"].update(path=None, executed=None, attempts=[
+        ARGO_AFTER_OPS_API[0], {"path": "argo", "ok": False, "error_type": "ApiError", "message": "no Rollout", "seconds": 0.4}])
+    texts = emergency_texts(nothing)
+    assert texts["path"] == "none"
+    assert texts["rollback_path"] == "no rollback path worked: ops_api failed: UnavailableError, argo failed: ApiError"
+    assert texts["changed"] == []
+    assert [phase["phase"] for phase in texts["phases"]] == ["Assess impact", "Execute rollback", "Verify recovery and validate"]
+    assert texts["phases"][1]["end"] is None and texts["phases"][1]["took"] == "unfinished"
+
+
+def test_the_status_page_text_says_when_it_was_not_updated_and_what_check_mode_would_do():
+    down = copy.deepcopy(TIMED)
+    down["incident"]["evidence"]["statuspage"].update(delivered=False, status="identified", error="HTTP 503")
+    assert emergency_texts(down)["status_page"] == "status page NOT updated (see the manual steps)"
+    assert emergency_texts(down, check_mode=True)["status_page"] == "status page incident would be identified (check mode)"
+    down["incident"]["evidence"]["statuspage"]["attempted"] = False
+    assert emergency_texts(down)["status_page"] is None
+    before = copy.deepcopy(TIMED)
+    del before["canary_rollback"]
+    texts = emergency_texts(before)
+    assert texts["rollback_path"] is None and texts["attempts"] == [] and texts["changed"] == []
+
+
+def test_the_planned_outcome_and_texts_are_judged_in_python():
+    done = copy.deepcopy(PLANNED)
+    done["planned_rollback"]["changes"] = ["Deployment default/web: revision 2 -> 1"]
+    judged = report("planned", done)
+    assert judged["outcome"] == "rolled back and validated"
+    texts = judged["texts"]
+    assert texts["window"] == "Tue 02:00-04:00 UTC"
+    assert texts["changed"] == ["Deployment default/web: revision 2 -> 1"]
+    left = ", ".join(step["item"] for step in judged["manual_steps"])
+    assert "Team Availability" in left
+    assert texts["message"] == f"planned rollback rolled back and validated. Changed: Deployment default/web: revision 2 -> 1. Manual steps left: {left}."
+
+    again = copy.deepcopy(PLANNED)
+    again["planned_rollback"]["evidence"].update(window={"inside": False, "window": "Tue 02:00-04:00 UTC"}, override_window=True,
+                                                 override_reason="the DB is melting")
+    judged = report("planned", again)
+    assert judged["outcome"] == "nothing to roll back: already on the target, validated"
+    assert judged["texts"]["changed"] == ["nothing"]
+    assert judged["texts"]["window"] == "Tue 02:00-04:00 UTC - OUTSIDE, OVERRIDDEN: the DB is melting"
+    assert "Changed:" not in judged["texts"]["message"]
+
+    stopped = copy.deepcopy(PLANNED)
+    stopped["planned_rollback"]["evidence"].update(failure={"task": "Plan | stop outside the change window", "msg": "Outside the change window"},
+                                                   window={"inside": False, "window": "Tue 02:00-04:00 UTC"}, override_window=False)
+    judged = report("planned", stopped)
+    assert judged["outcome"] == "FAILED: Plan | stop outside the change window: Outside the change window"
+    assert judged["texts"]["window"] == "Tue 02:00-04:00 UTC - OUTSIDE"
+    assert report("planned", {})["outcome"] == "FAILED: the planned procedure did not start"
+    stopped["planned_rollback"]["evidence"]["window"] = {}
+    assert report("planned", stopped)["texts"]["window"] == "not checked"
