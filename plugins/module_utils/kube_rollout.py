@@ -13,7 +13,7 @@ when the object changed in between (a deploy landing between the read and the pa
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, InputError, NotFoundError, OfmRollbackError
@@ -25,6 +25,10 @@ CHANGE_CAUSE_ANNOTATION = "kubernetes.io/change-cause"
 HASH_LABELS = ("pod-template-hash", "controller-revision-hash", "rollouts-pod-template-hash")
 JSON_PATCH = "application/json-patch+json"
 UNDO_TRIES = 3
+# What ``kubectl rollout undo`` never copies from a ReplicaSet onto its Deployment (k8s.io/kubectl rollback.go).
+ANNOTATIONS_TO_SKIP = frozenset({"kubectl.kubernetes.io/last-applied-configuration", "deployment.kubernetes.io/revision",
+                                 "deployment.kubernetes.io/revision-history", "deployment.kubernetes.io/desired-replicas",
+                                 "deployment.kubernetes.io/max-replicas", "deprecated.deployment.rollback.to"})
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,8 @@ class Revision:
     change_cause: Optional[str]
     created: Optional[str]
     source: str
+    # A ReplicaSet's own annotations (the change cause among them), which an undo of a Deployment copies back onto it.
+    annotations: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {"revision": self.number, "change_cause": self.change_cause, "images": images(self.template), "created": self.created,
@@ -113,13 +119,17 @@ def history(kube: Kube, obj: Mapping[str, Any], listings: Optional[Listings] = N
         replicasets = _owned(listings.items("ReplicaSet", namespace), obj)
         revisions = [Revision(int((rs["metadata"].get("annotations") or {}).get(key, 0)), normalise(rs["spec"]["template"]),
                               (rs["metadata"].get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION), rs["metadata"].get("creationTimestamp"),
-                              f"ReplicaSet {rs['metadata']['name']}") for rs in replicasets]
+                              f"ReplicaSet {rs['metadata']['name']}", _copied_annotations(rs)) for rs in replicasets]
     else:
         owned = _owned(listings.items("ControllerRevision", namespace), obj)
         revisions = [Revision(int(item.get("revision", 0)), normalise(((item.get("data") or {}).get("spec") or {}).get("template") or {}),
                               (item["metadata"].get("annotations") or {}).get(CHANGE_CAUSE_ANNOTATION), item["metadata"].get("creationTimestamp"),
                               f"ControllerRevision {item['metadata']['name']}") for item in owned]
     return sorted(revisions, key=lambda revision: revision.number)
+
+
+def _copied_annotations(replicaset: Mapping[str, Any]) -> dict[str, str]:
+    return {key: value for key, value in ((replicaset.get("metadata") or {}).get("annotations") or {}).items() if key not in ANNOTATIONS_TO_SKIP}
 
 
 def current_revision(obj: Mapping[str, Any], revisions: list[Revision]) -> Optional[Revision]:
@@ -164,7 +174,16 @@ class UndoPlan:
     def patch(self) -> list[dict[str, Any]]:
         """The JSON patch that puts the target's pod template in place, as ``kubectl rollout undo`` does, on condition
         (``precondition``) that no deploy landed since the workload was read."""
-        return self.precondition() + [{"op": "replace", "path": "/spec/template", "value": self.target.template}]
+        operations = self.precondition() + [{"op": "replace", "path": "/spec/template", "value": self.target.template}]
+        if self.obj.get("kind") == "Deployment":
+            # kubectl also puts the revision's annotations (its change cause) back on the Deployment, keeping its own
+            # controller-managed ones, so that the history shows why the running template was deployed.
+            own = (self.obj.get("metadata") or {}).get("annotations") or {}
+            annotations = {**{key: value for key, value in own.items() if key in ANNOTATIONS_TO_SKIP}, **self.target.annotations}
+            if annotations != own:
+                operations.append({"op": "replace" if "annotations" in (self.obj.get("metadata") or {}) else "add",
+                                   "path": "/metadata/annotations", "value": annotations})
+        return operations
 
 
 def plan_undo(obj: dict[str, Any], revisions: list[Revision], to_revision: int) -> UndoPlan:

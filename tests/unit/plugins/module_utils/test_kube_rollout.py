@@ -60,3 +60,17 @@ def test_a_missing_revision_lists_the_available_ones():
 def test_no_previous_revision_on_a_first_rollout():
     with pytest.raises(InputError, match="has no revision before the current one"):
         plan_undo(deployment("api:1"), HISTORY[:1], 0)
+
+
+def test_an_undo_of_a_deployment_puts_the_revisions_change_cause_back_as_kubectl_does():
+    cause = "kubernetes.io/change-cause"
+    history = [Revision(1, normalise(template("api:1")), "deploy 2.3.0", None, "ReplicaSet web-h1", {cause: "deploy 2.3.0", "team": "sre"}),
+               Revision(2, normalise(template("api:2")), "deploy 2.4.0", None, "ReplicaSet web-h2", {cause: "deploy 2.4.0"})]
+    current = deployment("api:2")
+    current["metadata"]["annotations"] = {cause: "deploy 2.4.0", "deployment.kubernetes.io/revision": "2", "note": "dropped like kubectl"}
+    operations = plan_undo(current, history, 0).patch()
+    assert operations[-1] == {"op": "replace", "path": "/metadata/annotations",
+                              "value": {"deployment.kubernetes.io/revision": "2", cause: "deploy 2.3.0", "team": "sre"}}
+    # A StatefulSet's undo (ControllerRevisions) leaves its annotations alone, as kubectl does.
+    statefulset = {**deployment("api:2"), "kind": "StatefulSet"}
+    assert [op["path"] for op in plan_undo(statefulset, history, 0).patch()] == ["/metadata/resourceVersion", "/spec/template"]
