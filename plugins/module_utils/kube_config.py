@@ -9,8 +9,8 @@ Values are text. Bytes that are not UTF-8 text (a Secret's binary value, a Confi
 so every value reads back to exactly what was there (``encode_value``/``decode_value``).
 
 Every call is one request to the API server (``round_trips`` counts them, retries included; the API discovery the
-``Kube`` client does once, when it is built or first meets a kind, is not counted), and every write of an object is one
-request conditional on the object as it was read (see ``KubeConfig.replace_data`` and ``KubeConfig.replace_env``).
+``DynamicClient`` does once per group version, when it is built or first meets a kind, is not counted, but its failures are
+retried and mapped as the call's), and every write of an object is one request conditional on the object as it was read (see ``KubeConfig.replace_data`` and ``KubeConfig.replace_env``).
 """
 
 from __future__ import annotations
@@ -278,14 +278,13 @@ class KubeConfig:
         return self.kube.call(operation, target, counted)
 
     def _get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any]:
-        resource = self.kube.resource(api_version, kind)
-        return self._call("get", f"{kind} {namespace}/{name}", lambda: resource.get(name=name, namespace=namespace).to_dict())
+        return self._call("get", f"{kind} {namespace}/{name}",
+                          lambda: self.kube.resource(api_version, kind).get(name=name, namespace=namespace).to_dict())
 
     def _patch(self, api_version: str, kind: str, namespace: str, name: str, body: Any, content_type: str,  # pylint: disable=too-many-arguments
                dry_run: bool, operation: str = "patch") -> dict[str, Any]:
-        resource = self.kube.resource(api_version, kind)
         query = {"dry_run": "All"} if dry_run else {}
-        return self._call(operation, f"{kind} {namespace}/{name}", lambda: resource.patch(
+        return self._call(operation, f"{kind} {namespace}/{name}", lambda: self.kube.resource(api_version, kind).patch(
             body=body, name=name, namespace=namespace, content_type=content_type, **query).to_dict())
 
     # ConfigMaps and Secrets
@@ -411,14 +410,14 @@ class KubeConfig:
     # Secrets as a store (config.snapshot.KubeSecretStore)
 
     def create_secret(self, namespace: str, body: Mapping[str, Any]) -> dict[str, Any]:
-        resource = self.kube.resource("v1", "Secret")
         name = (body.get("metadata") or {}).get("name", "")
-        return self._call("create", f"Secret {namespace}/{name}", lambda: resource.create(body=dict(body), namespace=namespace).to_dict())
+        return self._call("create", f"Secret {namespace}/{name}",
+                          lambda: self.kube.resource("v1", "Secret").create(body=dict(body), namespace=namespace).to_dict())
 
     def list_secrets(self, namespace: str, label_selector: str) -> list[dict[str, Any]]:
-        resource = self.kube.resource("v1", "Secret")
-        found = self._call("list", f"Secrets in namespace {namespace}", lambda: resource.get(namespace=namespace, label_selector=label_selector))
-        return found.to_dict().get("items") or []
+        found = self._call("list", f"Secrets in namespace {namespace}",
+                           lambda: self.kube.resource("v1", "Secret").get(namespace=namespace, label_selector=label_selector).to_dict())
+        return found.get("items") or []
 
     def get_secret(self, namespace: str, name: str) -> dict[str, Any]:
         return self._get("v1", "Secret", namespace, name)
