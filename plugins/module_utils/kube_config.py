@@ -10,7 +10,8 @@ so every value reads back to exactly what was there (``encode_value``/``decode_v
 
 Every call is one request to the API server (``round_trips`` counts them, retries included; the API discovery the
 ``DynamicClient`` does once per group version, when it is built or first meets a kind, is not counted, but its failures are
-retried and mapped as the call's), and every write of an object is one request conditional on the object as it was read (see ``KubeConfig.replace_data`` and ``KubeConfig.replace_env``).
+retried and mapped as the call's), and every write of an object is one request conditional on the object as it was read
+(see ``KubeConfig.replace_data`` and ``KubeConfig.replace_env``).
 """
 
 from __future__ import annotations

@@ -22,7 +22,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import Authori
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import BINARY_MARKER, RESTARTED_AT, KubeConfig
 
 API_KEY_THEN, API_KEY_NOW = "sk-then-5f1e0c9a77", "sk-now-0b8d2e4c11"
-B64 = lambda raw: base64.b64encode(raw if isinstance(raw, bytes) else raw.encode()).decode()  # noqa: E731
+
+
+def b64(value: str | bytes) -> str:
+    return base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
+
 
 OBJECTS = """
 apiVersion: v1
@@ -53,7 +57,7 @@ spec:
         - {name: FEATURE_FLAGS, value: "platform_instagram=true,publish_v2=false"}
         - {name: TIKTOK_API_KEY, valueFrom: {secretKeyRef: {name: ofm-social-os-secrets, key: TIKTOK_API_KEY}}}
         - {name: NODE_ENV, value: production}
-""".replace("API_KEY_B64", B64(API_KEY_THEN))
+""".replace("API_KEY_B64", b64(API_KEY_THEN))
 
 NAMED = {"configmaps": {"ofm-social-os-config": {}}, "secrets": {"ofm-social-os-secrets": {}}, "env": {"ofm-social-os-api/api": []}}
 DEPLOYMENT = "ofm-social-os-api"
@@ -92,7 +96,7 @@ def test_configmap_and_secret_data_are_read_and_replaced_exactly_in_one_request_
     assert secret.values == {"TIKTOK_API_KEY": API_KEY_THEN, "CERT": BINARY_MARKER + "//79AA=="} and client.round_trips == 1
     client.replace_data(secret, {"TIKTOK_API_KEY": API_KEY_NOW, "META_APP_SECRET": "meta-1"})
     assert client.round_trips == 2
-    assert data(ofm, "Secret", "ofm-social-os-secrets") == {"TIKTOK_API_KEY": B64(API_KEY_NOW), "META_APP_SECRET": B64("meta-1")}
+    assert data(ofm, "Secret", "ofm-social-os-secrets") == {"TIKTOK_API_KEY": b64(API_KEY_NOW), "META_APP_SECRET": b64("meta-1")}
 
     config = client.read_configmap(ofm.namespace, "ofm-social-os-config")
     wanted = {**config.values, "LOG_LEVEL": "debug", "WEBHOOK_URL_TIKTOK": "https://evil.example/hook"}
@@ -143,7 +147,7 @@ def test_a_restart_stamps_the_template_and_the_wait_sees_the_new_pods(ofm: KubeS
 
 def change_everything(kube: KubeServer) -> None:
     kube.patch("v1", "ConfigMap", "ofm-social-os-config", {"data": {"LOG_LEVEL": "debug", "WEBHOOK_URL_META": None, "RATE": "fast"}})
-    kube.patch("v1", "Secret", "ofm-social-os-secrets", {"data": {"TIKTOK_API_KEY": B64(API_KEY_NOW), "CERT": None}})
+    kube.patch("v1", "Secret", "ofm-social-os-secrets", {"data": {"TIKTOK_API_KEY": b64(API_KEY_NOW), "CERT": None}})
     kube.patch("apps/v1", "Deployment", DEPLOYMENT, [{"op": "replace", "path": "/spec/template/spec/containers/0/env", "value": [
         {"name": "DEBUG", "value": "1"}, {"name": "FEATURE_FLAGS", "value": "publish_v2=true"}, {"name": "NODE_ENV", "value": "staging"}]}],
         content_type="application/json-patch+json")
@@ -217,7 +221,7 @@ def test_a_forbidden_write_is_an_authorization_error_and_changes_nothing(tmp_pat
     rules.write_text(json.dumps(RULES))
     with kube_apiserver(tmp_path, "--rbac-file", str(rules), "--rbac-enforce") as (_url, kubeconfig):
         admin = KubeConfig.from_params({"kubeconfig": str(kubeconfig)})
-        admin.create_secret("default", {"metadata": {"name": "app"}, "data": {"K": B64("v")}})
+        admin.create_secret("default", {"metadata": {"name": "app"}, "data": {"K": b64("v")}})
         viewer = KubeConfig.from_params({"kubeconfig": kubeconfig_with_token(kubeconfig, "viewer-token-0123456789", tmp_path / "viewer")})
         secret = viewer.read_secret("default", "app")
         with pytest.raises(AuthorizationError) as caught:
@@ -239,7 +243,7 @@ def test_a_server_that_went_away_is_unavailable(tmp_path: Path):
 def test_the_values_survive_a_round_trip_through_the_real_client_unchanged(ofm: KubeServer):
     """Binary Secret values and text that looks like a marker come back byte for byte."""
     client = connect(ofm)
-    odd = {"CERT": BINARY_MARKER + B64(b"\x00\xff\x10"), "TEXT": "ofm.rollback:text:ofm.rollback:x", "EMPTY": ""}
+    odd = {"CERT": BINARY_MARKER + b64(b"\x00\xff\x10"), "TEXT": "ofm.rollback:text:ofm.rollback:x", "EMPTY": ""}
     client.replace_data(client.read_secret(ofm.namespace, "ofm-social-os-secrets"), copy.deepcopy(odd))
     assert client.read_secret(ofm.namespace, "ofm-social-os-secrets").values == odd
-    assert data(ofm, "Secret", "ofm-social-os-secrets") == {"CERT": B64(b"\x00\xff\x10"), "TEXT": B64("ofm.rollback:x"), "EMPTY": ""}
+    assert data(ofm, "Secret", "ofm-social-os-secrets") == {"CERT": b64(b"\x00\xff\x10"), "TEXT": b64("ofm.rollback:x"), "EMPTY": ""}

@@ -76,7 +76,7 @@ class DataApplier(_Counted):
 
 def split_target(target: str, option: str = "env") -> tuple[str, str]:
     """``<deployment>/<container>`` as its two names; an ``InputError`` naming ``option`` otherwise."""
-    deployment, _, container = target.partition("/")
+    deployment, _slash, container = target.partition("/")
     if not deployment or not container or "/" in container:
         raise InputError(f"'{target}' is not <deployment>/<container>", option=option, accepted="<deployment>/<container>, such as ofm-social-os-api/api",
                          system=SYSTEM)

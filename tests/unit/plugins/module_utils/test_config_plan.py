@@ -199,7 +199,7 @@ def fixture_server() -> StoreClient:
     server = StoreClient()
     server.create("v1", "Namespace", "", {"metadata": {"name": NS}})
     server.create("v1", "ConfigMap", NS, {"metadata": {"name": "ofm-social-os-config"},
-                                         "data": {"LOG_LEVEL": "info", "WEBHOOK_URL_TIKTOK": "https://hooks.example/tiktok"}})
+                                          "data": {"LOG_LEVEL": "info", "WEBHOOK_URL_TIKTOK": "https://hooks.example/tiktok"}})
     server.create("v1", "Secret", NS, {"metadata": {"name": "ofm-social-os-secrets"}, "data": {"TIKTOK_API_KEY": "c2stVEhFTg=="}})
     server.create("apps/v1", "Deployment", NS, deployment("ofm-social-os-api", ENV))
     server.create("apps/v1", "Deployment", NS, deployment("worker", [], config="other", volume_secret="ofm-social-os-secrets"))

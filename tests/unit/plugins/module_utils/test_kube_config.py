@@ -17,16 +17,19 @@ from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import (
     BINARY_MARKER, MARKER, RESTARTED_AT, TEXT_MARKER, KubeConfig, decode_value, encode_value, merged_env, restart_stamp)
 
 NS = "default"
-B64 = lambda text: base64.b64encode(text if isinstance(text, bytes) else text.encode()).decode()  # noqa: E731
+
+
+def b64(value: str | bytes) -> str:
+    return base64.b64encode(value if isinstance(value, bytes) else value.encode()).decode()
 
 
 @pytest.fixture(name="server")
 def fixture_server() -> StoreClient:
     server = StoreClient()
     server.create("v1", "ConfigMap", NS, {"metadata": {"name": "app-config"}, "data": {"LOG_LEVEL": "info", "WEBHOOK_URL": "https://a"},
-                                         "binaryData": {"logo.png": B64(b"\x89PNG\x00")}})
+                                          "binaryData": {"logo.png": b64(b"\x89PNG\x00")}})
     server.create("v1", "Secret", NS, {"metadata": {"name": "app-secrets"},
-                                      "data": {"API_KEY": B64("k-123"), "CERT": B64(b"\xff\xfe\x00"), "ODD": B64(MARKER + "x")}})
+                                       "data": {"API_KEY": b64("k-123"), "CERT": b64(b"\xff\xfe\x00"), "ODD": b64(MARKER + "x")}})
     server.create("apps/v1", "Deployment", NS, DEPLOYMENT)
     return server
 
@@ -75,14 +78,14 @@ def test_a_marked_value_that_is_not_valid_is_refused_naming_the_key(bad):
 def test_a_secret_is_read_decoded_with_binary_values_marked_in_one_request(server):
     kube = client(server)
     secret = kube.read_secret(NS, "app-secrets")
-    assert secret.values == {"API_KEY": "k-123", "CERT": BINARY_MARKER + B64(b"\xff\xfe\x00"), "ODD": TEXT_MARKER + MARKER + "x"}
+    assert secret.values == {"API_KEY": "k-123", "CERT": BINARY_MARKER + b64(b"\xff\xfe\x00"), "ODD": TEXT_MARKER + MARKER + "x"}
     assert secret.resource_version == server.read("v1", "Secret", NS, "app-secrets")["metadata"]["resourceVersion"]
     assert kube.round_trips == 1
 
 
 def test_a_configmap_is_read_with_its_binary_data_marked(server):
     assert client(server).read_configmap(NS, "app-config").values == {
-        "LOG_LEVEL": "info", "WEBHOOK_URL": "https://a", "logo.png": BINARY_MARKER + B64(b"\x89PNG\x00")}
+        "LOG_LEVEL": "info", "WEBHOOK_URL": "https://a", "logo.png": BINARY_MARKER + b64(b"\x89PNG\x00")}
 
 
 def test_replacing_a_secret_makes_its_data_exactly_the_wanted_values_in_one_conditional_patch(server):
@@ -93,27 +96,27 @@ def test_replacing_a_secret_makes_its_data_exactly_the_wanted_values_in_one_cond
     assert kube.round_trips == 2 and len(server.patches) == 1
     content_type, body = server.patches[0]
     assert content_type == "application/merge-patch+json"
-    assert body == {"metadata": {"resourceVersion": secret.resource_version}, "data": {"API_KEY": B64("k-456"), "NEW": B64("n-1"), "CERT": None}}
-    assert server.read("v1", "Secret", NS, "app-secrets")["data"] == {"API_KEY": B64("k-456"), "NEW": B64("n-1"), "ODD": B64(MARKER + "x")}
+    assert body == {"metadata": {"resourceVersion": secret.resource_version}, "data": {"API_KEY": b64("k-456"), "NEW": b64("n-1"), "CERT": None}}
+    assert server.read("v1", "Secret", NS, "app-secrets")["data"] == {"API_KEY": b64("k-456"), "NEW": b64("n-1"), "ODD": b64(MARKER + "x")}
     assert answer.values == wanted and answer.resource_version != secret.resource_version
     assert kube.replace_data(answer, wanted) is answer and kube.round_trips == 2  # nothing to change: no request
 
 
 def test_a_binary_secret_value_is_written_as_its_bytes(server):
     kube = client(server)
-    kube.replace_data(kube.read_secret(NS, "app-secrets"), {"CERT": BINARY_MARKER + B64(b"\x00\x01")})
-    assert server.read("v1", "Secret", NS, "app-secrets")["data"] == {"CERT": B64(b"\x00\x01")}
+    kube.replace_data(kube.read_secret(NS, "app-secrets"), {"CERT": BINARY_MARKER + b64(b"\x00\x01")})
+    assert server.read("v1", "Secret", NS, "app-secrets")["data"] == {"CERT": b64(b"\x00\x01")}
 
 
 def test_a_configmap_key_moves_between_data_and_binary_data_and_absent_keys_go(server):
     kube = client(server)
     config = kube.read_configmap(NS, "app-config")
-    kube.replace_data(config, {"LOG_LEVEL": BINARY_MARKER + B64(b"\xff"), "logo.png": "now text", "ESCAPED": TEXT_MARKER + MARKER + "y"})
+    kube.replace_data(config, {"LOG_LEVEL": BINARY_MARKER + b64(b"\xff"), "logo.png": "now text", "ESCAPED": TEXT_MARKER + MARKER + "y"})
     stored = server.read("v1", "ConfigMap", NS, "app-config")
     assert stored["data"] == {"logo.png": "now text", "ESCAPED": MARKER + "y"}
-    assert stored["binaryData"] == {"LOG_LEVEL": B64(b"\xff")}
-    assert kube.read_configmap(NS, "app-config").values == {"LOG_LEVEL": BINARY_MARKER + B64(b"\xff"), "logo.png": "now text",
-                                                           "ESCAPED": TEXT_MARKER + MARKER + "y"}
+    assert stored["binaryData"] == {"LOG_LEVEL": b64(b"\xff")}
+    assert kube.read_configmap(NS, "app-config").values == {"LOG_LEVEL": BINARY_MARKER + b64(b"\xff"), "logo.png": "now text",
+                                                            "ESCAPED": TEXT_MARKER + MARKER + "y"}
 
 
 def test_a_write_landing_after_the_read_refuses_the_replace_and_is_kept(server):
@@ -261,7 +264,7 @@ def test_a_forbidden_read_is_an_authorization_error(server):
 
 
 def test_an_unreachable_server_is_unavailable_after_the_retries_each_counted(server):
-    server.faults["get"] = [refused_connection() for _ in range(3)]
+    server.faults["get"] = [refused_connection(), refused_connection(), refused_connection()]
     kube = KubeConfig(server.kube(retries=2))
     with pytest.raises(UnavailableError) as caught:
         kube.read_configmap(NS, "app-config")
@@ -277,7 +280,7 @@ def test_a_transient_failure_is_retried_and_counted(server):
 
 def test_the_snapshot_store_calls_create_list_and_get_secrets(server):
     kube = client(server)
-    kube.create_secret(NS, {"metadata": {"name": "snap", "labels": {"team": "sre"}}, "data": {"k": B64("v")}})
+    kube.create_secret(NS, {"metadata": {"name": "snap", "labels": {"team": "sre"}}, "data": {"k": b64("v")}})
     assert [item["metadata"]["name"] for item in kube.list_secrets(NS, "team=sre")] == ["snap"]
-    assert kube.get_secret(NS, "snap")["data"] == {"k": B64("v")}
+    assert kube.get_secret(NS, "snap")["data"] == {"k": b64("v")}
     assert kube.round_trips == 3
