@@ -172,7 +172,7 @@ def checked_names(names: Optional[Sequence[str]]) -> list[str]:
 
 def unknown_flags_error(unknown: Sequence[str], known: Sequence[str], where: str) -> InputError:
     return InputError(f"no flag named {', '.join(unknown)} in {where}", option="names", accepted=sorted(known), details={"unknown": list(unknown)},
-                      hint=f"Nothing was changed. Known flags: {', '.join(sorted(known)) or 'none'}. Check the spelling, or set "
+                      hint=f"Known flags: {', '.join(sorted(known)) or 'none'}. Check the spelling, or set "
                            "create_missing=true to add the flag.")
 
 
@@ -227,11 +227,11 @@ def deployment_flags(obj: dict[str, Any], namespace: str, name: str) -> Deployme
     if at is None:
         raise NotFoundError(f"container {CONTAINER!r} of {target} has no {VARIABLE} env entry", system="Kubernetes API",
                             operation=f"read of {VARIABLE}", target=target,
-                            hint="Nothing was changed. Check deployments; the flags' source of truth is an inline FEATURE_FLAGS env entry.")
+                            hint="Check deployments; the flags' source of truth is an inline FEATURE_FLAGS env entry.")
     if env[at].get("valueFrom") is not None:
         raise DataError(f"{VARIABLE} of container {CONTAINER!r} of {target} comes from valueFrom, not an inline value", system="Kubernetes API",
                         operation=f"read of {VARIABLE}", target=target,
-                        hint="Nothing was changed. This module changes an inline FEATURE_FLAGS value; change the referenced object instead.")
+                        hint="This module changes an inline FEATURE_FLAGS value; change the referenced object instead.")
     text = env[at].get("value") or ""
     return DeploymentFlags(namespace, name, obj, index, at, text, codec.parse(text, source=f"{VARIABLE} of {target}"))
 
@@ -253,7 +253,7 @@ class FlagSwitch(Switch):
         try:
             obj = self.kube.get(WORKLOAD_API_VERSION, "Deployment", self.namespace, name)
         except NotFoundError as exc:
-            exc.hint = f"Nothing was changed. Check deployments and namespace: there is no Deployment {name} in {self.namespace}."
+            exc.hint = f"Check deployments and namespace: there is no Deployment {name} in {self.namespace}."
             raise
         return deployment_flags(obj, self.namespace, name)
 
