@@ -37,6 +37,6 @@ def render(flags: dict[str, bool]) -> str:
 def parse(value: str) -> dict[str, bool]:
     flags = {}
     for pair in filter(None, (part.strip() for part in (value or "").split(","))):
-        name, _, state = pair.partition("=")
+        name, _equals, state = pair.partition("=")
         flags[name.strip()] = state.strip().lower() in ("true", "1", "on", "yes")
     return flags

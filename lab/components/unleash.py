@@ -4,7 +4,6 @@ token is generated with the lab's credentials. ``started``/``reset`` put the lab
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from typing import Any, Optional
