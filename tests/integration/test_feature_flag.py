@@ -265,8 +265,8 @@ def test_redis_down_is_a_clear_unavailable_error_with_nothing_changed(redis_stop
 def test_the_results_are_json_serialisable_and_name_the_source_of_truth(lab_flags, api, secrets, tmp_path):
     run = flag_module(ofm_args(lab_flags, api, names=["publish_v2"], state="enabled"), tmp_path, secrets)
     assert not run.failed, run.output
-    assert json.loads(json.dumps(run.result))["source_of_truth"].startswith("FEATURE_FLAGS of container api of Deployment(s) "
-                                                                          f"{API}, {CANARY} (namespace {api.namespace})")
+    source = json.loads(json.dumps(run.result))["source_of_truth"]
+    assert source.startswith(f"FEATURE_FLAGS of container api of Deployment(s) {API}, {CANARY} (namespace {api.namespace})")
     assert run.result["round_trips"]["redis"] == 2  # one read pipeline, one MULTI/EXEC
 
 

@@ -442,8 +442,8 @@ class FakeUnleash(FakeService):
             return self._error(404, "NotFoundError", f"The path you were looking for ({request.path_only}) is not available.")
         project = self.projects.setdefault(parts[3], {}) if request.method == "POST" else self.projects.get(parts[3], {})
         if len(parts) == 5 and request.method == "GET":
-            features = [{"name": name, "type": "kill-switch", "environments": [{"name": env, "enabled": on, "type": env}
-                                                                              for env, on in envs.items()]} for name, envs in project.items()]
+            features = [{"name": name, "type": "kill-switch",
+                         "environments": [{"name": env, "enabled": on, "type": env} for env, on in envs.items()]} for name, envs in project.items()]
             return Reply(200, {"version": 2, "features": features})
         if len(parts) == 5 and request.method == "POST":
             name = request.body["name"]

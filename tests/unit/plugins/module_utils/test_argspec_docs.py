@@ -9,8 +9,8 @@ import pytest
 from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
 from unithelpers import doc_options, documented_options, mismatches
 
-from ansible_collections.ofm.rollback.plugins.doc_fragments import (http_client, kube, ops_api, pg_connection, prometheus, redis, traffic_measure,
-                                                                   traffic_wait, unleash)
+from ansible_collections.ofm.rollback.plugins.doc_fragments import (
+    http_client, kube, ops_api, pg_connection, prometheus, redis, traffic_measure, traffic_wait, unleash)
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection_utils

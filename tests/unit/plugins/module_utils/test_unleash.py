@@ -26,8 +26,8 @@ def client_for(unleash: FakeUnleash, **overrides: Any) -> UnleashClient:
 
 def test_toggles_lists_each_toggle_state_in_the_environment_with_the_raw_token(unleash):
     assert client_for(unleash).toggles() == {"publish_v2": False, "new_composer": True, "tiktok_direct_post": True}
-    assert client_for(unleash, unleash_environment="development").toggles() == {"publish_v2": False, "new_composer": False,
-                                                                                 "tiktok_direct_post": False}
+    development = client_for(unleash, unleash_environment="development").toggles()
+    assert development == {"publish_v2": False, "new_composer": False, "tiktok_direct_post": False}
     request = unleash.received[0]
     assert (request.method, request.path) == ("GET", "/api/admin/projects/default/features")
     assert request.headers["Authorization"] == UNLEASH_TOKEN  # no "Bearer": Unleash takes the token as it is
