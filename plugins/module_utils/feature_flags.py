@@ -75,6 +75,7 @@ class SwitchPlan:
     changes: list[FlagChange]
     steps: list[Step]
     report: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
     @property
     def changed(self) -> bool:
@@ -134,6 +135,7 @@ def run_switch(switch: Switch, names: Sequence[str], state: str, *, create_missi
         "applied": list(switch.applied),
         "source_of_truth": switch.source,
         "msg": summary(plan, state, check_mode, switch.source),
+        "warnings": list(plan.warnings),
         **plan.report,
     }
 
@@ -265,6 +267,8 @@ class FlagSwitch(Switch):
             known = {flag for source in sources for flag in source.flags}
             raise unknown_flags_error(unknown, sorted(known), f"{VARIABLE} of {', '.join(s.label for s in sources)} nor the Redis cache")
         changes = [self._change(name, enabled, sources, cached.get(self.cache.key(name))) for name in names]
+        warnings = [f"{change.name} differed between the Deployments before ({_states(change.before)}); previous shows the first, "
+                    "flags[].before each one." for change in changes if len(set(_held(change.before).values())) > 1]
         wanted = {source.name: _wanted(source.flags, names, enabled) for source in sources}
         steps = [self._deployment_step(source, names, enabled) for source in sources if wanted[source.name] != source.flags]
         writes = {self.cache.key(name): codec.CacheEntry(codec.state_text(enabled), self.cache_ttl * 1000) for name in names
@@ -277,7 +281,7 @@ class FlagSwitch(Switch):
             "cache": {"target": self.cache.target, "ttl": self.cache_ttl, "before": {key: entry.as_dict() for key, entry in cached.items()},
                       "written": sorted(writes), "note": TTL_NOTE},
         }
-        return SwitchPlan(enabled, changes, steps, report)
+        return SwitchPlan(enabled, changes, steps, report, warnings)
 
     def _change(self, name: str, enabled: bool, sources: list[DeploymentFlags], entry: Optional[codec.CacheEntry]) -> FlagChange:
         before: dict[str, Optional[bool]] = {source.location: source.flags.get(name) for source in sources}
@@ -328,6 +332,15 @@ def checked_cache_ttl(cache_ttl: Any) -> int:
         raise InputError(f"cache_ttl must be a whole number of seconds above 0, got {cache_ttl!r}", option="cache_ttl",
                          accepted="seconds above 0, such as 300")
     return cache_ttl
+
+
+def _held(before: Mapping[str, Optional[bool]]) -> dict[str, bool]:
+    """The states of the Deployments that hold the flag, by Deployment name."""
+    return {location.split("/", 1)[-1]: state for location, state in before.items() if location != CACHE_LOCATION and state is not None}
+
+
+def _states(before: Mapping[str, Optional[bool]]) -> str:
+    return ", ".join(f"{name}={codec.state_text(state)}" for name, state in _held(before).items())
 
 
 def _value(entry: Optional[codec.CacheEntry]) -> Optional[str]:

@@ -25,7 +25,8 @@ description:
     O(unleash_environment) through the Unleash admin API.
   - Every flag is checked before anything changes. A flag that exists nowhere (in no Deployment's C(FEATURE_FLAGS) and
     not in the cache; not in the Unleash project) fails the task with the known flags listed, unless O(create_missing=true).
-  - A flag already in the wanted state everywhere is left alone, so a second run reports no change.
+  - A flag already in the wanted state everywhere is left alone, so a second run reports no change. A flag whose Redis key
+    has expired is written to the cache again, and that is reported as a change.
   - When a write fails half-way (say Redis fails after the Deployments were patched), the task fails saying what was
     changed (RV(applied)) and what was not (RV(not_applied)); running it again completes the change.
 author:
@@ -129,8 +130,8 @@ RETURN = r"""
 previous:
   description:
     - Each flag's state before the task, V(null) for a flag that did not exist. With O(provider=ofm), its value in
-      C(FEATURE_FLAGS) of the first Deployment that has it (else the cached value); with O(provider=unleash), the toggle's
-      state in the environment.
+      C(FEATURE_FLAGS) of the first Deployment that has it (else the cached value), with a warning when the Deployments
+      differed (RV(flags) holds each one's); with O(provider=unleash), the toggle's state in the environment.
   returned: success
   type: dict
   sample: {publish_v2: true, new_composer: false}
@@ -242,6 +243,8 @@ def main(module_class=AnsibleModule) -> None:
     try:
         switch = switch_from_params(params)
         result = run_switch(switch, params["names"], params["state"], create_missing=params["create_missing"], check_mode=module.check_mode)
+        for warning in result.pop("warnings"):
+            module.warn(warning)
         module.exit_json(**result, **counters(switch))
     except OfmRollbackError as exc:
         module.fail_json(**failure(switch, exc), **counters(switch))

@@ -167,8 +167,18 @@ def test_a_flag_one_deployment_lacks_is_added_to_it(kube_server, redis_server):
     cluster.create(CANARY, "platform_x=true")
     result = run(cluster, redis_server, ["platform_x"])
     assert result["flags"][0]["before"] == {f"deployment/{API}": None, f"deployment/{CANARY}": True, "redis": None}
-    assert result["previous"] == {"platform_x": True}
+    assert result["previous"] == {"platform_x": True} and result["warnings"] == []
     assert (cluster.flags(API), cluster.flags(CANARY)) == ("publish_v2=true,platform_x=false", "platform_x=false")
+
+
+def test_deployments_that_differed_are_warned_about(kube_server, redis_server):
+    cluster = Cluster(*kube_server)
+    cluster.create(API, "publish_v2=false")
+    cluster.create(CANARY, "publish_v2=true")
+    result = run(cluster, redis_server, ["publish_v2"])
+    assert result["previous"] == {"publish_v2": False}
+    assert result["warnings"] == [f"publish_v2 differed between the Deployments before ({API}=false, {CANARY}=true); previous shows the "
+                                  "first, flags[].before each one."]
 
 
 def test_create_missing_adds_a_new_flag_everywhere(cluster, redis_server):
