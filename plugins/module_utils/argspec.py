@@ -5,7 +5,7 @@
 
 Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kept in step by a unit test):
 ``HTTP_CLIENT_SPEC`` -> ``ofm.rollback.http_client``, ``PROMETHEUS_SPEC`` -> ``ofm.rollback.prometheus``,
-``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``.
+``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``, ``REDIS_SPEC`` -> ``ofm.rollback.redis``, ``UNLEASH_SPEC`` -> ``ofm.rollback.unleash``.
 """
 
 from __future__ import annotations
@@ -44,6 +44,25 @@ OPS_API_SPEC: dict[str, dict[str, Any]] = {
     "ops_api_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["OFM_OPS_API_TOKEN"])},
 }
 OPS_API_MUTUALLY_EXCLUSIVE = [("ops_api_session_cookie", "ops_api_token")]
+
+# The Redis that caches OFM's feature flags (module_utils/flags.py: RedisFlagCache.from_params).
+REDIS_SPEC: dict[str, dict[str, Any]] = {
+    "redis_url": {"type": "str", "fallback": (env_fallback, ["REDIS_URL"])},
+    "redis_username": {"type": "str"},
+    "redis_password": {"type": "str", "no_log": True, "fallback": (env_fallback, ["REDIS_PASSWORD"])},
+    "redis_ca_path": {"type": "path"},
+    "redis_validate_certs": {"type": "bool", "default": True},
+}
+
+# The Unleash admin API (module_utils/unleash.py: UnleashClient.from_params).
+UNLEASH_SPEC: dict[str, dict[str, Any]] = {
+    "unleash_url": {"type": "str", "fallback": (env_fallback, ["UNLEASH_URL"])},
+    "unleash_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["UNLEASH_TOKEN"])},
+    "unleash_project": {"type": "str", "default": "default"},
+    "unleash_environment": {"type": "str", "default": "production"},
+    "unleash_ca_path": {"type": "path"},
+    "unleash_validate_certs": {"type": "bool", "default": True},
+}
 
 
 def http_client_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:

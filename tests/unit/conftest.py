@@ -7,11 +7,13 @@ import shutil
 from typing import Iterator
 
 import pytest
-from unithelpers import HAPROXY_BACKEND, RUNNER, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, haproxy_command, haproxy_running
+from unithelpers import (HAPROXY_BACKEND, RUNNER, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, FakeUnleash, RedisServer, haproxy_command,
+                         haproxy_running, redis_running)
 
 CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
                         "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID",
-                        "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY")
+                        "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY",
+                        "REDIS_URL", "REDIS_PASSWORD", "UNLEASH_URL", "UNLEASH_TOKEN")
 
 
 @pytest.fixture(scope="module", name="haproxy_process")
@@ -56,6 +58,36 @@ def fixture_statuspage() -> Iterator[FakeStatuspage]:
     server = FakeStatuspage()
     yield server
     server.close()
+
+
+@pytest.fixture(name="unleash")
+def fixture_unleash() -> Iterator[FakeUnleash]:
+    """A fake Unleash admin API with the lab's toggles: publish_v2 off, new_composer and tiktok_direct_post on (production)."""
+    server = FakeUnleash(publish_v2=False, new_composer=True, tiktok_direct_post=True)
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="module", name="redis_process")
+def fixture_redis_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A real redis-server for the test module (skips when it is not installed); see ``unithelpers.redis_running``."""
+    if shutil.which("redis-server") is None:
+        pytest.skip("redis-server is not installed (apt-get install redis-server)")
+    with redis_running(tmp_path_factory.mktemp("redis"), "unit-redis-pw-5e1f") as server:
+        yield server
+
+
+@pytest.fixture(name="redis_server")
+def fixture_redis_server(redis_process: RedisServer) -> RedisServer:
+    """The module's redis-server with its databases empty and no ACL user but the default one."""
+    import redis  # pylint: disable=import-outside-toplevel
+    client = redis.Redis(port=redis_process.port, password=redis_process.password, decode_responses=True)
+    client.flushall()
+    for user in client.acl_users():
+        if user != "default":
+            client.acl_deluser(user)
+    client.close()
+    return redis_process
 
 
 @pytest.fixture(autouse=True)

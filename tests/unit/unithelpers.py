@@ -411,6 +411,57 @@ class FakeStatuspage(FakeService):
         return incident
 
 
+UNLEASH_TOKEN = "*:*.unit0unleash0admin0token0f00d"
+UNLEASH_ENVIRONMENTS = ("development", "production")
+
+
+class FakeUnleash(FakeService):
+    """The Unleash admin API's project toggles for ``UNLEASH_TOKEN``: list them with their environments, turn one on or off in
+    an environment, create one; answers and error bodies shaped as unleash-server 8 sends them."""
+
+    def __init__(self, **toggles: bool) -> None:
+        self.projects: dict[str, dict[str, dict[str, bool]]] = {
+            "default": {name: {env: enabled and env == "production" for env in UNLEASH_ENVIRONMENTS} for name, enabled in toggles.items()}}
+        super().__init__()
+
+    def writes(self) -> list[Received]:
+        return [request for request in self.received if request.method != "GET"]
+
+    def state(self, name: str, environment: str = "production", project: str = "default") -> bool:
+        return self.projects[project][name][environment]
+
+    @staticmethod
+    def _error(status: int, name: str, message: str) -> Reply:
+        return Reply(status, {"name": name, "message": message, "details": [{"message": message}]})
+
+    def answer(self, request: Received) -> Reply:
+        if request.headers.get("Authorization") != UNLEASH_TOKEN:
+            return self._error(401, "UnauthorizedError", "You must log in to use Unleash.")
+        parts = request.path_only.strip("/").split("/")
+        if parts[:3] != ["api", "admin", "projects"] or len(parts) < 5 or parts[4] != "features":
+            return self._error(404, "NotFoundError", f"The path you were looking for ({request.path_only}) is not available.")
+        project = self.projects.setdefault(parts[3], {}) if request.method == "POST" else self.projects.get(parts[3], {})
+        if len(parts) == 5 and request.method == "GET":
+            features = [{"name": name, "type": "kill-switch",
+                         "environments": [{"name": env, "enabled": on, "type": env} for env, on in envs.items()]} for name, envs in project.items()]
+            return Reply(200, {"version": 2, "features": features})
+        if len(parts) == 5 and request.method == "POST":
+            name = request.body["name"]
+            if name in project:
+                return self._error(409, "NameExistsError", f"There is already a feature called {name}")
+            project[name] = {env: False for env in UNLEASH_ENVIRONMENTS}
+            return Reply(201, {"name": name, "type": request.body.get("type"), "project": parts[3]})
+        if len(parts) == 9 and parts[6] == "environments" and request.method == "POST" and parts[8] in ("on", "off"):
+            name, env = parts[5], parts[7]
+            if name not in project:
+                return self._error(404, "NotFoundError", f'There\'s no feature named "{name}" in project "{parts[3]}".')
+            if env not in project[name]:
+                return self._error(404, "NotFoundError", f"Could not find environment {env} for feature: {name}")
+            project[name][env] = parts[8] == "on"
+            return Reply(200, "")
+        return self._error(404, "NotFoundError", f"The path you were looking for ({request.path_only}) is not available.")
+
+
 # --- the lab's stand-ins -------------------------------------------------------------------------
 
 def http_call(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None,
@@ -564,3 +615,47 @@ def _wait_for(predicate: Callable[[], bool], what: str, timeout: float = 10.0) -
                 return
         time.sleep(0.05)
     pytest.fail(f"{what} not ready within {timeout:.0f}s")
+
+
+# --- Redis ------------------------------------------------------------------------------------------
+
+REDIS_CONFIG = """\
+bind 127.0.0.1
+port {port}
+requirepass {password}
+dir {workdir}
+save ""
+appendonly no
+daemonize no
+"""
+
+
+@dataclass
+class RedisServer:
+    """A real redis-server started for a test module: its URL (``redis://127.0.0.1:<port>/0``), password, and process."""
+
+    url: str
+    password: str
+    process: subprocess.Popen
+    port: int
+
+
+@contextlib.contextmanager
+def redis_running(workdir: Path, password: str) -> Iterator[RedisServer]:
+    """A real ``redis-server`` on a free loopback port with ``requirepass``; stopped afterwards."""
+    port = free_port()
+    config, log = workdir / "redis.conf", workdir / "redis.log"
+    config.write_text(REDIS_CONFIG.format(port=port, password=password, workdir=workdir))
+    with log.open("wb") as output, subprocess.Popen(["redis-server", str(config)], stdout=output, stderr=subprocess.STDOUT) as process:
+        try:
+            _wait_for(lambda: process.poll() is None and _redis_ping(port, password), f"redis-server on port {port} (log: {log})")
+            yield RedisServer(f"redis://127.0.0.1:{port}/0", password, process, port)
+        finally:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+def _redis_ping(port: int, password: str) -> bool:
+    with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+        conn.sendall(f"AUTH {password}\r\nPING\r\n".encode())
+        return b"+PONG" in conn.recv(1024) or b"+PONG" in conn.recv(1024)

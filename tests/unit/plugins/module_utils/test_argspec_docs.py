@@ -10,7 +10,8 @@ import yaml
 from ansible.module_utils.common.parameters import env_fallback as ansible_env_fallback
 from unithelpers import doc_options, documented_options, mismatches
 
-from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client, kube, ops_api, pg_connection, prometheus, traffic_measure, traffic_wait
+from ansible_collections.ofm.rollback.plugins.doc_fragments import (
+    http_client, kube, ops_api, pg_connection, prometheus, redis, traffic_measure, traffic_wait, unleash)
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection_utils
@@ -28,10 +29,13 @@ PAIRS = [
     (traffic.WAIT_SPEC, traffic_wait.ModuleDocFragment.DOCUMENTATION),
     (pg_connection_utils.PG_COMMON_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.DOCUMENTATION),
     (pg_connection_utils.APP_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.APP),
+    (argspec.REDIS_SPEC, redis.ModuleDocFragment.DOCUMENTATION),
+    (argspec.UNLEASH_SPEC, unleash.ModuleDocFragment.DOCUMENTATION),
 ]
 
 
-PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.app"]
+PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.app", "redis",
+            "unleash"]
 
 
 @pytest.mark.parametrize("spec, documentation", PAIRS, ids=PAIR_IDS)
