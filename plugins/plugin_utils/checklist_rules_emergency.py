@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist_rules_config
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok
 
 TRIGGERS = {
@@ -398,4 +399,6 @@ RULES: dict[str, Rule] = {
     "audit.command-history": _audit("each task with its arguments (secrets removed)"),
     "audit.configuration-changes": _audit("each change with its before and after"),
     "audit.team-actions": _audit("the operator, the authority and the time of each action"),
+    # The configuration lines, judged when the run restored configuration too (rollback_config: true).
+    **checklist_rules_config.RULES,
 }

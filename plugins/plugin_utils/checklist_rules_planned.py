@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from typing import Any, Callable, Mapping
 
+from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist_rules_config
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok
 
 
@@ -289,4 +290,6 @@ RULES: dict[str, Rule] = {
     "kubectl.undo": _method_line("kubectl", _undo("k8s_rollback", _kubectl_undo, False)),
     "kubectl.undo-to-revision": _method_line("kubectl", _undo("k8s_rollback", _kubectl_undo, True)),
     "kubectl.status": _method_line("kubectl", _kubectl_status),
+    # The configuration lines, judged when the run restored configuration too (rollback_config: true).
+    **checklist_rules_config.RULES,
 }
