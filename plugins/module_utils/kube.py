@@ -77,14 +77,20 @@ def api_client(params: Mapping[str, Any]) -> "kube_client.ApiClient":
     return kube_client.ApiClient(configuration)
 
 
-def authorization_api(params: Mapping[str, Any]) -> "kube_client.AuthorizationV1Api":
-    """The ``authorization.k8s.io/v1`` API (SelfSubjectAccessReview) with the ``KUBE_SPEC`` options' credentials."""
-    return kube_client.AuthorizationV1Api(api_client(params))
+@dataclass(frozen=True)
+class ReviewApi:
+    """What the credentials may do (``authorization.k8s.io/v1``, SelfSubjectAccessReview) and who they are
+    (``authentication.k8s.io/v1``, SelfSubjectReview), asked of the API server at ``host``."""
 
+    authorization: Any
+    authentication: Any
+    host: str
 
-def authentication_api(client: "kube_client.ApiClient") -> "kube_client.AuthenticationV1Api":
-    """The ``authentication.k8s.io/v1`` API (SelfSubjectReview: who the credentials are) of an ``ApiClient``."""
-    return kube_client.AuthenticationV1Api(client)
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ReviewApi":
+        """The typed APIs with the ``KUBE_SPEC`` options' credentials (no API discovery, unlike ``Kube.from_params``)."""
+        client = api_client(params)
+        return cls(kube_client.AuthorizationV1Api(client), kube_client.AuthenticationV1Api(client), client.configuration.host)
 
 
 def map_error(exc: Exception, operation: str, target: str) -> OfmRollbackError:
