@@ -8,6 +8,7 @@ import copy
 from typing import Any, Optional
 
 import pytest
+from unithelpers import FakeClock
 
 from ansible_collections.ofm.rollback.plugins.module_utils import argo
 from ansible_collections.ofm.rollback.plugins.module_utils.argo import ActionRequest, ArgoRollout, Patch
@@ -75,19 +76,6 @@ def template(image: str) -> dict[str, Any]:
     return {"metadata": {"labels": {"app": "ofm"}}, "spec": {"containers": [{"name": "api", "image": image}]}}
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 0.0
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-
-
 class FakeArgoKube:
     """One Rollout (``ofm`` in namespace ``ofm-production``) paused at its canary step, with the ReplicaSets of ``api:1``
     (stable, revision 1) and ``api:2`` (canary, revision 2). The controller lets ``settle`` readings pass unchanged, then
@@ -140,7 +128,7 @@ class FakeArgoKube:
 
 def act(kube: FakeArgoKube, clock: FakeClock, check_mode: bool = False, **request: Any) -> argo.Outcome:
     options = {"wait_sleep": 2.0, "wait_timeout": 30.0, **request}
-    return ArgoRollout(kube, "ofm-production", "ofm", clock=clock, sleep=clock.sleep).act(ActionRequest(**options), check_mode)
+    return ArgoRollout(kube, "ofm-production", "ofm", clock=lambda: clock.now, sleep=clock.sleep).act(ActionRequest(**options), check_mode)
 
 
 def test_abort_is_sent_then_waited_on_until_the_phase_is_degraded():
@@ -184,7 +172,7 @@ def test_no_wait_means_one_read_and_no_wait_result():
 
 def test_the_wait_gives_up_at_the_deadline_and_the_patch_stays_recorded():
     kube, clock = FakeArgoKube(settle=100), FakeClock()
-    rollout_api = ArgoRollout(kube, "ofm-production", "ofm", clock=clock, sleep=clock.sleep)
+    rollout_api = ArgoRollout(kube, "ofm-production", "ofm", clock=lambda: clock.now, sleep=clock.sleep)
     with pytest.raises(DeadlineExceeded) as caught:
         rollout_api.act(ActionRequest("abort", wait_for="degraded", wait_timeout=5.0, wait_sleep=2.0), False)
     assert clock.sleeps == [2.0, 2.0, 1.0] and clock.now == 5.0
