@@ -16,6 +16,8 @@ import shutil
 import sys
 from typing import Optional, Sequence
 
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+
 from lab import process
 from lab.components import COMPONENTS
 from lab.components.base import http_json
@@ -201,6 +203,6 @@ def main(argv: Optional[list[str]] = None) -> int:
         if args.command == "traffic":
             return cmd_traffic(cfg)
         return cmd_info(cfg, args.json)
-    except (process.LabError, ValueError, OSError) as exc:
+    except (process.LabError, ValueError, OSError, OfmRollbackError) as exc:
         print(f"lab {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, TypeVar
 
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+
 from lab.services.httpbase import HTTPError, Request, Response, Router
 
 LAB_PREFIX = "/__lab/"
@@ -178,7 +180,7 @@ def build_or_exit(service: str, build: Callable[[], T], store: Optional[str]) ->
     """``build()`` the service's app, or exit saying why ``service`` cannot start (a stored record without a field names ``store``)."""
     try:
         return build()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OfmRollbackError) as exc:
         sys.exit(f"{service} cannot start: {exc}")
     except KeyError as exc:
         sys.exit(f"{service} cannot start: {store} holds a record without field {exc}; fix or remove that line")

@@ -21,8 +21,10 @@ import urllib.error
 import urllib.request
 from typing import Any, Optional
 
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
+
 from lab.services.common import FaultInjector, iso_now
-from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError
 from lab.services.httpbase import Request, Response, Router, base_parser, make_handler, serve
 from lab.services.ops_api import CanaryOps
 
@@ -92,7 +94,7 @@ class IngressSync:
                     self.history = (self.history + [{"time": iso_now(), "canary_weight": desired, "previous": previous}])[-50:]
                 self.last_error = None
                 return desired
-            except (KubeReadError, HaproxyRuntimeError) as exc:
+            except (KubeReadError, OfmRollbackError) as exc:
                 self.last_error = str(exc)
                 return None
 
@@ -133,7 +135,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace) -> IngressSync:
-    canary = CanaryOps(HaproxyRuntime(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, [100])
+    canary = CanaryOps(HaproxyRuntimeClient(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, [100])
     return IngressSync(KubeReader(args.kube_url), canary, args.namespace, args.ingress, args.deployment)
 
 
