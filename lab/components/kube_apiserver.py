@@ -52,7 +52,7 @@ class KubeApiServer(PythonService):
     ports = ("kube_apiserver",)
     description = ("Kubernetes API test server (discovery, CRUD, patches, watch, Deployment/StatefulSet/DaemonSet/Argo Rollout controllers), "
                    "seeded with namespace ofm-production: the Rollout at canary weight 10, the canary Ingress and Deployments, the API "
-                   "Deployment at its bad release (revision 2 over 1)")
+                   "Deployment at its bad release (revision 2 over 1), the API's ConfigMap, Secret and container env")
     stand_in = "a Kubernetes control plane (none can run here); KUBECONFIG=<state>/kubeconfig for kubectl, helm and the kubernetes client"
 
     def service_args(self, cfg: LabConfig) -> list[str]:
@@ -67,6 +67,10 @@ class KubeApiServer(PythonService):
     @staticmethod
     def rbac_file(cfg: LabConfig) -> Path:
         return cfg.path("data", "kube-rbac.json")
+
+    def env(self, cfg: LabConfig) -> dict[str, str]:
+        # The values of the seeded Secret ofm-social-os-secrets (lab/services/kube/seed.py): environment, not argv.
+        return {"OFM_LAB_OFM_SECRETS": json.dumps(cfg.credentials().ofm_api_secrets)}
 
     def prepare(self, cfg: LabConfig) -> None:
         users = rbac_users(cfg.credentials().identities)
