@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Optional
 
 from lab.components import helm_release
 from lab.components.base import PythonService, http_json
 from lab.config import Identity, LabConfig
+from lab.process import LabError
+from lab.services.common import KubeReadError, kube_request
 from lab.services.kube import seed
 
 
@@ -28,6 +31,14 @@ def rbac_users(identities: dict[str, Identity]) -> dict[str, dict[str, object]]:
     """The server's --rbac-file: the bearer token of each lab RBAC identity -> its user name and rules."""
     return {identities["kube_sre"].token: {"user": "kube-sre", "rules": SRE_RULES},
             identities["kube_viewer"].token: {"user": "kube-viewer", "rules": VIEWER_RULES}}
+
+
+def kube_call(cfg: LabConfig, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Optional[Any]:
+    """One request to the lab's Kubernetes API test server as the cluster admin (no token); the answer, None for a 404."""
+    try:
+        return kube_request(cfg.url("kube_apiserver"), method, path, body, content_type, timeout=30)
+    except KubeReadError as exc:
+        raise LabError(f"Kubernetes API test server at {cfg.url('kube_apiserver')}: {exc}; is the lab up? (lab status)") from exc
 
 
 class KubeApiServer(PythonService):
@@ -81,6 +92,11 @@ class KubeApiServer(PythonService):
 
     def started(self, cfg: LabConfig) -> None:
         print(f"  {'':<18} {helm_release.ensure(cfg)}")
+
+    @staticmethod
+    def seed_config(cfg: LabConfig) -> None:
+        """The API's ConfigMap, Secret and container env back as seeded, nothing else touched."""
+        kube_call(cfg, "POST", "/__lab/seed", {"scope": "config"})
 
     def reset(self, cfg: LabConfig) -> None:
         http_json(f"{cfg.url('kube_apiserver')}/__lab/faults", "DELETE")
