@@ -4,7 +4,8 @@ answering with the last known flags while Redis is down."""
 from __future__ import annotations
 
 import base64
-from typing import Any
+import math
+from typing import Any, Optional
 
 import pytest
 from labtest import lab_call, run_lab, wait_until
@@ -59,9 +60,20 @@ def health(lab: LabConfig, version: str) -> dict[str, Any]:
     return lab_call(f"{lab.url(f'ofm_api_{version}')}/health")
 
 
-def success_ratio(prometheus, version: str) -> float:
+def success_ratio(prometheus, version: str) -> Optional[float]:
+    """The version's publish success-rate SLI; None while it has published nothing in the window (no series, or NaN)."""
     value = prometheus.value("ofm:sli_success_ratio", version)
-    return 1.0 if value is None else value
+    return None if value is None or math.isnan(value) else value
+
+
+def publishing_fine(prometheus, version: str) -> bool:
+    value = success_ratio(prometheus, version)
+    return value is not None and value >= 0.95
+
+
+def breached(prometheus, version: str) -> bool:
+    value = success_ratio(prometheus, version)
+    return value is not None and value < 0.95
 
 
 def test_the_seeded_configuration(clean_lab, secrets):
@@ -79,7 +91,8 @@ def test_the_seeded_configuration(clean_lab, secrets):
 def test_lab_config_bad_breaches_the_canarys_success_rate_and_lab_config_good_puts_everything_back(clean_lab, prometheus, secrets):
     lab = clean_lab
     seeded = configuration(lab, secrets)
-    assert success_ratio(prometheus, "canary") >= 0.95, "the canary's success rate breached before the change"
+    # (after a test that sent the canary no traffic, its SLI has no value until it publishes again)
+    wait_until(lambda: publishing_fine(prometheus, "canary"), 60, what="the canary publishing within its success-rate SLO")
 
     run = run_lab("config", "bad")
     assert "FEATURE_FLAGS publish_v2 false -> true" in run.stdout
@@ -95,14 +108,14 @@ def test_lab_config_bad_breaches_the_canarys_success_rate_and_lab_config_good_pu
     wait_until(lambda: health(lab, "canary")["flags"]["publish_v2"], 10, interval=0.5, what="the canary reading publish_v2 on")
     wait_until(lambda: prometheus.value('ofm_feature_flag_enabled{flag="publish_v2"}', "canary") == 1, 30, interval=0.5,
                what="the canary's publish_v2 gauge at 1 in Prometheus")
-    wait_until(lambda: success_ratio(prometheus, "canary") < 0.95, 60, what="the canary's success-rate SLI breached")
-    assert success_ratio(prometheus, "stable") >= 0.95, "the stable build has no publish_v2 pipeline"
+    wait_until(lambda: breached(prometheus, "canary"), 60, what="the canary's success-rate SLI breached")
+    assert publishing_fine(prometheus, "stable"), "the stable build has no publish_v2 pipeline"
     assert health(lab, "stable")["flags"]["publish_v2"] is True
 
     run_lab("config", "good")
     assert configuration(lab, secrets) == seeded
     wait_until(lambda: not health(lab, "canary")["flags"]["publish_v2"], 10, interval=0.5, what="the canary reading publish_v2 off")
-    wait_until(lambda: success_ratio(prometheus, "canary") >= 0.95, 120, what="the canary's success-rate SLI recovered")
+    wait_until(lambda: publishing_fine(prometheus, "canary"), 120, what="the canary's success-rate SLI recovered")
 
 
 def test_lab_reset_puts_the_configuration_back_too_and_changes_nothing_when_it_is_in_place(clean_lab, secrets):
