@@ -1,4 +1,5 @@
-"""What the lab's services share besides HTTP plumbing: timestamps, JSONL stores, fault injection, start-up checks.
+"""What the lab's services share besides HTTP plumbing: timestamps, JSONL stores, fault injection, a reader of the Kubernetes
+API test server, start-up checks.
 
 Every stand-in offers ``/__lab/*`` routes (loopback only, no auth) so tests can inject faults; ``FaultInjector``
 answers them and fails the next matching requests before any route runs.
@@ -12,6 +13,8 @@ import os
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, TypeVar
@@ -161,6 +164,39 @@ class FaultInjector:
     def _clear(self, _request: Request) -> Response:
         self.clear()
         return Response(200, {"fault": None})
+
+
+class KubeReadError(Exception):
+    """The Kubernetes API could not be read."""
+
+
+def kube_request(base_url: str, method: str, path: str, body: Any = None, content_type: str = "application/json",  # pylint: disable=too-many-arguments
+                 timeout: float = 2.0) -> Optional[Any]:
+    """One request to the lab's Kubernetes API test server, without a token (the cluster admin): the JSON answer, None for a
+    404; KubeReadError for any other failure."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base_url.rstrip("/") + path, data=data, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # nosec - loopback lab URL
+            return json.load(answer)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise KubeReadError(f"{method} {path}: HTTP {exc.code} {exc.read().decode(errors='replace')[:300]}".rstrip()) from exc
+    except (OSError, ValueError) as exc:
+        raise KubeReadError(f"{method} {path}: {exc}") from exc
+
+
+class KubeReader:
+    """GETs objects from the lab's Kubernetes API test server as JSON (no token: the cluster admin); None for an object that
+    does not exist."""
+
+    def __init__(self, url: str, timeout: float = 2.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def get(self, path: str) -> Optional[dict[str, Any]]:
+        return kube_request(self.url, "GET", path, timeout=self.timeout)
 
 
 def cli_number(convert: Callable[[str], T], accepts: Callable[[T], bool], requirement: str) -> Callable[[str], T]:

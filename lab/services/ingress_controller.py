@@ -14,45 +14,19 @@ watch events, instead of overwriting HAProxy on every pass. ``POST /__lab/sync``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
-import urllib.error
-import urllib.request
 from typing import Any, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 
-from lab.services.common import FaultInjector, iso_now
+from lab.services.common import FaultInjector, KubeReader, KubeReadError, iso_now
 from lab.services.httpbase import Request, Response, Router, base_parser, make_handler, serve
 from lab.services.ops_api import CanaryOps
 
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
-
-
-class KubeReadError(Exception):
-    """The Kubernetes API could not be read."""
-
-
-class KubeReader:
-    """GETs objects from the Kubernetes API as JSON; None for an object that does not exist."""
-
-    def __init__(self, url: str, timeout: float = 2.0):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def get(self, path: str) -> Optional[dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=self.timeout) as answer:  # nosec - loopback lab URL
-                return json.load(answer)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise KubeReadError(f"GET {path}: HTTP {exc.code}") from exc
-        except (OSError, ValueError) as exc:
-            raise KubeReadError(f"GET {path}: {exc}") from exc
 
 
 class IngressSync:
