@@ -174,3 +174,16 @@ def test_the_recorded_command_hides_a_token_and_a_timeout_is_a_deadline():
         client.runner.run(["helm", "history", "r", "--kube-token", "s3cr3t"], "history", "r", timeout=60)
     assert caught.value.timeout == 60 and "did not finish within 1m" in str(caught.value)
     assert client.commands == [["helm", "history", "r", "--kube-token", "********"]]
+
+
+def test_from_params_and_the_manifest_of_a_revision():
+    runner = FakeRunner(stdout="---\nkind: ConfigMap\n")
+    client = helm.HelmClient.from_params({"helm_binary_path": "/opt/helm", "namespace": "ofm-production", "kubeconfig": None, "context": None},
+                                         binary_option="helm_binary_path", runner=runner)
+    assert client.manifest("ofm-social-os", 4) == "---\nkind: ConfigMap\n"
+    assert runner.calls == [["/opt/helm", "get", "manifest", "ofm-social-os", "--revision", "4", "--namespace", "ofm-production"]]
+    missing = helm.HelmClient.from_params({"namespace": "ns"}, binary_option="helm_binary_path",
+                                          runner=FakeRunner(raises=FileNotFoundError(2, "No such file or directory", "helm")))
+    with pytest.raises(InputError) as caught:
+        missing.manifest("r", 1)
+    assert caught.value.option == "helm_binary_path"
