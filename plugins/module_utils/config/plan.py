@@ -141,8 +141,8 @@ def diff_target(kind: str, target: str, current: Mapping[str, Any], wanted: Mapp
     return changes
 
 
-def diff_kind(kind: str, current: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, Mapping[str, Any]], *, secret: bool = False,  # pylint: disable=too-many-arguments
-              ordered: bool = False, absent: Any = REMOVED) -> "KindPlan":
+def diff_kind(kind: str, current: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, Mapping[str, Any]], *,  # pylint: disable=too-many-arguments
+              secret: bool = False, ordered: bool = False, absent: Any = REMOVED) -> "KindPlan":
     """The changes of every target the snapshot holds (targets it does not hold are not touched)."""
     changes: list[Change] = []
     for target, values in wanted.items():

@@ -244,4 +244,3 @@ def test_rows_that_are_not_json_or_have_other_columns_are_refused_at_the_read():
     wanted = {"table": "platform_rate_limits", "key": "platform", "rows": {"x": {"per_minute": 1}}}
     with pytest.raises(DataError, match="columns"):
         RateLimitsApplier(MemoryTable(copy.deepcopy(ROWS)), wanted=wanted).read()
-
