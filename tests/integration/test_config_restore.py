@@ -7,7 +7,8 @@ What the tests touch, so that nothing of the lab's own state changes:
   ``default`` namespace, or a fresh namespace of a real cluster) and deleted afterwards;
 - Redis: database 3 of the lab's Redis (the lab's flags are in database 0), its ``feature_flags:*`` keys seeded by each test;
 - Unleash: the lab's toggles in environment ``development`` (the lab seeds and resets only ``production``);
-- PostgreSQL: a rate limits table of each test's own in database ``ofm`` (and a role of its own for the half-way failure).
+- PostgreSQL: a rate limits table of each test's own in database ``ofm`` (and a role of its own for the half-way failure);
+- Helm: a release of the test's own (tests/integration/charts/ofm-mini) on the Kubernetes target, uninstalled afterwards.
 
 The module is marked shared_lab nevertheless: one test stops the lab's Redis (which the shared-lab modules use), and
 test_feature_flag stops and restarts it too, which empties every database of that Redis (it keeps nothing on disk), so these
@@ -26,6 +27,7 @@ import psycopg
 import pytest
 import redis
 import yaml
+from helmtest import Helm, helm_binary, rendered
 from kubelab import KubeServer, deployment_ready
 from labtest import AnsibleRun, Secrets, credentials, lab_request, run_lab, run_play
 
@@ -454,3 +456,26 @@ def test_snapshots_kept_as_secrets_of_the_cluster_are_found_by_latest(systems, s
     finally:
         if not kube.real:
             kube.resource("v1", "Secret").delete(name=f"ofm-config-snapshot-{snap['snapshot']['id'].lower()}", namespace=kube.namespace)
+
+
+def test_from_release_takes_the_previous_helm_revisions_configmap_and_env(systems, secrets, tmp_path):
+    kube = systems["kube"]
+    helm = Helm(helm_binary("v3"), kube, tmp_path / "helm")
+    release = f"cfg-{random.token_hex(3)}"
+    helm.install(release, "message=hello")
+    helm.upgrade(release, "message=broken-config")
+    assert rendered(helm, release)[0] == "broken-config"
+    try:
+        run = play([restore_task(systems, tmp_path, from_release="helm", release=release, helm_binary_path=str(helm.binary),
+                                 deployments=[f"{release}-api"], kinds=["configmaps", "env"])], tmp_path, secrets)
+        result = run.result["restored"]
+        assert not result.get("failed"), run.output
+        assert result["snapshot"]["source"] == "helm" and result["snapshot"]["id"] == f"helm:{release}@1"
+        assert [(item["kind"], item["status"]) for item in result["report"]["kinds"]] == [("configmaps", "restored"), ("env", "restored")]
+        assert result["changes"]["configmaps"] == [{"target": f"{release}-config", "key": "message", "action": "change", "before": "broken-config",
+                                                   "after": "hello"}]
+        assert rendered(helm, release)[0] == "hello" and result["verified"] == {"configmaps": True, "env": True}
+        env = kube.get("apps/v1", "Deployment", f"{release}-api")["spec"]["template"]["spec"]["containers"][0]["env"]
+        assert env == [{"name": "MESSAGE", "value": "hello"}] and result["not_restorable"] == []
+    finally:
+        helm("uninstall", release, "--namespace", kube.namespace, check=False)

@@ -292,3 +292,21 @@ def test_the_documentation_matches_the_argument_spec(module):
     fragments = (kube, redis_fragment, unleash_fragment, config_rollback)
     assert mismatches(module.ARGUMENT_SPEC, documented_options(module, *fragments)) == []
     assert mismatches(workflow.CONFIG_SPEC, doc_options(config_rollback.ModuleDocFragment.DOCUMENTATION)) == []
+
+
+def test_rollouts_follow_rollout_and_live_reload_and_a_flags_restore_waits_or_restarts(server):
+    pod = {"containers": [{"name": "api", "image": "api:1"}], "volumes": [{"name": "s", "secret": {"secretName": "ofm-social-os-secrets"}}]}
+    server.create("apps/v1", "Deployment", NS, {"metadata": {"name": "worker"}, "spec": {
+        "replicas": 1, "selector": {"matchLabels": {"app": "w"}}, "template": {"metadata": {"labels": {"app": "w"}}, "spec": pod}}})
+    client = KubeConfig(server.kube())
+    envs = {name: client.read_env(NS, name) for name in (API, CANARY, "worker")}
+    written = {"configmaps": [], "secrets": ["ofm-social-os-secrets"], "env": [], "flags": [API]}
+
+    def actions(**options: Any) -> dict[str, str]:
+        return {rollout.deployment: rollout.action for rollout in workflow.needed_rollouts({"rollout": "auto", **options}, envs, written)}
+    # the API's FEATURE_FLAGS was restored before the Secret it reads at start: restarted; the worker mounts the Secret: live
+    assert actions() == {API: "restart", CANARY: "restart", "worker": "live"}
+    assert actions(live_reload=True) == {API: "live", CANARY: "live", "worker": "live"}
+    assert actions(rollout="restart") == {API: "restart", CANARY: "restart", "worker": "restart"}
+    written["secrets"] = []
+    assert actions() == {API: "wait"}
