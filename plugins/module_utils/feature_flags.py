@@ -191,6 +191,7 @@ class DeploymentFlags:
     env_index: int
     text: str
     flags: dict[str, bool]
+    container: str = CONTAINER
 
     @property
     def location(self) -> str:
@@ -210,32 +211,43 @@ class DeploymentFlags:
 
     def patch(self, text: str) -> list[dict[str, Any]]:
         """The JSON patch of the one env entry's value, conditional (``test``) on the container, the entry and the value read."""
-        return [{"op": "test", "path": f"/spec/template/spec/containers/{self.container_index}/name", "value": CONTAINER},
+        return [{"op": "test", "path": f"/spec/template/spec/containers/{self.container_index}/name", "value": self.container},
                 {"op": "test", "path": f"{self.entry_path}/name", "value": VARIABLE},
                 {"op": "test", "path": f"{self.entry_path}/value", "value": self.text},
                 {"op": "replace", "path": f"{self.entry_path}/value", "value": text}]
 
 
-def deployment_flags(obj: dict[str, Any], namespace: str, name: str) -> DeploymentFlags:
-    """The ``FEATURE_FLAGS`` of container ``api`` of a Deployment read from the API server."""
+def deployment_flags(obj: dict[str, Any], namespace: str, name: str, container: str = CONTAINER, *, strict: bool = True) -> DeploymentFlags:
+    """The ``FEATURE_FLAGS`` of container ``container`` (``api``) of a Deployment read from the API server.
+
+    With ``strict=False`` a value that is not a valid ``FEATURE_FLAGS`` is no error: its ``flags`` are then empty and its ``text``
+    is what is there (a configuration restore replaces it whole).
+    """
     target = f"Deployment {namespace}/{name}"
     containers = (((obj.get("spec") or {}).get("template") or {}).get("spec") or {}).get("containers") or []
-    index = next((i for i, container in enumerate(containers) if container.get("name") == CONTAINER), None)
+    index = next((i for i, found in enumerate(containers) if found.get("name") == container), None)
     if index is None:
-        raise NotFoundError(f"{target} has no container {CONTAINER!r} (it has {[c.get('name') for c in containers]})", system="Kubernetes API",
-                            operation=f"read of {VARIABLE}", target=target, hint="Check deployments: each must run the OFM API in a container named api.")
+        raise NotFoundError(f"{target} has no container {container!r} (it has {[c.get('name') for c in containers]})", system="Kubernetes API",
+                            operation=f"read of {VARIABLE}", target=target,
+                            hint=f"Check deployments: each must run the OFM API in a container named {container}.")
     env = containers[index].get("env") or []
     at = next((i for i, entry in enumerate(env) if entry.get("name") == VARIABLE), None)
     if at is None:
-        raise NotFoundError(f"container {CONTAINER!r} of {target} has no {VARIABLE} env entry", system="Kubernetes API",
+        raise NotFoundError(f"container {container!r} of {target} has no {VARIABLE} env entry", system="Kubernetes API",
                             operation=f"read of {VARIABLE}", target=target,
                             hint="Check deployments; the flags' source of truth is an inline FEATURE_FLAGS env entry.")
     if env[at].get("valueFrom") is not None:
-        raise DataError(f"{VARIABLE} of container {CONTAINER!r} of {target} comes from valueFrom, not an inline value", system="Kubernetes API",
+        raise DataError(f"{VARIABLE} of container {container!r} of {target} comes from valueFrom, not an inline value", system="Kubernetes API",
                         operation=f"read of {VARIABLE}", target=target,
                         hint="This module changes an inline FEATURE_FLAGS value; change the referenced object instead.")
     text = env[at].get("value") or ""
-    return DeploymentFlags(namespace, name, obj, index, at, text, codec.parse(text, source=f"{VARIABLE} of {target}"))
+    try:
+        flags = codec.parse(text, source=f"{VARIABLE} of {target}")
+    except DataError:
+        if strict:
+            raise
+        flags = {}
+    return DeploymentFlags(namespace, name, obj, index, at, text, flags, container)
 
 
 class FlagSwitch(Switch):

@@ -155,22 +155,24 @@ class HelmClient:
     """Runs one helm binary for one namespace (and optional kubeconfig and context)."""
 
     def __init__(self, binary: str, namespace: str, kubeconfig: Optional[str] = None, context: Optional[str] = None,
-                 runner: Runner = run_process) -> None:
+                 runner: Runner = run_process, binary_option: str = "binary_path") -> None:
         self.binary = binary
         self.namespace = namespace
         self.kubeconfig = kubeconfig
         self.context = context
-        self.runner = CommandRunner(SYSTEM, program=HELM, runner=runner)
+        program = HELM if binary_option == HELM.option else Program(binary_option, HELM.accepted)
+        self.runner = CommandRunner(SYSTEM, program=program, runner=runner)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], binary_option: str = "binary_path", runner: Runner = run_process) -> "HelmClient":
+        """A client from the ``HELM_CONNECTION_SPEC`` options (the binary under ``binary_option`` when a module names it otherwise)."""
+        return cls(params.get(binary_option) or "helm", params["namespace"], params.get("kubeconfig"), params.get("context"), runner=runner,
+                   binary_option=binary_option)
 
     @property
     def commands(self) -> list[list[str]]:
         """The helm command lines run, secret flag values hidden."""
         return self.runner.commands
-
-    @classmethod
-    def from_params(cls, params: Mapping[str, Any], runner: Runner = run_process) -> "HelmClient":
-        """A client from the module's ``HELM_CONNECTION_SPEC`` options."""
-        return cls(params["binary_path"], params["namespace"], params["kubeconfig"], params["context"], runner=runner)
 
     def argv(self, *args: str) -> list[str]:
         """The full command line of a helm subcommand, with the connection flags."""
@@ -184,6 +186,10 @@ class HelmClient:
     def history(self, release: str) -> list[Revision]:
         stdout = self._run(self.argv("history", release, "--output", "json"), "history", release, timeout=60)
         return parse_history(stdout)
+
+    def manifest(self, release: str, revision: int) -> str:
+        """The manifest (multi-document YAML) helm rendered for ``revision`` of ``release`` (``helm get manifest --revision``)."""
+        return self._run(self.argv("get", "manifest", release, "--revision", str(revision)), "get manifest", release, timeout=60)
 
     def rollback_argv(self, release: str, revision: int, wait: bool, timeout: float) -> list[str]:
         options = ["--wait"] if wait else []

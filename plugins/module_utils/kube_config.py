@@ -389,6 +389,11 @@ class KubeConfig:
                                 hint="Read it again and plan the restore again (run the restore again).") from exc
         return True
 
+    def patch_deployment(self, namespace: str, name: str, body: Any,  # pylint: disable=too-many-arguments
+                         content_type: str = JSON_PATCH, dry_run: bool = False, operation: str = "patch") -> dict[str, Any]:
+        """One patch of Deployment ``name`` (a JSON patch by default, such as a conditional one of a single env entry)."""
+        return self._patch(WORKLOAD_API_VERSION, "Deployment", namespace, name, body, content_type, dry_run, operation=operation)
+
     def restart(self, namespace: str, name: str, now: Optional[datetime] = None, dry_run: bool = False) -> str:
         """Roll the Deployment's pods as ``kubectl rollout restart`` does: the pod template annotation ``RESTARTED_AT`` set to
         the time (one strategic merge patch); returns the time written."""

@@ -2,7 +2,7 @@
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A client for the Unleash admin API (only a client): a project's toggles and their state in one environment, turning a
-toggle on or off there, and creating a toggle.
+toggle (or many at once, with the bulk endpoint of Unleash 5 and newer) on or off there, and creating a toggle.
 
 Authentication is an admin API token sent as ``Authorization: <token>`` (no scheme), as Unleash expects. Turning a toggle
 on or off is idempotent on the server, so those POSTs are retried after a 5xx or a missing answer like a GET.
@@ -11,7 +11,7 @@ on or off is idempotent on the server, so those POSTs are retried after a 5xx or
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import validated_url
@@ -26,6 +26,7 @@ RETRIES = 3
 TOGGLE_TYPE = "kill-switch"
 # Unleash's own rule for project, environment and toggle names: URL-friendly characters.
 _URL_FRIENDLY = re.compile(r"[A-Za-z0-9~._-]+")
+_MISSING_TOGGLE = re.compile(r'no feature named "([^"]+)"')
 _TOKEN_HINT = "Set unleash_token (or UNLEASH_TOKEN) to an admin API token (Unleash > Admin > API access), sent as the Authorization header."
 
 
@@ -103,6 +104,27 @@ class UnleashClient:
             raise NotFoundError(f"there is no toggle {name!r} in {self.scope}", system=SYSTEM, operation=exc.operation, target=self.scope,
                                 status=exc.status, details={"toggle": name},
                                 hint="Check the toggle's name and unleash_project.") from exc
+
+    def set_many(self, names: Sequence[str], enabled: bool) -> None:
+        """Turn the toggles ``names`` on or off in the environment in one request (Unleash's bulk endpoint,
+        ``POST .../bulk_features/environments/<env>/on|off``). Unleash checks every name before it changes any: an unknown one
+        is a ``NotFoundError`` naming it, and nothing was changed."""
+        if not names:
+            return
+        features = [_url_friendly(name, "names") for name in names]
+        path = f"api/admin/projects/{quote(self.project, safe='')}/bulk_features/environments/{quote(self.environment, safe='')}/"
+        try:
+            self._request("POST", path + ("on" if enabled else "off"), json={"features": features}, idempotent=True, expected=(200, 202, 204))
+        except NotFoundError as exc:
+            missing = _MISSING_TOGGLE.search(exc.reason)
+            if "environment" in exc.reason.lower() and not missing:
+                raise InputError(f"the toggles have no environment {self.environment!r}", option="unleash_environment", system=SYSTEM,
+                                 operation=exc.operation, target=self.scope, status=exc.status,
+                                 hint="Check unleash_environment against the project's environments.") from exc
+            name = missing.group(1) if missing else None
+            raise NotFoundError(f"there is no toggle {name!r} in {self.scope}" if name else exc.reason, system=SYSTEM, operation=exc.operation,
+                                target=self.scope, status=exc.status, details={"toggle": name},
+                                hint="Check the toggle's name and unleash_project; no toggle was changed.") from exc
 
     def create(self, name: str, description: str = "Created by ofm.rollback") -> None:
         """Create toggle ``name`` (type kill-switch, off in every environment) in the project."""

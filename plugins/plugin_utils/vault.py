@@ -11,10 +11,14 @@ text; everywhere else (results, diffs, the audit trail) they are shown as ``<add
 
 from __future__ import annotations
 
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ansible.errors import AnsibleError
 from ansible.parsing.vault import VaultLib, is_encrypted, match_encrypt_secret
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+
+SYSTEM = "Ansible Vault"
 
 NO_SECRET_HINT = ("give the run a vault secret: --vault-id <label>@<source>, --vault-password-file <file>, --ask-vault-pass, "
                   "or a vault credential on the AWX job template")
@@ -61,3 +65,37 @@ class SecretBox:
         except AnsibleError:
             raise VaultUnavailable(f"{where} cannot be decrypted with the vault secret(s) of this run: the snapshot was sealed with "
                                    "another vault secret (give the one used when the snapshot was taken)") from None
+
+
+def sealer(loader: Any, vault_id: Optional[str] = None) -> Optional[Callable[[str], str]]:
+    """``seal(value)`` with the run's vault secrets for a snapshot, failing with the collection's error; None when the run has
+    no vault secret."""
+    secrets = vault_secrets_of(loader)
+    if not secrets:
+        return None
+    box = SecretBox(secrets, vault_id)
+
+    def seal(value: str) -> str:
+        try:
+            return box.seal(value)
+        except VaultUnavailable as exc:
+            raise OfmRollbackError(str(exc), system=SYSTEM, operation="encrypt",
+                                   hint="Check vault_id against the vault ids the run was given (--vault-id label@source).") from None
+    return seal
+
+
+def opener(loader: Any) -> Optional[Callable[[str, str], str]]:
+    """``open_secret(sealed, where)`` with the run's vault secrets, failing with the collection's error (the value never in it);
+    None when the run has no vault secret."""
+    secrets = vault_secrets_of(loader)
+    if not secrets:
+        return None
+    box = SecretBox(secrets)
+
+    def open_secret(sealed: str, where: str) -> str:
+        try:
+            return box.open(sealed, where)
+        except VaultUnavailable as exc:
+            raise OfmRollbackError(str(exc), system=SYSTEM, operation="decrypt", target=where,
+                                   hint="Run with the vault secret the snapshot was taken with (--vault-id or --vault-password-file).") from None
+    return open_secret

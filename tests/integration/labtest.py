@@ -226,8 +226,10 @@ def run_local_playbook(playbook: Path, workdir: Path, *, extra_vars: Optional[di
     return subprocess.run(argv, cwd=workdir, env=ansible_env(workdir, env), capture_output=True, text=True, timeout=timeout, check=False)
 
 
-def run_play(tasks: list[dict[str, Any]], workdir: Path, env: Optional[dict[str, str]] = None, *, diff: bool = False) -> AnsibleRun:
-    """Run ``tasks`` in a play on localhost with ``ansible-playbook``, then save what each task registered."""
+def run_play(tasks: list[dict[str, Any]], workdir: Path, env: Optional[dict[str, str]] = None, *, diff: bool = False,
+             options: Sequence[str] = ()) -> AnsibleRun:
+    """Run ``tasks`` in a play on localhost with ``ansible-playbook`` (and its command-line ``options``, such as
+    ``--vault-password-file``), then save what each task registered."""
     results = workdir / "results.json"
     registered = ", ".join(f"'{task['register']}': {task['register']}" for task in tasks if "register" in task)
     save = {"name": "Save the registered results", "check_mode": False, "changed_when": False,
@@ -235,7 +237,7 @@ def run_play(tasks: list[dict[str, Any]], workdir: Path, env: Optional[dict[str,
     playbook = workdir / "play.yml"
     playbook.write_text(yaml.safe_dump([{"name": "Integration test play", "hosts": "localhost", "gather_facts": False,
                                          "tasks": [*tasks, save]}]))
-    done = run_local_playbook(playbook, workdir, options=["--diff"] * diff, env=env)
+    done = run_local_playbook(playbook, workdir, options=["--diff"] * diff + list(options), env=env)
     assert results.exists(), f"ansible-playbook exited {done.returncode} before saving its results:\n{done.stdout}\n{done.stderr}"
     return AnsibleRun(done.returncode, json.loads(results.read_text()), done.stdout, done.stderr)
 

@@ -438,6 +438,8 @@ class FakeUnleash(FakeService):
         if request.headers.get("Authorization") != UNLEASH_TOKEN:
             return self._error(401, "UnauthorizedError", "You must log in to use Unleash.")
         parts = request.path_only.strip("/").split("/")
+        if parts[:3] == ["api", "admin", "projects"] and len(parts) == 8 and parts[4:6] == ["bulk_features", "environments"]:
+            return self._bulk(self.projects.get(parts[3], {}), parts[3], parts[6], parts[7], request.body.get("features") or [])
         if parts[:3] != ["api", "admin", "projects"] or len(parts) < 5 or parts[4] != "features":
             return self._error(404, "NotFoundError", f"The path you were looking for ({request.path_only}) is not available.")
         project = self.projects.setdefault(parts[3], {}) if request.method == "POST" else self.projects.get(parts[3], {})
@@ -460,6 +462,17 @@ class FakeUnleash(FakeService):
             project[name][env] = parts[8] == "on"
             return Reply(200, "")
         return self._error(404, "NotFoundError", f"The path you were looking for ({request.path_only}) is not available.")
+
+    def _bulk(self, project: dict[str, dict[str, bool]], name: str, env: str, switch: str, features: list[str]) -> Reply:
+        """``POST .../bulk_features/environments/<env>/on|off``: every toggle checked before any changes, as Unleash 8 does."""
+        for feature in features:
+            if feature not in project:
+                return self._error(404, "NotFoundError", f'There\'s no feature named "{feature}" in project "{name}".')
+            if env not in project[feature]:
+                return self._error(404, "NotFoundError", f"Could not find environment {env} for feature: {feature}")
+        for feature in features:
+            project[feature][env] = switch == "on"
+        return Reply(200, "")
 
 
 # --- the lab's stand-ins -------------------------------------------------------------------------

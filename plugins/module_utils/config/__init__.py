@@ -7,5 +7,10 @@
   (``DirectoryStore``, ``KubeSecretStore``);
 - ``plan``: what a restore changes per kind, target and key (secret values masked), the ``Applier`` protocol each system's
   applier follows, and ``restore``, which applies a plan and reports per kind what was and was not restored;
-- ``kube_appliers``: the appliers of the kinds ``configmaps``, ``secrets`` and ``env`` (over ``module_utils.kube_config``).
+- ``kube_appliers``: the appliers of the kinds ``configmaps``, ``secrets`` and ``env`` (over ``module_utils.kube_config``);
+- ``appliers``: the appliers of the kinds ``flags`` (Deployments' ``FEATURE_FLAGS`` and the Redis cache), ``unleash`` and
+  ``rate_limits``;
+- ``release``: the previous values without a snapshot, from a Helm release's previous revision or a Deployment's previous
+  ReplicaSet;
+- ``workflow``: what the actions ``config_snapshot`` and ``config_restore`` do with their options.
 """

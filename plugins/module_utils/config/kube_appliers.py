@@ -21,7 +21,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, TypeVar
 from ansible_collections.ofm.rollback.plugins.module_utils.config.plan import ORDER_KEY, REMOVE, Change
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import SYSTEM
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import DataObject, DeploymentEnv, KubeConfig, merged_env
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import DataObject, DeploymentEnv, KubeConfig, merged_env, pod_template_env
 
 T = TypeVar("T")
 OBJECT_KINDS = {"configmaps": "ConfigMap", "secrets": "Secret"}
@@ -120,6 +120,12 @@ class EnvApplier(_Counted):
                 if entry.get("name") not in self.keep:
                     keys[f"{container}/{entry.get('name')}"] = dict(entry)
         return result
+
+    def written(self, name: str, obj: Mapping[str, Any]) -> None:
+        """Another kind wrote Deployment ``name`` (``obj``, as the API server answered the write, such as the flags kind's
+        ``FEATURE_FLAGS`` patch): this applier's write is then conditional on that state, not on the one it read."""
+        if name in self.deployments:
+            self.deployments[name] = pod_template_env(obj)
 
     def apply(self, changes: Sequence[Change]) -> None:
         """Make the env of one Deployment's containers exactly the changes' wanted entries (in their order), the ``keep``

@@ -27,8 +27,10 @@ follow the same protocol) has:
 - ``round_trips``: the requests it made so far (reads included), for the benchmark;
 
 and optionally ``secret`` (mask values; default False), ``ordered`` (the order of a target's keys matters, as for env
-entries; a reorder is then the change of the key ``ORDER_KEY``; default False) and ``entries(section)`` (the section as
-``{target: {key: value}}``; default: the section itself, the shape of ``configmaps`` and ``secrets``).
+entries; a reorder is then the change of the key ``ORDER_KEY``; default False), ``entries(section)`` (the section as
+``{target: {key: value}}``; default: the section itself, the shape of ``configmaps`` and ``secrets``) and ``absent`` (the value
+a key the snapshot does not hold must have instead of being removed, such as ``False`` for an Unleash toggle created after
+the snapshot: it is turned off, not deleted; default: such keys are removed).
 """
 
 from __future__ import annotations
@@ -104,16 +106,33 @@ class Change:
         return SECRET, MASKS[self.action]
 
 
+class _Removed:
+    """The default ``absent``: a key the snapshot does not hold is removed."""
+
+    def __repr__(self) -> str:
+        return "REMOVED"
+
+
+REMOVED = _Removed()
+
+
 def diff_target(kind: str, target: str, current: Mapping[str, Any], wanted: Mapping[str, Any], *, secret: bool = False,  # pylint: disable=too-many-arguments
-                ordered: bool = False) -> list[Change]:
-    """The changes that make ``current`` (a target's keys now) ``wanted``: wanted keys in their order, then removals."""
+                ordered: bool = False, absent: Any = REMOVED) -> list[Change]:
+    """The changes that make ``current`` (a target's keys now) ``wanted``: wanted keys in their order, then the keys ``wanted``
+    lacks: removed, or (with ``absent``) changed to that value, unchanged when they have it."""
     changes = []
     for key, value in wanted.items():
         if key not in current:
             changes.append(Change(kind, target, key, ADD, None, value, secret))
         else:
             changes.append(Change(kind, target, key, UNCHANGED if current[key] == value else CHANGE, current[key], value, secret))
-    changes.extend(Change(kind, target, key, REMOVE, value, None, secret) for key, value in current.items() if key not in wanted)
+    for key, value in current.items():
+        if key in wanted:
+            continue
+        if absent is REMOVED:
+            changes.append(Change(kind, target, key, REMOVE, value, None, secret))
+        else:
+            changes.append(Change(kind, target, key, UNCHANGED if value == absent else CHANGE, value, absent, secret))
     if ordered:
         now = [key for key in current if key in wanted]
         then = [key for key in wanted if key in current]
@@ -122,12 +141,12 @@ def diff_target(kind: str, target: str, current: Mapping[str, Any], wanted: Mapp
     return changes
 
 
-def diff_kind(kind: str, current: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, Mapping[str, Any]], *, secret: bool = False,
-              ordered: bool = False) -> "KindPlan":
+def diff_kind(kind: str, current: Mapping[str, Mapping[str, Any]], wanted: Mapping[str, Mapping[str, Any]], *,  # pylint: disable=too-many-arguments
+              secret: bool = False, ordered: bool = False, absent: Any = REMOVED) -> "KindPlan":
     """The changes of every target the snapshot holds (targets it does not hold are not touched)."""
     changes: list[Change] = []
     for target, values in wanted.items():
-        changes.extend(diff_target(kind, target, current.get(target) or {}, values, secret=secret, ordered=ordered))
+        changes.extend(diff_target(kind, target, current.get(target) or {}, values, secret=secret, ordered=ordered, absent=absent))
     return KindPlan(kind, tuple(changes), secret)
 
 
@@ -224,7 +243,7 @@ def make_plan(appliers: Mapping[str, Any], sections: Mapping[str, Any]) -> Plan:
         applier = appliers[kind]
         secret = bool(getattr(applier, "secret", False))
         plans.append(diff_kind(kind, entries_of(applier, applier.read()), entries_of(applier, sections[kind]), secret=secret,
-                               ordered=bool(getattr(applier, "ordered", False))))
+                               ordered=bool(getattr(applier, "ordered", False)), absent=getattr(applier, "absent", REMOVED)))
     return Plan(tuple(plans))
 
 

@@ -53,6 +53,12 @@ def test_a_target_diff_says_per_key_what_changes_wanted_keys_first():
         ("B", CHANGE, "2", "3"), ("A", UNCHANGED, "1", "1"), ("NEW", ADD, None, "4"), ("GONE", REMOVE, "x", None)]
 
 
+def test_with_an_absent_value_a_key_the_snapshot_lacks_takes_that_value_instead_of_being_removed():
+    changes = diff_target("unleash", "default/production", {"kept": True, "on": True, "off": False}, {"kept": True}, absent=False)
+    assert [(change.key, change.action, change.before, change.after) for change in changes] == [
+        ("kept", UNCHANGED, True, True), ("on", CHANGE, True, False), ("off", UNCHANGED, False, False)]
+
+
 def test_a_reorder_is_a_change_only_when_order_counts_and_only_of_the_common_keys():
     assert not [change for change in diff_target("env", "d", {"A": 1, "B": 2}, {"B": 2, "A": 1}) if change.changed]
     assert [change for change in diff_target("env", "d", {"A": 1, "B": 2}, {"A": 1, "C": 3, "B": 2}, ordered=True)

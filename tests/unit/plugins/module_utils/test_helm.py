@@ -182,3 +182,16 @@ def test_from_params_passes_the_connection_options_to_every_command():
     helm.HelmClient.from_params(params, runner=runner).history("ofm-social-os")
     assert runner.calls == [["/opt/helm", "history", "ofm-social-os", "--output", "json", "--namespace", "ofm-staging",
                              "--kubeconfig", "/etc/kubeconfig"]]
+
+
+def test_from_params_and_the_manifest_of_a_revision():
+    runner = FakeRunner(stdout="---\nkind: ConfigMap\n")
+    client = helm.HelmClient.from_params({"helm_binary_path": "/opt/helm", "namespace": "ofm-production", "kubeconfig": None, "context": None},
+                                         binary_option="helm_binary_path", runner=runner)
+    assert client.manifest("ofm-social-os", 4) == "---\nkind: ConfigMap\n"
+    assert runner.calls == [["/opt/helm", "get", "manifest", "ofm-social-os", "--revision", "4", "--namespace", "ofm-production"]]
+    missing = helm.HelmClient.from_params({"namespace": "ns"}, binary_option="helm_binary_path",
+                                          runner=FakeRunner(raises=FileNotFoundError(2, "No such file or directory", "helm")))
+    with pytest.raises(InputError) as caught:
+        missing.manifest("r", 1)
+    assert caught.value.option == "helm_binary_path"

@@ -44,6 +44,25 @@ def test_set_enabled_posts_on_or_off_in_the_environment(unleash):
     assert unleash.state("publish_v2", "development") is False
 
 
+def test_set_many_turns_toggles_on_or_off_in_one_bulk_request(unleash):
+    client = client_for(unleash)
+    client.set_many(["new_composer", "tiktok_direct_post"], False)
+    client.set_many([], True)
+    assert [(r.method, r.path, r.body) for r in unleash.writes()] == [
+        ("POST", "/api/admin/projects/default/bulk_features/environments/production/off", {"features": ["new_composer", "tiktok_direct_post"]})]
+    assert client.toggles() == {"publish_v2": False, "new_composer": False, "tiktok_direct_post": False}
+
+
+def test_set_many_with_an_unknown_toggle_names_it_and_changes_none(unleash):
+    with pytest.raises(NotFoundError) as caught:
+        client_for(unleash).set_many(["new_composer", "no_such_toggle"], False)
+    assert caught.value.details["toggle"] == "no_such_toggle" and "no toggle was changed" in caught.value.hint
+    assert unleash.state("new_composer") is True
+    with pytest.raises(InputError) as caught:
+        client_for(unleash, unleash_environment="staging").set_many(["new_composer"], False)
+    assert caught.value.option == "unleash_environment"
+
+
 def test_an_unknown_toggle_is_not_found_naming_it(unleash):
     with pytest.raises(NotFoundError) as caught:
         client_for(unleash).set_enabled("no_such_toggle", False)
