@@ -5,6 +5,7 @@
     lab status [--json]
     lab reset
     lab canary bad slow|errors|webhooks|db|publish|queue ... | lab canary good | lab canary status
+    lab config bad | lab config good
     lab traffic
     lab info [--json]
 """
@@ -16,13 +17,17 @@ import shutil
 import sys
 from typing import Optional, Sequence
 
-from lab import process
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+
+from lab import app_config, process
 from lab.components import COMPONENTS
 from lab.components.base import http_json
 from lab.components.haproxy import weights
 from lab.config import HOST, REPO_ROOT, LabConfig, load_config
 
 FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue")
+# The components holding the OFM API's configuration (`lab config`).
+CONFIG_COMPONENTS = ("kube-apiserver", "redis", "postgres", "unleash")
 
 
 def cmd_up(cfg: LabConfig, only: Sequence[str] = ()) -> int:
@@ -105,7 +110,22 @@ def cmd_reset(cfg: LabConfig) -> int:
     for component in COMPONENTS:
         if component.pid(cfg) is not None:
             component.reset(cfg)
-    print(f"lab reset: canary healthy, canary weight {cfg.canary_weight} %, stand-in stores and injected faults cleared")
+    print(f"lab reset: canary healthy, canary weight {cfg.canary_weight} %, stand-in stores and injected faults cleared, "
+          "configuration as seeded (Kubernetes objects, Redis flags, Unleash toggles, rate limits)")
+    return 0
+
+
+def cmd_config(cfg: LabConfig, action: str) -> int:
+    down = [c.name for c in COMPONENTS if c.name in CONFIG_COMPONENTS and c.pid(cfg) is None]
+    if down:
+        raise process.LabError(f"lab config {action}: {', '.join(down)} not running; is the lab up? (lab status)")
+    try:
+        lines = app_config.make_bad(cfg) if action == "bad" else app_config.make_good(cfg)
+    except RuntimeError as exc:
+        raise process.LabError(str(exc)) from exc
+    print(f"lab config {action}: " + ("a configuration change the canary suffers from" if action == "bad" else "configuration as seeded"))
+    for line in lines:
+        print(f"  {line}")
     return 0
 
 
@@ -169,6 +189,8 @@ def build_parser() -> argparse.ArgumentParser:
     canary = sub.add_parser("canary", help="make the canary bad or good")
     canary.add_argument("action", choices=("bad", "good", "status"))
     canary.add_argument("faults", nargs="*", metavar="FAULT", help=f"one or more of: {', '.join(FAULTS)}")
+    config = sub.add_parser("config", help="make the API's configuration bad (a change the canary suffers from) or good (as seeded)")
+    config.add_argument("action", choices=("bad", "good"))
     sub.add_parser("traffic", help="HAProxy weights of stable and canary")
     info = sub.add_parser("info", help="URLs, credentials file, sockets")
     info.add_argument("--json", action="store_true")
@@ -198,9 +220,11 @@ def main(argv: Optional[list[str]] = None) -> int:
             return cmd_reset(cfg)
         if args.command == "canary":
             return cmd_canary(cfg, args.action, args.faults)
+        if args.command == "config":
+            return cmd_config(cfg, args.action)
         if args.command == "traffic":
             return cmd_traffic(cfg)
         return cmd_info(cfg, args.json)
-    except (process.LabError, ValueError, OSError) as exc:
+    except (process.LabError, ValueError, OSError, OfmRollbackError) as exc:
         print(f"lab {args.command}: {exc}", file=sys.stderr)
         return 2

@@ -79,6 +79,9 @@ def new_identity(name: str, roles: list[str]) -> Identity:
 # Users of the Kubernetes API test server too (their tokens are bearer tokens there; see lab/components/kube_apiserver.py),
 # without the ops API's admin role: kube_sre may do what the emergency fallback does, kube_viewer only read.
 KUBE_IDENTITIES = {"kube_sre": ["operator"], "kube_viewer": ["viewer"]}
+# The keys of the OFM API's Secret ofm-social-os-secrets on the Kubernetes test server (lab/services/kube/seed.py), with the
+# prefix of their generated lab values.
+OFM_API_SECRETS = {"TIKTOK_API_KEY": "tk-lab-", "META_APP_SECRET": "meta-lab-", "INSTAGRAM_API_KEY": "ig-lab-"}
 
 
 @dataclass
@@ -96,6 +99,7 @@ class Credentials:
     redis_password: str = ""
     unleash_db_password: str = ""
     unleash_admin_token: str = ""
+    ofm_api_secrets: dict[str, str] = field(default_factory=dict)
 
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""
@@ -112,6 +116,10 @@ class Credentials:
             # Unleash's admin token format: <projects>:<environment>.<secret>
             self.unleash_admin_token = "*:*." + secrets.token_hex(24)
             added = True
+        for key, prefix in OFM_API_SECRETS.items():
+            if not self.ofm_api_secrets.get(key):
+                self.ofm_api_secrets[key] = prefix + secrets.token_hex(16)
+                added = True
         return added
 
     @classmethod
@@ -133,6 +141,7 @@ class Credentials:
             redis_password=secrets.token_hex(16),
             unleash_db_password=secrets.token_hex(16),
             unleash_admin_token="*:*." + secrets.token_hex(24),
+            ofm_api_secrets={key: prefix + secrets.token_hex(16) for key, prefix in OFM_API_SECRETS.items()},
         )
 
     @classmethod

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import shutil
-import socket
+
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 
 from lab.components.base import Component
 from lab.config import HOST, LabConfig
@@ -69,8 +70,9 @@ class HAProxy(Component):
         return [shutil.which("haproxy") or "haproxy", "-db", "-f", str(self.config_file(cfg))]
 
     def reset(self, cfg: LabConfig) -> None:
-        runtime_command(cfg, f"set server {BACKEND}/stable weight {100 - cfg.canary_weight}")
-        runtime_command(cfg, f"set server {BACKEND}/canary weight {cfg.canary_weight}")
+        client = runtime(cfg)
+        client.set_weight(BACKEND, "stable", 100 - cfg.canary_weight)
+        client.set_weight(BACKEND, "canary", cfg.canary_weight)
 
     def endpoints(self, cfg: LabConfig) -> dict[str, str]:
         found = super().endpoints(cfg)
@@ -78,23 +80,12 @@ class HAProxy(Component):
         return found
 
 
-def runtime_command(cfg: LabConfig, command: str) -> str:
-    """Send one command to HAProxy's runtime API over its TCP admin socket."""
-    with socket.create_connection((HOST, cfg.ports["haproxy_admin"]), timeout=3) as conn:
-        conn.sendall(command.encode() + b"\n")
-        chunks = []
-        while True:
-            chunk = conn.recv(65536)
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks).decode()
+def runtime(cfg: LabConfig) -> HaproxyRuntimeClient:
+    """The collection's client of HAProxy's runtime API, on the lab's TCP admin socket."""
+    return HaproxyRuntimeClient(f"{HOST}:{cfg.ports['haproxy_admin']}", timeout=3)
 
 
 def weights(cfg: LabConfig) -> dict[str, int]:
     """Current weights of the stable and canary servers, from the runtime API."""
-    found = {}
-    for server in ("stable", "canary"):
-        answer = runtime_command(cfg, f"get weight {BACKEND}/{server}")
-        found[server] = int(answer.split()[0])
-    return found
+    client = runtime(cfg)
+    return {server: client.get_weight(BACKEND, server).current for server in ("stable", "canary")}

@@ -3,10 +3,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any, Optional
 
 from lab.components import helm_release
 from lab.components.base import PythonService, http_json
 from lab.config import Identity, LabConfig
+from lab.process import LabError
+from lab.services.common import KubeReadError, kube_request
 from lab.services.kube import seed
 
 
@@ -28,6 +31,14 @@ def rbac_users(identities: dict[str, Identity]) -> dict[str, dict[str, object]]:
     """The server's --rbac-file: the bearer token of each lab RBAC identity -> its user name and rules."""
     return {identities["kube_sre"].token: {"user": "kube-sre", "rules": SRE_RULES},
             identities["kube_viewer"].token: {"user": "kube-viewer", "rules": VIEWER_RULES}}
+
+
+def kube_call(cfg: LabConfig, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Optional[Any]:
+    """One request to the lab's Kubernetes API test server as the cluster admin (no token); the answer, None for a 404."""
+    try:
+        return kube_request(cfg.url("kube_apiserver"), method, path, body, content_type, timeout=30)
+    except KubeReadError as exc:
+        raise LabError(f"Kubernetes API test server at {cfg.url('kube_apiserver')}: {exc}; is the lab up? (lab status)") from exc
 
 
 class KubeApiServer(PythonService):
@@ -52,7 +63,7 @@ class KubeApiServer(PythonService):
     ports = ("kube_apiserver",)
     description = ("Kubernetes API test server (discovery, CRUD, patches, watch, Deployment/StatefulSet/DaemonSet/Argo Rollout controllers), "
                    "seeded with namespace ofm-production: the Rollout at canary weight 10, the canary Ingress and Deployments, the API "
-                   "Deployment at its bad release (revision 2 over 1)")
+                   "Deployment at its bad release (revision 2 over 1), the API's ConfigMap, Secret and container env")
     stand_in = "a Kubernetes control plane (none can run here); KUBECONFIG=<state>/kubeconfig for kubectl, helm and the kubernetes client"
 
     def service_args(self, cfg: LabConfig) -> list[str]:
@@ -68,6 +79,10 @@ class KubeApiServer(PythonService):
     def rbac_file(cfg: LabConfig) -> Path:
         return cfg.path("data", "kube-rbac.json")
 
+    def env(self, cfg: LabConfig) -> dict[str, str]:
+        # The values of the seeded Secret ofm-social-os-secrets (lab/services/kube/seed.py): environment, not argv.
+        return {"OFM_LAB_OFM_SECRETS": json.dumps(cfg.credentials().ofm_api_secrets)}
+
     def prepare(self, cfg: LabConfig) -> None:
         users = rbac_users(cfg.credentials().identities)
         path = self.rbac_file(cfg)
@@ -77,6 +92,11 @@ class KubeApiServer(PythonService):
 
     def started(self, cfg: LabConfig) -> None:
         print(f"  {'':<18} {helm_release.ensure(cfg)}")
+
+    @staticmethod
+    def seed_config(cfg: LabConfig) -> None:
+        """The API's ConfigMap, Secret and container env back as seeded, nothing else touched."""
+        kube_call(cfg, "POST", "/__lab/seed", {"scope": "config"})
 
     def reset(self, cfg: LabConfig) -> None:
         http_json(f"{cfg.url('kube_apiserver')}/__lab/faults", "DELETE")

@@ -27,6 +27,9 @@ DATABASE = "ofm"
 ADMIN_ROLE = "ofm_admin"
 APP_ROLE = "ofm_app"
 SCHEMA_VERSION = "20261101_003"
+# platform_rate_limits as seeded: platform -> (per_minute, per_hour, per_day, burst); `lab reset` and `lab config good` put it back.
+RATE_LIMITS = {"instagram": (60, 1000, 10000, 10), "tiktok": (30, 600, 6000, 5), "reddit": (60, 1000, 10000, 10), "x": (50, 900, 9000, 10)}
+RATE_LIMIT_COLUMNS = ("per_minute", "per_hour", "per_day", "burst")
 
 POSTGRESQL_CONF = """\
 # Written by `lab up` (lab/components/postgres.py); edits are lost on the next start.
@@ -105,12 +108,26 @@ INSERT INTO webhooks (platform, event, payload)
   SELECT 'tiktok', 'video.publish.complete', jsonb_build_object('seq', n) FROM generate_series(1, 100) AS n;
 INSERT INTO platform_tokens (creator_id, platform, token_hash, expires_at)
   SELECT n, 'tiktok', md5('token' || n), now() + interval '30 days' FROM generate_series(1, 50) AS n;
-INSERT INTO platform_rate_limits VALUES ('instagram', 60, 1000, 10000, 10), ('tiktok', 30, 600, 6000, 5),
-  ('reddit', 60, 1000, 10000, 10), ('x', 50, 900, 9000, 10);
+INSERT INTO platform_rate_limits VALUES {rate_limits};
 INSERT INTO audit_logs (actor_sub, actor_email, action, resource, meta)
   VALUES ('lab|admin', 'admin@lab.ofm.social', 'lab.seed', 'database', '{{"tables": 8}}');
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {app};
+"""
+
+
+def rate_limit_rows() -> str:
+    return ", ".join(f"('{platform}', {', '.join(map(str, limits))})" for platform, limits in RATE_LIMITS.items())
+
+
+# The seeded rows back in one transaction: others deleted, changed ones updated, none written when nothing differs.
+RESET_RATE_LIMITS = """
+BEGIN;
+DELETE FROM platform_rate_limits WHERE platform NOT IN ({platforms});
+INSERT INTO platform_rate_limits AS current VALUES {rows}
+  ON CONFLICT (platform) DO UPDATE SET {assignments}
+  WHERE ({current_columns}) IS DISTINCT FROM ({excluded_columns});
+COMMIT;
 """
 
 
@@ -216,10 +233,32 @@ class Postgres(Component):
             self.psql(cfg, f"CREATE ROLE {ADMIN_ROLE} LOGIN SUPERUSER PASSWORD '{creds.db_admin_password}';"
                            f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{creds.db_app_password}';"
                            f"CREATE DATABASE {DATABASE} OWNER {ADMIN_ROLE};")
-            self.psql(cfg, SCHEMA + SEED.format(version=SCHEMA_VERSION, app=APP_ROLE), database=DATABASE)
+            self.psql(cfg, SCHEMA + SEED.format(version=SCHEMA_VERSION, app=APP_ROLE, rate_limits=rate_limit_rows()), database=DATABASE)
         if not any(self.repo_dir(cfg).glob("backup/*/backup.info")):
             self.pgbackrest(cfg, "stanza-create")
             self.pgbackrest(cfg, "backup", "--type=full")
+
+    def reset(self, cfg: LabConfig) -> None:
+        self.seed_rate_limits(cfg)
+
+    def seed_rate_limits(self, cfg: LabConfig) -> None:
+        """platform_rate_limits back to its seeded rows (RATE_LIMITS)."""
+        self.psql(cfg, RESET_RATE_LIMITS.format(
+            platforms=", ".join(f"'{platform}'" for platform in RATE_LIMITS), rows=rate_limit_rows(),
+            assignments=", ".join(f"{column} = excluded.{column}" for column in RATE_LIMIT_COLUMNS),
+            current_columns=", ".join(f"current.{column}" for column in RATE_LIMIT_COLUMNS),
+            excluded_columns=", ".join(f"excluded.{column}" for column in RATE_LIMIT_COLUMNS)), database=DATABASE)
+
+    def set_rate_limit(self, cfg: LabConfig, platform: str, column: str, value: int) -> None:
+        """One limit of one platform's row (as an operator's UPDATE would)."""
+        if column not in RATE_LIMIT_COLUMNS or platform not in RATE_LIMITS:
+            raise ValueError(f"rate limit: platform one of {', '.join(RATE_LIMITS)}, column one of {', '.join(RATE_LIMIT_COLUMNS)}")
+        self.psql(cfg, f"UPDATE platform_rate_limits SET {column} = {int(value)} WHERE platform = '{platform}'", database=DATABASE)
+
+    def rate_limits(self, cfg: LabConfig) -> dict[str, tuple[int, ...]]:
+        """platform_rate_limits now: platform -> (per_minute, per_hour, per_day, burst)."""
+        rows = self.psql(cfg, f"SELECT platform, {', '.join(RATE_LIMIT_COLUMNS)} FROM platform_rate_limits ORDER BY platform", database=DATABASE)
+        return {fields[0]: tuple(int(value) for value in fields[1:]) for fields in (line.split("|") for line in rows.splitlines() if line)}
 
     def psql(self, cfg: LabConfig, sql: str, database: str = "postgres") -> str:
         return run_as_postgres([str(PG_BIN / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir(cfg)),

@@ -41,6 +41,11 @@ def seed_flags(cfg: LabConfig) -> None:
     pipe.execute()
 
 
+def set_flag(cfg: LabConfig, name: str, enabled: bool) -> None:
+    """Cache one flag as the application does after reading it: SET with the TTL."""
+    client(cfg).set(flags.KEY_PREFIX + name, "true" if enabled else "false", ex=flags.ttl_seconds())
+
+
 class Redis(Component):
     name = "redis"
     ports = ("redis",)

@@ -64,9 +64,15 @@ def seed_toggles(cfg: LabConfig) -> None:
         if name not in existing:
             if admin(cfg, "POST", base, {"name": name, "type": "kill-switch", "description": "OFM lab toggle"}) is None:
                 raise RuntimeError(f"unleash: could not create the toggle {name}")
-        switch = "on" if enabled else "off"
-        if admin(cfg, "POST", f"{base}/{name}/environments/{flags.UNLEASH_ENVIRONMENT}/{switch}") is None:
-            raise RuntimeError(f"unleash: could not turn {name} {switch} in {flags.UNLEASH_ENVIRONMENT}")
+        set_toggle(cfg, name, enabled)
+
+
+def set_toggle(cfg: LabConfig, name: str, enabled: bool) -> None:
+    """Turn a toggle of project default on or off in the production environment."""
+    switch = "on" if enabled else "off"
+    path = f"/api/admin/projects/{flags.UNLEASH_PROJECT}/features/{name}/environments/{flags.UNLEASH_ENVIRONMENT}/{switch}"
+    if admin(cfg, "POST", path) is None:
+        raise RuntimeError(f"unleash: could not turn {name} {switch} in {flags.UNLEASH_ENVIRONMENT}")
 
 
 class Unleash(Component):

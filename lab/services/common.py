@@ -1,4 +1,5 @@
-"""What the lab's services share besides HTTP plumbing: timestamps, JSONL stores, fault injection, start-up checks.
+"""What the lab's services share besides HTTP plumbing: timestamps, JSONL stores, fault injection, a reader of the Kubernetes
+API test server, start-up checks.
 
 Every stand-in offers ``/__lab/*`` routes (loopback only, no auth) so tests can inject faults; ``FaultInjector``
 answers them and fails the next matching requests before any route runs.
@@ -12,9 +13,13 @@ import os
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, TypeVar
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 
 from lab.services.httpbase import HTTPError, Request, Response, Router
 
@@ -161,6 +166,39 @@ class FaultInjector:
         return Response(200, {"fault": None})
 
 
+class KubeReadError(Exception):
+    """The Kubernetes API could not be read."""
+
+
+def kube_request(base_url: str, method: str, path: str, body: Any = None, content_type: str = "application/json",  # pylint: disable=too-many-arguments
+                 timeout: float = 2.0) -> Optional[Any]:
+    """One request to the lab's Kubernetes API test server, without a token (the cluster admin): the JSON answer, None for a
+    404; KubeReadError for any other failure."""
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(base_url.rstrip("/") + path, data=data, method=method, headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as answer:  # nosec - loopback lab URL
+            return json.load(answer)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise KubeReadError(f"{method} {path}: HTTP {exc.code} {exc.read().decode(errors='replace')[:300]}".rstrip()) from exc
+    except (OSError, ValueError) as exc:
+        raise KubeReadError(f"{method} {path}: {exc}") from exc
+
+
+class KubeReader:
+    """GETs objects from the lab's Kubernetes API test server as JSON (no token: the cluster admin); None for an object that
+    does not exist."""
+
+    def __init__(self, url: str, timeout: float = 2.0):
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+
+    def get(self, path: str) -> Optional[dict[str, Any]]:
+        return kube_request(self.url, "GET", path, timeout=self.timeout)
+
+
 def cli_number(convert: Callable[[str], T], accepts: Callable[[T], bool], requirement: str) -> Callable[[str], T]:
     """An argparse ``type``: ``convert`` the text, then refuse a value that ``accepts`` rejects, naming the ``requirement``."""
 
@@ -178,7 +216,7 @@ def build_or_exit(service: str, build: Callable[[], T], store: Optional[str]) ->
     """``build()`` the service's app, or exit saying why ``service`` cannot start (a stored record without a field names ``store``)."""
     try:
         return build()
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, OfmRollbackError) as exc:
         sys.exit(f"{service} cannot start: {exc}")
     except KeyError as exc:
         sys.exit(f"{service} cannot start: {store} holds a record without field {exc}; fix or remove that line")

@@ -14,43 +14,19 @@ watch events, instead of overwriting HAProxy on every pass. ``POST /__lab/sync``
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import threading
-import urllib.error
-import urllib.request
 from typing import Any, Optional
 
-from lab.services.common import FaultInjector, iso_now
-from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
+
+from lab.services.common import FaultInjector, KubeReader, KubeReadError, iso_now
 from lab.services.httpbase import Request, Response, Router, base_parser, make_handler, serve
 from lab.services.ops_api import CanaryOps
 
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
 WEIGHT_ANNOTATION = "nginx.ingress.kubernetes.io/canary-weight"
-
-
-class KubeReadError(Exception):
-    """The Kubernetes API could not be read."""
-
-
-class KubeReader:
-    """GETs objects from the Kubernetes API as JSON; None for an object that does not exist."""
-
-    def __init__(self, url: str, timeout: float = 2.0):
-        self.url = url.rstrip("/")
-        self.timeout = timeout
-
-    def get(self, path: str) -> Optional[dict[str, Any]]:
-        try:
-            with urllib.request.urlopen(self.url + path, timeout=self.timeout) as answer:  # nosec - loopback lab URL
-                return json.load(answer)
-        except urllib.error.HTTPError as exc:
-            if exc.code == 404:
-                return None
-            raise KubeReadError(f"GET {path}: HTTP {exc.code}") from exc
-        except (OSError, ValueError) as exc:
-            raise KubeReadError(f"GET {path}: {exc}") from exc
 
 
 class IngressSync:
@@ -92,7 +68,7 @@ class IngressSync:
                     self.history = (self.history + [{"time": iso_now(), "canary_weight": desired, "previous": previous}])[-50:]
                 self.last_error = None
                 return desired
-            except (KubeReadError, HaproxyRuntimeError) as exc:
+            except (KubeReadError, OfmRollbackError) as exc:
                 self.last_error = str(exc)
                 return None
 
@@ -133,7 +109,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 def build(args: argparse.Namespace) -> IngressSync:
-    canary = CanaryOps(HaproxyRuntime(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, [100])
+    canary = CanaryOps(HaproxyRuntimeClient(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, [100])
     return IngressSync(KubeReader(args.kube_url), canary, args.namespace, args.ingress, args.deployment)
 
 

@@ -14,7 +14,8 @@ State lives in memory and is saved to ``--state-file`` (JSON) on shutdown and lo
 writes a kubeconfig (``--kubeconfig``) so ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
 routes (loopback only, no auth) inject faults, mark images as broken and arm races (``/__lab/races``: writes that land
 right after a client's read is answered, as a deploy landing between a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS
-objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back.
+objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back; the values of
+their Secret come from the environment variable ``OFM_LAB_OFM_SECRETS`` (a JSON object), never the command line.
 
 Authentication: none by default (the cluster admin); ``--token-file`` requires that one bearer token. ``--rbac-file`` adds
 users by bearer token with RBAC rules (``lab.services.kube.rbac``): SelfSubjectAccessReviews (``kubectl auth can-i``) are
@@ -183,6 +184,7 @@ class KubeApi:  # pylint: disable=too-many-public-methods
     def __init__(self, store: Store, controllers: Controllers, token: Optional[str] = None, server_address: str = "127.0.0.1:0",
                  users: Optional[dict[str, rbac.User]] = None, enforce: bool = False):
         self.store = store
+        self.seed_secrets: Optional[dict[str, str]] = None
         self.controllers = controllers
         self.token = token
         self.users = users or {}
@@ -419,7 +421,7 @@ class KubeApi:  # pylint: disable=too-many-public-methods
         if path == "/__lab/faults":
             return self._lab_faults(method, body)
         if path == "/__lab/seed":
-            return self._lab_seed(method)
+            return self._lab_seed(method, body)
         if path == "/__lab/races":
             return self._lab_races(method, body)
         if path == "/__lab/broken-images":
@@ -433,18 +435,25 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             return Answer(200, {"images": sorted(self.controllers.broken_images), "marker": "an image whose tag contains 'broken'"})
         raise errors.path_not_found()
 
-    def _lab_seed(self, method: str) -> Answer:
-        """GET: whether the OFM objects are in their seeded state; POST: put them back in it."""
+    def _lab_seed(self, method: str, body: bytes) -> Answer:
+        """GET: whether the OFM objects are in their seeded state; POST: put them back in it (``{"scope": "config"}``: only
+        the API's ConfigMap, Secret and container env, see ``seed.seed_config``)."""
         if method == "POST":
+            payload = _json(body) or {}
+            scope = payload.get("scope", "all") if isinstance(payload, dict) else None
+            if scope not in ("all", "config"):
+                raise errors.bad_request('seed: POST {"scope": "all"} (the default) or {"scope": "config"}')
+            run = seed.seed_config if scope == "config" else seed.seed
             with self.controllers.lock:
                 try:
-                    changed = seed.seed(self.store, self.controllers.tick)
+                    changed = run(self.store, self.controllers.tick, self.seed_secrets)
                 except RuntimeError as exc:
                     raise errors.internal(str(exc)) from exc
-            return Answer(200, {"seeded": True, "changed": changed, "namespace": seed.NAMESPACE})
+            return Answer(200, {"seeded": True, "scope": scope, "changed": changed, "namespace": seed.NAMESPACE})
         if method != "GET":
             raise errors.method_not_allowed()
-        return Answer(200, {"seeded": seed.is_seeded(self.store), "namespace": seed.NAMESPACE})
+        return Answer(200, {"seeded": seed.is_seeded(self.store, self.seed_secrets), "config_seeded": seed.config_seeded(self.store, self.seed_secrets),
+                            "namespace": seed.NAMESPACE})
 
     def _lab_races(self, method: str, body: bytes) -> Answer:
         """PUT arms races (one, or ``{"races": [...]}``; replaces the armed ones), DELETE disarms them and forgets the landed
@@ -578,6 +587,20 @@ def write_kubeconfig(path: Path, server: str, token: Optional[str], namespace: s
         json.dump(config, handle, indent=2)
 
 
+def seed_secrets_from_env(parser: Any) -> Optional[dict[str, str]]:
+    """The values of the seeded Secret's keys from ``OFM_LAB_OFM_SECRETS``; None (placeholders) when it is not set."""
+    text = os.environ.get("OFM_LAB_OFM_SECRETS")
+    if not text:
+        return None
+    try:
+        values = json.loads(text)
+    except ValueError:
+        values = None
+    if not isinstance(values, dict) or sorted(values) != sorted(seed.SECRET_KEYS) or not all(isinstance(v, str) and v for v in values.values()):
+        parser.error(f"OFM_LAB_OFM_SECRETS must be a JSON object with a non-empty string for each of {', '.join(seed.SECRET_KEYS)}")
+    return values
+
+
 def main(argv: Optional[list[str]] = None) -> int:
     parser = base_parser(__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", type=Path, help="write a kubeconfig for this server here")
@@ -594,10 +617,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     if args.state_file and args.state_file.exists():
         store.restore(json.loads(args.state_file.read_text()))
     controllers = Controllers(store, broken_images=set(args.broken_image))
+    seed_secrets = seed_secrets_from_env(parser)
     if args.seed_ofm:
-        seed.seed(store, controllers.tick)
+        seed.seed(store, controllers.tick, seed_secrets)
     api = KubeApi(store, controllers, token, f"{args.host}:{args.port}", users=rbac.load(args.rbac_file),
                   enforce=args.rbac_enforce)
+    api.seed_secrets = seed_secrets
     if args.kubeconfig:
         write_kubeconfig(args.kubeconfig, f"http://{args.host}:{args.port}", token)
     worker = threading.Thread(target=controllers.run, args=(args.tick, api.stopping), name="controllers", daemon=True)
@@ -608,7 +633,11 @@ def main(argv: Optional[list[str]] = None) -> int:
         worker.join(timeout=5)
         if args.state_file:
             args.state_file.parent.mkdir(parents=True, exist_ok=True)
-            args.state_file.write_text(json.dumps(store.snapshot()))
+            # 0600: the objects include Secrets.
+            descriptor = os.open(args.state_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.fchmod(descriptor, 0o600)
+            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                json.dump(store.snapshot(), handle)
 
     serve(args.host, args.port, make_handler(api), on_stop)
     return 0

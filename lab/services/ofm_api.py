@@ -11,6 +11,12 @@ exposes Prometheus metrics under the production names. Fault modes, switched at 
 - ``publish``: publish jobs fail with ``--publish-failure-ratio`` (publish success rate);
 - ``queue``: the publish worker stops draining (``temporal_task_queue_backlog``).
 
+Feature flags (``--redis-port`` and ``--kube-url``): read as the real application reads them, from Redis
+``feature_flags:<name>`` and on a miss from ``FEATURE_FLAGS`` of the version's own Deployment (lab/services/flag_reader.py),
+refreshed every second and exposed as ``ofm_feature_flag_enabled{flag="..."}``. Only the canary build has the new publish
+pipeline: while ``publish_v2`` is on, its publish jobs fail with ``--publish-failure-ratio`` as under the ``publish`` fault
+(``lab config bad``); the stable build ignores the flag.
+
 Metrics carry no ``version`` label: Prometheus adds it as a target label in the lab's scrape config.
 """
 from __future__ import annotations
@@ -32,13 +38,21 @@ from typing import Any, Callable, Iterable, Optional
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from lab.services.common import cli_number
+from lab import flags
+from lab.services.common import KubeReader, cli_number
+from lab.services.flag_reader import DeploymentFlags, FlagReader, RedisFlagCache
 from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
 
 SERVICE_NAME = "ofm-social-os-api"
 FAULTS = ("db", "errors", "publish", "queue", "slow", "webhooks")
 PLATFORMS = ("instagram", "reddit", "tiktok", "x")
 VERSION_NAMES = ("stable", "canary")
+# The Deployment each version reads its flags from, and the versions whose build has the new publish pipeline.
+DEPLOYMENTS = {"stable": "ofm-social-os-api", "canary": "ofm-social-os-api-canary"}
+NAMESPACE = "ofm-production"
+PUBLISH_V2 = "publish_v2"
+PUBLISH_V2_VERSIONS = frozenset({"canary"})
+REDIS_PASSWORD_ENV = "OFM_LAB_REDIS_PASSWORD"
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 7.5, 10, 15, 30, 60)
 PUBLISH_TASK_QUEUE = "publish"
 SIGNATURE_HEADER = "TikTok-Signature"
@@ -85,7 +99,7 @@ class ApiSettings:
 class ApiMetrics:
     """The production metric names, registered in a registry of their own."""
 
-    def __init__(self, backlog: Callable[[], int]):
+    def __init__(self, backlog: Callable[[], int], flag_states: Optional[Callable[[], dict[str, bool]]] = None):
         self.registry = CollectorRegistry()
         http_labels = ("method", "route", "status")
         self.request_duration = Histogram("http_request_duration_seconds", "HTTP request duration in seconds.",
@@ -102,6 +116,10 @@ class ApiMetrics:
         self.backlog = Gauge("temporal_task_queue_backlog", "Jobs waiting in a task queue.",
                              ("task_queue",), registry=self.registry)
         self.backlog.labels(task_queue=PUBLISH_TASK_QUEUE).set_function(backlog)
+        self.flag_enabled = Gauge("ofm_feature_flag_enabled", "1 while the feature flag is on, as this process last read it.",
+                                  ("flag",), registry=self.registry)
+        for name in (flag_states() if flag_states else {}):
+            self.flag_enabled.labels(flag=name).set_function(lambda name=name: 1 if flag_states().get(name) else 0)
         self._create_zero_series()
 
     def _create_zero_series(self) -> None:
@@ -182,9 +200,10 @@ def save_fault_state(path: Path, faults: set[str]) -> None:
 class OfmApi:
     """State and behaviour of one API version: faults, publish queue, metrics."""
 
-    def __init__(self, settings: ApiSettings, rng: Optional[random.Random] = None,
-                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time):
+    def __init__(self, settings: ApiSettings, rng: Optional[random.Random] = None,  # pylint: disable=too-many-arguments
+                 sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time, feature_flags: Optional[FlagReader] = None):
         self.settings = settings
+        self.feature_flags = feature_flags
         self._rng = rng or random.Random()
         self._sleep = sleep
         self._clock = clock
@@ -192,7 +211,7 @@ class OfmApi:
         self._faults = load_fault_state(settings.state_file) if settings.state_file else set()
         self._queue: collections.deque[str] = collections.deque()
         self._rotated_secret = hashlib.sha256(b"rotated:" + settings.webhook_secret.encode()).hexdigest()
-        self.metrics = ApiMetrics(backlog=lambda: len(self._queue))
+        self.metrics = ApiMetrics(backlog=lambda: len(self._queue), flag_states=lambda: self.flags)
 
     @property
     def faults(self) -> list[str]:
@@ -226,6 +245,16 @@ class OfmApi:
 
     def _chance(self, fault: str, ratio: float) -> bool:
         return self.has_fault(fault) and self._rng.random() < ratio
+
+    @property
+    def flags(self) -> dict[str, bool]:
+        """The feature flags as last read (every flag off without a flag reader)."""
+        return self.feature_flags.current if self.feature_flags else {}
+
+    def publish_v2_failure(self) -> bool:
+        """Whether a publish job fails in the new publish pipeline: the canary build's, while publish_v2 is on."""
+        return (self.settings.version_name in PUBLISH_V2_VERSIONS and self.flags.get(PUBLISH_V2, False)
+                and self._rng.random() < self.settings.publish_failure_ratio)
 
     def connect_db(self) -> None:
         """One DB connection; under the db fault an attempt may fail and is retried on the failover pool."""
@@ -262,7 +291,7 @@ class OfmApi:
             except IndexError:
                 break
             drained += 1
-            failed = self._chance("publish", self.settings.publish_failure_ratio)
+            failed = self._chance("publish", self.settings.publish_failure_ratio) or self.publish_v2_failure()
             self.metrics.publish_requests.labels(result="failure" if failed else "success").inc()
         return drained
 
@@ -329,7 +358,9 @@ def build_router(api: OfmApi) -> Router:
     """Every route of the stand-in, bound to ``api``."""
 
     def health(_request: Request) -> Response:
-        return Response(200, {"ok": True, "service": SERVICE_NAME, "version": api.settings.version_name, "faults": api.faults})
+        problems = api.feature_flags.problems if api.feature_flags else {}
+        return Response(200, {"ok": True, "service": SERVICE_NAME, "version": api.settings.version_name, "faults": api.faults,
+                              "flags": api.flags, "flag_problems": problems})
 
     def metrics(_request: Request) -> Response:
         return Response(200, api.metrics.exposition(), content_type=CONTENT_TYPE_LATEST)
@@ -382,6 +413,8 @@ def build_handler(api: OfmApi) -> type:
 
 _ratio = cli_number(float, lambda value: 0.0 <= value <= 1.0, "must be a ratio between 0 and 1")
 _non_negative = cli_number(float, lambda value: value >= 0, "must be 0 or more")
+_positive = cli_number(float, lambda value: value > 0, "must be more than 0")
+_positive_int = cli_number(int, lambda value: value > 0, "must be a whole number more than 0")
 
 
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
@@ -396,10 +429,31 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--queue-drain-per-second", type=_non_negative, default=20.0, help="publish jobs the worker drains per second")
     parser.add_argument("--state-file", type=Path, help="JSON file keeping the fault set across restarts")
     parser.add_argument("--seed", type=int, help="seed of the random fault draws")
+    parser.add_argument("--redis-port", type=int, help=f"read the feature flags from the Redis on this port (password: ${REDIS_PASSWORD_ENV})")
+    parser.add_argument("--redis-host", default="127.0.0.1")
+    parser.add_argument("--kube-url", help="base URL of the Kubernetes API test server: where a flag Redis misses is read from")
+    parser.add_argument("--deployment", help="the Deployment whose FEATURE_FLAGS this version reads (default: the version's own: "
+                        + ", ".join(f"{version} {name}" for version, name in DEPLOYMENTS.items()) + ")")
+    parser.add_argument("--namespace", default=NAMESPACE)
+    parser.add_argument("--flag-ttl", type=_positive_int, default=None,
+                        help="TTL in seconds of a flag cached again after a miss (default: $OFM_LAB_FLAG_TTL, else 300)")
+    parser.add_argument("--flag-refresh-seconds", type=_positive, default=1.0, help="how old the flags the API acts on may be")
     args = parser.parse_args(argv)
     if not args.webhook_secret:
         parser.error("a webhook secret is required: pass --webhook-secret or set OFM_LAB_WEBHOOK_SECRET")
+    if (args.redis_port is None) != (args.kube_url is None):
+        parser.error("feature flags need both --redis-port and --kube-url (or neither: every flag off)")
     return args
+
+
+def build_flag_reader(args: argparse.Namespace) -> Optional[FlagReader]:
+    """The flag reader of this version, or None when the flags are not wired (every flag off)."""
+    if args.redis_port is None:
+        return None
+    cache = RedisFlagCache(args.redis_host, args.redis_port, os.environ.get(REDIS_PASSWORD_ENV))
+    source = DeploymentFlags(KubeReader(args.kube_url), args.namespace, args.deployment or DEPLOYMENTS[args.version_name])
+    ttl = args.flag_ttl or flags.ttl_seconds()
+    return FlagReader(flags.FLAGS, cache, source, ttl, log=lambda line: sys.stderr.write(f"{SERVICE_NAME} ({args.version_name}): {line}\n"))
 
 
 def main(argv: Optional[list[str]] = None) -> None:
@@ -408,17 +462,26 @@ def main(argv: Optional[list[str]] = None) -> None:
                            slow_seconds=args.slow_seconds, error_ratio=args.error_ratio,
                            db_failure_ratio=args.db_failure_ratio, publish_failure_ratio=args.publish_failure_ratio,
                            queue_drain_per_second=args.queue_drain_per_second, state_file=args.state_file)
+    feature_flags = build_flag_reader(args)
     try:
-        api = OfmApi(settings, rng=random.Random(args.seed))
+        api = OfmApi(settings, rng=random.Random(args.seed), feature_flags=feature_flags)
     except FaultStateError as exc:
         sys.exit(str(exc))
     worker = PublishWorker(api, settings.queue_drain_per_second)
     worker.start()
+    stopping = threading.Event()
+    if feature_flags:
+        threading.Thread(target=feature_flags.run, args=(args.flag_refresh_seconds, stopping), name="feature-flags", daemon=True).start()
+
+    def stop() -> None:
+        stopping.set()
+        worker.stop()
+
     sys.stderr.write(f"{SERVICE_NAME} ({settings.version_name}) starting on {args.host}:{args.port}, faults {api.faults}\n")
     try:
-        serve(args.host, args.port, build_handler(api), on_stop=worker.stop)
+        serve(args.host, args.port, build_handler(api), on_stop=stop)
     except OSError as exc:
-        worker.stop()
+        stop()
         sys.exit(f"{SERVICE_NAME}: cannot listen on {args.host}:{args.port}: {exc.strerror}; choose a free port with --port")
 
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional, Protocol, Union
 from urllib.parse import unquote
 
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, ServerWeight, check_name
+
 from lab.services.common import IP_NOT_ALLOWED, LAB_PREFIX, FaultInjector, JsonlFile, build_or_exit, iso_now
-from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError, check_name
 from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
 
 SERVICE_NAME = "ofm-internal-ops"
@@ -159,7 +161,9 @@ class AuditLog:
 
 
 class WeightControl(Protocol):
-    def get_weight(self, backend: str, server: str) -> tuple[int, int]:
+    """What ``CanaryOps`` needs of HAProxy's runtime API: the collection's ``HaproxyRuntimeClient``, or a test's fake."""
+
+    def get_weight(self, backend: str, server: str) -> ServerWeight:
         ...
 
     def set_weight(self, backend: str, server: str, weight: int) -> None:
@@ -185,8 +189,8 @@ class CanaryOps:
         return ["auto"] + [str(step) for step in self.promote_steps]
 
     def weights(self) -> dict[str, int]:
-        return {"canary_weight": self.runtime.get_weight(self.backend, self.canary_server)[0],
-                "stable_weight": self.runtime.get_weight(self.backend, self.stable_server)[0]}
+        return {"canary_weight": self.runtime.get_weight(self.backend, self.canary_server).current,
+                "stable_weight": self.runtime.get_weight(self.backend, self.stable_server).current}
 
     def rollback(self) -> dict[str, int]:
         """Send all traffic to stable; returns the weights before."""
@@ -336,7 +340,7 @@ class OpsApi:
     def _run_rollback(self, request: Request, actor: Principal, reason: Optional[str]) -> Response:
         try:
             previous = self.canary.rollback()
-        except HaproxyRuntimeError as exc:
+        except OfmRollbackError as exc:
             self._write_audit(request, actor, "canary.rollback", "canary", {"reason": reason, "result": "failure", "error": str(exc)})
             return Response(500, {"error": "Canary rollback failed", "details": str(exc)})
         self._write_audit(request, actor, "canary.rollback", "canary", {"reason": reason, "previous": previous, "result": "success"})
@@ -347,7 +351,7 @@ class OpsApi:
         step = request.json_object().get("step")
         try:
             previous, current = self.canary.promote(step)
-        except HaproxyRuntimeError as exc:
+        except OfmRollbackError as exc:
             self._write_audit(request, actor, "canary.promote", "canary", {"step": step, "result": "failure", "error": str(exc)})
             return Response(500, {"error": "Canary promote failed", "details": str(exc)})
         self._write_audit(request, actor, "canary.promote", "canary", {"step": step, "previous": previous, "current": current, "result": "success"})
@@ -380,7 +384,7 @@ class OpsApi:
     def _health_check(self) -> tuple[int, dict[str, Any]]:
         try:
             haproxy = dict(self.canary.weights(), ok=True, paused=self.canary.paused)
-        except HaproxyRuntimeError as exc:
+        except OfmRollbackError as exc:
             return 503, {"ok": False, "checks": {"haproxy": {"ok": False, "error": str(exc)}}}
         return 200, {"ok": True, "checks": {"haproxy": haproxy}}
 
@@ -436,7 +440,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 
 def build_app(args: argparse.Namespace) -> OpsApi:
-    canary = CanaryOps(HaproxyRuntime(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, args.promote_steps)
+    canary = CanaryOps(HaproxyRuntimeClient(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, args.promote_steps)
     networks = args.allow_cidr or [ipaddress.ip_network(network) for network in DEFAULT_ALLOWED_NETWORKS]
     return OpsApi(Authenticator.from_file(args.credentials_file), canary, AuditLog(JsonlFile(args.audit_file)),
                   RequestJournal(args.log_file), networks)

@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument specs shared by modules, and the clients built from them.
+"""Argument specs shared by modules, and the validation their clients share (``http_client_kwargs``, ``validated_url``).
 
+Each client is built from a module's options by its own ``from_params`` (``PrometheusClient``, ``OpsApiClient``, ...).
 Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kept in step by a unit test):
 ``HTTP_CLIENT_SPEC`` -> ``ofm.rollback.http_client``, ``PROMETHEUS_SPEC`` -> ``ofm.rollback.prometheus``,
 ``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``, ``REDIS_SPEC`` -> ``ofm.rollback.redis``, ``UNLEASH_SPEC`` -> ``ofm.rollback.unleash``.
@@ -10,17 +11,15 @@ Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kep
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
-from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, ClientAuth, HttpClient, SessionCookieAuth
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_OPS_API_URL = "https://internal.ofm.social"
-PROMETHEUS_URL_EXAMPLE = "https://prometheus.example.com:9090"
 
 HTTP_CLIENT_SPEC: dict[str, dict[str, Any]] = {
     "validate_certs": {"type": "bool", "default": True},
@@ -79,28 +78,6 @@ def http_client_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
         "read_timeout": timeout,
         "retries": params["retries"],
     }
-
-
-def prometheus_http_client(params: Mapping[str, Any], *, deadline: Optional[float] = None) -> HttpClient:
-    """An ``HttpClient`` for the Prometheus HTTP API from ``PROMETHEUS_SPEC`` + ``HTTP_CLIENT_SPEC`` options."""
-    auth: Optional[ClientAuth] = None
-    if params.get("prometheus_token"):
-        auth = BearerAuth(params["prometheus_token"])
-    elif params.get("prometheus_username"):
-        auth = BasicAuth(params["prometheus_username"], params.get("prometheus_password") or "")
-    url = validated_url(params["prometheus_url"], "prometheus_url", example=PROMETHEUS_URL_EXAMPLE)
-    return HttpClient(url, auth=auth, deadline=deadline, system="Prometheus", **http_client_kwargs(params))
-
-
-def ops_api_http_client(params: Mapping[str, Any]) -> HttpClient:
-    """An ``HttpClient`` for the OFM internal ops API from ``OPS_API_SPEC`` + ``HTTP_CLIENT_SPEC`` options."""
-    auth: Optional[ClientAuth] = None
-    if params.get("ops_api_token"):
-        auth = BearerAuth(params["ops_api_token"])
-    elif params.get("ops_api_session_cookie"):
-        auth = SessionCookieAuth(params["ops_api_session_cookie"])
-    url = validated_url(params["ops_api_url"], "ops_api_url", example=DEFAULT_OPS_API_URL)
-    return HttpClient(url, auth=auth, system="ops API", **http_client_kwargs(params))
 
 
 def validated_url(url: str, option: str, *, example: str) -> str:

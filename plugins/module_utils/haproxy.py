@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import socket
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Any, Mapping, Optional, Union
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthorizationError,
@@ -99,6 +99,11 @@ class HaproxyRuntimeClient:
         self.endpoint = parse_address(address)
         self.target = describe(self.endpoint)
         self.timeout = timeout
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "HaproxyRuntimeClient":
+        """A client from the module's ``haproxy_runtime_api`` and ``haproxy_timeout`` options (``traffic.HAPROXY_ROUTER_SPEC``)."""
+        return cls(params["haproxy_runtime_api"], timeout=params["haproxy_timeout"])
 
     def command(self, command: str) -> str:
         """Send one command and return HAProxy's answer without trailing blank lines."""

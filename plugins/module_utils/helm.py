@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from ansible.module_utils.basic import env_fallback
 
@@ -166,6 +166,11 @@ class HelmClient:
     def commands(self) -> list[list[str]]:
         """The helm command lines run, secret flag values hidden."""
         return self.runner.commands
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], runner: Runner = run_process) -> "HelmClient":
+        """A client from the module's ``HELM_CONNECTION_SPEC`` options."""
+        return cls(params["binary_path"], params["namespace"], params["kubeconfig"], params["context"], runner=runner)
 
     def argv(self, *args: str) -> list[str]:
         """The full command line of a helm subcommand, with the connection flags."""

@@ -19,7 +19,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError, AuthorizationError, ConflictError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
     RolloutFailed, UnavailableError)
-from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
+from ansible_collections.ofm.rollback.plugins.module_utils.polling import Polled, Poller, read_once
 
 try:
     from kubernetes import client as kube_client
@@ -77,14 +77,20 @@ def api_client(params: Mapping[str, Any]) -> "kube_client.ApiClient":
     return kube_client.ApiClient(configuration)
 
 
-def authorization_api(params: Mapping[str, Any]) -> "kube_client.AuthorizationV1Api":
-    """The ``authorization.k8s.io/v1`` API (SelfSubjectAccessReview) with the ``KUBE_SPEC`` options' credentials."""
-    return kube_client.AuthorizationV1Api(api_client(params))
+@dataclass(frozen=True)
+class ReviewApi:
+    """What the credentials may do (``authorization.k8s.io/v1``, SelfSubjectAccessReview) and who they are
+    (``authentication.k8s.io/v1``, SelfSubjectReview), asked of the API server at ``host``."""
 
+    authorization: Any
+    authentication: Any
+    host: str
 
-def authentication_api(client: "kube_client.ApiClient") -> "kube_client.AuthenticationV1Api":
-    """The ``authentication.k8s.io/v1`` API (SelfSubjectReview: who the credentials are) of an ``ApiClient``."""
-    return kube_client.AuthenticationV1Api(client)
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "ReviewApi":
+        """The typed APIs with the ``KUBE_SPEC`` options' credentials (no API discovery, unlike ``Kube.from_params``)."""
+        client = api_client(params)
+        return cls(kube_client.AuthorizationV1Api(client), kube_client.AuthenticationV1Api(client), client.configuration.host)
 
 
 def map_error(exc: Exception, operation: str, target: str) -> OfmRollbackError:
@@ -261,9 +267,33 @@ READINESS: dict[str, Callable[[Mapping[str, Any]], Readiness]] = {
 }
 
 
+@dataclass(frozen=True)
+class Waited:
+    """The end of a wait: the object as last read, its readiness, how many reads it took and how long."""
+
+    obj: dict[str, Any]
+    readiness: Readiness
+    polls: int
+    elapsed: float
+
+    @classmethod
+    def judged(cls, polled: Polled[dict[str, Any]], predicate: Callable[[Mapping[str, Any]], Readiness]) -> "Waited":
+        return cls(polled.value, predicate(polled.value), polled.polls, polled.elapsed)
+
+    @property
+    def ready(self) -> bool:
+        return self.readiness.ready
+
+    @property
+    def message(self) -> str:
+        return self.readiness.message
+
+
 def wait_until(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[str, Any]], Readiness], *, target: str, timeout: float,
-               sleep_seconds: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Readiness:
-    """Poll ``read()`` until ``predicate`` says ready; raise ``RolloutFailed`` at once on a failed rollout, ``DeadlineExceeded`` at the deadline."""
+               sleep_seconds: float, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> Waited:
+    """Poll ``read()`` until ``predicate`` says ready; raise ``RolloutFailed`` at once on a failed rollout, ``DeadlineExceeded`` at the deadline.
+
+    ``read_readiness`` is its check-mode twin."""
     def ready(obj: dict[str, Any]) -> bool:
         readiness = predicate(obj)
         if readiness.failed:
@@ -275,5 +305,9 @@ def wait_until(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[
         return DeadlineExceeded(f"not ready after {timeout:g}s: {predicate(obj).message}", system=SYSTEM, operation="wait for rollout",
                                 target=target, timeout=timeout, last_state=obj.get("status"))
 
-    polled = Poller(timeout=timeout, interval=sleep_seconds, clock=clock, sleep=sleep).until(read, ready, timed_out)
-    return predicate(polled.value)
+    return Waited.judged(Poller(timeout=timeout, interval=sleep_seconds, clock=clock, sleep=sleep).until(read, ready, timed_out), predicate)
+
+
+def read_readiness(read: Callable[[], dict[str, Any]], predicate: Callable[[Mapping[str, Any]], Readiness]) -> Waited:
+    """The check-mode twin of ``wait_until``: one read, judged; no wait, no deadline, and a failed rollout is reported, not raised."""
+    return Waited.judged(read_once(read, lambda obj: predicate(obj).ready), predicate)

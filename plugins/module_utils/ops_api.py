@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 from urllib.parse import urljoin
 
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import DEFAULT_OPS_API_URL, http_client_kwargs, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError,
     AuthorizationError,
     DataError,
     InputError,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient, Response
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, ClientAuth, HttpClient, Response, SessionCookieAuth
 
 SYSTEM = "ops API"
 REQUIRED_ROLE = "admin"
@@ -92,6 +93,17 @@ class OpsApiClient:
         self.http = http
         # The ops API's 403 body names the role required and the caller's: its refusals say so (AuthorizationError).
         http.refusal_roles = refusal_roles
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "OpsApiClient":
+        """A client from the module's ``OPS_API_SPEC`` and ``HTTP_CLIENT_SPEC`` options (``argspec.py``), validated."""
+        auth: Optional[ClientAuth] = None
+        if params.get("ops_api_token"):
+            auth = BearerAuth(params["ops_api_token"])
+        elif params.get("ops_api_session_cookie"):
+            auth = SessionCookieAuth(params["ops_api_session_cookie"])
+        url = validated_url(params["ops_api_url"], "ops_api_url", example=DEFAULT_OPS_API_URL)
+        return cls(HttpClient(url, auth=auth, system=SYSTEM, **http_client_kwargs(params)))
 
     def url(self, path: str) -> str:
         """The redacted absolute URL of ``path``."""

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional, TypeVar
+from typing import Any, Callable, Mapping, Optional, TypeVar
 
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import http_client_kwargs, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
-from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, ClientAuth, HttpClient
 
+SYSTEM = "Prometheus"
+URL_EXAMPLE = "https://prometheus.example.com:9090"
 QUERY_PATH = "api/v1/query"
 QUERY_RANGE_PATH = "api/v1/query_range"
 ERROR_STATUSES = (400, 422)
@@ -39,6 +42,17 @@ class PrometheusClient:
     def __init__(self, http: HttpClient) -> None:
         self.http = http
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "PrometheusClient":
+        """A client from the module's ``PROMETHEUS_SPEC`` and ``HTTP_CLIENT_SPEC`` options (``argspec.py``), validated."""
+        auth: Optional[ClientAuth] = None
+        if params.get("prometheus_token"):
+            auth = BearerAuth(params["prometheus_token"])
+        elif params.get("prometheus_username"):
+            auth = BasicAuth(params["prometheus_username"], params.get("prometheus_password") or "")
+        url = validated_url(params["prometheus_url"], "prometheus_url", example=URL_EXAMPLE)
+        return cls(HttpClient(url, auth=auth, system=SYSTEM, **http_client_kwargs(params)))
+
     def query(self, expr: str, time: Optional[float] = None) -> list[Series]:
         """Evaluate ``expr`` at ``time`` (default: now); each series holds one sample (scalars have no labels)."""
         form = {"query": expr}
@@ -59,7 +73,7 @@ class PrometheusClient:
         if isinstance(body, dict) and body.get("status") == "error":
             raise InputError(self.http.redact(f"Prometheus rejected the query {expr!r}: {body.get('errorType', 'error')}: "
                                               f"{body.get('error', '(no message)')}"),
-                             system="Prometheus", operation=operation, target=response.url, status=response.status,
+                             system=SYSTEM, operation=operation, target=response.url, status=response.status,
                              hint="Check the PromQL expression, for example in the Prometheus web UI.",
                              details={"query": expr, "errorType": body.get("errorType")})
         return self._parse(path, operation, expr, lambda: _success_data(body, response.status))
@@ -68,7 +82,7 @@ class PrometheusClient:
         try:
             return parse()
         except _Malformed as exc:
-            raise DataError(self.http.redact(f"unexpected answer to {expr!r}: {exc}"), system="Prometheus", operation=operation,
+            raise DataError(self.http.redact(f"unexpected answer to {expr!r}: {exc}"), system=SYSTEM, operation=operation,
                             target=self.http.redact(self.http.base_url + path), details={"query": expr}) from exc
 
 

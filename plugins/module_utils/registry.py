@@ -18,10 +18,12 @@ from dataclasses import asdict, dataclass
 from typing import Any, Callable, Mapping, Optional
 from urllib.parse import urlsplit
 
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import http_client_kwargs, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import AuthenticationError, DataError, InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, ClientAuth, HttpClient
 
 SYSTEM = "container registry"
+URL_EXAMPLE = "https://registry.example.com"
 MANIFEST_MEDIA_TYPES = (
     "application/vnd.oci.image.index.v1+json",
     "application/vnd.docker.distribution.manifest.list.v2+json",
@@ -109,10 +111,22 @@ class RegistryClient:
         self._make_http = make_http
         self._username = username
         self._password = password or ""
-        self._registry_url = registry_url
+        self.registry_url = registry_url
         self._registry = make_http(registry_url, self._static_auth(token))
         self._clients: list[HttpClient] = [self._registry]
         self._token_clients: dict[str, HttpClient] = {}
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> "RegistryClient":
+        """A client from the module's ``registry_url``, ``registry_username``/``registry_password`` or ``registry_token``, and
+        ``HTTP_CLIENT_SPEC`` options, validated; every HTTP client it makes (registry and token realm) gets those options."""
+        url = validated_url(params["registry_url"], "registry_url", example=URL_EXAMPLE)
+        client_kwargs = http_client_kwargs(params)
+
+        def make_http(base_url: str, auth: Optional[ClientAuth]) -> HttpClient:
+            return HttpClient(base_url, auth=auth, system=SYSTEM, **client_kwargs)
+
+        return cls(make_http, url, username=params["registry_username"], password=params["registry_password"], token=params["registry_token"])
 
     @property
     def requests(self) -> list[dict[str, Any]]:
@@ -137,7 +151,7 @@ class RegistryClient:
         if response.status == 401:
             how = "with the given credentials" if self._username or client is not self._registry else "without credentials"
             raise AuthenticationError(f"HTTP 401: the registry refused to show the manifest {how}", system=SYSTEM,
-                                      operation=f"HEAD {ref.manifest_path}", target=self._registry_url,
+                                      operation=f"HEAD {ref.manifest_path}", target=self.registry_url,
                                       hint="Set registry_username and registry_password (or registry_token) of an account that can pull.")
         if response.status == 404:
             return ImageInfo(ref.image, ref.repository, ref.reference, False, None, None, response.status)
@@ -150,7 +164,7 @@ class RegistryClient:
         parts = urlsplit(realm)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise DataError(f"the registry's Bearer challenge names realm {realm!r}, not an http(s) URL", system=SYSTEM,
-                            operation=f"HEAD {ref.manifest_path}", target=self._registry_url)
+                            operation=f"HEAD {ref.manifest_path}", target=self.registry_url)
         basic = BasicAuth(self._username, self._password) if self._username else None
         realm_client = self._make_http(f"{parts.scheme}://{parts.netloc}", basic)
         self._clients.append(realm_client)
@@ -160,7 +174,7 @@ class RegistryClient:
         if not token:
             raise DataError("the token service answered without a token", system=SYSTEM, operation="GET token", target=realm,
                             hint="Check that the registry's token realm is reachable and the credentials can pull.")
-        client = self._make_http(self._registry_url, BearerAuth(token))
+        client = self._make_http(self.registry_url, BearerAuth(token))
         self._clients.append(client)
         self._token_clients[ref.repository] = client
         return client

@@ -242,22 +242,24 @@ def slack_error(code: str, body: Mapping[str, Any], *, system: str, operation: s
 
 
 class SlackNotifier:
-    """Plans and sends notifications through the webhook or the Web API that ``method`` resolves to."""
+    """Plans and sends notifications through one sender: the Web API (``method`` ``api``) or an incoming webhook (``webhook``)."""
 
-    # pylint: disable-next=too-many-arguments
-    def __init__(self, method: str, *, token: Optional[str] = None, webhook_url: Optional[str] = None, api_url: str = DEFAULT_API_URL,
-                 http_options: Mapping[str, Any], sleep: Callable[[float], None] = time.sleep) -> None:
-        self.method = resolve_method(method, token, webhook_url)
-        options = http_client_kwargs(http_options)
-        self._sender: SlackWebApi | SlackWebhook
-        if self.method == "api":
-            url = validated_url(api_url, "api_url", example=DEFAULT_API_URL)
-            self.http = HttpClient(url, auth=BearerAuth(token or ""), system=API_SYSTEM, sleep=sleep, **options)
-            self._sender = SlackWebApi(self.http)
-        else:
-            origin, path, secrets = split_webhook_url(webhook_url or "")
-            self.http = HttpClient(origin, system=WEBHOOK_SYSTEM, secrets=secrets, sleep=sleep, **options)
-            self._sender = SlackWebhook(self.http, path)
+    def __init__(self, sender: SlackWebApi | SlackWebhook) -> None:
+        self.method = "api" if isinstance(sender, SlackWebApi) else "webhook"
+        self.http = sender.http
+        self._sender = sender
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep) -> "SlackNotifier":
+        """A notifier from the module's ``method``, ``token``, ``webhook_url``, ``api_url`` and ``HTTP_CLIENT_SPEC`` options,
+        validated; ``method: auto`` picks the Web API when there is a token."""
+        method = resolve_method(params["method"], params["token"], params["webhook_url"])
+        options = http_client_kwargs(params)
+        if method == "api":
+            url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
+            return cls(SlackWebApi(HttpClient(url, auth=BearerAuth(params["token"]), system=API_SYSTEM, sleep=sleep, **options)))
+        origin, path, secrets = split_webhook_url(params["webhook_url"])
+        return cls(SlackWebhook(HttpClient(origin, system=WEBHOOK_SYSTEM, secrets=secrets, sleep=sleep, **options), path))
 
     def plan(self, message: SlackMessage) -> Delivery:
         return plan_delivery(message, self.method)

@@ -123,6 +123,18 @@ class StatuspageClient:
         self.page_id = page_id
         self._base = f"pages/{quote(page_id, safe='')}/incidents"
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep) -> "StatuspageClient":
+        """A client from the module's ``api_url``, ``page_id``, ``api_key`` and ``HTTP_CLIENT_SPEC`` options, validated."""
+        if not params.get("api_key"):
+            raise InputError("no API key is set", option="api_key", system=SYSTEM, hint=_KEY_HINT)
+        if not params.get("page_id"):
+            raise InputError("no page ID is set", option="page_id", system=SYSTEM,
+                             hint="Set page_id (or STATUSPAGE_PAGE_ID) to the ID in the page's URL, manage.statuspage.io/pages/<page_id>.")
+        url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
+        http = HttpClient(url, auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **http_client_kwargs(params))
+        return cls(http, params["page_id"])
+
     def get(self, incident_id: str) -> dict[str, Any]:
         response = self.http.request("GET", f"{self._base}/{quote(incident_id, safe='')}")
         return self._incident(response.body, "GET incident")
@@ -152,18 +164,6 @@ class StatuspageClient:
         return DataError(f"expected {expected}, got {self.http.redact(str(body))[:300]}", system=SYSTEM, operation=operation,
                          target=f"page {self.page_id}", hint="Check that api_url points at the Statuspage API v1, such as "
                          f"{DEFAULT_API_URL}.")
-
-
-def statuspage_client(params: Mapping[str, Any], *, sleep: Callable[[float], None] = time.sleep) -> StatuspageClient:
-    """A client from the module's ``api_url``, ``page_id``, ``api_key`` and ``HTTP_CLIENT_SPEC`` options."""
-    if not params.get("api_key"):
-        raise InputError("no API key is set", option="api_key", system=SYSTEM, hint=_KEY_HINT)
-    if not params.get("page_id"):
-        raise InputError("no page ID is set", option="page_id", system=SYSTEM,
-                         hint="Set page_id (or STATUSPAGE_PAGE_ID) to the ID in the page's URL, manage.statuspage.io/pages/<page_id>.")
-    url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
-    http = HttpClient(url, auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **http_client_kwargs(params))
-    return StatuspageClient(http, params["page_id"])
 
 
 def plan_incident(client: StatuspageClient, wanted: IncidentRequest) -> IncidentPlan:

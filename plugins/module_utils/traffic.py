@@ -20,12 +20,11 @@ import time
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Mapping, Optional, Protocol
 
-from ansible_collections.ofm.rollback.plugins.module_utils.argspec import PROMETHEUS_SPEC, prometheus_http_client
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import PROMETHEUS_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.durations import format_duration, parse_duration
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, DeadlineExceeded, InputError, NotFoundError
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import SYSTEM as HAPROXY_SYSTEM
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, check_name
-from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient
 from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller, read_once
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient, Series
 
@@ -347,24 +346,23 @@ def haproxy_router(params: Mapping[str, Any]) -> Optional[HaproxyRouter]:
     """A ``HaproxyRouter`` from ``HAPROXY_ROUTER_SPEC`` options, or None when ``haproxy_runtime_api`` is not set."""
     if not params.get("haproxy_runtime_api"):
         return None
-    client = HaproxyRuntimeClient(params["haproxy_runtime_api"], timeout=params["haproxy_timeout"])
-    return HaproxyRouter(client, params["haproxy_backend"], params["stable_server"], params["canary_server"])
+    return HaproxyRouter(HaproxyRuntimeClient.from_params(params), params["haproxy_backend"], params["stable_server"], params["canary_server"])
 
 
-def traffic_meter(params: Mapping[str, Any], http: HttpClient) -> TrafficMeter:
-    """A ``TrafficMeter`` on ``http`` (a Prometheus client) from ``TRAFFIC_MEASURE_SPEC`` options, validated."""
+def traffic_meter(params: Mapping[str, Any], prometheus: PrometheusClient) -> TrafficMeter:
+    """A ``TrafficMeter`` on ``prometheus`` from ``TRAFFIC_MEASURE_SPEC`` options, validated."""
     _check_pattern(params["version_label"], _LABEL_NAME, "version_label", "a Prometheus label name such as version")
     _check_pattern(params["request_metric"], _METRIC_NAME, "request_metric", "a Prometheus metric name such as http_requests_total")
     if params["selector"].strip():
         _check_pattern(params["selector"], _MATCHERS, "selector", 'label matchers without braces, such as namespace="ofm-production"')
-    return TrafficMeter(PrometheusClient(http), window=parse_duration(params["measure_window"], "measure_window"),
+    return TrafficMeter(prometheus, window=parse_duration(params["measure_window"], "measure_window"),
                         version_label=params["version_label"], metric=params["request_metric"], selector=params["selector"])
 
 
 def traffic_reader(params: Mapping[str, Any]) -> TrafficReader:
     """A ``TrafficReader`` from the HAProxy router, measurement and (optional) Prometheus options."""
     router = haproxy_router(params)
-    meter = traffic_meter(params, prometheus_http_client(params)) if params.get("prometheus_url") else None
+    meter = traffic_meter(params, PrometheusClient.from_params(params)) if params.get("prometheus_url") else None
     return TrafficReader(router, meter)
 
 

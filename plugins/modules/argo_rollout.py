@@ -67,6 +67,7 @@ options:
       - V(degraded) - phase C(Degraded), as after an abort.
       - V(fully_promoted) - phase C(Healthy) with the desired pods as the stable ReplicaSet.
       - V(none) - do not wait.
+      - In check mode nothing is sent and nothing is waited for; the rollout as read is judged once (RV(wait)).
     type: str
     choices: [healthy, degraded, fully_promoted, none]
     default: none
@@ -81,7 +82,7 @@ options:
 attributes:
   check_mode:
     support: full
-    description: Reads the rollout and reports whether the action would change it; sends nothing.
+    description: Reads the rollout and reports whether the action would change it, and whether it is already in the O(wait_for) state; sends nothing.
   diff_mode:
     support: full
     description: Returns the rollout's state before and after; with O(action=undo), its pod template before and after.
@@ -150,182 +151,56 @@ patches:
   returned: always
   type: list
   elements: dict
+wait:
+  description:
+    - The end of the wait for O(wait_for) - the rollout reached it (otherwise the task fails), after how many readings and seconds.
+    - In check mode, one reading of the rollout as it was before the action, not waited on; RV(wait.ready) says whether it is in that state already.
+  returned: when O(wait_for) is not V(none)
+  type: dict
+  contains:
+    wait_for: {description: The O(wait_for) waited for., type: str, returned: always}
+    ready: {description: Whether the rollout is in that state., type: bool, returned: always}
+    message: {description: "What the last reading showed, such as C(phase Healthy).", type: str, returned: always}
+    polls: {description: How many times the rollout was read., type: int, returned: always}
+    waited_seconds: {description: Seconds from the first reading to the last., type: float, returned: always}
+  sample: {wait_for: degraded, ready: true, message: "phase Degraded (RolloutAborted: Rollout aborted update to revision 2)", polls: 3,
+           waited_seconds: 4.012}
 """
 
-from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, SYSTEM, Kube, Readiness, wait_until
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import JSON_PATCH, Revision, history, images, plan_undo, target_name
-
-API_VERSION = "argoproj.io/v1alpha1"
-KIND = "Rollout"
-MERGE_PATCH = "application/merge-patch+json"
+from ansible_collections.ofm.rollback.plugins.module_utils.argo import ACTIONS, WAIT_FOR, ActionRequest, ArgoRollout
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, Kube
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
     "name": {"type": "str", "required": True},
     "namespace": {"type": "str", "default": "default"},
-    "action": {"type": "str", "required": True, "choices": ["abort", "undo", "retry", "promote", "pause", "resume", "status"]},
+    "action": {"type": "str", "required": True, "choices": list(ACTIONS)},
     "to_revision": {"type": "int", "default": 0},
     "to_stable": {"type": "bool", "default": False},
     "full": {"type": "bool", "default": False},
-    "wait_for": {"type": "str", "choices": ["healthy", "degraded", "fully_promoted", "none"], "default": "none"},
+    "wait_for": {"type": "str", "choices": list(WAIT_FOR), "default": "none"},
     "wait_timeout": {"type": "float", "default": 300},
     "wait_sleep": {"type": "float", "default": 2},
 }
-
-
-def state(rollout: Mapping[str, Any]) -> dict[str, Any]:
-    """The fields of a Rollout that say where its canary stands."""
-    spec, status = rollout.get("spec") or {}, rollout.get("status") or {}
-    return {"phase": status.get("phase"), "message": status.get("message"), "aborted": bool(status.get("abort")),
-            "paused": bool(spec.get("paused")) or bool(status.get("pauseConditions")),
-            "weights": (status.get("canary") or {}).get("weights"), "stable_rs": status.get("stableRS"),
-            "current_pod_hash": status.get("currentPodHash"), "step_index": status.get("currentStepIndex"),
-            "images": images(spec.get("template") or {})}
-
-
-def fully_promoted(rollout: Mapping[str, Any]) -> bool:
-    status = rollout.get("status") or {}
-    return bool(status.get("stableRS")) and status.get("stableRS") == status.get("currentPodHash")
-
-
-@dataclass(frozen=True)
-class Patch:
-    """One write to the Rollout: a body, its patch type, and the subresource it goes to."""
-
-    body: Any
-    content_type: str = MERGE_PATCH
-    subresource: Optional[str] = None
-
-
-def abort(rollout: Mapping[str, Any]) -> list[Patch]:
-    return [] if state(rollout)["aborted"] else [Patch({"status": {"abort": True}}, subresource="status")]
-
-
-def retry(rollout: Mapping[str, Any]) -> list[Patch]:
-    return [Patch({"status": {"abort": False}}, subresource="status")] if state(rollout)["aborted"] else []
-
-
-def pause(rollout: Mapping[str, Any]) -> list[Patch]:
-    return [] if (rollout.get("spec") or {}).get("paused") else [Patch({"spec": {"paused": True}})]
-
-
-def resume(rollout: Mapping[str, Any]) -> list[Patch]:
-    return [Patch({"spec": {"paused": False}})] if (rollout.get("spec") or {}).get("paused") else []
-
-
-def promote(rollout: Mapping[str, Any], full: bool) -> list[Patch]:
-    """Full: skip every remaining step. Otherwise clear the pauses that hold the rollout, or move past the current step."""
-    status = rollout.get("status") or {}
-    if fully_promoted(rollout) and not status.get("pauseConditions"):
-        return []
-    if full:
-        return [] if status.get("promoteFull") else [Patch({"status": {"promoteFull": True}}, subresource="status")]
-    patches = resume(rollout)
-    if status.get("pauseConditions"):
-        patches.append(Patch({"status": {"pauseConditions": None}}, subresource="status"))
-    elif not patches:
-        patches.append(Patch({"status": {"currentStepIndex": status.get("currentStepIndex", 0) + 1}}, subresource="status"))
-    return patches
-
-
-def wanted(wait_for: str) -> Callable[[Mapping[str, Any]], Readiness]:
-    """The predicate a ``wait_for`` value waits on; ``healthy`` fails fast on ProgressDeadlineExceeded."""
-    def predicate(rollout: Mapping[str, Any]) -> Readiness:
-        status = rollout.get("status") or {}
-        phase, message = status.get("phase"), status.get("message") or ""
-        seen = f"phase {phase}" + (f" ({message})" if message else "")
-        if str(status.get("observedGeneration")) != str((rollout.get("metadata") or {}).get("generation")):
-            return Readiness(False, "waiting for the controller to observe the new generation")
-        if wait_for in ("healthy", "fully_promoted") and phase == "Degraded" and message.startswith("ProgressDeadlineExceeded"):
-            return Readiness(False, message, failed=True)
-        if wait_for == "degraded":
-            return Readiness(phase == "Degraded", seen)
-        if wait_for == "fully_promoted":
-            return Readiness(phase == "Healthy" and fully_promoted(rollout), seen + (", fully promoted" if fully_promoted(rollout) else ""))
-        return Readiness(phase == "Healthy", seen)
-    return predicate
-
-
-class ArgoRollout:
-    """One Rollout and the action to take on it."""
-
-    def __init__(self, kube: Kube, namespace: str, name: str) -> None:
-        self.kube = kube
-        self.namespace = namespace
-        self.name = name
-
-    def read(self) -> dict[str, Any]:
-        return {"kind": KIND, **self.kube.get(API_VERSION, KIND, self.namespace, self.name)}
-
-    def write(self, patch: Patch) -> dict[str, Any]:
-        return self.kube.patch(API_VERSION, KIND, self.namespace, self.name, patch.body, content_type=patch.content_type,
-                               subresource=patch.subresource)
-
-    def wait(self, wait_for: str, timeout: float, sleep_seconds: float) -> dict[str, Any]:
-        last: dict[str, Any] = {}
-
-        def read() -> dict[str, Any]:
-            last.update(self.read())
-            return last
-        wait_until(read, wanted(wait_for), target=f"{KIND} {self.namespace}/{self.name}", timeout=timeout, sleep_seconds=sleep_seconds)
-        return last
-
-
-def stable_revision(rollout: Mapping[str, Any], revisions: list[Revision]) -> int:
-    """The revision number of the ReplicaSet ``status.stableRS`` names (``<rollout>-<hash>``); InputError when there is none."""
-    stable = (rollout.get("status") or {}).get("stableRS")
-    name = f"ReplicaSet {rollout['metadata']['name']}-{stable}"
-    found = next((revision for revision in revisions if stable and revision.source == name), None)
-    if found is None:
-        raise InputError(f"{target_name(rollout)} has no stable ReplicaSet in its history (status.stableRS: {stable or 'unset'})",
-                         option="to_stable", accepted="a rollout whose status names its stable ReplicaSet, or to_revision",
-                         system=SYSTEM, operation="rollout undo", target=target_name(rollout))
-    return found.number
-
-
-def plan(rollout_api: ArgoRollout, rollout: dict[str, Any], params: Mapping[str, Any]) -> tuple[list[Patch], dict[str, Any]]:
-    """The patches the action needs (none when the rollout is already there) and extra result fields."""
-    action = params["action"]
-    if action == "undo":
-        revisions = history(rollout_api.kube, rollout)
-        to_revision = stable_revision(rollout, revisions) if params["to_stable"] else params["to_revision"]
-        undo = plan_undo(rollout, revisions, to_revision)
-        extra = {"target_revision": undo.target.number,
-                 "diff": {"before": rollout["spec"]["template"], "after": undo.target.template} if undo.changed else {}}
-        return ([Patch(undo.patch(), content_type=JSON_PATCH)] if undo.changed else []), extra
-    if action == "promote":
-        return promote(rollout, params["full"]), {}
-    return {"abort": abort, "retry": retry, "pause": pause, "resume": resume, "status": lambda _rollout: []}[action](rollout), {}
 
 
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    sent: list[dict[str, Any]] = []
+    rollout: Optional[ArgoRollout] = None
     try:
-        rollout_api = ArgoRollout(Kube.from_params(params), params["namespace"], params["name"])
-        rollout = rollout_api.read()
-        patches, extra = plan(rollout_api, rollout, params)
-        after = rollout
-        if not module.check_mode:
-            for patch in patches:
-                after = {"kind": KIND, **rollout_api.write(patch)}
-                sent.append({"subresource": patch.subresource, "content_type": patch.content_type, "body": patch.body})
-            if params["wait_for"] != "none":
-                after = rollout_api.wait(params["wait_for"], params["wait_timeout"], params["wait_sleep"])
+        rollout = ArgoRollout(Kube.from_params(params), params["namespace"], params["name"])
+        outcome = rollout.act(ActionRequest.from_params(params), module.check_mode)
     except OfmRollbackError as exc:
+        sent = rollout.sent if rollout else []
         module.fail_json(**exc.to_result(), changed=bool(sent), patches=sent)
-    before_state, after_state = state(rollout), state(after)
-    module.exit_json(changed=bool(patches), before=before_state, after=after_state, patches=sent,
-                     diff=extra.pop("diff", None) or {"before": before_state, "after": after_state}, **extra,
-                     msg=f"{params['action']} of {target_name(rollout)}: " + ("sent" if sent else "would be sent" if patches else "nothing to do"))
+    module.exit_json(**outcome.result())
 
 
 if __name__ == "__main__":

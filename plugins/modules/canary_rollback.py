@@ -229,7 +229,6 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
     OPS_API_SPEC,
     PROMETHEUS_MUTUALLY_EXCLUSIVE,
     PROMETHEUS_REQUIRED_TOGETHER,
-    ops_api_http_client,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.canary import CanaryRollback
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, OfmRollbackError
@@ -277,7 +276,7 @@ def main(module_class=AnsibleModule) -> None:
     try:
         options = wait_options(params)
         request = RollbackRequest(params["reason"], params["incident_id"], params["reason_detail"])
-        ops = OpsApiClient(ops_api_http_client(params))
+        ops = OpsApiClient.from_params(params)
         identity.update(idempotency_key=request.idempotency_key, rollback_request=_request_sent(ops, request))
         reader = traffic_reader(params)
         if options.wait_for != "none" and not reader.has_source:

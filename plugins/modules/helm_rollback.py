@@ -157,7 +157,7 @@ def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
-    client = HelmClient(params["binary_path"], params["namespace"], params["kubeconfig"], params["context"])
+    client = HelmClient.from_params(params)
     state: dict[str, Any] = {}
     try:
         result = _roll_back(client, params, module.check_mode, state)

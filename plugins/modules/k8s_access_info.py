@@ -130,7 +130,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, authentication_api, authorization_api
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, ReviewApi
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import PRESET_OPTIONS, PRESETS, VERBS, checks_from_params, review, whoami
 
 CHECK_SPEC: dict[str, dict[str, Any]] = {
@@ -155,10 +155,9 @@ def main(module_class=AnsibleModule) -> None:
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         checks = checks_from_params(module.params)
-        authorization = authorization_api(module.params)
-        host = authorization.api_client.configuration.host
-        answers = review(authorization.create_self_subject_access_review, checks, host)
-        user = whoami(authentication_api(authorization.api_client).create_self_subject_review, host)
+        api = ReviewApi.from_params(module.params)
+        answers = review(api.authorization.create_self_subject_access_review, checks, api.host)
+        user = whoami(api.authentication.create_self_subject_review, api.host)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), changed=False)
     results = [answer.as_dict() for answer in answers]

@@ -246,8 +246,7 @@ def main(module_class=AnsibleModule) -> None:
     notifier: Optional[SlackNotifier] = None
     delivery: Optional[Delivery] = None
     try:
-        notifier = SlackNotifier(params["method"], token=params["token"], webhook_url=params["webhook_url"], api_url=params["api_url"],
-                                 http_options=params)
+        notifier = SlackNotifier.from_params(params)
         delivery = notifier.plan(SlackMessage(**{key: params[key] for key in MESSAGE_OPTIONS}))
         for warning in delivery.warnings:
             module.warn(warning)

@@ -101,7 +101,6 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
     HTTP_CLIENT_SPEC,
     OPS_API_MUTUALLY_EXCLUSIVE,
     OPS_API_SPEC,
-    ops_api_http_client,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient
@@ -115,8 +114,8 @@ def main(module_class=AnsibleModule) -> None:
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=OPS_API_MUTUALLY_EXCLUSIVE)
     http: Optional[HttpClient] = None
     try:
-        http = ops_api_http_client(module.params)
-        client = OpsApiClient(http)
+        client = OpsApiClient.from_params(module.params)
+        http = client.http
         health = http.redact(client.health())
         identity = client.whoami()
         verdict = "holds the admin role" if identity.is_admin else "does not hold the admin role"

@@ -125,10 +125,9 @@ from typing import Any, Optional
 
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
-from ansible_collections.ofm.rollback.plugins.module_utils.argspec import HTTP_CLIENT_SPEC, http_client_kwargs, validated_url
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import HTTP_CLIENT_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
-from ansible_collections.ofm.rollback.plugins.module_utils.registry import SYSTEM, RegistryClient, parse_image
+from ansible_collections.ofm.rollback.plugins.module_utils.registry import RegistryClient, parse_image
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "registry_url": {"type": "str", "required": True, "fallback": (env_fallback, ["OFM_REGISTRY_URL"])},
@@ -151,20 +150,13 @@ def main(module_class=AnsibleModule) -> None:
         if not params["images"]:
             raise InputError("images is empty", option="images", accepted="one image reference or more, such as ofm/api:2.4.0")
         refs = [parse_image(image) for image in params["images"]]
-        url = validated_url(params["registry_url"], "registry_url", example="https://registry.example.com")
-        client_kwargs = http_client_kwargs(params)
-
-        def make_http(base_url: str, auth: Optional[ClientAuth]) -> HttpClient:
-            return HttpClient(base_url, auth=auth, system=SYSTEM, **client_kwargs)
-
-        client = RegistryClient(make_http, url, username=params["registry_username"], password=params["registry_password"],
-                                token=params["registry_token"])
+        client = RegistryClient.from_params(params)
         found = [client.image(ref).as_dict() for ref in refs]
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), requests=client.requests if client else [])
     missing = [entry["image"] for entry in found if not entry["exists"]]
     module.exit_json(changed=False, images=found, missing=missing, all_exist=not missing, requests=client.requests,
-                     msg=f"{len(found) - len(missing)} of {len(found)} image(s) found in {url}"
+                     msg=f"{len(found) - len(missing)} of {len(found)} image(s) found in {client.registry_url}"
                          + (f"; missing: {', '.join(missing)}" if missing else ""))
 
 

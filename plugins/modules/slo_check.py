@@ -345,7 +345,6 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
     PROMETHEUS_MUTUALLY_EXCLUSIVE,
     PROMETHEUS_REQUIRED_TOGETHER,
     PROMETHEUS_SPEC,
-    prometheus_http_client,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HAS_REQUESTS, REQUESTS_IMPORT_TRACEBACK, HttpClient
@@ -388,10 +387,11 @@ def main(module_class=AnsibleModule) -> None:
     http: Optional[HttpClient] = None
     try:
         options = check_options(module.params)
-        http = prometheus_http_client(module.params)
+        prometheus = PrometheusClient.from_params(module.params)
+        http = prometheus.http
         for warning in options.warnings:
             module.warn(warning)
-        checker = SloChecker(PrometheusClient(http), options.slos, options.settings)
+        checker = SloChecker(prometheus, options.slos, options.settings)
         if options.wait_for == "none" or module.check_mode:
             evaluation, polls = checker.evaluate(), 1
         else:

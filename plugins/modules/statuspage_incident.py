@@ -238,7 +238,6 @@ from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import (
     apply_plan,
     incident_view,
     plan_incident,
-    statuspage_client,
 )
 
 ARGUMENT_SPEC = {
@@ -265,7 +264,7 @@ def main(module_class=AnsibleModule) -> None:
     client: Optional[StatuspageClient] = None
     plan: Optional[IncidentPlan] = None
     try:
-        client = statuspage_client(module.params)
+        client = StatuspageClient.from_params(module.params)
         plan = plan_incident(client, IncidentRequest(**{key: module.params[key] for key in REQUEST_OPTIONS}))
         for warning in plan.warnings:
             module.warn(warning)

@@ -6,6 +6,8 @@ from typing import Any, Optional
 
 import pytest
 
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import ServerWeight
+
 from lab.services.ingress_controller import IngressSync, KubeReadError
 from lab.services.kube import seed
 from lab.services.kube.controllers import Controllers
@@ -106,8 +108,8 @@ class FakeRuntime:
         self.weights = {"stable": 100 - canary, "canary": canary}
         self.sets = 0
 
-    def get_weight(self, _backend: str, server: str) -> tuple[int, int]:
-        return self.weights[server], self.weights[server]
+    def get_weight(self, _backend: str, server: str) -> ServerWeight:
+        return ServerWeight(self.weights[server], self.weights[server])
 
     def set_weight(self, _backend: str, server: str, weight: int) -> None:
         self.sets += 1

@@ -222,7 +222,7 @@ def test_put_replaces_and_post_edits_the_fault_set() -> None:
     assert edited.body["faults"] == ["errors", "webhooks"]
     assert call(api, clock, "GET", "/__lab/faults").body["faults"] == ["errors", "webhooks"]
     assert call(api, clock, "GET", "/health").body == {"ok": True, "service": "ofm-social-os-api", "version": "canary",
-                                                       "faults": ["errors", "webhooks"]}
+                                                       "faults": ["errors", "webhooks"], "flags": {}, "flag_problems": {}}
 
 
 def test_post_refuses_to_enable_and_disable_the_same_fault() -> None:

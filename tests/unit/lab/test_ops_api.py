@@ -1,4 +1,4 @@
-"""Tests of the ops API stand-in and its HAProxy runtime client, against a real HAProxy."""
+"""Tests of the ops API stand-in, against a real HAProxy driven by the collection's runtime API client."""
 from __future__ import annotations
 
 import email.message
@@ -13,8 +13,9 @@ import pytest
 from unithelpers import REPO_ROOT, Addresses, LabService, serving
 from unithelpers import http_call as call
 
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, ServerWeight
+
 from lab.services.common import JsonlFile
-from lab.services.haproxy_runtime import HaproxyRuntime, HaproxyRuntimeError, parse_address
 from lab.services.httpbase import HTTPError
 from lab.services.ops_api import AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal, build_app, parse_args, session_id
 
@@ -32,13 +33,13 @@ AUDIT_FIELDS = {"id", "created_at", "actor_sub", "actor_email", "action", "resou
 
 
 @pytest.fixture(name="runtime")
-def fixture_runtime(haproxy: Addresses) -> HaproxyRuntime:
-    """The lab's runtime client of the HAProxy at its 90/10 split."""
-    return HaproxyRuntime(haproxy.admin)
+def fixture_runtime(haproxy: Addresses) -> HaproxyRuntimeClient:
+    """The collection's runtime client of the HAProxy at its 90/10 split."""
+    return HaproxyRuntimeClient(haproxy.admin)
 
 
-def weights(runtime: HaproxyRuntime) -> dict[str, int]:
-    return {server: runtime.get_weight(BACKEND, server)[0] for server in ("stable", "canary")}
+def weights(runtime: HaproxyRuntimeClient) -> dict[str, int]:
+    return {server: runtime.get_weight(BACKEND, server).current for server in ("stable", "canary")}
 
 
 def make_app(tmp_path: Path, haproxy_address: str, networks: Optional[list[str]] = None) -> OpsApi:
@@ -52,7 +53,7 @@ def make_app(tmp_path: Path, haproxy_address: str, networks: Optional[list[str]]
 
 
 @pytest.fixture()
-def ops(tmp_path: Path, haproxy: Addresses, runtime: HaproxyRuntime) -> Iterator[SimpleNamespace]:
+def ops(tmp_path: Path, haproxy: Addresses, runtime: HaproxyRuntimeClient) -> Iterator[SimpleNamespace]:
     app = make_app(tmp_path, haproxy.admin)
     with serving(app.handler()) as url:
         yield SimpleNamespace(url=url, app=app, runtime=runtime, tmp_path=tmp_path)
@@ -71,8 +72,8 @@ class FakeRuntime:
         self.weights = {"stable": stable, "canary": canary}
         self.changes: list[tuple[str, int]] = []
 
-    def get_weight(self, _backend: str, server: str) -> tuple[int, int]:
-        return self.weights[server], 0
+    def get_weight(self, _backend: str, server: str) -> ServerWeight:
+        return ServerWeight(self.weights[server], 0)
 
     def set_weight(self, _backend: str, server: str, weight: int) -> None:
         self.changes.append((server, weight))
@@ -88,70 +89,6 @@ def headers(**values: str) -> email.message.Message:
     for key, value in values.items():
         message[key.replace("_", "-")] = value
     return message
-
-
-# HAProxy runtime client, against the real HAProxy
-
-def test_runtime_reads_and_sets_weights_over_unix_socket(runtime):
-    assert runtime.get_weight(BACKEND, "canary") == (10, 10)
-    runtime.set_weight(BACKEND, "canary", 3)
-    assert runtime.get_weight(BACKEND, "canary") == (3, 10)
-    state = {row["srv_name"]: row for row in runtime.show_servers_state(BACKEND)}
-    assert set(state) == {"stable", "canary"}
-    assert (state["canary"]["srv_uweight"], state["canary"]["srv_iweight"]) == ("3", "10")
-    assert state["stable"]["be_name"] == BACKEND
-
-
-def test_runtime_works_over_tcp_address(haproxy, runtime):
-    over_tcp = HaproxyRuntime(haproxy.tcp)
-    over_tcp.set_weight(BACKEND, "stable", 42)
-    assert runtime.get_weight(BACKEND, "stable") == (42, 90)
-    assert over_tcp.command("get weight ofm_api/stable") == "42 (initial 90)"
-
-
-def test_runtime_refusal_names_socket_and_command(haproxy, runtime):
-    with pytest.raises(HaproxyRuntimeError) as refused:
-        runtime.set_weight(BACKEND, "nope", 5)
-    assert haproxy.admin in str(refused.value)
-    assert "'set weight ofm_api/nope 5'" in str(refused.value)
-    assert "No such server" in str(refused.value)
-    with pytest.raises(HaproxyRuntimeError, match="show servers state missing_backend.*Can't find backend"):
-        runtime.show_servers_state("missing_backend")
-
-
-def test_runtime_unreachable_socket_names_socket_and_command(tmp_path):
-    missing = str(tmp_path / "absent.sock")
-    with pytest.raises(HaproxyRuntimeError) as unreachable:
-        HaproxyRuntime(missing).get_weight(BACKEND, "canary")
-    assert f"unix socket {missing}" in str(unreachable.value)
-    assert "'get weight ofm_api/canary'" in str(unreachable.value)
-
-
-def test_runtime_rejects_bad_input_before_sending(tmp_path):
-    runtime = HaproxyRuntime(str(tmp_path / "never-contacted.sock"))
-    with pytest.raises(ValueError, match="single command"):
-        runtime.command("show info; shutdown sessions server ofm_api/stable")
-    with pytest.raises(ValueError, match="server name"):
-        runtime.get_weight(BACKEND, "canary 0")
-    with pytest.raises(ValueError, match="outside 0..256"):
-        runtime.set_weight(BACKEND, "canary", 300)
-
-
-@pytest.mark.parametrize("address, expected", [
-    ("/run/haproxy/admin.sock", "/run/haproxy/admin.sock"),
-    ("admin.sock", "admin.sock"),
-    ("unix@/run/admin.sock", "/run/admin.sock"),
-    ("127.0.0.1:9999", ("127.0.0.1", 9999)),
-    ("ipv4@127.0.0.1:9999", ("127.0.0.1", 9999)),
-    ("[::1]:9999", ("::1", 9999)),
-])
-def test_parse_address(address, expected):
-    assert parse_address(address) == expected
-
-
-def test_parse_address_rejects_a_port_that_is_not_a_number():
-    with pytest.raises(ValueError, match="neither a socket path nor host:port"):
-        parse_address("localhost:admin")
 
 
 # Authentication and authorization

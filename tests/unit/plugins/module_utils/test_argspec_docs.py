@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Shared argument specs and their doc fragments must say the same thing; the helpers build clients from them."""
+"""Shared argument specs and their doc fragments must say the same thing; the clients' ``from_params`` build clients from them."""
 from __future__ import annotations
 
 from typing import Any
@@ -18,6 +18,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres import conne
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth
+from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import OpsApiClient
+from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient
 from ansible_collections.ofm.rollback.plugins.modules import pg_pitr_restore, pg_rollback_report, pg_validate, slo_check
 
 PAIRS = [
@@ -93,13 +95,13 @@ def test_http_client_kwargs_map_options():
                                                ({"prometheus_url": "ftp://prom"}, "prometheus_url")])
 def test_bad_client_options_name_the_option(overrides, option):
     with pytest.raises(InputError) as caught:
-        argspec.prometheus_http_client(params(**overrides))
+        PrometheusClient.from_params(params(**overrides))
     assert caught.value.option == option
 
 
 @pytest.mark.parametrize("factory, option, example", [
-    (argspec.prometheus_http_client, "prometheus_url", "https://prometheus.example.com:9090"),
-    (argspec.ops_api_http_client, "ops_api_url", "https://internal.ofm.social"),
+    (PrometheusClient.from_params, "prometheus_url", "https://prometheus.example.com:9090"),
+    (OpsApiClient.from_params, "ops_api_url", "https://internal.ofm.social"),
 ])
 def test_a_bad_url_shows_an_example_of_its_own_service(factory, option, example):
     with pytest.raises(InputError) as caught:
@@ -109,18 +111,22 @@ def test_a_bad_url_shows_an_example_of_its_own_service(factory, option, example)
 
 
 def test_prometheus_client_auth_choice():
-    assert isinstance(argspec.prometheus_http_client(params(prometheus_token="t"))._auth, BearerAuth)
-    assert isinstance(argspec.prometheus_http_client(params(prometheus_username="u", prometheus_password="p"))._auth, BasicAuth)
-    assert argspec.prometheus_http_client(params())._auth is None
-    assert argspec.prometheus_http_client(params()).system == "Prometheus"
+    assert isinstance(PrometheusClient.from_params(params(prometheus_token="t")).http._auth, BearerAuth)
+    assert isinstance(PrometheusClient.from_params(params(prometheus_username="u", prometheus_password="p")).http._auth, BasicAuth)
+    client = PrometheusClient.from_params(params(timeout=2.0, retries=1))
+    assert client.http._auth is None
+    assert (client.http.base_url, client.http.system) == ("http://prom:9090/", "Prometheus")
+    assert (client.http._limits.read_timeout, client.http._limits.retries) == (2.0, 1)
 
 
 def test_ops_api_client_auth_choice():
-    assert isinstance(argspec.ops_api_http_client(params(ops_api_session_cookie="c"))._auth, SessionCookieAuth)
-    assert isinstance(argspec.ops_api_http_client(params(ops_api_token="t"))._auth, BearerAuth)
-    client = argspec.ops_api_http_client(params())
-    assert client.base_url == "https://internal.ofm.social/"
-    assert client.system == "ops API"
+    assert isinstance(OpsApiClient.from_params(params(ops_api_session_cookie="c")).http._auth, SessionCookieAuth)
+    assert isinstance(OpsApiClient.from_params(params(ops_api_token="t")).http._auth, BearerAuth)
+    client = OpsApiClient.from_params(params(validate_certs=False))
+    assert client.http.base_url == "https://internal.ofm.social/"
+    assert client.http.system == "ops API"
+    assert client.http._verify is False
+    assert client.http.refusal_roles is not None
 
 
 def test_env_fallbacks_apply(monkeypatch):

@@ -125,3 +125,11 @@ def test_timeout_must_be_positive():
     with pytest.raises(InputError) as caught:
         HaproxyRuntimeClient("/run/haproxy.sock", timeout=0)
     assert caught.value.option == "haproxy_timeout"
+
+
+def test_from_params_reads_the_router_options():
+    client = HaproxyRuntimeClient.from_params({"haproxy_runtime_api": "ipv4@10.0.0.5:9999", "haproxy_timeout": 2.5})
+    assert (client.endpoint, client.timeout, client.target) == (("10.0.0.5", 9999), 2.5, "10.0.0.5:9999")
+    with pytest.raises(InputError) as caught:
+        HaproxyRuntimeClient.from_params({"haproxy_runtime_api": "/run/haproxy.sock", "haproxy_timeout": -1.0})
+    assert caught.value.option == "haproxy_timeout"

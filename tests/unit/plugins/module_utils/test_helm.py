@@ -174,3 +174,11 @@ def test_the_recorded_command_hides_a_token_and_a_timeout_is_a_deadline():
         client.runner.run(["helm", "history", "r", "--kube-token", "s3cr3t"], "history", "r", timeout=60)
     assert caught.value.timeout == 60 and "did not finish within 1m" in str(caught.value)
     assert client.commands == [["helm", "history", "r", "--kube-token", "********"]]
+
+
+def test_from_params_passes_the_connection_options_to_every_command():
+    runner = FakeRunner(stdout="[]")
+    params = {"binary_path": "/opt/helm", "namespace": "ofm-staging", "kubeconfig": "/etc/kubeconfig", "context": None}
+    helm.HelmClient.from_params(params, runner=runner).history("ofm-social-os")
+    assert runner.calls == [["/opt/helm", "history", "ofm-social-os", "--output", "json", "--namespace", "ofm-staging",
+                             "--kubeconfig", "/etc/kubeconfig"]]

@@ -126,6 +126,16 @@ def test_wait_returns_once_ready():
     readiness = kube.wait_until(lambda: states.pop(0), kube.deployment_readiness, target="t", timeout=10, sleep_seconds=1,
                                 clock=clock, sleep=clock.sleep)
     assert readiness.ready and clock.now == 1
+    assert (readiness.polls, readiness.elapsed, readiness.obj) == (2, 1, deployment())
+
+
+def test_the_check_mode_twin_reads_once_and_reports_a_failed_rollout_without_raising():
+    condition = {"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded", "message": "timed out"}
+    reads = []
+    waited = kube.read_readiness(lambda: reads.append(1) or deployment(conditions=[condition]), kube.deployment_readiness)
+    assert reads == [1] and (waited.polls, waited.elapsed) == (1, 0.0)
+    assert not waited.ready and waited.readiness.failed and waited.message == "ProgressDeadlineExceeded: timed out"
+    assert kube.read_readiness(deployment, kube.deployment_readiness).ready
 
 
 def test_wait_fails_fast_on_a_failed_rollout():

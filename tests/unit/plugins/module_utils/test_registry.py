@@ -88,3 +88,24 @@ def test_bearer_challenge_parsing():
     assert bearer_challenge('Bearer realm="https://auth.example/token",service="reg"') == expected
     assert bearer_challenge('Basic realm="x"') is None
     assert bearer_challenge(None) is None
+
+
+def registry_params(url: str, **overrides: Any) -> dict[str, Any]:
+    return {"registry_url": url, "registry_username": None, "registry_password": None, "registry_token": None, "validate_certs": True,
+            "ca_path": None, "timeout": 5.0, "retries": 0, **overrides}
+
+
+@pytest.mark.parametrize("registry", ["bearer"], indirect=True)
+def test_from_params_gives_the_token_realm_client_the_same_options(registry):
+    registry_client = RegistryClient.from_params(registry_params(registry.url, registry_username="bot", registry_password=PASSWORD))
+    assert registry_client.image(parse_image("ofm/api:1")).exists
+    assert registry_client.registry_url == registry.url
+    assert [entry.get("status") for entry in registry_client.requests] == [401, 200, 200]
+    assert all(client._limits.retries == 0 and client.system == "container registry" for client in registry_client._clients)
+
+
+@pytest.mark.parametrize("overrides, option", [({"registry_url": "registry.example.com"}, "registry_url"), ({"retries": -1}, "retries")])
+def test_from_params_names_a_bad_option(overrides, option):
+    with pytest.raises(InputError) as caught:
+        RegistryClient.from_params(registry_params("https://registry.example.com", **overrides))
+    assert caught.value.option == option

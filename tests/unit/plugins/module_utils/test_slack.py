@@ -19,6 +19,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import REDACTED
 from ansible_collections.ofm.rollback.plugins.module_utils.slack import (
+    DEFAULT_API_URL,
     SlackMessage,
     SlackNotifier,
     normalize_ts,
@@ -33,16 +34,18 @@ def fixture_clock() -> FakeClock:
     return FakeClock()
 
 
-def http_options(**overrides: Any) -> dict[str, Any]:
-    return {"validate_certs": True, "ca_path": None, "timeout": 5.0, "retries": 2, **overrides}
+def params(**overrides: Any) -> dict[str, Any]:
+    """The notify module's connection options, as ``SlackNotifier.from_params`` reads them."""
+    return {"method": "auto", "token": None, "webhook_url": None, "api_url": DEFAULT_API_URL, "validate_certs": True, "ca_path": None,
+            "timeout": 5.0, "retries": 2, **overrides}
 
 
 def api_notifier(slack: FakeSlack, clock: FakeClock, token: str = SLACK_TOKEN, **options: Any) -> SlackNotifier:
-    return SlackNotifier("api", token=token, api_url=slack.api_url, http_options=http_options(**options), sleep=clock.sleep)
+    return SlackNotifier.from_params(params(method="api", token=token, api_url=slack.api_url, **options), sleep=clock.sleep)
 
 
 def webhook_notifier(url: str, clock: FakeClock, **options: Any) -> SlackNotifier:
-    return SlackNotifier("webhook", webhook_url=url, http_options=http_options(**options), sleep=clock.sleep)
+    return SlackNotifier.from_params(params(method="webhook", webhook_url=url, **options), sleep=clock.sleep)
 
 
 def post(notifier: SlackNotifier, **message: Any):
@@ -174,8 +177,8 @@ def test_read_timeout_on_a_post_is_not_retried(slack, clock):
 
 
 def test_connect_refused_is_retried_then_reported(clock):
-    notifier = SlackNotifier("api", token=SLACK_TOKEN, api_url=f"http://127.0.0.1:{free_port()}/api", http_options=http_options(retries=2),
-                             sleep=clock.sleep)
+    notifier = SlackNotifier.from_params(params(method="api", token=SLACK_TOKEN, api_url=f"http://127.0.0.1:{free_port()}/api"),
+                                         sleep=clock.sleep)
     with pytest.raises(UnavailableError) as caught:
         post(notifier, channel="#ops-alerts", text="x")
     assert caught.value.attempts == 3
@@ -295,6 +298,18 @@ def test_split_webhook_url_rejects_non_webhook_urls(url):
 
 def test_a_bad_api_url_shows_a_slack_example(clock):
     with pytest.raises(InputError) as caught:
-        SlackNotifier("api", token=SLACK_TOKEN, api_url="slack.com/api", http_options=http_options(), sleep=clock.sleep)
+        SlackNotifier.from_params(params(method="api", token=SLACK_TOKEN, api_url="slack.com/api"), sleep=clock.sleep)
     assert caught.value.option == "api_url"
     assert caught.value.accepted == "a URL such as https://slack.com/api"
+
+
+def test_from_params_builds_the_sender_the_method_resolves_to(clock):
+    api = SlackNotifier.from_params(params(token=SLACK_TOKEN, webhook_url=f"https://hooks.slack.com{SLACK_WEBHOOK_PATH}", retries=0),
+                                    sleep=clock.sleep)
+    assert (api.method, api.http.base_url, api.http._limits.retries) == ("api", "https://slack.com/api/", 0)
+    webhook = SlackNotifier.from_params(params(webhook_url=f"https://hooks.slack.com{SLACK_WEBHOOK_PATH}"), sleep=clock.sleep)
+    assert (webhook.method, webhook.http.base_url) == ("webhook", "https://hooks.slack.com/")
+    assert SLACK_WEBHOOK_SECRET not in webhook.http.redact(f"https://hooks.slack.com{SLACK_WEBHOOK_PATH}")
+    with pytest.raises(InputError) as caught:
+        SlackNotifier.from_params(params(token=SLACK_TOKEN, timeout=0.0))
+    assert caught.value.option == "timeout"

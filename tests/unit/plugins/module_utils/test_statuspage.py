@@ -12,13 +12,13 @@ from unithelpers import STATUSPAGE_API_KEY, STATUSPAGE_PAGE, FakeClock, FakeStat
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import AuthenticationError, DataError, InputError, NotFoundError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import (
     IncidentRequest,
+    StatuspageClient,
     apply_plan,
     changed_fields,
     component_ids,
     find_by_name,
     latest_body,
     plan_incident,
-    statuspage_client,
 )
 
 
@@ -33,7 +33,7 @@ def params(statuspage: FakeStatuspage, **overrides: Any) -> dict[str, Any]:
 
 
 def client_for(statuspage: FakeStatuspage, clock: FakeClock, **overrides: Any):
-    return statuspage_client(params(statuspage, **overrides), sleep=clock.sleep)
+    return StatuspageClient.from_params(params(statuspage, **overrides), sleep=clock.sleep)
 
 
 def run(statuspage: FakeStatuspage, clock: FakeClock, **wanted: Any) -> tuple[str, Optional[dict[str, Any]]]:

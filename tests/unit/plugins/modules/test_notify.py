@@ -23,8 +23,9 @@ def fixture_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
     clock = FakeClock()
 
     class Notifier(slack_utils.SlackNotifier):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, sleep=clock.sleep, **kwargs)
+        @classmethod
+        def from_params(cls, params: Any, *, sleep: Any = None) -> slack_utils.SlackNotifier:
+            return super().from_params(params, sleep=clock.sleep)
 
     monkeypatch.setattr(notify, "SlackNotifier", Notifier)
     return clock
