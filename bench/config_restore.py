@@ -175,8 +175,9 @@ def shell_script(lab: Lab, wanted: dict[str, Any], workdir: Path) -> Path:
     kubectl = f"kubectl --kubeconfig {lab.cfg.path('kubeconfig')} -n {NAMESPACE}"
     lines = ["#!/usr/bin/env bash", "set -euo pipefail", f"export REDISCLI_AUTH='{lab.creds['redis_password']}'",
              f"export PGPASSWORD='{lab.creds['db_admin_password']}'"]
+    redis_cli = f"redis-cli -h {HOST} -p {lab.cfg.ports['redis']} -n {REDIS_DB}"
     for name, on in wanted["flags"].items():
-        lines.append(f"redis-cli -h {HOST} -p {lab.cfg.ports['redis']} -n {REDIS_DB} SET feature_flags:{name} {'true' if on else 'false'} PX {TTL_MS} >/dev/null")
+        lines.append(f"{redis_cli} SET feature_flags:{name} {'true' if on else 'false'} PX {TTL_MS} >/dev/null")
     lines.append(f"{kubectl} set env deployment/{DEPLOYMENT} -c api FEATURE_FLAGS='{render_flags(wanted['flags'])}' >/dev/null")
     for name, data in wanted["configmaps"].items():
         lines.append(f"{kubectl} patch configmap {name} --type merge -p '{json.dumps({'data': data})}' >/dev/null")

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One procedure against the lab, after setting everything up and bringing the lab up:
 #
-#   ./scripts/demo.sh [emergency|planned|database] [ansible-playbook options]
+#   ./scripts/demo.sh [emergency|planned|database|config] [ansible-playbook options]
 #
 # emergency (default): make the canary bad, wait until the breach is sustained (the lab inventory's short window), then run
 #   the emergency rollback. OFM_DEMO_FAULT picks the fault (slow, errors, webhooks, db, publish).
@@ -9,6 +9,10 @@
 #   before each): ops_api (the canary's traffic back to stable through the ops API), helm (the Helm release ofm-social-os
 #   back to revision 5 of its six, as the README's command), kubectl (kubectl rollout undo of the Deployment
 #   ofm-social-os-api, revision 2 -> 1) and argo (the Rollout's canary aborted and undone). OFM_DEMO_METHODS picks some.
+# config: take a configuration snapshot (as a deploy pipeline does), make the bad release's configuration change
+#   (`lab config bad`: a flag the canary suffers from, a wrong webhook URL, a rate limit, an Unleash toggle), wait until the
+#   canary's success rate breaches, then run the configuration rollback from the snapshot. The vault password that seals
+#   the Secrets' values is generated into the lab's state directory (OFM_DEMO_VAULT_PASSWORD_FILE to use your own).
 # database: restore the lab's PostgreSQL as of a minute ago into a sandbox, validate it and report RTO/RPO (the checklist's
 #   command; the lab's history is minutes long, so not "2 hours ago").
 set -euo pipefail
@@ -16,9 +20,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 procedure="emergency"
 case "${1:-}" in
-  emergency|planned|database) procedure="$1"; shift ;;
+  emergency|planned|database|config) procedure="$1"; shift ;;
   -*|"") ;;
-  *) echo "usage: $0 [emergency|planned|database] [ansible-playbook options]" >&2; exit 2 ;;
+  *) echo "usage: $0 [emergency|planned|database|config] [ansible-playbook options]" >&2; exit 2 ;;
 esac
 "$root/scripts/bootstrap.sh"
 export PATH="$root/.venv/bin:$root/scripts:$PATH"
@@ -45,6 +49,16 @@ case "$procedure" in
     echo "Planned rollback on the lab, by method:"
     printf '%s\n' "${recap[@]}"
     exit "$failed" ;;
+  config)
+    vault="${OFM_DEMO_VAULT_PASSWORD_FILE:-${OFM_LAB_STATE_DIR:-$root/.lab}/demo-vault-password}"
+    if [[ ! -s "$vault" ]]; then (umask 077; mkdir -p "$(dirname "$vault")"; python -c 'import secrets; print(secrets.token_hex(24))' > "$vault"); fi
+    ansible-playbook playbooks/config-snapshot.yml --vault-password-file "$vault" -e rollback_change_id=demo-deploy-2.4.0 "$@"
+    lab config bad
+    echo "Waiting until Prometheus shows the canary's success rate breached by the configuration change..."
+    ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "scope": "canary",
+      "window": "{{ ofm_slo_window }}", "sustain": "{{ ofm_slo_sustain }}", "resolution": "1s",
+      "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"}' | grep '"msg"'
+    exec ansible-playbook playbooks/config-rollback.yml --vault-password-file "$vault" "$@" ;;
   database)
     cd marketing/dr/scripts
     exec ./dr-restore-sandbox.sh --environment "rollback-demo-$(date +%Y%m%d%H%M%S)" \

@@ -12,6 +12,10 @@ import sys
 import threading
 from typing import Callable, Iterable, Optional, Protocol
 
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
 from lab import flags
 from lab.services.common import KubeReader, KubeReadError
 
@@ -43,10 +47,6 @@ class RedisFlagCache:
     """The flag cache in Redis (redis-py): one MGET to read, one pipeline to write back."""
 
     def __init__(self, host: str, port: int, password: Optional[str], timeout: float = 0.5):
-        import redis  # pylint: disable=import-outside-toplevel
-        from redis.backoff import NoBackoff  # pylint: disable=import-outside-toplevel
-        from redis.retry import Retry  # pylint: disable=import-outside-toplevel
-        self._errors = (redis.RedisError, OSError)
         # No retries: the next refresh, a second later, is the retry.
         self._conn = redis.Redis(host=host, port=port, password=password or None, socket_timeout=timeout,
                                  socket_connect_timeout=timeout, retry=Retry(NoBackoff(), 0), decode_responses=True)
@@ -55,7 +55,7 @@ class RedisFlagCache:
     def get_many(self, keys: list[str]) -> list[Optional[str]]:
         try:
             return list(self._conn.mget(keys))
-        except self._errors as exc:
+        except (redis.RedisError, OSError) as exc:
             raise FlagSourceError(f"{self.where}: MGET {' '.join(keys)}: {exc}") from exc
 
     def set_many(self, values: dict[str, str], ttl_seconds: int) -> None:
@@ -64,7 +64,7 @@ class RedisFlagCache:
             pipe.set(key, value, ex=ttl_seconds)
         try:
             pipe.execute()
-        except self._errors as exc:
+        except (redis.RedisError, OSError) as exc:
             raise FlagSourceError(f"{self.where}: SET {' '.join(values)}: {exc}") from exc
 
 

@@ -30,7 +30,7 @@ NOT_PROCEDURES = {
 
 def procedure_of(block: str) -> str:
     for name, fqcn in (("emergency-rollback.yml", "ofm.rollback.emergency_rollback"), ("planned-rollback.yml", "ofm.rollback.planned_rollback"),
-                       ("dr-restore-sandbox.sh", "dr-restore-sandbox.sh")):
+                       ("config-rollback.yml", "ofm.rollback.config_rollback"), ("dr-restore-sandbox.sh", "dr-restore-sandbox.sh")):
         if name in block or fqcn in block:
             return name
     raise AssertionError(f"a README bash block that is neither a procedure nor known: {block[:200]}")
@@ -51,7 +51,7 @@ def procedures() -> list:
 
 def test_the_readme_has_a_command_for_each_procedure():
     names = [procedure_of(param.values[0]) for param in procedures()]
-    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "dr-restore-sandbox.sh"}, names
+    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "config-rollback.yml", "dr-restore-sandbox.sh"}, names
 
 
 @pytest.mark.parametrize("block", procedures())
@@ -68,8 +68,10 @@ def test_a_readme_command_runs_as_written_on_the_lab(lab, block, tmp_path):
         if sandbox.exists():
             assert not run_module("pg_pitr_restore", {"state": "absent", "sandbox_data_dir": str(sandbox)}, tmp_path).failed
     command = block.replace("-i inventories/production", "-i inventories/lab").replace("'2 hours ago'", "'1 minute ago'")
+    vault = tmp_path / "vault-password"
+    vault.write_text("readme-test-vault-password")
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "ANSIBLE_FORCE_COLOR": "0",
-           "OFM_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
+           "OFM_AUDIT_LOG": str(tmp_path / "audit.jsonl"), "OFM_VAULT_PASSWORD_FILE": str(vault)}
     try:
         run = subprocess.run(["bash", "-c", f"set -euo pipefail\n{command}"], cwd=REPO_ROOT, capture_output=True, text=True, env=env,
                              timeout=900, check=False)
@@ -84,3 +86,5 @@ def test_a_readme_command_runs_as_written_on_the_lab(lab, block, tmp_path):
         assert "api 2.4.0 doubles the DB load" in summary, "the documented reason, whole"
     if "dr-restore-sandbox.sh" in block:
         assert "[ok    ] ./dr-restore-sandbox.sh: restored to " in summary
+    if "config-rollback.yml" in block:
+        assert "[ok    ] Configuration Management: snapshot cfg-" in summary and "[ok    ] Feature Flags:" in summary
