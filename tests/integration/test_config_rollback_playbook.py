@@ -99,3 +99,26 @@ def test_a_rollback_without_a_snapshot_is_refused_and_says_how_to_take_one(good_
                        extra_vars={"ofm_config_snapshot_dir": str(tmp_path / "empty")})
     assert run.returncode != 0
     assert "snapshot" in flat(run.stdout).lower()
+
+
+def test_the_planned_rollback_restores_the_configuration_too_when_told_to(good_config, tmp_path, vault):
+    lab = good_config
+    extra = {"ofm_config_snapshot_dir": str(tmp_path / "snapshots")}
+    run_lab("reset")
+    try:
+        taken = run_playbook("config-snapshot.yml", "--vault-password-file", str(vault), extra_vars=extra)
+        assert taken.returncode == 0, taken.stdout[-4000:]
+        good = configuration(lab)
+        run_lab("config", "bad")
+        run = run_playbook("planned-rollback.yml", "--vault-password-file", str(vault), audit_log=tmp_path / "audit.jsonl",
+                           extra_vars={**extra, "rollback_reason": "2.4.0 and its configuration", "planned_rollback_method": "kubectl",
+                                       "rollback_config": True})
+        summary = flat(run.stdout)
+        assert run.returncode == 0, run.stdout[-5000:]
+        assert configuration(lab) == good
+        for title in ("Feature Flags", "Rate Limits", "Webhook URLs"):
+            assert f"[ok    ] {title}: restored" in summary, title
+        for secret in secret_values(lab):
+            assert secret not in run.stdout and secret not in (tmp_path / "audit.jsonl").read_text()
+    finally:
+        run_lab("reset")

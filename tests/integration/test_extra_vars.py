@@ -26,6 +26,8 @@ CASES = [
     ("emergency-rollback.yml", "rollback_force_reason=canary 5xx at 12 percent", "5xx at 12 percent"),
     ("planned-rollback.yml", "rollback_reason=api 2.4.0 doubles the DB load", "2.4.0 doubles the DB load"),
     ("database-rollback.yml", "rollback_db_pitr_target=2026-11-28 03:00:00", "03:00:00"),
+    ("config-snapshot.yml", "rollback_change_id=deploy 2.4.0", "2.4.0"),
+    ("config-rollback.yml", "rollback_config_snapshot=cfg-20261204T073900Z-1a2b3c the good one", "the good one"),
 ]
 
 
