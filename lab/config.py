@@ -36,6 +36,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "ingress_controller": 18444,
     "redis": 18379,
     "unleash": 18242,
+    "unleash_db": 18433,
 }
 
 

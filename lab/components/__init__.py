@@ -13,7 +13,7 @@ from lab.components.ops_api import OpsApi
 from lab.components.postgres import Postgres
 from lab.components.prometheus import Prometheus
 from lab.components.redis import Redis
-from lab.components.unleash import Unleash
+from lab.components.unleash import Unleash, UnleashDb
 
 COMPONENTS: list[Component] = [
     Redis(),
@@ -27,6 +27,7 @@ COMPONENTS: list[Component] = [
     KubeApiServer(),
     IngressController(),
     Postgres(),
+    UnleashDb(),
     Unleash(),
     DbWriter(),
     LoadGen(),

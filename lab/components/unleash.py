@@ -1,20 +1,96 @@
 """Unleash (npm ``unleash-server``, installed by scripts/install-unleash.sh): the self-hosted flag service, the second flag
-provider of the configuration rollback. It keeps its data in database ``unleash`` of the lab's PostgreSQL; its admin API
-token is generated with the lab's credentials. ``started``/``reset`` put the lab's toggles (lab/flags.py) in place."""
+provider of the configuration rollback. It keeps its data in database ``unleash`` of a PostgreSQL 15 cluster of its own
+(component ``unleash-db``, as Unleash has its own database in production): Unleash commits a few transactions a second,
+which would end every idle tail of the lab's "production" cluster that the point-in-time recovery tests need. Its admin
+API token is generated with the lab's credentials. ``started``/``reset`` put the lab's toggles (lab/flags.py) in place."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
 import subprocess
 from typing import Any, Optional
 
 from lab import flags
 from lab.components.base import Component, http_json, repo_file
-from lab.components.postgres import Postgres
+from lab.components.postgres import PG_BIN, as_postgres, chown_to_postgres, run_as_postgres
 from lab.config import HOST, LabConfig
 
 PACKAGE = repo_file(".tools", "unleash", "node_modules", "unleash-server")
 ROLE = DATABASE = "unleash"
+
+UNLEASH_DB_CONF = """\
+# Written by `lab up` (lab/components/unleash.py); edits are lost on the next start.
+listen_addresses = '{host}'
+port = {port}
+unix_socket_directories = '{socket_dir}'
+max_connections = 30
+shared_buffers = 32MB
+wal_level = minimal
+max_wal_senders = 0
+fsync = off
+log_destination = 'stderr'
+log_min_messages = warning
+"""
+UNLEASH_DB_HBA = """\
+local   all             postgres                                peer
+host    all             all             127.0.0.1/32            scram-sha-256
+"""
+
+
+class UnleashDb(Component):
+    """The PostgreSQL 15 cluster of Unleash alone (its database ``unleash``, role ``unleash``)."""
+
+    name = "unleash-db"
+    ports = ("unleash_db",)
+    description = "PostgreSQL 15 cluster of Unleash (its own, apart from the lab's production cluster)"
+    start_timeout = 60.0
+    stop_signal = signal.SIGINT
+
+    def available(self) -> Optional[str]:
+        return None if (PG_BIN / "postgres").exists() else f"PostgreSQL 15 is not installed in {PG_BIN} (apt-get install postgresql-15)"
+
+    @staticmethod
+    def data_dir(cfg: LabConfig):
+        return cfg.path("unleash-db", "data")
+
+    @staticmethod
+    def socket_dir(cfg: LabConfig):
+        return cfg.path("unleash-db", "run")
+
+    def prepare(self, cfg: LabConfig) -> None:
+        data = self.data_dir(cfg)
+        chown_to_postgres(cfg.path("unleash-db"), self.socket_dir(cfg))
+        if not (data / "PG_VERSION").exists():
+            run_as_postgres([str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "--auth-local=peer", "--auth-host=scram-sha-256",
+                             "--encoding=UTF8", "--locale=C.UTF-8"], cfg)
+        (data / "postgresql.conf").write_text(UNLEASH_DB_CONF.format(host=HOST, port=cfg.ports["unleash_db"], socket_dir=self.socket_dir(cfg)))
+        (data / "pg_hba.conf").write_text(UNLEASH_DB_HBA)
+        chown_to_postgres(data)
+        os.chmod(data, 0o700)
+
+    def argv(self, cfg: LabConfig) -> list[str]:
+        return as_postgres() + [str(PG_BIN / "postgres"), "-D", str(self.data_dir(cfg))]
+
+    def marker(self, cfg: LabConfig) -> Optional[str]:
+        return str(PG_BIN / "postgres")
+
+    def ready(self, cfg: LabConfig) -> bool:
+        done = subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", HOST, "-p", str(cfg.ports["unleash_db"])], check=False,
+                              capture_output=True, timeout=10)
+        return done.returncode == 0
+
+    def psql(self, cfg: LabConfig, sql: str) -> str:
+        return run_as_postgres([str(PG_BIN / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir(cfg)),
+                                "-p", str(cfg.ports["unleash_db"]), "-d", "postgres"], cfg, stdin=sql)
+
+    def started(self, cfg: LabConfig) -> None:
+        creds = cfg.credentials()
+        if self.psql(cfg, f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'").strip() != "1":
+            self.psql(cfg, f"CREATE ROLE {ROLE} LOGIN PASSWORD '{creds.unleash_db_password}'")
+        if self.psql(cfg, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'").strip() != "1":
+            self.psql(cfg, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
 
 START_SCRIPT = """\
 // Written by lab/components/unleash.py. Secrets come from the environment, never the command line.
@@ -93,15 +169,9 @@ class Unleash(Component):
         return cfg.path("etc", "unleash.js")
 
     def prepare(self, cfg: LabConfig) -> None:
-        creds = cfg.credentials()
-        postgres = Postgres()
-        if postgres.psql(cfg, f"SELECT 1 FROM pg_roles WHERE rolname = '{ROLE}'").strip() != "1":
-            postgres.psql(cfg, f"CREATE ROLE {ROLE} LOGIN PASSWORD '{creds.unleash_db_password}'")
-        if postgres.psql(cfg, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'").strip() != "1":
-            postgres.psql(cfg, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
         cfg.path("etc").mkdir(parents=True, exist_ok=True)
         self.script(cfg).write_text(START_SCRIPT % {
-            "package": json.dumps(str(PACKAGE.parent.parent) + "/"), "host": json.dumps(HOST), "db_port": cfg.ports["postgres"], "role": json.dumps(ROLE),
+            "package": json.dumps(str(PACKAGE.parent.parent) + "/"), "host": json.dumps(HOST), "db_port": cfg.ports["unleash_db"], "role": json.dumps(ROLE),
             "database": json.dumps(DATABASE), "port": cfg.ports["unleash"]})
 
     def env(self, cfg: LabConfig) -> dict[str, str]:

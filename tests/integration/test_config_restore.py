@@ -229,13 +229,22 @@ def values(systems: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
 
 
 def versions(systems: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
-    """What shows any write: resourceVersions, Redis values with their TTLs, toggle states, rows with their xmin."""
+    """What shows any write: resourceVersions (a Deployment's generation and spec), Redis values with their TTLs, toggle states,
+    rows with their xmin."""
     kube, client = systems["kube"], systems["cache"]
     with database(systems["lab"], secrets) as db:
         rows = db.execute(f"SELECT xmin::text, * FROM {systems['table']} ORDER BY platform").fetchall()
     objects = (("v1", "ConfigMap", "ofm-social-os-config"), ("v1", "Secret", "ofm-social-os-secrets"), ("apps/v1", "Deployment", API),
                ("apps/v1", "Deployment", CANARY))
-    return {"objects": {f"{kind}/{name}": kube.get(api, kind, name)["metadata"]["resourceVersion"] for api, kind, name in objects},
+    def written(api: str, kind: str, name: str) -> Any:
+        obj = kube.get(api, kind, name)
+        # A Deployment's status is written by its controller (a rollout an earlier test started may still be moving): its
+        # spec, and the generation that counts the spec's writes, show a restore's writes; the other objects have no status.
+        if kind == "Deployment":
+            return obj["metadata"].get("generation"), json.dumps(obj["spec"], sort_keys=True), obj["metadata"].get("annotations")
+        return obj["metadata"]["resourceVersion"]
+
+    return {"objects": {f"{kind}/{name}": written(api, kind, name) for api, kind, name in objects},
             "cache": {key: (client.get(key), client.pttl(key)) for key in sorted(client.scan_iter(match="feature_flags:*"))},
             "unleash": unleash_states(systems["lab"], secrets), "rows": rows}
 

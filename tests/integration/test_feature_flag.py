@@ -48,6 +48,8 @@ spec:
             - {name: NODE_ENV, value: production}
             - {name: FEATURE_FLAGS, value: "@FLAGS@"}
 """
+# A Redis database of this module's own: the lab's OFM API stand-ins read (and fill again) the flag cache of database 0.
+FLAG_DB = 1
 SOURCE_OF_TRUTH = ofm_flags.render(ofm_flags.FLAGS)  # platform_instagram=true,platform_tiktok=true,...,publish_v2=false
 
 
@@ -66,10 +68,10 @@ def fixture_flag_lab() -> LabConfig:
 @pytest.fixture(name="lab_flags")
 def fixture_lab_flags(flag_lab: LabConfig) -> Iterator[LabConfig]:
     """The flag cache and the Unleash toggles as ``lab up`` leaves them, before and after the test."""
-    Redis().reset(flag_lab)
+    seed_cache(flag_lab)
     Unleash().reset(flag_lab)
     yield flag_lab
-    Redis().reset(flag_lab)
+    seed_cache(flag_lab)
     Unleash().reset(flag_lab)
 
 
@@ -92,7 +94,17 @@ def fixture_api(kube: KubeServer) -> Iterator[KubeServer]:
 
 def cache(lab: LabConfig, password: Optional[str] = None) -> redis.Redis:
     return redis.Redis(host=HOST, port=lab.ports["redis"], password=password or credentials(lab)["redis_password"], decode_responses=True,
-                       socket_timeout=5)
+                       socket_timeout=5, db=FLAG_DB)
+
+
+def seed_cache(lab: LabConfig) -> None:
+    """This module's flag cache as the lab seeds its own: every lab flag with the full TTL, nothing else."""
+    client = cache(lab)
+    pipe = client.pipeline(transaction=True)
+    pipe.flushdb()
+    for name, enabled in ofm_flags.FLAGS.items():
+        pipe.set(f"feature_flags:{name}", "true" if enabled else "false", ex=300)
+    pipe.execute()
 
 
 def feature_flags(kube: KubeServer, name: str = API) -> str:
@@ -114,7 +126,7 @@ def unleash_states(lab: LabConfig) -> dict[str, bool]:
 
 
 def ofm_args(lab: LabConfig, kube: KubeServer, **args: Any) -> dict[str, Any]:
-    return {**kube.connection, "redis_url": f"redis://{HOST}:{lab.ports['redis']}/0", **args}
+    return {**kube.connection, "redis_url": f"redis://{HOST}:{lab.ports['redis']}/{FLAG_DB}", **args}
 
 
 def unleash_args(lab: LabConfig, **args: Any) -> dict[str, Any]:
@@ -256,7 +268,7 @@ def test_redis_down_is_a_clear_unavailable_error_with_nothing_changed(redis_stop
     versions = {name: api.get("apps/v1", "Deployment", name)["metadata"]["generation"] for name in (API, CANARY)}
     run = flag_module(ofm_args(redis_stopped, api, names=["platform_tiktok"], state="disabled"), tmp_path, secrets)
     assert run.failed and run.result["error"]["type"] == "UnavailableError" and run.result["error"]["system"] == "Redis"
-    assert run.result["msg"].startswith(f"Redis: GET/PTTL pipeline on {HOST}:{redis_stopped.ports['redis']}/0 failed")
+    assert run.result["msg"].startswith(f"Redis: GET/PTTL pipeline on {HOST}:{redis_stopped.ports['redis']}/{FLAG_DB} failed")
     assert run.result["msg"].endswith("Nothing was changed.") and run.result["changed"] is False and run.result["applied"] == []
     assert {name: api.get("apps/v1", "Deployment", name)["metadata"]["generation"] for name in (API, CANARY)} == versions
     assert feature_flags(api) == SOURCE_OF_TRUTH
