@@ -92,6 +92,7 @@ class UnleashDb(Component):
         if self.psql(cfg, f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE}'").strip() != "1":
             self.psql(cfg, f"CREATE DATABASE {DATABASE} OWNER {ROLE}")
 
+
 START_SCRIPT = """\
 // Written by lab/components/unleash.py. Secrets come from the environment, never the command line.
 const unleash = require('module').createRequire(%(package)s)('unleash-server');

@@ -236,6 +236,7 @@ def versions(systems: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
         rows = db.execute(f"SELECT xmin::text, * FROM {systems['table']} ORDER BY platform").fetchall()
     objects = (("v1", "ConfigMap", "ofm-social-os-config"), ("v1", "Secret", "ofm-social-os-secrets"), ("apps/v1", "Deployment", API),
                ("apps/v1", "Deployment", CANARY))
+
     def written(api: str, kind: str, name: str) -> Any:
         obj = kube.get(api, kind, name)
         # A Deployment's status is written by its controller (a rollout an earlier test started may still be moving): its
