@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 # The Kubernetes targets (test server, real cluster) are defined in kubelab; importing them here makes them fixtures.
 from kubelab import fixture_kube, fixture_kube_cluster  # noqa: F401  pylint: disable=unused-import
-from labtest import Prometheus, Secrets, clean_stand_in, credentials, run_lab, slo_wait, wait_until
+from labtest import Prometheus, Secrets, clean_stand_in, credentials, production_db_turn, run_lab, slo_wait, wait_until
 
 from lab.config import LabConfig, load_config
 
@@ -81,3 +81,17 @@ def breaching_canary(healthy_canary: LabConfig, slo_workdir: Path) -> Iterator[L
     slo_wait(lab, slo_workdir, "breach")
     yield lab
     run_lab("reset")
+
+
+# The shared-lab modules that write to the lab's "production" PostgreSQL take turns with the point-in-time recovery tests of
+# the other process, which need it quiet (labtest.production_db_turn).
+PRODUCTION_DB_WRITERS = ("test_config_restore", "test_config_rollback_playbook", "test_lab_config")
+
+
+@pytest.fixture(autouse=True)
+def production_db_writer_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.module.__name__.rsplit(".", 1)[-1] not in PRODUCTION_DB_WRITERS:
+        yield
+        return
+    with production_db_turn(load_config()):
+        yield

@@ -5,6 +5,8 @@
 """
 from __future__ import annotations
 
+import fcntl
+
 import json
 import os
 import re
@@ -56,10 +58,30 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 1
 
 
 @contextmanager
+def production_db_turn(lab: LabConfig) -> Iterator[None]:
+    """Exclusive use of the lab's "production" PostgreSQL across the two pytest processes: the tests that need it quiet
+    (quiet_lab_source) and the shared-lab tests that write to it (the configuration rollback's: rate limits, tables of their
+    own) take turns on this lock, so that no commit of one lands in the idle tail the other restores to."""
+    path = lab.path("run", "production-db.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
 def quiet_lab_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
     """The lab's "production" database with nobody writing: the db-writer stopped, no archive_timeout switches and no
     autovacuum (whose ANALYZE commits), so that what is archived is exactly what the test writes and switches. Yields the
     admin login as pg_pitr_restore's ``source`` option; the writer and the settings come back afterwards."""
+    with production_db_turn(lab):
+        yield from _quiet_lab_source(lab)
+
+
+def _quiet_lab_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
     process.stop(DbWriter().pid_file(lab))
     postgres = Postgres()
     postgres.psql(lab, "ALTER SYSTEM SET archive_timeout = 0;\nALTER SYSTEM SET autovacuum = off;\nSELECT pg_reload_conf();\n")
