@@ -155,7 +155,26 @@ def chown_to_postgres(*paths: Path) -> None:
                 os.chown(os.path.join(root, name), user.pw_uid, user.pw_gid, follow_symlinks=False)
 
 
-class Postgres(Component):
+class PostgresCluster(Component):
+    """A PostgreSQL 15 cluster run as the OS user postgres: its data directory (``data_dir``) on the port ``ports[0]``."""
+
+    @staticmethod
+    def data_dir(cfg: LabConfig) -> Path:
+        raise NotImplementedError
+
+    def argv(self, cfg: LabConfig) -> list[str]:
+        return as_postgres() + [str(PG_BIN / "postgres"), "-D", str(self.data_dir(cfg))]
+
+    def marker(self, cfg: LabConfig) -> Optional[str]:
+        return str(PG_BIN / "postgres")
+
+    def ready(self, cfg: LabConfig) -> bool:
+        done = subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", HOST, "-p", str(cfg.ports[self.ports[0]])], check=False,
+                              capture_output=True, timeout=10)
+        return done.returncode == 0
+
+
+class Postgres(PostgresCluster):
     name = "postgres"
     ports = ("postgres",)
     description = "PostgreSQL 15 'production' cluster, WAL archived by pgBackRest (stanza ofm-social-os, local repository)"
@@ -214,17 +233,6 @@ class Postgres(Component):
         (data / "pg_hba.conf").write_text(PG_HBA)
         chown_to_postgres(data, self.socket_dir(cfg))
         os.chmod(data, 0o700)
-
-    def argv(self, cfg: LabConfig) -> list[str]:
-        return as_postgres() + [str(PG_BIN / "postgres"), "-D", str(self.data_dir(cfg))]
-
-    def marker(self, cfg: LabConfig) -> Optional[str]:
-        return str(PG_BIN / "postgres")
-
-    def ready(self, cfg: LabConfig) -> bool:
-        done = subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", HOST, "-p", str(cfg.ports["postgres"])], check=False,
-                              capture_output=True, timeout=10)
-        return done.returncode == 0
 
     def started(self, cfg: LabConfig) -> None:
         """First start: roles, the OFM schema with seed data, the stanza and a first full backup."""

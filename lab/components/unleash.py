@@ -14,7 +14,7 @@ from typing import Any, Optional
 
 from lab import flags
 from lab.components.base import Component, http_json, repo_file
-from lab.components.postgres import PG_BIN, as_postgres, chown_to_postgres, run_as_postgres
+from lab.components.postgres import PG_BIN, PostgresCluster, chown_to_postgres, run_as_postgres
 from lab.config import HOST, LabConfig
 
 PACKAGE = repo_file(".tools", "unleash", "node_modules", "unleash-server")
@@ -39,7 +39,7 @@ host    all             all             127.0.0.1/32            scram-sha-256
 """
 
 
-class UnleashDb(Component):
+class UnleashDb(PostgresCluster):
     """The PostgreSQL 15 cluster of Unleash alone (its database ``unleash``, role ``unleash``)."""
 
     name = "unleash-db"
@@ -69,17 +69,6 @@ class UnleashDb(Component):
         (data / "pg_hba.conf").write_text(UNLEASH_DB_HBA)
         chown_to_postgres(data)
         os.chmod(data, 0o700)
-
-    def argv(self, cfg: LabConfig) -> list[str]:
-        return as_postgres() + [str(PG_BIN / "postgres"), "-D", str(self.data_dir(cfg))]
-
-    def marker(self, cfg: LabConfig) -> Optional[str]:
-        return str(PG_BIN / "postgres")
-
-    def ready(self, cfg: LabConfig) -> bool:
-        done = subprocess.run([str(PG_BIN / "pg_isready"), "-q", "-h", HOST, "-p", str(cfg.ports["unleash_db"])], check=False,
-                              capture_output=True, timeout=10)
-        return done.returncode == 0
 
     def psql(self, cfg: LabConfig, sql: str) -> str:
         return run_as_postgres([str(PG_BIN / "psql"), "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-h", str(self.socket_dir(cfg)),
