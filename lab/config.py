@@ -11,6 +11,7 @@ later command, so ``status`` and ``down`` always talk about the lab that is real
 """
 from __future__ import annotations
 
+import base64
 import json
 import os
 import secrets
@@ -37,6 +38,10 @@ DEFAULT_PORTS: dict[str, int] = {
     "redis": 18379,
     "unleash": 18242,
     "unleash_db": 18433,
+    "haproxy_tls": 18445,
+    "powerdns_dns": 18053,
+    "powerdns_api": 18281,
+    "aws": 18555,
 }
 
 
@@ -84,6 +89,15 @@ KUBE_IDENTITIES = {"kube_sre": ["operator"], "kube_viewer": ["viewer"]}
 # prefix of their generated lab values.
 OFM_API_SECRETS = {"TIKTOK_API_KEY": "tk-lab-", "META_APP_SECRET": "meta-lab-", "INSTAGRAM_API_KEY": "ig-lab-"}
 
+# Secrets of the external-service lab components, by Credentials field: PowerDNS's API key and the TSIG secret of its
+# dynamic updates (base64, 32 bytes for hmac-sha256), and the AWS stand-in's (moto accepts any) access key.
+GENERATED = {
+    "powerdns_api_key": lambda: secrets.token_hex(24),
+    "powerdns_tsig_secret": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
+    "aws_access_key_id": lambda: "AKIALAB" + secrets.token_hex(6).upper(),
+    "aws_secret_access_key": lambda: secrets.token_urlsafe(30),
+}
+
 
 @dataclass
 class Credentials:
@@ -101,6 +115,10 @@ class Credentials:
     unleash_db_password: str = ""
     unleash_admin_token: str = ""
     ofm_api_secrets: dict[str, str] = field(default_factory=dict)
+    powerdns_api_key: str = ""
+    powerdns_tsig_secret: str = ""
+    aws_access_key_id: str = ""
+    aws_secret_access_key: str = ""
 
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""
@@ -120,6 +138,10 @@ class Credentials:
         for key, prefix in OFM_API_SECRETS.items():
             if not self.ofm_api_secrets.get(key):
                 self.ofm_api_secrets[key] = prefix + secrets.token_hex(16)
+                added = True
+        for name, make in GENERATED.items():
+            if not getattr(self, name):
+                setattr(self, name, make())
                 added = True
         return added
 
@@ -143,6 +165,7 @@ class Credentials:
             unleash_db_password=secrets.token_hex(16),
             unleash_admin_token="*:*." + secrets.token_hex(24),
             ofm_api_secrets={key: prefix + secrets.token_hex(16) for key, prefix in OFM_API_SECRETS.items()},
+            **{name: make() for name, make in GENERATED.items()},
         )
 
     @classmethod

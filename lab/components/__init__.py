@@ -1,6 +1,7 @@
 """The lab's components, in start order. Adding one is a class in this package and a line here."""
 from __future__ import annotations
 
+from lab.components.aws import Aws
 from lab.components.base import Component
 from lab.components.comms import Comms
 from lab.components.db_writer import DbWriter
@@ -11,6 +12,7 @@ from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
 from lab.components.ops_api import OpsApi
 from lab.components.postgres import Postgres
+from lab.components.powerdns import PowerDns
 from lab.components.prometheus import Prometheus
 from lab.components.redis import Redis
 from lab.components.unleash import Unleash, UnleashDb
@@ -29,6 +31,8 @@ COMPONENTS: list[Component] = [
     Postgres(),
     UnleashDb(),
     Unleash(),
+    PowerDns(),
+    Aws(),
     DbWriter(),
     LoadGen(),
 ]

@@ -7,6 +7,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import Haprox
 
 from lab.components.base import Component
 from lab.config import HOST, LabConfig
+from lab.tls import write_lab_pki
 
 BACKEND = "ofm_api"
 
@@ -30,6 +31,11 @@ frontend ofm_api_front
     bind {host}:{front}
     default_backend {backend}
 
+# The lab's certificates by SNI (lab/tls.py): valid for api.ofm.social, expired, and another host's.
+frontend ofm_api_tls
+    bind {host}:{tls} ssl crt-list {crt_list}
+    default_backend {backend}
+
 backend {backend}
     balance roundrobin
     option httpchk GET /health
@@ -46,8 +52,9 @@ frontend stats
 
 class HAProxy(Component):
     name = "haproxy"
-    ports = ("haproxy", "haproxy_admin", "haproxy_stats")
-    description = "HAProxy: weighted stable/canary routing, runtime API at admin level"
+    ports = ("haproxy", "haproxy_admin", "haproxy_stats", "haproxy_tls")
+    description = ("HAProxy: weighted stable/canary routing, runtime API at admin level, a TLS frontend with the lab CA's "
+                   "valid, expired and wrong-host certificates by SNI")
 
     def available(self):
         return None if shutil.which("haproxy") else "haproxy is not installed (apt-get install haproxy)"
@@ -59,7 +66,9 @@ class HAProxy(Component):
         path = self.config_file(cfg)
         path.parent.mkdir(parents=True, exist_ok=True)
         cfg.path("run").mkdir(parents=True, exist_ok=True)
+        crt_list = write_lab_pki(cfg.path("tls"))
         path.write_text(CONFIG.format(
+            tls=cfg.ports["haproxy_tls"], crt_list=crt_list,
             host=HOST, socket=cfg.path("run", "haproxy.sock"), admin=cfg.ports["haproxy_admin"],
             front=cfg.ports["haproxy"], stats=cfg.ports["haproxy_stats"], backend=BACKEND,
             stable=cfg.ports["ofm_api_stable"], canary=cfg.ports["ofm_api_canary"],
@@ -77,6 +86,7 @@ class HAProxy(Component):
     def endpoints(self, cfg: LabConfig) -> dict[str, str]:
         found = super().endpoints(cfg)
         found["runtime_socket"] = str(cfg.path("run", "haproxy.sock"))
+        found["tls_ca"] = str(cfg.path("tls", "ca.pem"))
         return found
 
 
