@@ -146,8 +146,8 @@ def _dns_match(pattern: str, name: str) -> bool:
         return True
     if not pattern.startswith("*.") or "*" in pattern[2:]:
         return False
-    head, _, rest = name.partition(".")
-    return bool(head) and rest == pattern[2:] and rest.count(".") >= 1
+    head, dot, rest = name.partition(".")
+    return bool(head and dot) and rest == pattern[2:] and rest.count(".") >= 1
 
 
 def name_matches(name: str, dns_names: Sequence[str], ip_addresses: Sequence[str]) -> bool:

@@ -142,8 +142,8 @@ endpoints:
       returned: always
     error: {description: Why no certificate could be read (unreachable or refused handshake); null otherwise., type: str, returned: always}
     attempts: {description: The connection attempts made (2 when the first could not connect)., type: int, returned: always}
-    tls_version: {description: The TLS version negotiated, such as V(TLSv1.3)., type: str, returned: when reachable}
-    cipher: {description: The cipher suite negotiated, such as V(TLS_AES_256_GCM_SHA384)., type: str, returned: when reachable}
+    tls_version: {description: "The TLS version negotiated, such as V(TLSv1.3).", type: str, returned: when reachable}
+    cipher: {description: "The cipher suite negotiated, such as V(TLS_AES_256_GCM_SHA384).", type: str, returned: when reachable}
     certificate:
       description: The leaf certificate; null when none could be read.
       type: dict
