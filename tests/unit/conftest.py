@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import shutil
-from typing import Iterator
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 from unithelpers import (HAPROXY_BACKEND, RUNNER, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, FakeUnleash, RedisServer, haproxy_command,
@@ -88,6 +89,22 @@ def fixture_redis_server(redis_process: RedisServer) -> RedisServer:
             client.acl_deluser(user)
     client.close()
     return redis_process
+
+
+@pytest.fixture(scope="module", name="tls_pki")
+def fixture_tls_pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """The certificates of ``tls_pki.make_test_pki``, made once per test module."""
+    from tls_pki import make_test_pki  # pylint: disable=import-outside-toplevel
+    return make_test_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module", name="tls_server")
+def fixture_tls_server(tls_pki: dict[str, Path]) -> Iterator[Any]:
+    """A local TLS server presenting ``tls_pki``'s leaf of the SNI name asked for (the other-host one for an unknown name)."""
+    from tls_pki import SniTlsServer  # pylint: disable=import-outside-toplevel
+    server = SniTlsServer({name: files for name, files in tls_pki.items() if name != "bundle"}, default="wronghost.ofm.test")
+    yield server
+    server.close()
 
 
 @pytest.fixture(autouse=True)
