@@ -21,12 +21,17 @@ options:
         Redis cache C(feature_flags:*) with TTLs; V(unleash) - the toggles of an Unleash project in one environment; V(configmaps)
         and V(secrets) - the data of ConfigMaps and Secrets; V(env) - the inline env of the Deployments' container (without
         C(FEATURE_FLAGS), which belongs to V(flags)); V(rate_limits) - the rows of the rate limits table.
-      - When not set, a snapshot takes every kind whose system is configured (the others are listed in C(skipped_kinds) with the
-        option they lack), and a restore restores every kind the snapshot holds.
+      - The external systems, each read where its option of the same name says (see there) - V(dns) - DNS record sets;
+        V(haproxy) - HAProxy server weights and states; V(routes) - OpenShift Route backend weights; V(alb) - AWS ALB forward
+        weights; V(cdn) - CloudFront distribution configs; V(platform_apps) - the platforms' webhook subscriptions and OAuth app
+        settings.
+      - When not set, a snapshot takes every configuration kind whose system is configured (the others are listed in
+        C(skipped_kinds) with the option they lack) and every external kind whose option is set, and a restore restores every
+        kind the snapshot holds.
       - A kind named here whose system is not configured fails the task, naming the option it needs.
     type: list
     elements: str
-    choices: [flags, unleash, configmaps, secrets, env, rate_limits]
+    choices: [flags, unleash, configmaps, secrets, env, rate_limits, dns, haproxy, routes, alb, cdn, platform_apps]
   store:
     description:
       - Where snapshots are kept. V(directory) - one file C(<id>.json) (mode 0600) per snapshot in O(snapshot_dir) on the

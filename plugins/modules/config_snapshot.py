@@ -32,7 +32,9 @@ requirements:
     psycopg 3 for V(rate_limits), on the controller
 extends_documentation_fragment:
   - ofm.rollback.attributes.action_group_k8s
+  - ofm.rollback.aws
   - ofm.rollback.config_rollback
+  - ofm.rollback.config_external
   - ofm.rollback.kube
   - ofm.rollback.redis
   - ofm.rollback.unleash
@@ -151,10 +153,11 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import REDIS_SPEC, UNLEASH_SPEC
+from ansible_collections.ofm.rollback.plugins.module_utils.config.kinds import EXTERNAL_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.config.workflow import CONFIG_SPEC, SNAPSHOT_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC
 
-ARGUMENT_SPEC: dict[str, dict[str, Any]] = {**KUBE_SPEC, **REDIS_SPEC, **UNLEASH_SPEC, **CONFIG_SPEC, **SNAPSHOT_SPEC}
+ARGUMENT_SPEC: dict[str, dict[str, Any]] = {**KUBE_SPEC, **REDIS_SPEC, **UNLEASH_SPEC, **CONFIG_SPEC, **EXTERNAL_SPEC, **SNAPSHOT_SPEC}
 
 
 def main() -> None:

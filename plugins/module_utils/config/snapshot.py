@@ -7,7 +7,8 @@ The document (``format: ofm.rollback/config-snapshot``, ``version: 1``)::
 
     {"format", "version", "id": "cfg-<UTC yyyymmddThhmmssZ>-<6 hex>", "taken_at": "<ISO 8601 with offset>", "taken_by",
      "change_id", "incident_id", "environment", "scope": {"kube_server", "namespace", "redis", "unleash", "database"},
-     "kinds": {"flags": ..., "unleash": ..., "configmaps": ..., "secrets": ..., "env": ..., "rate_limits": ...},
+     "kinds": {"flags": ..., "unleash": ..., "configmaps": ..., "secrets": ..., "env": ..., "rate_limits": ...,
+               "dns": ..., "haproxy": ..., "routes": ..., "alb": ..., "cdn": ..., "platform_apps": ...},
      "sha256": "<hex SHA-256 of the canonical JSON of every other field>"}
 
 Canonical JSON: ``json.dumps(sort_keys=True, separators=(",", ":"), ensure_ascii=False)``, UTF-8. The values of the kind
@@ -39,10 +40,14 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import Conflic
 FORMAT = "ofm.rollback/config-snapshot"
 VERSION = 1
 SYSTEM = "ofm.rollback config snapshot"
-KINDS = ("flags", "unleash", "configmaps", "secrets", "env", "rate_limits")
-SCOPE_KEYS = ("kube_server", "namespace", "redis", "unleash", "database")
+CONFIG_KINDS = ("flags", "unleash", "configmaps", "secrets", "env", "rate_limits")
+# The external systems (config/kinds.py); each is also its own scope key: where the kind was read.
+EXTERNAL_KINDS = ("dns", "haproxy", "routes", "alb", "cdn", "platform_apps")
+KINDS = CONFIG_KINDS + EXTERNAL_KINDS
+SCOPE_KEYS = ("kube_server", "namespace", "redis", "unleash", "database") + EXTERNAL_KINDS
 SCOPE_NAMES = {"environment": "environment", "kube_server": "Kubernetes API server", "namespace": "namespace", "redis": "Redis",
-               "unleash": "Unleash", "database": "database"}
+               "unleash": "Unleash", "database": "database", "dns": "DNS zone", "haproxy": "HAProxy", "routes": "OpenShift Routes",
+               "alb": "load balancer", "cdn": "CloudFront", "platform_apps": "platform apps"}
 ID_FORMAT = "cfg-<UTC yyyymmddThhmmssZ>-<6 hex digits>, such as cfg-20261204T073900Z-1a2b3c"
 ID_PATTERN = re.compile(r"^cfg-\d{8}T\d{6}Z-[0-9a-f]{6}$")
 REQUIRED = ("format", "version", "id", "taken_at", "taken_by", "change_id", "incident_id", "environment", "scope", "kinds", "sha256")

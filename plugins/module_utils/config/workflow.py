@@ -29,33 +29,27 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import UnsupportedError
 
-from ansible_collections.ofm.rollback.plugins.module_utils import flags as codec
 from ansible_collections.ofm.rollback.plugins.module_utils.config import kube_appliers, release as sources
 from ansible_collections.ofm.rollback.plugins.module_utils.config.appliers import (
     CACHE_TARGET, FlagsApplier, RateLimitsApplier, UnleashApplier)
+from ansible_collections.ofm.rollback.plugins.module_utils.config.kinds import EXTERNAL
 from ansible_collections.ofm.rollback.plugins.module_utils.config.plan import (
     Plan, RestoreReport, entries_of, make_plan, restore, secret_values)
-from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import (
-    KINDS, SCOPE_KEYS, DirectoryStore, KubeSecretStore, Snapshot, SnapshotStore)
+from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import CONFIG_KINDS, KINDS, SCOPE_KEYS, Snapshot
+from ansible_collections.ofm.rollback.plugins.module_utils.config.systems import DEFAULT_SNAPSHOT_DIR, DEFAULT_STORE_PREFIX, Systems
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.feature_flags import DEFAULT_DEPLOYMENTS, DEFAULT_NAMESPACE
 from ansible_collections.ofm.rollback.plugins.module_utils.helm import HelmClient
-from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import KubeConfig
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import Connection, connection_from_params, connection_option
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.rate_limits import DEFAULT_KEY, DEFAULT_TABLE, RateLimitTable
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import connection_option
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.rate_limits import DEFAULT_TABLE
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
-from ansible_collections.ofm.rollback.plugins.module_utils.unleash import UnleashClient
 
 SYSTEM = "ofm.rollback config"
 STORES = ("directory", "kubernetes")
 ROLLOUTS = ("auto", "restart", "none")
 FROM_RELEASE = ("previous", "helm", "replicaset")
 SOURCE_OPTIONS = ("snapshot_id", "snapshot_path", "latest", "from_release")
-DEFAULT_SNAPSHOT_DIR = "~/.ofm-rollback/snapshots"
-DEFAULT_STORE_PREFIX = "ofm-config-snapshot"
 DEFAULT_RELEASE = "ofm-social-os"
-KUBE_KINDS = ("flags", "configmaps", "secrets", "env")
-ROUND_TRIP_SYSTEMS = ("kubernetes", "redis", "unleash", "postgres")
 WAIT_INTERVAL = 1.0
 LIVE_RELOAD = "live_reload: the app re-reads the restored values while it runs; not restarted"
 # Shorter values are masked where the plan shows them but not searched for in other text: "1" or "true" would be replaced
@@ -120,82 +114,6 @@ def finished(result: Mapping[str, Any], no_log: set[str]) -> dict[str, Any]:
     return remove_values(dict(result), no_log)
 
 
-# --- clients -------------------------------------------------------------------------------------
-
-class Systems:
-    """One client per system, built from the options when first needed, and the requests each made."""
-
-    def __init__(self, params: Mapping[str, Any]) -> None:
-        self.params = params
-        self._kube: Optional[KubeConfig] = None
-        self._cache: Optional[codec.RedisFlagCache] = None
-        self._unleash: dict[tuple[str, str], UnleashClient] = {}
-        self._tables: list[RateLimitTable] = []
-
-    @property
-    def kube(self) -> KubeConfig:
-        if self._kube is None:
-            self._kube = KubeConfig.from_params(self.params)
-        return self._kube
-
-    @property
-    def cache(self) -> codec.RedisFlagCache:
-        if self._cache is None:
-            self._cache = codec.RedisFlagCache.from_params(self.params)
-        return self._cache
-
-    def unleash(self, project: Optional[str] = None, environment: Optional[str] = None) -> UnleashClient:
-        key = (project or self.params.get("unleash_project") or "default", environment or self.params.get("unleash_environment") or "production")
-        if key not in self._unleash:
-            self._unleash[key] = UnleashClient.from_params({**self.params, "unleash_project": key[0], "unleash_environment": key[1]})
-        return self._unleash[key]
-
-    def connection(self) -> Connection:
-        found = connection_from_params(self.params.get("database"), "database")
-        if found is None:
-            raise InputError("the rate_limits kind needs the database connection", option="database", system=SYSTEM,
-                             accepted="a dict with host, port, database, user and password")
-        return found
-
-    def table(self, name: Optional[str] = None, key: Optional[str] = None) -> RateLimitTable:
-        table = RateLimitTable(self.connection(), name or self.params.get("rate_limits_table") or DEFAULT_TABLE, key or DEFAULT_KEY)
-        self._tables.append(table)
-        return table
-
-    def kube_server(self) -> str:
-        configuration = getattr(getattr(self.kube.kube.client, "client", None), "configuration", None)
-        return str(getattr(configuration, "host", "") or "").rstrip("/")
-
-    def round_trips(self) -> dict[str, int]:
-        return {"kubernetes": self._kube.round_trips if self._kube else 0, "redis": self._cache.round_trips if self._cache else 0,
-                "unleash": sum(len(client.http.requests) for client in self._unleash.values()),
-                "postgres": sum(table.round_trips for table in self._tables)}
-
-    def close(self) -> None:
-        if self._cache is not None:
-            self._cache.close()
-
-    def scope(self, kinds: Sequence[str]) -> dict[str, Any]:
-        """Where the ``kinds`` are: the Kubernetes API server and namespace, the Redis, the Unleash and the database used."""
-        scope: dict[str, Any] = {}
-        if any(kind in KUBE_KINDS for kind in kinds):
-            scope.update(kube_server=self.kube_server(), namespace=self.params["namespace"])
-        if "flags" in kinds:
-            scope["redis"] = str(codec.parse_redis_url(self.params.get("redis_url")))
-        if "unleash" in kinds:
-            scope["unleash"] = str(self.params.get("unleash_url") or "").rstrip("/")
-        if "rate_limits" in kinds:
-            connection = self.connection()
-            scope["database"] = f"{connection.host}:{connection.port}/{connection.database}"
-        return scope
-
-    def store(self) -> SnapshotStore:
-        if self.params.get("store") == "kubernetes":
-            return KubeSecretStore(self.kube, self.params.get("store_namespace") or self.params["namespace"],
-                                   self.params.get("store_prefix") or DEFAULT_STORE_PREFIX)
-        return DirectoryStore(self.params.get("snapshot_dir") or DEFAULT_SNAPSHOT_DIR)
-
-
 class Masker:
     """The clear secret values of a run, replaced by ``********`` in every string of a result (keys and masks kept)."""
 
@@ -225,6 +143,10 @@ def missing_configuration(kind: str, params: Mapping[str, Any], vault: bool) -> 
         return "unleash_url", "unleash: unleash_url not set"
     if kind == "rate_limits" and not params.get("database"):
         return "database", "rate_limits: database not set"
+    if kind in EXTERNAL and params.get(kind) is None:
+        return kind, f"{kind}: the option {kind} (where the {kind} kind is read) is not set"
+    if kind in KINDS and kind not in CONFIG_KINDS and kind not in EXTERNAL:
+        return "kinds", f"{kind}: this installation of the collection cannot read it"
     if kind == "secrets" and not vault:
         return "vault_id", "secrets: the run has no vault secret to seal Secret values with (--vault-id or --vault-password-file)"
     return None
@@ -232,7 +154,8 @@ def missing_configuration(kind: str, params: Mapping[str, Any], vault: bool) -> 
 
 def choose_kinds(params: Mapping[str, Any], vault: bool) -> tuple[list[str], list[str]]:
     """The kinds to snapshot and the reasons others are left out; a kind asked for in ``kinds`` without its configuration is an
-    ``InputError`` naming the option it needs."""
+    ``InputError`` naming the option it needs. Without ``kinds``, an external kind (DNS, load balancers, CDN, platforms) is
+    taken when its option is set and left out silently otherwise: it is opt-in."""
     asked = params.get("kinds")
     chosen, skipped = [], []
     for kind in KINDS:
@@ -241,6 +164,8 @@ def choose_kinds(params: Mapping[str, Any], vault: bool) -> tuple[list[str], lis
         missing = missing_configuration(kind, params, vault)
         if missing is None:
             chosen.append(kind)
+        elif asked is None and kind not in CONFIG_KINDS:
+            continue
         elif asked is not None:
             raise InputError(f"the kind {kind} was asked for but cannot be read: {missing[1].split(': ', 1)[1]}", option=missing[0], system=SYSTEM,
                              hint=f"Set {missing[0]}, or leave {kind} out of kinds.")
@@ -282,6 +207,9 @@ def snapshot_readers(params: Mapping[str, Any], systems: Systems, kinds: Sequenc
         readers[kind] = kube_appliers.DataApplier(systems.kube, namespace, kind, names)
     if "rate_limits" in kinds:
         readers["rate_limits"] = RateLimitsApplier(systems.table())
+    for kind in kinds:
+        if kind in EXTERNAL:
+            readers[kind] = systems.external(kind)
     return {kind: readers[kind] for kind in KINDS if kind in readers}, skipped, preread
 
 
@@ -386,7 +314,7 @@ def release_source(params: Mapping[str, Any], systems: Systems, redactor: Masker
     """The previous values from the Helm release (``helm``; ``previous`` when the release has a previous revision) or the
     Deployments' previous ReplicaSets (``replicaset``; ``previous`` otherwise)."""
     wanted = params.get("from_release")
-    kinds = list(params.get("kinds") or KINDS)
+    kinds = list(params.get("kinds") or CONFIG_KINDS)
     options = {"namespace": params["namespace"], "deployments": list(params["deployments"]), "container": params["container"], "kinds": kinds}
     warnings: list[str] = []
     found = None
@@ -427,6 +355,12 @@ def restore_appliers(params: Mapping[str, Any], systems: Systems, sections: Mapp
         appliers["rate_limits"] = RateLimitsApplier(systems.table(section.get("table"), section.get("key")), wanted=section)
     if "flags" in appliers and "env" in appliers:
         appliers["flags"].written = appliers["env"].written
+    for kind in sections:
+        if kind in EXTERNAL:
+            if params.get(kind) is None:
+                raise InputError(f"the snapshot holds {kind} and the option {kind} (where to restore it) is not set", option=kind, system=SYSTEM,
+                                 hint=f"Set {kind} as when the snapshot was taken, or leave {kind} out of kinds.")
+            appliers[kind] = systems.external(kind)
     return appliers
 
 
@@ -547,7 +481,7 @@ def _restore(params: Mapping[str, Any], systems: Systems, source: Source, plan: 
         result["verified"], warnings = verify(params, systems, source.sections)
         result["warnings"] += warnings
         after = systems.round_trips()
-        result["verify_round_trips"] = {name: after[name] - result["round_trips"][name] for name in ROUND_TRIP_SYSTEMS}
+        result["verify_round_trips"] = {name: after[name] - result["round_trips"].get(name, 0) for name in after}
     rolled = [f"{entry['deployment']} {entry['action']}" for entry in result["rollouts"]]
     unverified = [kind for kind, ok in result["verified"].items() if not ok]
     rollouts = f"; rollouts: {', '.join(rolled)}" if rolled else ""

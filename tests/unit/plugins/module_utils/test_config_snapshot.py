@@ -107,7 +107,7 @@ def rehashed(change: Any) -> str:
     (lambda doc: doc.pop("taken_by"), "lacks the fields ['taken_by']"),
     (lambda doc: doc.update(taken_at="2026-12-04T07:39:00"), "not an ISO 8601 time with an offset"),
     (lambda doc: doc.update(id="snap-1"), "has the id 'snap-1'"),
-    (lambda doc: doc["kinds"].update(dns={}), "holds unknown kinds ['dns']")])
+    (lambda doc: doc["kinds"].update(mail={}), "holds unknown kinds ['mail']")])
 def test_a_well_hashed_document_with_bad_fields_is_refused(change, fragment):
     with pytest.raises(InputError) as caught:
         Snapshot.load(rehashed(change))
@@ -135,8 +135,8 @@ def test_selecting_kinds_refuses_unknown_and_absent_ones_naming_what_it_holds():
     assert list(taken.select(["secrets", "configmaps"])) == ["configmaps", "secrets"]
     with pytest.raises(InputError, match=r"holds no rate_limits; it holds \['configmaps', 'secrets', 'unleash'\]"):
         taken.select(["rate_limits"])
-    with pytest.raises(InputError, match=r"unknown kinds \['dns'\]"):
-        taken.select(["dns"])
+    with pytest.raises(InputError, match=r"unknown kinds \['mail'\]"):
+        taken.select(["mail"])
 
 
 def test_the_summary_holds_no_values():

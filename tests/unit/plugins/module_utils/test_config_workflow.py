@@ -18,8 +18,10 @@ from ansible.parsing.vault import VaultSecret
 from kubefake import StoreClient
 from unithelpers import UNLEASH_TOKEN, FakeUnleash, Reply, doc_options, documented_options, mismatches
 
-from ansible_collections.ofm.rollback.plugins.doc_fragments import config_rollback, kube, redis as redis_fragment, unleash as unleash_fragment
-from ansible_collections.ofm.rollback.plugins.module_utils.config import release, workflow
+from ansible_collections.ofm.rollback.plugins.doc_fragments import aws as aws_fragment, config_external, config_rollback, kube
+from ansible_collections.ofm.rollback.plugins.doc_fragments import redis as redis_fragment, unleash as unleash_fragment
+from ansible_collections.ofm.rollback.plugins.module_utils.aws import AWS_SPEC
+from ansible_collections.ofm.rollback.plugins.module_utils.config import kinds, release, systems, workflow
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import Snapshot
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import KubeConfig
@@ -54,7 +56,7 @@ def fixture_server(monkeypatch: pytest.MonkeyPatch) -> StoreClient:
     server.create("v1", "Secret", NS, {"metadata": {"name": "ofm-social-os-secrets"}, "data": {"TIKTOK_API_KEY": b64(KEY_THEN)}})
     for name in (API, CANARY):
         server.create("apps/v1", "Deployment", NS, deployment(name))
-    monkeypatch.setattr(workflow.KubeConfig, "from_params", classmethod(lambda _cls, _params: KubeConfig(server.kube())))
+    monkeypatch.setattr(systems.KubeConfig, "from_params", classmethod(lambda _cls, _params: KubeConfig(server.kube())))
     return server
 
 
@@ -289,9 +291,11 @@ def test_a_snapshot_document_of_the_store_loads_and_holds_only_sealed_secrets(se
 
 @pytest.mark.parametrize("module", [config_snapshot, config_restore])
 def test_the_documentation_matches_the_argument_spec(module):
-    fragments = (kube, redis_fragment, unleash_fragment, config_rollback)
+    fragments = (kube, redis_fragment, unleash_fragment, config_rollback, aws_fragment, config_external)
     assert mismatches(module.ARGUMENT_SPEC, documented_options(module, *fragments)) == []
     assert mismatches(workflow.CONFIG_SPEC, doc_options(config_rollback.ModuleDocFragment.DOCUMENTATION)) == []
+    external = {name: spec for name, spec in kinds.EXTERNAL_SPEC.items() if name not in AWS_SPEC}
+    assert mismatches(external, doc_options(config_external.ModuleDocFragment.DOCUMENTATION)) == []
 
 
 def test_rollouts_follow_rollout_and_live_reload_and_a_flags_restore_waits_or_restarts(server):
