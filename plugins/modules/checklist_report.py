@@ -27,7 +27,7 @@ options:
       - The procedure whose lines to judge; its summary prints the sections it owns and those it borders.
     type: str
     required: true
-    choices: [emergency, planned, database, config]
+    choices: [emergency, planned, database, config, external]
   results:
     description:
       - The phase results of the run, by role name (each role's C(<role>_phase)), each with C(status), C(started),

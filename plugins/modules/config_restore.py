@@ -113,6 +113,16 @@ options:
         differences). Only to restore a copy of a configuration on purpose.
     type: bool
     default: false
+  missing_kinds:
+    description:
+      - What to do with a kind named in O(kinds) that the snapshot does not hold (or V(secrets) when the run has no vault
+        secret to open them) - V(fail) the task before anything changes, or V(skip) it and restore the others; the skipped
+        kinds are listed in RV(not_restorable) with the reason. With V(skip), a snapshot that holds none of the kinds still
+        fails.
+      - The procedures use V(skip) to restore their own kinds from a snapshot that holds others too.
+    type: str
+    choices: [fail, skip]
+    default: fail
 attributes:
   check_mode:
     support: full
@@ -217,13 +227,14 @@ verified:
   type: dict
   sample: {flags: true, unleash: true, configmaps: true, secrets: true, env: true, rate_limits: true}
 not_restorable:
-  description: With O(from_release), the kinds and objects that source does not hold, each with the reason.
+  description: The kinds and objects the source does not hold, each with the reason - with O(from_release) what a release cannot
+    give, with O(missing_kinds=skip) the kinds of O(kinds) the snapshot does not hold.
   returned: when the restore ran
   type: list
   elements: dict
 round_trips:
   description: Requests sent per system for the plan, the writes and the rollouts (C(kubernetes), C(redis), C(unleash),
-    C(postgres)).
+    C(postgres), and each external system used, such as C(powerdns) or C(aws)).
   returned: always
   type: dict
 verify_round_trips:

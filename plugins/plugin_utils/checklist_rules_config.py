@@ -21,6 +21,7 @@ emergency and planned procedures when they restored configuration (``rollback_co
 
 from __future__ import annotations
 
+import json
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok
@@ -36,10 +37,23 @@ HOW_TO_AUTOMATE = {
 }
 
 
-def _evidence(results: Mapping[str, Any]) -> dict[str, Any]:
-    found = results.get("config_rollback") or {}
+NOT_RUN = {"config_rollback": "the configuration rollback did not run (rollback_config: true, or playbooks/config-rollback.yml)",
+           "external_rollback": "the external-service rollback did not run (playbooks/external-rollback.yml)"}
+KeyFilter = Optional[Callable[[str], bool]]
+
+
+def is_webhook(key: str) -> bool:
+    return WEBHOOK in key.upper()
+
+
+def not_webhook(key: str) -> bool:
+    return WEBHOOK not in key.upper()
+
+
+def _evidence(results: Mapping[str, Any], phase: str = "config_rollback") -> dict[str, Any]:
+    found = results.get(phase) or {}
     if not found or found.get("status") == "skipped":
-        raise NotReached("the configuration rollback did not run (rollback_config: true, or playbooks/config-rollback.yml)")
+        raise NotReached(NOT_RUN[phase])
     evidence = found.get("evidence") or {}
     if not evidence.get("report"):
         failure = evidence.get("failure") or "no restore report"
@@ -51,27 +65,36 @@ def _kind_results(evidence: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
     return {entry["kind"]: entry for entry in (evidence.get("report") or {}).get("kinds") or []}
 
 
-def _keys(evidence: Mapping[str, Any], kind: str, webhook: Optional[bool]) -> list[dict[str, Any]]:
-    """The changes of ``kind``; with ``webhook`` True/False only the keys whose name does / does not hold WEBHOOK."""
+def _keys(evidence: Mapping[str, Any], kind: str, keys: KeyFilter) -> list[dict[str, Any]]:
+    """The changes of ``kind``; with ``keys`` only those of the keys it accepts (``is_webhook``, ``not_webhook``, ...)."""
     changes = (evidence.get("changes") or {}).get(kind) or []
-    if webhook is None:
+    if keys is None:
         return list(changes)
-    return [change for change in changes if (WEBHOOK in str(change.get("key", "")).upper()) == webhook]
+    return [change for change in changes if keys(str(change.get("key", "")))]
 
 
-def _judge(line_id: str, kinds: Iterable[tuple[str, Optional[bool]]]) -> Rule:
-    """A rule over the ``kinds`` (kind, webhook filter) that hold the line's values."""
+def kind_rule(line_id: str, kinds: Iterable[tuple[str, KeyFilter]], phase: str = "config_rollback",
+              how: Optional[Mapping[str, str]] = None) -> Rule:
+    """A rule over the ``kinds`` (kind, key filter) of a restore's result that hold the line's values: ok when each was restored
+    or already as in the snapshot and reads back equal; failed when one failed, was not restored or reads back different;
+    MANUAL when the snapshot holds none of them (``how`` says what to snapshot). ``phase``: whose result
+    (``config_rollback`` or ``external_rollback``)."""
     kinds = list(kinds)
+    how_to = HOW_TO_AUTOMATE if how is None else how
 
     def rule(results: Mapping[str, Any]) -> Verdict:
-        evidence = _evidence(results)
+        evidence = _evidence(results, phase)
         if "_failure" in evidence:
             return failed(f"the restore did not run: {evidence['_failure']}")
         report = _kind_results(evidence)
         present = [(kind, webhook) for kind, webhook in kinds if kind in report]
+        skipped = {entry.get("kind"): entry.get("reason") for entry in evidence.get("not_restorable") or [] if entry.get("kind")}
+        left_out = [f"{kind}: {skipped[kind]}" for kind, _keys in kinds if kind in skipped and kind not in report]
+        if not present and left_out:
+            return manual(f"Restore these values by hand. To automate: {how_to[line_id]}.", "; ".join(left_out))
         if not present:
             held = ", ".join(sorted(report)) or "nothing"
-            return manual(f"Restore these values by hand: the snapshot held {held}. To automate: {HOW_TO_AUTOMATE[line_id]}.",
+            return manual(f"Restore these values by hand: the snapshot held {held}. To automate: {how_to[line_id]}.",
                           "not in the snapshot")
         problems = []
         for kind, _webhook in present:
@@ -90,13 +113,13 @@ def _judge(line_id: str, kinds: Iterable[tuple[str, Optional[bool]]]) -> Rule:
     return rule
 
 
-def _describe(evidence: Mapping[str, Any], present: list[tuple[str, Optional[bool]]], check_mode: bool) -> str:
-    changed = [change for kind, webhook in present for change in _keys(evidence, kind, webhook) if change.get("action") != "unchanged"]
+def _describe(evidence: Mapping[str, Any], present: list[tuple[str, KeyFilter]], check_mode: bool) -> str:
+    changed = [change for kind, keys in present for change in _keys(evidence, kind, keys) if change.get("action") != "unchanged"]
     snapshot = evidence.get("snapshot") or {}
     source = f"snapshot {snapshot.get('id')}" if snapshot.get("source", "snapshot") == "snapshot" else f"the {snapshot.get('source')} release"
     kinds = "+".join(kind for kind, _webhook in present)
     if not changed:
-        which = {True: " (webhook keys)", False: " (other than webhook keys)"}.get(present[0][1], "")
+        which = {is_webhook: " (webhook keys)", not_webhook: " (other than webhook keys)"}.get(present[0][1], "")
         return f"{kinds}{which} already as in {source}"
     shown = ", ".join(f"{change.get('target')}/{change.get('key')}" for change in changed[:4]) + (" ..." if len(changed) > 4 else "")
     verb = "would restore" if check_mode else "restored"
@@ -116,18 +139,49 @@ def snapshot_taken(results: Mapping[str, Any]) -> Verdict:
 
 
 RULES: dict[str, Callable[[Mapping[str, Any]], Verdict]] = {
-    "config.feature-flags": _judge("config.feature-flags", [("flags", None), ("unleash", None)]),
-    "config.environment-variables": _judge("config.environment-variables", [("env", False), ("configmaps", False)]),
-    "config.api-keys": _judge("config.api-keys", [("secrets", None)]),
-    "config.rate-limits": _judge("config.rate-limits", [("rate_limits", None)]),
-    "config.webhook-urls": _judge("config.webhook-urls", [("configmaps", True), ("env", True)]),
+    "config.feature-flags": kind_rule("config.feature-flags", [("flags", None), ("unleash", None)]),
+    "config.environment-variables": kind_rule("config.environment-variables", [("env", not_webhook), ("configmaps", not_webhook)]),
+    "config.api-keys": kind_rule("config.api-keys", [("secrets", None)]),
+    "config.rate-limits": kind_rule("config.rate-limits", [("rate_limits", None)]),
+    "config.webhook-urls": kind_rule("config.webhook-urls", [("configmaps", is_webhook), ("env", is_webhook)]),
     "prevention.configuration-management": snapshot_taken,
 }
 
 
-def outcome(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
+SHOWN_PER_KIND = 8
+
+
+def _shown(value: Any) -> str:
+    return "(absent)" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]], phase: str = "config_rollback") -> dict[str, Any]:
+    """What the summary prints besides the lines: where the values came from (``source``) and the changes, a few per kind
+    (``changes``; secret values only as their masks)."""
+    del lines
+    evidence = (results.get(phase) or {}).get("evidence") or {}
+    snapshot = evidence.get("snapshot") or {}
+    if snapshot.get("id") and snapshot.get("source", "snapshot") == "snapshot":
+        source = f"snapshot {snapshot['id']} taken {snapshot.get('taken_at') or '?'} by {snapshot.get('taken_by') or '?'}"
+    elif snapshot.get("source"):
+        source = f"the {snapshot['source']} release"
+    else:
+        source = "none"
+    changes = []
+    for kind, entries in (evidence.get("changes") or {}).items():
+        for change in list(entries)[:SHOWN_PER_KIND]:
+            shown = change["value"] if "value" in change else f"{_shown(change.get('before'))} -> {_shown(change.get('after'))}"
+            changes.append(f"{kind} {change.get('target')}/{change.get('key')}: {shown}")
+        if len(entries) > SHOWN_PER_KIND:
+            changes.append(f"{kind}: {len(entries) - SHOWN_PER_KIND} more change(s) in the result")
+    changes += [f"not restored: {entry.get('kind')}{'/' + entry['target'] if entry.get('target') else ''}: {entry.get('reason')}"
+                for entry in evidence.get("not_restorable") or []]
+    return {"source": source, "changes": changes}
+
+
+def outcome(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]], phase: str = "config_rollback") -> dict[str, Any]:
     """The run's verdict: failed when the restore failed or a line failed, else restored / unchanged / planned (check mode)."""
-    found = results.get("config_rollback") or {}
+    found = results.get(phase) or {}
     evidence = found.get("evidence") or {}
     report = evidence.get("report") or {}
     failed_lines = [line["title"] for line in lines.values() if line["status"] == "failed"]

@@ -92,6 +92,7 @@ RESTORE_SPEC: dict[str, dict[str, Any]] = {
     "live_reload": {"type": "bool", "default": False},
     "rollout_timeout": {"type": "int", "default": 300},
     "force_scope": {"type": "bool", "default": False},
+    "missing_kinds": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
 }
 
 Seal = Callable[[str], str]
@@ -286,7 +287,18 @@ def load_snapshot(params: Mapping[str, Any], systems: Systems, option: str) -> t
 def snapshot_source(params: Mapping[str, Any], systems: Systems, option: str, open_secret: Optional[OpenSecret], redactor: Masker) -> Source:
     """The sections of a stored snapshot, after its identity checks, with its secret values opened."""
     snapshot, where = load_snapshot(params, systems, option)
-    sections = copy.deepcopy(snapshot.select(params.get("kinds")))
+    asked = params.get("kinds")
+    not_held: list[dict[str, Any]] = []
+    if asked is not None and params.get("missing_kinds") == "skip":
+        not_held = [{"kind": kind, "reason": f"snapshot {snapshot.id} does not hold it"} for kind in asked if kind not in snapshot.kinds]
+        if "secrets" in asked and "secrets" in snapshot.kinds and open_secret is None:
+            not_held.append({"kind": "secrets", "reason": "the run has no vault secret to open the snapshot's Secret values with"})
+        skipped = {entry["kind"] for entry in not_held}
+        asked = [kind for kind in asked if kind not in skipped]
+        if not asked:
+            raise InputError(f"snapshot {snapshot.id} holds none of the kinds asked for ({'; '.join(entry['kind'] + ': ' + entry['reason'] for entry in not_held)})",
+                             option="kinds", accepted=sorted(snapshot.kinds), system=SYSTEM)
+    sections = copy.deepcopy(snapshot.select(asked))
     warnings = []
     ignore = SCOPE_KEYS if params.get("force_scope") else ()
     try:
@@ -307,7 +319,7 @@ def snapshot_source(params: Mapping[str, Any], systems: Systems, option: str, op
         sections["secrets"] = opened
     info = {"id": snapshot.id, "taken_at": snapshot.document["taken_at"], "source": "snapshot", "location": where,
             **{key: snapshot.document[key] for key in ("taken_by", "environment", "change_id", "incident_id", "sha256")}}
-    return Source(sections, info, warnings=warnings)
+    return Source(sections, info, not_restorable=not_held, warnings=warnings)
 
 
 def release_source(params: Mapping[str, Any], systems: Systems, redactor: Masker) -> Source:
