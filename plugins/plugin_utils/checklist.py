@@ -58,10 +58,12 @@ class Line:
 
 @dataclass(frozen=True)
 class Verdict:
-    """A line's status with its evidence; ``manual`` replaces the map's instruction when the line is MANUAL."""
+    """A line's status with its evidence; ``manual`` replaces the map's instruction when the line is MANUAL, ``automate`` (how a
+    run would automate it) is added to the instruction."""
     status: str
     evidence: str = ""
     manual: str = ""
+    automate: str = ""
 
     def __post_init__(self) -> None:
         if self.status not in STATUSES:
@@ -76,8 +78,9 @@ def failed(evidence: str) -> Verdict:
     return Verdict("failed", evidence)
 
 
-def manual(instruction: str, evidence: str = "") -> Verdict:
-    return Verdict("manual", evidence, instruction)
+def manual(instruction: str, evidence: str = "", automate: str = "") -> Verdict:
+    """MANUAL with ``instruction`` (empty: the map's own for the line), ``evidence`` (why) and ``automate`` (how to automate it)."""
+    return Verdict("manual", evidence, instruction, automate)
 
 
 Rule = Callable[[Mapping[str, Any]], Verdict]
@@ -151,6 +154,8 @@ def _judge_line(line: Line, procedure: str, rule: Optional[Rule], results: Mappi
         except NotReached as reason:
             verdict = manual(line.manual, f"not done: {reason}")
     instruction = (verdict.manual or line.manual) if verdict.status == "manual" else ""
+    if instruction and verdict.automate:
+        instruction = f"{instruction.rstrip()} To automate: {verdict.automate.rstrip('.')}."
     return {"id": line.id, "section": line.section, "subsection": line.subsection, "title": line.title,
             "status": verdict.status, "evidence": verdict.evidence, "instruction": instruction,
             "owned": line.procedure == procedure}

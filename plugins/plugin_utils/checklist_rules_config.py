@@ -91,11 +91,10 @@ def kind_rule(line_id: str, kinds: Iterable[tuple[str, KeyFilter]], phase: str =
         skipped = {entry.get("kind"): entry.get("reason") for entry in evidence.get("not_restorable") or [] if entry.get("kind")}
         left_out = [f"{kind}: {skipped[kind]}" for kind, _keys in kinds if kind in skipped and kind not in report]
         if not present and left_out:
-            return manual(f"Restore these values by hand. To automate: {how_to[line_id]}.", "; ".join(left_out))
+            return manual("", "; ".join(left_out), how_to[line_id])
         if not present:
             held = ", ".join(sorted(report)) or "nothing"
-            return manual(f"Restore these values by hand: the snapshot held {held}. To automate: {how_to[line_id]}.",
-                          "not in the snapshot")
+            return manual("", f"not in the snapshot (it held {held})", how_to[line_id])
         problems = []
         for kind, _webhook in present:
             entry = report[kind]

@@ -59,8 +59,7 @@ def certificates(results: Mapping[str, Any]) -> Verdict:
     """SSL Certificates: each endpoint's ``problems`` of a failing kind fail the line; none checked is MANUAL."""
     check = _check(results, "tls")
     if check.get("status") == "skipped":
-        return manual("Verify the certificates: openssl s_client -servername <host> -connect <host>:443 for each public name. "
-                      "To automate: list them in external_rollback_tls_endpoints.", check.get("reason") or "no endpoint to check")
+        return manual("", check.get("reason") or "no endpoint to check", "list the endpoints in external_rollback_tls_endpoints (ofm_tls_endpoints)")
     endpoints = check.get("endpoints") or []
     if not endpoints:
         return failed(f"the certificate check did not run: {check.get('msg') or check.get('reason') or 'no result'}")
@@ -78,8 +77,7 @@ def permissions(results: Mapping[str, Any]) -> Verdict:
     """Platform Permissions: every platform's token is valid, unexpired and holds ``required_scopes``."""
     check = _check(results, "permissions")
     if check.get("status") == "skipped":
-        return manual("Verify the platform app permissions in the platforms' developer consoles (the scopes OFM's tokens hold). "
-                      "To automate: set external_rollback_platform_tokens.", check.get("reason") or "no token to check")
+        return manual("", check.get("reason") or "no token to check", "set external_rollback_platform_tokens (ofm_platform_tokens)")
     platforms = check.get("platforms") or []
     if not platforms:
         return failed(f"the permission check did not run: {check.get('msg') or check.get('reason') or 'no result'}")

@@ -296,8 +296,9 @@ def snapshot_source(params: Mapping[str, Any], systems: Systems, option: str, op
         skipped = {entry["kind"] for entry in not_held}
         asked = [kind for kind in asked if kind not in skipped]
         if not asked:
-            raise InputError(f"snapshot {snapshot.id} holds none of the kinds asked for ({'; '.join(entry['kind'] + ': ' + entry['reason'] for entry in not_held)})",
-                             option="kinds", accepted=sorted(snapshot.kinds), system=SYSTEM)
+            reasons = "; ".join(f"{entry['kind']}: {entry['reason']}" for entry in not_held)
+            raise InputError(f"snapshot {snapshot.id} holds none of the kinds asked for ({reasons})", option="kinds", accepted=sorted(snapshot.kinds),
+                             system=SYSTEM)
     sections = copy.deepcopy(snapshot.select(asked))
     warnings = []
     ignore = SCOPE_KEYS if params.get("force_scope") else ()

@@ -49,7 +49,7 @@ def test_a_kind_the_snapshot_does_not_hold_is_manual_with_how_to_automate_it():
     results["config_rollback"]["evidence"]["report"]["kinds"] = [kind("configmaps")]
     lines = judged(results)
     assert lines["config.api-keys"]["status"] == "manual"
-    assert "kind secrets" in lines["config.api-keys"]["instruction"] and lines["config.api-keys"]["evidence"] == "not in the snapshot"
+    assert "kind secrets" in lines["config.api-keys"]["instruction"] and lines["config.api-keys"]["evidence"] == "not in the snapshot (it held configmaps)"
     assert lines["config.rate-limits"]["status"] == "manual"
 
 

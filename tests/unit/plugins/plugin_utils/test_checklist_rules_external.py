@@ -75,8 +75,8 @@ def test_a_certificate_that_only_expires_soon_is_ok_with_a_note():
 
 def test_no_endpoints_or_tokens_make_those_lines_manual_with_how_to_automate():
     results = copy.deepcopy(RESTORED)
-    results["external_rollback"]["evidence"]["checks"] = {"tls": {"status": "skipped", "reason": "no endpoint to check"},
-                                                         "permissions": {"status": "skipped", "reason": "no token to check"}}
+    results["external_rollback"]["evidence"]["checks"] = {
+        "tls": {"status": "skipped", "reason": "no endpoint to check"}, "permissions": {"status": "skipped", "reason": "no token to check"}}
     lines = judged(results)
     assert lines["external.ssl-certificates"]["status"] == "manual"
     assert "external_rollback_tls_endpoints" in lines["external.ssl-certificates"]["instruction"]
@@ -99,7 +99,7 @@ def test_a_kind_the_snapshot_does_not_hold_is_manual_with_the_reason():
     line = judged(results)["external.dns-records"]
     assert line["status"] == "manual"
     assert line["evidence"] == "dns: snapshot cfg-20261204T073900Z-1a2b3c does not hold it"
-    assert "option dns" in line["instruction"]
+    assert line["instruction"].startswith("Revert the DNS changes") and "To automate: snapshot the zone (config_snapshot option dns" in line["instruction"]
 
 
 def test_a_half_way_failure_fails_the_lines_of_the_failed_and_unattempted_kinds_and_the_outcome():
