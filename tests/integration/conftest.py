@@ -60,6 +60,22 @@ def fixture_statuspage(lab: LabConfig) -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(name="vault")
+def fixture_vault(tmp_path: Path) -> Path:
+    """A vault password file for a snapshot's Secret values (the same one must open them at restore)."""
+    path = tmp_path / "vault-pass"
+    path.write_text("integration-test-vault")
+    return path
+
+
+@pytest.fixture(name="good_config")
+def fixture_good_config(lab: LabConfig) -> Iterator[LabConfig]:
+    """The lab's configuration as seeded (``lab config good``) before and after the test."""
+    run_lab("config", "good")
+    yield lab
+    run_lab("config", "good")
+
+
 @pytest.fixture(scope="module")
 def slo_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("slo-wait")

@@ -5,8 +5,7 @@ restores the configuration too when told to."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import psycopg
 import pytest
@@ -16,22 +15,6 @@ from lab.components.redis import client as redis_client
 from lab.config import HOST, LabConfig
 
 pytestmark = pytest.mark.shared_lab
-
-VAULT_PASSWORD = "config-rollback-test-vault"
-
-
-@pytest.fixture(name="vault")
-def fixture_vault(tmp_path: Path) -> Path:
-    path = tmp_path / "vault-pass"
-    path.write_text(VAULT_PASSWORD)
-    return path
-
-
-@pytest.fixture(name="good_config")
-def fixture_good_config(lab: LabConfig) -> Iterator[LabConfig]:
-    run_lab("config", "good")
-    yield lab
-    run_lab("config", "good")
 
 
 def configuration(lab: LabConfig) -> dict[str, Any]:

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import base64
 import re
-from pathlib import Path
-from typing import Iterator
 
 import pytest
 from labtest import flat, lab_call, run_lab, run_playbook
@@ -16,24 +14,9 @@ from lab.config import LabConfig
 
 pytestmark = pytest.mark.shared_lab
 
-VAULT_PASSWORD = "external-rollback-test-vault"
 SECRET_PATH = "/api/v1/namespaces/ofm-production/secrets/ofm-social-os-secrets"
 CONFIGMAP_PATH = "/api/v1/namespaces/ofm-production/configmaps/ofm-social-os-config"
 LEAKED_KEY = "tiktok-key-pasted-from-the-staging-console"
-
-
-@pytest.fixture(name="vault")
-def fixture_vault(tmp_path: Path) -> Path:
-    path = tmp_path / "vault-pass"
-    path.write_text(VAULT_PASSWORD)
-    return path
-
-
-@pytest.fixture(name="good_config")
-def fixture_good_config(lab: LabConfig) -> Iterator[LabConfig]:
-    run_lab("config", "good")
-    yield lab
-    run_lab("config", "good")
 
 
 def tiktok_key(lab: LabConfig) -> str:
