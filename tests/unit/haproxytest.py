@@ -1,0 +1,133 @@
+# -*- coding: utf-8 -*-
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A real HAProxy of the tests' own for the server weight/state tests (unit and integration): three backends, a TCP frontend
+whose sessions can be held open, both a UNIX and a TCP admin socket; read and reset with raw socket code, not the code
+under test."""
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+from pathlib import Path
+from typing import Iterator
+
+from unithelpers import Addresses, _wait_for, free_port, haproxy_command, haproxy_running
+
+BIG = 50
+INITIAL = {
+    "app": {"a1": (10, "ready"), "a2": (20, "ready"), "a3": (30, "maint")},
+    "drain": {"d1": (10, "ready")},
+    "big": {f"s{index:02d}": (index, "ready") for index in range(1, BIG + 1)},
+}
+TEMPLATE = """\
+global
+    stats socket {admin} level admin
+    stats socket 127.0.0.1:{tcp_port} level admin
+    stats socket {operator} level operator
+
+defaults
+    mode tcp
+    timeout connect 1s
+    timeout client 30s
+    timeout server 30s
+
+frontend drain_front
+    bind 127.0.0.1:{front_port}
+    default_backend drain
+
+backend drain
+    server d1 127.0.0.1:{echo_port} weight 10
+
+backend app
+    server a1 127.0.0.1:{stable_port} weight 10
+    server a2 127.0.0.1:{stable_port} weight 20
+    server a3 127.0.0.1:{stable_port} weight 30 disabled
+
+backend big
+{big}
+"""
+
+
+class Listener:
+    """A TCP server that holds each connection until the other end closes it (the server of HAProxy's backend ``drain``)."""
+
+    def __init__(self) -> None:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _address = self.sock.accept()
+                self.accepted.append(conn)
+                threading.Thread(target=self._hold, args=(conn,), daemon=True).start()
+
+    @staticmethod
+    def _hold(conn: socket.socket) -> None:
+        """Hold the connection until HAProxy closes it (the client left), then close this end too."""
+        with contextlib.suppress(OSError), conn:
+            while conn.recv(4096):
+                pass
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+@contextlib.contextmanager
+def lb_running(workdir: Path) -> Iterator[tuple[Addresses, int]]:
+    """The tests' HAProxy (``TEMPLATE``); yields its addresses and the port of its frontend to the backend ``drain``."""
+    listener = Listener()
+    front_port = free_port()
+    big = "\n".join(f"    server {name} 127.0.0.1:{listener.port} weight {weight}" for name, (weight, _state) in INITIAL["big"].items())
+    try:
+        with haproxy_running(workdir, TEMPLATE, front_port=front_port, echo_port=listener.port, big=big) as addresses:
+            yield addresses, front_port
+    finally:
+        listener.close()
+
+
+def reset(addresses: Addresses) -> None:
+    """Every server back at its configured weight and state, in one line of commands."""
+    commands = [f"set server {backend}/{server} weight {weight}; set server {backend}/{server} state {state}"
+                for backend, servers in INITIAL.items() for server, (weight, state) in servers.items()]
+    answer = haproxy_command(addresses.admin, "; ".join(commands))
+    assert not answer.strip(), answer
+
+
+def state_rows(addresses: Addresses) -> list[list[str]]:
+    """``show servers state`` as raw rows, without the field that counts seconds (srv_time_since_last_change)."""
+    lines = [line.split() for line in haproxy_command(addresses.admin, "show servers state").splitlines()[2:] if line.strip()]
+    return [row[:9] + row[10:] for row in lines]
+
+
+def settings(addresses: Addresses) -> dict[str, dict[str, tuple[int, int]]]:
+    """``{backend: {server: (weight, srv_admin_state)}}`` read with raw socket code."""
+    found: dict[str, dict[str, tuple[int, int]]] = {}
+    for row in haproxy_command(addresses.admin, "show servers state").splitlines()[2:]:
+        if row.strip():
+            fields = row.split()
+            found.setdefault(fields[1], {})[fields[3]] = (int(fields[7]), int(fields[6]))
+    return found
+
+
+@contextlib.contextmanager
+def held_session(addresses: Addresses, front_port: int) -> Iterator[socket.socket]:
+    """A client connection through the frontend to server ``drain/d1``, open until the block ends (or it is closed)."""
+    client = socket.create_connection(("127.0.0.1", front_port), timeout=5)
+    try:
+        _wait_for(lambda: _scur(addresses) == 1, "a session on drain/d1")
+        yield client
+    finally:
+        client.close()
+
+
+def _scur(addresses: Addresses) -> int:
+    lines = haproxy_command(addresses.admin, "show stat drain 4 -1").splitlines()
+    fields = lines[0][2:].split(",")
+    return int(dict(zip(fields, lines[1].split(",")))["scur"] or 0)
