@@ -142,12 +142,11 @@ def test_bad_input_fails_before_anything_is_written(lb, tmp_path, servers, words
     assert state_rows(lb) == before
 
 
-def test_drain_and_wait_through_ansible(lb, lb_process, tmp_path):
+def test_drain_and_wait_through_ansible(lb, tmp_path):
     done = run_module("haproxy_server", {"haproxy_runtime_api": lb.admin, "wait_drained": True, "wait_timeout": 30, "wait_interval": 0.2,
                                          "servers": [{"backend": "drain", "server": "d1", "state": "drain"}]}, tmp_path)
     assert not done.failed and done.result["drained"]["sessions"] == {"drain/d1": 0}, done.output
     assert settings(lb)["drain"]["d1"] == (10, 0x08)
-    del lb_process
 
 
 def test_the_reload_check_leaks_nothing_of_the_configuration(lb, tmp_path):
