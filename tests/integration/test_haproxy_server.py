@@ -7,14 +7,12 @@ backends, 53 servers, both sockets), which the fault tests also stop and freeze.
 from __future__ import annotations
 
 import json
-import shutil
 import signal
-from typing import Iterator
 
 import pytest
-from haproxytest import INITIAL, lb_running, reset, settings, state_rows
+from haproxytest import INITIAL, fixture_lb, fixture_lb_process, fixture_own_lb, settings, state_rows  # noqa: F401  pylint: disable=unused-import
 from labtest import run_lab, run_module, run_play
-from unithelpers import Addresses, haproxy_command
+from unithelpers import haproxy_command
 
 from ansible_collections.ofm.rollback.plugins.module_utils.config import plan
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy_kind import KIND
@@ -34,27 +32,6 @@ def fixture_lab_haproxy() -> dict[str, str]:
         pytest.fail(f"the lab's haproxy is {state}: bring the lab up (scripts/test.sh or lab up)")
     return {"tcp": f"{HOST}:{cfg.ports['haproxy_admin']}", "unix": str(cfg.path("run", "haproxy.sock")),
             "config": str(cfg.path("etc", "haproxy.cfg"))}
-
-
-@pytest.fixture(scope="module", name="lb_process")
-def fixture_lb_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Addresses, int]]:
-    if shutil.which("haproxy") is None:
-        pytest.fail("haproxy is not installed (apt-get install haproxy)")
-    with lb_running(tmp_path_factory.mktemp("lb")) as running:
-        yield running
-
-
-@pytest.fixture(name="lb")
-def fixture_lb(lb_process: tuple[Addresses, int]) -> Addresses:
-    reset(lb_process[0])
-    return lb_process[0]
-
-
-@pytest.fixture(name="own_lb")
-def fixture_own_lb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Addresses]:
-    """An HAProxy for one test, to stop or freeze."""
-    with lb_running(tmp_path_factory.mktemp("own-lb")) as (addresses, _front):
-        yield addresses
 
 
 # --- the lab's HAProxy: reads and check mode ---------------------------------------------------------------

@@ -6,11 +6,13 @@ under test."""
 from __future__ import annotations
 
 import contextlib
+import shutil
 import socket
 import threading
 from pathlib import Path
 from typing import Iterator
 
+import pytest
 from unithelpers import Addresses, _wait_for, free_port, haproxy_command, haproxy_running
 
 BIG = 50
@@ -90,6 +92,38 @@ def lb_running(workdir: Path) -> Iterator[tuple[Addresses, int]]:
             yield addresses, front_port
     finally:
         listener.close()
+
+
+def _needs_haproxy(request: pytest.FixtureRequest) -> None:
+    """Skip a unit test where haproxy is not installed; fail an integration test (the lab installs it)."""
+    if shutil.which("haproxy") is None:
+        missing = pytest.fail if "integration" in Path(str(request.path)).parts else pytest.skip
+        missing("haproxy is not installed (apt-get install haproxy)")
+
+
+# Fixtures: a test module imports them by name (from haproxytest import fixture_lb, fixture_lb_process, ...).
+
+@pytest.fixture(scope="module", name="lb_process")
+def fixture_lb_process(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Addresses, int]]:
+    """The tests' HAProxy for a test module: its addresses and its frontend's port."""
+    _needs_haproxy(request)
+    with lb_running(tmp_path_factory.mktemp("lb")) as running:
+        yield running
+
+
+@pytest.fixture(name="lb")
+def fixture_lb(lb_process: tuple[Addresses, int]) -> Addresses:
+    """The module's HAProxy with every server at its configured weight and state."""
+    reset(lb_process[0])
+    return lb_process[0]
+
+
+@pytest.fixture(name="own_lb")
+def fixture_own_lb(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Addresses]:
+    """An HAProxy for one test, to stop or freeze."""
+    _needs_haproxy(request)
+    with lb_running(tmp_path_factory.mktemp("own-lb")) as (addresses, _front):
+        yield addresses
 
 
 def reset(addresses: Addresses) -> None:

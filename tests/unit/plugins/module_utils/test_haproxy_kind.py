@@ -3,11 +3,9 @@
 """The snapshot kind ``haproxy`` through plan.make_plan and plan.restore, against a real HAProxy of the tests' own."""
 from __future__ import annotations
 
-import shutil
-from typing import Iterator
 
 import pytest
-from haproxytest import INITIAL, lb_running, reset, settings, state_rows
+from haproxytest import INITIAL, fixture_lb, fixture_lb_process, settings, state_rows  # noqa: F401  pylint: disable=unused-import
 from unithelpers import Addresses, haproxy_command
 
 from ansible_collections.ofm.rollback.plugins.module_utils.config import plan
@@ -15,20 +13,6 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputEr
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy_kind import KIND, OPTIONS, MaintOnly
 
 FORCED_MAINT, FORCED_DRAIN = 0x01, 0x08
-
-
-@pytest.fixture(scope="module", name="lb_process")
-def fixture_lb_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Addresses, int]]:
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    with lb_running(tmp_path_factory.mktemp("lb")) as running:
-        yield running
-
-
-@pytest.fixture(name="lb")
-def fixture_lb(lb_process: tuple[Addresses, int]) -> Addresses:
-    reset(lb_process[0])
-    return lb_process[0]
 
 
 def applier(address: str, backends=None):

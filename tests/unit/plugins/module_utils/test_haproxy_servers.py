@@ -3,17 +3,13 @@
 """Server weights and states in batches, drain waits and the reload check, against a real HAProxy of the tests' own."""
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import threading
 import time
-from pathlib import Path
-from typing import Iterator
 
 import pytest
-from haproxytest import INITIAL, held_session, lb_running, reset, settings, state_rows
-from unithelpers import Addresses
+from haproxytest import INITIAL, fixture_lb, fixture_lb_process, fixture_own_lb, held_session, settings, state_rows  # noqa: F401  pylint: disable=unused-import
 
 from ansible_collections.ofm.rollback.plugins.module_utils import haproxy as haproxy_client
 from ansible_collections.ofm.rollback.plugins.module_utils import haproxy_servers
@@ -37,30 +33,6 @@ from ansible_collections.ofm.rollback.plugins.module_utils.haproxy_servers impor
 )
 
 FORCED_MAINT, CONFIGURED, FORCED_DRAIN = 0x01, 0x04, 0x08
-
-
-@pytest.fixture(scope="module", name="lb_process")
-def fixture_lb_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Addresses, int]]:
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    with lb_running(tmp_path_factory.mktemp("lb")) as running:
-        yield running
-
-
-@pytest.fixture(name="lb")
-def fixture_lb(lb_process: tuple[Addresses, int]) -> Addresses:
-    """The tests' HAProxy with every server at its configured weight and state."""
-    reset(lb_process[0])
-    return lb_process[0]
-
-
-@pytest.fixture(name="own_lb")
-def fixture_own_lb(tmp_path: Path) -> Iterator[Addresses]:
-    """An HAProxy for one test, to stop or freeze."""
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    with lb_running(tmp_path) as (addresses, _front):
-        yield addresses
 
 
 def params(address: str, servers: list[dict], **extra) -> dict:
@@ -197,14 +169,14 @@ def test_set_weights_and_states_then_nothing_to_do(lb, kind):
                                                 "a2": {"weight": 40, "state": "ready"}}, "big": {"s07": {"weight": 7, "state": "maint"}}}}
     assert [server["state"] for server in result["servers"]] == ["drain", "ready", "ready", "maint"]
     assert "HAProxy forgets weights and states" in result["warnings"][0] and "not checked" in result["warnings"][0]
-    again, _ = set_servers(params(getattr(lb, kind), wanted), check_mode=False)
+    again, _timed_out = set_servers(params(getattr(lb, kind), wanted), check_mode=False)
     assert not again["changed"] and again["commands"] == [] and again["round_trips"] == 1 and again["warnings"] == []
     assert again["diff"]["before"] == again["diff"]["after"] == result["diff"]["after"]
 
 
 def test_check_mode_sends_no_write_and_haproxy_is_unchanged(lb):
     before = state_rows(lb)
-    result, _ = set_servers(params(lb.admin, [{"backend": "app", "server": "a1", "weight": 99, "state": "maint"}]), check_mode=True)
+    result, _timed_out = set_servers(params(lb.admin, [{"backend": "app", "server": "a1", "weight": 99, "state": "maint"}]), check_mode=True)
     assert result["changed"] and result["commands"] == ["set server app/a1 state maint", "set server app/a1 weight 99"]
     assert result["round_trips"] == 1
     assert result["servers"][0]["weight"] == 99 and result["servers"][0]["state"] == "maint"
@@ -223,7 +195,7 @@ def test_an_operator_socket_is_refused_and_the_result_says_nothing_was_done(lb):
 
 def test_fifty_servers_in_one_write(lb):
     wanted = [{"backend": "big", "server": f"s{index:02d}", "weight": 51 - index} for index in range(1, 51)]
-    result, _ = set_servers(params(lb.admin, wanted), check_mode=False)
+    result, _timed_out = set_servers(params(lb.admin, wanted), check_mode=False)
     assert len(result["commands"]) == 50 and result["round_trips"] == 3
     assert {name: weight for name, (weight, _admin) in settings(lb)["big"].items()} == {f"s{index:02d}": 51 - index for index in range(1, 51)}
 
@@ -276,7 +248,7 @@ def test_info_servers_restore_exactly_what_was_read(lb):
     info = servers_info({"haproxy_runtime_api": lb.admin, "haproxy_timeout": 5.0, "backends": None, "config_file": None})
     set_servers(params(lb.admin, [{"backend": "app", "server": "a1", "weight": 3, "state": "maint"},
                                   {"backend": "big", "server": "s50", "state": "drain"}]), check_mode=False)
-    result, _ = set_servers(params(lb.admin, info["servers"]), check_mode=False)
+    result, _timed_out = set_servers(params(lb.admin, info["servers"]), check_mode=False)
     assert result["commands"] == ["set server app/a1 weight 10", "set server app/a1 state ready", "set server big/s50 state ready"]
     assert servers_info({"haproxy_runtime_api": lb.admin, "haproxy_timeout": 5.0, "backends": None, "config_file": None})["backends"] == info["backends"]
 

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 import json
-import shutil
-from typing import Iterator
 
 import pytest
-from haproxytest import held_session, lb_running, reset, settings, state_rows
-from unithelpers import Addresses, doc_options, haproxy_command, mismatches, run_module
+from haproxytest import fixture_lb, fixture_lb_process, held_session, settings, state_rows  # noqa: F401  pylint: disable=unused-import
+from unithelpers import doc_options, haproxy_command, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import haproxy as haproxy_fragment
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HAPROXY_RUNTIME_SPEC
@@ -29,20 +27,6 @@ backend app
 backend drain
 backend big
 """
-
-
-@pytest.fixture(scope="module", name="lb_process")
-def fixture_lb_process(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Addresses, int]]:
-    if shutil.which("haproxy") is None:
-        pytest.skip("haproxy is not installed (apt-get install haproxy)")
-    with lb_running(tmp_path_factory.mktemp("lb")) as running:
-        yield running
-
-
-@pytest.fixture(name="lb")
-def fixture_lb(lb_process: tuple[Addresses, int]) -> Addresses:
-    reset(lb_process[0])
-    return lb_process[0]
 
 
 def test_the_runtime_api_fragment_matches_its_spec():
