@@ -368,18 +368,19 @@ def _after_sections(changes: Sequence[ServerChange]) -> dict[str, dict[str, dict
 
 
 def _written(servers: HaproxyServers, changes: Sequence[ServerChange], commands: Sequence[str]) -> dict[tuple[str, str], Server]:
-    """Write ``commands``, read the servers back and check each is as asked; a failure says which servers are and which not."""
+    """Write ``commands``, read the servers back and check each is as asked; a failure's details hold the commands and which
+    servers are as asked (``done``) and which not (``not_done``)."""
     try:
         servers.write(commands)
+        now = servers.read(list(dict.fromkeys(change.before.backend for change in changes)))
     except OfmRollbackError as exc:
-        exc.details.update(_progress(servers, changes))
+        exc.details.update(_progress(servers, changes), commands=list(commands))
         raise
-    now = servers.read(list(dict.fromkeys(change.before.backend for change in changes)))
     off = [f"{change.before.backend}/{change.before.name} is {now[change.before.backend][change.before.name].settings()}"
            for change in changes if now[change.before.backend][change.before.name].settings() != change.after()]
     if off:
         raise DataError(f"HAProxy took the commands, but {'; '.join(off)}", system=SYSTEM, operation="read back", target=servers.client.target,
-                        details={"commands": list(commands)},
+                        details={"commands": list(commands), **_progress(servers, changes)},
                         hint="A server that tracks another inherits its maint or drain state; change the tracked server instead.")
     return {(backend, name): server for backend, found in now.items() for name, server in found.items()}
 

@@ -198,8 +198,8 @@ def main(module_class=AnsibleModule) -> None:
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         result, timed_out = set_servers(module.params, module.check_mode)
-    except OfmRollbackError as exc:
-        module.fail_json(**exc.to_result(), changed=bool((exc.details or {}).get("done")), commands=(exc.details or {}).get("commands", []))
+    except OfmRollbackError as exc:  # a write that failed half-way says what it sent and which servers are done in details
+        module.fail_json(**exc.to_result(), changed=bool(exc.details.get("done")), commands=exc.details.get("commands", []))
     for warning in result.pop("warnings"):
         module.warn(warning)
     if timed_out is not None:

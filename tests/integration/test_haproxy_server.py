@@ -2,7 +2,7 @@
 
 Against the lab's HAProxy (TCP admin socket and UNIX socket): reads and check mode only, since other tests change its canary
 weights in parallel. Everything that writes runs against an HAProxy of this module's own (tests/unit/haproxytest.py: three
-backends, 53 servers, both sockets), which the fault tests also stop and freeze. Not shared_lab.
+backends, 55 servers, both sockets), which the fault tests also stop and freeze. Not shared_lab.
 """
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 # -*- coding: utf-8 -*-
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A real HAProxy of the tests' own for the server weight/state tests (unit and integration): three backends, a TCP frontend
+"""A real HAProxy of the tests' own for the server weight/state tests (unit and integration): five backends (one server tracks another), a TCP frontend
 whose sessions can be held open, both a UNIX and a TCP admin socket; read and reset with raw socket code, not the code
 under test."""
 from __future__ import annotations
@@ -19,6 +19,8 @@ BIG = 50
 INITIAL = {
     "app": {"a1": (10, "ready"), "a2": (20, "ready"), "a3": (30, "maint")},
     "drain": {"d1": (10, "ready")},
+    "tracked": {"main": (1, "ready")},
+    "tracking": {"follower": (1, "ready")},
     "big": {f"s{index:02d}": (index, "ready") for index in range(1, BIG + 1)},
 }
 TEMPLATE = """\
@@ -44,6 +46,12 @@ backend app
     server a1 127.0.0.1:{stable_port} weight 10
     server a2 127.0.0.1:{stable_port} weight 20
     server a3 127.0.0.1:{stable_port} weight 30 disabled
+
+backend tracked
+    server main 127.0.0.1:{echo_port} weight 1 check inter 60s
+
+backend tracking
+    server follower 127.0.0.1:{echo_port} weight 1 track tracked/main
 
 backend big
 {big}

@@ -10,6 +10,7 @@ import time
 
 import pytest
 from haproxytest import INITIAL, fixture_lb, fixture_lb_process, fixture_own_lb, held_session, settings, state_rows  # noqa: F401  pylint: disable=unused-import
+from unithelpers import haproxy_command
 
 from ansible_collections.ofm.rollback.plugins.module_utils import haproxy as haproxy_client
 from ansible_collections.ofm.rollback.plugins.module_utils import haproxy_servers
@@ -100,7 +101,7 @@ def test_read_named_backends_and_a_missing_one(lb):
     assert list(servers.read(["drain", "app"])) == ["drain", "app"]
     with pytest.raises(NotFoundError) as caught:
         servers.read(["app", "nosuch", "other"])
-    assert "nosuch, other" in str(caught.value) and "app, big, drain" in str(caught.value)
+    assert "nosuch, other" in str(caught.value) and "app, big, drain, tracked, tracking" in str(caught.value)
 
 
 @pytest.mark.parametrize("admin, state", [(0, "ready"), (CONFIGURED, "ready"), (FORCED_DRAIN, "drain"), (0x10, "drain"),
@@ -193,6 +194,16 @@ def test_an_operator_socket_is_refused_and_the_result_says_nothing_was_done(lb):
     assert settings(lb)["app"]["a1"] == (10, 0)
 
 
+def test_a_server_that_cannot_take_its_state_fails_the_read_back_naming_what_is_done(lb):
+    haproxy_command(lb.admin, "set server tracked/main state maint")
+    with pytest.raises(DataError) as caught:
+        set_servers(params(lb.tcp, [{"backend": "app", "server": "a1", "weight": 4}, {"backend": "tracking", "server": "follower", "state": "ready"}]),
+                    check_mode=False)
+    assert "tracking/follower is {'weight': 1, 'state': 'maint'}" in str(caught.value) and "tracks another" in caught.value.hint
+    assert caught.value.details["done"] == ["app/a1"] and caught.value.details["not_done"] == ["tracking/follower"]
+    assert settings(lb)["tracking"]["follower"] == (1, 0x02)
+
+
 def test_fifty_servers_in_one_write(lb):
     wanted = [{"backend": "big", "server": f"s{index:02d}", "weight": 51 - index} for index in range(1, 51)]
     result, _timed_out = set_servers(params(lb.admin, wanted), check_mode=False)
@@ -282,7 +293,7 @@ def test_haproxy_stopping_between_read_and_write_reports_progress_unknown(own_lb
     own_lb.process.wait(timeout=10)
     with pytest.raises(UnavailableError) as caught:
         haproxy_servers._written(servers, plan, ["set server app/a1 weight 1"])  # pylint: disable=protected-access
-    assert caught.value.details == {"done": "unknown", "not_done": "unknown"}
+    assert caught.value.details == {"done": "unknown", "not_done": "unknown", "commands": ["set server app/a1 weight 1"]}
 
 
 # --- reload check --------------------------------------------------------------------------------------

@@ -26,6 +26,8 @@ listen stats
 backend app
 backend drain
 backend big
+backend tracked
+backend tracking
 """
 
 
@@ -86,6 +88,14 @@ def test_bad_input_fails_before_anything_is_written(lb, module_runner, servers, 
     assert not result.get("changed") and state_rows(lb) == before
 
 
+def test_a_write_that_does_not_take_fails_with_what_was_sent_and_done(lb, module_runner):
+    haproxy_command(lb.admin, "set server tracked/main state maint")
+    failed, result, _warnings = run_module(haproxy_server, {"haproxy_runtime_api": lb.admin, "servers": [
+        {"backend": "app", "server": "a2", "weight": 9}, {"backend": "tracking", "server": "follower", "state": "ready"}]})
+    assert failed and result["changed"] and result["commands"] == ["set server app/a2 weight 9", "set server tracking/follower state ready"]
+    assert result["error"]["details"]["not_done"] == ["tracking/follower"] and "tracks another" in result["msg"]
+
+
 def test_drain_wait_timeout_fails_with_what_was_written(lb, lb_process, module_runner):
     with held_session(lb, lb_process[1]):
         failed, result, _warnings = run_module(haproxy_server, {"haproxy_runtime_api": lb.admin, "wait_drained": True, "wait_timeout": 0.3,
@@ -101,7 +111,7 @@ def test_the_reload_check_reads_the_configuration_and_leaks_nothing_of_it(lb, mo
                                                            "servers": [{"backend": "app", "server": "a2", "weight": 5}]})
     assert not failed and result["reload"]["keeps_state"] is True and warnings == []
     failed, info, _warnings = run_module(haproxy_server_info, {"haproxy_runtime_api": lb.admin, "config_file": str(config)})
-    assert info["reload"]["backends"] == {"app": True, "drain": True, "big": True}
+    assert info["reload"]["backends"] == {name: True for name in ("app", "drain", "big", "tracked", "tracking")}
     assert SECRET not in json.dumps([result, info])
 
 
