@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import socket
+import time
 from dataclasses import dataclass
 from typing import Any, Mapping, Optional, Sequence, Union
 
@@ -31,6 +32,7 @@ MAX_WEIGHT = 256
 DEFAULT_TIMEOUT = 5.0
 # A line of ';'-separated commands stays below HAProxy's default buffer (tune.bufsize 16384); longer batches take more lines.
 MAX_LINE = 15000
+RETRY_DELAYS = (0.2, 0.5)
 NAME_HELP = "a name of letters, digits and the characters _ . : -"
 ADDRESS_HELP = "a UNIX socket path (/run/haproxy/admin.sock), host:port (127.0.0.1:9999), [v6]:port, or HAProxy's unix@/ipv4@/ipv6@ forms"
 
@@ -110,6 +112,7 @@ class HaproxyRuntimeClient:
         self.target = describe(self.endpoint)
         self.timeout = timeout
         self.round_trips = 0
+        self.sleep = time.sleep
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "HaproxyRuntimeClient":
@@ -141,15 +144,30 @@ class HaproxyRuntimeClient:
 
     def _exchange(self, line: str, shown: str) -> str:
         """Send one line, read the answer until HAProxy closes the connection."""
-        self.round_trips += 1
+        conn, attempt = self._open(shown)
         try:
-            with self._connect() as conn:
+            with conn:
                 conn.sendall(line.encode() + b"\n")
                 return _read_all(conn).decode(errors="replace")
         except socket.timeout as exc:
-            raise self._unavailable(shown, f"no answer within {self.timeout:g}s") from exc
+            raise self._unavailable(shown, f"no answer within {self.timeout:g}s", attempts=attempt) from exc
         except OSError as exc:
-            raise self._unavailable(shown, exc.strerror or str(exc)) from exc
+            raise self._unavailable(shown, exc.strerror or str(exc), attempts=attempt) from exc
+
+    def _open(self, shown: str) -> tuple[socket.socket, int]:
+        """A connection and the attempt that made it; a failed one (nothing sent) is tried again after each of ``RETRY_DELAYS``,
+        since HAProxy re-binds its stats socket while it reloads."""
+        attempt = 0
+        while True:
+            attempt += 1
+            self.round_trips += 1
+            try:
+                return self._connect(), attempt
+            except OSError as exc:
+                if attempt > len(RETRY_DELAYS):
+                    reason = f"no connection within {self.timeout:g}s" if isinstance(exc, socket.timeout) else exc.strerror or str(exc)
+                    raise self._unavailable(shown, reason, attempts=attempt, sent=False) from exc
+                self.sleep(RETRY_DELAYS[attempt - 1])
 
     def get_weight(self, backend: str, server: str) -> ServerWeight:
         """The server's current and initial weight."""
@@ -198,8 +216,8 @@ class HaproxyRuntimeClient:
             raise
         return conn
 
-    def _unavailable(self, command: str, reason: str) -> UnavailableError:
-        return UnavailableError(reason, system=SYSTEM, operation=f"command '{command}'", target=self.target,
+    def _unavailable(self, command: str, reason: str, *, attempts: int = 1, sent: Optional[bool] = None) -> UnavailableError:
+        return UnavailableError(reason, system=SYSTEM, operation=f"command '{command}'", target=self.target, attempts=attempts, sent=sent,
                                 hint="Check that HAProxy runs, that its 'stats socket' line names this address, "
                                      "and that this user may open the socket.")
 

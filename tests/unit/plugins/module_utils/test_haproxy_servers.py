@@ -332,3 +332,39 @@ def test_an_unreadable_configuration_names_the_option(tmp_path):
     with pytest.raises(InputError) as caught:
         reload_check(str(tmp_path / "absent.cfg"), ["app"])
     assert caught.value.option == "config_file" and "absent.cfg" in str(caught.value)
+
+
+# --- connection retries --------------------------------------------------------------------------------
+
+def test_a_refused_connection_is_tried_again_and_then_reported_as_not_sent(tmp_path):
+    client = HaproxyRuntimeClient(str(tmp_path / "gone.sock"))
+    pauses = []
+    client.sleep = pauses.append
+    with pytest.raises(UnavailableError) as caught:
+        client.commands(["show info"])
+    assert pauses == list(haproxy_client.RETRY_DELAYS) and client.round_trips == 3
+    assert caught.value.attempts == 3 and caught.value.sent is False
+
+
+def test_a_socket_that_comes_back_while_retrying_answers(lb, tmp_path):
+    path = tmp_path / "reloading.sock"
+    client = HaproxyRuntimeClient(str(path))
+
+    def socket_comes_back(_seconds: float) -> None:  # a stand-in for HAProxy binding its socket again, forwarding to the real one
+        listener = socket.socket(socket.AF_UNIX)
+        listener.bind(str(path))
+        listener.listen(1)
+
+        def forward() -> None:
+            conn, _address = listener.accept()
+            with conn, socket.socket(socket.AF_UNIX) as upstream:
+                upstream.connect(lb.admin)
+                upstream.sendall(conn.recv(65536))
+                while chunk := upstream.recv(65536):
+                    conn.sendall(chunk)
+            listener.close()
+
+        threading.Thread(target=forward, daemon=True).start()
+
+    client.sleep = socket_comes_back
+    assert client.commands(["get weight app/a1"]) == ["10 (initial 10)"] and client.round_trips == 2
