@@ -6,7 +6,9 @@
 HAProxy answers one line per connection on a UNIX socket or a TCP address
 (https://docs.haproxy.org/2.6/management.html#9.3); a line may hold several commands separated by ``;``, which it
 runs in order, each answer ending with an empty line (``commands``). Names and weights are checked before anything
-is sent, and every refusal becomes an error of ``errors.py`` that names the socket and the command.
+is sent, and every refusal becomes an error of ``errors.py`` that names the socket and the command. A connection that
+cannot be made is tried again twice (nothing was sent; HAProxy re-binds its socket while it reloads); one that was made
+is never sent again.
 ``haproxy_servers.py`` builds the server weights and states, drains and the reload check on this client.
 """
 

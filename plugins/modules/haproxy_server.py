@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: haproxy_server
 short_description: Set the weights and states (ready, drain, maint) of HAProxy servers through the runtime API
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Makes each server of O(servers) have the weight and the state asked for, in any number of backends, over a UNIX socket or
     TCP. Reads every server first (one C(show servers state)); a backend or server that does not exist, a weight outside

@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: haproxy_server_info
 short_description: Read the weights and states of HAProxy servers through the runtime API, as a snapshot to restore
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads every server of O(backends) (of every backend when not set) with its weight, its state (ready, drain, maint), its
     health and its current sessions, on one connection (C(show servers state) and C(show stat)), over a UNIX socket or TCP.

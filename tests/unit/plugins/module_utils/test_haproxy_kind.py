@@ -5,8 +5,9 @@ from __future__ import annotations
 
 
 import pytest
+import yaml
 from haproxytest import INITIAL, fixture_lb, fixture_lb_process, settings, state_rows  # noqa: F401  pylint: disable=unused-import
-from unithelpers import Addresses, haproxy_command
+from unithelpers import Addresses, haproxy_command, mismatches
 
 from ansible_collections.ofm.rollback.plugins.module_utils.config import plan
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError
@@ -31,6 +32,8 @@ def change(lb: Addresses) -> None:
 
 
 def test_the_descriptor():
+    assert mismatches(OPTIONS, yaml.safe_load(KIND.doc)["suboptions"]) == []
+    assert KIND.option_spec() == {"type": "dict", "options": OPTIONS}
     assert (KIND.name, KIND.systems) == ("haproxy", ("haproxy",))
     assert set(OPTIONS) == {"runtime_api", "backends", "timeout"} and OPTIONS["runtime_api"]["required"]
     assert KIND.scope({"haproxy": {"runtime_api": "ipv4@10.0.0.5:9999"}}) == "haproxy 10.0.0.5:9999"
