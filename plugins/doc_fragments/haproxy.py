@@ -38,3 +38,22 @@ options:
     type: float
     default: 5.0
 """
+
+    # Options of module_utils.haproxy.HAPROXY_RUNTIME_SPEC (haproxy_server, haproxy_server_info)
+    RUNTIME_API = r"""
+options:
+  haproxy_runtime_api:
+    description:
+      - Address of the HAProxy runtime API, a C(stats socket) line of C(haproxy.cfg).
+      - A UNIX socket path such as V(/run/haproxy/admin.sock), or V(host:port) such as V(127.0.0.1:9999); HAProxy's own
+        V(unix@), V(ipv4@) and V(ipv6@) forms work too.
+      - Reading needs C(level operator), changing weights and states C(level admin); the socket is opened by the user that runs
+        the module.
+    type: str
+    required: true
+  haproxy_timeout:
+    description:
+      - Seconds to wait for HAProxy to accept a connection and to answer one line of commands.
+    type: float
+    default: 5.0
+"""

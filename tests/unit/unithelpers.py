@@ -597,26 +597,32 @@ class Addresses:
     admin: str
     operator: str
     tcp: str
+    process: Any = field(default=None, compare=False, repr=False)
+    config: str = ""
 
 
 @contextlib.contextmanager
-def haproxy_running(workdir: Path) -> Iterator[Addresses]:
+def haproxy_running(workdir: Path, template: str = HAPROXY_CONFIG, **fields: Any) -> Iterator[Addresses]:
     """A real HAProxy with backend ``ofm_api`` (stable 90, canary 10) and ``other``; yields its runtime API addresses.
 
-    ``admin`` and ``operator`` are UNIX sockets at those levels; ``tcp`` is ``127.0.0.1:<port>`` at admin level.
+    ``admin`` and ``operator`` are UNIX sockets at those levels; ``tcp`` is ``127.0.0.1:<port>`` at admin level. Another
+    ``template`` (with the fields ``admin``, ``operator``, ``tcp_port``, ``stable_port``, ``canary_port`` and ``fields``) gives
+    another configuration; ``Addresses.process`` is the HAProxy process.
     """
     tcp_port = free_port()
-    addresses = Addresses(admin=str(workdir / "admin.sock"), operator=str(workdir / "operator.sock"), tcp=f"127.0.0.1:{tcp_port}")
     config, log = workdir / "haproxy.cfg", workdir / "haproxy.log"
-    config.write_text(HAPROXY_CONFIG.format(admin=addresses.admin, operator=addresses.operator, tcp_port=tcp_port,
-                                            stable_port=free_port(), canary_port=free_port()))
+    admin, operator = str(workdir / "admin.sock"), str(workdir / "operator.sock")
+    config.write_text(template.format(admin=admin, operator=operator, tcp_port=tcp_port, stable_port=free_port(), canary_port=free_port(), **fields))
     with log.open("wb") as output, subprocess.Popen(["haproxy", "-f", str(config), "-db"], stdout=output, stderr=subprocess.STDOUT) as process:
+        addresses = Addresses(admin=admin, operator=operator, tcp=f"127.0.0.1:{tcp_port}", process=process, config=str(config))
         try:
             _wait_for(lambda: process.poll() is None and "Name: HAProxy" in haproxy_command(addresses.admin, "show info"),
                       f"haproxy runtime API at {addresses.admin} (log: {log})")
             yield addresses
         finally:
-            process.terminate()
+            if process.poll() is None:
+                process.send_signal(signal.SIGCONT)
+                process.terminate()
             process.wait(timeout=10)
 
 
