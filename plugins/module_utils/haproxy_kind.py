@@ -37,28 +37,6 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "backends": {"type": "list", "elements": "str"},
     "timeout": {"type": "float", "default": 5.0},
 }
-DOC = r"""
-description:
-  - The weights and states (ready, drain, maint) of the servers of an HAProxy's backends, through its runtime API.
-  - A restore writes each backend that differs on one connection; a server added since the snapshot is put in maint.
-type: dict
-suboptions:
-  runtime_api:
-    description:
-      - The runtime API address (a C(stats socket) of C(haproxy.cfg), C(level admin) to restore), a UNIX socket path or V(host:port).
-    type: str
-    required: true
-  backends:
-    description:
-      - The backends to snapshot or restore; every backend when not set.
-    type: list
-    elements: str
-  timeout:
-    description:
-      - Seconds to wait for HAProxy to accept a connection and answer.
-    type: float
-    default: 5.0
-"""
 
 
 class MaintOnly(dict):
@@ -143,5 +121,5 @@ def scope(params: Mapping[str, Any]) -> str:
     return f"haproxy {HaproxyRuntimeClient(params[NAME]['runtime_api']).target}"
 
 
-KIND = ExternalKind(name=NAME, options=OPTIONS, build=build, scope=scope, systems=("haproxy",), doc=DOC,
+KIND = ExternalKind(name=NAME, options=OPTIONS, build=build, scope=scope, systems=("haproxy",),
                     description="HAProxy server weights and states (runtime API)")

@@ -8,7 +8,8 @@ Each is an ``ExternalKind``: its snapshot kind, the settings the actions ``confi
 it (one dict option named like the kind), how to build its ``Applier`` (``plan.py``) from the action's options, and where
 it is (the snapshot's ``scope`` entry, compared at restore so a snapshot of one zone or load balancer is never restored
 onto another). The workflow treats every registered kind alike; a kind's own module file (``dns/kind.py`` and the like)
-holds its descriptor.
+holds its descriptor. The option's documentation is in the doc fragment ``ofm.rollback.config_external`` (a unit test
+keeps it in step with ``options``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ class ExternalKind:
     build: Callable[[Mapping[str, Any]], Any]
     scope: Callable[[Mapping[str, Any]], str]
     systems: tuple[str, ...] = ()
-    doc: str = ""
     description: str = field(default="")
 
     def option_spec(self) -> dict[str, Any]:

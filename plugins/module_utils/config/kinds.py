@@ -16,8 +16,9 @@ from typing import Any
 from ansible_collections.ofm.rollback.plugins.module_utils.aws import AWS_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.config.external import ExternalKind
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import EXTERNAL_KINDS
+from ansible_collections.ofm.rollback.plugins.module_utils.haproxy_kind import KIND as HAPROXY_KIND
 
-REGISTERED: tuple[ExternalKind, ...] = ()
+REGISTERED: tuple[ExternalKind, ...] = (HAPROXY_KIND,)
 
 EXTERNAL: dict[str, ExternalKind] = {kind.name: kind for kind in sorted(REGISTERED, key=lambda kind: EXTERNAL_KINDS.index(kind.name))}
 

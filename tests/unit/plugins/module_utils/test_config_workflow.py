@@ -295,7 +295,10 @@ def test_the_documentation_matches_the_argument_spec(module):
     assert mismatches(module.ARGUMENT_SPEC, documented_options(module, *fragments)) == []
     assert mismatches(workflow.CONFIG_SPEC, doc_options(config_rollback.ModuleDocFragment.DOCUMENTATION)) == []
     external = {name: spec for name, spec in kinds.EXTERNAL_SPEC.items() if name not in AWS_SPEC}
-    assert mismatches(external, doc_options(config_external.ModuleDocFragment.DOCUMENTATION)) == []
+    documented = doc_options(config_external.ModuleDocFragment.DOCUMENTATION)
+    assert mismatches(external, documented) == []
+    for name, kind in kinds.EXTERNAL.items():
+        assert mismatches(kind.options, documented[name]["suboptions"]) == [], name
 
 
 def test_rollouts_follow_rollout_and_live_reload_and_a_flags_restore_waits_or_restarts(server):

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 
 import pytest
-import yaml
 from haproxytest import INITIAL, fixture_lb, fixture_lb_process, settings, state_rows  # noqa: F401  pylint: disable=unused-import
-from unithelpers import Addresses, haproxy_command, mismatches
+from unithelpers import Addresses, haproxy_command
 
 from ansible_collections.ofm.rollback.plugins.module_utils.config import plan
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError
@@ -32,7 +31,6 @@ def change(lb: Addresses) -> None:
 
 
 def test_the_descriptor():
-    assert mismatches(OPTIONS, yaml.safe_load(KIND.doc)["suboptions"]) == []
     assert KIND.option_spec() == {"type": "dict", "options": OPTIONS}
     assert (KIND.name, KIND.systems) == ("haproxy", ("haproxy",))
     assert set(OPTIONS) == {"runtime_api", "backends", "timeout"} and OPTIONS["runtime_api"]["required"]
