@@ -9,5 +9,27 @@ class ModuleDocFragment:
     # The options of module_utils.config.kinds.EXTERNAL_SPEC other than the AWS ones (doc fragment ofm.rollback.aws): one dict
     # option per external kind (kept in step by a unit test).
     DOCUMENTATION = r"""
-options: {}
+options:
+  routes:
+    description:
+      - The backend weights (C(spec.to) and C(spec.alternateBackends)) of OpenShift Routes (C(route.openshift.io/v1)) of one
+        namespace, through the Kubernetes connection options.
+      - A restore writes each Route that differs with one merge patch of its whole backend list.
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - The namespace of the Routes.
+        type: str
+        required: true
+      names:
+        description:
+          - The Routes to snapshot; every Route of the namespace when not set.
+        type: list
+        elements: str
+      timeout:
+        description:
+          - Seconds to wait for the API server to answer a request.
+        type: float
+        default: 30.0
 """
