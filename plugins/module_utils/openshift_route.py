@@ -213,6 +213,8 @@ class RouteChange:
 def set_backends(client: RouteClient, name: str, *, weights: Optional[Mapping[str, Any]] = None, backends: Optional[Sequence[Backend]] = None,
                  add: bool = False, check_mode: bool = False) -> RouteChange:
     """Read Route ``name``, work out its whole backend list, and write it with one patch when it differs (never in check mode)."""
+    for service, weight in (weights or {}).items():
+        check_weight(weight, f"weights.{service}")
     current = client.read(name)
     wanted = desired_backends(current, weights, backends, add)
     if wanted == current.backends or check_mode:
