@@ -29,6 +29,7 @@ try:
     from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
     from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import NewConnectionError
     from urllib3.exceptions import TimeoutError as Urllib3Timeout
     KUBERNETES_IMPORT_ERROR: Optional[ImportError] = None
 except ImportError as import_error:  # pragma: no cover - reported by require_kubernetes()
@@ -154,7 +155,11 @@ def _timed_out(exc: Exception) -> bool:
     """Whether a connection failure is a timeout (a server that accepts and never answers), also when urllib3 wrapped it."""
     if KUBERNETES_IMPORT_ERROR is not None:
         return False
-    return isinstance(exc, Urllib3Timeout) or isinstance(getattr(exc, "reason", None), Urllib3Timeout)
+    for error in (exc, getattr(exc, "reason", None)):
+        # urllib3 makes a refused connection (NewConnectionError) a kind of connect timeout too
+        if isinstance(error, Urllib3Timeout) and not isinstance(error, NewConnectionError):
+            return True
+    return False
 
 
 def is_transient(exc: Exception) -> bool:
