@@ -18,6 +18,7 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import checked_timeout, checked_weight
 from ansible_collections.ofm.rollback.plugins.module_utils.aws import call, client_from_params
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError, NotFoundError
 
@@ -61,12 +62,8 @@ def _condition_text(condition: Mapping[str, Any]) -> str:
 
 
 def check_weight(value: Any, option: str) -> int:
-    """``value`` as an ALB target-group weight (an integer from 0 to 999, or its digits), else an ``InputError`` naming ``option``."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WEIGHT:
-        raise InputError(f"target group weight {value!r} is not valid", system=SYSTEM, option=option, accepted=f"an integer from 0 to {MAX_WEIGHT}")
-    return value
+    """``value`` as an ALB target-group weight (an integer from 0 to 999), else an ``InputError`` naming ``option``."""
+    return checked_weight(value, option, maximum=MAX_WEIGHT, what="target group weight", system=SYSTEM)
 
 
 def check_weights(weights: Mapping[str, Any], option: str) -> dict[str, int]:
@@ -122,9 +119,7 @@ class AlbClient:
     def from_params(cls, params: Mapping[str, Any], load_balancer: str, timeout: Optional[float] = None) -> "AlbClient":
         if not load_balancer:
             raise InputError("no load balancer named", system=SYSTEM, option="load_balancer", accepted="the name of an application load balancer")
-        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-        if timeout <= 0:
-            raise InputError(f"timeout must be more than 0 seconds, got {timeout:g}", system=SYSTEM, option="timeout", accepted="seconds > 0")
+        timeout = checked_timeout(DEFAULT_TIMEOUT if timeout is None else timeout, "timeout", system=SYSTEM)
         return cls(client_from_params("elbv2", params, read_timeout=timeout), load_balancer)
 
     @property

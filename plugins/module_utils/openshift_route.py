@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Iterable, Mapping, Optional, Sequence
 
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import checked_timeout, checked_weight
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube import SYSTEM, Kube
 
@@ -68,12 +69,8 @@ def route_target(namespace: str, name: str) -> str:
 
 
 def check_weight(value: Any, option: str) -> int:
-    """``value`` as a Route weight (an integer from 0 to 256, or its digits), else an ``InputError`` naming ``option``."""
-    if isinstance(value, str) and value.strip().isdigit():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_WEIGHT:
-        raise InputError(f"Route weight {value!r} is not valid", system=SYSTEM, option=option, accepted=f"an integer from 0 to {MAX_WEIGHT}")
-    return value
+    """``value`` as a Route weight (an integer from 0 to 256), else an ``InputError`` naming ``option``."""
+    return checked_weight(value, option, maximum=MAX_WEIGHT, what="Route weight", system=SYSTEM)
 
 
 def check_backends(backends: Sequence[Backend], option: str) -> tuple[Backend, ...]:
@@ -160,9 +157,7 @@ class RouteClient:
     @classmethod
     def from_params(cls, params: Mapping[str, Any], namespace: Optional[str] = None, timeout: Optional[float] = None) -> "RouteClient":
         """A client from the ``KUBE_SPEC`` options, for ``namespace`` (default: the option ``namespace``)."""
-        timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-        if timeout <= 0:
-            raise InputError(f"timeout must be more than 0 seconds, got {timeout:g}", system=SYSTEM, option="timeout", accepted="seconds > 0")
+        timeout = checked_timeout(DEFAULT_TIMEOUT if timeout is None else timeout, "timeout", system=SYSTEM)
         namespace = namespace or params.get("namespace") or ""
         if not namespace:
             raise InputError("no namespace given", system=SYSTEM, option="namespace", accepted="a namespace name")

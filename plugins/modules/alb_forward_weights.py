@@ -53,8 +53,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads the listeners and rules and reports the weights they would have; sends no modify call.
   diff_mode:
     support: full
+    description: Returns the weights before and after of each listener default action and rule that changes.
 requirements:
   - boto3
 """

@@ -65,8 +65,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads the Route and reports the backends it would have; sends no write.
   diff_mode:
     support: full
+    description: Returns the backends and their weights before and after.
 notes:
   - Routes exist on OpenShift (and on the lab's Kubernetes test server); elsewhere the module fails saying that the API
     server has no resource type Route.
@@ -134,8 +136,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "namespace": {"type": "str", "default": "default"},
     "weights": {"type": "dict"},
     "add": {"type": "bool", "default": False},
-    "backends": {"type": "list", "elements": "dict", "options": {"service": {"type": "str", "required": True},
-                                                                  "weight": {"type": "int", "required": True}}},
+    "backends": {"type": "list", "elements": "dict",
+                 "options": {"service": {"type": "str", "required": True}, "weight": {"type": "int", "required": True}}},
     "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
 }
 

@@ -33,8 +33,10 @@ def fixture_alb(moto_url: str) -> dict[str, Any]:
     """moto wiped and the lab's ALB seeded again; the boto3 ELBv2 client and what the seed made."""
     with urllib.request.urlopen(urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST", data=b""), timeout=10):
         pass
-    make = lambda service: boto3.client(service, region_name=REGION, endpoint_url=moto_url, aws_access_key_id=KEY,  # noqa: E731
-                                        aws_secret_access_key=SECRET)
+
+    def make(service: str) -> Any:
+        return boto3.client(service, region_name=REGION, endpoint_url=moto_url, aws_access_key_id=KEY, aws_secret_access_key=SECRET)
+
     seeded = seed_elbv2(make)
     return {**seeded, "elbv2": make("elbv2"), "url": moto_url}
 
@@ -160,7 +162,11 @@ def test_a_restore_that_fails_half_way_reports_it_and_a_rerun_completes_it(alb):
     set_weights(client(alb), weights={"ofm-api-canary": 0})
     applier = AlbApplier(client(alb))
     planned = plan.make_plan({"alb": applier}, {"alb": SEEDED})
-    applier.client.elbv2.modify_rule = lambda **_kwargs: (_ for _ in ()).throw(NotFoundError("rule gone", target=RULE))
+
+    def rule_gone(**_kwargs: Any) -> None:
+        raise NotFoundError("rule gone", target=RULE)
+
+    applier.client.elbv2.modify_rule = rule_gone
     report = plan.restore(planned, {"alb": applier})
     result = report.result("alb")
     assert result.status == plan.FAILED and result.restored == (DEFAULT,) and result.not_restored == (RULE,)

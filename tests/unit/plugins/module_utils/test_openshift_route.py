@@ -23,8 +23,8 @@ STABLE, CANARY = "ofm-social-os-api", "ofm-social-os-api-canary"
 
 
 def route(name: str, to: tuple[str, int], *alternates: tuple[str, int]) -> dict[str, Any]:
-    return {"metadata": {"name": name}, "spec": {"host": f"{name}.ofm.social", "to": {"kind": "Service", "name": to[0], "weight": to[1]},
-                                                  "alternateBackends": [{"kind": "Service", "name": n, "weight": w} for n, w in alternates]}}
+    backends = [{"kind": "Service", "name": n, "weight": w} for n, w in (to, *alternates)]
+    return {"metadata": {"name": name}, "spec": {"host": f"{name}.ofm.social", "to": backends[0], "alternateBackends": backends[1:]}}
 
 
 @pytest.fixture(name="server")

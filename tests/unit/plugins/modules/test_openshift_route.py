@@ -26,8 +26,8 @@ TOKEN = "sha256~route-unit-token-0123456789"
 def fixture_server(monkeypatch: pytest.MonkeyPatch) -> StoreClient:
     server = StoreClient()
     server.create("v1", "Namespace", "", {"metadata": {"name": NS}})
-    server.create(API, "Route", NS, {"metadata": {"name": "ofm-api"}, "spec": {"to": {"name": STABLE, "weight": 90},
-                                                                              "alternateBackends": [{"name": CANARY, "weight": 10}]}})
+    spec = {"to": {"name": STABLE, "weight": 90}, "alternateBackends": [{"name": CANARY, "weight": 10}]}
+    server.create(API, "Route", NS, {"metadata": {"name": "ofm-api"}, "spec": spec})
     monkeypatch.setattr(client_module.Kube, "from_params", classmethod(lambda _cls, _params, timeout=None: server.kube()))
     return server
 
