@@ -6,7 +6,11 @@ Not shared_lab: every test puts the Route's spec back as it found it (other test
 """
 from __future__ import annotations
 
+import json
+import os
 import re
+import shutil
+import subprocess
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -70,6 +74,23 @@ def test_weights_change_show_a_diff_and_a_second_run_changes_nothing(lab_kube, r
     again = module(lab_kube, tmp_path, weights={STABLE: 100, CANARY: 0})
     assert not again.failed and again.result["changed"] is False and again.result["patches"] == []
     assert route_now(routes)["metadata"]["resourceVersion"] == version, "the second run wrote nothing"
+
+
+@pytest.mark.skipif(shutil.which("kubectl") is None, reason="kubectl is not installed on this machine")
+def test_kubectl_sees_what_the_module_wrote_and_the_server_refuses_what_openshift_refuses(lab_kube, routes, tmp_path):
+    """kubectl as the referee of the test server's Routes: discovery, the weights written, OpenShift's weight validation."""
+    env = {**os.environ, "KUBECONFIG": str(lab_kube.path("kubeconfig"))}
+
+    def kubectl(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(["kubectl", "-n", NS, *args], env=env, capture_output=True, text=True, timeout=60, check=False)
+
+    assert "route.openshift.io/v1" in kubectl("api-resources", "--api-group=route.openshift.io").stdout
+    assert not module(lab_kube, tmp_path, weights={CANARY: 0}).failed
+    shown = json.loads(kubectl("get", "route", ROUTE, "-o", "json").stdout)
+    assert backends(shown) == [(STABLE, 90), (CANARY, 0)]
+    refused = kubectl("patch", "route", ROUTE, "--type", "merge", "-p", '{"spec": {"to": {"weight": 300}}}')
+    assert refused.returncode != 0 and "weight must be an integer between 0 and 256" in refused.stderr
+    assert backends(route_now(routes)) == [(STABLE, 90), (CANARY, 0)]
 
 
 def test_check_mode_sends_nothing(lab_kube, routes, tmp_path):
