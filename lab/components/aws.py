@@ -11,7 +11,7 @@ from __future__ import annotations
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from lab.components.base import Component
 from lab.config import HOST, LabConfig
@@ -54,12 +54,13 @@ def seed_route53(cfg: LabConfig) -> str:
     return zone_id
 
 
-def seed_elbv2(cfg: LabConfig) -> dict[str, Any]:
-    ec2 = client(cfg, "ec2")
+def seed_elbv2(make_client: Callable[[str], Any]) -> dict[str, Any]:
+    """The ALB, its target groups, listener and rule, created with the boto3 clients ``make_client(service)`` gives."""
+    ec2 = make_client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.80.0.0/16")["Vpc"]["VpcId"]
     subnets = [ec2.create_subnet(VpcId=vpc, CidrBlock=f"10.80.{i}.0/24", AvailabilityZone=f"{REGION}{zone}")["Subnet"]["SubnetId"]
                for i, zone in enumerate("ab", start=1)]
-    elb = client(cfg, "elbv2")
+    elb = make_client("elbv2")
     alb = elb.create_load_balancer(Name=ALB_NAME, Subnets=subnets, Scheme="internet-facing", Type="application")["LoadBalancers"][0]
     groups = {name: elb.create_target_group(Name=name, Protocol="HTTP", Port=8080, VpcId=vpc, TargetType="ip",
                                             HealthCheckPath="/health")["TargetGroups"][0]["TargetGroupArn"]
@@ -70,7 +71,7 @@ def seed_elbv2(cfg: LabConfig) -> dict[str, Any]:
                                    DefaultActions=[forward])["Listeners"][0]["ListenerArn"]
     elb.create_rule(ListenerArn=listener, Priority=10, Actions=[forward],
                     Conditions=[{"Field": "path-pattern", "PathPatternConfig": {"Values": ["/api/*"]}}])
-    return {"dns_name": alb["DNSName"], "listener": listener, "target_groups": groups}
+    return {"dns_name": alb["DNSName"], "arn": alb["LoadBalancerArn"], "listener": listener, "target_groups": groups}
 
 
 def seed_cloudfront(cfg: LabConfig, origin: str) -> str:
@@ -94,7 +95,7 @@ def seed(cfg: LabConfig) -> None:
     with urllib.request.urlopen(request, timeout=10):  # nosec - loopback lab URL
         pass
     seed_route53(cfg)
-    alb = seed_elbv2(cfg)
+    alb = seed_elbv2(lambda service: client(cfg, service))
     seed_cloudfront(cfg, alb["dns_name"])
 
 

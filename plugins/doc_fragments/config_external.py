@@ -10,6 +10,49 @@ class ModuleDocFragment:
     # option per external kind (kept in step by a unit test).
     DOCUMENTATION = r"""
 options:
+  alb:
+    description:
+      - The target-group weights (C(ForwardConfig)) of an AWS Application Load Balancer's listener default actions and rules,
+        through the AWS options.
+      - A restore writes each listener or rule that differs with one C(modify_listener) or C(modify_rule) call.
+    type: dict
+    suboptions:
+      load_balancer:
+        description:
+          - The name of the load balancer.
+        type: str
+        required: true
+      listener_port:
+        description:
+          - The port of the listener to snapshot; every listener when not set.
+        type: int
+      timeout:
+        description:
+          - Seconds to wait for AWS to answer a request.
+        type: float
+        default: 30.0
+  routes:
+    description:
+      - The backend weights (C(spec.to) and C(spec.alternateBackends)) of OpenShift Routes (C(route.openshift.io/v1)) of one
+        namespace, through the Kubernetes connection options.
+      - A restore writes each Route that differs with one merge patch of its whole backend list.
+    type: dict
+    suboptions:
+      namespace:
+        description:
+          - The namespace of the Routes.
+        type: str
+        required: true
+      names:
+        description:
+          - The Routes to snapshot; every Route of the namespace when not set.
+        type: list
+        elements: str
+      timeout:
+        description:
+          - Seconds to wait for the API server to answer a request.
+        type: float
+        default: 30.0
   haproxy:
     description:
       - The weights and states (ready, drain, maint) of the servers of an HAProxy's backends, through its runtime API.

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Argument specs shared by modules, and the validation their clients share (``http_client_kwargs``, ``validated_url``).
+"""Argument specs shared by modules, and the validation their clients share (``http_client_kwargs``, ``validated_url``,
+``checked_weight``, ``checked_timeout``).
 
 Each client is built from a module's options by its own ``from_params`` (``PrometheusClient``, ``OpsApiClient``, ...).
 Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kept in step by a unit test):
@@ -87,3 +88,19 @@ def validated_url(url: str, option: str, *, example: str) -> str:
         raise InputError(f"{option} must be an absolute http(s) URL, got scheme {parts.scheme!r} and host {parts.hostname!r}", option=option,
                          accepted=f"a URL such as {example}")
     return url
+
+
+def checked_weight(value: Any, option: str, *, maximum: int, what: str, system: str) -> int:
+    """``value`` as a weight from 0 to ``maximum`` (an integer, or its digits as text), else an ``InputError`` naming ``option``."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise InputError(f"{what} {value!r} is not valid", system=system, option=option, accepted=f"an integer from 0 to {maximum}")
+    return value
+
+
+def checked_timeout(timeout: float, option: str, *, system: str) -> float:
+    """``timeout`` if it is more than 0 seconds, else an ``InputError`` naming ``option``."""
+    if timeout <= 0:
+        raise InputError(f"{option} must be more than 0 seconds, got {timeout:g}", system=system, option=option, accepted="seconds > 0")
+    return timeout

@@ -29,6 +29,8 @@ try:
     from kubernetes.dynamic import DynamicClient
     from kubernetes.dynamic.exceptions import DynamicApiError, ResourceNotFoundError
     from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import NewConnectionError
+    from urllib3.exceptions import TimeoutError as Urllib3Timeout
     KUBERNETES_IMPORT_ERROR: Optional[ImportError] = None
 except ImportError as import_error:  # pragma: no cover - reported by require_kubernetes()
     KUBERNETES_IMPORT_ERROR = import_error
@@ -56,8 +58,11 @@ def require_kubernetes() -> None:
                          operation="client setup", hint="Install it on the host that runs the module: pip install kubernetes.")
 
 
-def api_client(params: Mapping[str, Any]) -> "kube_client.ApiClient":
-    """An ``ApiClient`` from the ``KUBE_SPEC`` options: a kubeconfig (and context) when given or found, overridden by host/api_key."""
+def api_client(params: Mapping[str, Any], timeout: Optional[float] = None) -> "kube_client.ApiClient":
+    """An ``ApiClient`` from the ``KUBE_SPEC`` options: a kubeconfig (and context) when given or found, overridden by host/api_key.
+
+    With ``timeout``, every request (API discovery included) gives up after that many seconds without an answer, and is not
+    retried by urllib3 (``Kube`` retries, counted)."""
     require_kubernetes()
     configuration = kube_client.Configuration()
     if params.get("kubeconfig") or not params.get("host"):
@@ -74,7 +79,24 @@ def api_client(params: Mapping[str, Any]) -> "kube_client.ApiClient":
     if params.get("ca_cert"):
         configuration.ssl_ca_cert = params["ca_cert"]
     configuration.verify_ssl = params.get("validate_certs", True)
-    return kube_client.ApiClient(configuration)
+    if timeout:
+        configuration.retries = 0
+    client = kube_client.ApiClient(configuration)
+    if timeout:
+        _default_timeout(client, timeout)
+    return client
+
+
+def _default_timeout(client: "kube_client.ApiClient", timeout: float) -> None:
+    """Give every request of ``client`` the ``timeout`` unless the caller set one (the generated client sets none)."""
+    request = client.rest_client.request
+
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if kwargs.get("_request_timeout") is None:
+            kwargs["_request_timeout"] = timeout
+        return request(*args, **kwargs)
+
+    client.rest_client.request = timed
 
 
 @dataclass(frozen=True)
@@ -124,7 +146,20 @@ def _api_reason(exc: Exception) -> str:
         except ValueError:
             pass
     status = getattr(exc, "status", None)
-    return f"HTTP {status}: {getattr(exc, 'reason', exc)}" if status else f"cannot connect: {exc}"
+    if status:
+        return f"HTTP {status}: {getattr(exc, 'reason', exc)}"
+    return f"no answer in time: {exc}" if _timed_out(exc) else f"cannot connect: {exc}"
+
+
+def _timed_out(exc: Exception) -> bool:
+    """Whether a connection failure is a timeout (a server that accepts and never answers), also when urllib3 wrapped it."""
+    if KUBERNETES_IMPORT_ERROR is not None:
+        return False
+    for error in (exc, getattr(exc, "reason", None)):
+        # urllib3 makes a refused connection (NewConnectionError) a kind of connect timeout too
+        if isinstance(error, Urllib3Timeout) and not isinstance(error, NewConnectionError):
+            return True
+    return False
 
 
 def is_transient(exc: Exception) -> bool:
@@ -142,10 +177,12 @@ class Kube:
         self.sleep = sleep
 
     @classmethod
-    def from_params(cls, params: Mapping[str, Any]) -> "Kube":
+    def from_params(cls, params: Mapping[str, Any], timeout: Optional[float] = None, retries: int = 3) -> "Kube":
+        """A client from the ``KUBE_SPEC`` options; ``timeout``: seconds each request may take (see ``api_client``)."""
         require_kubernetes()
-        client = api_client(params)
-        return cls(call_mapped(lambda: DynamicClient(client), "API discovery", client.configuration.host, retries=3, sleep=time.sleep))
+        client = api_client(params, timeout)
+        return cls(call_mapped(lambda: DynamicClient(client), "API discovery", client.configuration.host, retries=retries, sleep=time.sleep),
+                   retries=retries)
 
     def resource(self, api_version: str, kind: str) -> Any:
         try:

@@ -62,6 +62,8 @@ RESOURCES: tuple[ResourceType, ...] = (
                  categories=ALL, generation=True),
     ResourceType("argoproj.io", "v1alpha1", "analysisruns", "AnalysisRun", short_names=("ar",), subresources=("status",),
                  generation=True),
+    # OpenShift's Route (an aggregated API of the OpenShift API server on a real cluster, not a CRD: strategic merge patches work).
+    ResourceType("route.openshift.io", "v1", "routes", "Route", subresources=("status",), generation=True),
 )
 
 

@@ -16,6 +16,10 @@ them from its environment, see lab/components/kube_apiserver.py) and, in every r
 pod template, container ``api``'s ``envFrom`` the ConfigMap and ``env`` NODE_ENV, FEATURE_FLAGS (lab/flags.py) and
 TIKTOK_API_KEY from the Secret. ``seed`` puts a changed configuration back without recreating the namespace when the
 workloads are still in their seeded state; ``seed_config`` puts back the configuration alone (``lab config good``).
+
+The OpenShift Route ``ofm-api`` (``route.openshift.io/v1``) splits api.ofm.social between the two Services as HAProxy
+does: ``spec.to`` Service ofm-social-os-api weight 90, ``alternateBackends`` Service ofm-social-os-api-canary weight 10
+(``ROUTE_WEIGHTS``). ``seed`` puts a changed Route spec back in place (``seed_route``) without recreating the namespace.
 """
 from __future__ import annotations
 
@@ -50,6 +54,10 @@ SERVICES = resources.find("", "v1", "services")
 INGRESSES = resources.find("networking.k8s.io", "v1", "ingresses")
 CONFIGMAPS = resources.find("", "v1", "configmaps")
 SECRETS = resources.find("", "v1", "secrets")
+ROUTES = resources.find("route.openshift.io", "v1", "routes")
+ROUTE = "ofm-api"
+ROUTE_HOST = "api.ofm.social"
+ROUTE_WEIGHTS = {STABLE: 90, CANARY: 10}
 LABELS = {"app.kubernetes.io/name": "ofm-social-os", "app.kubernetes.io/component": "api"}
 CONFIGMAP = "ofm-social-os-config"
 SECRET = "ofm-social-os-secrets"
@@ -116,6 +124,33 @@ def canary_ingress() -> dict[str, Any]:
                                              "nginx.ingress.kubernetes.io/canary-by-header": "X-Canary"})
 
 
+def route() -> dict[str, Any]:
+    """The Route ``ofm-api``: the stable Service in ``spec.to``, the canary one its alternate backend (``ROUTE_WEIGHTS``)."""
+    backends = [{"kind": "Service", "name": name, "weight": weight} for name, weight in ROUTE_WEIGHTS.items()]
+    return {"apiVersion": "route.openshift.io/v1", "kind": "Route", "metadata": {"name": ROUTE, "labels": LABELS},
+            "spec": {"host": ROUTE_HOST, "to": backends[0], "alternateBackends": backends[1:], "port": {"targetPort": 3000},
+                     "wildcardPolicy": "None"}}
+
+
+def route_seeded(store: Store) -> bool:
+    """The Route ``ofm-api`` has the seeded spec."""
+    return _get(store, ROUTES, ROUTE).get("spec") == route()["spec"]
+
+
+def seed_route(store: Store) -> bool:
+    """Create the Route ``ofm-api`` or put its seeded spec back, leaving every other object as it is; False when it was seeded."""
+    current = _get(store, ROUTES, ROUTE)
+    if not current:
+        store.create(ROUTES, NAMESPACE, route())
+        return True
+    if current.get("spec") == route()["spec"]:
+        return False
+    wanted = copy.deepcopy(current)
+    wanted["spec"] = route()["spec"]
+    store.update(ROUTES, NAMESPACE, ROUTE, wanted)
+    return True
+
+
 def _get(store: Store, resource: Any, name: str) -> dict[str, Any]:
     try:
         return store.get(resource, NAMESPACE, name)
@@ -174,7 +209,7 @@ def _workloads_seeded(store: Store) -> bool:
 
 def is_seeded(store: Store, secrets: Optional[Mapping[str, str]] = None) -> bool:
     """True when the OFM objects are in their after-``lab up`` state (``secrets``: the Secret's values, see ``seed``)."""
-    return _workloads_seeded(store) and config_seeded(store, secrets) and _available(store, CANARY)
+    return _workloads_seeded(store) and config_seeded(store, secrets) and _available(store, CANARY) and route_seeded(store)
 
 
 def _wait(condition: Callable[[], bool], tick: Callable[[], None], timeout: float, what: str) -> None:
@@ -201,6 +236,7 @@ def seed(store: Store, tick: Callable[[], None], secrets: Optional[Mapping[str, 
         return False
     if _workloads_seeded(store) and _env_seeded(store, STABLE):
         seed_config(store, tick, secrets, timeout)
+        seed_route(store)
         _wait(lambda: _available(store, CANARY), tick, timeout, f"Deployment {CANARY} available")
         if is_seeded(store, secrets):
             return True
@@ -223,6 +259,7 @@ def seed(store: Store, tick: Callable[[], None], secrets: Optional[Mapping[str, 
     _wait(lambda: _deploy_canary(store), tick, timeout, "the canary image in the Rollout")
     _wait(lambda: _paused_at_canary_step(store), tick, timeout, f"the Rollout paused at canary weight {CANARY_WEIGHT}")
     store.create(INGRESSES, NAMESPACE, canary_ingress())
+    store.create(ROUTES, NAMESPACE, route())
     _wait(lambda: _available(store, CANARY), tick, timeout, f"Deployment {CANARY} available")
     return True
 

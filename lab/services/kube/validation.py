@@ -13,6 +13,9 @@ SUBDOMAIN_HELP = ("a lowercase RFC 1123 subdomain must consist of lower case alp
                   "and end with an alphanumeric character (e.g. 'example.com', regex used for validation is "
                   "'[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')")
 WORKLOADS = ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet", "Rollout")
+ROUTE_WEIGHT_DEFAULT = 100
+ROUTE_WEIGHT_MAX = 256
+ROUTE_ALTERNATE_BACKENDS_MAX = 3
 
 
 def drop_nulls(value: Any) -> Any:
@@ -66,6 +69,18 @@ def apply_defaults(resource: ResourceType, obj: dict[str, Any]) -> None:
         spec.setdefault("sessionAffinity", "None")
     if resource.kind == "Secret":
         obj.setdefault("type", "Opaque")
+    if resource.kind == "Route" and isinstance(spec, dict):
+        _default_route_spec(spec)
+
+
+def _default_route_spec(spec: dict[str, Any]) -> None:
+    """OpenShift's defaults: every backend a Service of weight 100, no wildcard policy."""
+    spec.setdefault("wildcardPolicy", "None")
+    backends = [spec.get("to")] + list(spec.get("alternateBackends") or [])
+    for backend in backends:
+        if isinstance(backend, dict):
+            backend.setdefault("kind", "Service")
+            backend.setdefault("weight", ROUTE_WEIGHT_DEFAULT)
 
 
 def validate(resource: ResourceType, obj: dict[str, Any]) -> None:
@@ -79,6 +94,8 @@ def validate(resource: ResourceType, obj: dict[str, Any]) -> None:
         causes.append(("metadata.name", f'Invalid value: "{name}"', SUBDOMAIN_HELP))
     if resource.kind in WORKLOADS:
         causes.extend(_workload_causes(obj.get("spec") or {}, resource.kind))
+    if resource.kind == "Route":
+        causes.extend(_route_causes(obj.get("spec") or {}))
     if causes:
         raise invalid(resource.kind, resource.group, name, causes)
 
@@ -106,4 +123,28 @@ def _workload_causes(spec: dict[str, Any], kind: str) -> list[tuple[str, str, st
         for key in ("name", "image"):
             if not (container or {}).get(key):
                 causes.append((f"spec.template.spec.containers[{index}].{key}", "Required value", ""))
+    return causes
+
+
+def _route_causes(spec: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """What OpenShift's route validation says of the backends: a named Service each, weights 0..256, at most 3 alternates."""
+    causes: list[tuple[str, str, str]] = []
+    if not isinstance(spec.get("to"), dict):
+        return [("spec.to", "Required value", "")]
+    alternates = spec.get("alternateBackends") or []
+    if not isinstance(alternates, list):
+        return [("spec.alternateBackends", f"Invalid value: {alternates!r}", "must be a list")]
+    if len(alternates) > ROUTE_ALTERNATE_BACKENDS_MAX:
+        causes.append(("spec.alternateBackends", "Required value", f"cannot specify more than {ROUTE_ALTERNATE_BACKENDS_MAX} alternate backends"))
+    for path, backend in [("spec.to", spec["to"])] + [(f"spec.alternateBackends[{i}]", item) for i, item in enumerate(alternates)]:
+        if not isinstance(backend, dict):
+            causes.append((path, f"Invalid value: {backend!r}", "must be an object"))
+            continue
+        if not backend.get("name"):
+            causes.append((f"{path}.name", "Required value", ""))
+        if backend.get("kind") != "Service":
+            causes.append((f"{path}.kind", f'Unsupported value: "{backend.get("kind")}"', 'supported values: "Service"'))
+        weight = backend.get("weight")
+        if not isinstance(weight, int) or isinstance(weight, bool) or not 0 <= weight <= ROUTE_WEIGHT_MAX:
+            causes.append((f"{path}.weight", f"Invalid value: {weight}", f"weight must be an integer between 0 and {ROUTE_WEIGHT_MAX}"))
     return causes

@@ -187,13 +187,16 @@ def snapshot_readers(params: Mapping[str, Any], systems: Systems, kinds: Sequenc
         readers["flags"] = FlagsApplier(systems.kube, systems.cache, namespace, deployments, container)
     if "unleash" in kinds:
         readers["unleash"] = UnleashApplier(systems.unleash())
-    env_reader = kube_appliers.EnvApplier(systems.kube, namespace, [f"{name}/{container}" for name in deployments])
+    needs_references = [kind for kind in ("configmaps", "secrets") if kind in kinds and not params.get(kind)]
+    # Built only when needed: a snapshot of external kinds alone needs no Kubernetes connection.
+    env_reader = None
+    if "env" in kinds or needs_references:
+        env_reader = kube_appliers.EnvApplier(systems.kube, namespace, [f"{name}/{container}" for name in deployments])
     if "env" in kinds:
         readers["env"] = env_reader
-    needs_references = [kind for kind in ("configmaps", "secrets") if kind in kinds and not params.get(kind)]
     references = None
     preread = {}
-    if needs_references:
+    if needs_references and env_reader is not None:
         preread["env"] = env_reader.read()
         references = {name: env.references for name, env in env_reader.deployments.items()}
     for kind, object_kind in kube_appliers.OBJECT_KINDS.items():

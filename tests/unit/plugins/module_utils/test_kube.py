@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import MaxRetryError
+from urllib3.exceptions import MaxRetryError, NewConnectionError, ReadTimeoutError
 
 from ansible_collections.ofm.rollback.plugins.module_utils import kube
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
@@ -168,3 +168,28 @@ def test_host_and_api_key_override_without_a_kubeconfig():
     assert client.configuration.host == "https://k8s.example.com:6443"
     assert client.configuration.api_key == {"authorization": "Bearer s3cret"}
     assert client.configuration.ssl_ca_cert == "/etc/ca.pem" and client.configuration.verify_ssl is False
+
+
+def test_a_read_timeout_is_reported_as_no_answer_and_a_refused_connection_as_cannot_connect():
+    hanging = MaxRetryError(None, "/api", ReadTimeoutError(None, "/api", "Read timed out. (read timeout=1)"))
+    refused = MaxRetryError(None, "/api", NewConnectionError(None, "Connection refused"))
+    assert "no answer in time" in str(kube.map_error(hanging, "get", "Route ns/r"))
+    assert "cannot connect" in str(kube.map_error(refused, "get", "Route ns/r"))
+
+
+def test_a_timeout_is_given_to_every_request_the_caller_sets_none_for():
+    seen = []
+    client = kube.api_client({"host": "http://127.0.0.1:1"}, timeout=2.5)
+
+    def pool_request(*_args: Any, **kwargs: Any) -> None:
+        seen.append(kwargs.get("timeout"))
+        raise OSError("stop")
+
+    client.rest_client.pool_manager.request = pool_request
+    for timeout in (None, 9):
+        try:
+            client.rest_client.request("GET", "http://127.0.0.1:1/api", _request_timeout=timeout)
+        except OSError:
+            pass
+    assert [value.total for value in seen] == [2.5, 9]
+    assert client.configuration.retries == 0
