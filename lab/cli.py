@@ -6,6 +6,7 @@
     lab reset
     lab canary bad slow|errors|webhooks|db|publish|queue ... | lab canary good | lab canary status
     lab config bad | lab config good
+    lab external bad | lab external good
     lab traffic
     lab info [--json]
 """
@@ -19,7 +20,7 @@ from typing import Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 
-from lab import app_config, process
+from lab import app_config, external_config, process
 from lab.components import COMPONENTS
 from lab.components.base import http_json
 from lab.components.haproxy import weights
@@ -129,6 +130,20 @@ def cmd_config(cfg: LabConfig, action: str) -> int:
     return 0
 
 
+EXTERNAL_COMPONENTS = ("haproxy", "kube-apiserver", "aws")
+
+
+def cmd_external(cfg: LabConfig, action: str) -> int:
+    down = [c.name for c in COMPONENTS if c.name in EXTERNAL_COMPONENTS and c.pid(cfg) is None]
+    if down:
+        raise process.LabError(f"lab external {action}: {', '.join(down)} not running; is the lab up? (lab status)")
+    lines = external_config.make_bad(cfg) if action == "bad" else external_config.make_good(cfg)
+    print(f"lab external {action}: " + ("a change to the services in front of the API" if action == "bad" else "external services as seeded"))
+    for line in lines:
+        print(f"  {line}")
+    return 0
+
+
 def cmd_canary(cfg: LabConfig, action: str, faults: list[str]) -> int:
     url = f"{cfg.url('ofm_api_canary')}/__lab/faults"
     if action == "bad":
@@ -191,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
     canary.add_argument("faults", nargs="*", metavar="FAULT", help=f"one or more of: {', '.join(FAULTS)}")
     config = sub.add_parser("config", help="make the API's configuration bad (a change the canary suffers from) or good (as seeded)")
     config.add_argument("action", choices=("bad", "good"))
+    external = sub.add_parser("external", help="make the services in front of the API bad (DNS, load balancers, CDN, platform apps) or good")
+    external.add_argument("action", choices=("bad", "good"))
     sub.add_parser("traffic", help="HAProxy weights of stable and canary")
     info = sub.add_parser("info", help="URLs, credentials file, sockets")
     info.add_argument("--json", action="store_true")
@@ -222,6 +239,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return cmd_canary(cfg, args.action, args.faults)
         if args.command == "config":
             return cmd_config(cfg, args.action)
+        if args.command == "external":
+            return cmd_external(cfg, args.action)
         if args.command == "traffic":
             return cmd_traffic(cfg)
         return cmd_info(cfg, args.json)

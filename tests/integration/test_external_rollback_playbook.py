@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import base64
 import re
+from typing import Any, Iterator
 
 import pytest
 from labtest import flat, lab_call, run_lab, run_playbook
 
+from lab.components import aws
+from lab.components.haproxy import weights as haproxy_weights
 from lab.config import LabConfig
 
 pytestmark = pytest.mark.shared_lab
@@ -29,6 +32,25 @@ def set_tiktok_key(lab: LabConfig, value: str) -> None:
              headers={"Content-Type": "application/merge-patch+json"})
 
 
+@pytest.fixture(name="good_external")
+def fixture_good_external(good_config: LabConfig) -> Iterator[LabConfig]:
+    run_lab("external", "good")
+    yield good_config
+    run_lab("external", "good")
+
+
+def external_state(lab: LabConfig) -> dict[str, Any]:
+    """What `lab external bad` changes: HAProxy weights, the Route's backends, the ALB's forward weights."""
+    route = lab_call(lab.url("kube_apiserver") + "/apis/route.openshift.io/v1/namespaces/ofm-production/routes/ofm-api")["spec"]
+    elb = aws.client(lab, "elbv2")
+    alb = elb.describe_load_balancers(Names=[aws.ALB_NAME])["LoadBalancers"][0]
+    listener = elb.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"][0]
+    names = {group["TargetGroupArn"]: group["TargetGroupName"] for group in elb.describe_target_groups()["TargetGroups"]}
+    return {"haproxy": haproxy_weights(lab),
+            "route": [(backend["name"], backend["weight"]) for backend in [route["to"], *route.get("alternateBackends", [])]],
+            "alb": sorted((names[group["TargetGroupArn"]], group["Weight"]) for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"])}
+
+
 def webhook(lab: LabConfig) -> str:
     return lab_call(lab.url("kube_apiserver") + CONFIGMAP_PATH)["data"]["WEBHOOK_URL_TIKTOK"]
 
@@ -40,14 +62,17 @@ def verdict(output: str, title: str) -> str:
     return f"{found.group(1).strip()}: {found.group(2)}"
 
 
-def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_config, tmp_path, vault):
-    lab = good_config
+def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_external, tmp_path, vault):
+    lab = good_external
     extra = {"ofm_config_snapshot_dir": str(tmp_path / "snapshots")}
     audit = tmp_path / "audit.jsonl"
     taken = run_playbook("config-snapshot.yml", "--vault-password-file", str(vault), extra_vars=extra, audit_log=audit)
     assert taken.returncode == 0, taken.stdout[-4000:]
-    good_key, good_webhook = tiktok_key(lab), webhook(lab)
+    good_key, good_webhook, good = tiktok_key(lab), webhook(lab), external_state(lab)
 
+    run_lab("external", "bad")
+    bad = external_state(lab)
+    assert bad["haproxy"] != good["haproxy"] and bad["route"] != good["route"] and bad["alb"] != good["alb"]
     set_tiktok_key(lab, LEAKED_KEY)
     run_lab("config", "bad")  # a configuration change too: the external rollback must leave it to config-rollback.yml
     bad_webhook = webhook(lab)
@@ -57,13 +82,16 @@ def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_con
     assert checked.returncode == 0, checked.stdout[-4000:]
     assert "CHECK MODE" in checked.stdout
     assert tiktok_key(lab) == LEAKED_KEY, "check mode changed the Secret"
+    assert external_state(lab) == bad, "check mode changed an external service"
 
     restored = run_playbook("external-rollback.yml", "--vault-password-file", str(vault), extra_vars=extra, audit_log=audit)
     output = flat(restored.stdout)
     assert restored.returncode == 0, restored.stdout[-4000:]
     assert tiktok_key(lab) == good_key
+    assert external_state(lab) == good
     assert webhook(lab) == bad_webhook, "the external rollback restored a configuration kind"
     assert "[ok    ] API Credentials:" in output
+    assert "[ok    ] Load Balancer: restored 8 key(s)" in output
     assert "ofm-social-os-secrets/TIKTOK_API_KEY: <changed>" in output
     assert "[ok    ] SSL Certificates: 1 endpoint(s) trusted" in output
 

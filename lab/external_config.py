@@ -1,0 +1,67 @@
+"""The external services in front of the OFM API in the lab: ``lab external bad`` makes the change an external-service
+rollback undoes, ``lab external good`` (and ``lab reset``, through each component's own reset) puts them back as seeded.
+
+The bad change touches each external system the external-service rollback restores, as a careless cut-over might:
+
+- HAProxy: the canary server of backend ``ofm_api`` gets half the traffic (weight 50 of 100);
+- the OpenShift Route ``ofm-api`` of the Kubernetes test server: the canary Service weight 50;
+- the AWS stand-in's ALB ``ofm-api-alb``: the canary target group weight 50 in the listener's default action and its rule.
+
+``good`` reuses the seeds: lab/components/haproxy.py ``reset``, lab/services/kube/seed.py ``route``, lab/components/aws.py
+``TARGET_GROUPS``.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from lab.components import aws
+from lab.components.haproxy import BACKEND, runtime
+from lab.components.kube_apiserver import kube_call
+from lab.config import LabConfig
+from lab.services.kube import seed
+
+BAD_CANARY_WEIGHT = 50
+ROUTE_PATH = f"/apis/route.openshift.io/v1/namespaces/{seed.NAMESPACE}/routes/{seed.ROUTE}"
+
+
+def _route_spec(weights: dict[str, int]) -> dict[str, Any]:
+    backends = [{"kind": "Service", "name": name, "weight": weight} for name, weight in weights.items()]
+    return {"spec": {"to": backends[0], "alternateBackends": backends[1:]}}
+
+
+def _alb_forwards(cfg: LabConfig, weights: dict[str, int]) -> None:
+    """Every forward action of the ALB's listeners and rules to the target groups' ``weights`` (by name)."""
+    elb = aws.client(cfg, "elbv2")
+    alb = elb.describe_load_balancers(Names=[aws.ALB_NAME])["LoadBalancers"][0]
+    groups = {group["TargetGroupName"]: group["TargetGroupArn"] for group in elb.describe_target_groups(LoadBalancerArn=alb["LoadBalancerArn"])["TargetGroups"]}
+    forward = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": groups[name], "Weight": weight}
+                                                                       for name, weight in weights.items()]}}]
+    for listener in elb.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]:
+        elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=forward)
+        for rule in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:
+            if not rule.get("IsDefault"):
+                elb.modify_rule(RuleArn=rule["RuleArn"], Actions=forward)
+
+
+def make_bad(cfg: LabConfig) -> list[str]:
+    """Apply the bad external change; what changed, one line per system."""
+    stable, canary = seed.STABLE, seed.CANARY
+    runtime(cfg).set_weight(BACKEND, "canary", BAD_CANARY_WEIGHT)
+    runtime(cfg).set_weight(BACKEND, "stable", 100 - BAD_CANARY_WEIGHT)
+    kube_call(cfg, "PATCH", ROUTE_PATH, _route_spec({stable: 100 - BAD_CANARY_WEIGHT, canary: BAD_CANARY_WEIGHT}), "application/merge-patch+json")
+    stable_group, canary_group = aws.TARGET_GROUPS
+    _alb_forwards(cfg, {stable_group: 100 - BAD_CANARY_WEIGHT, canary_group: BAD_CANARY_WEIGHT})
+    return [f"HAProxy {BACKEND}: canary weight {BAD_CANARY_WEIGHT}, stable {100 - BAD_CANARY_WEIGHT}",
+            f"Route {seed.NAMESPACE}/{seed.ROUTE}: {canary} weight {BAD_CANARY_WEIGHT}, {stable} {100 - BAD_CANARY_WEIGHT}",
+            f"ALB {aws.ALB_NAME}: {canary_group} weight {BAD_CANARY_WEIGHT}, {stable_group} {100 - BAD_CANARY_WEIGHT} (default action and rules)"]
+
+
+def make_good(cfg: LabConfig) -> list[str]:
+    """Put the external services back as seeded; what was put back, one line per system."""
+    runtime(cfg).set_weight(BACKEND, "stable", 100 - cfg.canary_weight)
+    runtime(cfg).set_weight(BACKEND, "canary", cfg.canary_weight)
+    kube_call(cfg, "PATCH", ROUTE_PATH, _route_spec(dict(seed.ROUTE_WEIGHTS)), "application/merge-patch+json")
+    _alb_forwards(cfg, dict(aws.TARGET_GROUPS))
+    return [f"HAProxy {BACKEND}: canary weight {cfg.canary_weight}, stable {100 - cfg.canary_weight}",
+            f"Route {seed.NAMESPACE}/{seed.ROUTE}: " + ", ".join(f"{name} {weight}" for name, weight in seed.ROUTE_WEIGHTS.items()),
+            f"ALB {aws.ALB_NAME}: " + ", ".join(f"{name} {weight}" for name, weight in aws.TARGET_GROUPS.items())]
