@@ -69,9 +69,9 @@ def require_boto3() -> None:
                          hint="pip install boto3 (or use the collection's execution environment).")
 
 
-def client_from_params(service: str, params: Mapping[str, Any], region: Optional[str] = None) -> Any:
+def client_from_params(service: str, params: Mapping[str, Any], region: Optional[str] = None, read_timeout: Optional[float] = None) -> Any:
     """A boto3 client of ``service`` built from the ``AWS_SPEC`` options; ``region`` when the service has a fixed one
-    (Route53 and CloudFront are global: ``us-east-1``)."""
+    (Route53 and CloudFront are global: ``us-east-1``); ``read_timeout``: seconds to wait for an answer (``READ_TIMEOUT``)."""
     require_boto3()
     retries = params.get("aws_retries")
     retries = DEFAULT_RETRIES if retries is None else retries
@@ -81,8 +81,8 @@ def client_from_params(service: str, params: Mapping[str, Any], region: Optional
                                     aws_secret_access_key=params.get("aws_secret_key") or None,
                                     aws_session_token=params.get("aws_session_token") or None,
                                     profile_name=params.get("aws_profile") or None)
-    config = Config(retries={"mode": "standard", "max_attempts": retries}, connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
-                    user_agent_extra="ofm.rollback")
+    config = Config(retries={"mode": "standard", "max_attempts": retries}, connect_timeout=min(CONNECT_TIMEOUT, read_timeout or CONNECT_TIMEOUT),
+                    read_timeout=read_timeout or READ_TIMEOUT, user_agent_extra="ofm.rollback")
     return session.client(service, region_name=region or params.get("aws_region") or None, endpoint_url=params.get("aws_endpoint_url") or None,
                           config=config)
 
@@ -121,7 +121,7 @@ def translate(exc: Exception, *, operation: str, target: str, system: str = SYST
     if boto3 is not None and isinstance(exc, (EndpointConnectionError, ConnectTimeoutError)):
         return UnavailableError(f"cannot connect: {exc}", sent=False, system=system, operation=operation, target=target)
     if boto3 is not None and isinstance(exc, ReadTimeoutError):
-        return UnavailableError(f"no answer within {READ_TIMEOUT:g} s: {exc}", sent=True, system=system, operation=operation, target=target)
+        return UnavailableError(f"no answer within the read timeout: {exc}", sent=True, system=system, operation=operation, target=target)
     if boto3 is not None and isinstance(exc, BotoCoreError):
         return UnavailableError(str(exc), system=system, operation=operation, target=target)
     raise exc

@@ -9,12 +9,19 @@ from typing import Any, Iterator
 
 import pytest
 from unithelpers import (HAPROXY_BACKEND, RUNNER, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, FakeUnleash, RedisServer, haproxy_command,
-                         haproxy_running, redis_running)
+                         haproxy_running, moto_running, redis_running)
 
 CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
                         "SLACK_BOT_TOKEN", "SLACK_WEBHOOK_URL", "STATUSPAGE_API_KEY", "STATUSPAGE_PAGE_ID",
                         "K8S_AUTH_KUBECONFIG", "KUBECONFIG", "K8S_AUTH_CONTEXT", "K8S_AUTH_HOST", "K8S_AUTH_API_KEY",
                         "REDIS_URL", "REDIS_PASSWORD", "UNLEASH_URL", "UNLEASH_TOKEN")
+
+
+@pytest.fixture(scope="module", name="moto_url")
+def fixture_moto_url() -> Iterator[str]:
+    """moto's server mode (the AWS stand-in) for a test module; its URL."""
+    with moto_running() as url:
+        yield url
 
 
 @pytest.fixture(scope="module", name="haproxy_process")

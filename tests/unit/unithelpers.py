@@ -672,3 +672,25 @@ def _redis_ping(port: int, password: str) -> bool:
     with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
         conn.sendall(f"AUTH {password}\r\nPING\r\n".encode())
         return b"+PONG" in conn.recv(1024) or b"+PONG" in conn.recv(1024)
+
+
+MOTO_SERVER = Path(sys.executable).parent / "moto_server"
+
+
+@contextlib.contextmanager
+def moto_running() -> Iterator[str]:
+    """moto's server mode (the AWS stand-in) on a free port; its URL."""
+    port = free_port()
+    process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL,  # pylint: disable=consider-using-with
+                               stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(lambda: _accepting(port), "moto_server listening", timeout=30)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _accepting(port: int) -> bool:
+    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    return True
