@@ -39,4 +39,67 @@ options:
           - Seconds to wait for AWS to answer a request.
         type: float
         default: 30.0
+  platform_apps:
+    description:
+      - The webhook subscriptions and OAuth app settings (redirect URIs, requested scopes, webhook URL) of OFM's Meta (Instagram)
+        and TikTok apps. The app secrets are never in the snapshot; the platform secrets OFM uses are the C(secrets) kind.
+      - A restore writes one PUT for TikTok; for Meta one POST of the OAuth settings and, per webhook subscription that differs,
+        a DELETE of the fields it loses and a POST of its callback URL and the fields it gains.
+    type: dict
+    suboptions:
+      meta:
+        description:
+          - OFM's Meta app.
+        type: dict
+        suboptions:
+          app_id:
+            description:
+              - The app's ID.
+            type: str
+            required: true
+          app_secret:
+            description:
+              - The app secret (the app access token is C(app_id|app_secret)).
+              - This value is a secret and is never logged.
+            type: str
+            required: true
+          verify_token:
+            description:
+              - The verify token of the webhook endpoint, needed when a subscription is made again (Meta never returns it).
+              - This value is a secret and is never logged.
+            type: str
+          api_url:
+            description:
+              - The Graph API's URL.
+            type: str
+      tiktok:
+        description:
+          - OFM's TikTok app.
+        type: dict
+        suboptions:
+          app_id:
+            description:
+              - The app's client key.
+            type: str
+            required: true
+          app_secret:
+            description:
+              - The app's client secret.
+              - This value is a secret and is never logged.
+            type: str
+            required: true
+          api_url:
+            description:
+              - The Open API's URL.
+            type: str
+      timeout:
+        description:
+          - Seconds to wait for each answer.
+        type: float
+        default: 30.0
+      validate_certs:
+        description:
+          - Verify the platforms' TLS certificates.
+        type: bool
+        default: true
 """

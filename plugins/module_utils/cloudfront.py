@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.aws import call, client_from_params
+from ansible_collections.ofm.rollback.plugins.module_utils.diffs import field_diff
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (ConflictError, DataError, DeadlineExceeded, InputError,
                                                                           NotFoundError)
 from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
@@ -52,12 +53,6 @@ class Distribution:
     id: str
     etag: str
     config: dict[str, Any] = field(repr=False)
-
-
-def field_diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, dict[str, Any]]:
-    """``{"before": ..., "after": ...}`` of the top-level fields that differ."""
-    keys = [key for key in dict.fromkeys([*before, *after]) if before.get(key) != after.get(key)]
-    return {"before": {key: before[key] for key in keys if key in before}, "after": {key: after[key] for key in keys if key in after}}
 
 
 def merged(current: Any, wanted: Any) -> Any:

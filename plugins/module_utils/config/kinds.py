@@ -17,8 +17,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.aws import AWS_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.cloudfront_kind import KIND as CDN_KIND
 from ansible_collections.ofm.rollback.plugins.module_utils.config.external import ExternalKind
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import EXTERNAL_KINDS
+from ansible_collections.ofm.rollback.plugins.module_utils.platforms.kind import KIND as PLATFORM_APPS_KIND
 
-REGISTERED: tuple[ExternalKind, ...] = (CDN_KIND,)
+REGISTERED: tuple[ExternalKind, ...] = (CDN_KIND, PLATFORM_APPS_KIND)
 
 EXTERNAL: dict[str, ExternalKind] = {kind.name: kind for kind in sorted(REGISTERED, key=lambda kind: EXTERNAL_KINDS.index(kind.name))}
 
