@@ -18,9 +18,10 @@ from lab.services.platforms import META_VERSION, SEED_VARIABLE
 
 META_APP_ID = "1000000000000001"
 TIKTOK_CLIENT_KEY = "awofmlab00000001"
-META_SCOPES = ["instagram_basic", "instagram_content_publish", "instagram_manage_comments", "pages_show_list", "pages_read_engagement"]
+# Lists in sorted order: the collection compares them as sets and writes them sorted, so a restore gives back the seed exactly.
+META_SCOPES = ["instagram_basic", "instagram_content_publish", "instagram_manage_comments", "pages_read_engagement", "pages_show_list"]
 META_WEBHOOK_FIELDS = ["comments", "mentions", "story_insights"]
-TIKTOK_SCOPES = ["user.info.basic", "video.upload", "video.publish"]
+TIKTOK_SCOPES = ["user.info.basic", "video.publish", "video.upload"]
 TOKEN_DAYS = 60
 
 
