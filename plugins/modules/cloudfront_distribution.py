@@ -63,8 +63,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: The module reads the distribution and reports what it would write, without writing or invalidating.
   diff_mode:
     support: full
+    description: Shows the top-level config fields that change, before and after.
 requirements:
   - boto3
 """

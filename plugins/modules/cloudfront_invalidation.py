@@ -48,8 +48,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: The module looks the distribution up and creates nothing.
   diff_mode:
     support: none
+    description: An invalidation has no before and after to show.
 requirements:
   - boto3
 """

@@ -44,8 +44,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: The module reads the app and reports the writes it would send, without sending them.
   diff_mode:
     support: full
+    description: Shows the settings that change, before and after.
 """
 
 EXAMPLES = r"""

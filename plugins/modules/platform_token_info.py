@@ -25,7 +25,7 @@ extends_documentation_fragment:
   - ofm.rollback.platform
   - ofm.rollback.http_client
 options:
-  tokens:
+  accounts:
     description: The stored tokens to check, each with a name for the report.
     type: list
     elements: dict
@@ -56,8 +56,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: The module only reads, so check mode makes the same requests.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no difference to show.
 """
 
 EXAMPLES = r"""
@@ -66,7 +68,7 @@ EXAMPLES = r"""
     platform: meta
     app_id: "{{ ofm_meta_app_id }}"
     app_secret: "{{ ofm_meta_app_secret }}"
-    tokens:
+    accounts:
       - name: ofm-main
         token: "{{ ofm_instagram_token }}"
     required_scopes: [instagram_basic, instagram_content_publish]
@@ -105,7 +107,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.platforms.tokens impo
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **PLATFORM_SPEC,
-    "tokens": {"type": "list", "elements": "dict", "required": True, "options": {
+    "accounts": {"type": "list", "elements": "dict", "required": True, "options": {
         "name": {"type": "str", "required": True},
         "token": {"type": "str", "required": True, "no_log": True},
     }},
@@ -120,7 +122,7 @@ def main(module_class=AnsibleModule) -> None:
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     params = module.params
     try:
-        report = token_report(client_from_params(params), params["tokens"], params["required_scopes"], params["min_days_left"])
+        report = token_report(client_from_params(params), params["accounts"], params["required_scopes"], params["min_days_left"])
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), changed=False)
     if report["failing"] and params["fail_on_problem"]:

@@ -84,10 +84,10 @@ def test_snapshot_change_restore_equal_then_unchanged_and_check_mode_sends_nothi
 
 @pytest.mark.parametrize("platform", ["meta", "tiktok"])
 def test_the_stored_tokens_hold_the_apps_scopes_and_a_refused_token_is_listed(stand: Stand, tmp_path: Path, platform: str):
-    good = run_module("platform_token_info", stand.args(platform, tokens=[{"name": "ofm", "token": stand.tokens[platform]}]), tmp_path)
+    good = run_module("platform_token_info", stand.args(platform, accounts=[{"name": "ofm", "token": stand.tokens[platform]}]), tmp_path)
     assert not good.failed and good.result["failing"] == [] and good.result["tokens"][0]["days_left"] > 30, good.stdout
-    refused = run_module("platform_token_info", stand.args(platform, tokens=[{"name": "ofm", "token": stand.tokens[platform]},
-                                                                             {"name": "revoked", "token": "revoked-token-9f9f"}]), tmp_path)
+    accounts = [{"name": "ofm", "token": stand.tokens[platform]}, {"name": "revoked", "token": "revoked-token-9f9f"}]
+    refused = run_module("platform_token_info", stand.args(platform, accounts=accounts), tmp_path)
     assert refused.failed and refused.result["failing"] == ["revoked"] and not refused.result["tokens"][1]["valid"]
     assert not stand.leaked(good, refused) and "revoked-token-9f9f" not in refused.stdout
 

@@ -81,9 +81,9 @@ class MetaClient:
         body = self._request("GET", f"{self._base}/subscriptions")
         if not isinstance(body, dict) or not isinstance(body.get("data"), list):
             raise DataError("the subscriptions answer has no data list", system=SYSTEM, operation="GET subscriptions", target=self.target)
-        return normalized("subscriptions", {item["object"]: {"callback_url": item.get("callback_url"),
-                                                              "fields": [field["name"] if isinstance(field, dict) else field for field in item.get("fields") or []]}
-                                            for item in body["data"] if isinstance(item, dict) and item.get("object")})
+        held = {item["object"]: {"callback_url": item.get("callback_url"), "fields": [_field_name(field) for field in item.get("fields") or []]}
+                for item in body["data"] if isinstance(item, dict) and item.get("object")}
+        return normalized("subscriptions", held)
 
     def oauth_settings(self) -> dict[str, Any]:
         body = self._request("GET", f"{self._base}/oauth_settings")
@@ -152,6 +152,11 @@ class MetaClient:
         reason = str((data.get("error") or {}).get("message") or "") if isinstance(data.get("error"), dict) else ""
         return TokenInfo(bool(data.get("is_valid")), tuple(data.get("scopes") or ()), int(data.get("expires_at") or 0), reason,
                          str(data.get("user_id")) if data.get("user_id") else None)
+
+
+def _field_name(field: Any) -> str:
+    """A subscribed field: ``{"name", "version"}`` as Graph gives it, or a bare name."""
+    return str(field["name"]) if isinstance(field, dict) else str(field)
 
 
 def _token_error(exc: InputError) -> OfmRollbackError:

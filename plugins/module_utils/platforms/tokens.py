@@ -15,13 +15,13 @@ from ansible_collections.ofm.rollback.plugins.module_utils.platforms.apps import
 def check_tokens(tokens: Any) -> list[dict[str, str]]:
     """``[{name, token}]``: names unique and tokens set, checked before anything is sent."""
     if not isinstance(tokens, list) or not tokens:
-        raise InputError("tokens is empty", option="tokens", accepted="a list of {name, token}")
+        raise InputError("accounts is empty", option="accounts", accepted="a list of {name, token}")
     names = [str(item.get("name") or "") if isinstance(item, dict) else "" for item in tokens]
     if any(not name for name in names) or len(set(names)) != len(names):
-        raise InputError(f"every token needs a name of its own, got {names}", option="tokens", accepted="a list of {name, token} with unique names")
+        raise InputError(f"every token needs a name of its own, got {names}", option="accounts", accepted="a list of {name, token} with unique names")
     empty = [name for name, item in zip(names, tokens) if not item.get("token")]
     if empty:
-        raise InputError(f"the tokens {', '.join(empty)} are empty", option="tokens", accepted="a list of {name, token} with the stored token")
+        raise InputError(f"the tokens {', '.join(empty)} are empty", option="accounts", accepted="a list of {name, token} with the stored token")
     return [{"name": name, "token": item["token"]} for name, item in zip(names, tokens)]
 
 

@@ -126,7 +126,7 @@ def test_tiktok_tokens_are_introspected_against_the_scopes_asked_for(stand):
 def test_bad_token_lists_are_refused_before_anything_is_sent(stand, tokens):
     with pytest.raises(InputError) as caught:
         token_report(client_from_params(stand.options("meta")), tokens, None, 1)
-    assert caught.value.option == "tokens"
+    assert caught.value.option == "accounts"
 
 
 def test_a_token_report_line_judges_expiry_against_the_minimum():
@@ -147,8 +147,8 @@ def test_the_kind_is_registered_and_scoped(stand):
 
 
 def change_both(stand):
-    set_app(client_from_params(stand.options("meta"), VERIFY), {"subscriptions": {"instagram": {"callback_url": "https://evil.example/m", "fields": ["comments"]}},
-                                                                 "scopes": ["instagram_basic"]})
+    moved = {"instagram": {"callback_url": "https://evil.example/m", "fields": ["comments"]}}
+    set_app(client_from_params(stand.options("meta"), VERIFY), {"subscriptions": moved, "scopes": ["instagram_basic"]})
     set_app(client_from_params(stand.options("tiktok")), {"webhook_url": "https://hooks-staging.ofm.social/tiktok", "redirect_uris": []})
 
 
@@ -192,7 +192,7 @@ def test_a_restore_that_fails_half_way_says_what_was_restored_and_a_rerun_comple
 
 def test_a_snapshot_of_another_app_is_refused_before_anything_is_written(stand):
     section = KIND.build(kind_params(stand)).read()
-    other = {f"meta 2000000000000002": section[f"meta {META_APP_ID}"]}
+    other = {"meta 2000000000000002": section[f"meta {META_APP_ID}"]}
     with pytest.raises(NotFoundError):
         plan.make_plan({"platform_apps": KIND.build(kind_params(stand))}, {"platform_apps": other})
     assert stand.writes() == [] or all(entry["path"] == "/v2/oauth/token/" for entry in stand.writes())

@@ -41,8 +41,8 @@ def test_read_then_restore_with_a_diff_and_a_second_run_changes_nothing(cdn):
     assert not failed and not before["changed"] and before["config"]["Comment"] == DISTRIBUTION_COMMENT and before["calls"] == []
     edit(cdn["url"], cdn["id"], Enabled=False)
     changed_etag = boto(cdn["url"]).get_distribution_config(Id=cdn["id"])["ETag"]
-    failed, restored, _warnings = run_module(cloudfront_distribution, args(cdn, config=before["config"], expected_etag=changed_etag,
-                                                                          invalidate_paths=["/*"]))
+    restore = args(cdn, config=before["config"], expected_etag=changed_etag, invalidate_paths=["/*"])
+    failed, restored, _warnings = run_module(cloudfront_distribution, restore)
     assert not failed and restored["changed"] and restored["diff"] == {"before": {"Enabled": False}, "after": {"Enabled": True}}
     assert restored["invalidation"]["status"].lower() == "completed"
     assert config_of(cdn["url"], cdn["id"]) == before["config"]

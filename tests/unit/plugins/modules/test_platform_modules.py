@@ -69,18 +69,18 @@ def test_bad_input_fails_naming_the_option(stand, extra, option):
 
 def test_a_refused_app_secret_fails_without_the_secret(stand):
     failed, result, _warnings = run_module(platform_token_info, args(stand, "meta", app_secret="refused-secret-0b0b",
-                                                                     tokens=[{"name": "main", "token": stand.instagram_token}]))
+                                                                     accounts=[{"name": "main", "token": stand.instagram_token}]))
     assert failed and result["error"]["type"] == "AuthenticationError" and "refused-secret-0b0b" not in str(result) and not stand.leaks(result)
 
 
 def test_tokens_with_problems_fail_the_task_and_are_listed(stand):
     stand.token("tiktok", "act.narrow", scopes=["user.info.basic"], expires_at=2_000_000_000)
     tokens = [{"name": "main", "token": stand.tiktok_token}, {"name": "narrow", "token": "act.narrow"}]
-    failed, result, _warnings = run_module(platform_token_info, args(stand, "tiktok", tokens=tokens))
+    failed, result, _warnings = run_module(platform_token_info, args(stand, "tiktok", accounts=tokens))
     assert failed and result["failing"] == ["narrow"] and "narrow" in result["msg"]
     assert result["tokens"][1]["missing_scopes"] == ["video.publish", "video.upload"] and not stand.leaks(result)
-    failed, relaxed, _warnings = run_module(platform_token_info, args(stand, "tiktok", tokens=tokens, fail_on_problem=False))
+    failed, relaxed, _warnings = run_module(platform_token_info, args(stand, "tiktok", accounts=tokens, fail_on_problem=False))
     assert not failed and not relaxed["changed"] and relaxed["failing"] == ["narrow"] and relaxed["tokens"][0]["ok"]
-    failed, scoped, _warnings = run_module(platform_token_info, args(stand, "tiktok", tokens=tokens, required_scopes=["user.info.basic"]))
+    failed, scoped, _warnings = run_module(platform_token_info, args(stand, "tiktok", accounts=tokens, required_scopes=["user.info.basic"]))
     assert not failed and scoped["failing"] == [] and scoped["required_from"] == "required_scopes"
     assert "act.narrow" not in str(relaxed) + str(scoped)
