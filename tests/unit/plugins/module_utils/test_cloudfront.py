@@ -7,10 +7,14 @@ from the client's own read before the write, which these tests exercise."""
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import time
 
 import pytest
 from cloudfronttest import (DISTRIBUTION_ALIAS, DISTRIBUTION_COMMENT, SECRET, add_distribution, boto, config_of, edit, params, reseed)
-from unithelpers import MOTO_SERVER, FakeClock, free_port
+from unithelpers import MOTO_SERVER, FakeClock, free_port, http_call
 
 from ansible_collections.ofm.rollback.plugins.module_utils.cloudfront import CloudFrontClient, merged, set_config
 from ansible_collections.ofm.rollback.plugins.module_utils.cloudfront_kind import KIND, CdnApplier
@@ -121,6 +125,30 @@ def test_an_unreachable_endpoint_is_unavailable_and_nothing_was_sent():
     with pytest.raises(UnavailableError) as caught:
         CloudFrontClient.from_params(params(f"http://127.0.0.1:{free_port()}"), timeout=2).read(DISTRIBUTION_ALIAS)
     assert caught.value.sent is False and SECRET not in str(caught.value)
+
+
+def test_a_frozen_endpoint_times_out_without_the_keys(tmp_path):
+    port = free_port()
+    process = subprocess.Popen([str(MOTO_SERVER), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                http_call(f"{url}/moto-api/")
+                break
+            except OSError:
+                time.sleep(0.1)
+        reseed(url, tmp_path)
+        os.kill(process.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(UnavailableError) as caught:
+            CloudFrontClient.from_params(params(url), timeout=2).read(DISTRIBUTION_ALIAS)
+        assert time.monotonic() - started < 20 and caught.value.sent is True and SECRET not in str(caught.value.to_result())
+    finally:
+        os.kill(process.pid, signal.SIGCONT)
+        process.terminate()
+        process.wait(10)
 
 
 def test_merged_follows_items_with_quantity():
