@@ -42,6 +42,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "powerdns_dns": 18053,
     "powerdns_api": 18281,
     "aws": 18555,
+    "platforms": 18620,
 }
 
 
@@ -90,12 +91,14 @@ KUBE_IDENTITIES = {"kube_sre": ["operator"], "kube_viewer": ["viewer"]}
 OFM_API_SECRETS = {"TIKTOK_API_KEY": "tk-lab-", "META_APP_SECRET": "meta-lab-", "INSTAGRAM_API_KEY": "ig-lab-"}
 
 # Secrets of the external-service lab components, by Credentials field: PowerDNS's API key and the TSIG secret of its
-# dynamic updates (base64, 32 bytes for hmac-sha256), and the AWS stand-in's (moto accepts any) access key.
+# dynamic updates (base64, 32 bytes for hmac-sha256), the AWS stand-in's (moto accepts any) access key, and OFM's stored
+# TikTok user access token for the platforms stand-in (lab/components/platforms.py; the Instagram one is INSTAGRAM_API_KEY).
 GENERATED = {
     "powerdns_api_key": lambda: secrets.token_hex(24),
     "powerdns_tsig_secret": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "aws_access_key_id": lambda: "AKIALAB" + secrets.token_hex(6).upper(),
     "aws_secret_access_key": lambda: secrets.token_urlsafe(30),
+    "tiktok_access_token": lambda: "act." + secrets.token_urlsafe(36),
 }
 
 
@@ -119,6 +122,7 @@ class Credentials:
     powerdns_tsig_secret: str = ""
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
+    tiktok_access_token: str = ""
 
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""

@@ -11,6 +11,7 @@ from lab.components.kube_apiserver import KubeApiServer
 from lab.components.loadgen import LoadGen
 from lab.components.ofm_api import OfmApi
 from lab.components.ops_api import OpsApi
+from lab.components.platforms import Platforms
 from lab.components.postgres import Postgres
 from lab.components.powerdns import PowerDns
 from lab.components.prometheus import Prometheus
@@ -33,6 +34,7 @@ COMPONENTS: list[Component] = [
     Unleash(),
     PowerDns(),
     Aws(),
+    Platforms(),
     DbWriter(),
     LoadGen(),
 ]

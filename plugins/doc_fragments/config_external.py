@@ -31,6 +31,35 @@ options:
           - Seconds to wait for AWS to answer a request.
         type: float
         default: 30.0
+  cdn:
+    description:
+      - AWS CloudFront distribution configs, each with the ETag it was read with, through the AWS options.
+      - A restore writes each distribution that differs with one C(update_distribution) whose C(If-Match) is the ETag read when
+        the restore was planned, so a distribution someone edited between the plan and the write is refused with a diff.
+      - With O(cdn.invalidate_paths), each distribution written is then invalidated and the restore waits until that is Completed.
+    type: dict
+    suboptions:
+      distributions:
+        description:
+          - The distributions, each by its Id, one of its aliases or its comment.
+        type: list
+        elements: str
+        required: true
+      invalidate_paths:
+        description:
+          - Paths to invalidate after a distribution is restored, such as C(/*).
+        type: list
+        elements: str
+      wait_timeout:
+        description:
+          - Seconds to wait for an invalidation to complete.
+        type: float
+        default: 600.0
+      timeout:
+        description:
+          - Seconds to wait for AWS to answer a request.
+        type: float
+        default: 30.0
   routes:
     description:
       - The backend weights (C(spec.to) and C(spec.alternateBackends)) of OpenShift Routes (C(route.openshift.io/v1)) of one
@@ -74,4 +103,67 @@ options:
           - Seconds to wait for HAProxy to accept a connection and answer.
         type: float
         default: 5.0
+  platform_apps:
+    description:
+      - The webhook subscriptions and OAuth app settings (redirect URIs, requested scopes, webhook URL) of OFM's Meta (Instagram)
+        and TikTok apps. The app secrets are never in the snapshot; the platform secrets OFM uses are the C(secrets) kind.
+      - A restore writes one PUT for TikTok; for Meta one POST of the OAuth settings and, per webhook subscription that differs,
+        a DELETE of the fields it loses and a POST of its callback URL and the fields it gains.
+    type: dict
+    suboptions:
+      meta:
+        description:
+          - OFM's Meta app.
+        type: dict
+        suboptions:
+          app_id:
+            description:
+              - The app's ID.
+            type: str
+            required: true
+          app_secret:
+            description:
+              - The app secret (the app access token is C(app_id|app_secret)).
+              - This value is a secret and is never logged.
+            type: str
+            required: true
+          verify_token:
+            description:
+              - The verify token of the webhook endpoint, needed when a subscription is made again (Meta never returns it).
+              - This value is a secret and is never logged.
+            type: str
+          api_url:
+            description:
+              - The Graph API's URL.
+            type: str
+      tiktok:
+        description:
+          - OFM's TikTok app.
+        type: dict
+        suboptions:
+          app_id:
+            description:
+              - The app's client key.
+            type: str
+            required: true
+          app_secret:
+            description:
+              - The app's client secret.
+              - This value is a secret and is never logged.
+            type: str
+            required: true
+          api_url:
+            description:
+              - The Open API's URL.
+            type: str
+      timeout:
+        description:
+          - Seconds to wait for each answer.
+        type: float
+        default: 30.0
+      validate_certs:
+        description:
+          - Verify the platforms' TLS certificates.
+        type: bool
+        default: true
 """

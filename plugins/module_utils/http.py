@@ -164,6 +164,10 @@ class HttpClient:
         # How the service's 403 body names the role required and the caller's roles: the service's own format, set by its client.
         self.refusal_roles = refusal_roles
 
+    def add_secrets(self, *values: Optional[str]) -> None:
+        """More values to remove from what the client records and raises (a token obtained or checked after it was made)."""
+        self._redactor.add(*values)
+
     def redact(self, value: Any) -> Any:
         """``value`` with this client's secrets and secret-looking patterns removed."""
         return self._redactor.value(value)
