@@ -5,7 +5,10 @@ The bad change touches each external system the external-service rollback restor
 
 - HAProxy: the canary server of backend ``ofm_api`` gets half the traffic (weight 50 of 100);
 - the OpenShift Route ``ofm-api`` of the Kubernetes test server: the canary Service weight 50;
-- the AWS stand-in's ALB ``ofm-api-alb``: the canary target group weight 50 in the listener's default action and its rule.
+- the AWS stand-in's ALB ``ofm-api-alb``: the canary target group weight 50 in the listener's default action and its rule;
+- the AWS stand-in's CloudFront distribution ``ofm-social-cdn``: viewers allowed on plain HTTP (``allow-all``);
+- the platforms stand-in: Meta's webhook subscription and TikTok's webhook URL point at a staging host, Meta's OAuth redirect
+  URIs gain a staging one and TikTok's app requests one scope less.
 
 ``good`` reuses the seeds: lab/components/haproxy.py ``reset``, lab/services/kube/seed.py ``route``, lab/components/aws.py
 ``TARGET_GROUPS``.
@@ -14,10 +17,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from lab.components import aws
+from lab.components import aws, platforms
+from lab.components.base import http_json
 from lab.components.haproxy import BACKEND, runtime
 from lab.components.kube_apiserver import kube_call
 from lab.config import LabConfig
+from lab.process import LabError
 from lab.services.kube import seed
 
 BAD_CANARY_WEIGHT = 50
@@ -43,6 +48,26 @@ def _alb_forwards(cfg: LabConfig, weights: dict[str, int]) -> None:
                 elb.modify_rule(RuleArn=rule["RuleArn"], Actions=forward)
 
 
+BAD_VIEWER_POLICY = "allow-all"
+BAD_META_CALLBACK = "https://hooks-staging.ofm.social/meta-v2"
+BAD_TIKTOK_WEBHOOK = "https://hooks-staging.ofm.social/tiktok-v2"
+BAD_REDIRECT_URI = "https://staging.ofm.social/oauth/instagram/callback"
+
+
+def _viewer_policy(cfg: LabConfig, policy: str) -> None:
+    cloudfront = aws.client(cfg, "cloudfront")
+    found = next(item for item in cloudfront.list_distributions()["DistributionList"]["Items"] if item["Comment"] == aws.DISTRIBUTION_COMMENT)
+    current = cloudfront.get_distribution_config(Id=found["Id"])
+    config = current["DistributionConfig"]
+    config["DefaultCacheBehavior"]["ViewerProtocolPolicy"] = policy
+    cloudfront.update_distribution(Id=found["Id"], IfMatch=current["ETag"], DistributionConfig=config)
+
+
+def _platforms(cfg: LabConfig, path: str, method: str, body: dict[str, Any]) -> None:
+    if http_json(f"{cfg.url('platforms')}{path}", method, body) is None:
+        raise LabError(f"the platforms stand-in did not take {method} {path}; is the lab up? (lab status)")
+
+
 def make_bad(cfg: LabConfig) -> list[str]:
     """Apply the bad external change; what changed, one line per system."""
     stable, canary = seed.STABLE, seed.CANARY
@@ -51,9 +76,17 @@ def make_bad(cfg: LabConfig) -> list[str]:
     kube_call(cfg, "PATCH", ROUTE_PATH, _route_spec({stable: 100 - BAD_CANARY_WEIGHT, canary: BAD_CANARY_WEIGHT}), "application/merge-patch+json")
     stable_group, canary_group = aws.TARGET_GROUPS
     _alb_forwards(cfg, {stable_group: 100 - BAD_CANARY_WEIGHT, canary_group: BAD_CANARY_WEIGHT})
+    _viewer_policy(cfg, BAD_VIEWER_POLICY)
+    scopes = list(platforms.TIKTOK_SCOPES)[:-1]
+    _platforms(cfg, "/__lab/settings", "PUT", {
+        "meta_callback_url": BAD_META_CALLBACK, "meta_redirect_uris": [*platforms.META_REDIRECT_URIS, BAD_REDIRECT_URI],
+        "tiktok_webhook_url": BAD_TIKTOK_WEBHOOK, "tiktok_scopes": scopes})
     return [f"HAProxy {BACKEND}: canary weight {BAD_CANARY_WEIGHT}, stable {100 - BAD_CANARY_WEIGHT}",
             f"Route {seed.NAMESPACE}/{seed.ROUTE}: {canary} weight {BAD_CANARY_WEIGHT}, {stable} {100 - BAD_CANARY_WEIGHT}",
-            f"ALB {aws.ALB_NAME}: {canary_group} weight {BAD_CANARY_WEIGHT}, {stable_group} {100 - BAD_CANARY_WEIGHT} (default action and rules)"]
+            f"ALB {aws.ALB_NAME}: {canary_group} weight {BAD_CANARY_WEIGHT}, {stable_group} {100 - BAD_CANARY_WEIGHT} (default action and rules)",
+            f"CloudFront {aws.DISTRIBUTION_COMMENT}: ViewerProtocolPolicy {BAD_VIEWER_POLICY}",
+            f"Meta app: webhook callback {BAD_META_CALLBACK}, redirect URI {BAD_REDIRECT_URI} added",
+            f"TikTok app: webhook URL {BAD_TIKTOK_WEBHOOK}, scopes {', '.join(scopes)}"]
 
 
 def make_good(cfg: LabConfig) -> list[str]:
@@ -62,6 +95,10 @@ def make_good(cfg: LabConfig) -> list[str]:
     runtime(cfg).set_weight(BACKEND, "canary", cfg.canary_weight)
     kube_call(cfg, "PATCH", ROUTE_PATH, _route_spec(dict(seed.ROUTE_WEIGHTS)), "application/merge-patch+json")
     _alb_forwards(cfg, dict(aws.TARGET_GROUPS))
+    _viewer_policy(cfg, aws.VIEWER_PROTOCOL_POLICY)
+    _platforms(cfg, "/__lab/reset", "POST", {})
     return [f"HAProxy {BACKEND}: canary weight {cfg.canary_weight}, stable {100 - cfg.canary_weight}",
             f"Route {seed.NAMESPACE}/{seed.ROUTE}: " + ", ".join(f"{name} {weight}" for name, weight in seed.ROUTE_WEIGHTS.items()),
-            f"ALB {aws.ALB_NAME}: " + ", ".join(f"{name} {weight}" for name, weight in aws.TARGET_GROUPS.items())]
+            f"ALB {aws.ALB_NAME}: " + ", ".join(f"{name} {weight}" for name, weight in aws.TARGET_GROUPS.items()),
+            f"CloudFront {aws.DISTRIBUTION_COMMENT}: ViewerProtocolPolicy {aws.VIEWER_PROTOCOL_POLICY}",
+            "Meta and TikTok apps: webhook URLs, redirect URIs and scopes as seeded"]

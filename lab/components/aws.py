@@ -22,6 +22,7 @@ ALB_NAME = "ofm-api-alb"
 TARGET_GROUPS = {"ofm-api-stable": 90, "ofm-api-canary": 10}
 DISTRIBUTION_COMMENT = "ofm-social-cdn"
 DISTRIBUTION_ALIAS = "cdn.ofm.social"
+VIEWER_PROTOCOL_POLICY = "redirect-to-https"
 
 
 def moto_server() -> Path:
@@ -82,7 +83,7 @@ def seed_cloudfront(cfg: LabConfig, origin: str) -> str:
         "Origins": {"Quantity": 1, "Items": [{
             "Id": "ofm-api-alb", "DomainName": origin,
             "CustomOriginConfig": {"HTTPPort": 80, "HTTPSPort": 443, "OriginProtocolPolicy": "https-only"}}]},
-        "DefaultCacheBehavior": {"TargetOriginId": "ofm-api-alb", "ViewerProtocolPolicy": "redirect-to-https",
+        "DefaultCacheBehavior": {"TargetOriginId": "ofm-api-alb", "ViewerProtocolPolicy": VIEWER_PROTOCOL_POLICY,
                                  "MinTTL": 0, "ForwardedValues": {"QueryString": False, "Cookies": {"Forward": "none"}},
                                  "TrustedSigners": {"Enabled": False, "Quantity": 0}},
     }

@@ -22,6 +22,7 @@ TIKTOK_CLIENT_KEY = "awofmlab00000001"
 META_SCOPES = ["instagram_basic", "instagram_content_publish", "instagram_manage_comments", "pages_read_engagement", "pages_show_list"]
 META_WEBHOOK_FIELDS = ["comments", "mentions", "story_insights"]
 TIKTOK_SCOPES = ["user.info.basic", "video.publish", "video.upload"]
+META_REDIRECT_URIS = ["https://app.ofm.social/oauth/instagram/callback"]
 TOKEN_DAYS = 60
 
 
@@ -33,7 +34,7 @@ def seed(credentials: Credentials, now: float) -> dict:
         "meta": {"app_id": META_APP_ID, "app_secret": platform_keys["META_APP_SECRET"],
                  "subscriptions": [{"object": "instagram", "callback_url": CONFIG["WEBHOOK_URL_META"], "active": True,
                                     "fields": [{"name": name, "version": META_VERSION} for name in META_WEBHOOK_FIELDS]}],
-                 "settings": {"redirect_uris": ["https://app.ofm.social/oauth/instagram/callback"], "scopes": list(META_SCOPES)}},
+                 "settings": {"redirect_uris": list(META_REDIRECT_URIS), "scopes": list(META_SCOPES)}},
         "tiktok": {"client_key": TIKTOK_CLIENT_KEY, "client_secret": platform_keys["TIKTOK_API_KEY"],
                    "settings": {"redirect_uris": ["https://app.ofm.social/oauth/tiktok/callback"], "scopes": list(TIKTOK_SCOPES),
                                 "webhook_url": CONFIG["WEBHOOK_URL_TIKTOK"]}},

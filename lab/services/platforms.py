@@ -285,6 +285,23 @@ class Platforms:
         return Response(200, {"ok": True})
 
 
+    def put_settings(self, request: Request) -> Response:
+        """A lab-made change of the apps' settings (``lab external bad``): ``{"meta_callback_url", "meta_redirect_uris",
+        "tiktok_webhook_url", "tiktok_scopes"}``, each optional."""
+        body = request.json_object()
+        with self._lock:
+            if "meta_callback_url" in body:
+                for item in self.meta["subscriptions"]:
+                    item["callback_url"] = body["meta_callback_url"]
+            if "meta_redirect_uris" in body:
+                self.meta["settings"]["redirect_uris"] = list(body["meta_redirect_uris"])
+            if "tiktok_webhook_url" in body:
+                self.tiktok["settings"]["webhook_url"] = body["tiktok_webhook_url"]
+            if "tiktok_scopes" in body:
+                self.tiktok["settings"]["scopes"] = list(body["tiktok_scopes"])
+        return Response(200, {"ok": True})
+
+
 class PlatformsApp:
     """The stand-in with the lab's control routes and fault injection."""
 
@@ -298,6 +315,7 @@ class PlatformsApp:
         router.add("GET", "/__lab/state", lambda _request: Response(200, self.platforms.state()))
         router.add("POST", "/__lab/reset", self._reset)
         router.add("PUT", "/__lab/tokens", self.platforms.put_token)
+        router.add("PUT", "/__lab/settings", self.platforms.put_settings)
         router.add("GET", "/__lab/requests", lambda _request: Response(200, {"requests": list(self.platforms.requests)}))
         router.add("DELETE", "/__lab/requests", self._forget_requests)
         self.faults.add_routes(router)

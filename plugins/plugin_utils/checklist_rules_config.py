@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 from typing import Any, Callable, Iterable, Mapping, Optional
 
+from ansible_collections.ofm.rollback.plugins.module_utils.diffs import ABSENT, leaf_changes
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok
 
 WEBHOOK = "WEBHOOK"
@@ -151,7 +152,19 @@ SHOWN_PER_KIND = 8
 
 
 def _shown(value: Any) -> str:
-    return "(absent)" if value is None else json.dumps(value, sort_keys=True, ensure_ascii=False)
+    return "(absent)" if value is None or value is ABSENT else json.dumps(value, sort_keys=True, ensure_ascii=False)
+
+
+def _change_texts(kind: str, change: Mapping[str, Any]) -> list[str]:
+    """A change for the summary: the mask of a secret; for two mappings (a CDN behaviour, a record set, HAProxy settings) only
+    the leaves that differ; else before -> after."""
+    where = f"{kind} {change.get('target')}/{change.get('key')}"
+    if "value" in change:
+        return [f"{where}: {change['value']}"]
+    before, after = change.get("before"), change.get("after")
+    if isinstance(before, Mapping) and isinstance(after, Mapping):
+        return [f"{where}{'.' + path if path else ''}: {_shown(old)} -> {_shown(new)}" for path, old, new in leaf_changes(before, after)]
+    return [f"{where}: {_shown(before)} -> {_shown(after)}"]
 
 
 def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]], phase: str = "config_rollback") -> dict[str, Any]:
@@ -169,8 +182,7 @@ def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]], ph
     changes = []
     for kind, entries in (evidence.get("changes") or {}).items():
         for change in list(entries)[:SHOWN_PER_KIND]:
-            shown = change["value"] if "value" in change else f"{_shown(change.get('before'))} -> {_shown(change.get('after'))}"
-            changes.append(f"{kind} {change.get('target')}/{change.get('key')}: {shown}")
+            changes.extend(_change_texts(kind, change))
         if len(entries) > SHOWN_PER_KIND:
             changes.append(f"{kind}: {len(entries) - SHOWN_PER_KIND} more change(s) in the result")
     changes += [f"not restored: {entry.get('kind')}{'/' + entry['target'] if entry.get('target') else ''}: {entry.get('reason')}"

@@ -74,22 +74,32 @@ def certificates(results: Mapping[str, Any]) -> Verdict:
 
 
 def permissions(results: Mapping[str, Any]) -> Verdict:
-    """Platform Permissions: every platform's token is valid, unexpired and holds ``required_scopes``."""
+    """Platform Permissions: every platform's stored tokens valid, unexpired and holding the scopes needed (the raw results of
+    ofm.rollback.platform_token_info, one per platform)."""
     check = _check(results, "permissions")
     if check.get("status") == "skipped":
         return manual("", check.get("reason") or "no token to check", "set external_rollback_platform_tokens (ofm_platform_tokens)")
-    platforms = check.get("platforms") or []
-    if not platforms:
+    runs = check.get("results") or []
+    if not runs:
         return failed(f"the permission check did not run: {check.get('msg') or check.get('reason') or 'no result'}")
-    bad = []
-    for entry in platforms:
-        if not entry.get("ok"):
-            missing = entry.get("missing_scopes") or []
-            why = entry.get("error") or (f"missing scopes {', '.join(missing)}" if missing else "") or ("expired" if entry.get("expired") else "not valid")
-            bad.append(f"{entry.get('platform')}: {why}")
+    bad, good = [], []
+    for run in runs:
+        platform = (run.get("item") or {}).get("platform") or run.get("platform") or "?"
+        tokens = run.get("tokens") or []
+        if not tokens:
+            bad.append(f"{platform}: {run.get('msg') or 'no answer'}")
+            continue
+        for token in tokens:
+            if token.get("ok"):
+                good.append(f"{platform} {token.get('name')}: {len(token.get('scopes') or [])} scope(s)")
+                continue
+            missing = token.get("missing_scopes") or []
+            why = "; ".join(str(problem) for problem in token.get("problems") or []) or (
+                f"missing scopes {', '.join(missing)}" if missing else "not valid")
+            bad.append(f"{platform} {token.get('name')}: {why}")
     if bad:
         return failed("; ".join(bad))
-    return ok("; ".join(f"{entry.get('platform')}: {len(entry.get('scopes') or [])} scope(s), all required held" for entry in platforms))
+    return ok("every required scope held: " + ", ".join(good))
 
 
 RULES: dict[str, Callable[[Mapping[str, Any]], Verdict]] = {

@@ -9,7 +9,7 @@ import re
 from typing import Any, Iterator
 
 import pytest
-from labtest import flat, lab_call, run_lab, run_playbook
+from labtest import credentials, flat, lab_call, run_lab, run_playbook
 
 from lab.components import aws
 from lab.components.haproxy import weights as haproxy_weights
@@ -46,7 +46,11 @@ def external_state(lab: LabConfig) -> dict[str, Any]:
     alb = elb.describe_load_balancers(Names=[aws.ALB_NAME])["LoadBalancers"][0]
     listener = elb.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"][0]
     names = {group["TargetGroupArn"]: group["TargetGroupName"] for group in elb.describe_target_groups()["TargetGroups"]}
-    return {"haproxy": haproxy_weights(lab),
+    cloudfront = aws.client(lab, "cloudfront")
+    distribution = next(item for item in cloudfront.list_distributions()["DistributionList"]["Items"] if item["Comment"] == aws.DISTRIBUTION_COMMENT)
+    platforms = lab_call(lab.url("platforms") + "/__lab/state")
+    return {"haproxy": haproxy_weights(lab), "cdn": distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"],
+            "meta": platforms["meta"], "tiktok": platforms["tiktok"],
             "route": [(backend["name"], backend["weight"]) for backend in [route["to"], *route.get("alternateBackends", [])]],
             "alb": sorted((names[group["TargetGroupArn"]], group["Weight"]) for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"])}
 
@@ -72,7 +76,7 @@ def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_ext
 
     run_lab("external", "bad")
     bad = external_state(lab)
-    assert bad["haproxy"] != good["haproxy"] and bad["route"] != good["route"] and bad["alb"] != good["alb"]
+    assert [name for name in good if good[name] == bad[name]] == [], "lab external bad left something as it was"
     set_tiktok_key(lab, LEAKED_KEY)
     run_lab("config", "bad")  # a configuration change too: the external rollback must leave it to config-rollback.yml
     bad_webhook = webhook(lab)
@@ -91,7 +95,10 @@ def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_ext
     assert external_state(lab) == good
     assert webhook(lab) == bad_webhook, "the external rollback restored a configuration kind"
     assert "[ok    ] API Credentials:" in output
+    for title in ("Load Balancer", "CDN Configuration", "Webhook Endpoints", "OAuth Applications", "Platform Permissions", "SSL Certificates"):
+        assert f"[ok    ] {title}:" in output, title
     assert "[ok    ] Load Balancer: restored 8 key(s)" in output
+    assert 'cdn ofm-social-cdn/DefaultCacheBehavior.ViewerProtocolPolicy: "allow-all" -> "redirect-to-https"' in output
     assert "ofm-social-os-secrets/TIKTOK_API_KEY: <changed>" in output
     assert "[ok    ] SSL Certificates: 1 endpoint(s) trusted" in output
 
@@ -100,7 +107,28 @@ def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_ext
     assert "changed=0" in again.stdout
 
     everything = "\n".join((taken.stdout, checked.stdout, restored.stdout, again.stdout, audit.read_text()))
-    assert LEAKED_KEY not in everything and good_key not in everything
+    creds = credentials(lab)
+    for secret in (LEAKED_KEY, good_key, creds["aws_secret_access_key"], creds["tiktok_access_token"], *creds["ofm_api_secrets"].values()):
+        assert secret not in everything
+
+
+def test_a_token_that_lost_a_scope_fails_the_permissions_line(good_external, tmp_path, vault):
+    lab = good_external
+    extra = {"ofm_config_snapshot_dir": str(tmp_path / "snapshots")}
+    taken = run_playbook("config-snapshot.yml", "--vault-password-file", str(vault), extra_vars={**extra, "rollback_config_kinds": ["secrets"]})
+    assert taken.returncode == 0, taken.stdout[-4000:]
+    token = credentials(lab)["tiktok_access_token"]
+    lab_call(lab.url("platforms") + "/__lab/tokens", "PUT", {"platform": "tiktok", "token": token, "scopes": ["user.info.basic"],
+                                                          "expires_at": 4102444800})
+    try:
+        run = run_playbook("external-rollback.yml", "--check", "--vault-password-file", str(vault), extra_vars=extra)
+    finally:
+        lab_call(lab.url("platforms") + "/__lab/reset", "POST", {})
+    output = flat(run.stdout)
+    assert run.returncode != 0
+    shown = verdict(output, "Platform Permissions")
+    assert shown.startswith("FAILED: ") and "tiktok ofm-tiktok" in shown and "video.publish" in shown, shown
+    assert token not in run.stdout
 
 
 @pytest.mark.parametrize("case, endpoint, ca, problem", [

@@ -38,7 +38,9 @@ RESTORED = {"external_rollback": {"status": "ok", "evidence": {
     "verified": {"dns": True, "haproxy": True, "alb": True, "cdn": True, "platform_apps": True, "secrets": True},
     "not_restorable": [{"kind": "routes", "reason": "snapshot cfg-20261204T073900Z-1a2b3c does not hold it"}],
     "checks": {"tls": {"endpoints": [endpoint("127.0.0.1:18445 (api.ofm.social)")]},
-               "permissions": {"platforms": [{"platform": "meta", "ok": True, "scopes": ["pages_show_list", "instagram_basic"]}]}}}}}
+               "permissions": {"results": [{"item": {"platform": "meta"}, "platform": "meta", "failing": [],
+                                            "tokens": [{"name": "ofm-instagram", "ok": True, "scopes": ["pages_show_list", "instagram_basic"],
+                                                        "missing_scopes": [], "problems": []}]}]}}}}}
 
 
 def judged(results):
@@ -85,10 +87,19 @@ def test_no_endpoints_or_tokens_make_those_lines_manual_with_how_to_automate():
 
 def test_a_token_missing_a_scope_fails_the_permissions_line_naming_it():
     results = copy.deepcopy(RESTORED)
-    results["external_rollback"]["evidence"]["checks"]["permissions"]["platforms"].append(
-        {"platform": "tiktok", "ok": False, "scopes": ["user.info.basic"], "missing_scopes": ["video.publish"]})
+    results["external_rollback"]["evidence"]["checks"]["permissions"]["results"].append(
+        {"item": {"platform": "tiktok"}, "tokens": [{"name": "ofm-tiktok", "ok": False, "scopes": ["user.info.basic"],
+                                                   "missing_scopes": ["video.publish"], "problems": []}]})
     line = judged(results)["integrations.platform-permissions"]
-    assert line["status"] == "failed" and line["evidence"] == "tiktok: missing scopes video.publish"
+    assert line["status"] == "failed" and line["evidence"] == "tiktok ofm-tiktok: missing scopes video.publish"
+
+
+def test_a_platform_that_does_not_answer_fails_the_permissions_line():
+    results = copy.deepcopy(RESTORED)
+    results["external_rollback"]["evidence"]["checks"]["permissions"]["results"].append(
+        {"item": {"platform": "tiktok"}, "failed": True, "msg": "TikTok API: token introspection failed: connection refused"})
+    line = judged(results)["integrations.platform-permissions"]
+    assert line["status"] == "failed" and line["evidence"] == "tiktok: TikTok API: token introspection failed: connection refused"
 
 
 def test_a_kind_the_snapshot_does_not_hold_is_manual_with_the_reason():
@@ -121,6 +132,10 @@ def test_a_half_way_failure_fails_the_lines_of_the_failed_and_unattempted_kinds_
 def test_the_summary_texts_name_the_snapshot_the_changes_and_what_was_not_restored():
     texts = report("external", copy.deepcopy(RESTORED))["texts"]
     assert texts["source"] == "snapshot cfg-20261204T073900Z-1a2b3c taken 2026-12-04T07:39:00+00:00 by ci"
-    assert 'dns ofm.social./api.ofm.social. A: {"records": ["203.0.113.9"], "ttl": 60} -> {"records": ["192.0.2.10"], "ttl": 300}' in texts["changes"]
+    # Two mappings show only their leaves that differ.
+    assert 'dns ofm.social./api.ofm.social. A.ttl: 60 -> 300' in texts["changes"]
+    assert 'dns ofm.social./api.ofm.social. A.records: ["203.0.113.9"] -> ["192.0.2.10"]' in texts["changes"]
+    assert 'cdn E1LAB/DefaultCacheBehavior.MinTTL: 0 -> 60' in texts["changes"]
+    assert 'alb ofm-api-alb:80/default/ofm-api-canary: 50 -> 10' in texts["changes"]
     assert "secrets ofm-social-os-secrets/TIKTOK_API_KEY: <changed>" in texts["changes"]
     assert "not restored: routes: snapshot cfg-20261204T073900Z-1a2b3c does not hold it" in texts["changes"]
