@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One procedure against the lab, after setting everything up and bringing the lab up:
 #
-#   ./scripts/demo.sh [emergency|planned|database|config] [ansible-playbook options]
+#   ./scripts/demo.sh [emergency|planned|database|config|external] [ansible-playbook options]
 #
 # emergency (default): make the canary bad, wait until the breach is sustained (the lab inventory's short window), then run
 #   the emergency rollback. OFM_DEMO_FAULT picks the fault (slow, errors, webhooks, db, publish).
@@ -13,6 +13,9 @@
 #   (`lab config bad`: a flag the canary suffers from, a wrong webhook URL, a rate limit, an Unleash toggle), wait until the
 #   canary's success rate breaches, then run the configuration rollback from the snapshot. The vault password that seals
 #   the Secrets' values is generated into the lab's state directory (OFM_DEMO_VAULT_PASSWORD_FILE to use your own).
+# external: take a snapshot (the configuration and the services in front of the API), make a bad external change
+#   (`lab external bad`: DNS answers, HAProxy, Route and ALB weights, the CloudFront distribution, the platforms' webhook
+#   and OAuth settings), then run the external-service rollback from the snapshot.
 # database: restore the lab's PostgreSQL as of a minute ago into a sandbox, validate it and report RTO/RPO (the checklist's
 #   command; the lab's history is minutes long, so not "2 hours ago").
 set -euo pipefail
@@ -20,9 +23,9 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 procedure="emergency"
 case "${1:-}" in
-  emergency|planned|database|config) procedure="$1"; shift ;;
+  emergency|planned|database|config|external) procedure="$1"; shift ;;
   -*|"") ;;
-  *) echo "usage: $0 [emergency|planned|database|config] [ansible-playbook options]" >&2; exit 2 ;;
+  *) echo "usage: $0 [emergency|planned|database|config|external] [ansible-playbook options]" >&2; exit 2 ;;
 esac
 "$root/scripts/bootstrap.sh"
 export PATH="$root/.venv/bin:$root/scripts:$PATH"
@@ -49,9 +52,14 @@ case "$procedure" in
     echo "Planned rollback on the lab, by method:"
     printf '%s\n' "${recap[@]}"
     exit "$failed" ;;
-  config)
+  config|external)
     vault="${OFM_DEMO_VAULT_PASSWORD_FILE:-${OFM_LAB_STATE_DIR:-$root/.lab}/demo-vault-password}"
     if [[ ! -s "$vault" ]]; then (umask 077; mkdir -p "$(dirname "$vault")"; python -c 'import secrets; print(secrets.token_hex(24))' > "$vault"); fi
+    if [[ "$procedure" == external ]]; then
+      ansible-playbook playbooks/config-snapshot.yml --vault-password-file "$vault" -e rollback_change_id=demo-cutover "$@"
+      lab external bad
+      exec ansible-playbook playbooks/external-rollback.yml --vault-password-file "$vault" "$@"
+    fi
     ansible-playbook playbooks/config-snapshot.yml --vault-password-file "$vault" -e rollback_change_id=demo-deploy-2.4.0 "$@"
     lab config bad
     echo "Waiting until Prometheus shows the canary's success rate breached by the configuration change..."
