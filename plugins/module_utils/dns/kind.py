@@ -106,7 +106,7 @@ suboptions:
     description: V(powerdns) - the webserver's URL.
     type: str
   api_key:
-    description: V(powerdns) - the API key (a secret, never logged).
+    description: V(powerdns) - the API key. This value is a secret and is never logged.
     type: str
   server_id:
     description: V(powerdns) - the server id in the API's paths.
@@ -130,7 +130,7 @@ suboptions:
     description: V(rfc2136) - the TSIG key's name.
     type: str
   tsig_key_secret:
-    description: V(rfc2136) - the TSIG key's base64 secret (never logged).
+    description: V(rfc2136) - the TSIG key's base64 secret. This value is a secret and is never logged.
     type: str
   tsig_algorithm:
     description: V(rfc2136) - the TSIG algorithm.
