@@ -70,7 +70,8 @@ def answer(zone: Zone, server: tuple[str, int], name: str, rtype: str, timeout: 
     qname = dns.name.from_text(name)
     for rrset in response.answer:
         if rrset.name == qname and dns.rdatatype.to_text(rrset.rdtype) == rtype:
-            return rrset.ttl, tuple(sorted(zone.canonical(rtype, rdata.to_text(origin=zone.origin, relativize=False)) for rdata in rrset))
+            values = (zone.canonical(rtype, rdata.to_text(origin=zone.origin, relativize=False)) for rdata in rrset)
+            return rrset.ttl, tuple(sorted(values))
     return None, ()
 
 

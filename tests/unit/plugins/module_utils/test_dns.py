@@ -73,7 +73,8 @@ def test_a_bad_value_type_ttl_or_weight_names_the_option_and_accepted_values():
 
 def test_a_cname_beside_other_data_is_refused_in_the_zone_as_it_would_be():
     zone = Zone(ZONE)
-    current = {"api.ofm.social. A": rs("api.ofm.social.", "A", 300, "192.0.2.1"), "www.ofm.social. CNAME": rs("www.ofm.social.", "CNAME", 300, "api.ofm.social.")}
+    current = {"api.ofm.social. A": rs("api.ofm.social.", "A", 300, "192.0.2.1"),
+               "www.ofm.social. CNAME": rs("www.ofm.social.", "CNAME", 300, "api.ofm.social.")}
     with pytest.raises(InputError, match="CNAME cannot stand beside") as failed:
         check_result(zone, current, {"api.ofm.social. CNAME": rs("api.ofm.social.", "CNAME", 300, "x.example.")})
     assert failed.value.option == "records"
@@ -337,3 +338,74 @@ def test_module_docs_match_their_argument_spec(module: Any):
 def test_kind_doc_matches_its_options():
     doc = yaml.safe_load(dns_kind.DOC)
     assert mismatches(dns_kind.OPTIONS, doc["suboptions"]) == []
+
+
+# --- waiting for the authoritative answers ----------------------------------------------------------
+
+class TinyAuthority:
+    """A UDP DNS server from a thread that answers from ``records`` ({(name, type): (ttl, [values])}), which tests change."""
+
+    def __init__(self) -> None:
+        import socket  # pylint: disable=import-outside-toplevel
+        import threading  # pylint: disable=import-outside-toplevel
+        self.records: dict[tuple[str, str], tuple[int, list[str]]] = {}
+        self.queries = 0
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.running = True
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        import dns.message  # pylint: disable=import-outside-toplevel
+        import dns.rdatatype  # pylint: disable=import-outside-toplevel
+        import dns.rrset  # pylint: disable=import-outside-toplevel
+        while self.running:
+            try:
+                wire, peer = self.sock.recvfrom(4096)
+            except OSError:
+                continue
+            query = dns.message.from_wire(wire)
+            self.queries += 1
+            question = query.question[0]
+            response = dns.message.make_response(query)
+            held = self.records.get((question.name.to_text(), dns.rdatatype.to_text(question.rdtype)))
+            if held:
+                response.answer.append(dns.rrset.from_text_list(question.name, held[0], "IN", question.rdtype, held[1]))
+            self.sock.sendto(response.to_wire(), peer)
+
+    def close(self) -> None:
+        self.running = False
+        self.thread.join(2)
+        self.sock.close()
+
+
+def test_wait_polls_until_every_server_answers_the_written_values():
+    from ansible_collections.ofm.rollback.plugins.module_utils.dns.wait import wait_for_answers  # pylint: disable=import-outside-toplevel
+    from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded  # pylint: disable=import-outside-toplevel
+    from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller  # pylint: disable=import-outside-toplevel
+    server = TinyAuthority()
+    try:
+        server.records[("api.ofm.social.", "A")] = (300, ["192.0.2.1"])
+        server.records[("old.ofm.social.", "TXT")] = (300, ['"x"'])
+        changes = {"api.ofm.social. A": rs("api.ofm.social.", "A", 60, "192.0.2.9"), "old.ofm.social. TXT": None,
+                   "app.ofm.social. CNAME blue": RecordSet("app.ofm.social.", "CNAME", 60, ("b.",), "blue", 1)}
+        polls = []
+
+        def sleep(seconds: float) -> None:
+            polls.append(seconds)
+            if len(polls) == 2:  # the servers catch up after the second round
+                server.records[("api.ofm.social.", "A")] = (60, ["192.0.2.9"])
+                del server.records[("old.ofm.social.", "TXT")]
+
+        waited = wait_for_answers(Zone(ZONE), changes, [("127.0.0.1", server.port)], timeout=30,
+                                  poller=Poller(timeout=30, interval=0.5, sleep=sleep))
+        assert waited["polls"] == 3 and waited["record_sets"] == 2  # the weighted set is not asked for
+        server.records[("api.ofm.social.", "A")] = (300, ["192.0.2.1"])
+        with pytest.raises(DeadlineExceeded) as late:
+            wait_for_answers(Zone(ZONE), changes, [("127.0.0.1", server.port)], timeout=0.3, interval=0.1)
+        assert late.value.details["pending"][0]["answer"] == ["192.0.2.1"]
+    finally:
+        server.close()
