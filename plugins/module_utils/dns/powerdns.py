@@ -15,24 +15,10 @@ from urllib.parse import quote
 
 from ansible_collections.ofm.rollback.plugins.module_utils.dns.records import RecordSet, Zone
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import AuthenticationError, InputError, NotFoundError
-from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.http import HeaderAuth, HttpClient
 
 SYSTEM = "PowerDNS"
 API_PREFIX = "api/v1"
-
-
-class ApiKeyAuth(ClientAuth):
-    """``X-API-Key: <key>``."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def __call__(self, request: Any) -> Any:
-        request.headers["X-API-Key"] = self._key
-        return request
-
-    def secrets(self) -> list[str]:
-        return [self._key]
 
 
 def base_url(api_url: str) -> str:
@@ -61,7 +47,7 @@ class PowerDnsBackend:
         if not key:
             raise InputError("backend powerdns needs api_key", option="api_key", accepted="the API key of the PowerDNS webserver", system=SYSTEM)
         timeout = float(params.get("timeout") or 10)
-        http = HttpClient(base_url(api_url), auth=ApiKeyAuth(key), verify=params.get("validate_certs", True), ca_path=params.get("ca_path"),
+        http = HttpClient(base_url(api_url), auth=HeaderAuth("X-API-Key", key), verify=params.get("validate_certs", True), ca_path=params.get("ca_path"),
                           connect_timeout=min(5.0, timeout), read_timeout=timeout, retries=int(params.get("retries", 2)), system=SYSTEM)
         return cls(zone, http, params.get("server_id") or "localhost")
 
