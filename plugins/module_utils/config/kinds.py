@@ -16,8 +16,9 @@ from typing import Any
 from ansible_collections.ofm.rollback.plugins.module_utils.aws import AWS_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.config.external import ExternalKind
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import EXTERNAL_KINDS
+from ansible_collections.ofm.rollback.plugins.module_utils.dns import kind as dns_kind
 
-REGISTERED: tuple[ExternalKind, ...] = ()
+REGISTERED: tuple[ExternalKind, ...] = (dns_kind.KIND,)
 
 EXTERNAL: dict[str, ExternalKind] = {kind.name: kind for kind in sorted(REGISTERED, key=lambda kind: EXTERNAL_KINDS.index(kind.name))}
 
