@@ -121,8 +121,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Reads the zone and reports what would change (RV(changes)); nothing else is sent to the server.
   diff_mode:
     support: full
+    description: Shows the record sets that change, before and after.
 notes:
   - The result never holds O(api_key), O(tsig_key_secret) or the AWS keys.
 seealso:

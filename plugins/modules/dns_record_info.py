@@ -50,8 +50,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: The module only reads, so check mode reads the same.
   diff_mode:
     support: none
+    description: Nothing is changed, so there is no difference to show.
 seealso:
   - module: ofm.rollback.dns_record
 """

@@ -317,7 +317,10 @@ def private_args(server: PrivatePowerDns, backend: str, zone: str, **extra: Any)
 def test_rfc2136_check_mode_sends_no_update_and_a_change_is_one_update(private_pdns: PrivatePowerDns, tmp_path: Path):
     zone = unique_zone()
     create_zone(private_pdns.api_url, private_pdns.api_key, zone)
-    updates = lambda: statistic(private_pdns.api_url, private_pdns.api_key, "dnsupdate-queries")  # noqa: E731
+
+    def updates() -> int:
+        return statistic(private_pdns.api_url, private_pdns.api_key, "dnsupdate-queries")
+
     args = private_args(private_pdns, "rfc2136", zone, records=[
         {"name": "api", "type": "A", "values": ["198.51.100.1"]}, {"name": "status", "type": "CNAME", "values": ["api"]},
         {"name": "_verify", "type": "TXT", "values": ['"v2"']}, {"name": "@", "type": "MX", "values": ["20 mx2"]}])

@@ -141,7 +141,6 @@ class Zone:
         return RecordSet(self.absolute(name), rtype, ttl, canonical, set_identifier, weight,
                          tuple(sorted(alias.items())) if alias is not None else None)
 
-
     def _read_value(self, rtype: str, value: str) -> str:
         """A value as a backend gives it, canonical when it parses; as given otherwise (a type dnspython does not know, or a
         backend's own text), so reading never fails on it."""

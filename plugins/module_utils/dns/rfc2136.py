@@ -50,7 +50,7 @@ def parse_server(server: str, port: Optional[int], option: str = "server") -> tu
         raise InputError(f"backend rfc2136 needs {option}", option=option, accepted="a host name or IP address, optionally with :port", system=SYSTEM)
     host, found = text, None
     if text.startswith("[") and "]" in text:
-        host, _, rest = text[1:].partition("]")
+        host, _sep, rest = text[1:].partition("]")
         found = rest.lstrip(":") or None
     elif text.count(":") == 1:
         host, found = text.split(":")

@@ -75,7 +75,8 @@ def answer(zone: Zone, server: tuple[str, int], name: str, rtype: str, timeout: 
     return None, ()
 
 
-def wait_for_answers(zone: Zone, changes: Mapping[str, Optional[RecordSet]], servers: Sequence[tuple[str, int]], *, timeout: float,  # pylint: disable=too-many-arguments
+# pylint: disable-next=too-many-arguments
+def wait_for_answers(zone: Zone, changes: Mapping[str, Optional[RecordSet]], servers: Sequence[tuple[str, int]], *, timeout: float,
                      interval: float = 1.0, poller: Optional[Poller] = None) -> dict[str, Any]:
     """Poll until every server answers every checkable changed record set as written; what was seen, or DeadlineExceeded."""
     wanted = expected(changes)
