@@ -86,6 +86,21 @@ class BearerAuth(ClientAuth):
         return [self._token]
 
 
+class HeaderAuth(ClientAuth):
+    """A secret sent as the value of one header (``X-API-Key: <key>`` for PowerDNS, ``Authorization: <token>`` for Unleash)."""
+
+    def __init__(self, header: str, value: str) -> None:
+        self._header = header
+        self._value = value
+
+    def __call__(self, request: Any) -> Any:
+        request.headers[self._header] = self._value
+        return request
+
+    def secrets(self) -> list[str]:
+        return [self._value]
+
+
 class SessionCookieAuth(ClientAuth):
     """A session cookie sent on every request (``connect.sid`` for the OFM ops API)."""
 

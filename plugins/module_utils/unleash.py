@@ -17,7 +17,7 @@ from urllib.parse import quote
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError, AuthorizationError, DataError, InputError, NotFoundError)
-from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.http import HeaderAuth, HttpClient
 
 SYSTEM = "Unleash"
 URL_EXAMPLE = "https://unleash.example.com"
@@ -30,18 +30,11 @@ _MISSING_TOGGLE = re.compile(r'no feature named "([^"]+)"')
 _TOKEN_HINT = "Set unleash_token (or UNLEASH_TOKEN) to an admin API token (Unleash > Admin > API access), sent as the Authorization header."
 
 
-class AdminTokenAuth(ClientAuth):
+class AdminTokenAuth(HeaderAuth):
     """``Authorization: <token>``, as the Unleash admin API expects (no ``Bearer``)."""
 
     def __init__(self, token: str) -> None:
-        self._token = token
-
-    def __call__(self, request: Any) -> Any:
-        request.headers["Authorization"] = self._token
-        return request
-
-    def secrets(self) -> list[str]:
-        return [self._token]
+        super().__init__("Authorization", token)
 
 
 class UnleashClient:

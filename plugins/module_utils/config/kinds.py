@@ -18,11 +18,12 @@ from ansible_collections.ofm.rollback.plugins.module_utils.aws import AWS_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.cloudfront_kind import KIND as CDN_KIND
 from ansible_collections.ofm.rollback.plugins.module_utils.config.external import ExternalKind
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import EXTERNAL_KINDS
+from ansible_collections.ofm.rollback.plugins.module_utils.dns.kind import KIND as DNS_KIND
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy_kind import KIND as HAPROXY_KIND
 from ansible_collections.ofm.rollback.plugins.module_utils.openshift_route_kind import KIND as ROUTES_KIND
 from ansible_collections.ofm.rollback.plugins.module_utils.platforms.kind import KIND as PLATFORM_APPS_KIND
 
-REGISTERED: tuple[ExternalKind, ...] = (HAPROXY_KIND, ROUTES_KIND, ALB_KIND, CDN_KIND, PLATFORM_APPS_KIND)
+REGISTERED: tuple[ExternalKind, ...] = (DNS_KIND, HAPROXY_KIND, ROUTES_KIND, ALB_KIND, CDN_KIND, PLATFORM_APPS_KIND)
 
 EXTERNAL: dict[str, ExternalKind] = {kind.name: kind for kind in sorted(REGISTERED, key=lambda kind: EXTERNAL_KINDS.index(kind.name))}
 
