@@ -130,7 +130,7 @@ def cmd_config(cfg: LabConfig, action: str) -> int:
     return 0
 
 
-EXTERNAL_COMPONENTS = ("haproxy", "kube-apiserver", "aws", "platforms")
+EXTERNAL_COMPONENTS = ("powerdns", "haproxy", "kube-apiserver", "aws", "platforms")
 
 
 def cmd_external(cfg: LabConfig, action: str) -> int:

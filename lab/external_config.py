@@ -3,6 +3,8 @@ rollback undoes, ``lab external good`` (and ``lab reset``, through each componen
 
 The bad change touches each external system the external-service rollback restores, as a careless cut-over might:
 
+- PowerDNS, zone ``ofm.social``: ``api.ofm.social`` A points at a staging address (TTL 60) and a record ``cutover-test``
+  appears;
 - HAProxy: the canary server of backend ``ofm_api`` gets half the traffic (weight 50 of 100);
 - the OpenShift Route ``ofm-api`` of the Kubernetes test server: the canary Service weight 50;
 - the AWS stand-in's ALB ``ofm-api-alb``: the canary target group weight 50 in the listener's default action and its rule;
@@ -10,14 +12,14 @@ The bad change touches each external system the external-service rollback restor
 - the platforms stand-in: Meta's webhook subscription and TikTok's webhook URL point at a staging host, Meta's OAuth redirect
   URIs gain a staging one and TikTok's app requests one scope less.
 
-``good`` reuses the seeds: lab/components/haproxy.py ``reset``, lab/services/kube/seed.py ``route``, lab/components/aws.py
+``good`` reuses the seeds: lab/components/powerdns.py ``seed_zone``, lab/components/haproxy.py ``reset``, lab/services/kube/seed.py ``route``, lab/components/aws.py
 ``TARGET_GROUPS``.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from lab.components import aws, platforms
+from lab.components import aws, platforms, powerdns
 from lab.components.base import http_json
 from lab.components.haproxy import BACKEND, runtime
 from lab.components.kube_apiserver import kube_call
@@ -48,6 +50,8 @@ def _alb_forwards(cfg: LabConfig, weights: dict[str, int]) -> None:
                 elb.modify_rule(RuleArn=rule["RuleArn"], Actions=forward)
 
 
+BAD_API_ADDRESS = "203.0.113.66"
+STRAY_RECORD = "cutover-test.ofm.social."
 BAD_VIEWER_POLICY = "allow-all"
 BAD_META_CALLBACK = "https://hooks-staging.ofm.social/meta-v2"
 BAD_TIKTOK_WEBHOOK = "https://hooks-staging.ofm.social/tiktok-v2"
@@ -71,6 +75,9 @@ def _platforms(cfg: LabConfig, path: str, method: str, body: dict[str, Any]) -> 
 def make_bad(cfg: LabConfig) -> list[str]:
     """Apply the bad external change; what changed, one line per system."""
     stable, canary = seed.STABLE, seed.CANARY
+    powerdns.api(cfg, "PATCH", f"/zones/{powerdns.ZONE}", {"rrsets": [
+        {"name": "api.ofm.social.", "type": "A", "ttl": 60, "changetype": "REPLACE", "records": [{"content": BAD_API_ADDRESS, "disabled": False}]},
+        {"name": STRAY_RECORD, "type": "CNAME", "ttl": 60, "changetype": "REPLACE", "records": [{"content": "staging.ofm.social.", "disabled": False}]}]})
     runtime(cfg).set_weight(BACKEND, "canary", BAD_CANARY_WEIGHT)
     runtime(cfg).set_weight(BACKEND, "stable", 100 - BAD_CANARY_WEIGHT)
     kube_call(cfg, "PATCH", ROUTE_PATH, _route_spec({stable: 100 - BAD_CANARY_WEIGHT, canary: BAD_CANARY_WEIGHT}), "application/merge-patch+json")
@@ -81,7 +88,8 @@ def make_bad(cfg: LabConfig) -> list[str]:
     _platforms(cfg, "/__lab/settings", "PUT", {
         "meta_callback_url": BAD_META_CALLBACK, "meta_redirect_uris": [*platforms.META_REDIRECT_URIS, BAD_REDIRECT_URI],
         "tiktok_webhook_url": BAD_TIKTOK_WEBHOOK, "tiktok_scopes": scopes})
-    return [f"HAProxy {BACKEND}: canary weight {BAD_CANARY_WEIGHT}, stable {100 - BAD_CANARY_WEIGHT}",
+    return [f"PowerDNS {powerdns.ZONE}: api.ofm.social. A {BAD_API_ADDRESS} (TTL 60), {STRAY_RECORD} CNAME added",
+            f"HAProxy {BACKEND}: canary weight {BAD_CANARY_WEIGHT}, stable {100 - BAD_CANARY_WEIGHT}",
             f"Route {seed.NAMESPACE}/{seed.ROUTE}: {canary} weight {BAD_CANARY_WEIGHT}, {stable} {100 - BAD_CANARY_WEIGHT}",
             f"ALB {aws.ALB_NAME}: {canary_group} weight {BAD_CANARY_WEIGHT}, {stable_group} {100 - BAD_CANARY_WEIGHT} (default action and rules)",
             f"CloudFront {aws.DISTRIBUTION_COMMENT}: ViewerProtocolPolicy {BAD_VIEWER_POLICY}",
@@ -91,13 +99,15 @@ def make_bad(cfg: LabConfig) -> list[str]:
 
 def make_good(cfg: LabConfig) -> list[str]:
     """Put the external services back as seeded; what was put back, one line per system."""
+    powerdns.seed_zone(cfg)
     runtime(cfg).set_weight(BACKEND, "stable", 100 - cfg.canary_weight)
     runtime(cfg).set_weight(BACKEND, "canary", cfg.canary_weight)
     kube_call(cfg, "PATCH", ROUTE_PATH, _route_spec(dict(seed.ROUTE_WEIGHTS)), "application/merge-patch+json")
     _alb_forwards(cfg, dict(aws.TARGET_GROUPS))
     _viewer_policy(cfg, aws.VIEWER_PROTOCOL_POLICY)
     _platforms(cfg, "/__lab/reset", "POST", {})
-    return [f"HAProxy {BACKEND}: canary weight {cfg.canary_weight}, stable {100 - cfg.canary_weight}",
+    return [f"PowerDNS {powerdns.ZONE}: the seeded record sets",
+            f"HAProxy {BACKEND}: canary weight {cfg.canary_weight}, stable {100 - cfg.canary_weight}",
             f"Route {seed.NAMESPACE}/{seed.ROUTE}: " + ", ".join(f"{name} {weight}" for name, weight in seed.ROUTE_WEIGHTS.items()),
             f"ALB {aws.ALB_NAME}: " + ", ".join(f"{name} {weight}" for name, weight in aws.TARGET_GROUPS.items()),
             f"CloudFront {aws.DISTRIBUTION_COMMENT}: ViewerProtocolPolicy {aws.VIEWER_PROTOCOL_POLICY}",

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 import pytest
 from labtest import credentials, flat, lab_call, run_lab, run_playbook
 
-from lab.components import aws
+from lab.components import aws, powerdns
 from lab.components.haproxy import weights as haproxy_weights
 from lab.config import LabConfig
 
@@ -49,7 +49,9 @@ def external_state(lab: LabConfig) -> dict[str, Any]:
     cloudfront = aws.client(lab, "cloudfront")
     distribution = next(item for item in cloudfront.list_distributions()["DistributionList"]["Items"] if item["Comment"] == aws.DISTRIBUTION_COMMENT)
     platforms = lab_call(lab.url("platforms") + "/__lab/state")
-    return {"haproxy": haproxy_weights(lab), "cdn": distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"],
+    zone = sorted((rrset["name"], rrset["type"], rrset["ttl"], sorted(record["content"] for record in rrset["records"]))
+                  for rrset in powerdns.zone_rrsets(lab) if rrset["type"] != "SOA")
+    return {"dns": zone, "haproxy": haproxy_weights(lab), "cdn": distribution["DefaultCacheBehavior"]["ViewerProtocolPolicy"],
             "meta": platforms["meta"], "tiktok": platforms["tiktok"],
             "route": [(backend["name"], backend["weight"]) for backend in [route["to"], *route.get("alternateBackends", [])]],
             "alb": sorted((names[group["TargetGroupArn"]], group["Weight"]) for group in listener["DefaultActions"][0]["ForwardConfig"]["TargetGroups"])}
@@ -95,7 +97,7 @@ def test_snapshot_change_then_external_rollback_restores_its_kinds_only(good_ext
     assert external_state(lab) == good
     assert webhook(lab) == bad_webhook, "the external rollback restored a configuration kind"
     assert "[ok    ] API Credentials:" in output
-    for title in ("Load Balancer", "CDN Configuration", "Webhook Endpoints", "OAuth Applications", "Platform Permissions", "SSL Certificates"):
+    for title in ("DNS Records", "Load Balancer", "CDN Configuration", "Webhook Endpoints", "OAuth Applications", "Platform Permissions", "SSL Certificates"):
         assert f"[ok    ] {title}:" in output, title
     assert "[ok    ] Load Balancer: restored 8 key(s)" in output
     assert 'cdn ofm-social-cdn/DefaultCacheBehavior.ViewerProtocolPolicy: "allow-all" -> "redirect-to-https"' in output

@@ -30,7 +30,8 @@ NOT_PROCEDURES = {
 
 def procedure_of(block: str) -> str:
     for name, fqcn in (("emergency-rollback.yml", "ofm.rollback.emergency_rollback"), ("planned-rollback.yml", "ofm.rollback.planned_rollback"),
-                       ("config-rollback.yml", "ofm.rollback.config_rollback"), ("dr-restore-sandbox.sh", "dr-restore-sandbox.sh")):
+                       ("config-rollback.yml", "ofm.rollback.config_rollback"), ("external-rollback.yml", "ofm.rollback.external_rollback"),
+                       ("dr-restore-sandbox.sh", "dr-restore-sandbox.sh")):
         if name in block or fqcn in block:
             return name
     raise AssertionError(f"a README bash block that is neither a procedure nor known: {block[:200]}")
@@ -51,7 +52,7 @@ def procedures() -> list:
 
 def test_the_readme_has_a_command_for_each_procedure():
     names = [procedure_of(param.values[0]) for param in procedures()]
-    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "config-rollback.yml", "dr-restore-sandbox.sh"}, names
+    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "config-rollback.yml", "external-rollback.yml", "dr-restore-sandbox.sh"}, names
 
 
 @pytest.mark.parametrize("block", procedures())
@@ -88,3 +89,6 @@ def test_a_readme_command_runs_as_written_on_the_lab(lab, block, tmp_path):
         assert "[ok    ] ./dr-restore-sandbox.sh: restored to " in summary
     if "config-rollback.yml" in block:
         assert "[ok    ] Configuration Management: snapshot cfg-" in summary and "[ok    ] Feature Flags:" in summary
+    if "external-rollback.yml" in block:
+        for title in ("DNS Records", "Load Balancer", "SSL Certificates", "CDN Configuration", "Webhook Endpoints", "Platform Permissions"):
+            assert f"[ok    ] {title}:" in summary, title
