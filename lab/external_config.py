@@ -12,8 +12,8 @@ The bad change touches each external system the external-service rollback restor
 - the platforms stand-in: Meta's webhook subscription and TikTok's webhook URL point at a staging host, Meta's OAuth redirect
   URIs gain a staging one and TikTok's app requests one scope less.
 
-``good`` reuses the seeds: lab/components/powerdns.py ``seed_zone``, lab/components/haproxy.py ``reset``, lab/services/kube/seed.py ``route``, lab/components/aws.py
-``TARGET_GROUPS``.
+``good`` reuses the seeds: lab/components/powerdns.py ``seed_zone``, lab/components/haproxy.py ``reset``,
+lab/services/kube/seed.py ``ROUTE_WEIGHTS``, lab/components/aws.py ``TARGET_GROUPS``, the platforms stand-in's reset.
 """
 from __future__ import annotations
 
@@ -41,8 +41,8 @@ def _alb_forwards(cfg: LabConfig, weights: dict[str, int]) -> None:
     elb = aws.client(cfg, "elbv2")
     alb = elb.describe_load_balancers(Names=[aws.ALB_NAME])["LoadBalancers"][0]
     groups = {group["TargetGroupName"]: group["TargetGroupArn"] for group in elb.describe_target_groups(LoadBalancerArn=alb["LoadBalancerArn"])["TargetGroups"]}
-    forward = [{"Type": "forward", "ForwardConfig": {"TargetGroups": [{"TargetGroupArn": groups[name], "Weight": weight}
-                                                                       for name, weight in weights.items()]}}]
+    targets = [{"TargetGroupArn": groups[name], "Weight": weight} for name, weight in weights.items()]
+    forward = [{"Type": "forward", "ForwardConfig": {"TargetGroups": targets}}]
     for listener in elb.describe_listeners(LoadBalancerArn=alb["LoadBalancerArn"])["Listeners"]:
         elb.modify_listener(ListenerArn=listener["ListenerArn"], DefaultActions=forward)
         for rule in elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]:

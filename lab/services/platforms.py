@@ -284,7 +284,6 @@ class Platforms:
             self.tokens.setdefault(platform, {})[token] = {key: body[key] for key in ("scopes", "expires_at", "valid", "open_id") if key in body}
         return Response(200, {"ok": True})
 
-
     def put_settings(self, request: Request) -> Response:
         """A lab-made change of the apps' settings (``lab external bad``): ``{"meta_callback_url", "meta_redirect_uris",
         "tiktok_webhook_url", "tiktok_scopes"}``, each optional."""

@@ -120,8 +120,8 @@ def test_a_token_that_lost_a_scope_fails_the_permissions_line(good_external, tmp
     taken = run_playbook("config-snapshot.yml", "--vault-password-file", str(vault), extra_vars={**extra, "rollback_config_kinds": ["secrets"]})
     assert taken.returncode == 0, taken.stdout[-4000:]
     token = credentials(lab)["tiktok_access_token"]
-    lab_call(lab.url("platforms") + "/__lab/tokens", "PUT", {"platform": "tiktok", "token": token, "scopes": ["user.info.basic"],
-                                                          "expires_at": 4102444800})
+    narrowed = {"platform": "tiktok", "token": token, "scopes": ["user.info.basic"], "expires_at": 4102444800}
+    lab_call(lab.url("platforms") + "/__lab/tokens", "PUT", narrowed)
     try:
         run = run_playbook("external-rollback.yml", "--check", "--vault-password-file", str(vault), extra_vars=extra)
     finally:

@@ -88,8 +88,8 @@ def test_no_endpoints_or_tokens_make_those_lines_manual_with_how_to_automate():
 def test_a_token_missing_a_scope_fails_the_permissions_line_naming_it():
     results = copy.deepcopy(RESTORED)
     results["external_rollback"]["evidence"]["checks"]["permissions"]["results"].append(
-        {"item": {"platform": "tiktok"}, "tokens": [{"name": "ofm-tiktok", "ok": False, "scopes": ["user.info.basic"],
-                                                   "missing_scopes": ["video.publish"], "problems": []}]})
+        {"item": {"platform": "tiktok"},
+         "tokens": [{"name": "ofm-tiktok", "ok": False, "scopes": ["user.info.basic"], "missing_scopes": ["video.publish"], "problems": []}]})
     line = judged(results)["integrations.platform-permissions"]
     assert line["status"] == "failed" and line["evidence"] == "tiktok ofm-tiktok: missing scopes video.publish"
 
