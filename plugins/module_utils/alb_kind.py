@@ -26,6 +26,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "timeout": {"type": "float", "default": 30.0},
 }
 
+
 class AlbApplier:
     """The ``Applier`` (``plan.py``) of the kind ``alb``."""
 

@@ -30,6 +30,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "timeout": {"type": "float", "default": DEFAULT_TIMEOUT},
 }
 
+
 class CdnApplier:
     """The ``Applier`` (``plan.py``) of the kind ``cdn``."""
 

@@ -28,6 +28,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "timeout": {"type": "float", "default": 30.0},
 }
 
+
 class RoutesApplier:
     """The ``Applier`` (``plan.py``) of the kind ``routes``."""
 

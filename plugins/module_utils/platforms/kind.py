@@ -33,6 +33,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "validate_certs": {"type": "bool", "default": True},
 }
 
+
 class PlatformAppsApplier:
     """The ``Applier`` (``plan.py``) of the kind ``platform_apps``."""
 
