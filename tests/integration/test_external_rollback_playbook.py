@@ -5,7 +5,11 @@ line fails on an expired, a wrong-host and an untrusted certificate; no secret v
 from __future__ import annotations
 
 import base64
+import json
 import re
+import socket
+import threading
+import time
 from typing import Any, Iterator
 
 import pytest
@@ -152,3 +156,85 @@ def test_the_certificate_line_fails_on_a_bad_certificate(good_config, tmp_path, 
     shown = verdict(output, "SSL Certificates")
     assert shown.startswith("FAILED: ") and f"({endpoint}): " in shown and problem in shown.split(f"({endpoint}): ", 1)[1], shown
     assert "Failed lines: SSL Certificates" in output
+
+
+class PowerDnsLink:
+    """A TCP relay between the collection and the lab's PowerDNS API that can hang (accept, read, never answer), so PowerDNS
+    stops answering for this test only: the lab's own server keeps serving the tests of the other pytest process."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.hanging = threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.port = self.server.getsockname()[1]
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self.server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        if self.hanging.is_set():
+            client.recv(65536)
+            time.sleep(60)  # holds the connection without an answer, as a PowerDNS stuck on its backend does
+            client.close()
+            return
+        upstream = socket.create_connection(("127.0.0.1", self.target_port))
+        for source, sink in ((client, upstream), (upstream, client)):
+            threading.Thread(target=self._pipe, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for end in (source, sink):
+                try:
+                    end.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def close(self) -> None:
+        self.server.close()
+
+
+def test_a_hanging_dns_api_stops_the_rollback_before_any_change_and_a_rerun_completes_it(good_external, tmp_path, vault):
+    lab = good_external
+    link = PowerDnsLink(lab.ports["powerdns_api"])
+    try:
+        dns = {"backend": "powerdns", "zone": "ofm.social", "api_url": f"http://127.0.0.1:{link.port}",
+               "api_key": credentials(lab)["powerdns_api_key"], "timeout": 2}
+        extra = {"ofm_config_snapshot_dir": str(tmp_path / "snapshots"), "ofm_dns": dns}
+        audit = tmp_path / "audit.jsonl"
+        taken = run_playbook("config-snapshot.yml", "--vault-password-file", str(vault), extra_vars=extra, audit_log=audit)
+        assert taken.returncode == 0, taken.stdout[-4000:]
+        good = external_state(lab)
+        run_lab("external", "bad")
+        bad = external_state(lab)
+
+        link.hanging.set()
+        stuck = run_playbook("external-rollback.yml", "--vault-password-file", str(vault), extra_vars=extra, audit_log=audit)
+        output = flat(stuck.stdout)
+        assert stuck.returncode != 0, output[-3000:]
+        assert external_state(lab) == bad, "a read that hung let the restore change something"
+        assert "Nothing was changed." in output
+        assert verdict(output, "DNS Records").startswith("FAILED: ")
+        assert verdict(output, "Load Balancer").startswith("FAILED: ")  # not restored either: the restore stopped before any write
+
+        link.hanging.clear()
+        again = run_playbook("external-rollback.yml", "--vault-password-file", str(vault), extra_vars=extra, audit_log=audit)
+        assert again.returncode == 0, again.stdout[-4000:]
+        assert external_state(lab) == good
+        records = [json.loads(line) for line in audit.read_text().splitlines()]
+        restores = [record for record in records if "restore DNS" in str(record.get("task", ""))]
+        assert [record.get("status") for record in restores][-2:] == ["failed", "changed"], restores
+        assert dns["api_key"] not in audit.read_text()
+    finally:
+        link.close()

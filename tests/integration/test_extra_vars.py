@@ -28,6 +28,7 @@ CASES = [
     ("database-rollback.yml", "rollback_db_pitr_target=2026-11-28 03:00:00", "03:00:00"),
     ("config-snapshot.yml", "rollback_change_id=deploy 2.4.0", "2.4.0"),
     ("config-rollback.yml", "rollback_config_snapshot=cfg-20261204T073900Z-1a2b3c the good one", "the good one"),
+    ("external-rollback.yml", "rollback_external_snapshot=cfg-20261204T073900Z-1a2b3c before the cut-over", "before the cut-over"),
 ]
 
 
