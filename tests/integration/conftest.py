@@ -8,7 +8,7 @@ from typing import Iterator
 import pytest
 # The Kubernetes targets (test server, real cluster) are defined in kubelab; importing them here makes them fixtures.
 from kubelab import fixture_kube, fixture_kube_cluster  # noqa: F401  pylint: disable=unused-import
-from labtest import Prometheus, Secrets, clean_stand_in, credentials, production_db_turn, run_lab, slo_wait, wait_until
+from labtest import Prometheus, Secrets, clean_stand_in, credentials, external_objects_turn, production_db_turn, run_lab, slo_wait, wait_until
 
 from lab.config import LabConfig, load_config
 
@@ -101,7 +101,22 @@ def breaching_canary(healthy_canary: LabConfig, slo_workdir: Path) -> Iterator[L
 
 # The shared-lab modules that write to the lab's "production" PostgreSQL take turns with the point-in-time recovery tests of
 # the other process, which need it quiet (labtest.production_db_turn).
-PRODUCTION_DB_WRITERS = ("test_config_restore", "test_config_rollback_playbook", "test_lab_config")
+PRODUCTION_DB_WRITERS = ("test_config_restore", "test_config_rollback_playbook", "test_lab_config", "test_external_rollback_playbook")
+
+
+# The modules that change the lab's external objects (zone ofm.social, moto's state, the Route, the platforms' apps) and put
+# them back, in either process, take turns with each other and with `lab reset`/`lab external` (labtest.external_objects_turn).
+EXTERNAL_OBJECT_USERS = ("test_lab_external", "test_dns_record", "test_alb_forward_weights", "test_openshift_route", "test_cloudfront",
+                         "test_platforms", "test_external_rollback_playbook", "test_readme_commands")
+
+
+@pytest.fixture(autouse=True)
+def external_objects_user_turn(request: pytest.FixtureRequest) -> Iterator[None]:
+    if request.module.__name__.rsplit(".", 1)[-1] not in EXTERNAL_OBJECT_USERS:
+        yield
+        return
+    with external_objects_turn(load_config()):
+        yield
 
 
 @pytest.fixture(autouse=True)

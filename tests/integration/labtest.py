@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -27,7 +27,7 @@ import yaml
 from lab import process
 from lab.components.db_writer import DbWriter
 from lab.components.postgres import ADMIN_ROLE, DATABASE, Postgres
-from lab.config import HOST, REPO_ROOT, LabConfig
+from lab.config import HOST, REPO_ROOT, LabConfig, load_config
 
 BIN_DIR = Path(sys.executable).parent
 CALLER_SETTINGS = ("ANSIBLE_", "OFM_OPS_API_", "PROMETHEUS_", "SLACK_", "STATUSPAGE_")
@@ -36,10 +36,17 @@ _FAILED_MARKER = " | FAILED! => "
 _RESULT_MARKERS = (" | SUCCESS => ", " | CHANGED => ", _FAILED_MARKER)
 
 
+# Commands that put the lab's external objects (the zone ofm.social, the ALB, the distribution, the Route, the platforms' apps)
+# back or change them: they take turns with the tests of the other process that use those objects (external_objects_turn).
+EXTERNAL_OBJECT_COMMANDS = ("reset", "external")
+
+
 def run_lab(*args: str, env: Optional[dict[str, str]] = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real ``lab`` command."""
-    result = subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO_ROOT, capture_output=True, text=True,
-                            env={**os.environ, **(env or {})}, timeout=180, check=False)
+    turn = external_objects_turn(load_config()) if args and args[0] in EXTERNAL_OBJECT_COMMANDS else nullcontext()
+    with turn:
+        result = subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO_ROOT, capture_output=True, text=True,
+                                env={**os.environ, **(env or {})}, timeout=180, check=False)
     if check and result.returncode != 0:
         raise AssertionError(f"lab {' '.join(args)} exited {result.returncode}:\n{result.stdout}\n{result.stderr}")
     return result
@@ -57,19 +64,44 @@ def wait_until(predicate: Callable[[], Any], timeout: float, interval: float = 1
     pytest.fail(f"{what} not reached within {timeout:.0f}s (last value: {last!r})")
 
 
+_TURNS_HELD: dict[str, int] = {}
+
+
 @contextmanager
-def production_db_turn(lab: LabConfig) -> Iterator[None]:
-    """Exclusive use of the lab's "production" PostgreSQL across the two pytest processes: the tests that need it quiet
-    (quiet_lab_source) and the shared-lab tests that write to it (the configuration rollback's: rate limits, tables of their
-    own) take turns on this lock, so that no commit of one lands in the idle tail the other restores to."""
-    path = lab.path("run", "production-db.lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", encoding="utf-8") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
+def lab_turn(lab: LabConfig, name: str) -> Iterator[None]:
+    """Exclusive use of a part of the lab across the two pytest processes (a file lock under the lab's ``run/``); taken again
+    inside the same process, it is already held."""
+    if _TURNS_HELD.get(name):
+        _TURNS_HELD[name] += 1
         try:
             yield
         finally:
+            _TURNS_HELD[name] -= 1
+        return
+    path = lab.path("run", f"{name}.lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        _TURNS_HELD[name] = 1
+        try:
+            yield
+        finally:
+            _TURNS_HELD[name] = 0
             fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def production_db_turn(lab: LabConfig) -> Any:
+    """Exclusive use of the lab's "production" PostgreSQL across the two pytest processes: the tests that need it quiet
+    (quiet_lab_source) and the shared-lab tests that write to it (the configuration rollback's: rate limits, tables of their
+    own) take turns on this lock, so that no commit of one lands in the idle tail the other restores to."""
+    return lab_turn(lab, "production-db")
+
+
+def external_objects_turn(lab: LabConfig) -> Any:
+    """Exclusive use of the lab's external objects (zone ofm.social and the moto server's state, the ALB, the CloudFront
+    distribution, the Route ofm-api, the platforms' apps) across the two pytest processes: the tests that change and put
+    them back, and ``lab reset``/``lab external`` (which wipe or change them), take turns."""
+    return lab_turn(lab, "external-objects")
 
 
 @contextmanager
