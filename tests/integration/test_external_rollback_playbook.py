@@ -172,7 +172,7 @@ class PowerDnsLink:
     def _accept(self) -> None:
         while True:
             try:
-                client, _ = self.server.accept()
+                client = self.server.accept()[0]
             except OSError:
                 return
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
