@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from contextlib import contextmanager, nullcontext
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
@@ -39,12 +39,19 @@ _RESULT_MARKERS = (" | SUCCESS => ", " | CHANGED => ", _FAILED_MARKER)
 # Commands that put the lab's external objects (the zone ofm.social, the ALB, the distribution, the Route, the platforms' apps)
 # back or change them: they take turns with the tests of the other process that use those objects (external_objects_turn).
 EXTERNAL_OBJECT_COMMANDS = ("reset", "external")
+# Commands that commit to the lab's "production" PostgreSQL (the reset and `lab config` put platform_rate_limits back in a
+# transaction): they take turns with the point-in-time recovery tests that need it quiet (production_db_turn). CI run 6: a
+# shared-process `lab reset` committed inside the idle tail of test_the_dr_script_restores_a_target_in_an_idle_tail.
+PRODUCTION_DB_COMMANDS = ("reset", "config")
 
 
 def run_lab(*args: str, env: Optional[dict[str, str]] = None, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real ``lab`` command."""
-    turn = external_objects_turn(load_config()) if args and args[0] in EXTERNAL_OBJECT_COMMANDS else nullcontext()
-    with turn:
+    with ExitStack() as turns:
+        if args and args[0] in EXTERNAL_OBJECT_COMMANDS:
+            turns.enter_context(external_objects_turn(load_config()))
+        if args and args[0] in PRODUCTION_DB_COMMANDS:
+            turns.enter_context(production_db_turn(load_config()))
         result = subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO_ROOT, capture_output=True, text=True,
                                 env={**os.environ, **(env or {})}, timeout=180, check=False)
     if check and result.returncode != 0:
