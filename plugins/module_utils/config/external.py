@@ -14,7 +14,7 @@ keeps it in step with ``options``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
 
@@ -27,7 +27,7 @@ class ExternalKind:
     build: Callable[[Mapping[str, Any]], Any]
     scope: Callable[[Mapping[str, Any]], str]
     systems: tuple[str, ...] = ()
-    description: str = field(default="")
+    description: str = ""
 
     def option_spec(self) -> dict[str, Any]:
         """The action's dict option for this kind."""

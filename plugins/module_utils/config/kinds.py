@@ -29,7 +29,3 @@ EXTERNAL: dict[str, ExternalKind] = {kind.name: kind for kind in sorted(REGISTER
 
 # The options both actions add for the external kinds: one dict option per kind, and the AWS options the AWS kinds share.
 EXTERNAL_SPEC: dict[str, dict[str, Any]] = {**AWS_SPEC, **{name: kind.option_spec() for name, kind in EXTERNAL.items()}}
-
-
-def external(name: str) -> ExternalKind:
-    return EXTERNAL[name]

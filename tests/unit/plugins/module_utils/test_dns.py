@@ -410,5 +410,5 @@ def test_wait_polls_until_every_server_answers_the_written_values():
 def test_kind_is_registered_and_its_doc_is_the_actions_dns_option():
     from ansible_collections.ofm.rollback.plugins.doc_fragments import config_external  # pylint: disable=import-outside-toplevel
     from ansible_collections.ofm.rollback.plugins.module_utils.config import kinds  # pylint: disable=import-outside-toplevel
-    assert kinds.external("dns") is dns_kind.KIND
+    assert kinds.EXTERNAL["dns"] is dns_kind.KIND
     assert mismatches(dns_kind.OPTIONS, doc_options(config_external.ModuleDocFragment.DOCUMENTATION)["dns"]["suboptions"]) == []
