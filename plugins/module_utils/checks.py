@@ -9,7 +9,8 @@ procedure's rules (``plugins/plugin_utils/checklist_rules_validation.py``) judge
 
 * ``status``: ``failed`` when any check failed, else ``unknown`` when any is unknown (or there is none), else ``ok``;
 * ``checks``: every check with its name, status, one-line detail and data;
-* ``failed`` / ``unknown``: the names of those checks; ``msg``: one line for a person.
+* ``failed_checks`` / ``unknown_checks``: the names of those checks (never a key ``failed``: Ansible reads that as the task's
+  own failure); ``msg``: one line for a person.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def result(checks: Iterable[Check], subject: str, extra: Optional[Mapping[str, A
     status = overall(checks)
     failed = [check.name for check in checks if check.status == FAILED]
     unknown = [check.name for check in checks if check.status == UNKNOWN]
-    return {"status": status, "checks": [check.as_dict() for check in checks], "failed": failed, "unknown": unknown,
+    return {"status": status, "checks": [check.as_dict() for check in checks], "failed_checks": failed, "unknown_checks": unknown,
             "msg": message(checks, subject), **(extra or {})}
 
 
