@@ -11,13 +11,16 @@ from typing import Any
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist
+from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist, checklist_export
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "procedure": {"type": "str", "required": True, "choices": ["emergency", "planned", "database", "config", "external"]},
+    "procedure": {"type": "str", "required": True, "choices": ["emergency", "planned", "database", "config", "external", "validation"]},
     "results": {"type": "dict", "default": {}},
     "only": {"type": "list", "elements": "str"},
     "fail_on_failed": {"type": "bool", "default": False},
+    "junit": {"type": "path"},
+    "markdown": {"type": "path"},
+    "title": {"type": "str"},
 }
 
 
@@ -57,7 +60,26 @@ class ActionModule(ActionBase):
             judged = report(params["procedure"], params["results"], params["only"], bool(self._task.check_mode or self._play_context.check_mode))
         except ValueError as exc:
             return {**result, "failed": True, "changed": False, "msg": str(exc)}
+        try:
+            judged["files"] = write_files(params, judged)
+        except (OSError, ImportError) as exc:
+            return {**result, **judged, "failed": True, "changed": False, "msg": f"could not write the report files: {exc}"}
         failed = params["fail_on_failed"] and bool(judged["failed_lines"])
+        counts = judged["counts"]
         msg = (f"{len(judged['failed_lines'])} checklist line(s) failed: {', '.join(judged['failed_lines'])}" if judged["failed_lines"]
-               else f"{judged['counts']['ok']} ok, {judged['counts']['manual']} manual")
+               else ", ".join(f"{counts[status]} {status}" for status in checklist.STATUSES if counts[status] or status in ("ok", "manual")))
         return {**result, **judged, "changed": False, "failed": failed, "msg": msg}
+
+
+def write_files(params: dict[str, Any], judged: dict[str, Any]) -> dict[str, str]:
+    """The JUnit and Markdown files asked for (also in check mode: they report on the run, they change no system)."""
+    title = params["title"] or f"ofm.rollback {params['procedure']} checklist"
+    files = {}
+    if params["junit"]:
+        if not checklist_export.HAS_JUNITPARSER:
+            raise ImportError("the junit option needs the Python library junitparser on the controller (pip install junitparser)")
+        files["junit"] = checklist_export.write_junit(params["junit"], judged["lines"], title)
+    if params["markdown"]:
+        text = checklist_export.markdown(judged["lines"], title, judged["counts"], judged.get("outcome"))
+        files["markdown"] = checklist_export.write_text(params["markdown"], text)
+    return files

@@ -27,7 +27,7 @@ options:
       - The procedure whose lines to judge; its summary prints the sections it owns and those it borders.
     type: str
     required: true
-    choices: [emergency, planned, database, config, external]
+    choices: [emergency, planned, database, config, external, validation]
   results:
     description:
       - The phase results of the run, by role name (each role's C(<role>_phase)), each with C(status), C(started),
@@ -44,6 +44,22 @@ options:
       - Fail the task when a judged line is V(failed), naming the lines.
     type: bool
     default: false
+  junit:
+    description:
+      - Write the judged lines to this JUnit XML file on the controller, one test case per line, for CI test reports.
+      - V(failed) lines are failures, V(unknown) lines are errors, V(manual) and V(pending) lines are skipped with the
+        instruction or the progress as the message.
+      - Needs the Python library C(junitparser) on the controller. Written also in check mode (it reports on the run).
+    type: path
+  markdown:
+    description:
+      - Write a short Markdown summary (outcome, counts, every line that is not ok) to this file on the controller, for a
+        CI job page such as GitHub's C($GITHUB_STEP_SUMMARY).
+    type: path
+  title:
+    description:
+      - The JUnit test suite's name and the Markdown heading; default C(ofm.rollback <procedure> checklist).
+    type: str
 attributes:
   check_mode:
     support: full
@@ -92,7 +108,7 @@ lines:
       description: Its title as the checklist writes it.
       type: str
     status:
-      description: V(ok), V(failed) or V(manual).
+      description: V(ok), V(failed), V(manual), V(unknown) or V(pending).
       type: str
     evidence:
       description: What the run saw, or why a step could not run.
@@ -113,10 +129,10 @@ lines:
       instruction: "Post it in #ops-alerts by hand: INC-1234: emergency canary rollback started by alice"
       owned: true
 counts:
-  description: How many lines ended ok, failed and manual.
+  description: How many lines ended with each status.
   returned: always
   type: dict
-  sample: {ok: 21, failed: 0, manual: 26}
+  sample: {ok: 21, failed: 0, manual: 26, unknown: 0, pending: 0}
 outcome:
   description: The run's outcome in one line, for the procedures that judge one (emergency, planned), when every line was judged.
   returned: always
@@ -159,6 +175,11 @@ manual_steps:
     why:
       description: Why it is manual in this run.
       type: str
+files:
+  description: The report files written (keys C(junit) and C(markdown)), when asked for.
+  returned: always
+  type: dict
+  sample: {junit: /builds/ofm/validation.xml}
 summary:
   description: The lines as printed in the run's summary, a heading per subsection.
   returned: always

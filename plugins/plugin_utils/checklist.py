@@ -21,7 +21,10 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 import yaml
 
 MAP_PATH = Path(__file__).resolve().parents[2] / "meta" / "checklist.yml"
-STATUSES = ("ok", "failed", "manual")
+# ok / failed / manual for every procedure; the post-rollback validation adds unknown (its source of truth could not answer:
+# never ok, an error in JUnit) and pending (the 2-hour watch is still running: run it again).
+STATUSES = ("ok", "failed", "manual", "unknown", "pending")
+LABELS = {"ok": "ok    ", "failed": "FAILED", "manual": "MANUAL", "unknown": "UNKNOWN", "pending": "PENDING"}
 KINDS = ("automated", "configured", "manual")
 # What every phase role hands back as <role>_phase: the judge reads only these keys.
 RESULT_SHAPE = {
@@ -78,6 +81,16 @@ def failed(evidence: str) -> Verdict:
     return Verdict("failed", evidence)
 
 
+def unknown(evidence: str) -> Verdict:
+    """The line could not be judged: its source of truth did not answer (``evidence`` says which and why)."""
+    return Verdict("unknown", evidence)
+
+
+def pending(evidence: str) -> Verdict:
+    """The line's check is under way and not over yet (``evidence`` says how far it is and when to look again)."""
+    return Verdict("pending", evidence)
+
+
 def manual(instruction: str, evidence: str = "", automate: str = "") -> Verdict:
     """MANUAL with ``instruction`` (empty: the map's own for the line), ``evidence`` (why) and ``automate`` (how to automate it)."""
     return Verdict("manual", evidence, instruction, automate)
@@ -132,7 +145,7 @@ def load(path: Path = MAP_PATH) -> ChecklistMap:
 
 def judge(checklist: ChecklistMap, procedure: str, rules: Mapping[str, Rule], results: Mapping[str, Any],
           only: Optional[Iterable[str]] = None) -> list[dict[str, Any]]:
-    """Every line the procedure prints (or the ``only`` ids), each with status ok / failed / manual, evidence and instruction."""
+    """Every line the procedure prints (or the ``only`` ids), each with its status (see STATUSES), evidence and instruction."""
     wanted = set(only) if only is not None else None
     unknown = (wanted or set()) - {line.id for line in checklist.lines}
     if unknown:
@@ -199,7 +212,7 @@ def render(judged: list[Mapping[str, Any]], width: int = 150) -> list[str]:
             bordering.append(line["title"])
             continue
         flush()
-        label = {"ok": "ok    ", "failed": "FAILED", "manual": "MANUAL"}[line["status"]]
+        label = LABELS[line["status"]]
         detail = line["instruction"] if line["status"] == "manual" else line["evidence"]
         if line["status"] == "manual" and line["evidence"]:
             detail = f"{detail} ({line['evidence']})"
