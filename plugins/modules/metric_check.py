@@ -193,7 +193,7 @@ def main(module_class=AnsibleModule) -> None:
     try:
         metric_check.check_options(module.params)
         prometheus = PrometheusClient.from_params(module.params)
-        module.exit_json(changed=False, **metric_check.run(prometheus, module.params), requests=prometheus.http.requests)
+        module.exit_json(changed=False, **prometheus.http.redact(metric_check.run(prometheus, module.params)), requests=prometheus.http.requests)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), requests=prometheus.http.requests if prometheus else [])
 

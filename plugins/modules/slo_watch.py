@@ -257,7 +257,7 @@ watch:
       description: Time left, as a duration.
       type: str
     progress:
-      description: One line, e.g. C(45m of 2h covered, 1h15m left; worst: p95_latency 0.31 (> 10 breaches)).
+      description: "One line, e.g. C(45m of 2h covered, 1h15m left; worst: p95_latency 0.31 (> 10 breaches))."
       type: str
     slos:
       description: Per SLO and signal, C(samples), C(violating), C(missing), C(expected), C(coverage), C(worst), C(worst_at),
@@ -342,7 +342,7 @@ def main(module_class=AnsibleModule) -> None:
     prometheus: Optional[PrometheusClient] = None
     try:
         prometheus = PrometheusClient.from_params(module.params)
-        module.exit_json(changed=False, **slo_watch.run(prometheus, module.params, check_mode=module.check_mode),
+        module.exit_json(changed=False, **prometheus.http.redact(slo_watch.run(prometheus, module.params, check_mode=module.check_mode)),
                          requests=prometheus.http.requests)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), requests=prometheus.http.requests if prometheus else [])
