@@ -31,7 +31,6 @@ sys.path.insert(0, str(ROOT / ".collections"))
 
 # pylint: disable=wrong-import-position
 from ansible_collections.ofm.rollback.plugins.module_utils import slo_watch  # noqa: E402
-from ansible_collections.ofm.rollback.plugins.module_utils.http import HttpClient  # noqa: E402
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient  # noqa: E402
 
 STEP = 15

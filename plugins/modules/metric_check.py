@@ -12,12 +12,12 @@ version_added: 0.1.0
 description:
   - Runs named checks against Prometheus, one instant query each, or two when the check compares with a baseline, and
     returns each check V(ok), V(failed) or V(unknown) (the result contract of the validation modules).
-  - A check's query returns one series per group (the labels in O(checks[].by)); every group is judged.
-  - With O(checks[].max) or O(checks[].min), every series must stay within the bound.
-  - With a O(checks[].baseline), a group fails when C(current > baseline * max_ratio) and C(current - baseline > min_delta),
+  - A check's query returns one series per group (the labels in C(by)); every group is judged.
+  - With C(max) or C(min), every series must stay within the bound.
+  - With a C(baseline), a group fails when C(current > baseline * max_ratio) and C(current - baseline > min_delta),
     or when C(current < baseline * min_ratio) and C(baseline - current > min_delta). The baseline is the same query evaluated
-    O(checks[].baseline.offset) before now (what the PromQL C(offset) modifier on every selector gives) or at O(checks[].baseline.at).
-  - NaN samples (no traffic on a route) are left out. A query without series gives O(checks[].empty_is).
+    C(baseline.offset) before now (what the PromQL C(offset) modifier on every selector gives) or at C(baseline.at).
+  - NaN samples (no traffic on a route) are left out. A query without series gives C(empty_is).
   - A failed check does not fail the task; RV(status) says V(failed). The task fails on bad input, and when Prometheus cannot
     be asked with O(unavailable_is=fail).
   - The module only reads; it never reports a change.

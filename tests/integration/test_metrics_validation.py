@@ -256,7 +256,7 @@ def test_a_breach_during_the_watch_fails_it_with_the_slo_and_time(healthy, proxy
                    what="the watch running")
         fault_at = time.time()
         run_lab("canary", "bad", "errors")
-        output, _ = process.communicate(timeout=150)
+        output = process.communicate(timeout=150)[0]
     finally:
         run_lab("canary", "good")
         if process.poll() is None:
