@@ -155,7 +155,7 @@ class EndToEndSuite:
             except JunitUnreadable as exc:
                 problem = f"{problem}; {exc}" if problem else str(exc)
         record = self.commands.records[-1]
-        extra = {"totals": totals.as_dict() if totals else None, "failed_cases": totals.failed_cases if totals else [], "rc": rc,
+        extra = {"totals": totals.as_dict() if totals else None, "failed_cases": totals.failed_cases if totals else [], "exit_code": rc,
                  "duration": record.duration, "junit_file": self.settings.junit_file, "command": record.argv,
                  "output_tail": output}
         return checks.result([self._judge(rc, totals, problem)], SUBJECT, extra)
@@ -173,7 +173,7 @@ class EndToEndSuite:
 
     @staticmethod
     def _judge(rc: Optional[int], totals: Optional[Totals], problem: Optional[str]) -> checks.Check:
-        data: dict[str, Any] = {"rc": rc, **(totals.as_dict() if totals else {})}
+        data: dict[str, Any] = {"exit_code": rc, **(totals.as_dict() if totals else {})}
         counts = (f"{totals.tests} test(s), {totals.failures} failure(s), {totals.errors} error(s), {totals.skipped} skipped"
                   if totals else "no JUnit results")
         if totals and totals.failed_cases:
@@ -195,7 +195,7 @@ def _tail(text: str) -> list[str]:
 
 def not_run(reason: str) -> dict[str, Any]:
     return checks.result([checks.unavailable("suite", reason)], SUBJECT,
-                         {"totals": None, "failed_cases": [], "rc": None, "duration": None, "junit_file": None, "command": None,
+                         {"totals": None, "failed_cases": [], "exit_code": None, "duration": None, "junit_file": None, "command": None,
                           "output_tail": []})
 
 

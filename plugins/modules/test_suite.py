@@ -87,7 +87,7 @@ status:
   type: str
   sample: failed
 checks:
-  description: The one check V(suite) with its status, one-line detail and numbers (C(rc) and the totals).
+  description: The one check V(suite) with its status, one-line detail and numbers (C(exit_code) and the totals).
   returned: success
   type: list
   elements: dict
@@ -95,7 +95,7 @@ checks:
     - name: suite
       status: failed
       detail: "5 test(s), 1 failure(s), 0 error(s), 0 skipped; test_critical_paths.test_list_posts: AssertionError: post 101 has no status"
-      data: {rc: 1, tests: 5, failures: 1, errors: 0, skipped: 0}
+      data: {exit_code: 1, tests: 5, failures: 1, errors: 0, skipped: 0}
 failed_checks:
   description: V([suite]) when the suite failed.
   returned: success
@@ -121,8 +121,10 @@ failed_cases:
   type: list
   elements: dict
   sample: [{name: test_critical_paths.test_list_posts, kind: failure, message: "AssertionError: post 101 has no status"}]
-rc:
-  description: The command's exit code; null when it did not run or was killed.
+exit_code:
+  description:
+    - The command's exit code; null when it did not run or was killed.
+    - Not named C(rc), which Ansible would read as the task's own failure when it is not 0.
   returned: success
   type: int
 duration:

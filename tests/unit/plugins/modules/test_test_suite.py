@@ -42,7 +42,7 @@ class TestModule:
         failed, result, _ = run_module(test_suite, {"command": writer(junit, PASSING), "junit_file": str(junit),
                                                     "environment": {"E2E_TOKEN": SECRET}})
         assert not failed and result["changed"] is False and result["status"] == "ok", result["msg"]
-        assert result["totals"] == {"tests": 2, "failures": 0, "errors": 0, "skipped": 1} and result["rc"] == 0
+        assert result["totals"] == {"tests": 2, "failures": 0, "errors": 0, "skipped": 1} and result["exit_code"] == 0
         assert any("token is" in line for line in result["output_tail"]) and SECRET not in json.dumps(result)
 
     def test_failed_and_errored_cases_fail_the_check_with_their_messages(self, tmp_path):
@@ -52,7 +52,7 @@ class TestModule:
         assert result["failed_cases"] == [
             {"name": "e2e.paths.test_posts", "kind": "failure", "message": "AssertionError: post 101 has no status"},
             {"name": "test_publish", "kind": "error", "message": "ConnectionRefusedError: [Errno 111]"}]
-        assert result["totals"] == {"tests": 3, "failures": 1, "errors": 1, "skipped": 0} and result["rc"] == 1
+        assert result["totals"] == {"tests": 3, "failures": 1, "errors": 1, "skipped": 0} and result["exit_code"] == 1
         assert "e2e.paths.test_posts: AssertionError: post 101 has no status" in by_check(result)["detail"]
 
     def test_a_non_zero_exit_fails_even_when_every_case_passed(self, tmp_path):
@@ -89,7 +89,7 @@ def test_a_suite_that_outlives_its_timeout_is_killed_with_its_children(tmp_path)
     failed, result, _ = run_module(test_suite, {"command": [sys.executable, "-c", script], "junit_file": str(tmp_path / "e2e.xml"),
                                                 "timeout": "2s"})
     assert not failed and result["status"] == "failed" and time.monotonic() - started < 30
-    assert by_check(result)["detail"].startswith("the suite did not finish within 2s and was killed") and result["rc"] is None
+    assert by_check(result)["detail"].startswith("the suite did not finish within 2s and was killed") and result["exit_code"] is None
     child = int(pid_file.read_text())
     deadline = time.monotonic() + 5
     while running(child) and time.monotonic() < deadline:
