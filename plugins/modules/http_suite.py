@@ -73,10 +73,10 @@ options:
 attributes:
   check_mode:
     support: partial
-    details: In check mode only GET, HEAD and OPTIONS cases are sent; the others are V(unknown) with "not sent in check mode".
+    description: In check mode only GET, HEAD and OPTIONS cases are sent; the others are V(unknown) with "not sent in check mode".
   diff_mode:
     support: none
-    details: Nothing is changed, so there is no difference to show.
+    description: Nothing is changed, so there is no difference to show.
 notes:
   - The suite file the lab uses, C(lab/e2e/critical-path.yml) in the collection's repository, is an example of the format.
 """

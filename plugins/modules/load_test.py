@@ -112,10 +112,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: In check mode no load is sent; the options are checked and both checks are V(unknown) with "check mode, no load sent".
+    description: In check mode no load is sent; the options are checked and both checks are V(unknown) with "check mode, no load sent".
   diff_mode:
     support: none
-    details: Nothing is changed, so there is no difference to show.
+    description: Nothing is changed, so there is no difference to show.
 notes:
   - Locust counts a request as failed on a connection error, a timeout, or (built-in locustfile) an unexpected status.
   - The percentiles are Locust's, which rounds response times above 100 ms to two significant digits.

@@ -55,10 +55,10 @@ options:
 attributes:
   check_mode:
     support: full
-    details: In check mode the suite does not run; the options are checked and the check V(suite) is V(unknown).
+    description: In check mode the suite does not run; the options are checked and the check V(suite) is V(unknown).
   diff_mode:
     support: none
-    details: Nothing is changed by the module itself, so there is no difference to show.
+    description: Nothing is changed by the module itself, so there is no difference to show.
 notes:
   - The lab's suite is C(lab/e2e/test_critical_paths.py) in the collection's repository, run with pytest and C(--junitxml).
 """

@@ -98,6 +98,21 @@ def _run_in_process(module: Any, args: dict[str, Any], check_mode: bool) -> tupl
     return failed, result, warnings
 
 
+def exits_within(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` has exited (is gone or a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 class FakeClock:
     """A monotonic clock that moves only when something sleeps; remembers each sleep."""
 

@@ -93,7 +93,7 @@ class TestModule:
     """main() as a module process runs it and in process as the action plugin does (fixture module_runner)."""
 
     def test_the_lab_suite_file_passes_on_a_healthy_api(self, api):
-        failed, result, _ = run_module(http_suite, {"base_url": api.url, "suite_file": str(SUITE_FILE)})
+        failed, result, _warnings = run_module(http_suite, {"base_url": api.url, "suite_file": str(SUITE_FILE)})
         assert not failed and result["changed"] is False
         assert result["status"] == "ok", result["msg"]
         assert [case["name"] for case in result["cases"]] == ["health", "list posts", "publish a post"]
@@ -104,7 +104,7 @@ class TestModule:
 
     def test_a_broken_body_fails_exactly_the_assertion_case(self, api):
         api.broken = True
-        failed, result, _ = run_module(http_suite, {"base_url": api.url, "suite_file": str(SUITE_FILE)})
+        failed, result, _warnings = run_module(http_suite, {"base_url": api.url, "suite_file": str(SUITE_FILE)})
         assert not failed and result["status"] == "failed"
         assert result["failed_checks"] == ["list posts"] and result["unknown_checks"] == []
         detail = by_name(result)["list posts"]["detail"]
@@ -120,7 +120,7 @@ class TestModule:
             {"name": "text", "url": "/text", "assert": [{"path": "$.ok", "op": "exists"}]},
             {"name": "absolute", "url": api.url + "/health", "status": "200"},
         ]
-        failed, result, _ = run_module(http_suite, {"base_url": api.url, "suite": suite})
+        failed, result, _warnings = run_module(http_suite, {"base_url": api.url, "suite": suite})
         checks = by_name(result)
         assert not failed and result["failed_checks"] == ["refused publish", "slow", "text"]
         assert ", expected 200" in checks["refused publish"]["detail"] and checks["refused publish"]["data"]["status"] == 400
@@ -130,14 +130,14 @@ class TestModule:
         assert checks["absolute"]["status"] == "ok"
 
     def test_check_mode_sends_only_safe_methods(self, api):
-        failed, result, _ = run_module(http_suite, {"base_url": api.url, "suite_file": str(SUITE_FILE)}, check_mode=True)
+        failed, result, _warnings = run_module(http_suite, {"base_url": api.url, "suite_file": str(SUITE_FILE)}, check_mode=True)
         assert not failed and result["status"] == "unknown" and result["unknown_checks"] == ["publish a post"]
         assert by_name(result)["publish a post"]["detail"] == "POST not sent in check mode"
         assert [r.method for r in api.received] == ["GET", "GET"]
 
     def test_secret_headers_are_sent_and_never_shown(self, api):
         suite = [{"name": "echo", "url": "/echo", "assert": [{"path": "$.headers.Authorization", "op": "equals", "value": "something else"}]}]
-        failed, result, _ = run_module(http_suite, {"base_url": api.url, "suite": suite, "secret_headers": {"Authorization": SECRET},
+        failed, result, _warnings = run_module(http_suite, {"base_url": api.url, "suite": suite, "secret_headers": {"Authorization": SECRET},
                                                     "headers": {"X-Team": "sre"}})
         assert not failed and result["status"] == "failed"
         assert api.received[0].headers["Authorization"] == SECRET and api.received[0].headers["X-Team"] == "sre"
@@ -146,17 +146,17 @@ class TestModule:
     def test_a_refused_service_is_unknown_and_later_cases_are_not_sent(self):
         base = f"http://127.0.0.1:{free_port()}"
         args = {"base_url": base, "suite_file": str(SUITE_FILE), "retries": 0, "unavailable_is": "unknown"}
-        failed, result, _ = run_module(http_suite, args)
+        failed, result, _warnings = run_module(http_suite, args)
         assert not failed and result["status"] == "unknown" and result["unknown_checks"] == ["health", "list posts", "publish a post"]
         assert "could not connect" in by_name(result)["health"]["detail"]
         assert by_name(result)["list posts"]["detail"] == f"not sent: {base} did not answer case 'health'"
-        failed, result, _ = run_module(http_suite, {**args, "unavailable_is": "fail"})
+        failed, result, _warnings = run_module(http_suite, {**args, "unavailable_is": "fail"})
         assert failed and result["error"]["type"] == "UnavailableError" and "could not connect" in result["msg"]
 
     def test_a_service_that_never_answers_is_unknown(self, silent_port):
         args = {"base_url": f"http://127.0.0.1:{silent_port}", "suite_file": str(SUITE_FILE), "timeout": 0.5, "retries": 0,
                 "unavailable_is": "unknown"}
-        failed, result, _ = run_module(http_suite, args)
+        failed, result, _warnings = run_module(http_suite, args)
         assert not failed and result["status"] == "unknown" and len(result["unknown_checks"]) == 3
         assert "no response within the read timeout" in by_name(result)["health"]["detail"]
 
@@ -180,7 +180,7 @@ class TestModule:
     ({"suite_file": "/nonexistent/suite.yml"}, "suite_file", "readable YAML"),
 ])
 def test_bad_input_names_the_option_before_anything_is_sent(api, args, option, words):
-    failed, result, _ = run_module(http_suite, {"base_url": api.url, **args})
+    failed, result, _warnings = run_module(http_suite, {"base_url": api.url, **args})
     assert failed and result["error"]["option"] == option and words in result["msg"]
     assert api.received == []
 
@@ -188,7 +188,7 @@ def test_bad_input_names_the_option_before_anything_is_sent(api, args, option, w
 def test_a_suite_file_without_cases_is_refused(tmp_path):
     path = tmp_path / "suite.yml"
     path.write_text(yaml.safe_dump({"tests": []}))
-    failed, result, _ = run_module(http_suite, {"base_url": "http://127.0.0.1:9", "suite_file": str(path)})
+    failed, result, _warnings = run_module(http_suite, {"base_url": "http://127.0.0.1:9", "suite_file": str(path)})
     assert failed and result["error"]["option"] == "suite_file" and "no top-level key 'cases'" in result["msg"]
 
 

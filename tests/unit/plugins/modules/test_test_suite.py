@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from unithelpers import documented_options, mismatches, run_module
+from unithelpers import documented_options, exits_within, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.modules import test_suite
 
@@ -39,7 +39,7 @@ class TestModule:
 
     def test_a_passing_suite_is_ok_and_environment_values_are_hidden(self, tmp_path):
         junit = tmp_path / "e2e.xml"
-        failed, result, _ = run_module(test_suite, {"command": writer(junit, PASSING), "junit_file": str(junit),
+        failed, result, _warnings = run_module(test_suite, {"command": writer(junit, PASSING), "junit_file": str(junit),
                                                     "environment": {"E2E_TOKEN": SECRET}})
         assert not failed and result["changed"] is False and result["status"] == "ok", result["msg"]
         assert result["totals"] == {"tests": 2, "failures": 0, "errors": 0, "skipped": 1} and result["exit_code"] == 0
@@ -47,7 +47,7 @@ class TestModule:
 
     def test_failed_and_errored_cases_fail_the_check_with_their_messages(self, tmp_path):
         junit = tmp_path / "e2e.xml"
-        failed, result, _ = run_module(test_suite, {"command": writer(junit, FAILING, rc=1), "junit_file": str(junit)})
+        failed, result, _warnings = run_module(test_suite, {"command": writer(junit, FAILING, rc=1), "junit_file": str(junit)})
         assert not failed and result["status"] == "failed" and result["failed_checks"] == ["suite"]
         assert result["failed_cases"] == [
             {"name": "e2e.paths.test_posts", "kind": "failure", "message": "AssertionError: post 101 has no status"},
@@ -57,27 +57,27 @@ class TestModule:
 
     def test_a_non_zero_exit_fails_even_when_every_case_passed(self, tmp_path):
         junit = tmp_path / "e2e.xml"
-        failed, result, _ = run_module(test_suite, {"command": writer(junit, PASSING, rc=3), "junit_file": "e2e.xml", "chdir": str(tmp_path)})
+        failed, result, _warnings = run_module(test_suite, {"command": writer(junit, PASSING, rc=3), "junit_file": "e2e.xml", "chdir": str(tmp_path)})
         assert not failed and result["status"] == "failed" and by_check(result)["detail"].startswith("the command exited 3")
         assert result["junit_file"] == str(junit)
 
     def test_a_missing_stale_or_foreign_junit_file_fails(self, tmp_path):
         junit = tmp_path / "e2e.xml"
         silent = [sys.executable, "-c", "print('no report')"]
-        failed, result, _ = run_module(test_suite, {"command": silent, "junit_file": str(junit)})
+        failed, result, _warnings = run_module(test_suite, {"command": silent, "junit_file": str(junit)})
         assert not failed and result["status"] == "failed" and "was not written" in by_check(result)["detail"]
         junit.write_text(PASSING)
         os.utime(junit, (time.time() - 60, time.time() - 60))
-        failed, result, _ = run_module(test_suite, {"command": silent, "junit_file": str(junit)})
+        failed, result, _warnings = run_module(test_suite, {"command": silent, "junit_file": str(junit)})
         assert not failed and result["status"] == "failed" and "not rewritten by this run" in by_check(result)["detail"]
-        failed, result, _ = run_module(test_suite, {"command": writer(junit, "<html><body/></html>"), "junit_file": str(junit)})
+        failed, result, _warnings = run_module(test_suite, {"command": writer(junit, "<html><body/></html>"), "junit_file": str(junit)})
         assert not failed and result["status"] == "failed" and "is not JUnit XML" in by_check(result)["detail"]
-        failed, result, _ = run_module(test_suite, {"command": writer(junit, "<testsuites/>"), "junit_file": str(junit)})
+        failed, result, _warnings = run_module(test_suite, {"command": writer(junit, "<testsuites/>"), "junit_file": str(junit)})
         assert not failed and result["status"] == "failed" and by_check(result)["detail"] == "the JUnit file holds no test case"
 
     def test_check_mode_does_not_run(self, tmp_path):
         marker = tmp_path / "ran"
-        failed, result, _ = run_module(test_suite, {"command": [sys.executable, "-c", f"open({str(marker)!r}, 'w')"],
+        failed, result, _warnings = run_module(test_suite, {"command": [sys.executable, "-c", f"open({str(marker)!r}, 'w')"],
                                                     "junit_file": str(tmp_path / "e2e.xml")}, check_mode=True)
         assert not failed and result["status"] == "unknown" and not marker.exists()
 
@@ -86,23 +86,11 @@ def test_a_suite_that_outlives_its_timeout_is_killed_with_its_children(tmp_path)
     pid_file = tmp_path / "child.pid"
     script = f"import subprocess, time; open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '300']).pid)); time.sleep(300)"
     started = time.monotonic()
-    failed, result, _ = run_module(test_suite, {"command": [sys.executable, "-c", script], "junit_file": str(tmp_path / "e2e.xml"),
+    failed, result, _warnings = run_module(test_suite, {"command": [sys.executable, "-c", script], "junit_file": str(tmp_path / "e2e.xml"),
                                                 "timeout": "2s"})
     assert not failed and result["status"] == "failed" and time.monotonic() - started < 30
     assert by_check(result)["detail"].startswith("the suite did not finish within 2s and was killed") and result["exit_code"] is None
-    child = int(pid_file.read_text())
-    deadline = time.monotonic() + 5
-    while running(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert not running(child)
-
-
-def running(pid: int) -> bool:
-    """Whether ``pid`` is a process that has not exited (a zombie has)."""
-    try:
-        return Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").split(")")[-1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
+    assert exits_within(int(pid_file.read_text()), 5)
 
 
 @pytest.mark.parametrize(("args", "option"), [
@@ -113,7 +101,7 @@ def running(pid: int) -> bool:
     ({"environment": {"A=B": "x"}}, "environment"),
 ])
 def test_bad_input_names_the_option(tmp_path, args, option):
-    failed, result, _ = run_module(test_suite, {"command": [sys.executable, "-c", "pass"], "junit_file": str(tmp_path / "e.xml"), **args})
+    failed, result, _warnings = run_module(test_suite, {"command": [sys.executable, "-c", "pass"], "junit_file": str(tmp_path / "e.xml"), **args})
     assert failed and result["error"]["option"] == option, result["msg"]
 
 
