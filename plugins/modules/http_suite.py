@@ -73,7 +73,8 @@ options:
 attributes:
   check_mode:
     support: partial
-    description: In check mode only GET, HEAD and OPTIONS cases are sent; the others are V(unknown) with "not sent in check mode".
+    description: Check mode sends only the cases that cannot change anything.
+    details: In check mode only GET, HEAD and OPTIONS cases are sent; the others are V(unknown) with "not sent in check mode".
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.

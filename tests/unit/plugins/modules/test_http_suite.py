@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import json
-import socket
-import threading
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 import yaml
-from unithelpers import FakeService, Received, Reply, documented_options, free_port, mismatches, run_module
+from unithelpers import FakeService, Received, Reply, documented_options, free_port, mismatches, run_module, silent_port
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client
 from ansible_collections.ofm.rollback.plugins.module_utils.http_suite import parse_case
@@ -59,29 +57,8 @@ def fixture_api() -> Iterator[FakeApi]:
 
 @pytest.fixture(name="silent_port")
 def fixture_silent_port() -> Iterator[int]:
-    """A port that accepts connections and never answers."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    accepted: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        listener.settimeout(0.1)
-        while not stop.is_set():
-            try:
-                accepted.append(listener.accept()[0])
-            except OSError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    yield listener.getsockname()[1]
-    stop.set()
-    thread.join()
-    for connection in accepted:
-        connection.close()
-    listener.close()
+    with silent_port() as port:
+        yield port
 
 
 def by_name(result: dict) -> dict[str, dict]:
@@ -138,7 +115,7 @@ class TestModule:
     def test_secret_headers_are_sent_and_never_shown(self, api):
         suite = [{"name": "echo", "url": "/echo", "assert": [{"path": "$.headers.Authorization", "op": "equals", "value": "something else"}]}]
         failed, result, _warnings = run_module(http_suite, {"base_url": api.url, "suite": suite, "secret_headers": {"Authorization": SECRET},
-                                                    "headers": {"X-Team": "sre"}})
+                                               "headers": {"X-Team": "sre"}})
         assert not failed and result["status"] == "failed"
         assert api.received[0].headers["Authorization"] == SECRET and api.received[0].headers["X-Team"] == "sre"
         assert "smoke-SECRET-7f3a" not in json.dumps(result)

@@ -8,7 +8,7 @@ import time
 from typing import Iterator
 
 import pytest
-from unithelpers import FakeService, Received, Reply, documented_options, exits_within, free_port, mismatches, run_module
+from unithelpers import FakeService, Received, Reply, documented_options, exits_within, free_port, mismatches, run_module, silent_port
 
 from ansible_collections.ofm.rollback.plugins.module_utils.load_test import read_stats
 from ansible_collections.ofm.rollback.plugins.modules import load_test
@@ -78,6 +78,13 @@ def test_a_refused_service_is_unknown_or_fails_the_task():
     assert result["command"] is None
     failed, result, _warnings = run_module(load_test, {**args, "unavailable_is": "fail"})
     assert failed and result["error"]["type"] == "UnavailableError"
+
+
+def test_a_service_that_never_answers_is_unknown():
+    with silent_port() as port:
+        failed, result, _warnings = run_module(load_test, short_run(f"http://127.0.0.1:{port}", unavailable_is="unknown"))
+    assert not failed and result["status"] == "unknown", result["msg"]
+    assert "no request to" in result["checks"][0]["detail"] and result["stats"]["requests"] == 0
 
 
 def test_locust_is_killed_with_what_it_started_when_timeout_passes(tmp_path):

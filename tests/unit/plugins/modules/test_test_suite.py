@@ -40,7 +40,7 @@ class TestModule:
     def test_a_passing_suite_is_ok_and_environment_values_are_hidden(self, tmp_path):
         junit = tmp_path / "e2e.xml"
         failed, result, _warnings = run_module(test_suite, {"command": writer(junit, PASSING), "junit_file": str(junit),
-                                                    "environment": {"E2E_TOKEN": SECRET}})
+                                               "environment": {"E2E_TOKEN": SECRET}})
         assert not failed and result["changed"] is False and result["status"] == "ok", result["msg"]
         assert result["totals"] == {"tests": 2, "failures": 0, "errors": 0, "skipped": 1} and result["exit_code"] == 0
         assert any("token is" in line for line in result["output_tail"]) and SECRET not in json.dumps(result)
@@ -78,7 +78,7 @@ class TestModule:
     def test_check_mode_does_not_run(self, tmp_path):
         marker = tmp_path / "ran"
         failed, result, _warnings = run_module(test_suite, {"command": [sys.executable, "-c", f"open({str(marker)!r}, 'w')"],
-                                                    "junit_file": str(tmp_path / "e2e.xml")}, check_mode=True)
+                                               "junit_file": str(tmp_path / "e2e.xml")}, check_mode=True)
         assert not failed and result["status"] == "unknown" and not marker.exists()
 
 
@@ -87,7 +87,7 @@ def test_a_suite_that_outlives_its_timeout_is_killed_with_its_children(tmp_path)
     script = f"import subprocess, time; open({str(pid_file)!r}, 'w').write(str(subprocess.Popen(['sleep', '300']).pid)); time.sleep(300)"
     started = time.monotonic()
     failed, result, _warnings = run_module(test_suite, {"command": [sys.executable, "-c", script], "junit_file": str(tmp_path / "e2e.xml"),
-                                                "timeout": "2s"})
+                                           "timeout": "2s"})
     assert not failed and result["status"] == "failed" and time.monotonic() - started < 30
     assert by_check(result)["detail"].startswith("the suite did not finish within 2s and was killed") and result["exit_code"] is None
     assert exits_within(int(pid_file.read_text()), 5)
