@@ -26,7 +26,7 @@ from lab.components.base import http_json
 from lab.components.haproxy import weights
 from lab.config import HOST, REPO_ROOT, LabConfig, load_config
 
-FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue")
+FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue", "content")
 # The components holding the OFM API's configuration (`lab config`).
 CONFIG_COMPONENTS = ("kube-apiserver", "redis", "postgres", "unleash")
 

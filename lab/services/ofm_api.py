@@ -9,7 +9,8 @@ exposes Prometheus metrics under the production names. Fault modes, switched at 
 - ``webhooks``: webhook signatures are checked against a rotated secret (webhook verification);
 - ``db``: DB connection attempts fail with ``--db-failure-ratio`` and are retried (DB failures);
 - ``publish``: publish jobs fail with ``--publish-failure-ratio`` (publish success rate);
-- ``queue``: the publish worker stops draining (``temporal_task_queue_backlog``).
+- ``queue``: the publish worker stops draining (``temporal_task_queue_backlog``);
+- ``content``: GET /api/posts still answers 200 in time, but its posts lack ``status`` (the failing smoke test: no SLI moves).
 
 Feature flags (``--redis-port`` and ``--kube-url``): read as the real application reads them, from Redis
 ``feature_flags:<name>`` and on a miss from ``FEATURE_FLAGS`` of the version's own Deployment (lab/services/flag_reader.py),
@@ -44,7 +45,7 @@ from lab.services.flag_reader import DeploymentFlags, FlagReader, RedisFlagCache
 from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
 
 SERVICE_NAME = "ofm-social-os-api"
-FAULTS = ("db", "errors", "publish", "queue", "slow", "webhooks")
+FAULTS = ("content", "db", "errors", "publish", "queue", "slow", "webhooks")
 PLATFORMS = ("instagram", "reddit", "tiktok", "x")
 VERSION_NAMES = ("stable", "canary")
 # The Deployment each version reads its flags from, and the versions whose build has the new publish pipeline.
@@ -367,6 +368,8 @@ def build_router(api: OfmApi) -> Router:
 
     def list_posts(_request: Request) -> Response:
         api.begin_api_request()
+        if api.has_fault("content"):
+            return Response(200, [{key: value for key, value in post.items() if key != "status"} for post in FAKE_POSTS])
         return Response(200, list(FAKE_POSTS))
 
     def publish_post(request: Request) -> Response:

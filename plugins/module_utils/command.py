@@ -12,13 +12,16 @@ setpriv prefix), records each command line with its secrets removed, and turns w
 - it exits non-zero: ``CommandFailed`` with its exit code and the end of its stderr, redacted; a client that knows its
   program's messages turns them into a more precise error with ``failure``.
 
-``run_process`` is the only function that starts a process; a client takes a ``Runner`` so that unit tests inject a fake.
+``run_process`` and ``run_process_group`` are the only functions that start a process; a client takes a ``Runner`` so that unit
+tests inject a fake. ``run_process_group`` is for programs that start programs of their own (a test runner, Locust): on timeout
+it kills the whole process group, so nothing the program started outlives the bound.
 """
 
 from __future__ import annotations
 
 import os
 import pwd
+import signal
 import subprocess
 import time
 from dataclasses import dataclass
@@ -41,6 +44,28 @@ def run_process(argv: Sequence[str], timeout: float, env: Optional[Mapping[str, 
                 cwd: Optional[str] = None) -> "subprocess.CompletedProcess[str]":
     return subprocess.run(list(argv), capture_output=True, text=True, timeout=timeout, check=False, env=env, cwd=cwd,
                           stdin=subprocess.DEVNULL)
+
+
+def run_process_group(argv: Sequence[str], timeout: float, env: Optional[Mapping[str, str]] = None,
+                      cwd: Optional[str] = None) -> "subprocess.CompletedProcess[str]":
+    """``run_process`` in a new session; on timeout every process of that session's group is killed, then TimeoutExpired."""
+    with subprocess.Popen(list(argv), stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=env,
+                          cwd=cwd, start_new_session=True) as process:
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            _kill_group(process.pid)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(list(argv), process.returncode, stdout, stderr)
+
+
+def _kill_group(pgid: int) -> None:
+    """SIGKILL to the process group ``pgid`` of a program still running (its leader not yet reaped, so the id is still its)."""
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 @dataclass(frozen=True)

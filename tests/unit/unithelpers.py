@@ -98,6 +98,50 @@ def _run_in_process(module: Any, args: dict[str, Any], check_mode: bool) -> tupl
     return failed, result, warnings
 
 
+@contextlib.contextmanager
+def silent_port() -> Iterator[int]:
+    """A local port that accepts connections and never answers (a hung service)."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    listener.settimeout(0.1)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                accepted.append(listener.accept()[0])
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for connection in accepted:
+            connection.close()
+        listener.close()
+
+
+def exits_within(pid: int, timeout: float) -> bool:
+    """Whether process ``pid`` has exited (is gone or a zombie) within ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[-1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.05)
+
+
 class FakeClock:
     """A monotonic clock that moves only when something sleeps; remembers each sleep."""
 

@@ -121,8 +121,22 @@ def test_each_fault_moves_only_its_own_sli(fault: str) -> None:
     assert {name: value for name, value in damage.items() if name != moved} == {name: 0 for name in damage if name != moved}
 
 
+# Faults that move no SLI at all: what they break is seen elsewhere (the body of an answer).
+NO_SLI_FAULTS = ("content",)
+
+
 def test_fault_table_covers_every_fault() -> None:
-    assert sorted(FAULT_TO_SLI) == sorted(FAULTS)
+    assert sorted([*FAULT_TO_SLI, *NO_SLI_FAULTS]) == sorted(FAULTS)
+
+
+def test_content_fault_breaks_only_the_posts_body_and_moves_no_sli() -> None:
+    api, clock = make_api("content")
+    send_standard_traffic(api, clock)
+    assert sli_damage(api) == {"latency": 0, "errors": 0, "webhooks": 0, "db": 0, "publish": 0, "queue": 0}
+    posts = call(api, clock, "GET", "/api/posts")
+    assert posts.status == 200 and len(posts.body) == 4 and all("status" not in post and post["id"] for post in posts.body)
+    api.replace_faults([])
+    assert all("status" in post for post in call(api, clock, "GET", "/api/posts").body)
 
 
 def test_db_fault_retries_so_requests_still_succeed() -> None:
