@@ -34,6 +34,7 @@ PHASES = {
     "watch": "success", "success_metrics": "success", "success_alerts": "success", "status_page": "success", "record": "success",
 }
 CHECK_MODE_SKIPS = frozenset({"e2e", "load"})
+CHECK_MODE_WORDS = "check mode"
 
 
 def _phase(results: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -59,8 +60,11 @@ def _skip_reason(results: Mapping[str, Any], key: str) -> str:
     return entry.get("reason") or entry.get("skip_reason") or "not run"
 
 
-def from_checks(entry: Mapping[str, Any], names: Optional[Iterable[str]] = None, what: str = "") -> Verdict:
-    """The verdict of a module that returns the check contract, on all its checks or the ``names`` ones."""
+def from_checks(entry: Mapping[str, Any], names: Optional[Iterable[str]] = None, what: str = "", check_mode: bool = False) -> Verdict:
+    """The verdict of a module that returns the check contract, on all its checks or the ``names`` ones.
+
+    In check mode, a check its module did not send (an HTTP case that writes, a suite, a load test) counts for nothing: the
+    others decide, and none left is MANUAL."""
     if "checks" not in entry:
         return unknown(f"{what or 'the check'} did not run: {entry.get('msg') or 'no result'}")
     wanted = list(names) if names is not None else None
@@ -68,6 +72,11 @@ def from_checks(entry: Mapping[str, Any], names: Optional[Iterable[str]] = None,
     missing = sorted(set(wanted or ()) - {check.get("name") for check in checks})
     if missing:
         return unknown(f"no result for {', '.join(missing)}")
+    if check_mode:
+        not_sent = [check for check in checks if check.get("status") == "unknown" and CHECK_MODE_WORDS in (check.get("detail") or "")]
+        checks = [check for check in checks if check not in not_sent]
+        if not checks and not_sent:
+            return manual("", f"check mode: {len(not_sent)} check(s) not run")
     bad = [check for check in checks if check.get("status") != "ok"]
     text = "; ".join(f"{check['name']}: {check.get('detail') or check.get('status')}" for check in (bad or checks))
     if any(check.get("status") == "failed" for check in checks):
@@ -87,7 +96,7 @@ def module_rule(key: str, names: Optional[Iterable[str]] = None, automate: str =
             return manual("", f"not checked: {_skip_reason(results, key)}", automate)
         if key in CHECK_MODE_SKIPS and results.get("check_mode"):
             return manual("", "check mode: the suite was not run", automate)
-        return from_checks(entry, names)
+        return from_checks(entry, names, check_mode=bool(results.get("check_mode")))
     return rule
 
 

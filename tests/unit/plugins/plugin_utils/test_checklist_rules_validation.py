@@ -144,3 +144,11 @@ def test_the_junit_file_has_one_case_per_line_and_the_markdown_lists_what_is_not
     text = (tmp_path / "v.md").read_text()
     assert "| Application Logs | **FAILED** | signatures: new: TypeError <x> |" in text
     assert "| Error Monitoring | **UNKNOWN** |" in text and "Queue Processing" in text.split("Passed:")[1]
+
+
+def test_check_mode_judges_the_cases_it_sent_and_only_those():
+    smoke = checks(("GET /api/posts", "ok", "200 in 30 ms"), ("POST /api/posts/publish", "unknown", "POST not sent in check mode"))
+    _judged, lines = judge(check_mode=True, smoke=smoke)
+    assert lines["post-immediate.integration-tests"]["status"] == "ok"
+    _judged, lines = judge(smoke=smoke)
+    assert lines["post-immediate.integration-tests"]["status"] == "unknown", "outside check mode an unsent case is never ok"
