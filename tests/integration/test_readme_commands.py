@@ -31,6 +31,7 @@ NOT_PROCEDURES = {
 def procedure_of(block: str) -> str:
     for name, fqcn in (("emergency-rollback.yml", "ofm.rollback.emergency_rollback"), ("planned-rollback.yml", "ofm.rollback.planned_rollback"),
                        ("config-rollback.yml", "ofm.rollback.config_rollback"), ("external-rollback.yml", "ofm.rollback.external_rollback"),
+                       ("post-rollback-validation.yml", "ofm.rollback.post_rollback_validation"),
                        ("dr-restore-sandbox.sh", "dr-restore-sandbox.sh")):
         if name in block or fqcn in block:
             return name
@@ -52,7 +53,8 @@ def procedures() -> list:
 
 def test_the_readme_has_a_command_for_each_procedure():
     names = [procedure_of(param.values[0]) for param in procedures()]
-    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "config-rollback.yml", "external-rollback.yml", "dr-restore-sandbox.sh"}, names
+    assert set(names) == {"emergency-rollback.yml", "planned-rollback.yml", "config-rollback.yml", "external-rollback.yml",
+                          "post-rollback-validation.yml", "dr-restore-sandbox.sh"}, names
 
 
 @pytest.mark.parametrize("block", procedures())
@@ -89,6 +91,10 @@ def test_a_readme_command_runs_as_written_on_the_lab(lab, block, tmp_path):
         assert "[ok    ] ./dr-restore-sandbox.sh: restored to " in summary
     if "config-rollback.yml" in block:
         assert "[ok    ] Configuration Management: snapshot cfg-" in summary and "[ok    ] Feature Flags:" in summary
+    if "post-rollback-validation.yml" in block:
+        for title in ("SLO Compliance", "Error Monitoring", "Application Logs", "Database Performance", "Queue Processing", "Integration Tests",
+                      "End-to-End Tests", "Load Testing", "Business Metrics", "Monitoring Systems"):
+            assert f"[ok    ] {title}:" in summary, title
     if "external-rollback.yml" in block:
         for title in ("DNS Records", "Load Balancer", "SSL Certificates", "CDN Configuration", "Webhook Endpoints", "Platform Permissions"):
             assert f"[ok    ] {title}:" in summary, title
