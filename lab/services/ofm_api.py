@@ -331,7 +331,7 @@ class OfmApi:
             self._sleep(self.settings.slow_seconds)
         if self._chance("signature", self.settings.signature_ratio):
             # The message's details from the module's random, not the seeded fault draws (which stay as without the log).
-            self.app_log.note_error(f"CdnSigningError: signing key k-{random.getrandbits(32):08x} rejected for media "
+            self.app_log.note_error(f"CdnSigningError: signing key kid-{random.randint(1000, 9999)} rejected for media "
                                     f"{random.randint(1000, 99999)} (request {uuid.uuid4()})")
         if self._chance("errors", self.settings.error_ratio):
             self.app_log.note_error(f"UpstreamError: post store at 10.0.3.{random.randint(2, 250)}:5432 answered "

@@ -394,7 +394,7 @@ def test_signature_fault_logs_a_new_error_and_changes_no_status_latency_or_metri
     assert "ERROR" not in (tmp_path / "healthy.log").read_text()
     errors = [line["rest"] for line in log_lines(tmp_path / "faulty.log") if line["level"] == "ERROR"]
     assert 5 <= len(errors) <= 35  # a share of the 70 /api/* requests
-    assert all("status=20" in rest and 'error="CdnSigningError: signing key k-' in rest for rest in errors)
+    assert all("status=20" in rest and 'error="CdnSigningError: signing key kid-' in rest for rest in errors)
     requests = [line for line in log_lines(tmp_path / "faulty.log") if "request completed" in line["rest"]]
     assert len(requests) == len(log_lines(tmp_path / "healthy.log"))
 
