@@ -52,7 +52,7 @@ _PLACEHOLDERS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"\b\d{1,2}:\d{2}:\d{2}(?:[.,]\d+)?\b"), "<time>"),
     (re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"), "<email>"),
     (re.compile(r"\b(?:\d{1,3}\.){3}\d{1,3}(?::\d+)?\b"), "<ip>"),
-    (re.compile(r"\[?\b(?:[0-9a-f]{1,4}:){2,7}[0-9a-f]{1,4}\b\]?(?::\d+)?", re.IGNORECASE), "<ip>"),
+    (re.compile(r"\[?(?<![\w:])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{1,4}\b\]?(?::\d+)?", re.IGNORECASE), "<ip>"),
     (re.compile(r"'[^']*'|\"[^\"]*\"|`[^`]*`"), "<str>"),
     (re.compile(r"\b0x[0-9a-f]+\b", re.IGNORECASE), "<hex>"),
     (re.compile(r"(?<![A-Za-z])(?=[0-9a-f]*[0-9])(?=[0-9a-f]*[a-f])[0-9a-f]{6,}\b", re.IGNORECASE), "<hex>"),
@@ -154,10 +154,15 @@ def parse_line(raw: str, zone: Any = timezone.utc) -> Optional[LogLine]:
         if isinstance(data, dict):
             message = _error_text(_first(data, _ERROR_KEYS)) or str(_first(data, _MESSAGE_KEYS) or "")
             return LogLine(parse_time(_first(data, _TIME_KEYS), zone), level_name(_first(data, _LEVEL_KEYS)), message, raw)
-    parts = text.split(None, 2)
+    parts = text.split(None, 3)
     if len(parts) < 2:
         return None
-    moment = parse_time(parts[0], zone)
+    moment = parse_time(" ".join(parts[:2]), zone) if len(parts) > 2 else None
+    if moment is not None:  # "<date> <time> <LEVEL> ..."
+        parts = parts[1:]
+    else:
+        moment = parse_time(parts[0], zone)
+        parts = text.split(None, 2)
     if moment is None:
         return None
     level = level_name(parts[1].strip("[]:"))
@@ -296,7 +301,7 @@ class Options:
         since = instant(params["since"], "since") if params.get("since") not in (None, "") else None
         until = instant(params["baseline_until"], "baseline_until") if params.get("baseline_until") not in (None, "") else None
         return cls(lines=lines, since=since, baseline_until=until, window=parse_duration(params.get("window") or "10m", "window"),
-                   levels=checked_levels(params.get("levels") or ["error", "fatal"]), ignore=checked_ignore(params.get("ignore") or []),
+                   levels=checked_levels(["error", "fatal"] if params.get("levels") is None else params["levels"]), ignore=checked_ignore(params.get("ignore") or []),
                    zone=load_zone(params.get("log_timezone") or "UTC", "log_timezone"), unavailable_is=unavailable_is)
 
 
