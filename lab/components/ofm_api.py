@@ -42,3 +42,8 @@ class OfmApi(PythonService):
 
     def reset(self, cfg: LabConfig) -> None:
         http_json(f"{cfg.url(self.ports[0])}/__lab/faults", "PUT", {"faults": []})
+        # The application log starts again: what the faults before the reset logged is no baseline of the next test. The
+        # process appends (O_APPEND), so its next line lands at the new end.
+        log = app_log_file(cfg, self.version)
+        if log.exists():
+            log.write_text("")
