@@ -92,8 +92,9 @@ OFM_API_SECRETS = {"TIKTOK_API_KEY": "tk-lab-", "META_APP_SECRET": "meta-lab-", 
 
 # Secrets of the external-service lab components, by Credentials field: PowerDNS's API key and the TSIG secret of its
 # dynamic updates (base64, 32 bytes for hmac-sha256), the AWS stand-in's (moto accepts any) access key, and OFM's stored
-# TikTok user access token for the platforms stand-in (lab/components/platforms.py; the Instagram one is INSTAGRAM_API_KEY), and the password of the database's monitoring
-# role (lab/components/postgres.py MONITOR_ROLE: pg_stat_statements and pg_stat_activity for ofm.rollback.pg_stat_info).
+# TikTok user access token for the platforms stand-in (lab/components/platforms.py; the Instagram one is INSTAGRAM_API_KEY),
+# and the password of the database's monitoring role (lab/components/postgres.py MONITOR_ROLE: pg_stat_statements and
+# pg_stat_activity for ofm.rollback.pg_stat_info).
 GENERATED = {
     "powerdns_api_key": lambda: secrets.token_hex(24),
     "powerdns_tsig_secret": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),

@@ -300,8 +300,9 @@ class Options:
             raise InputError(f"{unavailable_is!r} is not a choice", option="unavailable_is", accepted=checks.UNAVAILABLE_IS)
         since = instant(params["since"], "since") if params.get("since") not in (None, "") else None
         until = instant(params["baseline_until"], "baseline_until") if params.get("baseline_until") not in (None, "") else None
+        levels = checked_levels(["error", "fatal"] if params.get("levels") is None else params["levels"])
         return cls(lines=lines, since=since, baseline_until=until, window=parse_duration(params.get("window") or "10m", "window"),
-                   levels=checked_levels(["error", "fatal"] if params.get("levels") is None else params["levels"]), ignore=checked_ignore(params.get("ignore") or []),
+                   levels=levels, ignore=checked_ignore(params.get("ignore") or []),
                    zone=load_zone(params.get("log_timezone") or "UTC", "log_timezone"), unavailable_is=unavailable_is)
 
 

@@ -14,6 +14,7 @@ zone of a shell the way the C library does.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -127,7 +128,7 @@ def instant(value: Any, option: str) -> datetime:
             seconds = float(str(value).strip())
         except ValueError:
             return zoned(str(value), shell_zone(), option=option, zone_option=option).local
-    if seconds != seconds or seconds in (float("inf"), float("-inf")):
+    if not math.isfinite(seconds):
         raise InputError(f"{value!r} is not a time", option=option, accepted=INSTANT_HELP)
     return datetime.fromtimestamp(seconds, timezone.utc)
 

@@ -387,7 +387,7 @@ def test_signature_fault_logs_a_new_error_and_changes_no_status_latency_or_metri
     statuses = {}
     for name, api, clock in (("healthy", healthy, healthy_clock), ("faulty", faulty, faulty_clock)):
         send_standard_traffic(api, clock, rounds=30)
-        statuses[name] = [call(api, clock, "GET", "/api/posts").status for _ in range(10)]
+        statuses[name] = [call(api, clock, "GET", "/api/posts").status for _request in range(10)]
     assert statuses["healthy"] == statuses["faulty"] == [200] * 10
     assert every_sample(healthy) == every_sample(faulty)
     assert healthy_clock.now == faulty_clock.now

@@ -17,8 +17,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import Haprox
 
 from lab.services.common import JsonlFile
 from lab.services.httpbase import HTTPError
-from lab.services.ops_api import (AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal, build_app, parse_args, session_id,
-                                   tail_lines)
+from lab.services.ops_api import (AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal, build_app, parse_args,
+                                  session_id, tail_lines)
 
 BACKEND = "ofm_api"
 ADMIN = {"sub": "oidc|admin", "email": "admin@ofm.social", "roles": ["admin"]}
