@@ -25,44 +25,11 @@ author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
   - ofm.rollback.attributes
+  - ofm.rollback.pg_connection.database
+notes:
+  - The statistics read are those of the database of O(database) only. Its role needs C(pg_read_all_stats) (or C(pg_monitor))
+    to see the queries of the other roles.
 options:
-  database:
-    description:
-      - How to connect to the production database whose statistics are read (the statistics of this database only).
-      - The role needs C(pg_read_all_stats) (or C(pg_monitor)) to see the queries of the other roles.
-    type: dict
-    required: true
-    suboptions:
-      host:
-        description:
-          - Host name, IP address or directory of the UNIX socket. V(localhost) when not set.
-        type: str
-      port:
-        description:
-          - TCP port. V(5432) when not set.
-        type: int
-      database:
-        description:
-          - Database name. V(postgres) when not set.
-        type: str
-      user:
-        description:
-          - Role to connect as. V(postgres) when not set.
-        type: str
-      password:
-        description:
-          - Password of O(database.user); none when not set (peer, trust or a C(.pgpass) file).
-          - This value is a secret and is never logged.
-        type: str
-      sslmode:
-        description:
-          - libpq SSL mode. V(prefer) when not set.
-        type: str
-        choices: [disable, allow, prefer, require, verify-ca, verify-full]
-      connect_timeout:
-        description:
-          - Seconds to wait for the connection. V(10) when not set.
-        type: int
   sample:
     description:
       - Time between the two reads of the statistics, such as V(30s). The module waits that long.
@@ -183,11 +150,11 @@ available:
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK, connection_option
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import DATABASE_ARGUMENT_SPEC, HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.stat_statements import Options, StatReader
 
 ARGUMENT_SPEC = {
-    "database": dict(connection_option(), required=True),
+    **DATABASE_ARGUMENT_SPEC,
     "sample": {"type": "str", "default": "30s"},
     "top": {"type": "int", "default": 10},
     "max_ratio": {"type": "float", "default": 3.0},

@@ -6,8 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from unithelpers import documented_options, free_port, mismatches, run_module
+from unithelpers import doc_options, documented_options, free_port, mismatches, run_module
 
+from ansible_collections.ofm.rollback.plugins.doc_fragments import pg_connection as pg_connection_fragment
 from ansible_collections.ofm.rollback.plugins.modules import pg_stat_info
 
 pytestmark = pytest.mark.usefixtures("module_runner")
@@ -45,4 +46,5 @@ def test_bad_input_names_the_option(args, option):
 
 
 def test_docs_match_argument_spec():
-    assert mismatches(pg_stat_info.ARGUMENT_SPEC, documented_options(pg_stat_info)) == []
+    docs = {**doc_options(pg_connection_fragment.ModuleDocFragment.DATABASE), **documented_options(pg_stat_info)}
+    assert mismatches(pg_stat_info.ARGUMENT_SPEC, docs) == []
