@@ -4,7 +4,8 @@
     lab down [--purge]
     lab status [--json]
     lab reset
-    lab canary bad slow|errors|webhooks|db|publish|queue ... | lab canary good | lab canary status
+    lab canary bad slow|errors|webhooks|db|publish|queue|signature ... | lab canary good | lab canary status
+    lab validation slow-query on|off
     lab config bad | lab config good
     lab external bad | lab external good
     lab traffic
@@ -24,9 +25,10 @@ from lab import app_config, external_config, process
 from lab.components import COMPONENTS
 from lab.components.base import http_json
 from lab.components.haproxy import weights
+from lab.components.postgres import SLOW_QUERY_SECONDS
 from lab.config import HOST, REPO_ROOT, LabConfig, load_config
 
-FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue", "content")
+FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue", "content", "signature")
 # The components holding the OFM API's configuration (`lab config`).
 CONFIG_COMPONENTS = ("kube-apiserver", "redis", "postgres", "unleash")
 
@@ -112,7 +114,7 @@ def cmd_reset(cfg: LabConfig) -> int:
         if component.pid(cfg) is not None:
             component.reset(cfg)
     print(f"lab reset: canary healthy, canary weight {cfg.canary_weight} %, stand-in stores and injected faults cleared, "
-          "configuration as seeded (Kubernetes objects, Redis flags, Unleash toggles, rate limits)")
+          "configuration as seeded (Kubernetes objects, Redis flags, Unleash toggles, rate limits), fast queries, query statistics reset")
     return 0
 
 
@@ -141,6 +143,17 @@ def cmd_external(cfg: LabConfig, action: str) -> int:
     print(f"lab external {action}: " + ("a change to the services in front of the API" if action == "bad" else "external services as seeded"))
     for line in lines:
         print(f"  {line}")
+    return 0
+
+
+def cmd_validation(cfg: LabConfig, switch: str, state: str) -> int:
+    """``slow-query on|off``: the database's recent-posts function (the db-writer's read load) slow or fast."""
+    postgres = next(c for c in COMPONENTS if c.name == "postgres")
+    if postgres.pid(cfg) is None:
+        raise process.LabError(f"lab validation {switch}: postgres not running; is the lab up? (lab status)")
+    changed = postgres.set_slow_query(cfg, state == "on")
+    what = f"ofm_recent_posts sleeps {SLOW_QUERY_SECONDS * 1000:.0f} ms per call" if state == "on" else "ofm_recent_posts as seeded (fast)"
+    print(f"lab validation {switch} {state}: {what}" + ("" if changed else " (already)"))
     return 0
 
 
@@ -208,6 +221,9 @@ def build_parser() -> argparse.ArgumentParser:
     config.add_argument("action", choices=("bad", "good"))
     external = sub.add_parser("external", help="make the services in front of the API bad (DNS, load balancers, CDN, platform apps) or good")
     external.add_argument("action", choices=("bad", "good"))
+    validation = sub.add_parser("validation", help="break what the post-rollback validation checks, beyond the SLIs")
+    validation.add_argument("switch", choices=("slow-query",), help="slow-query: the db-writer's recent-posts query gets slow")
+    validation.add_argument("state", choices=("on", "off"))
     sub.add_parser("traffic", help="HAProxy weights of stable and canary")
     info = sub.add_parser("info", help="URLs, credentials file, sockets")
     info.add_argument("--json", action="store_true")
@@ -241,6 +257,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return cmd_config(cfg, args.action)
         if args.command == "external":
             return cmd_external(cfg, args.action)
+        if args.command == "validation":
+            return cmd_validation(cfg, args.switch, args.state)
         if args.command == "traffic":
             return cmd_traffic(cfg)
         return cmd_info(cfg, args.json)

@@ -92,13 +92,16 @@ OFM_API_SECRETS = {"TIKTOK_API_KEY": "tk-lab-", "META_APP_SECRET": "meta-lab-", 
 
 # Secrets of the external-service lab components, by Credentials field: PowerDNS's API key and the TSIG secret of its
 # dynamic updates (base64, 32 bytes for hmac-sha256), the AWS stand-in's (moto accepts any) access key, and OFM's stored
-# TikTok user access token for the platforms stand-in (lab/components/platforms.py; the Instagram one is INSTAGRAM_API_KEY).
+# TikTok user access token for the platforms stand-in (lab/components/platforms.py; the Instagram one is INSTAGRAM_API_KEY),
+# and the password of the database's monitoring role (lab/components/postgres.py MONITOR_ROLE: pg_stat_statements and
+# pg_stat_activity for ofm.rollback.pg_stat_info).
 GENERATED = {
     "powerdns_api_key": lambda: secrets.token_hex(24),
     "powerdns_tsig_secret": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
     "aws_access_key_id": lambda: "AKIALAB" + secrets.token_hex(6).upper(),
     "aws_secret_access_key": lambda: secrets.token_urlsafe(30),
     "tiktok_access_token": lambda: "act." + secrets.token_urlsafe(36),
+    "db_monitor_password": lambda: secrets.token_hex(16),
 }
 
 
@@ -123,6 +126,7 @@ class Credentials:
     aws_access_key_id: str = ""
     aws_secret_access_key: str = ""
     tiktok_access_token: str = ""
+    db_monitor_password: str = ""
 
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""

@@ -1,10 +1,17 @@
 """The OFM Social OS API stand-in, stable and canary."""
 from __future__ import annotations
 
+from pathlib import Path
+
 from lab import flags
 from lab.components.base import PythonService, http_json
 from lab.config import LabConfig
 from lab.services.ofm_api import REDIS_PASSWORD_ENV
+
+
+def app_log_file(cfg: LabConfig, version: str) -> Path:
+    """The application log of one version (the ops API stand-in serves both at /internal/ops/logs)."""
+    return cfg.path("logs", f"ofm-api-{version}-app.log")
 
 
 class OfmApi(PythonService):
@@ -26,6 +33,7 @@ class OfmApi(PythonService):
             "--state-file", str(cfg.path("data", f"{self.name}-faults.json")),
             "--redis-port", str(cfg.ports["redis"]),
             "--kube-url", cfg.url("kube_apiserver"),
+            "--app-log", str(app_log_file(cfg, self.version)),
         ]
 
     def env(self, cfg: LabConfig) -> dict[str, str]:
@@ -34,3 +42,8 @@ class OfmApi(PythonService):
 
     def reset(self, cfg: LabConfig) -> None:
         http_json(f"{cfg.url(self.ports[0])}/__lab/faults", "PUT", {"faults": []})
+        # The application log starts again: what the faults before the reset logged is no baseline of the next test. The
+        # process appends (O_APPEND), so its next line lands at the new end.
+        log = app_log_file(cfg, self.version)
+        if log.exists():
+            log.write_text("")

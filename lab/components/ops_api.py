@@ -5,6 +5,7 @@ import json
 import os
 
 from lab.components.base import PythonService, http_json
+from lab.components.ofm_api import app_log_file
 from lab.config import LabConfig
 
 
@@ -12,7 +13,7 @@ class OpsApi(PythonService):
     name = "ops-api"
     module = "ops_api"
     ports = ("ops_api",)
-    description = "internal ops API stand-in (canary rollback/promote, audit)"
+    description = "internal ops API stand-in (canary rollback/promote, audit, the OFM API's application log)"
     stand_in = "https://internal.ofm.social (private service; same routes, auth model and error bodies)"
 
     def prepare(self, cfg: LabConfig) -> None:
@@ -28,6 +29,7 @@ class OpsApi(PythonService):
             "--haproxy-socket", str(cfg.path("run", "haproxy.sock")),
             "--audit-file", str(cfg.path("data", "ops-api-audit.jsonl")),
             "--log-file", str(cfg.path("logs", "ops-api-requests.log")),
+            *[argument for version in ("stable", "canary") for argument in ("--app-log", str(app_log_file(cfg, version)))],
         ]
 
     def reset(self, cfg: LabConfig) -> None:

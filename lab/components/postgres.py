@@ -4,7 +4,13 @@ The cluster lives in ``<state>/postgres/production`` and runs as the OS user ``p
 as root). Its WAL goes to the pgBackRest stanza ``ofm-social-os`` on a local repository (``<state>/pgbackrest/repo``;
 S3 in production), with ``archive_timeout`` short so that a point in time a few seconds old is soon covered by the
 archive. On first start the OFM schema is created with seed data, the stanza is created and a first full backup is
-taken; the ``db-writer`` component then keeps a steady trickle of writes going.
+taken; the ``db-writer`` component then keeps a steady trickle of writes going, and reads through ``ofm_recent_posts``.
+
+Query statistics: ``pg_stat_statements`` is preloaded and created in the database ``ofm`` on every start, with the
+monitoring role ``ofm_monitor`` (member of ``pg_monitor``, so of ``pg_read_all_stats``) that ``ofm.rollback.pg_stat_info``
+logs in as. ``lab validation slow-query on`` replaces the SQL function ``ofm_recent_posts(creator)`` by one that sleeps
+``SLOW_QUERY_SECONDS`` per call (same name, same query text, only slower); ``off`` and ``lab reset`` put the fast one back
+(only when it differs: no commit otherwise), and ``lab reset`` also empties the statistics (``pg_stat_statements_reset()``).
 """
 from __future__ import annotations
 
@@ -26,6 +32,8 @@ STANZA = "ofm-social-os"
 DATABASE = "ofm"
 ADMIN_ROLE = "ofm_admin"
 APP_ROLE = "ofm_app"
+MONITOR_ROLE = "ofm_monitor"
+SLOW_QUERY_SECONDS = 0.05
 SCHEMA_VERSION = "20261101_003"
 # platform_rate_limits as seeded: platform -> (per_minute, per_hour, per_day, burst); `lab reset` and `lab config good` put it back.
 RATE_LIMITS = {"instagram": (60, 1000, 10000, 10), "tiktok": (30, 600, 6000, 5), "reddit": (60, 1000, 10000, 10), "x": (50, 900, 9000, 10)}
@@ -47,6 +55,8 @@ checkpoint_timeout = 5min
 log_destination = 'stderr'
 log_line_prefix = '%m [%p] '
 log_min_messages = warning
+shared_preload_libraries = 'pg_stat_statements'
+pg_stat_statements.max = 1000
 """
 
 PG_HBA = """\
@@ -113,6 +123,40 @@ INSERT INTO audit_logs (actor_sub, actor_email, action, resource, meta)
   VALUES ('lab|admin', 'admin@lab.ofm.social', 'lab.seed', 'database', '{{"tables": 8}}');
 GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {app};
 GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {app};
+"""
+
+
+# The application's recent-posts read (the db-writer calls it), fast, and slow for `lab validation slow-query on`: the same
+# function (CREATE OR REPLACE keeps its OID, so the caller's query and its pg_stat_statements queryid stay the same).
+RECENT_POSTS_FAST = """
+CREATE OR REPLACE FUNCTION ofm_recent_posts(creator bigint, max_rows int DEFAULT 20)
+RETURNS TABLE (id bigint, platform text, status text, created_at timestamptz)
+LANGUAGE plpgsql STABLE AS $fn$
+BEGIN
+  RETURN QUERY SELECT p.id, p.platform, p.status, p.created_at FROM posts p
+    WHERE p.creator_id = creator ORDER BY p.created_at DESC LIMIT max_rows;
+END
+$fn$;
+"""
+RECENT_POSTS_SLOW = """
+CREATE OR REPLACE FUNCTION ofm_recent_posts(creator bigint, max_rows int DEFAULT 20)
+RETURNS TABLE (id bigint, platform text, status text, created_at timestamptz)
+LANGUAGE plpgsql VOLATILE AS $fn$
+BEGIN
+  PERFORM pg_sleep({seconds});
+  RETURN QUERY SELECT p.id, p.platform, p.status, p.created_at FROM posts p
+    WHERE p.creator_id = creator ORDER BY p.created_at DESC LIMIT max_rows;
+END
+$fn$;
+"""
+# Every start (idempotent): query statistics, the monitoring role (pg_monitor holds pg_read_all_stats) and the read function.
+STATISTICS = """
+CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
+DO $do$ BEGIN
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{monitor}') THEN
+    CREATE ROLE {monitor} LOGIN PASSWORD '{password}' IN ROLE pg_monitor;
+  END IF;
+END $do$;
 """
 
 
@@ -242,12 +286,30 @@ class Postgres(PostgresCluster):
                            f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{creds.db_app_password}';"
                            f"CREATE DATABASE {DATABASE} OWNER {ADMIN_ROLE};")
             self.psql(cfg, SCHEMA + SEED.format(version=SCHEMA_VERSION, app=APP_ROLE, rate_limits=rate_limit_rows()), database=DATABASE)
+        self.psql(cfg, STATISTICS.format(monitor=MONITOR_ROLE, password=cfg.credentials().db_monitor_password), database=DATABASE)
+        if self.recent_posts_state(cfg) is None:
+            self.psql(cfg, RECENT_POSTS_FAST, database=DATABASE)
         if not any(self.repo_dir(cfg).glob("backup/*/backup.info")):
             self.pgbackrest(cfg, "stanza-create")
             self.pgbackrest(cfg, "backup", "--type=full")
 
     def reset(self, cfg: LabConfig) -> None:
         self.seed_rate_limits(cfg)
+        self.set_slow_query(cfg, False)
+        self.psql(cfg, "SELECT pg_stat_statements_reset();", database=DATABASE)
+
+    def recent_posts_state(self, cfg: LabConfig) -> Optional[str]:
+        """``fast`` or ``slow``: which ofm_recent_posts the database holds (None: not created yet)."""
+        found = self.psql(cfg, "SELECT prosrc LIKE '%pg_sleep%' FROM pg_proc WHERE proname = 'ofm_recent_posts'", database=DATABASE).strip()
+        return {"t": "slow", "f": "fast"}.get(found)
+
+    def set_slow_query(self, cfg: LabConfig, slow: bool) -> bool:
+        """Make ofm_recent_posts sleep SLOW_QUERY_SECONDS per call (or not); False when it already was (nothing committed)."""
+        wanted = "slow" if slow else "fast"
+        if self.recent_posts_state(cfg) == wanted:
+            return False
+        self.psql(cfg, RECENT_POSTS_SLOW.format(seconds=SLOW_QUERY_SECONDS) if slow else RECENT_POSTS_FAST, database=DATABASE)
+        return True
 
     def seed_rate_limits(self, cfg: LabConfig) -> None:
         """platform_rate_limits back to its seeded rows (RATE_LIMITS)."""

@@ -11,6 +11,13 @@ exposes Prometheus metrics under the production names. Fault modes, switched at 
 - ``publish``: publish jobs fail with ``--publish-failure-ratio`` (publish success rate);
 - ``queue``: the publish worker stops draining (``temporal_task_queue_backlog``);
 - ``content``: GET /api/posts still answers 200 in time, but its posts lack ``status`` (the failing smoke test: no SLI moves).
+- ``signature``: a share ``--signature-ratio`` of /api/* requests logs an error of a kind never logged otherwise
+  (``CdnSigningError: ...``) in the application log, and nothing else changes: same status, latency and metrics.
+
+The application log (``--app-log``): one line per answered request (not /health, /metrics, /__lab/*), and one per error,
+``<ISO time with the local offset> <LEVEL> version=<v> method=<m> route=<r> status=<s> duration_ms=<n> msg="..."``, plus
+``error="<Kind>: <message>"`` on error lines (ERROR for 5xx and for errors handled behind a success, WARN for 4xx). The
+ops API stand-in serves the log of both versions at ``GET /internal/ops/logs``.
 
 Feature flags (``--redis-port`` and ``--kube-url``): read as the real application reads them, from Redis
 ``feature_flags:<name>`` and on a miss from ``FEATURE_FLAGS`` of the version's own Deployment (lab/services/flag_reader.py),
@@ -34,6 +41,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
@@ -45,7 +53,7 @@ from lab.services.flag_reader import DeploymentFlags, FlagReader, RedisFlagCache
 from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
 
 SERVICE_NAME = "ofm-social-os-api"
-FAULTS = ("content", "db", "errors", "publish", "queue", "slow", "webhooks")
+FAULTS = ("content", "db", "errors", "publish", "queue", "signature", "slow", "webhooks")
 PLATFORMS = ("instagram", "reddit", "tiktok", "x")
 VERSION_NAMES = ("stable", "canary")
 # The Deployment each version reads its flags from, and the versions whose build has the new publish pipeline.
@@ -94,7 +102,9 @@ class ApiSettings:
     db_failure_ratio: float = 0.2
     publish_failure_ratio: float = 0.5
     queue_drain_per_second: float = 20.0
+    signature_ratio: float = 0.3
     state_file: Optional[Path] = None
+    app_log: Optional[Path] = None
 
 
 class ApiMetrics:
@@ -114,6 +124,8 @@ class ApiMetrics:
                                    ("result",), registry=self.registry)
         self.publish_requests = Counter("publish_requests_total", "Publish attempts to a social platform.",
                                         ("result",), registry=self.registry)
+        self.publish_completed = Counter("publish_jobs_completed_total", "Publish jobs the worker completed (posted).",
+                                         ("platform",), registry=self.registry)
         self.backlog = Gauge("temporal_task_queue_backlog", "Jobs waiting in a task queue.",
                              ("task_queue",), registry=self.registry)
         self.backlog.labels(task_queue=PUBLISH_TASK_QUEUE).set_function(backlog)
@@ -132,6 +144,8 @@ class ApiMetrics:
             self.publish_requests.labels(result=result)
         self.webhook_signatures.labels(platform="tiktok")
         self.webhook_verified.labels(platform="tiktok")
+        for platform in PLATFORMS:
+            self.publish_completed.labels(platform=platform)
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)
@@ -198,8 +212,55 @@ def save_fault_state(path: Path, faults: set[str]) -> None:
                               f"check that its directory exists and is writable") from exc
 
 
+def local_iso(moment: float) -> str:
+    """``moment`` as ISO 8601 in the local zone, with its offset (``2026-11-03T12:00:01.123+01:00``)."""
+    return datetime.fromtimestamp(moment).astimezone().isoformat(timespec="milliseconds")
+
+
+def logfmt_value(value: Any) -> str:
+    text = str(value)
+    return text if text and not any(char in text for char in ' "=\\') else '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class AppLog:
+    """The application log: lines appended to a file (none without a path), and the errors the current request logged."""
+
+    def __init__(self, path: Optional[Path], version_name: str, clock: Callable[[], float] = time.time):
+        self._path = path
+        self._version_name = version_name
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._request = threading.local()
+
+    def write(self, level: str, **fields: Any) -> None:
+        line = f"{local_iso(self._clock())} {level.upper()} " + " ".join(
+            f"{key}={logfmt_value(value)}" for key, value in {"version": self._version_name, **fields}.items() if value is not None)
+        if self._path is None:
+            return
+        with self._lock, open(self._path, "a", encoding="utf-8") as stream:
+            stream.write(line + "\n")
+
+    def note_error(self, error: str) -> None:
+        """An error the current request ran into; logged with the request's route and status when it is answered."""
+        if not hasattr(self._request, "errors"):
+            self._request.errors = []
+        self._request.errors.append(error)
+
+    def take_errors(self) -> list[str]:
+        errors, self._request.errors = getattr(self._request, "errors", []), []
+        return errors
+
+    def request(self, request: Request, response: Response, route: str, seconds: float) -> None:
+        """The request's error lines (each with the route and status), then its own line."""
+        common = {"method": request.method, "route": route, "status": response.status}
+        for error in self.take_errors():
+            self.write("error", **common, msg="request error", error=error)
+        level = "error" if response.status >= 500 else "warn" if response.status >= 400 else "info"
+        self.write(level, **common, duration_ms=round(seconds * 1000), msg="request completed")
+
+
 class OfmApi:
-    """State and behaviour of one API version: faults, publish queue, metrics."""
+    """State and behaviour of one API version: faults, publish queue, metrics, application log."""
 
     def __init__(self, settings: ApiSettings, rng: Optional[random.Random] = None,  # pylint: disable=too-many-arguments
                  sleep: Callable[[float], None] = time.sleep, clock: Callable[[], float] = time.time, feature_flags: Optional[FlagReader] = None):
@@ -210,7 +271,8 @@ class OfmApi:
         self._clock = clock
         self._lock = threading.Lock()
         self._faults = load_fault_state(settings.state_file) if settings.state_file else set()
-        self._queue: collections.deque[str] = collections.deque()
+        self._queue: collections.deque[tuple[str, str]] = collections.deque()
+        self.app_log = AppLog(settings.app_log, settings.version_name, clock)
         self._rotated_secret = hashlib.sha256(b"rotated:" + settings.webhook_secret.encode()).hexdigest()
         self.metrics = ApiMetrics(backlog=lambda: len(self._queue), flag_states=lambda: self.flags)
 
@@ -268,13 +330,19 @@ class OfmApi:
         self.connect_db()
         if self.has_fault("slow"):
             self._sleep(self.settings.slow_seconds)
+        if self._chance("signature", self.settings.signature_ratio):
+            # The message's details from the module's random, not the seeded fault draws (which stay as without the log).
+            self.app_log.note_error(f"CdnSigningError: signing key kid-{random.randint(1000, 9999)} rejected for media "
+                                    f"{random.randint(1000, 99999)} (request {uuid.uuid4()})")
         if self._chance("errors", self.settings.error_ratio):
+            self.app_log.note_error(f"UpstreamError: post store at 10.0.3.{random.randint(2, 250)}:5432 answered "
+                                    f"'connection reset' after {random.randint(5, 900)} ms")
             raise HTTPError(500, {"error": "Internal Server Error"})
 
-    def enqueue_publish(self) -> str:
-        """Queue one publish job; returns its id."""
+    def enqueue_publish(self, platform: str = "tiktok") -> str:
+        """Queue one publish job to ``platform``; returns its id."""
         job_id = uuid.uuid4().hex
-        self._queue.append(job_id)
+        self._queue.append((job_id, platform))
         return job_id
 
     @property
@@ -288,12 +356,17 @@ class OfmApi:
         drained = 0
         while drained < max_jobs:
             try:
-                self._queue.popleft()
+                job_id, platform = self._queue.popleft()
             except IndexError:
                 break
             drained += 1
             failed = self._chance("publish", self.settings.publish_failure_ratio) or self.publish_v2_failure()
             self.metrics.publish_requests.labels(result="failure" if failed else "success").inc()
+            if failed:
+                self.app_log.write("error", route="worker:publish", msg="publish job failed",
+                                   error=f"PublishTimeoutError: platform {platform} did not answer in 30 s (job {job_id})")
+            else:
+                self.metrics.publish_completed.labels(platform=platform).inc()
         return drained
 
     def verify_webhook(self, platform: str, header: Optional[str], body: bytes) -> bool:
@@ -312,6 +385,7 @@ class OfmApi:
         labels = {"method": request.method, "route": route, "status": str(response.status)}
         self.metrics.request_duration.labels(**labels).observe(seconds)
         self.metrics.requests.labels(**labels).inc()
+        self.app_log.request(request, response, route, seconds)
 
 
 class PublishWorker:
@@ -380,7 +454,7 @@ def build_router(api: OfmApi) -> Router:
             raise HTTPError(400, {"error": "post_id is required (integer or string)"})
         if platform not in PLATFORMS:
             raise HTTPError(400, {"error": f"platform must be one of {', '.join(PLATFORMS)}"})
-        return Response(202, {"queued": True, "job_id": api.enqueue_publish()})
+        return Response(202, {"queued": True, "job_id": api.enqueue_publish(platform)})
 
     def tiktok_webhook(request: Request) -> Response:
         if not api.verify_webhook("tiktok", request.headers.get(SIGNATURE_HEADER), request.body):
@@ -430,7 +504,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--db-failure-ratio", type=_ratio, default=0.2, help="share of DB connection attempts failing under the db fault")
     parser.add_argument("--publish-failure-ratio", type=_ratio, default=0.5, help="share of publish jobs failing under the publish fault")
     parser.add_argument("--queue-drain-per-second", type=_non_negative, default=20.0, help="publish jobs the worker drains per second")
+    parser.add_argument("--signature-ratio", type=_ratio, default=0.3,
+                        help="share of /api/* requests logging a new error signature under the signature fault")
     parser.add_argument("--state-file", type=Path, help="JSON file keeping the fault set across restarts")
+    parser.add_argument("--app-log", type=Path, help="application log file, appended to (one line per request and per error)")
     parser.add_argument("--seed", type=int, help="seed of the random fault draws")
     parser.add_argument("--redis-port", type=int, help=f"read the feature flags from the Redis on this port (password: ${REDIS_PASSWORD_ENV})")
     parser.add_argument("--redis-host", default="127.0.0.1")
@@ -464,7 +541,8 @@ def main(argv: Optional[list[str]] = None) -> None:
     settings = ApiSettings(version_name=args.version_name, webhook_secret=args.webhook_secret,
                            slow_seconds=args.slow_seconds, error_ratio=args.error_ratio,
                            db_failure_ratio=args.db_failure_ratio, publish_failure_ratio=args.publish_failure_ratio,
-                           queue_drain_per_second=args.queue_drain_per_second, state_file=args.state_file)
+                           queue_drain_per_second=args.queue_drain_per_second, signature_ratio=args.signature_ratio,
+                           state_file=args.state_file, app_log=args.app_log)
     feature_flags = build_flag_reader(args)
     try:
         api = OfmApi(settings, rng=random.Random(args.seed), feature_flags=feature_flags)

@@ -6,6 +6,10 @@ Rollouts; neither can run on a lab machine, so this stand-in reproduces its HTTP
 idempotency, the audit table) and shifts traffic the lab's way instead: through the runtime
 API of the real HAProxy that splits lab traffic between the stable and the canary API.
 
+``GET /internal/ops/logs?lines=N`` serves the last N lines of the OFM API's application log, both versions merged by
+time (``--app-log``, repeatable; lab/services/ofm_api.py writes them), as production serves the application's log. Without
+``--app-log`` it serves this stand-in's own request log, which ``/__lab/requests`` always reads.
+
 It also offers ``/__lab/*`` routes (loopback only, no auth) so tests can inject faults and
 count the requests they caused. Credentials come from a JSON file; Authorization headers and
 cookies are never logged or stored.
@@ -13,13 +17,15 @@ cookies are never logged or stored.
 from __future__ import annotations
 
 import argparse
+import heapq
 import ipaddress
 import json
 import os
 import threading
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Callable, Optional, Protocol, Union
+from datetime import datetime
+from typing import Any, Callable, Optional, Protocol, Sequence, Union
 from urllib.parse import unquote
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
@@ -273,6 +279,41 @@ class RequestJournal:
             return list(self._lines)[-count:]
 
 
+def tail_lines(path: str, count: int, block: int = 65536) -> list[str]:
+    """The last ``count`` lines of the file at ``path`` (none when it does not exist), read backwards from its end."""
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(0, os.SEEK_END)
+            position, data = stream.tell(), b""
+            while position > 0 and data.count(b"\n") <= count:
+                step = min(block, position)
+                position -= step
+                stream.seek(position)
+                data = stream.read(step) + data
+    except FileNotFoundError:
+        return []
+    return [line.decode("utf-8", errors="replace") for line in data.splitlines()[-count:] if line]
+
+
+def _line_time(line: str) -> float:
+    """The leading ISO time of an application log line as epoch seconds (0 when it has none: sorted first)."""
+    try:
+        return datetime.fromisoformat(line.split(" ", 1)[0]).timestamp()
+    except ValueError:
+        return 0.0
+
+
+class ApplicationLog:
+    """The application's log files (one per version), read as one log ordered by time."""
+
+    def __init__(self, paths: Sequence[str]):
+        self.paths = list(paths)
+
+    def tail(self, count: int) -> list[str]:
+        per_file = [[(_line_time(line), line) for line in tail_lines(path, count)] for path in self.paths]
+        return [line for _time, line in list(heapq.merge(*per_file, key=lambda item: item[0]))[-count:]]
+
+
 class OpsApi:
     """The HTTP surface of the stand-in; every ``/internal/ops/*`` and ``/internal/audit`` route needs admin.
 
@@ -281,8 +322,9 @@ class OpsApi:
     """
 
     def __init__(self, auth: Authenticator, canary: CanaryOps, audit: AuditLog, journal: RequestJournal,
-                 allowed_networks: list[IPNetwork], faults: Optional[FaultInjector] = None):
+                 allowed_networks: list[IPNetwork], faults: Optional[FaultInjector] = None, app_log: Optional[ApplicationLog] = None):
         self.auth = auth
+        self.app_log = app_log
         self.canary = canary
         self.audit = audit
         self.journal = journal
@@ -390,7 +432,8 @@ class OpsApi:
 
     def _logs(self, request: Request) -> Response:
         self._admin(request)
-        lines = self.journal.tail(int_query(request, "lines", 100, MAX_LOG_LINES))
+        count = int_query(request, "lines", 100, MAX_LOG_LINES)
+        lines = self.app_log.tail(count) if self.app_log else self.journal.tail(count)
         return Response(200, "".join(line + "\n" for line in lines), content_type="text/plain; charset=utf-8")
 
     def _audit_rows(self, request: Request) -> Response:
@@ -431,7 +474,10 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--stable-server", default="stable", help="HAProxy server name of the stable API")
     parser.add_argument("--canary-server", default="canary", help="HAProxy server name of the canary API")
     parser.add_argument("--audit-file", help="JSONL audit table, appended to and reloaded at start")
-    parser.add_argument("--log-file", help="request log served by /internal/ops/logs, appended to and reloaded at start")
+    parser.add_argument("--log-file", help="this stand-in's request log, appended to and reloaded at start (served by "
+                        "/internal/ops/logs when no --app-log is given)")
+    parser.add_argument("--app-log", action="append", default=[], metavar="PATH",
+                        help="an application log file served by /internal/ops/logs (repeatable: merged by time)")
     parser.add_argument("--allow-cidr", action="append", type=_network,
                         help="network allowed to call /internal routes (repeatable; default loopback only)")
     parser.add_argument("--promote-steps", type=_steps, default=_steps(DEFAULT_PROMOTE_STEPS),
@@ -443,7 +489,7 @@ def build_app(args: argparse.Namespace) -> OpsApi:
     canary = CanaryOps(HaproxyRuntimeClient(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, args.promote_steps)
     networks = args.allow_cidr or [ipaddress.ip_network(network) for network in DEFAULT_ALLOWED_NETWORKS]
     return OpsApi(Authenticator.from_file(args.credentials_file), canary, AuditLog(JsonlFile(args.audit_file)),
-                  RequestJournal(args.log_file), networks)
+                  RequestJournal(args.log_file), networks, app_log=ApplicationLog(args.app_log) if args.app_log else None)
 
 
 def main(argv: Optional[list[str]] = None) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 class ModuleDocFragment:
     # The PostgreSQL connection options of module_utils.postgres.connection: DOCUMENTATION documents PG_COMMON_ARGUMENT_SPEC
     # (sandbox and source), which pg_pitr_restore and pg_validate share; APP documents APP_ARGUMENT_SPEC (pg_validate's app).
+    # DATABASE documents DATABASE_ARGUMENT_SPEC (pg_stat_info's one connection).
     # The connections share their suboptions (ansible-test needs each as a literal); a unit test keeps each in step with the spec.
     DOCUMENTATION = r"""
 options:
@@ -86,6 +87,45 @@ options:
       password:
         description:
           - Password of O(source.user); none when not set (peer, trust or a C(.pgpass) file).
+          - This value is a secret and is never logged.
+        type: str
+      sslmode:
+        description:
+          - libpq SSL mode. V(prefer) when not set.
+        type: str
+        choices: [disable, allow, prefer, require, verify-ca, verify-full]
+      connect_timeout:
+        description:
+          - Seconds to wait for the connection. V(10) when not set.
+        type: int
+"""
+
+    DATABASE = r"""
+options:
+  database:
+    description:
+      - How to connect to the database that is read. Each field not set takes the libpq default below.
+    type: dict
+    suboptions:
+      host:
+        description:
+          - Host name, IP address or directory of the UNIX socket. V(localhost) when not set.
+        type: str
+      port:
+        description:
+          - TCP port. V(5432) when not set.
+        type: int
+      database:
+        description:
+          - Database name. V(postgres) when not set.
+        type: str
+      user:
+        description:
+          - Role to connect as. V(postgres) when not set.
+        type: str
+      password:
+        description:
+          - Password of O(database.user); none when not set (peer, trust or a C(.pgpass) file).
           - This value is a secret and is never logged.
         type: str
       sslmode:

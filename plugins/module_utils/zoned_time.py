@@ -14,6 +14,7 @@ zone of a shell the way the C library does.
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -28,6 +29,8 @@ except ImportError:  # Python < 3.9: no time zone database
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 
+INSTANT_HELP = ("ISO 8601 with an offset ('2026-03-01T10:00:00+01:00'), epoch seconds, or a local time without offset "
+                "(the shell's zone)")
 FORMATS = "a time such as '2026-12-03 12:28:39' (in the zone given), '2026-12-03T12:28:39-05:00' or '2026-12-03 17:28:39Z'"
 ZONES = "an IANA time zone name such as UTC, Europe/Berlin or America/New_York"
 
@@ -111,6 +114,23 @@ def zoned(text: str, zone_name: str = "UTC", option: str = "target", zone_option
         reason = (f"'{given}' does not exist in {name}: the clocks went forward over it; read with the offset before or after "
                   f"the change it would be {candidates}")
     raise InputError(reason, option=option, accepted="the same time with its offset, e.g. " + f"'{_wall(parsed)}{_offset(earlier)}'")
+
+
+def instant(value: Any, option: str) -> datetime:
+    """An option's time as an aware datetime: epoch seconds (a number or its digits), ISO 8601 with an offset (kept), or a
+    local time without offset, read in the zone of the shell (``shell_zone``)."""
+    if isinstance(value, bool) or value is None or (isinstance(value, str) and not value.strip()):
+        raise InputError(f"{value!r} is not a time", option=option, accepted=INSTANT_HELP)
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        try:
+            seconds = float(str(value).strip())
+        except ValueError:
+            return zoned(str(value), shell_zone(), option=option, zone_option=option).local
+    if not math.isfinite(seconds):
+        raise InputError(f"{value!r} is not a time", option=option, accepted=INSTANT_HELP)
+    return datetime.fromtimestamp(seconds, timezone.utc)
 
 
 def shell_zone(environ: Optional[Mapping[str, str]] = None, localtime: Path = Path("/etc/localtime"),

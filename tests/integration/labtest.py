@@ -42,7 +42,7 @@ EXTERNAL_OBJECT_COMMANDS = ("reset", "external")
 # Commands that commit to the lab's "production" PostgreSQL (the reset and `lab config` put platform_rate_limits back in a
 # transaction): they take turns with the point-in-time recovery tests that need it quiet (production_db_turn). CI run 6: a
 # shared-process `lab reset` committed inside the idle tail of test_the_dr_script_restores_a_target_in_an_idle_tail.
-PRODUCTION_DB_COMMANDS = ("reset", "config")
+PRODUCTION_DB_COMMANDS = ("reset", "config", "validation")
 
 
 def run_lab(*args: str, env: Optional[dict[str, str]] = None, check: bool = True) -> subprocess.CompletedProcess:

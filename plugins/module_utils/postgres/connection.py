@@ -55,6 +55,8 @@ def connection_option() -> dict[str, Any]:
 
 PG_COMMON_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"sandbox": connection_option(), "source": connection_option()}
 APP_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"app": connection_option()}
+# One database read by a module that reads no sandbox (pg_stat_info); documented by the fragment section DATABASE.
+DATABASE_ARGUMENT_SPEC: dict[str, dict[str, Any]] = {"database": connection_option()}
 
 
 @dataclass(frozen=True)

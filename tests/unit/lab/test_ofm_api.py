@@ -7,7 +7,9 @@ import hmac
 import io
 import json
 import random
+import re
 import time
+from datetime import datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Optional
@@ -41,10 +43,10 @@ def tiktok_header(body: bytes, timestamp: int = NOW, secret: str = SECRET) -> st
     return f"t={timestamp},s={digest}"
 
 
-def make_api(*faults: str, state_file: Optional[Path] = None) -> tuple[OfmApi, FakeClock]:
+def make_api(*faults: str, state_file: Optional[Path] = None, app_log: Optional[Path] = None) -> tuple[OfmApi, FakeClock]:
     clock = FakeClock()
     settings = ApiSettings(version_name="canary", webhook_secret=SECRET, slow_seconds=12.0, error_ratio=1.0,
-                           db_failure_ratio=1.0, publish_failure_ratio=1.0, state_file=state_file)
+                           db_failure_ratio=1.0, publish_failure_ratio=1.0, state_file=state_file, app_log=app_log)
     api = OfmApi(settings, rng=random.Random(7), sleep=clock.sleep, clock=clock.time)
     if faults:
         api.replace_faults(list(faults))
@@ -121,8 +123,8 @@ def test_each_fault_moves_only_its_own_sli(fault: str) -> None:
     assert {name: value for name, value in damage.items() if name != moved} == {name: 0 for name in damage if name != moved}
 
 
-# Faults that move no SLI at all: what they break is seen elsewhere (the body of an answer).
-NO_SLI_FAULTS = ("content",)
+# Faults that move no SLI at all: what they break is seen elsewhere (the body of an answer, the application log).
+NO_SLI_FAULTS = ("content", "signature")
 
 
 def test_fault_table_covers_every_fault() -> None:
@@ -345,3 +347,77 @@ def test_real_server_exposes_the_production_metrics(tmp_path: Path) -> None:
         assert (health["version"], health["faults"]) == ("stable", ["queue"])
     finally:
         assert restarted.stop() == 0
+
+
+# The application log and the business metric
+
+LOG_LINE = re.compile(r"^(?P<time>\S+) (?P<level>INFO|WARN|ERROR) version=canary (?P<rest>.*)$")
+
+
+def log_lines(path: Path) -> list[re.Match]:
+    lines = path.read_text(encoding="utf-8").splitlines()
+    matches = [LOG_LINE.match(line) for line in lines]
+    assert all(matches), lines
+    return matches  # type: ignore[return-value]
+
+
+def every_sample(api: OfmApi) -> dict[tuple[str, tuple], float]:
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in api.metrics.registry.collect() for sample in family.samples if not sample.name.endswith("_created")}
+
+
+def test_app_log_has_one_line_per_request_with_zoned_time_level_route_and_status(tmp_path: Path) -> None:
+    api, clock = make_api(app_log=tmp_path / "app.log")
+    send_standard_traffic(api, clock, rounds=2)
+    call(api, clock, "GET", "/health")
+    call(api, clock, "POST", "/api/posts/publish", {"post_id": 1, "platform": "myspace"})
+    lines = log_lines(tmp_path / "app.log")
+    assert len(lines) == 7  # 2 x (posts, publish, webhook) + the 400; /health is not logged
+    assert all(datetime.fromisoformat(line["time"]).utcoffset() is not None for line in lines)
+    assert [line["level"] for line in lines] == ["INFO"] * 6 + ["WARN"]
+    assert "method=GET route=/api/posts status=200 duration_ms=2" in lines[0]["rest"]
+    assert "route=/api/posts/publish status=400" in lines[-1]["rest"] and "error=" not in tmp_path.joinpath("app.log").read_text()
+
+
+@pytest.mark.parametrize("fault, kind, route", [
+    ("errors", "UpstreamError: post store at 10.0.3.", "status=500"),
+    ("publish", "PublishTimeoutError: platform tiktok did not answer in 30 s (job ", "route=worker:publish"),
+])
+def test_errors_are_logged_with_their_message(tmp_path: Path, fault: str, kind: str, route: str) -> None:
+    api, clock = make_api(fault, app_log=tmp_path / "app.log")
+    send_standard_traffic(api, clock, rounds=2)
+    errors = [line["rest"] for line in log_lines(tmp_path / "app.log") if "error=" in line["rest"]]
+    assert errors and all(route in rest and f'error="{kind}' in rest for rest in errors)
+    assert all(line["level"] == "ERROR" for line in log_lines(tmp_path / "app.log") if "error=" in line["rest"])
+
+
+def test_signature_fault_logs_a_new_error_and_changes_no_status_latency_or_metric(tmp_path: Path) -> None:
+    healthy, healthy_clock = make_api(app_log=tmp_path / "healthy.log")
+    faulty, faulty_clock = make_api("signature", app_log=tmp_path / "faulty.log")
+    statuses = {}
+    for name, api, clock in (("healthy", healthy, healthy_clock), ("faulty", faulty, faulty_clock)):
+        send_standard_traffic(api, clock, rounds=30)
+        statuses[name] = [call(api, clock, "GET", "/api/posts").status for _request in range(10)]
+    assert statuses["healthy"] == statuses["faulty"] == [200] * 10
+    assert every_sample(healthy) == every_sample(faulty)
+    assert healthy_clock.now == faulty_clock.now
+    assert "ERROR" not in (tmp_path / "healthy.log").read_text()
+    errors = [line["rest"] for line in log_lines(tmp_path / "faulty.log") if line["level"] == "ERROR"]
+    assert 5 <= len(errors) <= 35  # a share of the 70 /api/* requests
+    assert all("status=20" in rest and 'error="CdnSigningError: signing key kid-' in rest for rest in errors)
+    requests = [line for line in log_lines(tmp_path / "faulty.log") if "request completed" in line["rest"]]
+    assert len(requests) == len(log_lines(tmp_path / "healthy.log"))
+
+
+def test_publish_jobs_completed_counts_successful_jobs_per_platform() -> None:
+    api, clock = make_api()
+    for index, platform in enumerate(["tiktok", "x", "x", "reddit"]):
+        call(api, clock, "POST", "/api/posts/publish", {"post_id": index, "platform": platform})
+    assert api.drain_publish_queue(10) == 4
+    completed = {platform: api.metrics.registry.get_sample_value("publish_jobs_completed_total", {"platform": platform})
+                 for platform in ("instagram", "reddit", "tiktok", "x")}
+    assert completed == {"instagram": 0, "reddit": 1, "tiktok": 1, "x": 2}
+    failing, failing_clock = make_api("publish")
+    call(failing, failing_clock, "POST", "/api/posts/publish", {"post_id": 1, "platform": "x"})
+    failing.drain_publish_queue(10)
+    assert failing.metrics.registry.get_sample_value("publish_jobs_completed_total", {"platform": "x"}) == 0

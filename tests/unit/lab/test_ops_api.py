@@ -17,7 +17,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import Haprox
 
 from lab.services.common import JsonlFile
 from lab.services.httpbase import HTTPError
-from lab.services.ops_api import AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal, build_app, parse_args, session_id
+from lab.services.ops_api import (AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal, build_app, parse_args,
+                                  session_id, tail_lines)
 
 BACKEND = "ofm_api"
 ADMIN = {"sub": "oidc|admin", "email": "admin@ofm.social", "roles": ["admin"]}
@@ -42,13 +43,15 @@ def weights(runtime: HaproxyRuntimeClient) -> dict[str, int]:
     return {server: runtime.get_weight(BACKEND, server).current for server in ("stable", "canary")}
 
 
-def make_app(tmp_path: Path, haproxy_address: str, networks: Optional[list[str]] = None) -> OpsApi:
+def make_app(tmp_path: Path, haproxy_address: str, networks: Optional[list[str]] = None, app_logs: Optional[list[str]] = None) -> OpsApi:
     credentials = tmp_path / "credentials.json"
     credentials.write_text(json.dumps(CREDENTIALS))
     argv = ["--port", "0", "--credentials-file", str(credentials), "--haproxy-socket", haproxy_address,
             "--audit-file", str(tmp_path / "audit.jsonl"), "--log-file", str(tmp_path / "requests.log")]
     for network in networks or []:
         argv += ["--allow-cidr", network]
+    for path in app_logs or []:
+        argv += ["--app-log", path]
     return build_app(parse_args(argv))
 
 
@@ -373,3 +376,28 @@ def test_cli_refuses_to_start_with_unreadable_credentials(tmp_path):
         cwd=REPO_ROOT, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0
     assert "ops API stand-in cannot start" in result.stderr and "missing.json" in result.stderr
+
+
+def test_logs_serve_the_application_logs_merged_by_time(tmp_path, haproxy):
+    stable, canary = tmp_path / "stable.log", tmp_path / "canary.log"
+    stable.write_text("2026-03-01T10:00:01.000+01:00 INFO version=stable a\n2026-03-01T09:00:03.000Z INFO version=stable c\n")
+    canary.write_text("2026-03-01T09:00:02.000+00:00 ERROR version=canary b\n" + "".join(
+        f"2026-03-01T09:00:{second:02d}.000+00:00 INFO version=canary filler {second}\n" for second in range(4, 60)))
+    app = make_app(tmp_path, haproxy.admin, app_logs=[str(stable), str(canary)])
+    with serving(app.handler()) as url:
+        status, text = call(f"{url}/internal/ops/logs?lines=3", headers=AS_ADMIN)
+        assert status == 200 and text.splitlines() == [f"2026-03-01T09:00:{second}.000+00:00 INFO version=canary filler {second}"
+                                                       for second in (57, 58, 59)]
+        lines = call(f"{url}/internal/ops/logs?lines=5000", headers=AS_ADMIN)[1].splitlines()
+        assert [line.split()[-1] for line in lines[:3]] == ["a", "b", "c"] and len(lines) == 59
+        # The stand-in's own requests are not in the application log, but /__lab/requests still sees them.
+        assert not any("/internal/ops/logs" in line for line in lines)
+        assert [record["path"] for record in call(f"{url}/__lab/requests")[1]["requests"]] == ["/internal/ops/logs"] * 2
+
+
+def test_tail_lines_reads_backwards_across_blocks(tmp_path):
+    log = tmp_path / "app.log"
+    log.write_text("".join(f"line {index}\n" for index in range(100)))
+    assert tail_lines(str(log), 3, block=7) == ["line 97", "line 98", "line 99"]
+    assert tail_lines(str(log), 500, block=7) == [f"line {index}" for index in range(100)]
+    assert tail_lines(str(tmp_path / "absent.log"), 3) == []

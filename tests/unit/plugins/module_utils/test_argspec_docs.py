@@ -32,13 +32,15 @@ PAIRS = [
     (traffic.WAIT_SPEC, traffic_wait.ModuleDocFragment.DOCUMENTATION),
     (pg_connection_utils.PG_COMMON_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.DOCUMENTATION),
     (pg_connection_utils.APP_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.APP),
+    (pg_connection_utils.DATABASE_ARGUMENT_SPEC, pg_connection.ModuleDocFragment.DATABASE),
     (argspec.REDIS_SPEC, redis.ModuleDocFragment.DOCUMENTATION),
     (argspec.UNLEASH_SPEC, unleash.ModuleDocFragment.DOCUMENTATION),
     (aws_utils.AWS_SPEC, aws.ModuleDocFragment.DOCUMENTATION),
 ]
 
 
-PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.app", "redis",
+PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.app",
+            "pg_connection.database", "redis",
             "unleash", "aws"]
 
 
