@@ -21,27 +21,27 @@ def base(api_url: str, **overrides):
 
 def test_open_then_resolved_and_never_opened(statuspage):
     run_module(statuspage_incident, base(statuspage.api_url, name=NAME, status="investigating", body="Rolling back"))
-    failed, opened, _ = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME))
+    failed, opened, _warnings = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME))
     assert not failed and opened["changed"] is False
     assert opened["status"] == "failed" and opened["failed_checks"] == ["incident"]
     assert "still investigating" in opened["checks"][0]["detail"] and opened["incident"]["status"] == "investigating"
 
     run_module(statuspage_incident, base(statuspage.api_url, name=NAME, status="resolved", body="Fixed"))
-    _, resolved, _ = run_module(statuspage_incident_info, base(statuspage.api_url, incident_id=opened["incident"]["id"]))
+    _failed, resolved, _warnings = run_module(statuspage_incident_info, base(statuspage.api_url, incident_id=opened["incident"]["id"]))
     assert resolved["status"] == "ok" and "is resolved" in resolved["msg"]
 
-    _, none, _ = run_module(statuspage_incident_info, base(statuspage.api_url, name="Another incident (INC-78)"))
+    _failed, none, _warnings = run_module(statuspage_incident_info, base(statuspage.api_url, name="Another incident (INC-78)"))
     assert none["status"] == "ok" and none["incident"] is None and "none was opened" in none["checks"][0]["detail"]
     assert STATUSPAGE_API_KEY not in json.dumps([opened, resolved, none])
 
 
 def test_server_errors_are_unknown_or_fail_as_asked(statuspage):
     statuspage.script(*[Reply(503, {"error": "maintenance"})] * 6)
-    failed, result, _ = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME, unavailable_is="unknown", retries=1))
+    failed, result, _warnings = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME, unavailable_is="unknown", retries=1))
     assert not failed and result["status"] == "unknown" and result["unknown_checks"] == ["incident"]
     assert "Statuspage could not be asked" in result["msg"]
     statuspage.script(*[Reply(503, {"error": "maintenance"})] * 6)
-    failed, result, _ = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME, retries=1))
+    failed, result, _warnings = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME, retries=1))
     assert failed and "503" in result["msg"]
 
 
@@ -50,12 +50,12 @@ def test_a_listener_that_never_answers_is_unknown():
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         url = f"http://127.0.0.1:{silent.getsockname()[1]}/v1"
-        failed, result, _ = run_module(statuspage_incident_info, base(url, name=NAME, unavailable_is="unknown", timeout=0.5, retries=0))
+        failed, result, _warnings = run_module(statuspage_incident_info, base(url, name=NAME, unavailable_is="unknown", timeout=0.5, retries=0))
     assert not failed and result["status"] == "unknown"
 
 
 def test_bad_input_names_the_option(statuspage):
-    failed, result, _ = run_module(statuspage_incident_info, base("ftp://status", name=NAME))
+    failed, result, _warnings = run_module(statuspage_incident_info, base("ftp://status", name=NAME))
     assert failed and "api_url" in result["msg"]
-    failed, result, _ = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME, incident_id="x"))
+    failed, result, _warnings = run_module(statuspage_incident_info, base(statuspage.api_url, name=NAME, incident_id="x"))
     assert failed and "mutually exclusive" in result["msg"]

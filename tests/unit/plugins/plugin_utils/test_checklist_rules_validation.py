@@ -81,9 +81,9 @@ def test_a_queue_backlog_fails_queue_processing_only_in_its_phase():
 def test_an_unavailable_source_is_unknown_never_ok():
     down = checks(("error_patterns", "unknown", "Prometheus could not be asked (connection refused)"),
                   ("queue_backlog", "unknown", "Prometheus could not be asked (connection refused)"))
-    judged, lines = judge(immediate_metrics=down, slo_compliance={"slos": {"p95_latency": {}}, "breached": [], "unknown": ["p95_latency"],
-                                                                 "all_ok": False, "monitoring_available": False,
-                                                                 "monitoring_error": "Prometheus could not be asked (refused)"})
+    slos = {"slos": {"p95_latency": {}}, "breached": [], "unknown": ["p95_latency"], "all_ok": False, "monitoring_available": False,
+            "monitoring_error": "Prometheus could not be asked (refused)"}
+    judged, lines = judge(immediate_metrics=down, slo_compliance=slos)
     assert lines["post-immediate.error-monitoring"]["status"] == "unknown"
     assert lines["post-immediate.slo-compliance"]["status"] == "unknown" and "refused" in lines["post-immediate.slo-compliance"]["evidence"]
     assert judged["outcome"]["state"] == "unknown" and "Error Monitoring" in judged["outcome"]["message"]
