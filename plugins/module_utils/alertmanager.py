@@ -70,7 +70,7 @@ class Alert:
 
     def view(self, now: float) -> dict[str, Any]:
         return {"name": self.name, "severity": self.severity, "since": isoformat(self.starts_at) if self.starts_at is not None else None,
-                "for": format_duration(max(0.0, now - self.starts_at)) if self.starts_at is not None else None, "state": self.state,
+                "for": format_duration(max(1.0, round(now - self.starts_at))) if self.starts_at is not None else None, "state": self.state,
                 "silenced": self.silenced, "inhibited": self.inhibited, "labels": self.labels, "summary": self.summary,
                 "fingerprint": self.fingerprint}
 
@@ -78,7 +78,7 @@ class Alert:
         """``OfmErrorBudgetBurn (page; slo=error_rate, version=canary) since 2026-12-04T14:57:11Z (3m12s)``."""
         extra = [f"{key}={value}" for key, value in sorted(self.labels.items()) if key not in ("alertname", "severity", "service")]
         what = "; ".join([self.severity or "no severity"] + ([", ".join(extra)] if extra else []))
-        since = f" since {isoformat(self.starts_at)} ({format_duration(max(1.0, now - self.starts_at))})" if self.starts_at is not None else ""
+        since = f" since {isoformat(self.starts_at)} ({format_duration(max(1.0, round(now - self.starts_at)))})" if self.starts_at is not None else ""
         return f"{self.name} ({what}){since}"
 
 

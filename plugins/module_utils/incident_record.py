@@ -26,6 +26,7 @@ DEFAULT_PLACEHOLDER = "_To be written"
 _HEADING = re.compile(r"^ {0,3}(#{1,6})[ \t]+(.*?)[ \t]*#*[ \t]*$")
 _FENCE = re.compile(r"^ {0,3}(```|~~~)")
 _COMMENT = re.compile(r"<!--.*?-->", re.DOTALL)
+_STARTED = re.compile(r"^\d{4}-\d\d-\d\dT")
 _INCIDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -105,8 +106,8 @@ def find_record(record_dir: str, incident_id: str) -> Optional[str]:
         return None
     except OSError as exc:
         raise DataError(f"cannot list {record_dir}: {exc.strerror}", system=SYSTEM, operation="find record", target=record_dir) from exc
-    # <id>-<started ISO time>.md: the start time begins with a digit, so INC-1 does not pick INC-12's or INC-1-5's records.
-    matching = sorted(name for name in names if name.startswith(prefix) and name.endswith(".md") and name[len(prefix):][:1].isdigit())
+    # <id>-<started ISO time>.md: the start time follows the id, so INC-1 does not pick INC-12's or INC-1-5's records.
+    matching = sorted(name for name in names if name.startswith(prefix) and name.endswith(".md") and _STARTED.match(name[len(prefix):]))
     return os.path.join(record_dir, matching[-1]) if matching else None
 
 

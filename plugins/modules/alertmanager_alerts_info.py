@@ -173,8 +173,9 @@ def main(module_class=AnsibleModule) -> None:
     now = time.time()
     check, counted = alerts_check(alerts, matchers, include_silenced=params["include_silenced"],
                                   include_inhibited=params["include_inhibited"], now=now)
-    module.exit_json(changed=False, alerts=client.http.redact([alert.view(now) for alert in counted]), matchers=matchers,
-                     **result([check], "the alerts"))
+    # Labels and annotations are the alert's authors' text: anything secret-looking (or the credentials) is redacted.
+    module.exit_json(changed=False, **client.http.redact({"alerts": [alert.view(now) for alert in counted], "matchers": matchers,
+                                                          **result([check], "the alerts")}))
 
 
 if __name__ == "__main__":
