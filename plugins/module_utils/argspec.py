@@ -7,7 +7,8 @@
 Each client is built from a module's options by its own ``from_params`` (``PrometheusClient``, ``OpsApiClient``, ...).
 Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kept in step by a unit test):
 ``HTTP_CLIENT_SPEC`` -> ``ofm.rollback.http_client``, ``PROMETHEUS_SPEC`` -> ``ofm.rollback.prometheus``,
-``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``, ``ALERTMANAGER_SPEC`` -> ``ofm.rollback.alertmanager``, ``REDIS_SPEC`` -> ``ofm.rollback.redis``, ``UNLEASH_SPEC`` -> ``ofm.rollback.unleash``.
+``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``, ``REDIS_SPEC`` -> ``ofm.rollback.redis``, ``UNLEASH_SPEC`` -> ``ofm.rollback.unleash``,
+``ALERTMANAGER_SPEC`` -> ``ofm.rollback.alertmanager``.
 """
 
 from __future__ import annotations

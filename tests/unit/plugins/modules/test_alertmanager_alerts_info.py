@@ -52,7 +52,7 @@ def test_firing_alerts_fail_the_check_with_name_severity_and_since(alertmanager)
     alertmanager.alerts = [alert("OfmErrorBudgetBurn", slo="error_rate", version="canary"),
                            alert("OfmOlder", severity="ticket", starts="2026-12-04T09:57:11-05:00"),
                            alert("OfmMuted", silenced=["silence-1"])]
-    failed, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url})
+    failed, result, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url})
     assert not failed and result["changed"] is False
     assert result["status"] == "failed" and result["failed_checks"] == ["alerts"]
     assert [item["name"] for item in result["alerts"]] == ["OfmOlder", "OfmErrorBudgetBurn"], "oldest first, the silenced one left out"
@@ -70,20 +70,20 @@ def test_firing_alerts_fail_the_check_with_name_severity_and_since(alertmanager)
 
 def test_silenced_and_inhibited_count_when_asked(alertmanager):
     alertmanager.alerts = [alert("OfmMuted", silenced=["s1"]), alert("OfmInhibited", inhibited=["fp-x"])]
-    _, default, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url})
+    _failed, default, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url})
     assert default["status"] == "ok" and default["alerts"] == []
     assert default["checks"][0]["detail"] == 'no alert firing for service="ofm-social-os" (1 silenced and 1 inhibited not counted)'
-    _, silenced, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "include_silenced": True})
+    _failed, silenced, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "include_silenced": True})
     assert silenced["status"] == "failed" and [item["name"] for item in silenced["alerts"]] == ["OfmMuted"]
-    _, both, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "include_silenced": True,
-                                                       "include_inhibited": True})
+    every = {"alertmanager_url": alertmanager.url, "include_silenced": True, "include_inhibited": True}
+    _failed, both, _warnings = run_module(alertmanager_alerts_info, every)
     assert sorted(item["name"] for item in both["alerts"]) == ["OfmInhibited", "OfmMuted"]
 
 
 def test_no_alert_passes_and_the_matchers_are_sent_as_filters(alertmanager):
     matchers = ['service="ofm-social-os"', 'severity=~"page|critical"', "env!=staging"]
-    failed, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url + "/", "matchers": matchers},
-                                   check_mode=True)
+    args = {"alertmanager_url": alertmanager.url + "/", "matchers": matchers}
+    failed, result, _warnings = run_module(alertmanager_alerts_info, args, check_mode=True)
     assert not failed and result["status"] == "ok" and result["alerts"] == []
     assert result["matchers"] == ['service="ofm-social-os"', 'severity=~"page|critical"', 'env!="staging"']
     assert alertmanager.received[-1].query["filter"] == result["matchers"]
@@ -92,7 +92,7 @@ def test_no_alert_passes_and_the_matchers_are_sent_as_filters(alertmanager):
 
 def test_many_alerts_are_listed_up_to_five(alertmanager):
     alertmanager.alerts = [alert(f"OfmAlert{number}", starts=f"2026-12-04T14:0{number}:00Z") for number in range(8)]
-    _, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url})
+    _failed, result, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url})
     assert len(result["alerts"]) == 8 and result["checks"][0]["data"]["firing"] == 8
     assert "OfmAlert4" in result["msg"] and "OfmAlert5" not in result["msg"] and "and 3 more" in result["msg"]
 
@@ -105,29 +105,29 @@ def test_credentials_are_sent_and_never_in_the_output(alertmanager, auth, expect
     secret = auth.get("alertmanager_token") or auth["alertmanager_password"]
     alertmanager.alerts = [alert("OfmLeaky", debug=f"sent {secret}")]
     alertmanager.alerts[0]["annotations"]["summary"] = f"echo {secret}"
-    _, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, **auth})
+    _failed, result, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, **auth})
     assert alertmanager.received[-1].headers["Authorization"] == expected
     assert result["status"] == "failed" and "OfmLeaky" in result["msg"] and secret not in json.dumps(result)
     alertmanager.script(Reply(401, f"bad credentials {secret}"))
-    failed, refused, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "retries": 0, **auth})
+    failed, refused, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "retries": 0, **auth})
     assert failed and "401" in refused["msg"]
     assert TOKEN not in json.dumps(refused) and PASSWORD not in json.dumps(refused)
 
 
 def test_server_errors_are_unknown_or_fail_as_asked(alertmanager):
     alertmanager.script(*[Reply(503, "unavailable")] * 4)
-    failed, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "unavailable_is": "unknown",
-                                                              "retries": 1})
+    args = {"alertmanager_url": alertmanager.url, "unavailable_is": "unknown", "retries": 1}
+    failed, result, _warnings = run_module(alertmanager_alerts_info, args)
     assert not failed and result["status"] == "unknown" and result["unknown_checks"] == ["alerts"] and result["alerts"] == []
     assert "Alertmanager could not be asked" in result["msg"] and "503" in result["msg"]
     alertmanager.script(*[Reply(503, "unavailable")] * 4)
-    failed, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "retries": 1})
+    failed, result, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "retries": 1})
     assert failed and "503" in result["msg"]
 
 
 def test_an_answer_that_is_not_alerts_is_unknown(alertmanager):
     alertmanager.script(Reply(200, {"status": "success", "data": []}))
-    _, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "unavailable_is": "unknown"})
+    _failed, result, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, "unavailable_is": "unknown"})
     assert result["status"] == "unknown" and "expected a list of alerts" in result["msg"]
     assert "alertmanager_url points at Alertmanager" in result["msg"] or "alertmanager_url" in json.dumps(result)
 
@@ -137,8 +137,8 @@ def test_a_listener_that_never_answers_is_unknown():
         silent.bind(("127.0.0.1", 0))
         silent.listen(1)
         started = time.monotonic()
-        failed, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": f"http://127.0.0.1:{silent.getsockname()[1]}",
-                                                                  "unavailable_is": "unknown", "timeout": 0.5, "retries": 0})
+        args = {"alertmanager_url": f"http://127.0.0.1:{silent.getsockname()[1]}", "unavailable_is": "unknown", "timeout": 0.5, "retries": 0}
+        failed, result, _warnings = run_module(alertmanager_alerts_info, args)
     assert not failed and result["status"] == "unknown" and time.monotonic() - started < 10
 
 
@@ -153,7 +153,7 @@ def test_a_listener_that_never_answers_is_unknown():
     ({"alertmanager_username": "ofm"}, "alertmanager_password"),
 ])
 def test_bad_input_names_the_option_before_anything_is_sent(alertmanager, args, option):
-    failed, result, _ = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, **args})
+    failed, result, _warnings = run_module(alertmanager_alerts_info, {"alertmanager_url": alertmanager.url, **args})
     assert failed and option in result["msg"], result["msg"]
     assert alertmanager.received == []
     assert TOKEN not in json.dumps(result) and PASSWORD not in json.dumps(result)

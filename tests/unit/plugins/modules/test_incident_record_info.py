@@ -42,7 +42,7 @@ def statuses(result) -> dict[str, str]:
 def test_a_complete_record_passes_every_section(tmp_path):
     path = tmp_path / "INC-7001-2026-12-04T145855Z.md"
     path.write_text(record())
-    failed, result, _ = run_module(incident_record_info, {"path": str(path)}, check_mode=True)
+    failed, result, _warnings = run_module(incident_record_info, {"path": str(path)}, check_mode=True)
     assert not failed and result["changed"] is False
     assert result["status"] == "ok" and statuses(result) == {name: "ok" for name in DEFAULT_SECTIONS}
     assert result["record"] == str(path)
@@ -54,7 +54,7 @@ def test_a_complete_record_passes_every_section(tmp_path):
 def test_the_placeholder_still_there_fails_that_section_only(tmp_path):
     path = tmp_path / "INC-7001-2026-12-04T145855Z.md"
     path.write_text(record(**{"Lessons learned": PLACEHOLDER_LINE}))
-    _, result, _ = run_module(incident_record_info, {"path": str(path)})
+    _failed, result, _warnings = run_module(incident_record_info, {"path": str(path)})
     assert result["status"] == "failed" and result["failed_checks"] == ["Lessons learned"]
     assert "still holds the placeholder '_To be written': not written yet" in result["msg"]
     assert [section["placeholder"] for section in result["sections"] if section["title"] == "Lessons learned"] == [True]
@@ -63,7 +63,7 @@ def test_the_placeholder_still_there_fails_that_section_only(tmp_path):
 def test_a_missing_or_empty_section_fails_naming_it(tmp_path):
     path = tmp_path / "INC-7001-2026-12-04T145855Z.md"
     path.write_text(record(**{"Impact assessment": None, "Recovery time": "<!-- fill in -->\n"}))
-    _, result, _ = run_module(incident_record_info, {"path": str(path)})
+    _failed, result, _warnings = run_module(incident_record_info, {"path": str(path)})
     assert result["failed_checks"] == ["Impact assessment", "Recovery time"]
     checks = {check["name"]: check["detail"] for check in result["checks"]}
     assert checks["Impact assessment"].startswith("no section 'Impact assessment' in INC-7001-2026-12-04T145855Z.md: add a heading")
@@ -75,18 +75,18 @@ def test_headings_match_ignoring_case_and_spaces_but_not_inside_code(tmp_path):
     text = record(**{"Lessons learned": None, "Recovery time": None})
     text += "\n## lessons   LEARNED ##\nWrite smaller releases.\n\n```markdown\n## Recovery time\nexample only\n```\n"
     path.write_text(text)
-    _, result, _ = run_module(incident_record_info, {"path": str(path)})
+    _failed, result, _warnings = run_module(incident_record_info, {"path": str(path)})
     assert statuses(result)["Lessons learned"] == "ok" and result["failed_checks"] == ["Recovery time"]
 
 
 def test_no_record_for_the_incident_fails_every_section(tmp_path):
     (tmp_path / "INC-70011-2026-12-04T145855Z.md").write_text(record())
     (tmp_path / "INC-7001-5-2026-12-04T145855Z.md").write_text(record())
-    failed, result, _ = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
+    failed, result, _warnings = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
     assert not failed and result["status"] == "failed" and result["record"] is None and result["sections"] == []
     assert result["failed_checks"] == list(DEFAULT_SECTIONS)
     assert f"no incident record {tmp_path}/INC-7001-*.md for INC-7001" in result["checks"][0]["detail"]
-    _, missing_dir, _ = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path / "none")})
+    _failed, missing_dir, _warnings = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path / "none")})
     assert missing_dir["status"] == "failed" and missing_dir["record"] is None
 
 
@@ -96,10 +96,10 @@ def test_the_newest_record_of_the_incident_is_read(tmp_path):
     older.write_text(record(**{"Lessons learned": PLACEHOLDER_LINE}))
     newer.write_text(record())
     (tmp_path / "INC-7001-2026-12-04T151210Z.json").write_text("{}")
-    _, result, _ = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
+    _failed, result, _warnings = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
     assert result["record"] == str(newer) and result["status"] == "ok"
-    _, own, _ = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path),
-                                                  "required_sections": ["Lessons learned", "Action items"], "placeholder": "TODO"})
+    args = {"incident_id": "INC-7001", "record_dir": str(tmp_path), "required_sections": ["Lessons learned", "Action items"], "placeholder": "TODO"}
+    _failed, own, _warnings = run_module(incident_record_info, args)
     assert statuses(own) == {"Lessons learned": "ok", "Action items": "failed"}
 
 
@@ -113,14 +113,14 @@ def test_the_newest_record_of_the_incident_is_read(tmp_path):
     ({"path": "/tmp/x.md", "placeholder": "  "}, "placeholder"),
 ])
 def test_bad_input_names_the_option(args, option):
-    failed, result, _ = run_module(incident_record_info, args)
+    failed, result, _warnings = run_module(incident_record_info, args)
     assert failed and option in result["msg"], result["msg"]
 
 
 def test_an_unreadable_record_fails_the_task(tmp_path):
     directory = tmp_path / "a-directory.md"
     directory.mkdir()
-    failed, result, _ = run_module(incident_record_info, {"path": str(directory)})
+    failed, result, _warnings = run_module(incident_record_info, {"path": str(directory)})
     assert failed and "cannot read" in result["msg"] and str(directory) in result["msg"]
 
 
