@@ -8,6 +8,7 @@
     lab validation slow-query on|off
     lab config bad | lab config good
     lab external bad | lab external good
+    lab alert fire NAME [--label k=v ...] [--for 1h] | lab alert clear | lab alert list
     lab traffic
     lab info [--json]
 """
@@ -17,11 +18,13 @@ import argparse
 import json
 import shutil
 import sys
+from datetime import timedelta
 from typing import Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 
 from lab import app_config, external_config, process
+from lab.components import alertmanager
 from lab.components import COMPONENTS
 from lab.components.base import http_json
 from lab.components.haproxy import weights
@@ -114,7 +117,8 @@ def cmd_reset(cfg: LabConfig) -> int:
         if component.pid(cfg) is not None:
             component.reset(cfg)
     print(f"lab reset: canary healthy, canary weight {cfg.canary_weight} %, stand-in stores and injected faults cleared, "
-          "configuration as seeded (Kubernetes objects, Redis flags, Unleash toggles, rate limits), fast queries, query statistics reset")
+          "configuration as seeded (Kubernetes objects, Redis flags, Unleash toggles, rate limits), fast queries, query statistics reset, "
+          "lab-posted alerts resolved")
     return 0
 
 
@@ -174,6 +178,40 @@ def cmd_canary(cfg: LabConfig, action: str, faults: list[str]) -> int:
     return 0
 
 
+def cmd_alert(cfg: LabConfig, action: str, name: Optional[str], labels: list[tuple[str, str]], duration: Optional[str]) -> int:
+    """Post a real alert to the lab Alertmanager, resolve the lab-posted ones, or list what is active."""
+    try:
+        if action == "fire":
+            if not name:
+                raise process.LabError("lab alert fire: give the alert's NAME, e.g. `lab alert fire OfmManualTest --label severity=page`")
+            alert = alertmanager.fire(cfg, name, dict(labels), parse_for(duration or "1h"))
+            print(f"lab alert fire: {name} {json.dumps(alert['labels'], sort_keys=True)} active until {alert['endsAt']}")
+        elif action == "clear":
+            resolved = alertmanager.clear(cfg)
+            print(f"lab alert clear: resolved {len(resolved)} lab-posted alert(s){': ' + ', '.join(resolved) if resolved else ''}")
+        else:
+            for alert in alertmanager.api(cfg, "GET", "alerts?active=true") or []:
+                print(f"  {alert['labels'].get('alertname', '?'):<24} {alert['status'].get('state', '?'):<11} since {alert['startsAt']} "
+                      f"{json.dumps(alert['labels'], sort_keys=True)}")
+    except RuntimeError as exc:
+        raise process.LabError(str(exc)) from exc
+    return 0
+
+
+def parse_for(text: str) -> timedelta:
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit() or int(text[:-1]) == 0:
+        raise process.LabError(f"lab alert fire --for takes a duration such as 90s, 10m or 2h, got {text!r}")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def parse_label(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name.strip():
+        raise argparse.ArgumentTypeError(f"--label takes NAME=VALUE, got {text!r}")
+    return name.strip(), value
+
+
 def cmd_traffic(cfg: LabConfig) -> int:
     current = weights(cfg)
     total = sum(current.values()) or 1
@@ -224,6 +262,12 @@ def build_parser() -> argparse.ArgumentParser:
     validation = sub.add_parser("validation", help="break what the post-rollback validation checks, beyond the SLIs")
     validation.add_argument("switch", choices=("slow-query",), help="slow-query: the db-writer's recent-posts query gets slow")
     validation.add_argument("state", choices=("on", "off"))
+    alert = sub.add_parser("alert", help="post a real alert to the lab Alertmanager (fire), resolve the lab-posted ones (clear), list")
+    alert.add_argument("action", choices=("fire", "clear", "list"))
+    alert.add_argument("name", nargs="?", help="the alertname (fire)")
+    alert.add_argument("--label", action="append", type=parse_label, default=[], metavar="K=V",
+                       help="a label of the alert (repeatable); service=ofm-social-os and severity=page unless given")
+    alert.add_argument("--for", dest="duration", metavar="DURATION", help="how long it stays active unless cleared (default 1h)")
     sub.add_parser("traffic", help="HAProxy weights of stable and canary")
     info = sub.add_parser("info", help="URLs, credentials file, sockets")
     info.add_argument("--json", action="store_true")
@@ -259,6 +303,8 @@ def main(argv: Optional[list[str]] = None) -> int:
             return cmd_external(cfg, args.action)
         if args.command == "validation":
             return cmd_validation(cfg, args.switch, args.state)
+        if args.command == "alert":
+            return cmd_alert(cfg, args.action, args.name, args.label, args.duration)
         if args.command == "traffic":
             return cmd_traffic(cfg)
         return cmd_info(cfg, args.json)

@@ -5,7 +5,7 @@ Every value can be overridden without editing code:
 - ``OFM_LAB_PORT_<NAME>`` sets one port (e.g. ``OFM_LAB_PORT_PROMETHEUS=29090``) and
   ``OFM_LAB_PORT_OFFSET`` shifts every default port, so two labs can run side by side;
 - ``OFM_LAB_LOAD_RATE``, ``OFM_LAB_SLI_WINDOW`` and ``OFM_LAB_LOAD_MAX_SECONDS`` tune the load and
-  the recording rules.
+  the recording rules; ``OFM_LAB_ALERT_WINDOW_SCALE`` shrinks the SLO burn-rate alert windows (lab/components/slo_alerts.py).
 The resolved settings are written to ``<state>/lab.json`` by ``lab up`` and read back by every
 later command, so ``status`` and ``down`` always talk about the lab that is really running.
 """
@@ -43,6 +43,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "powerdns_api": 18281,
     "aws": 18555,
     "platforms": 18620,
+    "alertmanager": 18193,
 }
 
 
@@ -203,6 +204,7 @@ class LabConfig:
     load_max_seconds: int = 7200
     sli_window: str = "30s"
     canary_weight: int = 10
+    alert_window_scale: float = 60.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -257,4 +259,5 @@ def load_config(state_dir: Optional[Path] = None, port_overrides: Optional[dict[
         load_rate=float(os.environ.get("OFM_LAB_LOAD_RATE", "20")),
         load_max_seconds=int(os.environ.get("OFM_LAB_LOAD_MAX_SECONDS", "7200")),
         sli_window=os.environ.get("OFM_LAB_SLI_WINDOW", "30s"),
+        alert_window_scale=float(os.environ.get("OFM_LAB_ALERT_WINDOW_SCALE", "60")),
     )

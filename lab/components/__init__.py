@@ -1,6 +1,7 @@
 """The lab's components, in start order. Adding one is a class in this package and a line here."""
 from __future__ import annotations
 
+from lab.components.alertmanager import Alertmanager
 from lab.components.aws import Aws
 from lab.components.base import Component
 from lab.components.comms import Comms
@@ -26,6 +27,7 @@ COMPONENTS: list[Component] = [
     OpsApi(),
     Comms("slack"),
     Comms("statuspage"),
+    Alertmanager(),
     Prometheus(),
     KubeApiServer(),
     IngressController(),

@@ -1,4 +1,5 @@
-"""Prometheus (Debian package): scrapes every second, records the five SLIs by version."""
+"""Prometheus (Debian package): scrapes every second, records the five SLIs by version, and sends the SLO burn-rate alerts
+(lab/components/slo_alerts.py) to the lab Alertmanager."""
 from __future__ import annotations
 
 import shutil
@@ -6,6 +7,7 @@ import shutil
 import yaml
 
 from lab.components.base import Component, http_json
+from lab.components.slo_alerts import alert_rules
 from lab.config import HOST, LabConfig
 
 SLI_RULES = {
@@ -36,7 +38,8 @@ def scrape_config(cfg: LabConfig) -> dict:
 
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
-        "rule_files": [str(cfg.path("etc", "prometheus-rules.yml"))],
+        "rule_files": [str(cfg.path("etc", "prometheus-rules.yml")), str(cfg.path("etc", "prometheus-alerts.yml"))],
+        "alerting": {"alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": [f"{HOST}:{cfg.ports['alertmanager']}"]}]}]},
         "scrape_configs": [
             {"job_name": "ofm-social-os-api", "static_configs": [
                 target("ofm_api_stable", version="stable", app="ofm-social-os"),
@@ -56,7 +59,7 @@ def recording_rules(cfg: LabConfig) -> dict:
 class Prometheus(Component):
     name = "prometheus"
     ports = ("prometheus",)
-    description = "Prometheus: 1 s scrapes, SLI recording rules"
+    description = "Prometheus: 1 s scrapes, SLI recording rules, SLO burn-rate alerts to Alertmanager"
     start_timeout = 40.0
 
     def available(self):
@@ -67,6 +70,7 @@ class Prometheus(Component):
         cfg.path("data", "prometheus").mkdir(parents=True, exist_ok=True)
         cfg.path("etc", "prometheus.yml").write_text(yaml.safe_dump(scrape_config(cfg), sort_keys=False))
         cfg.path("etc", "prometheus-rules.yml").write_text(yaml.safe_dump(recording_rules(cfg), sort_keys=False))
+        cfg.path("etc", "prometheus-alerts.yml").write_text(yaml.safe_dump(alert_rules(cfg), sort_keys=False, width=1000))
 
     def argv(self, cfg: LabConfig) -> list[str]:
         return [

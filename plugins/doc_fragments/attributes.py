@@ -65,6 +65,16 @@ attributes:
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
+    ACTION_GROUP_ALERTMANAGER = r"""
+attributes:
+  action_group:
+    support: full
+    membership: [ofm.rollback.ofm, ofm.rollback.alertmanager]
+    description:
+      - Set the Alertmanager options (O(alertmanager_url) and its credentials) once in C(group/ofm.rollback.alertmanager).
+      - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
+"""
+
     ACTION_GROUP_OPS_API = r"""
 attributes:
   action_group:

@@ -7,7 +7,8 @@
 Each client is built from a module's options by its own ``from_params`` (``PrometheusClient``, ``OpsApiClient``, ...).
 Each spec has a doc fragment of the same name in ``plugins/doc_fragments/`` (kept in step by a unit test):
 ``HTTP_CLIENT_SPEC`` -> ``ofm.rollback.http_client``, ``PROMETHEUS_SPEC`` -> ``ofm.rollback.prometheus``,
-``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``, ``REDIS_SPEC`` -> ``ofm.rollback.redis``, ``UNLEASH_SPEC`` -> ``ofm.rollback.unleash``.
+``OPS_API_SPEC`` -> ``ofm.rollback.ops_api``, ``REDIS_SPEC`` -> ``ofm.rollback.redis``, ``UNLEASH_SPEC`` -> ``ofm.rollback.unleash``,
+``ALERTMANAGER_SPEC`` -> ``ofm.rollback.alertmanager``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,15 @@ PROMETHEUS_SPEC: dict[str, dict[str, Any]] = {
 }
 PROMETHEUS_MUTUALLY_EXCLUSIVE = [("prometheus_token", "prometheus_username")]
 PROMETHEUS_REQUIRED_TOGETHER = [("prometheus_username", "prometheus_password")]
+
+ALERTMANAGER_SPEC: dict[str, dict[str, Any]] = {
+    "alertmanager_url": {"type": "str", "required": True, "fallback": (env_fallback, ["ALERTMANAGER_URL"])},
+    "alertmanager_username": {"type": "str"},
+    "alertmanager_password": {"type": "str", "no_log": True},
+    "alertmanager_token": {"type": "str", "no_log": True, "fallback": (env_fallback, ["ALERTMANAGER_TOKEN"])},
+}
+ALERTMANAGER_MUTUALLY_EXCLUSIVE = [("alertmanager_token", "alertmanager_username")]
+ALERTMANAGER_REQUIRED_TOGETHER = [("alertmanager_username", "alertmanager_password")]
 
 OPS_API_SPEC: dict[str, dict[str, Any]] = {
     "ops_api_url": {"type": "str", "default": DEFAULT_OPS_API_URL, "fallback": (env_fallback, ["OFM_OPS_API_URL"])},

@@ -152,6 +152,11 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     assert "[MANUAL] Engineering Team · Leadership · Customer Success" in flat(run.stdout)
     markdown = tmp_path / "incidents" / f"{result['incident_id']}-{result['started_at'].replace(':', '')}.md"
     assert "Post an update in Slack #engineering." in markdown.read_text(), "the record holds every instruction"
+    impact = markdown.read_text().split("## Impact assessment\n", 1)[1].split("\n## ", 1)[0]
+    assert f"- Breached: {FAULT_TO_SLO[fault]}" in impact and "Time on the canary:" in impact and " UTC (+00:00)," in impact
+    recovery = markdown.read_text().split("## Recovery time\n", 1)[1].split("\n## ", 1)[0]
+    assert "- Incident start: " in recovery and "- Validated recovery: " in recovery and "- Recovery time: " in recovery, recovery
+    assert markdown.read_text().rstrip().endswith("## Lessons learned\n_To be written at the post-incident review._")
     announcement = [m for m in slack_messages(lab) if incident in (m.get("text") or "") and "started" in m["text"]]
     assert len(announcement) == 1 and FAULT_TO_SLO[fault] in announcement[0]["text"]
     assert "Audit log:" in run.stdout and "chain verified" in run.stdout

@@ -11,7 +11,7 @@ from ansible.module_utils.common.parameters import env_fallback as ansible_env_f
 from unithelpers import doc_options, documented_options, mismatches
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import (
-    aws, http_client, kube, ops_api, pg_connection, prometheus, redis, traffic_measure, traffic_wait, unleash)
+    alertmanager, aws, http_client, kube, ops_api, pg_connection, prometheus, redis, traffic_measure, traffic_wait, unleash)
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import aws as aws_utils
 from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
@@ -36,12 +36,13 @@ PAIRS = [
     (argspec.REDIS_SPEC, redis.ModuleDocFragment.DOCUMENTATION),
     (argspec.UNLEASH_SPEC, unleash.ModuleDocFragment.DOCUMENTATION),
     (aws_utils.AWS_SPEC, aws.ModuleDocFragment.DOCUMENTATION),
+    (argspec.ALERTMANAGER_SPEC, alertmanager.ModuleDocFragment.DOCUMENTATION),
 ]
 
 
 PAIR_IDS = ["http_client", "prometheus", "ops_api", "kube", "traffic_measure", "traffic_wait", "pg_connection", "pg_connection.app",
             "pg_connection.database", "redis",
-            "unleash", "aws"]
+            "unleash", "aws", "alertmanager"]
 
 
 @pytest.mark.parametrize("spec, documentation", PAIRS, ids=PAIR_IDS)
