@@ -11,9 +11,11 @@ the placeholder (the emergency record writes ``_To be written at the post-incide
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 from typing import Any, Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.checks import FAILED, OK, Check
@@ -123,6 +125,27 @@ def read_record(path: str) -> Optional[str]:
                         target=path) from exc
 
 
+def incident_times(record: str) -> dict[str, Any]:
+    """When the incident began and when its procedure ended, from the JSON record written beside the Markdown one (the
+    emergency procedure writes both): ``started_at`` and ``finished_at`` as ISO 8601 with an offset, and its ``outcome``.
+    Empty when there is no JSON record or it does not say."""
+    json_path = os.path.splitext(record)[0] + ".json"
+    text = read_record(json_path)
+    if text is None:
+        return {}
+    try:
+        data = json.loads(text)
+        started = datetime.fromisoformat(str(data["started_at"]).replace("Z", "+00:00"))
+        duration = float(data.get("duration_seconds") or 0)
+    except (ValueError, KeyError, TypeError):
+        return {}
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    finished = started + timedelta(seconds=duration)
+    return {"started_at": started.isoformat(timespec="seconds"), "finished_at": finished.isoformat(timespec="seconds"),
+            "outcome": data.get("outcome"), "json_record": json_path}
+
+
 def evaluate(path: Optional[str], incident_id: Optional[str], record_dir: str, required: Sequence[str], placeholder: str) -> dict[str, Any]:
     """The checks (one per required section) and the fields ``record`` and ``sections`` of the module's result."""
     wanted = path or os.path.join(record_dir, f"{incident_id}-*.md")
@@ -132,10 +155,10 @@ def evaluate(path: Optional[str], incident_id: Optional[str], record_dir: str, r
         reason = f"no incident record {wanted}" + (f" for {incident_id}" if incident_id else "")
         checks = [Check(name, FAILED, f"{reason}: write the record (the emergency procedure does) before the review", {"found": False})
                   for name in required]
-        return {"checks": checks, "record": None, "sections": []}
+        return {"checks": checks, "record": None, "sections": [], "incident": {}}
     sections = parse_sections(text)
     shown = [{"title": section.title, "level": section.level, "line": section.line,
               "lines": len([line for line in section.text().splitlines() if line.strip()]), "placeholder": placeholder in section.text()}
              for section in sections]
     return {"checks": [section_check(name, sections, placeholder, os.path.basename(record)) for name in required], "record": record,
-            "sections": shown}
+            "sections": shown, "incident": incident_times(record)}

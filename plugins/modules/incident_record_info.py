@@ -101,6 +101,14 @@ record:
   returned: always
   type: str
   sample: /home/sre/.ansible/ofm-rollback/incidents/INC-1234-2026-12-04T140500Z.md
+incident:
+  description:
+    - From the JSON record beside the Markdown one, when there is one - V(started_at) (when the incident began) and
+      V(finished_at) (when its procedure ended), ISO 8601 with an offset, and the procedure's V(outcome). Empty otherwise.
+    - The post-rollback validation takes its baseline's end and the 2-hour watch's start from them.
+  returned: always
+  type: dict
+  sample: {started_at: "2026-12-04T14:05:00+00:00", finished_at: "2026-12-04T14:06:12+00:00", outcome: rolled_back}
 sections:
   description: Every section of the record - V(title), V(level), V(line) (of its heading), V(lines) (of text) and V(placeholder).
   returned: always
@@ -133,7 +141,7 @@ def main(module_class=AnsibleModule) -> None:
         found = evaluate(params["path"], params["incident_id"], params["record_dir"], required, placeholder)
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result())
-    module.exit_json(changed=False, record=found["record"], sections=found["sections"],
+    module.exit_json(changed=False, record=found["record"], sections=found["sections"], incident=found["incident"],
                      **result(found["checks"], f"the incident record{' of ' + params['incident_id'] if params['incident_id'] else ''}"))
 
 

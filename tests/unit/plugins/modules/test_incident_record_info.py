@@ -4,6 +4,7 @@
 no record for the incident id, the newest record of an incident, and bad input naming the option."""
 from __future__ import annotations
 
+import json
 import re
 
 import pytest
@@ -130,3 +131,18 @@ def test_the_emergency_record_template_has_every_default_section_and_the_placeho
     assert set(DEFAULT_SECTIONS) <= set(headings), headings
     lessons = template.split("## Lessons learned\n", 1)[1]
     assert lessons.strip() == PLACEHOLDER_LINE and DEFAULT_PLACEHOLDER in PLACEHOLDER_LINE
+
+
+def test_the_json_record_beside_it_gives_the_incident_times(tmp_path):
+    path = tmp_path / "INC-7001-2026-12-04T145855Z.md"
+    path.write_text(record())
+    failed, result, _warnings = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
+    assert not failed and result["incident"] == {}, "no JSON record: no times"
+    (tmp_path / "INC-7001-2026-12-04T145855Z.json").write_text(
+        json.dumps({"started_at": "2026-12-04T14:58:55+00:00", "duration_seconds": 72.4, "outcome": "rolled_back"}))
+    _failed, result, _warnings = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
+    assert result["incident"]["started_at"] == "2026-12-04T14:58:55+00:00"
+    assert result["incident"]["finished_at"] == "2026-12-04T15:00:07+00:00" and result["incident"]["outcome"] == "rolled_back"
+    (tmp_path / "INC-7001-2026-12-04T145855Z.json").write_text("{not json")
+    _failed, result, _warnings = run_module(incident_record_info, {"incident_id": "INC-7001", "record_dir": str(tmp_path)})
+    assert result["incident"] == {} and result["status"] == "ok"
