@@ -204,7 +204,7 @@ class LabConfig:
     load_max_seconds: int = 7200
     sli_window: str = "30s"
     canary_weight: int = 10
-    alert_window_scale: float = 60.0
+    alert_window_scale: float = 360.0
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -259,5 +259,5 @@ def load_config(state_dir: Optional[Path] = None, port_overrides: Optional[dict[
         load_rate=float(os.environ.get("OFM_LAB_LOAD_RATE", "20")),
         load_max_seconds=int(os.environ.get("OFM_LAB_LOAD_MAX_SECONDS", "7200")),
         sli_window=os.environ.get("OFM_LAB_SLI_WINDOW", "30s"),
-        alert_window_scale=float(os.environ.get("OFM_LAB_ALERT_WINDOW_SCALE", "60")),
+        alert_window_scale=float(os.environ.get("OFM_LAB_ALERT_WINDOW_SCALE", "360")),
     )

@@ -7,8 +7,9 @@ Each SLO is written as the ratio of bad events and its error budget (1 - objecti
 * ``severity="page"``:   burn > 14.4 over 1h and 5m, or burn > 6 over 6h and 30m;
 * ``severity="ticket"``: burn > 3 over 1d and 2h, or burn > 1 over 3d and 6h.
 
-The lab shrinks every window by ``alert_window_scale`` (``OFM_LAB_ALERT_WINDOW_SCALE``, default 60: 1h is 1m, 5m is 5s,
-3d is 72m), never below 5 s (rate() needs a few 1 s scrapes), so a bad canary pages within seconds. The recording rules
+The lab shrinks every window by ``alert_window_scale`` (``OFM_LAB_ALERT_WINDOW_SCALE``, default 360: 1h is 10s, 6h is 1m,
+3d is 12m), never below 5 s (rate() needs a few 1 s scrapes), so a bad canary pages within seconds and, once its traffic is
+back on stable, every alert's short window empties within a minute (the validation's "no alert firing" can be waited for). The recording rules
 keep the workbook's window names (``ofm:slo_burn_rate:1h``) whatever the scale.
 """
 from __future__ import annotations
