@@ -5,7 +5,6 @@ new error signature, a failing smoke test, a queue backlog and a firing alert ma
 UNKNOWN (JUnit errors, the run fails); check mode writes no state; bad input is refused first; no secret in the output."""
 from __future__ import annotations
 
-import json
 import re
 import socket
 import time
