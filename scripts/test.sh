@@ -15,7 +15,7 @@ export OFM_LAB_SLI_WINDOW="${OFM_LAB_SLI_WINDOW:-15s}"
 export ANSIBLE_CONFIG="$root/ansible.cfg"
 
 failed=()
-step() {
+step() {  # name, command...: run in the foreground
   local name="$1"; shift
   printf '\n===== %s: %s\n' "$name" "$*"
   local started=$SECONDS
@@ -36,29 +36,44 @@ if has lab || has integration; then
   # Started first so that Prometheus gathers history while the other steps run.
   step lab lab up
 fi
-has unit && step unit pytest tests/unit -q -p no:cacheprovider
-has sanity && step sanity scripts/sanity.sh
-has lint && step lint ansible-lint --profile production -q
-# -ra: the summary lists every skip with its reason (e.g. the real-cluster target without KUBECONFIG), and every
-# failure; a later -rs alone would replace it and drop the failures.
-# Two pytest processes at once, against the same lab: the modules marked shared_lab (they change or read the shared state of
-# the lab's HTTP side: canary faults, HAProxy weights, stand-in message stores, injected faults, the seeded Kubernetes objects)
-# run in file order in one; every other module (own test servers, own sandboxes, the lab's PostgreSQL) in the other. A module
-# places itself with `pytestmark = pytest.mark.shared_lab`.
-integration() {
-  local logs; logs="$(mktemp -d)"
-  pytest tests/integration -m shared_lab -q -p no:cacheprovider -ra --durations=15 > "$logs/shared-lab.log" 2>&1 &
-  local shared_pid=$!
-  pytest tests/integration -m "not shared_lab" -q -p no:cacheprovider -ra --durations=15 > "$logs/others.log" 2>&1
-  local others_rc=$?
-  wait "$shared_pid"
-  local shared_rc=$?
-  printf -- '--- integration, modules sharing the lab (exit %s)\n' "$shared_rc"; cat "$logs/shared-lab.log"
-  printf -- '--- integration, the other modules (exit %s)\n' "$others_rc"; cat "$logs/others.log"
-  rm -rf "$logs"
-  [[ $shared_rc -eq 0 && $others_rc -eq 0 ]]
+# The steps overlap, so that the suite stays well under 40 minutes on 2 cores: the shared-lab integration tests (the longest
+# part, mostly waiting for the lab: breaches, rollbacks, watches) start once the lab has a little history, while the unit
+# tests, sanity and lint run beside them at the lowest CPU priority (they are not timed; the lab and the playbooks under test
+# are); the other integration modules follow those. Each step's output is printed whole, in order, when it is done.
+# -ra: the summary lists every skip with its reason (e.g. the real-cluster target without KUBECONFIG), and every failure.
+# Two pytest processes against the same lab: the modules marked shared_lab (they change or read the shared state of the lab's
+# HTTP side: canary faults, HAProxy weights, stand-in message stores, injected faults, the seeded Kubernetes objects, the
+# Alertmanager's alerts) run in file order in one; every other module (own test servers, own sandboxes, the lab's
+# PostgreSQL) in the other. A module places itself with `pytestmark = pytest.mark.shared_lab`.
+logs="$(mktemp -d)"
+background() {  # name, command...: run in the background, output and exit status under $logs
+  local name="$1"; shift
+  ( local started=$SECONDS; "$@" > "$logs/$name.log" 2>&1; echo "$? $((SECONDS - started))" > "$logs/$name.rc" ) &
 }
-has integration && step integration integration
+report() {  # name, description: print a background step's output and record its result
+  local name="$1" description="$2" rc seconds
+  wait_for "$name"
+  read -r rc seconds < "$logs/$name.rc"
+  printf '\n===== %s: %s\n' "$name" "$description"
+  cat "$logs/$name.log"
+  if [ "$rc" -eq 0 ]; then printf '===== %s: ok (%ss)\n' "$name" "$seconds"; else printf '===== %s: FAILED (%ss)\n' "$name" "$seconds"; failed+=("$name"); fi
+}
+wait_for() { while [ ! -f "$logs/$1.rc" ]; do sleep 2; done; }
+if has integration; then
+  background integration-shared bash -c 'sleep 30; exec pytest tests/integration -m shared_lab -q -p no:cacheprovider -ra --durations=25'
+fi
+has unit && background unit nice -n 19 pytest tests/unit -q -p no:cacheprovider
+has sanity && background sanity nice -n 19 scripts/sanity.sh
+has lint && background lint nice -n 19 ansible-lint --profile production -q
+has unit && report unit "pytest tests/unit -q -p no:cacheprovider"
+has sanity && report sanity "scripts/sanity.sh"
+has lint && report lint "ansible-lint --profile production -q"
+if has integration; then
+  background integration-others pytest tests/integration -m "not shared_lab" -q -p no:cacheprovider -ra --durations=15
+  report integration-others "pytest tests/integration -m 'not shared_lab' (own servers, sandboxes, the lab's PostgreSQL)"
+  report integration-shared "pytest tests/integration -m shared_lab (in file order, sharing the lab)"
+fi
+rm -rf "$logs"
 
 printf '\n'
 if [ "${#failed[@]}" -gt 0 ]; then

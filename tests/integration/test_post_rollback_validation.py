@@ -15,6 +15,7 @@ import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
 from labtest import Prometheus, credentials, emergency, flat, lab_call, run_lab, run_module, run_playbook, slo_wait, wait_until
 
+from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist
 from lab.config import LabConfig
 
 pytestmark = pytest.mark.shared_lab
@@ -104,6 +105,8 @@ def test_after_the_emergency_every_automated_line_passes_and_ci_gets_junit(lab, 
     output = flat(run.stdout)
     assert run.returncode == 0, run.stdout[-6000:]
     found = statuses(junit)
+    printed = [line.id for line in checklist.load().printed_by("validation")]
+    assert sorted(found) == sorted(printed), "one JUnit case per checklist line the procedure prints"
     assert {line_id: found[line_id] for line_id in IMMEDIATE + EXTENDED + SUCCESS} == dict.fromkeys(IMMEDIATE + EXTENDED + SUCCESS, "ok"), output[-6000:]
     assert found["post-extended.user-experience"] == "skipped" and found["success.team-confidence"] == "skipped"
     assert "Outcome:   PASSED" in output and "[ok    ] All SLOs:" in output
@@ -156,6 +159,10 @@ def test_the_watch_is_pending_goes_on_where_it_stopped_and_fails_at_a_breach(lab
     second, junit = validate(tmp_path, "watch-2", phases=["success"], validation_watch_wait="60s", **extra)
     found = statuses(junit)
     assert found["success.all-slos"] == "failed", flat(second.stdout)[-4000:]
+    # The breach is the SLOs' line; stability (targets up), business operations and the record stay ok. The burn-rate alert
+    # that the same breach fires makes "No ongoing incidents" fail too, as it should.
+    unaffected = ("success.application-stability", "success.business-operations", "success.documentation-complete")
+    assert {line: found[line] for line in unaffected} == dict.fromkeys(unaffected, "ok")
     assert re.search(r"error_rate .*breach", flat(second.stdout), re.I) or "error_rate" in flat(second.stdout)
     assert second.returncode != 0
 
