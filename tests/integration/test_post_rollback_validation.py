@@ -93,6 +93,8 @@ def fixture_incident(lab: LabConfig, tmp_path_factory: pytest.TempPathFactory) -
 @pytest.fixture(name="healthy")
 def fixture_healthy(lab: LabConfig, incident: dict[str, Any]) -> Iterator[dict[str, Any]]:
     heal(lab)
+    # The alerts of an earlier test's fault end within a minute of it (the lab's shortest windows).
+    wait_until(lambda: not service_alerts(lab), timeout=150, interval=2, what="no alert of the service firing")
     yield {**incident, "extra": {"ofm_incident_record_dir": str(incident["records"])}}
     heal(lab)
     run_lab("validation", "slow-query", "off")
@@ -159,10 +161,12 @@ def test_the_watch_is_pending_goes_on_where_it_stopped_and_fails_at_a_breach(lab
     second, junit = validate(tmp_path, "watch-2", phases=["success"], validation_watch_wait="60s", **extra)
     found = statuses(junit)
     assert found["success.all-slos"] == "failed", flat(second.stdout)[-4000:]
-    # The breach is the SLOs' line; stability (targets up), business operations and the record stay ok. The burn-rate alert
-    # that the same breach fires makes "No ongoing incidents" fail too, as it should.
-    unaffected = ("success.application-stability", "success.business-operations", "success.documentation-complete")
+    # The breach is the SLOs' line: business operations and the record stay ok, and stability is not failed (the watch stops at
+    # the first breach, so its signals are not watched to the end: unknown). The burn-rate alert that the same breach fires
+    # makes "No ongoing incidents" fail too, as it should.
+    unaffected = ("success.business-operations", "success.documentation-complete")
     assert {line: found[line] for line in unaffected} == dict.fromkeys(unaffected, "ok")
+    assert found["success.application-stability"] in ("ok", "unknown")
     assert re.search(r"error_rate .*breach", flat(second.stdout), re.I) or "error_rate" in flat(second.stdout)
     assert second.returncode != 0
 
