@@ -29,14 +29,13 @@ from ansible_collections.ofm.rollback.plugins.module_utils.durations import form
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import (
     LABEL_NAME, MATCHERS, PLACEHOLDER, PLACEHOLDERS, PrometheusClient, Series, render_query)
-from ansible_collections.ofm.rollback.plugins.module_utils.zoned_time import shell_zone, zoned
+from ansible_collections.ofm.rollback.plugins.module_utils.zoned_time import instant
 
 SUBJECT = "the Prometheus metrics"
 EMPTY_IS = ("ok", "unknown", "failed")
 MISSING_BASELINE = ("zero", "unknown")
 CHECK_KEYS = ("name", "description", "query", "by", "max", "min", "baseline", "max_ratio", "min_ratio", "min_delta",
               "missing_baseline", "empty_is")
-TIME_HELP = "ISO 8601 with an offset ('2026-03-01T10:00:00+01:00'), epoch seconds, or a local time without offset (the shell's zone)"
 MAX_LISTED = 20
 WEEK = 7 * 86400.0
 
@@ -109,19 +108,8 @@ class Options:
 
 
 def parse_time(value: Any, option: str) -> float:
-    """``value`` as epoch seconds: a number, ISO 8601 with an offset, or a local time of the shell's zone (zoned_time)."""
-    if isinstance(value, bool):
-        raise InputError(f"{value!r} is not a time", option=option, accepted=TIME_HELP)
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value):
-            raise InputError(f"{value!r} is not a time", option=option, accepted=TIME_HELP)
-        return float(value)
-    text = str(value).strip()
-    try:
-        return float(text)
-    except ValueError:
-        pass
-    return zoned(text, shell_zone(), option=option, zone_option=option).utc.timestamp()
+    """``value`` as epoch seconds: a number, ISO 8601 with an offset, or a local time of the shell's zone (zoned_time.instant)."""
+    return instant(value, option).timestamp()
 
 
 def checked_selector(value: Optional[str]) -> str:
