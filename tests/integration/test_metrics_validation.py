@@ -192,6 +192,10 @@ def test_prometheus_that_never_answers_leaves_the_watch_unknown_and_the_state_un
     first = run_module("slo_watch", args, tmp_path)
     assert not first.failed and first.result["watch"]["state"] == "running"
     saved = state_file.read_bytes()
+    # A run asks Prometheus only for points not covered yet: wait until the next point (1 s resolution) is due, or the hung
+    # run would have nothing to ask.
+    covered_until = json.loads(saved)["covered_until"]
+    wait_until(lambda: time.time() >= covered_until + 2, timeout=10, interval=0.2, what="the next point of the watch due")
     proxy.hang.set()
     hung = {**args, "since": None, "timeout": 2, "retries": 0}
     run = run_module("slo_watch", {**hung, "unavailable_is": "unknown"}, tmp_path)
