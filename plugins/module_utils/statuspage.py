@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from urllib.parse import quote
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import http_client_kwargs, validated_url
+from ansible_collections.ofm.rollback.plugins.module_utils.checks import Check
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import ClientAuth, HttpClient
 
@@ -113,6 +114,18 @@ def incident_view(incident: Mapping[str, Any]) -> dict[str, Any]:
     return {"id": incident.get("id"), "name": incident.get("name"), "status": incident.get("status"), "impact": effective_impact(incident),
             "shortlink": incident.get("shortlink"), "component_ids": component_ids(incident), "latest_update": latest_body(incident),
             "created_at": incident.get("created_at"), "updated_at": incident.get("updated_at"), "resolved_at": incident.get("resolved_at")}
+
+
+def incident_check(incident: Optional[Mapping[str, Any]], wanted: str) -> Check:
+    """The post-rollback validation's check of an incident: ok when resolved (or never opened), failed while open."""
+    if incident is None:
+        return Check("incident", "ok", f"no status page incident {wanted}: none was opened")
+    status = incident.get("status") or "unknown"
+    where = f" ({incident['shortlink']})" if incident.get("shortlink") else ""
+    if status == "resolved":
+        return Check("incident", "ok", f"status page incident {incident.get('name')!r} is resolved{where}", {"status": status})
+    return Check("incident", "failed", f"status page incident {incident.get('name')!r} is still {status}{where}: resolve it when the "
+                 "service is back", {"status": status})
 
 
 class StatuspageClient:

@@ -100,9 +100,9 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import HTTP_CLIENT_SPEC
-from ansible_collections.ofm.rollback.plugins.module_utils.checks import UNAVAILABLE_IS, Check, result, unavailable
+from ansible_collections.ofm.rollback.plugins.module_utils.checks import UNAVAILABLE_IS, result, unavailable
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import DEFAULT_API_URL, StatuspageClient, incident_view
+from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import DEFAULT_API_URL, StatuspageClient, incident_check, incident_view
 
 ARGUMENT_SPEC = {
     **HTTP_CLIENT_SPEC,
@@ -113,17 +113,6 @@ ARGUMENT_SPEC = {
     "name": {"type": "str"},
     "unavailable_is": {"type": "str", "choices": list(UNAVAILABLE_IS), "default": "fail"},
 }
-
-
-def incident_check(incident: Optional[dict[str, Any]], wanted: str) -> Check:
-    if incident is None:
-        return Check("incident", "ok", f"no status page incident {wanted}: none was opened")
-    status = incident.get("status") or "unknown"
-    where = f" ({incident['shortlink']})" if incident.get("shortlink") else ""
-    if status == "resolved":
-        return Check("incident", "ok", f"status page incident {incident.get('name')!r} is resolved{where}", {"status": status})
-    return Check("incident", "failed", f"status page incident {incident.get('name')!r} is still {status}{where}: resolve it when the "
-                 "service is back", {"status": status})
 
 
 def main(module_class=AnsibleModule) -> None:
