@@ -14,7 +14,7 @@ from ansible.plugins.action import ActionBase
 from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist, checklist_export
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
-    "procedure": {"type": "str", "required": True, "choices": ["emergency", "planned", "database", "config", "external", "validation"]},
+    "procedure": {"type": "str", "required": True, "choices": ["emergency", "planned", "database", "config", "external", "validation", "comms", "report"]},
     "results": {"type": "dict", "default": {}},
     "only": {"type": "list", "elements": "str"},
     "fail_on_failed": {"type": "bool", "default": False},

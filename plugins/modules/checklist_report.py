@@ -27,7 +27,7 @@ options:
       - The procedure whose lines to judge; its summary prints the sections it owns and those it borders.
     type: str
     required: true
-    choices: [emergency, planned, database, config, external, validation]
+    choices: [emergency, planned, database, config, external, validation, comms, report]
   results:
     description:
       - The phase results of the run, by role name (each role's C(<role>_phase)), each with C(status), C(started),
@@ -134,9 +134,12 @@ counts:
   type: dict
   sample: {ok: 21, failed: 0, manual: 26, unknown: 0, pending: 0}
 outcome:
-  description: The run's outcome in one line, for the procedures that judge one (emergency, planned), when every line was judged.
+  description:
+    - The run's outcome, for the procedures that judge one, when every line was judged - a line of text for V(emergency) and
+      V(planned); a dict with C(state) and C(message) for V(validation) (passed, failed, unknown, pending), V(comms) (ok,
+      partial - a notification was not sent and is a manual step -, failed, unknown) and V(report) (ok, failed, unknown).
   returned: always
-  type: str
+  type: raw
   sample: rolled back, traffic on stable, validated
 texts:
   description:
