@@ -29,6 +29,9 @@ CASES = [
     ("config-snapshot.yml", "rollback_change_id=deploy 2.4.0", "2.4.0"),
     ("config-rollback.yml", "rollback_config_snapshot=cfg-20261204T073900Z-1a2b3c the good one", "the good one"),
     ("external-rollback.yml", "rollback_external_snapshot=cfg-20261204T073900Z-1a2b3c before the cut-over", "before the cut-over"),
+    ("post-rollback-validation.yml", "validation_since=2026-12-04 14:05:00", "14:05:00"),
+    ("incident-comms.yml", "comms_known_issue=publishing failed for some creators", "failed for some creators"),
+    ("incident-report.yml", "report_config_diff=/tmp/config diff.json", "diff.json"),
 ]
 
 
