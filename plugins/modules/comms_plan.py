@@ -16,7 +16,7 @@ description:
     M(ofm.rollback.incident_comms), the status page update for M(ofm.rollback.statuspage_incident), and whether to email
     the affected customers with M(ofm.rollback.customer_email) (a dry run unless O(send_customer_emails)).
   - B(Internal.) The ops team (#ops-alerts) is told again only when the emergency run's announcement was not delivered.
-    Engineering and the #incident-response thread hear of every state, leadership gets a brief with the impact in
+    Engineering and the C(#incident-response) thread hear of every state, leadership gets a brief with the impact in
     numbers, customer success only when customers were affected (or the impact is unknown).
   - B(Customer impact) is the affected-customers query's count when it ran, else whether any request failed.
   - B(Public impact) with O(public_impact=auto) - customers were affected, the failed requests reach
