@@ -95,7 +95,8 @@ OFM_API_SECRETS = {"TIKTOK_API_KEY": "tk-lab-", "META_APP_SECRET": "meta-lab-", 
 # dynamic updates (base64, 32 bytes for hmac-sha256), the AWS stand-in's (moto accepts any) access key, and OFM's stored
 # TikTok user access token for the platforms stand-in (lab/components/platforms.py; the Instagram one is INSTAGRAM_API_KEY),
 # and the password of the database's monitoring role (lab/components/postgres.py MONITOR_ROLE: pg_stat_statements and
-# pg_stat_activity for ofm.rollback.pg_stat_info).
+# pg_stat_activity for ofm.rollback.pg_stat_info), of the audit writer (AUDIT_ROLE: the audit callback's audit_logs rows)
+# and of the lab SMTP server's user.
 GENERATED = {
     "powerdns_api_key": lambda: secrets.token_hex(24),
     "powerdns_tsig_secret": lambda: base64.b64encode(secrets.token_bytes(32)).decode(),
@@ -103,6 +104,8 @@ GENERATED = {
     "aws_secret_access_key": lambda: secrets.token_urlsafe(30),
     "tiktok_access_token": lambda: "act." + secrets.token_urlsafe(36),
     "db_monitor_password": lambda: secrets.token_hex(16),
+    "db_audit_password": lambda: secrets.token_hex(16),
+    "smtp_password": lambda: secrets.token_urlsafe(18),
 }
 
 
@@ -128,6 +131,8 @@ class Credentials:
     aws_secret_access_key: str = ""
     tiktok_access_token: str = ""
     db_monitor_password: str = ""
+    db_audit_password: str = ""
+    smtp_password: str = ""
 
     def backfill(self) -> bool:
         """Generate the secrets added since this file was written; True when something was added."""

@@ -33,6 +33,7 @@ DATABASE = "ofm"
 ADMIN_ROLE = "ofm_admin"
 APP_ROLE = "ofm_app"
 MONITOR_ROLE = "ofm_monitor"
+AUDIT_ROLE = "ofm_audit"
 SLOW_QUERY_SECONDS = 0.05
 SCHEMA_VERSION = "20261101_003"
 # platform_rate_limits as seeded: platform -> (per_minute, per_hour, per_day, burst); `lab reset` and `lab config good` put it back.
@@ -149,14 +150,22 @@ BEGIN
 END
 $fn$;
 """
-# Every start (idempotent): query statistics, the monitoring role (pg_monitor holds pg_read_all_stats) and the read function.
+# Every start (idempotent): query statistics, the monitoring role (pg_monitor holds pg_read_all_stats), the audit writer
+# (INSERT and SELECT on audit_logs only), the creators' email addresses (the affected-customers query) and the read function.
 STATISTICS = """
 CREATE EXTENSION IF NOT EXISTS pg_stat_statements;
 DO $do$ BEGIN
   IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{monitor}') THEN
     CREATE ROLE {monitor} LOGIN PASSWORD '{password}' IN ROLE pg_monitor;
   END IF;
+  IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '{audit}') THEN
+    CREATE ROLE {audit} LOGIN PASSWORD '{audit_password}';
+  END IF;
 END $do$;
+GRANT SELECT, INSERT ON audit_logs TO {audit};
+GRANT USAGE ON SEQUENCE audit_logs_id_seq TO {audit};
+ALTER TABLE creators ADD COLUMN IF NOT EXISTS email text;
+UPDATE creators SET email = handle || '@creators.lab.ofm.social' WHERE email IS NULL;
 """
 
 
@@ -286,7 +295,8 @@ class Postgres(PostgresCluster):
                            f"CREATE ROLE {APP_ROLE} LOGIN PASSWORD '{creds.db_app_password}';"
                            f"CREATE DATABASE {DATABASE} OWNER {ADMIN_ROLE};")
             self.psql(cfg, SCHEMA + SEED.format(version=SCHEMA_VERSION, app=APP_ROLE, rate_limits=rate_limit_rows()), database=DATABASE)
-        self.psql(cfg, STATISTICS.format(monitor=MONITOR_ROLE, password=cfg.credentials().db_monitor_password), database=DATABASE)
+        self.psql(cfg, STATISTICS.format(monitor=MONITOR_ROLE, password=cfg.credentials().db_monitor_password, audit=AUDIT_ROLE,
+                                         audit_password=cfg.credentials().db_audit_password), database=DATABASE)
         if self.recent_posts_state(cfg) is None:
             self.psql(cfg, RECENT_POSTS_FAST, database=DATABASE)
         if not any(self.repo_dir(cfg).glob("backup/*/backup.info")):

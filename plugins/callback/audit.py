@@ -55,6 +55,64 @@ options:
     ini:
       - section: ofm_audit
         key: incident_var_names
+  db_dsn:
+    description:
+      - Also write every record into OFM's C(audit_logs) table (the audit system of record) - a libpq connection string or
+        URL without the password, such as C(host=db.internal dbname=ofm user=ofm_audit sslmode=verify-full). Empty - the
+        JSONL log only.
+      - Rows are inserted in batches by a background thread and never hold the run up; a database that is down costs one
+        warning, and the end of every run back-fills every record of the log that its chain's rows miss, so a database
+        that was down catches up at the next run. C(ofm.rollback.audit_verify) with C(source=both) compares the table
+        with the log. The row mapping is documented in the collection's C(module_utils/audit_table.py).
+    type: str
+    default: ""
+    env:
+      - name: OFM_AUDIT_DB_DSN
+    ini:
+      - section: ofm_audit
+        key: db_dsn
+  db_password:
+    description:
+      - The database password (never written anywhere). Also PGPASSWORD or a pgpass file, as libpq reads them.
+    type: str
+    env:
+      - name: OFM_AUDIT_DB_PASSWORD
+  db_table:
+    description:
+      - The table, with its schema if needed.
+    type: str
+    default: audit_logs
+    env:
+      - name: OFM_AUDIT_DB_TABLE
+    ini:
+      - section: ofm_audit
+        key: db_table
+  db_batch:
+    description:
+      - Rows per insert.
+    type: int
+    default: 50
+    ini:
+      - section: ofm_audit
+        key: db_batch
+  db_flush_interval:
+    description:
+      - Seconds the thread waits for more records before it inserts what it has.
+    type: float
+    default: 1.0
+    ini:
+      - section: ofm_audit
+        key: db_flush_interval
+  db_flush_timeout:
+    description:
+      - Seconds the end of a run waits for the last rows and the back-fill; what is left goes at the next run.
+    type: float
+    default: 5.0
+    env:
+      - name: OFM_AUDIT_DB_FLUSH_TIMEOUT
+    ini:
+      - section: ofm_audit
+        key: db_flush_timeout
 notes:
   - A record that was changed, deleted, inserted or moved breaks the chain at that record. Removing lines at the end of
     the log leaves no trace in the log itself, so keep the last hash (RV(ofm.rollback.audit_verify#module:last_hash))
@@ -80,8 +138,10 @@ from ansible.release import __version__ as ansible_version
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import append_records
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import REDACTED, Redactor
+from ansible_collections.ofm.rollback.plugins.plugin_utils.audit_sink import TableSink
 
 CENSORED = "censored"
+COLLECTION_VERSION = "0.1.0"  # galaxy.yml version
 MAX_TEXT = 1024
 MAX_LIST = 100
 AUDIT_TRAIL_KEYS = ("requests", "commands", "queries")
@@ -411,6 +471,7 @@ class CallbackModule(CallbackBase):
         self._run: Optional[_Run] = None
         self._lost_records = 0
         self._write_error: Optional[str] = None
+        self._sink: Optional[TableSink] = None
 
     def v2_playbook_on_start(self, playbook: Any) -> None:
         self._playbook = os.path.abspath(playbook._file_name)  # pylint: disable=protected-access
@@ -419,6 +480,7 @@ class CallbackModule(CallbackBase):
         if self._run is None:
             self._run = _Run(play.get_variable_manager().extra_vars, self._playbook, self.get_option("incident_var_names"))
             self._run.play_incident = literal_values(play.vars, self._run.incident_names)
+            self._start_sink()
             self._write(self._run_start_record(play))
         self._run.play = redact_text(play.get_name())
         self._run.play_incident = literal_values(play.vars, self._run.incident_names)
@@ -446,6 +508,9 @@ class CallbackModule(CallbackBase):
             record["audit_errors"] = {"lost_records": self._lost_records, "error": self._write_error}
         self._write(record)
         self._run = None
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
 
     def _run_start_record(self, play: Any) -> Dict[str, Any]:
         run = self._run
@@ -475,9 +540,23 @@ class CallbackModule(CallbackBase):
         record.update(_censored_details(data) if censored else _details(data, task.args))
         self._write(record)
 
+    def _start_sink(self) -> None:
+        dsn = self.get_option("db_dsn")
+        if not dsn:
+            return
+        ua = f"ofm.rollback/{COLLECTION_VERSION} ansible-core/{ansible_version}"
+        try:
+            self._sink = TableSink(dsn, self.get_option("db_password"), self.get_option("db_table"), ua, self.get_option("log_path"),
+                                   batch=self.get_option("db_batch"), flush_interval=self.get_option("db_flush_interval"),
+                                   flush_timeout=self.get_option("db_flush_timeout"), warn=self._display.warning)
+        except OfmRollbackError as exc:
+            self._display.warning(f"ofm.rollback.audit: the audit_logs table is not written: {exc}")
+
     def _write(self, record: Dict[str, Any]) -> None:
         try:
-            append_records(self.get_option("log_path"), [record])
+            written = append_records(self.get_option("log_path"), [record])
+            if self._sink is not None:
+                self._sink.add(written)
         except (OfmRollbackError, OSError, ValueError, TypeError) as exc:
             self._lost_records += 1
             if self._write_error is None:

@@ -17,12 +17,29 @@ description:
   - Finds records that were changed, deleted, inserted or reordered, lines that are not JSON, and a last line cut short.
   - Deleting records at the end of the log leaves no trace in the log itself. Compare RV(last_hash) with a copy kept
     elsewhere (for example in the incident report) to detect that.
+  - With O(source=table) or O(source=both) it also verifies the rows the callback wrote into OFM's C(audit_logs) table (its
+    C(db_dsn) option) - each row's hash is recomputed from the record in its C(meta), rows must chain and not repeat -
+    and, with V(both), compares them with the file by C(seq) - records of the file without a row are missing (not synced
+    yet; the next run back-fills them), rows the file does not hold or whose hash differs are tampering. RV(table) holds
+    that verification; RV(ok) is true only when every source checked is.
   - The module only reads; it never reports a change.
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
   - ofm.rollback.attributes
+  - ofm.rollback.pg_connection.database
 options:
+  source:
+    description:
+      - V(file) verifies the JSONL log, V(table) the C(audit_logs) rows of its chain, V(both) both and their agreement.
+    type: str
+    choices: [file, table, both]
+    default: file
+  table:
+    description:
+      - The table the callback writes, with its schema if needed.
+    type: str
+    default: audit_logs
   path:
     description:
       - The audit log file, the callback's C(log_path).
@@ -109,11 +126,16 @@ from typing import Any, Dict
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import VerifyResult, verify_chain
+from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import table_message, verify_table
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import DATABASE_ARGUMENT_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 
 ARGUMENT_SPEC = {
     "path": {"type": "path", "required": True},
     "fail_on_broken": {"type": "bool", "default": True},
+    "source": {"type": "str", "choices": ["file", "table", "both"], "default": "file"},
+    "table": {"type": "str", "default": "audit_logs"},
+    **DATABASE_ARGUMENT_SPEC,
 }
 
 
@@ -121,12 +143,23 @@ def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     path = module.params["path"]
+    source = module.params["source"]
     try:
         verification = verify_chain(path)
+        table = verify_table(module.params, path, source) if source != "file" else None
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result())
     result = _result(verification)
-    if verification.first_broken is None:
+    if table is not None:
+        result["table"] = table
+        result["file"] = {key: result[key] for key in ("ok", "records", "first_broken", "last_hash")}
+        result["ok"] = table["ok"] and (verification.ok or source == "table")
+        if not table["ok"]:
+            message = table_message(module.params["table"], table)
+            if module.params["fail_on_broken"]:
+                module.fail_json(msg=message, **result)
+            module.exit_json(changed=False, msg=message, **result)
+    if verification.first_broken is None or source == "table":
         module.exit_json(changed=False, msg=f"audit log {path}: {verification.records} records, chain intact", **result)
     message = _broken_message(path, verification.first_broken)
     if module.params["fail_on_broken"]:

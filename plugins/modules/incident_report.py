@@ -145,7 +145,7 @@ records:
 
 import json
 import os
-from typing import Any, Dict, List, Optional
+from typing import Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
@@ -155,7 +155,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
     PROMETHEUS_REQUIRED_TOGETHER,
     PROMETHEUS_SPEC,
 )
-from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records
+from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import incident_records_from_file
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.incident_impact import measure, read_record, unavailable
 from ansible_collections.ofm.rollback.plugins.module_utils.incident_report import build, check_dest, write
@@ -181,15 +181,6 @@ ARGUMENT_SPEC = {
 }
 
 
-def incident_records(path: Optional[str], incident_id: str) -> List[Dict[str, Any]]:
-    """The audit records of every run that touched the incident (its run_start and run_end included)."""
-    if not path or not os.path.exists(path):
-        return []
-    records = read_records(path)
-    runs = {record.get("run_id") for record in records if record.get("incident_id") == incident_id}
-    return [record for record in records if record.get("run_id") in runs]
-
-
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True,
@@ -212,7 +203,7 @@ def main(module_class=AnsibleModule) -> None:
                 impact = unavailable(record, exc)
         markdown_record = params["record"][:-5] + ".md" if params["record"].endswith(".json") else None
         record_md = open(markdown_record, encoding="utf-8").read() if markdown_record and os.path.exists(markdown_record) else None
-        records = incident_records(params["audit_log"], record.get("incident_id"))
+        records = incident_records_from_file(params["audit_log"], record.get("incident_id")) if params["audit_log"] and os.path.exists(params["audit_log"]) else []
         content = build(record, impact, records, params, record_md)
         written = write(dest, content, params["force"], module.check_mode)
     except OfmRollbackError as exc:
