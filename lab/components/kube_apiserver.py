@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from lab.components import helm_release
+from lab.components.ofm_api import app_log_file
 from lab.components.base import PythonService, http_json
 from lab.config import Identity, LabConfig
 from lab.process import LabError
@@ -73,6 +74,8 @@ class KubeApiServer(PythonService):
             "--state-file", str(cfg.path("data", "kube-objects.json")),
             "--rbac-file", str(self.rbac_file(cfg)),
             "--seed-ofm",
+            # The pods' log subresource answers the real OFM API's application log of their version.
+            *[argument for version in ("stable", "canary") for argument in ("--pod-log", f"{version}={app_log_file(cfg, version)}")],
         ]
 
     @staticmethod

@@ -36,7 +36,7 @@ from typing import Any, Generator, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
 from lab.services.httpbase import base_parser, serve
-from lab.services.kube import errors, protobuf, rbac, resources, seed, tables
+from lab.services.kube import errors, pods, protobuf, rbac, resources, seed, tables
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
 from lab.services.kube.resources import ResourceType
@@ -195,6 +195,8 @@ class KubeApi:  # pylint: disable=too-many-public-methods
         self._faults_lock = threading.Lock()
         self._races: list[Race] = []
         self._landed: list[dict[str, Any]] = []
+        # version label -> the application log its pods' log subresource answers (lab/services/kube/pods.py)
+        self.pod_logs: dict[str, Path] = {}
 
     # entry point
 
@@ -285,6 +287,10 @@ class KubeApi:  # pylint: disable=too-many-public-methods
     # discovery
 
     def _route(self, method: str, path: str, query: dict[str, str], headers: Any, body: bytes) -> Answer:
+        pod_request = pods.matches(path)
+        if pod_request is not None and method == "GET":
+            status, found = pods.answer(self.store, pod_request, query, self.pod_logs)
+            return Answer(status, found)
         discovery = self._discovery(path.rstrip("/") or "/")
         if discovery is not None:
             if method != "GET":
@@ -610,6 +616,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--state-file", type=Path, help="load objects from this JSON file on start, save them there on stop")
     parser.add_argument("--tick", type=float, default=0.2, help="seconds between controller passes")
     parser.add_argument("--broken-image", action="append", default=[], help="an image that never becomes ready (repeatable)")
+    parser.add_argument("--pod-log", action="append", default=[], metavar="VERSION=FILE",
+                        help="the log that the pods labelled version=VERSION answer (repeatable)")
     parser.add_argument("--seed-ofm", action="store_true", help="start with the lab's OFM Social OS objects (namespace ofm-production)")
     args = parser.parse_args(argv)
     token = args.token_file.read_text().strip() if args.token_file else None
@@ -623,6 +631,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     api = KubeApi(store, controllers, token, f"{args.host}:{args.port}", users=rbac.load(args.rbac_file),
                   enforce=args.rbac_enforce)
     api.seed_secrets = seed_secrets
+    api.pod_logs = {version: Path(path) for version, _eq, path in (item.partition("=") for item in args.pod_log)}
     if args.kubeconfig:
         write_kubeconfig(args.kubeconfig, f"http://{args.host}:{args.port}", token)
     worker = threading.Thread(target=controllers.run, args=(args.tick, api.stopping), name="controllers", daemon=True)
