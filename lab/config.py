@@ -44,6 +44,8 @@ DEFAULT_PORTS: dict[str, int] = {
     "aws": 18555,
     "platforms": 18620,
     "alertmanager": 18193,
+    "smtp": 18525,
+    "smtps": 18526,
 }
 
 

@@ -17,6 +17,7 @@ from lab.components.postgres import Postgres
 from lab.components.powerdns import PowerDns
 from lab.components.prometheus import Prometheus
 from lab.components.redis import Redis
+from lab.components.smtp import Smtp
 from lab.components.unleash import Unleash, UnleashDb
 
 COMPONENTS: list[Component] = [
@@ -27,6 +28,7 @@ COMPONENTS: list[Component] = [
     OpsApi(),
     Comms("slack"),
     Comms("statuspage"),
+    Smtp(),
     Alertmanager(),
     Prometheus(),
     KubeApiServer(),

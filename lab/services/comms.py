@@ -35,6 +35,9 @@ SLACK_TEAM = {"url": "https://ofm-lab.slack.com/", "team": "OFM Lab", "user": "o
 INCIDENT_STATUSES = ("investigating", "identified", "monitoring", "resolved",
                      "scheduled", "in_progress", "verifying", "completed")
 IMPACTS = ("none", "minor", "major", "critical")
+COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
+# The lab page's components (id -> name), as GET /v1/pages/{page_id}/components lists them.
+COMPONENTS = {"cmp0ofmapi001": "OFM API", "cmp0publish02": "Publishing"}
 UNAUTHENTICATED = {"error": "Could not authenticate"}
 
 
@@ -252,7 +255,20 @@ def _validated_fields(fields: Any, creating: bool) -> dict[str, Any]:
         raise HTTPError(422, {"error": f"Impact override must be one of {', '.join(IMPACTS)}"})
     if "component_ids" in fields and not isinstance(fields["component_ids"], list):
         raise HTTPError(422, {"error": "Component ids must be a list"})
+    components = fields.get("components")
+    if components is not None and (not isinstance(components, dict) or any(key not in COMPONENTS or value not in COMPONENT_STATUSES
+                                                                          for key, value in components.items())):
+        raise HTTPError(422, {"error": f"Components must map ids ({', '.join(COMPONENTS)}) to one of {', '.join(COMPONENT_STATUSES)}"})
     return fields
+
+
+def _set_components(incident: dict[str, Any], fields: dict[str, Any]) -> None:
+    """The incident's components, as Statuspage returns them: [{id, name, status}] for each attached one."""
+    statuses = {item["id"]: item["status"] for item in incident.get("components") or []}
+    statuses.update(fields.get("components") or {})
+    ids = sorted(set(incident.get("component_ids") or []) | set(statuses))
+    incident["component_ids"] = ids
+    incident["components"] = [{"id": key, "name": COMPONENTS.get(key, key), "status": statuses.get(key, "operational")} for key in ids]
 
 
 class StatuspageApi(ReplayedApi):
@@ -263,6 +279,11 @@ class StatuspageApi(ReplayedApi):
         router.add("GET", "/v1/pages/{page_id}/incidents", self._list)
         router.add("GET", "/v1/pages/{page_id}/incidents/{incident_id}", self._get)
         router.add("PATCH", "/v1/pages/{page_id}/incidents/{incident_id}", self._patch)
+        router.add("GET", "/v1/pages/{page_id}/components", self._components)
+
+    def _components(self, request: Request) -> Response:
+        self._authenticate(request)
+        return Response(200, [{"id": key, "name": name, "page_id": request.params["page_id"]} for key, name in COMPONENTS.items()])
 
     def _apply(self, record: dict[str, Any]) -> None:
         if record["kind"] in ("incident.create", "incident.update"):
@@ -283,6 +304,7 @@ class StatuspageApi(ReplayedApi):
                     "impact": fields.get("impact_override") or "none", "shortlink": f"https://stspg.io/{incident_id[:7]}",
                     "component_ids": list(fields.get("component_ids") or []), "created_at": now, "updated_at": now,
                     "started_at": now, "monitoring_at": None, "resolved_at": None, "incident_updates": []}
+        _set_components(incident, fields)
         self._stamp_status(incident, now)
         self._add_update(incident, fields.get("body") or "", now)
         return Response(201, self._save("incident.create", incident, payload, fields.get("body") or incident["name"]))
@@ -303,6 +325,7 @@ class StatuspageApi(ReplayedApi):
         fields = _validated_fields(payload.get("incident"), creating=False)
         incident, now = self._incident(request), iso_now()
         incident.update({key: fields[key] for key in ("name", "status", "impact_override", "component_ids") if key in fields})
+        _set_components(incident, fields)
         incident["impact"] = incident["impact_override"] or "none"
         incident["updated_at"] = now
         self._stamp_status(incident, now)

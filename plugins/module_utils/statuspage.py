@@ -59,6 +59,7 @@ class IncidentRequest:
     body: Optional[str] = None
     component_ids: Optional[list[str]] = None
     deliver_notifications: bool = True
+    components: Optional[dict[str, str]] = None
 
 
 @dataclass
@@ -109,10 +110,27 @@ def component_ids(incident: Mapping[str, Any]) -> list[str]:
     return [str(component["id"]) for component in incident.get("components") or [] if isinstance(component, dict) and "id" in component]
 
 
+COMPONENT_STATUSES = ("operational", "degraded_performance", "partial_outage", "major_outage", "under_maintenance")
+
+
+def check_components(components: Optional[Mapping[str, Any]]) -> None:
+    for component, status in (components or {}).items():
+        if status not in COMPONENT_STATUSES:
+            raise InputError(f"components: {component} has the status {status!r}", option="components", system=SYSTEM,
+                             accepted=COMPONENT_STATUSES)
+
+
+def component_statuses(incident: Mapping[str, Any]) -> dict[str, str]:
+    """The status of each component attached to the incident (``components`` as Statuspage returns them)."""
+    return {str(component["id"]): str(component.get("status")) for component in incident.get("components") or []
+            if isinstance(component, dict) and "id" in component}
+
+
 def incident_view(incident: Mapping[str, Any]) -> dict[str, Any]:
     """The incident as the module returns it."""
     return {"id": incident.get("id"), "name": incident.get("name"), "status": incident.get("status"), "impact": effective_impact(incident),
-            "shortlink": incident.get("shortlink"), "component_ids": component_ids(incident), "latest_update": latest_body(incident),
+            "shortlink": incident.get("shortlink"), "component_ids": component_ids(incident),
+            "components": component_statuses(incident), "latest_update": latest_body(incident),
             "created_at": incident.get("created_at"), "updated_at": incident.get("updated_at"), "resolved_at": incident.get("resolved_at")}
 
 
@@ -191,6 +209,11 @@ def plan_incident(client: StatuspageClient, wanted: IncidentRequest) -> Incident
                          hint="Set name to create or find an incident, or incident_id to update a known one.")
     if current is None:
         return IncidentPlan("create", None, creation_fields(wanted), warnings)
+    if current.get("status") == "resolved" and wanted.status not in (None, "resolved"):
+        # The lifecycle only goes forward: a late run (a retry, an older milestone) never reopens a resolved incident.
+        return IncidentPlan("none", current, {}, warnings + [
+            f"Statuspage: incident {current.get('id')} ({current.get('name')!r}) is resolved; it is not set back to {wanted.status}. "
+            "Open a new incident (another name) if the problem is back."])
     fields = changed_fields(current, wanted)
     return IncidentPlan("update" if fields else "none", current, fields, warnings)
 
@@ -204,12 +227,14 @@ def find_by_name(incidents: Sequence[Mapping[str, Any]], name: str, status: Opti
                                f"({unresolved[0]['id']}) is used. Pass incident_id to pick another."]
     if unresolved:
         return unresolved[0], []
-    return (named[0] if status == "resolved" and named else None), []
+    # A resolved incident of that name is the same incident: it is found (and not reopened, see plan_incident).
+    return (named[0] if named else None), []
 
 
 def creation_fields(wanted: IncidentRequest) -> dict[str, Any]:
+    ids = wanted.component_ids if wanted.component_ids is not None else (sorted(wanted.components) if wanted.components else None)
     fields = {"name": wanted.name, "status": wanted.status or DEFAULT_STATUS, "impact_override": wanted.impact_override,
-              "body": wanted.body, "component_ids": wanted.component_ids}
+              "body": wanted.body, "component_ids": ids, "components": wanted.components}
     return {**{key: value for key, value in fields.items() if value is not None}, "deliver_notifications": wanted.deliver_notifications}
 
 
@@ -224,6 +249,9 @@ def changed_fields(current: Mapping[str, Any], wanted: IncidentRequest) -> dict[
         fields["impact_override"] = wanted.impact_override
     if wanted.component_ids is not None and sorted(set(wanted.component_ids)) != sorted(set(component_ids(current))):
         fields["component_ids"] = wanted.component_ids
+    if wanted.components and wanted.components != {key: value for key, value in component_statuses(current).items() if key in wanted.components}:
+        fields["components"] = wanted.components
+        fields["component_ids"] = sorted(set(component_ids(current)) | set(wanted.components))
     if wanted.body is not None and (fields or wanted.body.strip() != latest_body(current).strip()):
         fields["body"] = wanted.body
     if fields:

@@ -79,6 +79,14 @@ options:
       - IDs of the page's components affected by the incident. When not set, the components are left as they are.
     type: list
     elements: str
+  components:
+    description:
+      - The status to give each component (id to status) with this update - V(operational), V(degraded_performance),
+        V(partial_outage), V(major_outage) or V(under_maintenance). Components not named are left as they are; the ones
+        named are attached to the incident. Compared with the incident's components, so an unchanged status sends nothing.
+      - The lifecycle only goes forward - a resolved incident found by O(name) is never set back to an earlier status; the
+        module leaves it, warns and reports no change.
+    type: dict
   deliver_notifications:
     description:
       - Whether Statuspage notifies the page's subscribers of this change.
@@ -229,6 +237,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import HTTP_CLIENT_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.statuspage import (
+    check_components,
     DEFAULT_API_URL,
     IMPACTS,
     STATUSES,
@@ -252,10 +261,11 @@ ARGUMENT_SPEC = {
     "impact_override": {"type": "str", "choices": list(IMPACTS)},
     "body": {"type": "str"},
     "component_ids": {"type": "list", "elements": "str"},
+    "components": {"type": "dict"},
     "deliver_notifications": {"type": "bool", "default": True},
     "required": {"type": "bool", "default": False},
 }
-REQUEST_OPTIONS = ("incident_id", "name", "status", "impact_override", "body", "component_ids", "deliver_notifications")
+REQUEST_OPTIONS = ("incident_id", "name", "status", "impact_override", "body", "component_ids", "deliver_notifications", "components")
 
 
 def main(module_class=AnsibleModule) -> None:
@@ -265,6 +275,7 @@ def main(module_class=AnsibleModule) -> None:
     plan: Optional[IncidentPlan] = None
     try:
         client = StatuspageClient.from_params(module.params)
+        check_components(module.params["components"])
         plan = plan_incident(client, IncidentRequest(**{key: module.params[key] for key in REQUEST_OPTIONS}))
         for warning in plan.warnings:
             module.warn(warning)
