@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records, record_hash
@@ -35,6 +36,8 @@ except ImportError:  # pragma: no cover - the modules say psycopg is required
     psycopg = None
 
 TABLE_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$")
+# Records the callback wrote this recently may not be in the table yet (it inserts every second): in flight, not missing.
+IN_FLIGHT_SECONDS = 10
 COLUMNS = ("actor_sub", "actor_email", "action", "resource", "meta", "ip", "ua")
 
 
@@ -88,7 +91,8 @@ def ranges(numbers: Iterable[int]) -> List[str]:
     return out
 
 
-def verify_rows(rows: Sequence[Mapping[str, Any]], file_records: Optional[Sequence[Mapping[str, Any]]] = None) -> Dict[str, Any]:
+def verify_rows(rows: Sequence[Mapping[str, Any]], file_records: Optional[Sequence[Mapping[str, Any]]] = None,
+                in_flight_since: Optional[str] = None) -> Dict[str, Any]:
     """The table's own chain (each row's hash recomputed from ``meta.record``, ``prev_hash`` links, ``seq`` order) and, with
     ``file_records``, its comparison with the file."""
     first_broken = None
@@ -115,7 +119,11 @@ def verify_rows(rows: Sequence[Mapping[str, Any]], file_records: Optional[Sequen
     result: Dict[str, Any] = {"rows": len(rows), "first_broken": first_broken, "duplicates": duplicates, "missing_seqs": [], "extra": []}
     if file_records is not None:
         file_by_seq = {record.get("seq"): record for record in file_records if record.get("seq") is not None}
-        result["missing_seqs"] = ranges(seq for seq in file_by_seq if seq not in by_seq)
+        absent = [seq for seq in file_by_seq if seq not in by_seq]
+        # The newest records may still be on their way (the callback inserts in batches): in flight, not missing.
+        flying = [seq for seq in absent if in_flight_since and str(file_by_seq[seq].get("time") or "") >= in_flight_since]
+        result["missing_seqs"] = ranges(seq for seq in absent if seq not in flying)
+        result["in_flight_seqs"] = ranges(flying)
         result["extra"] = ranges(seq for seq in by_seq if seq not in file_by_seq)
         differing = sorted(seq for seq, meta in by_seq.items() if seq in file_by_seq and file_by_seq[seq].get("hash") != meta.get("hash"))
         if differing and first_broken is None:
@@ -144,7 +152,8 @@ def verify_table(params: Dict[str, Any], path: str, source: str) -> Dict[str, An
     except psycopg.Error as exc:
         raise UnavailableError(str(exc).strip().splitlines()[0], system="PostgreSQL", operation="read the audit table",
                                target=connection.target) from exc
-    found = verify_rows(rows, records if source == "both" else None)
+    since = (datetime.now(timezone.utc) - timedelta(seconds=IN_FLIGHT_SECONDS)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    found = verify_rows(rows, records if source == "both" else None, in_flight_since=since)
     return {**found, "chain": chain, "table": params["table"], "database": connection.target}
 
 
@@ -156,7 +165,8 @@ def table_message(table: str, found: Dict[str, Any]) -> str:
         broken = found["first_broken"]
         parts.append(f"the rows break at seq {broken['seq']}: {broken['problem']}")
     if found.get("missing_seqs"):
-        parts.append(f"records missing from the table (not synced yet, the next run writes them): seq {', '.join(found['missing_seqs'])}")
+        parts.append(f"records of the log not in the table: seq {', '.join(found['missing_seqs'])} (written by runs without the callback's "
+                     "db_dsn, or while the database was down: the next run with db_dsn writes them)")
     if found.get("extra"):
         parts.append(f"rows the log does not hold: seq {', '.join(found['extra'])}")
     if found.get("duplicates"):
@@ -190,8 +200,13 @@ def incident_records_from_table(params: Mapping[str, Any], incident_id: str) -> 
                                target=connection.target) from exc
 
 
+# The report's own runs are not evidence of the incident (and would make every report and bundle new).
+REPORT_PLAYBOOKS = ("incident_report.yml", "incident-report.yml")
+
+
 def incident_records_from_file(path: str, incident_id: str) -> List[Dict[str, Any]]:
-    """The records of every run of the log that touched the incident (its run_start and run_end included)."""
+    """The records of every run of the log that touched the incident (its run_start and run_end included), but the report's."""
     records = read_records(path)
-    runs = {record.get("run_id") for record in records if record.get("incident_id") == incident_id}
+    runs = {record.get("run_id") for record in records if record.get("incident_id") == incident_id
+            and not str(record.get("playbook") or "").endswith(REPORT_PLAYBOOKS)}
     return [record for record in records if record.get("run_id") in runs]

@@ -238,7 +238,7 @@ def _statuspage(params: Mapping[str, Any], state: str, public: bool, reason: str
     status = component_status(state, impact)
     update = public and configured
     why = (reason if public else f"no public impact: {reason}") if configured else "no status page configured"
-    return {"update": update, "configured": configured, "status": state, "reason": why,
+    return {"publish": update, "configured": configured, "status": state, "reason": why,
             "components": {component: status for component in components}, "component_status": status}
 
 

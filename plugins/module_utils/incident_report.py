@@ -211,8 +211,11 @@ def build(record: Mapping[str, Any], impact: Mapping[str, Any], records: Sequenc
     chain = [["records of this incident", len(records)], ["first seq", records[0].get("seq") if records else "-"],
              ["last seq", records[-1].get("seq") if records else "-"], ["last hash", records[-1].get("hash") if records else "-"]]
     if table is not None:
-        chain.append(["audit_logs table", ("matches the file" if table.get("ok") else "DOES NOT match the file")
-                      + f" ({table.get('rows')} rows; missing {table.get('missing_seqs') or 'none'})"])
+        chain.append(["audit_logs table", ("every record of the log is in the table, unchanged" if table.get("ok") else
+                                           "DOES NOT match the log: " + "; ".join(
+                                               f"{label} {', '.join(map(str, table.get(key) or []))}" for key, label in
+                                               (("missing_seqs", "missing seq"), ("extra", "rows not in the log, seq"), ("differing", "rows changed, seq"))
+                                               if table.get(key)) + (f"; first broken {table['first_broken']}" if table.get("first_broken") else ""))])
     else:
         chain.append(["audit_logs table", "not checked (no audit database configured)"])
     sections["Operations log"] = [_table(["", ""], chain)]

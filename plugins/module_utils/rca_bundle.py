@@ -66,12 +66,18 @@ def in_window(lines: List[str], start: float, end: float) -> List[str]:
     return kept[-MAX_LOG_LINES:]
 
 
+class NotApplicable(Exception):
+    """An artefact that does not apply to this incident (no Helm release named, no configuration restored): listed as
+    skipped in the manifest, not a gap."""
+
+
 class Bundle:
     """The files of the bundle (name -> bytes) and its gaps, every text redacted."""
 
     def __init__(self, redactor: Redactor) -> None:
         self.files: Dict[str, bytes] = {}
         self.gaps: List[Dict[str, str]] = []
+        self.skipped: List[Dict[str, str]] = []
         self._redactor = redactor
 
     def text(self, name: str, text: str) -> None:
@@ -83,6 +89,8 @@ class Bundle:
     def collect(self, kind: str, action: Callable[[], None]) -> None:
         try:
             action()
+        except NotApplicable as exc:
+            self.skipped.append({"artefact": kind, "reason": str(exc)})
         except OfmRollbackError as exc:
             self.gaps.append({"artefact": kind, "reason": self._redactor.text(str(exc))})
         except Exception as exc:  # pylint: disable=broad-except
@@ -126,7 +134,7 @@ def tar_bytes(files: Mapping[str, bytes], mtime: float) -> bytes:
 def manifest(bundle: Bundle, record: Mapping[str, Any], start: float, end: float) -> Dict[str, Any]:
     return {"format": FORMAT, "incident_id": record.get("incident_id"), "window": {"since": zoned_iso(start), "until": zoned_iso(end)},
             "files": [{"name": name, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)} for name, data in sorted(bundle.files.items())],
-            "gaps": sorted(bundle.gaps, key=lambda gap: gap["artefact"])}
+            "gaps": sorted(bundle.gaps, key=lambda gap: gap["artefact"]), "skipped": sorted(bundle.skipped, key=lambda item: item["artefact"])}
 
 
 def write_atomic(path: str, data: bytes) -> None:
@@ -188,7 +196,8 @@ def collect(record: Mapping[str, Any], record_path: str, params: Mapping[str, An
         bundle.text("ops-api.log", "\n".join(in_window(lines, start, end)) + "\n")
 
     def sli_series() -> None:
-        found = measure(sources.prometheus(), record, {**params, "since": start, "until": end, "max_points": 100000})
+        # "selector" is the pods' label selector here: the SLO queries take the service's series unfiltered.
+        found = measure(sources.prometheus(), record, {**params, "selector": "", "since": start, "until": end, "max_points": 100000})
         for name, points in sorted(found["series"].items()):
             if not points:
                 bundle.gaps.append({"artefact": "sli_series", "reason": f"no data for {name} between {zoned_iso(start)} and {zoned_iso(end)}"})
@@ -217,12 +226,12 @@ def collect(record: Mapping[str, Any], record_path: str, params: Mapping[str, An
 
     def helm_history() -> None:
         if not params.get("helm_release"):
-            raise InputError("no helm_release given")
+            raise NotApplicable("no helm_release given")
         bundle.json("helm/history.json", [revision.as_dict() for revision in sources.helm().history(params["helm_release"])])
 
     def config_diff() -> None:
         if not params.get("config_diff"):
-            raise InputError("no configuration was restored (config_diff not given)")
+            raise NotApplicable("no configuration was restored (config_diff not given)")
         with open(params["config_diff"], encoding="utf-8") as handle:
             bundle.text("config/diff.json", handle.read())
 

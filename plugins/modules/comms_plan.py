@@ -116,7 +116,7 @@ options:
     default: ""
   statuspage_configured:
     description:
-      - Whether a status page is configured (page id and API key); without one RV(statuspage.update) is false.
+      - Whether a status page is configured (page id and API key); without one RV(statuspage.publish) is false.
     type: bool
     default: false
   statuspage_components:
@@ -210,7 +210,7 @@ skipped:
   type: list
   elements: dict
 statuspage:
-  description: V(update) (whether to update the status page), V(configured), V(status), V(components) (id to status),
+  description: V(publish) (whether to update the status page), V(configured), V(status), V(components) (id to status),
     V(component_status) and V(reason).
   returned: success
   type: dict

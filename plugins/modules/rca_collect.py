@@ -176,6 +176,11 @@ gaps:
   returned: success
   type: list
   elements: dict
+not_applicable:
+  description: Each artefact that does not apply (no Helm release named, no configuration restored) - V(artefact), V(reason).
+  returned: success
+  type: list
+  elements: dict
 status:
   description: V(ok), or V(partial) when there are gaps.
   returned: success
@@ -252,7 +257,7 @@ def main(module_class=AnsibleModule) -> None:
     changed = before != digest
     if changed and not module.check_mode:
         write_atomic(dest, archive)
-    module.exit_json(changed=changed, path=dest, sha256=digest, files=listing["files"], gaps=listing["gaps"],
+    module.exit_json(changed=changed, path=dest, sha256=digest, files=listing["files"], gaps=listing["gaps"], not_applicable=listing["skipped"],
                      status="partial" if listing["gaps"] else "ok", diff={"before": before or "", "after": digest},
                      msg=f"evidence bundle {dest}: {len(listing['files'])} files, {len(listing['gaps'])} gap(s)"
                          + (" (unchanged)" if not changed else " (check mode: not written)" if module.check_mode else ""))

@@ -56,6 +56,9 @@ class TableSink:
         self.written = 0
         self.backfilled = 0
         self.error: Optional[str] = None
+        # Records already in the log when the run starts (written by runs without the sink, or while the database was down)
+        # are back-filled first, in the thread; the run's own records stream after them.
+        self._backfill_upto = last_seq(log_path)
         self._thread = threading.Thread(target=self._loop, name="ofm-audit-sink", daemon=True)
         self._thread.start()
 
@@ -82,6 +85,11 @@ class TableSink:
 
     def _loop(self) -> None:
         pending: List[Dict[str, Any]] = []
+        if self._backfill_upto is not None and self.error is None:
+            try:
+                self._backfill(time.monotonic() + max(self.flush_timeout, 30.0), upto=self._backfill_upto)
+            except Exception as exc:  # pylint: disable=broad-except
+                self._fail(exc)
         while True:
             try:
                 item = self._queue.get(timeout=self.flush_interval)
@@ -107,8 +115,8 @@ class TableSink:
         except Exception as exc:  # pylint: disable=broad-except
             self._fail(exc)
 
-    def _backfill(self, deadline: float) -> None:
-        records = read_records(self.log_path)
+    def _backfill(self, deadline: float, upto: Optional[int] = None) -> None:
+        records = [record for record in read_records(self.log_path) if upto is None or (record.get("seq") or 0) <= upto]
         if not records:
             return
         connection = self._open()
@@ -142,6 +150,24 @@ class TableSink:
             self._warned = True
             self._warn(f"ofm.rollback.audit: the audit_logs table is not being written ({text}). The run goes on; the JSONL log has "
                        "every record, and the next run writes the missing rows.")
+
+
+def last_seq(path: str) -> Optional[int]:
+    """The seq of the log's last record (None for no log), read from its end."""
+    try:
+        with open(path, "rb") as handle:
+            handle.seek(0, 2)
+            size = handle.tell()
+            handle.seek(max(0, size - 65536))
+            lines = [line for line in handle.read().splitlines() if line.strip()]
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            return int(json.loads(line).get("seq"))
+        except (ValueError, TypeError, AttributeError):
+            continue
+    return None
 
 
 def read_records_head(path: str) -> Optional[Dict[str, Any]]:

@@ -119,7 +119,7 @@ def status_page(results: Mapping[str, Any]) -> Verdict:
     if not page.get("configured"):
         return manual("", page.get("reason") or "no status page configured",
                       "set ofm_statuspage_page_id and ofm_statuspage_api_key")
-    if not page.get("update"):
+    if not page.get("publish"):
         return ok(f"left unchanged: {page.get('reason')}")
     found = _evidence(results, "statuspage")
     if found.get("status") == "skipped":

@@ -131,7 +131,9 @@ def operations_log(results: Mapping[str, Any]) -> Verdict:
     if not audit.get("ok"):
         broken = (table or {}).get("first_broken") or file_part.get("first_broken") or {}
         missing = (table or {}).get("missing_seqs") or []
-        detail = f"BROKEN at {broken}" if broken else (f"records missing from the audit_logs table: {missing}" if missing else "not verified")
+        detail = f"BROKEN at {broken}" if broken else (f"records of the log not in the audit_logs table (seq {', '.join(missing)}): runs without "
+                                                       "the callback's db_dsn, or the database was down; the next run with db_dsn writes them"
+                                                       if missing else "not verified")
         return failed(f"the audit trail does not verify: {detail}")
     if table is None:
         return manual("Keep the audit trail in the audit system: set ofm_audit_database (the OFM audit_logs table) and the callback's db_dsn.",

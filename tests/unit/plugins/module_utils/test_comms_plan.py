@@ -50,7 +50,7 @@ def test_public_impact_from_failed_requests_or_burned_budget_and_its_reason():
     assert decided["public_impact"] is True
     assert "312 failed requests (at least 100)" in decided["public_impact_reason"]
     assert "error_rate 4.10 %" in decided["public_impact_reason"] and "p95_latency" not in decided["public_impact_reason"]
-    assert decided["statuspage"]["update"] is True and decided["statuspage"]["components"] == {"cmp-api": "operational"}
+    assert decided["statuspage"]["publish"] is True and decided["statuspage"]["components"] == {"cmp-api": "operational"}
 
 
 def test_below_the_rule_there_is_no_public_impact_no_status_page_and_no_customer_success_note():
@@ -58,7 +58,7 @@ def test_below_the_rule_there_is_no_public_impact_no_status_page_and_no_customer
     decided = make(impact=small, customers={"count": 0})
     assert decided["public_impact"] is False and decided["customer_impact"] is False
     assert "3 failed requests (< 100)" in decided["public_impact_reason"]
-    assert decided["statuspage"]["update"] is False
+    assert decided["statuspage"]["publish"] is False
     assert not [m for m in decided["messages"] if m["key"].startswith(("customer_success", "support"))]
     assert decided["customer_email"]["action"] == "none" and "no customer" in decided["customer_email"]["reason"]
 
