@@ -304,9 +304,9 @@ def run_play(tasks: list[dict[str, Any]], workdir: Path, env: Optional[dict[str,
 
 
 def run_playbook(playbook: str, *args: str, extra_vars: Optional[dict[str, Any]] = None, audit_log: Optional[Path] = None,
-                 timeout: float = 600) -> subprocess.CompletedProcess:
-    """Run ``playbooks/<playbook>`` against the lab inventory with the repository's ansible.cfg."""
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1"}
+                 timeout: float = 600, env: Optional[dict[str, str]] = None) -> subprocess.CompletedProcess:
+    """Run ``playbooks/<playbook>`` against the lab inventory with the repository's ansible.cfg (``env``: more variables)."""
+    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", **(env or {})}
     if audit_log:
         env["OFM_AUDIT_LOG"] = str(audit_log)
     command = [ansible_bin("ansible-playbook"), str(REPO_ROOT / "playbooks" / playbook), *args]
@@ -323,10 +323,10 @@ def slo_wait(lab: LabConfig, workdir: Path, condition: str, timeout: str = "150s
     assert not run.failed, f"canary never became {condition}:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
 
 
-def emergency(tmp_path: Path, incident: str, *args: str, **extra: Any) -> subprocess.CompletedProcess:
+def emergency(tmp_path: Path, incident: str, *args: str, env: Optional[dict[str, str]] = None, **extra: Any) -> subprocess.CompletedProcess:
     """``playbooks/emergency-rollback.yml`` for ``incident``, its records and audit log under ``tmp_path``."""
     extra_vars = {"rollback_incident_id": incident, "ofm_incident_record_dir": str(tmp_path / "incidents"), **extra}
-    return run_playbook("emergency-rollback.yml", *args, extra_vars=extra_vars, audit_log=tmp_path / "audit.jsonl")
+    return run_playbook("emergency-rollback.yml", *args, extra_vars=extra_vars, audit_log=tmp_path / "audit.jsonl", env=env)
 
 
 def record(records_dir: Path, incident: str) -> dict[str, Any]:
