@@ -60,6 +60,9 @@ class IncidentRequest:
     component_ids: Optional[list[str]] = None
     deliver_notifications: bool = True
     components: Optional[dict[str, str]] = None
+    # What a resolved incident of the same name means: "new" - another incident (open a new one), "keep" - the same one (the
+    # comms of one incident: its name holds the incident id), left resolved.
+    after_resolved: str = "new"
 
 
 @dataclass
@@ -203,7 +206,7 @@ def plan_incident(client: StatuspageClient, wanted: IncidentRequest) -> Incident
     if wanted.incident_id:
         current: Optional[dict[str, Any]] = client.get(wanted.incident_id)
     elif wanted.name:
-        current, warnings = find_by_name(client.search(wanted.name), wanted.name, wanted.status)
+        current, warnings = find_by_name(client.search(wanted.name), wanted.name, wanted.status, wanted.after_resolved == "keep")
     else:
         raise InputError("neither incident_id nor name is set", option="name", system=SYSTEM,
                          hint="Set name to create or find an incident, or incident_id to update a known one.")
@@ -218,7 +221,8 @@ def plan_incident(client: StatuspageClient, wanted: IncidentRequest) -> Incident
     return IncidentPlan("update" if fields else "none", current, fields, warnings)
 
 
-def find_by_name(incidents: Sequence[Mapping[str, Any]], name: str, status: Optional[str]) -> tuple[Optional[dict[str, Any]], list[str]]:
+def find_by_name(incidents: Sequence[Mapping[str, Any]], name: str, status: Optional[str],
+                 keep_resolved: bool = False) -> tuple[Optional[dict[str, Any]], list[str]]:
     """The newest unresolved incident named ``name`` or, when ``status`` is resolved, the newest one; and warnings."""
     named = [dict(incident) for incident in incidents if str(incident.get("name") or "").strip() == name.strip()]
     unresolved = [incident for incident in named if incident.get("status") in UNRESOLVED]
@@ -227,8 +231,8 @@ def find_by_name(incidents: Sequence[Mapping[str, Any]], name: str, status: Opti
                                f"({unresolved[0]['id']}) is used. Pass incident_id to pick another."]
     if unresolved:
         return unresolved[0], []
-    # A resolved incident of that name is the same incident: it is found (and not reopened, see plan_incident).
-    return (named[0] if named else None), []
+    # With keep_resolved, a resolved incident of that name is the same incident: found, and not reopened (plan_incident).
+    return (named[0] if named and (status == "resolved" or keep_resolved) else None), []
 
 
 def creation_fields(wanted: IncidentRequest) -> dict[str, Any]:

@@ -84,9 +84,15 @@ options:
       - The status to give each component (id to status) with this update - V(operational), V(degraded_performance),
         V(partial_outage), V(major_outage) or V(under_maintenance). Components not named are left as they are; the ones
         named are attached to the incident. Compared with the incident's components, so an unchanged status sends nothing.
-      - The lifecycle only goes forward - a resolved incident found by O(name) is never set back to an earlier status; the
-        module leaves it, warns and reports no change.
     type: dict
+  after_resolved:
+    description:
+      - What a resolved incident named O(name) means when O(status) is not V(resolved). V(new) - it was another incident, so
+        a new one is opened. V(keep) - it is this incident (its name holds the incident id), whose lifecycle only goes
+        forward - it is left resolved, with a warning and no change.
+    type: str
+    choices: [new, keep]
+    default: new
   deliver_notifications:
     description:
       - Whether Statuspage notifies the page's subscribers of this change.
@@ -262,10 +268,11 @@ ARGUMENT_SPEC = {
     "body": {"type": "str"},
     "component_ids": {"type": "list", "elements": "str"},
     "components": {"type": "dict"},
+    "after_resolved": {"type": "str", "choices": ["new", "keep"], "default": "new"},
     "deliver_notifications": {"type": "bool", "default": True},
     "required": {"type": "bool", "default": False},
 }
-REQUEST_OPTIONS = ("incident_id", "name", "status", "impact_override", "body", "component_ids", "deliver_notifications", "components")
+REQUEST_OPTIONS = ("incident_id", "name", "status", "impact_override", "body", "component_ids", "deliver_notifications", "components", "after_resolved")
 
 
 def main(module_class=AnsibleModule) -> None:

@@ -35,11 +35,12 @@ NEVER = (".tools", ".venv", ".collections", ".lab", ".lab-test", ".lab-build", "
 MAX_BYTES = 1024 * 1024
 # The procedures, by collection name; in a checkout also by their dashed names (playbooks/<name>.yml), not shipped.
 PROCEDURES = ("emergency_rollback", "planned_rollback", "database_rollback", "config_rollback", "config_snapshot", "external_rollback",
-              "post_rollback_validation")
+              "post_rollback_validation", "incident_comms", "incident_report")
 CHECKOUT_NAMES = {"emergency-rollback": "emergency_rollback", "planned-rollback": "planned_rollback",
                   "database-rollback": "database_rollback", "config-rollback": "config_rollback", "config-snapshot": "config_snapshot",
-                  "external-rollback": "external_rollback", "post-rollback-validation": "post_rollback_validation"}
-MAX_FILES = 400
+                  "external-rollback": "external_rollback", "post-rollback-validation": "post_rollback_validation",
+                  "incident-comms": "incident_comms", "incident-report": "incident_report"}
+MAX_FILES = 600
 
 # What a bootstrapped checkout holds besides its sources (path -> content; a content starting with "->" is a symlink).
 LEFTOVERS = {
