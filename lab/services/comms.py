@@ -256,8 +256,9 @@ def _validated_fields(fields: Any, creating: bool) -> dict[str, Any]:
     if "component_ids" in fields and not isinstance(fields["component_ids"], list):
         raise HTTPError(422, {"error": "Component ids must be a list"})
     components = fields.get("components")
-    if components is not None and (not isinstance(components, dict) or any(key not in COMPONENTS or value not in COMPONENT_STATUSES
-                                                                          for key, value in components.items())):
+    bad = components is not None and (not isinstance(components, dict) or any(
+        key not in COMPONENTS or value not in COMPONENT_STATUSES for key, value in components.items()))
+    if bad:
         raise HTTPError(422, {"error": f"Components must map ids ({', '.join(COMPONENTS)}) to one of {', '.join(COMPONENT_STATUSES)}"})
     return fields
 

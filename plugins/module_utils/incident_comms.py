@@ -12,11 +12,15 @@ message Slack does not take is ``failed``: the others still go, and the module r
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Optional
 
-import yaml
+try:
+    import yaml
+except ImportError:  # pragma: no cover - ansible-core brings PyYAML; without it a blocks template renders JSON
+    yaml = None
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.ledger import Ledger
@@ -37,7 +41,7 @@ class Rendered:
 
     @property
     def sha256(self) -> str:
-        return hashlib.sha256((self.text + yaml.safe_dump(self.blocks or [])).encode()).hexdigest()
+        return hashlib.sha256((self.text + json.dumps(self.blocks or [], sort_keys=True)).encode()).hexdigest()
 
 
 def check_messages(incident_id: str, messages: List[Mapping[str, Any]]) -> None:
@@ -79,8 +83,8 @@ def render_all(messages: List[Mapping[str, Any]], context: Mapping[str, Any]) ->
         if message.get("blocks_template"):
             source = render(read_template(message["blocks_template"], option), context, option=option, name=message["blocks_template"])
             try:
-                blocks = yaml.safe_load(source)
-            except yaml.YAMLError as exc:
+                blocks = yaml.safe_load(source) if yaml is not None else json.loads(source)
+            except (ValueError, getattr(yaml, "YAMLError", ValueError)) as exc:
                 raise InputError(f"{option}: the blocks template {message['blocks_template']} does not render YAML or JSON: {exc}",
                                  option="messages") from exc
             if not isinstance(blocks, list) or not all(isinstance(block, dict) and isinstance(block.get("type"), str) for block in blocks):
@@ -100,12 +104,14 @@ def deliver(rendered: List[Rendered], ledger: Ledger, notifier: Optional[SlackNo
         entry = ledger.entries.get(message.key)
         result = {"key": message.key, "channel": message.channel, "text": redact(message.text), "ts": None, "thread_ts": None, "error": None}
         if entry and entry.get("status") == "sent":
-            results.append({**result, "status": "unchanged", "ts": entry.get("ts"), "thread_ts": entry.get("thread_ts"),
-                            "changed_since": entry.get("sha256") != message.sha256})
+            unchanged = {"status": "unchanged", "ts": entry.get("ts"), "thread_ts": entry.get("thread_ts"),
+                         "changed_since": entry.get("sha256") != message.sha256}
+            results.append({**result, **unchanged})
             continue
         if entry and entry.get("status") == "sending":
-            results.append({**result, "status": "unknown", "error": f"an earlier run was stopped while sending it ({entry.get('sending_at')}): "
-                                                                   "look in the channel; remove the entry from the ledger to send it again"})
+            error = (f"an earlier run was stopped while sending it ({entry.get('sending_at')}): look in the channel; remove the entry from "
+                     "the ledger to send it again")
+            results.append({**result, "status": "unknown", "error": error})
             continue
         thread_ts = None
         if message.thread:

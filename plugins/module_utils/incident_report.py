@@ -152,7 +152,8 @@ def build(record: Mapping[str, Any], impact: Mapping[str, Any], records: Sequenc
         rows = [[name, (slos.get(name) or {}).get("current_text") or (slos.get(name) or {}).get("current"),
                  f"{(slos.get(name) or {}).get('comparison', '')} {(slos.get(name) or {}).get('threshold')}", (slos.get(name) or {}).get("line")]
                 for name in trigger["breached"]]
-        sections["Rollback trigger"] = [_text("The SLO gate confirmed a sustained breach of the canary:"), _table(["SLO", "value", "breaches when", "verdict"], rows)]
+        sections["Rollback trigger"] = [_text("The SLO gate confirmed a sustained breach of the canary:"),
+                                        _table(["SLO", "value", "breaches when", "verdict"], rows)]
     elif trigger.get("forced"):
         sections["Rollback trigger"] = [_text(f"Forced without a confirmed breach: {trigger.get('force_reason') or 'no reason given'}", "bad")]
     else:

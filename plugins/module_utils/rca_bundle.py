@@ -149,7 +149,8 @@ def write_atomic(path: str, data: bytes) -> None:
 
 def check_dest(dest: str, incident_id: str) -> str:
     if not dest.endswith((".tar.gz", ".tgz")):
-        raise InputError(f"dest must name a .tar.gz file, not {dest!r}", option="dest", accepted=f"a path such as <record_dir>/{incident_id}/rca-{incident_id}.tar.gz")
+        raise InputError(f"dest must name a .tar.gz file, not {dest!r}", option="dest",
+                         accepted=f"a path such as <record_dir>/{incident_id}/rca-{incident_id}.tar.gz")
     if os.path.isdir(dest):
         raise InputError(f"dest {dest} is a directory", option="dest", accepted="a .tar.gz file path")
     return os.path.abspath(dest)
@@ -218,9 +219,11 @@ def collect(record: Mapping[str, Any], record_path: str, params: Mapping[str, An
             history["rollout"] = {"metadata": {key: rollout.get("metadata", {}).get(key) for key in ("name", "generation", "annotations")},
                                   "spec": rollout.get("spec"), "status": rollout.get("status")}
         sets = kube.list("apps/v1", "ReplicaSet", namespace)
-        history["replicasets"] = sorted(({"name": item["metadata"]["name"], "revision": (item["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision"),
+        history["replicasets"] = sorted(({"name": item["metadata"]["name"],
+                                          "revision": (item["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision"),
                                           "labels": item["metadata"].get("labels"), "created": item["metadata"].get("creationTimestamp"),
-                                          "images": [c.get("image") for c in ((item.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers", [])],
+                                          "images": [c.get("image") for c in
+                                                     ((item.get("spec") or {}).get("template") or {}).get("spec", {}).get("containers", [])],
                                           "replicas": (item.get("status") or {}).get("replicas")} for item in sets), key=lambda item: item["name"])
         bundle.json("kubernetes/rollout-history.json", history)
 

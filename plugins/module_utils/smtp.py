@@ -82,7 +82,7 @@ class SmtpClient:
         except smtplib.SMTPRecipientsRefused as exc:
             code, answer = next(iter(exc.recipients.values()))
             raise RecipientRefused(f"{code} {answer.decode(errors='replace')}", system=SYSTEM, operation="RCPT TO", target=self.target) from exc
-        except (smtplib.SMTPServerDisconnected, socket.timeout, OSError) as exc:
+        except smtplib.SMTPServerDisconnected as exc:
             self._session = None
             raise UnavailableError(f"the connection was lost while sending: {exc}", system=SYSTEM, operation="DATA", target=self.target,
                                    hint="The message may or may not have been delivered.") from exc
@@ -92,6 +92,10 @@ class SmtpClient:
                                        target=self.target) from exc
             raise UnavailableError(f"{exc.smtp_code} {exc.smtp_error.decode(errors='replace')}", system=SYSTEM, operation="DATA",
                                    target=self.target) from exc
+        except (socket.timeout, OSError) as exc:
+            self._session = None
+            raise UnavailableError(f"the connection was lost while sending: {exc}", system=SYSTEM, operation="DATA", target=self.target,
+                                   hint="The message may or may not have been delivered.") from exc
         if refused:
             raise RecipientRefused(str(refused), system=SYSTEM, operation="RCPT TO", target=self.target)
 

@@ -17,7 +17,7 @@ description:
     the columns C(id) and C(email), and optionally C(handle) and C(platforms); it runs in a read-only session.
   - Addresses are personal data - RV(customers) masks them (C(c***@example.com)) unless O(show_emails) is true, which the
     customer email step needs (hide that task's output with C(no_log)).
-  - With O(unavailable_is=unknown) a database that cannot be reached gives RV(count) null and the reason in RV(msg) instead of
+  - With O(unavailable_is=unknown) a database that cannot be reached gives RV(count) null and the reason in C(msg) instead of
     failing the task; a refused login always fails it.
 author:
   - OFM Social OS SRE team (@ofm-social)

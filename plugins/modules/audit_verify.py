@@ -75,6 +75,17 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+table:
+  description:
+    - With O(source=table) or O(source=both) - V(ok), V(rows), V(first_broken) (V(seq), V(id), V(problem)), V(missing_seqs) (records
+      of the log not in the table, as ranges), V(in_flight_seqs) (written in the last seconds, not counted as missing), V(extra)
+      (rows the log does not hold), V(differing), V(duplicates), V(chain), V(table) and V(database).
+  returned: when source is table or both
+  type: dict
+file:
+  description: With O(source=table) or O(source=both), the log's own verification - V(ok), V(records), V(first_broken), V(last_hash).
+  returned: when source is table or both
+  type: dict
 ok:
   description: True when every record is intact and chained.
   returned: always

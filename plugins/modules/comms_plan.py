@@ -116,12 +116,12 @@ options:
     default: ""
   statuspage_configured:
     description:
-      - Whether a status page is configured (page id and API key); without one RV(statuspage.publish) is false.
+      - Whether a status page is configured (page id and API key); without one the status page is never updated.
     type: bool
     default: false
   statuspage_components:
     description:
-      - The status page components the release affects; their status follows the state (RV(statuspage.components)).
+      - The status page components the release affects; their status follows the state (RV(statuspage)).
     type: list
     elements: str
     default: []
@@ -219,7 +219,7 @@ customer_email:
   returned: success
   type: dict
 impact:
-  description: The impact as the templates see it (RV(context.impact)).
+  description: The impact as the templates see it (C(impact) of RV(context)).
   returned: success
   type: dict
 """

@@ -16,7 +16,7 @@ description:
     anything is sent, naming the message, the template file, the unknown variable and the known ones. A blocks template
     must render a YAML or JSON list of Block Kit blocks.
   - The ledger is a JSON file (mode 0600) written atomically under a lock after each message - C(sending) before it leaves,
-    C(sent) with Slack's C(ts) once Slack took it. A key it holds is never sent again (RV(messages[].status) V(unchanged),
+    C(sent) with Slack's C(ts) once Slack took it. A key it holds is never sent again (its V(status) in RV(messages) is V(unchanged),
     also when the template now renders another text); a key left C(sending) by a run that was killed, or by a Slack answer
     that may have posted it (5xx, timeout), is V(unknown) and is not sent again - look in the channel, and remove the entry
     to send it.

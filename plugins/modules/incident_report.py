@@ -203,7 +203,8 @@ def main(module_class=AnsibleModule) -> None:
                 impact = unavailable(record, exc)
         markdown_record = params["record"][:-5] + ".md" if params["record"].endswith(".json") else None
         record_md = open(markdown_record, encoding="utf-8").read() if markdown_record and os.path.exists(markdown_record) else None
-        records = incident_records_from_file(params["audit_log"], record.get("incident_id")) if params["audit_log"] and os.path.exists(params["audit_log"]) else []
+        has_log = params["audit_log"] and os.path.exists(params["audit_log"])
+        records = incident_records_from_file(params["audit_log"], record.get("incident_id")) if has_log else []
         content = build(record, impact, records, params, record_md)
         written = write(dest, content, params["force"], module.check_mode)
     except OfmRollbackError as exc:

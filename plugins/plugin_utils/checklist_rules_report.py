@@ -25,6 +25,8 @@ from typing import Any, Mapping, Optional, Sequence
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok, unknown
 
 PHASE = "report"
+PREVENTION = ("review-deployment-process", "update-checklists", "improve-monitoring", "automate-rollbacks", "testing-enhancement",
+              "circuit-breakers", "feature-flags", "blue-green-deployment", "database-migrations")
 PLACEHOLDER_SECTIONS = {"lessons": "Lessons learned"}
 
 
@@ -99,7 +101,8 @@ def recovery_time(results: Mapping[str, Any]) -> Verdict:
         return manual("", f"not measured: {_reason(results, 'impact')}")
     recovery = impact.get("recovery") or {}
     if not recovery.get("time_to_recover"):
-        return unknown(f"recovery not measured: {'; '.join(map(str, impact.get('gaps') or [])) or impact.get('msg') or 'no compliant samples after the rollback'}")
+        why = "; ".join(map(str, impact.get("gaps") or [])) or impact.get("msg") or "no compliant samples after the rollback"
+        return unknown(f"recovery not measured: {why}")
     return ok(f"{recovery['time_to_recover']} from detection ({recovery.get('detected_at')}) to SLOs compliant ({recovery.get('slos_compliant_at')}); "
               f"traffic on stable at {recovery.get('traffic_on_stable_at') or 'not recorded'}")
 
@@ -214,9 +217,7 @@ RULES = {
     "rca.timeline-creation": section_rule("Timeline", "the timeline of events"),
     "rca.contributing-factors": contributing_factors,
     "rca.lessons-learned": written_section("Lessons learned"),
-    **{f"prevention.{name}": followup for name in ("review-deployment-process", "update-checklists", "improve-monitoring",
-                                                     "automate-rollbacks", "testing-enhancement", "circuit-breakers", "feature-flags",
-                                                     "blue-green-deployment", "database-migrations")},
+    **{f"prevention.{name}": followup for name in PREVENTION},
 }
 
 

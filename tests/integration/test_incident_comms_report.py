@@ -15,7 +15,6 @@ audit system of record.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import mailbox
 import re

@@ -29,7 +29,8 @@ def comms_results(slack_status="sent", emails=None, statuspage=None, send=False)
                                           for m in decided["messages"]]}
     return {"comms": {"status": "ok", "evidence": {
         "plan": decided, "slack": slack,
-        "statuspage": statuspage if statuspage is not None else {"delivered": True, "changed": True, "incident": {"status": "monitoring", "shortlink": "http://stspg.io/x"}},
+        "statuspage": statuspage if statuspage is not None else {"delivered": True, "changed": True,
+                                                                 "incident": {"status": "monitoring", "shortlink": "http://stspg.io/x"}},
         "emails": emails if emails is not None else {"sent": 0, "already_sent": 0, "opted_out": 0, "refused": 0, "failed": 0,
                                                      "recipients": ["a***@x", "b***@x", "c***@x"], "dry_run": True, "status": "ok"}}}}
 
@@ -102,7 +103,8 @@ def test_without_the_comms_run_its_lines_are_manual_with_the_playbook_to_run():
 
 def report_results(**overrides):
     evidence = {
-        "record": {"record": "/r/INC-9.md", "checks": [{"name": "Lessons learned", "status": "failed", "detail": "section 'Lessons learned' still holds the placeholder"}]},
+        "record": {"record": "/r/INC-9.md",
+                   "checks": [{"name": "Lessons learned", "status": "failed", "detail": "section 'Lessons learned' still holds the placeholder"}]},
         "audit": {"ok": True, "records": 40, "file": {"ok": True, "records": 40}, "table": {"ok": True, "rows": 40, "missing_seqs": []}},
         "history": {"records": 40, "commands": [{"task": "a"}, {"task": "b"}], "team_actions": [{"actor": "alice"}], "config_changes": []},
         "impact": IMPACT, "customers": {"count": 3},
@@ -120,7 +122,8 @@ def test_a_complete_report_is_ok_on_its_automated_lines_and_manual_where_people_
     for line_id in ("docs.rollback-trigger", "docs.timeline", "docs.impact-assessment", "audit.operations-log", "audit.command-history",
                     "audit.configuration-changes", "audit.team-actions", "rca.log-collection", "rca.metric-analysis", "rca.timeline-creation"):
         assert judged[line_id]["status"] == "ok", (line_id, judged[line_id])
-    assert "250 of 5000 requests failed" in judged["docs.impact-assessment"]["evidence"] and "customers affected: 3" in judged["docs.impact-assessment"]["evidence"]
+    evidence = judged["docs.impact-assessment"]["evidence"]
+    assert "250 of 5000 requests failed" in evidence and "customers affected: 3" in evidence
     assert "2m 5s" in judged["docs.recovery-time"]["evidence"]
     assert "40 rows in audit_logs match" in judged["audit.operations-log"]["evidence"]
     assert judged["docs.lessons-learned"]["status"] == "manual" and "/r/INC-9.md" in judged["docs.lessons-learned"]["evidence"]
