@@ -151,10 +151,15 @@ def judge(checklist: ChecklistMap, procedure: str, rules: Mapping[str, Rule], re
     if unknown:
         raise ValueError(f"only: unknown checklist line(s) {', '.join(sorted(unknown))}")
     judged = []
+    # A line of a section the procedure owns that its rules judge is printed in full, though another procedure automates it
+    # (the status page line: the emergency run opens the incident, the communications procedure carries it on).
+    owns = set(checklist.procedures[procedure].get("owns", []))
     for line in checklist.printed_by(procedure):
         if wanted is not None and line.id not in wanted:
             continue
-        judged.append(_judge_line(line, procedure, rules.get(line.id), results))
+        found = _judge_line(line, procedure, rules.get(line.id), results)
+        found["owned"] = found["owned"] or (line.id in rules and (line.section in owns or line.subsection in owns))
+        judged.append(found)
     return judged
 
 
