@@ -25,8 +25,8 @@ NOT_PROCEDURES = {
     "kind create cluster": "needs a real Kubernetes cluster",
     "ansible-playbook snapshot.yml": "a CI pipeline's own playbook, shown as an example (test_config_restore runs config_snapshot with a vault "
                                      "password file)",
-    "ansible-playbook -i inventories/production playbooks/incident-comms.yml": "needs the record of an emergency run first: "
-                                                                                "test_incident_comms_report runs these after a real one",
+    "ansible-playbook -i inventories/production playbooks/incident-comms.yml": (
+        "needs the record of an emergency run first: test_incident_comms_report runs these after a real one"),
 }
 
 
