@@ -39,6 +39,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.durations import form
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient, render_query
 from ansible_collections.ofm.rollback.plugins.module_utils.slo import BUILTIN_SLOS, SloDefinition
+from ansible_collections.ofm.rollback.plugins.module_utils.zoned_time import instant
 
 LATENCY_BUDGET_SHARE = 0.05
 SCOPES = {"all": "", "canary": 'version="canary"'}
@@ -95,6 +96,15 @@ def window(record: Mapping[str, Any], since: Optional[float], until: Optional[fl
     return start, end
 
 
+def options_window(record: Mapping[str, Any], params: Mapping[str, Any], now: float) -> Tuple[float, float]:
+    """The window of the options ``since``/``until`` (times as people type them: zoned_time.instant) or ``lookback``/``lookahead``
+    around the record."""
+    since = instant(params["since"], "since").timestamp() if params.get("since") not in (None, "") else None
+    until = instant(params["until"], "until").timestamp() if params.get("until") not in (None, "") else None
+    return window(record, since, until, parse_duration(params.get("lookback") or "15m", "lookback"),
+                  parse_duration(params.get("lookahead") or "15m", "lookahead"), now)
+
+
 def budget_burned(slo: SloDefinition, samples: Sequence[Tuple[float, float]], window_seconds: float, period_seconds: float) -> Optional[float]:
     """Percent of the period's error budget the samples used (module docstring); None without samples."""
     values = [value for _t, value in samples if math.isfinite(value)]
@@ -129,14 +139,10 @@ def compliant_since(slos: Sequence[SloDefinition], series: Mapping[str, List[Lis
 def measure(client: PrometheusClient, record: Mapping[str, Any], params: Mapping[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
     """The module's result (see the docstring)."""
     now = _time.time() if now is None else now
-    lookback = parse_duration(params.get("lookback") or "15m", "lookback")
-    lookahead = parse_duration(params.get("lookahead") or "15m", "lookahead")
     period = parse_duration(params.get("slo_period") or "30d", "slo_period")
     rate_window = params.get("rate_window") or "5m"
     parse_duration(rate_window, "rate_window")
-    since = _epoch(params["since"]) if params.get("since") else None
-    until = _epoch(params["until"]) if params.get("until") else None
-    start, end = window(record, since, until, lookback, lookahead, now)
+    start, end = options_window(record, params, now)
     span = end - start
     step = float(params.get("resolution") or 0) or max(1.0, round(span / 240.0, 3))
     max_points = int(params.get("max_points") or 500)

@@ -27,13 +27,12 @@ import re
 import tarfile
 import tempfile
 import time as _time
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import incident_records_from_file
-from ansible_collections.ofm.rollback.plugins.module_utils.durations import parse_duration
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.incident_impact import _epoch, measure, record_times, zoned_iso
+from ansible_collections.ofm.rollback.plugins.module_utils.incident_impact import measure, options_window, record_times, zoned_iso
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
 
 FORMAT = "ofm.rollback/rca-bundle v1"
@@ -95,13 +94,6 @@ class Bundle:
             self.gaps.append({"artefact": kind, "reason": self._redactor.text(str(exc))})
         except Exception as exc:  # pylint: disable=broad-except
             self.gaps.append({"artefact": kind, "reason": self._redactor.text(f"{type(exc).__name__}: {exc}")})
-
-
-def window(record: Mapping[str, Any], params: Mapping[str, Any], now: float) -> Tuple[float, float]:
-    times = record_times(record)
-    start = _epoch(params["since"]) if params.get("since") else (times["started"] or now) - parse_duration(params.get("lookback") or "15m", "lookback")
-    end = _epoch(params["until"]) if params.get("until") else (times["finished"] or now) + parse_duration(params.get("lookahead") or "15m", "lookahead")
-    return start, min(end, now)
 
 
 def sli_csv(points: List[List[float]]) -> str:
@@ -174,7 +166,7 @@ def collect(record: Mapping[str, Any], record_path: str, params: Mapping[str, An
             now: Optional[float] = None) -> Tuple[Bundle, float, float]:
     """Every artefact of ``include`` into a Bundle (module docstring)."""
     now = _time.time() if now is None else now
-    start, end = window(record, params, now)
+    start, end = options_window(record, params, now)
     bundle = Bundle(redactor)
     include = params.get("include") or list(KINDS)
     namespace = params.get("namespace") or "ofm-production"
@@ -275,7 +267,3 @@ def file_sha256(path: str) -> Optional[str]:
             return hashlib.sha256(handle.read()).hexdigest()
     except OSError:
         return None
-
-
-def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")

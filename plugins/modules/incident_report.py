@@ -143,7 +143,6 @@ records:
   type: int
 """
 
-import json
 import os
 from typing import Optional
 
@@ -214,7 +213,7 @@ def main(module_class=AnsibleModule) -> None:
     diff = written.pop("diff")
     module.exit_json(records=len(records), diff=diff, requests=prometheus.http.requests if prometheus else [],
                      msg=f"report {'would be ' if module.check_mode and written['changed'] else ''}"
-                         f"{'written' if written['changed'] else 'unchanged'}: {written['files']['html']}", **json.loads(json.dumps(written)))
+                         f"{'written' if written['changed'] else 'unchanged'}: {written['files']['html']}", **written)
 
 
 if __name__ == "__main__":

@@ -99,6 +99,14 @@ def manual(instruction: str, evidence: str = "", automate: str = "") -> Verdict:
 Rule = Callable[[Mapping[str, Any]], Verdict]
 
 
+def phase_result(results: Mapping[str, Any], phase: str, not_run: str) -> Mapping[str, Any]:
+    """The procedure's phase result ``results[phase]``; NotReached(``not_run``) when it is missing or skipped."""
+    found = results.get(phase) or {}
+    if not found or found.get("status") == "skipped":
+        raise NotReached(not_run)
+    return found
+
+
 @dataclass
 class ChecklistMap:
     lines: list[Line]

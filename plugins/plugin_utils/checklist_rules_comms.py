@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional
 
-from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Verdict, failed, manual, ok, unknown
+from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, phase_result, Verdict, failed, manual, ok, unknown
 
 PHASE = "comms"
 DONE = ("sent", "unchanged")
@@ -31,10 +31,7 @@ NOT_SENT = "did not take"
 
 
 def _phase(results: Mapping[str, Any]) -> Mapping[str, Any]:
-    found = results.get(PHASE) or {}
-    if not found or found.get("status") == "skipped":
-        raise NotReached("the communication protocol did not run (playbooks/incident-comms.yml)")
-    return found
+    return phase_result(results, PHASE, "the communication protocol did not run (playbooks/incident-comms.yml)")
 
 
 def _evidence(results: Mapping[str, Any], key: str) -> Mapping[str, Any]:

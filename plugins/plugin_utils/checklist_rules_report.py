@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
-from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, Rule, Verdict, failed, manual, ok, unknown
+from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import NotReached, phase_result, Rule, Verdict, failed, manual, ok, unknown
 
 PHASE = "report"
 PREVENTION = ("review-deployment-process", "update-checklists", "improve-monitoring", "automate-rollbacks", "testing-enhancement",
@@ -31,10 +31,7 @@ PLACEHOLDER_SECTIONS = {"lessons": "Lessons learned"}
 
 
 def _phase(results: Mapping[str, Any]) -> Mapping[str, Any]:
-    found = results.get(PHASE) or {}
-    if not found or found.get("status") == "skipped":
-        raise NotReached("the incident report did not run (playbooks/incident-report.yml)")
-    return found
+    return phase_result(results, PHASE, "the incident report did not run (playbooks/incident-report.yml)")
 
 
 def _entry(results: Mapping[str, Any], key: str) -> Optional[Mapping[str, Any]]:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Optional
 
 from ansible_collections.ofm.rollback.plugins.plugin_utils.checklist import (
-    NotReached, Rule, Verdict, failed, manual, ok, pending, unknown)
+    NotReached, phase_result, Rule, Verdict, failed, manual, ok, pending, unknown)
 
 PHASE = "validation"
 PHASES = {
@@ -38,10 +38,7 @@ CHECK_MODE_WORDS = "check mode"
 
 
 def _phase(results: Mapping[str, Any]) -> Mapping[str, Any]:
-    found = results.get(PHASE) or {}
-    if not found or found.get("status") == "skipped":
-        raise NotReached("the post-rollback validation did not run (playbooks/post-rollback-validation.yml)")
-    return found
+    return phase_result(results, PHASE, "the post-rollback validation did not run (playbooks/post-rollback-validation.yml)")
 
 
 def _entry(results: Mapping[str, Any], key: str) -> Optional[Mapping[str, Any]]:
