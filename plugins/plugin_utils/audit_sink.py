@@ -8,6 +8,9 @@ or whatever arrived within ``flush_interval``). A database that is down or refus
 the JSONL file, which stays the source of truth. Nothing is lost: at the end of every run the sink back-fills every record
 of the file whose ``seq`` its chain does not hold yet (so a database that was down catches up at the next run), within
 ``flush_timeout`` seconds after the last task. The password never appears in a warning.
+
+``close(anchor=...)`` also inserts the run's chain anchor (``module_utils/audit_anchor.py``) once the rows are written, and
+says whether it could (``anchor_error``): the callback records a failure in the log itself.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ansible_collections.ofm.rollback.plugins.module_utils import audit_table
-from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records
+from ansible_collections.ofm.rollback.plugins.module_utils import audit_anchor, audit_table
+from ansible_collections.ofm.rollback.plugins.module_utils.audit import first_record, read_records
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
 
 try:
@@ -66,8 +69,9 @@ class TableSink:
         for record in records:
             self._queue.put(dict(record))
 
-    def close(self) -> Dict[str, Any]:
-        """Flush, back-fill what the table misses, and say what happened (``written``, ``backfilled``, ``error``)."""
+    def close(self, anchor: Optional[Mapping[str, Any]] = None, actor: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Flush, back-fill what the table misses, insert ``anchor`` (a row by ``actor``), and say what happened (``written``,
+        ``backfilled``, ``error``, ``anchor_error``: None when the anchor row was inserted or there was none)."""
         deadline = time.monotonic() + self.flush_timeout
         self._queue.put(None)
         self._thread.join(max(0.0, deadline - time.monotonic()))
@@ -76,12 +80,26 @@ class TableSink:
                 self._backfill(deadline)
             except Exception as exc:  # pylint: disable=broad-except
                 self._fail(exc)
+        anchor_error = self._insert_anchor(anchor, actor) if anchor is not None else None
         if self._connection is not None:
             try:
                 self._connection.close()
             except Exception:  # pylint: disable=broad-except
                 pass
-        return {"written": self.written, "backfilled": self.backfilled, "error": self.error}
+        return {"written": self.written, "backfilled": self.backfilled, "error": self.error, "anchor_error": anchor_error}
+
+    def _insert_anchor(self, anchor: Mapping[str, Any], actor: Optional[Mapping[str, Any]]) -> Optional[str]:
+        if self._thread.is_alive():
+            return f"the table's writer was still busy after db_flush_timeout ({self.flush_timeout:g} s)"
+        if self.error is not None:
+            return self.error
+        try:
+            connection = self._open()
+            with connection.cursor() as cursor:
+                cursor.execute(audit_table.insert_sql(self.table), audit_anchor.anchor_row(anchor, actor, self.ua))
+        except Exception as exc:  # pylint: disable=broad-except
+            return self._redactor.text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return None
 
     def _loop(self) -> None:
         pending: List[Dict[str, Any]] = []
@@ -134,7 +152,7 @@ class TableSink:
     def _chain_id(self, first: Optional[Mapping[str, Any]] = None) -> str:
         if self._chain is None:
             if first is None:
-                first = read_records_head(self.log_path)
+                first = first_record(self.log_path)
             self._chain = audit_table.chain_id(first) or "unknown"
         return self._chain
 
@@ -167,17 +185,4 @@ def last_seq(path: str) -> Optional[int]:
             return int(json.loads(line).get("seq"))
         except (ValueError, TypeError, AttributeError):
             continue
-    return None
-
-
-def read_records_head(path: str) -> Optional[Dict[str, Any]]:
-    """The first record of the log (the chain's first)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    return json.loads(line)
-    except (OSError, ValueError):
-        return None
     return None
