@@ -8,6 +8,9 @@ or whatever arrived within ``flush_interval``). A database that is down or refus
 the JSONL file, which stays the source of truth. Nothing is lost: at the end of every run the sink back-fills every record
 of the file whose ``seq`` its chain does not hold yet (so a database that was down catches up at the next run), within
 ``flush_timeout`` seconds after the last task. The password never appears in a warning.
+
+The audit callback imports this module at every run's start, with or without a database: psycopg and the table's
+module_utils are imported only when a sink is made, so a run without ``db_dsn`` does not pay for them.
 """
 
 from __future__ import annotations
@@ -18,14 +21,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ansible_collections.ofm.rollback.plugins.module_utils import audit_table
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - the callback warns
-    psycopg = None
 
 CONNECT_TIMEOUT = 3
 STATEMENT_TIMEOUT_MS = 5000
@@ -37,6 +34,10 @@ class TableSink:
     def __init__(self, dsn: str, password: Optional[str], table: str, ua: str, log_path: str, *, batch: int = 50,
                  flush_interval: float = 1.0, flush_timeout: float = 5.0, warn: Callable[[str], None] = lambda text: None,
                  connect: Optional[Callable[[], Any]] = None) -> None:
+        # pylint: disable-next=import-outside-toplevel
+        from ansible_collections.ofm.rollback.plugins.module_utils import audit_table  # imports psycopg: only with a sink
+
+        self._table_sql = audit_table
         self.table = audit_table.check_table(table, "db_table")
         self.ua = ua
         self.log_path = log_path
@@ -45,6 +46,7 @@ class TableSink:
         self.flush_timeout = float(flush_timeout)
         self._warn = warn
         self._redactor = Redactor([password])
+        psycopg = audit_table.psycopg
         if connect is None and psycopg is None:
             self.error = "psycopg is not installed"
         self._connect = connect or (lambda: psycopg.connect(dsn, password=password, connect_timeout=CONNECT_TIMEOUT, autocommit=True,
@@ -110,7 +112,7 @@ class TableSink:
         try:
             connection = self._open()
             with connection.cursor() as cursor:
-                cursor.executemany(audit_table.insert_sql(self.table), [audit_table.row(record, self._chain_id(), self.ua) for record in records])
+                cursor.executemany(self._table_sql.insert_sql(self.table), [self._table_sql.row(record, self._chain_id(), self.ua) for record in records])
             self.written += len(records)
         except Exception as exc:  # pylint: disable=broad-except
             self._fail(exc)
@@ -121,21 +123,21 @@ class TableSink:
             return
         connection = self._open()
         with connection.cursor() as cursor:
-            cursor.execute(audit_table.present_sql(self.table), (self._chain_id(records[0]),))
+            cursor.execute(self._table_sql.present_sql(self.table), (self._chain_id(records[0]),))
             present = {value for (value,) in cursor.fetchall()}
             missing = [record for record in records if record.get("seq") not in present and record.get("seq") is not None]
             for start in range(0, len(missing), 500):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"back-fill stopped at the deadline: {len(missing) - start} records left for the next run")
                 chunk = missing[start:start + 500]
-                cursor.executemany(audit_table.insert_sql(self.table), [audit_table.row(record, self._chain_id(), self.ua) for record in chunk])
+                cursor.executemany(self._table_sql.insert_sql(self.table), [self._table_sql.row(record, self._chain_id(), self.ua) for record in chunk])
                 self.backfilled += len(chunk)
 
     def _chain_id(self, first: Optional[Mapping[str, Any]] = None) -> str:
         if self._chain is None:
             if first is None:
                 first = read_records_head(self.log_path)
-            self._chain = audit_table.chain_id(first) or "unknown"
+            self._chain = self._table_sql.chain_id(first) or "unknown"
         return self._chain
 
     def _open(self) -> Any:
