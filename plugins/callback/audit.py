@@ -214,9 +214,7 @@ from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import TORN_LINE, append_records
-from ansible_collections.ofm.rollback.plugins.module_utils.audit_anchor import ANCHOR_ACTION, ANCHOR_FAILED, append_anchor_file, make_anchor, resource, row_meta
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import DEFAULT_OPS_API_URL, validated_url
-from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import log_chain
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient, SessionCookieAuth
 from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import SYSTEM as OPS_API, OpsApiClient
@@ -510,6 +508,17 @@ def os_user() -> str:
         return str(os.getuid())
 
 
+
+def _anchors() -> Any:
+    """module_utils/audit_anchor, imported when a run ends: it brings psycopg, which the start of a run need not wait for."""
+    from ansible_collections.ofm.rollback.plugins.module_utils import audit_anchor  # pylint: disable=import-outside-toplevel
+    return audit_anchor
+
+
+def log_chain(path: str) -> Any:
+    from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import log_chain as chain  # pylint: disable=import-outside-toplevel
+    return chain(path)
+
 class _Run:
     """What every record of one playbook run shares, and the incident id as it changes per host."""
 
@@ -616,7 +625,7 @@ class CallbackModule(CallbackBase):
 
     def _anchor(self, head: Mapping[str, Any]) -> Dict[str, Any]:
         chain = log_chain(self.get_option("log_path")) or "unknown"
-        return make_anchor(head, chain, self._run_records, self._option("hmac_key") or None)
+        return _anchors().make_anchor(head, chain, self._run_records, self._option("hmac_key") or None)
 
     def _anchor_elsewhere(self, anchor: Mapping[str, Any]) -> Dict[str, str]:
         """Send the anchor to the ops API and the anchor file, when set; their errors by destination."""
@@ -624,13 +633,13 @@ class CallbackModule(CallbackBase):
         url = self._option("anchor_ops_api_url")
         if url:
             try:
-                self._ops_api(url).write_audit(ANCHOR_ACTION, resource(str(anchor["chain"])), row_meta(anchor))
+                self._ops_api(url).write_audit(_anchors().ANCHOR_ACTION, _anchors().resource(str(anchor["chain"])), _anchors().row_meta(anchor))
             except Exception as exc:  # pylint: disable=broad-except  # an anchor never fails the run
                 failures["ops_api"] = self._error_text(exc)
         path = self._option("anchor_path")
         if path:
             try:
-                append_anchor_file(os.path.expanduser(path), anchor)
+                _anchors().append_anchor_file(os.path.expanduser(path), anchor)
             except Exception as exc:  # pylint: disable=broad-except
                 failures["file"] = self._error_text(exc)
         return failures
@@ -646,7 +655,7 @@ class CallbackModule(CallbackBase):
 
     def _anchor_failed(self, anchor: Mapping[str, Any], failures: Mapping[str, str], written_to: List[str]) -> None:
         """Record in the log itself that the anchor is missing somewhere, and say so."""
-        record = {"type": ANCHOR_FAILED, **self._run.common(), "incident_id": self._run.incident_id(),
+        record = {"type": _anchors().ANCHOR_FAILED, **self._run.common(), "incident_id": self._run.incident_id(),
                   "anchor": {key: anchor[key] for key in ("chain", "seq", "hash")}, "failed": dict(failures), "written": written_to}
         written = self._write(record)
         where = "; ".join(f"{name}: {error}" for name, error in failures.items())

@@ -84,9 +84,15 @@ def declare_incident(results: Mapping[str, Any]) -> Verdict:
     if results.get("check_mode"):
         return ok(f"would be posted to {channel} (check mode)")
     if announcement.get("delivered"):
-        return ok(f"posted to {channel}" + (f" (ts {announcement['ts']})" if announcement.get("ts") else ""))
+        return ok(f"posted to {channel}" + (f" (ts {announcement['ts']})" if announcement.get("ts") else "") + _declare_order(incident))
     text = (announcement.get("payload") or {}).get("text") or ""
     return manual(f"Post it in {channel} by hand: {text}", f"Slack did not take the declaration ({announcement.get('msg') or 'not delivered'})")
+
+
+def _declare_order(incident: Mapping[str, Any]) -> str:
+    """The checklist lists the declaration before the rollback; a confirmed breach rolls back first (the playbook's header)."""
+    return ", right after the rollback's request (the breach was confirmed, so the rollback went first)" if incident.get(
+        "declared_after_rollback") else ""
 
 
 def execute_rollback(results: Mapping[str, Any]) -> Verdict:
