@@ -508,7 +508,6 @@ def os_user() -> str:
         return str(os.getuid())
 
 
-
 def _anchors() -> Any:
     """module_utils/audit_anchor, imported when a run ends: it brings psycopg, which the start of a run need not wait for."""
     from ansible_collections.ofm.rollback.plugins.module_utils import audit_anchor  # pylint: disable=import-outside-toplevel
@@ -516,8 +515,10 @@ def _anchors() -> Any:
 
 
 def log_chain(path: str) -> Any:
+    """The chain id of the log at ``path`` (module_utils/audit_table.py, imported when a run ends)."""
     from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import log_chain as chain  # pylint: disable=import-outside-toplevel
     return chain(path)
+
 
 class _Run:
     """What every record of one playbook run shares, and the incident id as it changes per host."""
