@@ -57,6 +57,8 @@ TLS_PORTS = frozenset({
     "ops_api", "slack", "statuspage", "platforms", "prometheus", "alertmanager", "kube_apiserver", "ingress_controller",
     "ofm_api_stable", "ofm_api_canary", "haproxy_stats",
 })
+# HAProxy's TLS frontend serves the certificates of lab/tls.py by SNI (api.ofm.social, ...), not the services' one.
+HTTPS_PORTS = TLS_PORTS | {"haproxy_tls"}
 
 
 def default_state_dir() -> Path:
@@ -236,8 +238,8 @@ class LabConfig:
         return self.state_dir.joinpath(*parts)
 
     def url(self, port_name: str) -> str:
-        """The base URL of a port: https for the TLS_PORTS (trust ``ca_file``), http for the others."""
-        scheme = "https" if port_name in TLS_PORTS else "http"
+        """The base URL of a port: https for the HTTPS_PORTS (trust ``ca_file``), http for the others."""
+        scheme = "https" if port_name in HTTPS_PORTS else "http"
         return f"{scheme}://{HOST}:{self.ports[port_name]}"
 
     @property

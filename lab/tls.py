@@ -60,12 +60,12 @@ def _name(common_name: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca(now: Optional[datetime.datetime] = None) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A self-signed CA key and certificate, valid ten years from ``now``."""
+def make_ca(now: Optional[datetime.datetime] = None, name: str = CA_NAME) -> tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A self-signed CA key and certificate named ``name``, valid ten years from ``now``."""
     now = now or _now()
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (x509.CertificateBuilder()
-            .subject_name(_name(CA_NAME)).issuer_name(_name(CA_NAME))
+            .subject_name(_name(name)).issuer_name(_name(name))
             .public_key(key.public_key()).serial_number(x509.random_serial_number())
             .not_valid_before(now - datetime.timedelta(days=1)).not_valid_after(now + datetime.timedelta(days=3650))
             .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
@@ -117,6 +117,15 @@ def pem(cert: x509.Certificate) -> bytes:
 
 def key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+
+
+def write_pair(directory: Path, name: str, key: ec.EllipticCurvePrivateKey, cert: x509.Certificate) -> tuple[Path, Path]:
+    """``<name>.pem`` (the certificate) and ``<name>.pem.key`` (its key, 0600) in ``directory``; their paths."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_path, key_path = directory / f"{name}.pem", directory / f"{name}.pem.key"
+    cert_path.write_bytes(pem(cert))
+    _write_private(key_path, key_pem(key))
+    return cert_path, key_path
 
 
 def _write_private(path: Path, data: bytes) -> None:

@@ -435,12 +435,13 @@ def refusal(error: BaseException, url: str, ca_path: Optional[str], options: Tls
                                     f"{host}; {options.ca_path} cannot fix a name that does not match. {off}", certificate)
     if kind in ("expired", "not_yet_valid"):
         if certificate and kind == "expired":
-            when = f"expired at {certificate['not_after']} ({max(-certificate['days_left'], 0)} day(s) ago)"
+            ago = (datetime.now(timezone.utc) - datetime.fromisoformat(certificate["not_after"])).days
+            when = f"expired at {certificate['not_after']} ({max(ago, 0)} day(s) ago)"
         elif certificate:
             when = f"is not valid before {certificate['not_before']}"
         else:
-            when = "is out of its validity dates"
-        return Refusal(kind, f"TLS certificate verification failed: the server's certificate {when} ({verify_message})", None,
+            when = f"is out of its validity dates ({verify_message})"
+        return Refusal(kind, f"TLS certificate verification failed: the server's certificate {when}", None,
                        "The server's certificate must be renewed (on the server: no option of this module fixes it); if it "
                        f"looks valid, check this host's clock. {off}", certificate)
     root = _ssl_text(error)
