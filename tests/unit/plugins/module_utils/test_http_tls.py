@@ -48,7 +48,7 @@ def refused(http: HttpClient, method: str = "GET", path: str = "/health") -> Cer
 
 
 REFUSALS = [
-    pytest.param("untrusted", "untrusted", "ca_path", (f"not trusted by ca_path", f"CN={OTHER_CA}"), ("Set ca_path",),
+    pytest.param("untrusted", "untrusted", "ca_path", ("not trusted by ca_path", f"CN={OTHER_CA}"), ("Set ca_path",),
                  marks=pytest.mark.reliability("tls", procedure="all", case="the server's certificate is signed by another CA",
                                                expected="refused: not trusted, set ca_path; nothing sent"), id="untrusted"),
     pytest.param("wrong_host", "hostname", "the URL", ("not valid for 127.0.0.1", f"it names {OTHER_HOST}"),
@@ -63,7 +63,7 @@ REFUSALS = [
 
 @pytest.mark.parametrize("served, problem, option, reason_parts, hint_parts", REFUSALS, indirect=["served"])
 def test_a_refused_certificate_fails_at_once_saying_what_and_which_option(served, certs, reliability, problem, option, reason_parts,
-                                                                         hint_parts):
+                                                                          hint_parts):
     http = client(served.url(), ca_path=str(certs.ca_file), secrets=[SECRET])
     error = refused(http, "POST", "/change")
     assert (error.problem, error.option, error.sent, error.attempts) == (problem, option, False, 1)
@@ -94,8 +94,8 @@ def test_without_ca_path_the_lab_certificate_is_untrusted_and_the_error_says_the
 @pytest.mark.parametrize("served", ["trusted"], indirect=True)
 def test_a_client_that_polls_makes_one_handshake(served, certs):
     http = client(served.url("localhost"), ca_path=str(certs.ca_file))
-    for _ in range(5):
-        http.request("GET", "/health")
+    for poll in range(5):
+        assert http.request("GET", "/health", params={"poll": poll}).status == 200
     assert len(served.requests) == 5 and served.handshakes == 1
 
 
@@ -220,3 +220,17 @@ def test_certs_are_the_labs(certs: Certs):
     trusted.verify_directly_issued_by(x509.load_pem_x509_certificate(Path(certs.ca_file).read_bytes()))
     names = trusted.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert names.get_values_for_type(x509.DNSName) == ["localhost"] and [str(ip) for ip in names.get_values_for_type(x509.IPAddress)] == ["127.0.0.1"]
+
+
+@pytest.mark.parametrize("served", ["untrusted"], indirect=True)
+def test_the_canary_rollback_gives_up_at_once_on_a_refused_certificate(served, certs):
+    from ansible_collections.ofm.rollback.plugins.module_utils.canary import CanaryRollback  # pylint: disable=import-outside-toplevel
+    from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import RollbackRequest  # pylint: disable=import-outside-toplevel
+    from ansible_collections.ofm.rollback.plugins.module_utils.traffic import TrafficReader  # pylint: disable=import-outside-toplevel
+    clock = FakeClock(1000.0)
+    ops = OpsApiClient(client(served.url(), ca_path=str(certs.ca_file)))
+    rollback = CanaryRollback(ops, TrafficReader(), deadline=30, clock=lambda: clock.now, sleep=clock.sleep)
+    with pytest.raises(CertificateError) as caught:
+        rollback.run(RollbackRequest("EMERGENCY_SLO_VIOLATION", "INC-7"))
+    assert caught.value.problem == "untrusted" and clock.sleeps == [] and len(rollback.requests) == 1
+    assert rollback.may_have_applied is False and served.requests == []
