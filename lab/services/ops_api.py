@@ -37,7 +37,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRoll
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient, ServerWeight, check_name
 
 from lab.services.common import IP_NOT_ALLOWED, LAB_PREFIX, FaultInjector, JsonlFile, build_or_exit, iso_now
-from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
+from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve, tls_context
 
 SERVICE_NAME = "ofm-internal-ops"
 ROLE_RANK = {"viewer": 1, "operator": 2, "admin": 3}
@@ -520,7 +520,7 @@ def build_app(args: argparse.Namespace) -> OpsApi:
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
     app = build_or_exit("ops API stand-in", lambda: build_app(args), args.audit_file)
-    serve(args.host, args.port, app.handler())
+    serve(args.host, args.port, app.handler(), tls=tls_context(args))
 
 
 if __name__ == "__main__":

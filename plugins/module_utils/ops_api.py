@@ -103,7 +103,7 @@ class OpsApiClient:
         elif params.get("ops_api_session_cookie"):
             auth = SessionCookieAuth(params["ops_api_session_cookie"])
         url = validated_url(params["ops_api_url"], "ops_api_url", example=DEFAULT_OPS_API_URL)
-        return cls(HttpClient(url, auth=auth, system=SYSTEM, **http_client_kwargs(params)))
+        return cls(HttpClient(url, auth=auth, system=SYSTEM, **http_client_kwargs(params, "ops_api_url")))
 
     def url(self, path: str) -> str:
         """The redacted absolute URL of ``path``."""

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 from labtest import (credentials, emergency, flat, lab_call, run_lab, run_module, run_playbook, slack_messages, slo_wait, statuspage_incidents,
-                     wait_until)
+                     tls, wait_until)
 
 from lab.config import HOST, LabConfig
 
@@ -254,7 +254,7 @@ def test_a_kubernetes_api_failing_leaves_an_explicit_gap(lab, incident, tmp_path
         record = sorted((incident["workdir"] / "incidents").glob(f"{INCIDENT}-*.json"))[-1]
         found = run_module("rca_collect", {"kubeconfig": str(lab.state_dir / "kubeconfig"), "prometheus_url": lab.url("prometheus"),
                                            "ops_api_url": lab.url("ops_api"), "record": str(record), "dest": str(tmp_path / "rca.tar.gz"),
-                                           "include": ["pod_logs", "events"], "lookback": "1m", "lookahead": "1m"},
+                                           "include": ["pod_logs", "events"], "lookback": "1m", "lookahead": "1m", **tls(lab)},
                            tmp_path, env={"OFM_OPS_API_TOKEN": credentials(lab)["identities"]["admin"]["token"]})
     finally:
         lab_call(f"{kube}/__lab/faults", "DELETE")
