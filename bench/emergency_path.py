@@ -115,7 +115,7 @@ def prepare(cfg, fault: str) -> None:
     wait = subprocess.run(
         [str(Path(sys.executable).parent / "ansible"), "localhost", "-m", "ofm.rollback.slo_check", "-a",
          json.dumps({"prometheus_url": cfg.url("prometheus"), "window": cfg.sli_window, "sustain": "20s", "resolution": "1s",
-                     "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"})],
+                     "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s", "ca_path": str(cfg.ca_file)})],
         cwd=ROOT, capture_output=True, text=True, check=False, env={**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg")})
     if wait.returncode != 0:
         raise SystemExit(f"no sustained breach:\n{wait.stdout[-2000:]}")
@@ -124,6 +124,7 @@ def prepare(cfg, fault: str) -> None:
 def minimal_script_run(cfg, creds: dict) -> None:
     """The same calls as the playbook's critical path, with nothing around them."""
     session = requests.Session()
+    session.verify = str(cfg.ca_file)  # the lab's HTTPS services, verified as the playbook's clients verify them
     admin = {"Authorization": f"Bearer {creds['identities']['admin']['token']}"}
     now = time.time()
     for query in SLO_QUERIES:

@@ -26,10 +26,11 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRoll
 from lab import app_config, external_config, process
 from lab.components import alertmanager
 from lab.components import COMPONENTS
-from lab.components.base import http_json
+from lab.components.base import lab_json
 from lab.components.haproxy import weights
 from lab.components.postgres import SLOW_QUERY_SECONDS
 from lab.config import HOST, REPO_ROOT, LabConfig, load_config
+from lab.tls import write_service_cert
 
 FAULTS = ("slow", "errors", "webhooks", "db", "publish", "queue", "content", "signature")
 # The components holding the OFM API's configuration (`lab config`).
@@ -46,6 +47,7 @@ def cmd_up(cfg: LabConfig, only: Sequence[str] = ()) -> int:
         raise process.LabError("cannot start the lab:\n  " + "\n  ".join(missing))
     cfg.save()
     cfg.credentials()
+    write_service_cert(cfg.path("tls"))
     for component in COMPONENTS:
         if only and component.name not in only:
             continue
@@ -167,11 +169,11 @@ def cmd_canary(cfg: LabConfig, action: str, faults: list[str]) -> int:
         unknown = sorted(set(faults) - set(FAULTS))
         if unknown or not faults:
             raise process.LabError(f"lab canary bad: give one or more of {', '.join(FAULTS)} (got {faults or 'none'})")
-        answer = http_json(url, "POST", {"enable": faults})
+        answer = lab_json(cfg, "ofm_api_canary", "/__lab/faults", "POST", {"enable": faults})
     elif action == "good":
-        answer = http_json(url, "PUT", {"faults": []})
+        answer = lab_json(cfg, "ofm_api_canary", "/__lab/faults", "PUT", {"faults": []})
     else:
-        answer = http_json(url)
+        answer = lab_json(cfg, "ofm_api_canary", "/__lab/faults")
     if answer is None:
         raise process.LabError(f"the canary at {url} does not answer; is the lab up? (lab status)")
     print(json.dumps(answer))
@@ -225,6 +227,7 @@ def cmd_info(cfg: LabConfig, as_json: bool) -> int:
         "state_dir": str(cfg.state_dir),
         "credentials_file": str(cfg.credentials_file),
         "urls": {name: cfg.url(name) for name in cfg.ports},
+        "ca_file": str(cfg.ca_file),
         "haproxy_runtime_socket": str(cfg.path("run", "haproxy.sock")),
         "sli_window": cfg.sli_window,
     }

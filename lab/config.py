@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from lab import tls
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 HOST = "127.0.0.1"
 
@@ -47,6 +49,16 @@ DEFAULT_PORTS: dict[str, int] = {
     "smtp": 18525,
     "smtps": 18526,
 }
+
+
+# The ports that serve HTTPS with the lab CA's services certificate (lab/tls.py); the others are plain (README, "TLS in the
+# lab": HAProxy's application frontend, Unleash, PowerDNS's API and the AWS stand-in) or not HTTP at all.
+TLS_PORTS = frozenset({
+    "ops_api", "slack", "statuspage", "platforms", "prometheus", "alertmanager", "kube_apiserver", "ingress_controller",
+    "ofm_api_stable", "ofm_api_canary", "haproxy_stats",
+})
+# HAProxy's TLS frontend serves the certificates of lab/tls.py by SNI (api.ofm.social, ...), not the services' one.
+HTTPS_PORTS = TLS_PORTS | {"haproxy_tls"}
 
 
 def default_state_dir() -> Path:
@@ -226,7 +238,18 @@ class LabConfig:
         return self.state_dir.joinpath(*parts)
 
     def url(self, port_name: str) -> str:
-        return f"http://{HOST}:{self.ports[port_name]}"
+        """The base URL of a port: https for the HTTPS_PORTS (trust ``ca_file``), http for the others."""
+        scheme = "https" if port_name in HTTPS_PORTS else "http"
+        return f"{scheme}://{HOST}:{self.ports[port_name]}"
+
+    @property
+    def ca_file(self) -> Path:
+        """The lab CA's certificate: the one CA bundle a client of the lab's TLS services needs."""
+        return tls.ca_file(self.path("tls"))
+
+    def service_cert(self) -> tuple[Path, Path]:
+        """The lab services' certificate and key files (made by ``lab up``; lab/tls.py)."""
+        return tls.service_cert_files(self.path("tls"))
 
     def save(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ from __future__ import annotations
 from typing import Any
 
 from lab.components import aws, platforms, powerdns
-from lab.components.base import http_json
+from lab.components.base import lab_json
 from lab.components.haproxy import BACKEND, runtime
 from lab.components.kube_apiserver import kube_call
 from lab.config import LabConfig
@@ -68,7 +68,7 @@ def _viewer_policy(cfg: LabConfig, policy: str) -> None:
 
 
 def _platforms(cfg: LabConfig, path: str, method: str, body: dict[str, Any]) -> None:
-    if http_json(f"{cfg.url('platforms')}{path}", method, body) is None:
+    if lab_json(cfg, "platforms", path, method, body) is None:
         raise LabError(f"the platforms stand-in did not take {method} {path}; is the lab up? (lab status)")
 
 

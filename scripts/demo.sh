@@ -63,7 +63,7 @@ case "$procedure" in
     ansible-playbook playbooks/config-snapshot.yml --vault-password-file "$vault" -e rollback_change_id=demo-deploy-2.4.0 "$@"
     lab config bad
     echo "Waiting until Prometheus shows the canary's success rate breached by the configuration change..."
-    ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "scope": "canary",
+    ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "ca_path": "{{ ofm_ca_path }}", "scope": "canary",
       "window": "{{ ofm_slo_window }}", "sustain": "{{ ofm_slo_sustain }}", "resolution": "1s",
       "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"}' | grep '"msg"'
     exec ansible-playbook playbooks/config-rollback.yml --vault-password-file "$vault" "$@" ;;
@@ -76,16 +76,17 @@ esac
 fault="${OFM_DEMO_FAULT:-errors}"
 lab canary bad "$fault"
 echo "Waiting until Prometheus shows the canary's breach sustained over the lab's window..."
-ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "scope": "canary",
+ANSIBLE_CALLBACK_RESULT_FORMAT=json ansible localhost -m ofm.rollback.slo_check -a '{"prometheus_url": "{{ ofm_prometheus_url }}", "ca_path": "{{ ofm_ca_path }}", "scope": "canary",
   "window": "{{ ofm_slo_window }}", "sustain": "{{ ofm_slo_sustain }}", "resolution": "1s",
   "wait_for": "breach", "wait_timeout": "3m", "wait_interval": "1s"}' | grep '"msg"'
 ansible-playbook playbooks/emergency-rollback.yml "$@"
 echo
 lab traffic
 python - <<'PY'
-import json, urllib.request
+import json, ssl, urllib.request
 from lab.config import load_config
-messages = json.load(urllib.request.urlopen(load_config().url("slack") + "/__lab/messages"))["messages"]
+cfg = load_config()
+messages = json.load(urllib.request.urlopen(cfg.url("slack") + "/__lab/messages", context=ssl.create_default_context(cafile=cfg.ca_file)))["messages"]
 print(f"Slack stand-in holds {len(messages)} message(s):")
 for message in messages:
     print(f"  {message.get('channel') or '-'}: {(message.get('text') or '')[:150]}")

@@ -2,7 +2,8 @@
 ``lab alert fire`` posts through its API v2.
 
 Its one receiver is a null receiver (the lab has no pager): what fired is read back from Alertmanager's own API, as the
-collection's ``alertmanager_alerts_info`` does. Clustering is off (no gossip port), so labs side by side do not meet.
+collection's ``alertmanager_alerts_info`` does. Clustering is off (no gossip port), so labs side by side do not meet. Its API
+is HTTPS with the lab's services certificate (``--web.config.file``).
 Alerts posted by ``lab alert fire`` carry the label ``origin="lab"``; ``lab alert clear`` and ``lab reset`` resolve every
 active one of them (re-posted with ``endsAt`` now), and leave the alerts Prometheus sends alone (they resolve when the
 canary is good again and the burn-rate windows have drained).
@@ -19,8 +20,9 @@ from typing import Any, Optional
 
 import yaml
 
-from lab.components.base import Component, http_json
+from lab.components.base import Component, lab_json, web_config
 from lab.config import HOST, LabConfig
+from lab.tls import client_context
 
 SERVICE = "ofm-social-os"
 ORIGIN_LABEL = ("origin", "lab")
@@ -51,7 +53,7 @@ def api(cfg: LabConfig, method: str, path: str, body: Any = None) -> Any:
                                      data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=5) as response:  # nosec - loopback lab URL
+        with urllib.request.urlopen(request, timeout=5, context=client_context(cfg.ca_file)) as response:  # nosec - loopback lab URL
             payload = response.read()
     except urllib.error.HTTPError as exc:
         raise RuntimeError(f"Alertmanager answered {method} /api/v2/{path} with HTTP {exc.code}: "
@@ -102,6 +104,7 @@ class Alertmanager(Component):
         cfg.path("etc").mkdir(parents=True, exist_ok=True)
         cfg.path("data", "alertmanager").mkdir(parents=True, exist_ok=True)
         cfg.path("etc", "alertmanager.yml").write_text(yaml.safe_dump(config(), sort_keys=False))
+        cfg.path("etc", "alertmanager-web.yml").write_text(yaml.safe_dump(web_config(cfg), sort_keys=False))
 
     def argv(self, cfg: LabConfig) -> list[str]:
         return [
@@ -111,10 +114,11 @@ class Alertmanager(Component):
             f"--web.listen-address={HOST}:{cfg.ports['alertmanager']}",
             "--cluster.listen-address=",
             "--data.retention=12h",
+            f"--web.config.file={cfg.path('etc', 'alertmanager-web.yml')}",
         ]
 
     def ready(self, cfg: LabConfig) -> bool:
-        return http_json(f"{cfg.url('alertmanager')}/-/ready") is not None
+        return lab_json(cfg, "alertmanager", "/-/ready") is not None
 
     def reset(self, cfg: LabConfig) -> None:
         try:

@@ -8,8 +8,9 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Optional
 
-from lab.config import HOST, REPO_ROOT, LabConfig
+from lab.config import HOST, REPO_ROOT, TLS_PORTS, LabConfig
 from lab.process import port_open, read_pid
+from lab.tls import client_context
 
 
 class Component:
@@ -66,7 +67,8 @@ class Component:
 
 
 class PythonService(Component):
-    """A lab stand-in written in Python, run as ``python -m lab.services.<module>``."""
+    """A lab stand-in written in Python, run as ``python -m lab.services.<module>``; over HTTPS with the lab's services
+    certificate when its first port is one of the TLS_PORTS (lab/config.py)."""
 
     module: str = ""
 
@@ -74,18 +76,38 @@ class PythonService(Component):
         raise NotImplementedError
 
     def argv(self, cfg: LabConfig) -> list[str]:
-        return [sys.executable, "-m", f"lab.services.{self.module}", *self.service_args(cfg)]
+        return [sys.executable, "-m", f"lab.services.{self.module}", *self.service_args(cfg), *self.tls_args(cfg)]
+
+    def tls_args(self, cfg: LabConfig) -> list[str]:
+        if not self.ports or self.ports[0] not in TLS_PORTS:
+            return []
+        cert, key = cfg.service_cert()
+        return ["--tls-cert", str(cert), "--tls-key", str(key)]
 
     def ready(self, cfg: LabConfig) -> bool:
-        return http_json(f"http://{HOST}:{cfg.ports[self.ports[0]]}/health") is not None
+        return lab_json(cfg, self.ports[0], "/health") is not None
 
 
-def http_json(url: str, method: str = "GET", body: Any = None, timeout: float = 2.0) -> Optional[Any]:
-    """GET/PUT/POST/DELETE a lab control URL; the parsed JSON answer, or None when unreachable."""
+def web_config(cfg: LabConfig) -> dict[str, Any]:
+    """The ``--web.config.file`` of the Prometheus project's servers (Prometheus, Alertmanager): HTTPS with the lab's services
+    certificate."""
+    cert, key = cfg.service_cert()
+    return {"tls_server_config": {"cert_file": str(cert), "key_file": str(key), "min_version": "TLS12"}}
+
+
+def lab_json(cfg: LabConfig, port_name: str, path: str, method: str = "GET", body: Any = None, timeout: float = 2.0) -> Optional[Any]:
+    """``http_json`` on the lab's port ``port_name``: over HTTPS trusting the lab CA for the TLS_PORTS."""
+    return http_json(cfg.url(port_name) + path, method, body, timeout, ca_file=cfg.ca_file if port_name in TLS_PORTS else None)
+
+
+def http_json(url: str, method: str = "GET", body: Any = None, timeout: float = 2.0, ca_file: Optional[Path] = None) -> Optional[Any]:
+    """GET/PUT/POST/DELETE a lab control URL (an https one verified against ``ca_file``); the parsed JSON answer, or None when
+    unreachable."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers={"Content-Type": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:  # nosec - loopback lab URL
+        context = client_context(ca_file) if ca_file else None
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as response:  # nosec - loopback lab URL
             payload = response.read()
     except (OSError, ValueError):
         return None

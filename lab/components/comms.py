@@ -1,7 +1,7 @@
 """Slack-compatible receiver and Statuspage stand-ins: ``lab.services.comms`` of one kind each."""
 from __future__ import annotations
 
-from lab.components.base import PythonService, http_json
+from lab.components.base import PythonService, lab_json
 from lab.config import Credentials, LabConfig
 
 KINDS = {
@@ -29,5 +29,5 @@ class Comms(PythonService):
         return credentials.slack_bot_token if self.name == "slack" else credentials.statuspage_api_key
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url(self.name)}/__lab/messages", "DELETE")
-        http_json(f"{cfg.url(self.name)}/__lab/faults", "DELETE")
+        lab_json(cfg, self.name, "/__lab/messages", "DELETE")
+        lab_json(cfg, self.name, "/__lab/faults", "DELETE")

@@ -1,4 +1,10 @@
-"""HAProxy (Debian package): splits the lab's traffic between stable and canary by weight."""
+"""HAProxy (Debian package): splits the lab's traffic between stable and canary by weight.
+
+It reaches the two OFM API servers over HTTPS and verifies their certificate (the lab's services certificate, for
+``localhost``) against the lab CA, health checks included; its Prometheus exporter is HTTPS too. The application frontend
+(``haproxy``) stays plain HTTP: it stands for the in-cluster Service the load generator and the validation runners call
+(README, "TLS in the lab"); ``haproxy_tls`` is the public edge with the certificates of lab/tls.py by SNI.
+"""
 from __future__ import annotations
 
 import shutil
@@ -36,14 +42,16 @@ frontend ofm_api_tls
     bind {host}:{tls} ssl crt-list {crt_list}
     default_backend {backend}
 
+# The OFM API servers speak HTTPS with the lab's services certificate (its names: localhost, 127.0.0.1).
 backend {backend}
     balance roundrobin
     option httpchk GET /health
+    default-server ssl verify required ca-file {ca_file} verifyhost localhost
     server stable {host}:{stable} weight {stable_weight} check inter 1s
     server canary {host}:{canary} weight {canary_weight} check inter 1s
 
 frontend stats
-    bind {host}:{stats}
+    bind {host}:{stats} ssl crt {service_cert}
     http-request use-service prometheus-exporter if {{ path /metrics }}
     stats enable
     stats uri /stats
@@ -68,7 +76,7 @@ class HAProxy(Component):
         cfg.path("run").mkdir(parents=True, exist_ok=True)
         crt_list = write_lab_pki(cfg.path("tls"))
         path.write_text(CONFIG.format(
-            tls=cfg.ports["haproxy_tls"], crt_list=crt_list,
+            tls=cfg.ports["haproxy_tls"], crt_list=crt_list, ca_file=cfg.ca_file, service_cert=cfg.service_cert()[0],
             host=HOST, socket=cfg.path("run", "haproxy.sock"), admin=cfg.ports["haproxy_admin"],
             front=cfg.ports["haproxy"], stats=cfg.ports["haproxy_stats"], backend=BACKEND,
             stable=cfg.ports["ofm_api_stable"], canary=cfg.ports["ofm_api_canary"],

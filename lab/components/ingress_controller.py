@@ -1,7 +1,7 @@
 """The ingress-nginx stand-in: HAProxy's canary weight follows the canary Ingress of the Kubernetes API test server."""
 from __future__ import annotations
 
-from lab.components.base import PythonService, http_json
+from lab.components.base import PythonService, lab_json
 from lab.config import LabConfig
 
 
@@ -15,9 +15,9 @@ class IngressController(PythonService):
     def service_args(self, cfg: LabConfig) -> list[str]:
         return [
             "--port", str(cfg.ports["ingress_controller"]),
-            "--kube-url", cfg.url("kube_apiserver"),
+            "--kube-url", cfg.url("kube_apiserver"), "--kube-ca", str(cfg.ca_file),
             "--haproxy-socket", str(cfg.path("run", "haproxy.sock")),
         ]
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url('ingress_controller')}/__lab/sync", "POST", timeout=10)
+        lab_json(cfg, "ingress_controller", "/__lab/sync", "POST", timeout=10)

@@ -7,7 +7,7 @@ from typing import Any, Optional
 
 from lab.components import helm_release
 from lab.components.ofm_api import app_log_file
-from lab.components.base import PythonService, http_json
+from lab.components.base import PythonService, lab_json
 from lab.config import Identity, LabConfig
 from lab.process import LabError
 from lab.services.common import KubeReadError, kube_request
@@ -37,7 +37,7 @@ def rbac_users(identities: dict[str, Identity]) -> dict[str, dict[str, object]]:
 def kube_call(cfg: LabConfig, method: str, path: str, body: Any = None, content_type: str = "application/json") -> Optional[Any]:
     """One request to the lab's Kubernetes API test server as the cluster admin (no token); the answer, None for a 404."""
     try:
-        return kube_request(cfg.url("kube_apiserver"), method, path, body, content_type, timeout=30)
+        return kube_request(cfg.url("kube_apiserver"), method, path, body, content_type, timeout=30, ca_file=str(cfg.ca_file))
     except KubeReadError as exc:
         raise LabError(f"Kubernetes API test server at {cfg.url('kube_apiserver')}: {exc}; is the lab up? (lab status)") from exc
 
@@ -46,9 +46,10 @@ class KubeApiServer(PythonService):
     """The Kubernetes API test server, with the lab's RBAC users.
 
     The lab's kubeconfig has no bearer token, and such requests are the cluster admin: the server listens on loopback over
-    plain HTTP, and kubectl sends no token over plain HTTP. Two identities of the lab's credentials (``credentials.json`` in the
-    state directory, ``lab info``) are RBAC users by their bearer tokens (file ``data/kube-rbac.json``), for SelfSubjectAccessReviews
-    (``kubectl auth can-i``, ofm.rollback.k8s_access_info) and SelfSubjectReviews (``kubectl auth whoami``):
+    HTTPS with the lab's services certificate, and the kubeconfig trusts the lab CA (``certificate-authority``). Two
+    identities of the lab's credentials (``credentials.json`` in the state directory, ``lab info``) are RBAC users by their
+    bearer tokens (file ``data/kube-rbac.json``), for SelfSubjectAccessReviews (``kubectl auth can-i``,
+    ofm.rollback.k8s_access_info) and SelfSubjectReviews (``kubectl auth whoami``):
 
     - ``kube_sre`` (user ``kube-sre``): exactly the requests of the emergency fallback, in namespace ofm-production - get and
       patch the Rollout, patch its ``status``, list the ReplicaSets, get the canary Deployment and patch its ``scale``, get
@@ -74,6 +75,7 @@ class KubeApiServer(PythonService):
             "--state-file", str(cfg.path("data", "kube-objects.json")),
             "--rbac-file", str(self.rbac_file(cfg)),
             "--seed-ofm",
+            "--ca-file", str(cfg.ca_file),
             # The pods' log subresource answers the real OFM API's application log of their version.
             *[argument for version in ("stable", "canary") for argument in ("--pod-log", f"{version}={app_log_file(cfg, version)}")],
         ]
@@ -102,7 +104,7 @@ class KubeApiServer(PythonService):
         kube_call(cfg, "POST", "/__lab/seed", {"scope": "config"})
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url('kube_apiserver')}/__lab/faults", "DELETE")
-        http_json(f"{cfg.url('kube_apiserver')}/__lab/broken-images", "PUT", {"images": []})
-        http_json(f"{cfg.url('kube_apiserver')}/__lab/seed", "POST", timeout=30)
+        lab_json(cfg, "kube_apiserver", "/__lab/faults", "DELETE")
+        lab_json(cfg, "kube_apiserver", "/__lab/broken-images", "PUT", {"images": []})
+        lab_json(cfg, "kube_apiserver", "/__lab/seed", "POST", timeout=30)
         helm_release.ensure(cfg)

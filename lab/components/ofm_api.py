@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from lab import flags
-from lab.components.base import PythonService, http_json
+from lab.components.base import PythonService, lab_json
 from lab.config import LabConfig
 from lab.services.ofm_api import REDIS_PASSWORD_ENV
 
@@ -32,7 +32,7 @@ class OfmApi(PythonService):
             "--webhook-secret", creds.webhook_secret,
             "--state-file", str(cfg.path("data", f"{self.name}-faults.json")),
             "--redis-port", str(cfg.ports["redis"]),
-            "--kube-url", cfg.url("kube_apiserver"),
+            "--kube-url", cfg.url("kube_apiserver"), "--kube-ca", str(cfg.ca_file),
             "--app-log", str(app_log_file(cfg, self.version)),
         ]
 
@@ -41,7 +41,7 @@ class OfmApi(PythonService):
         return {REDIS_PASSWORD_ENV: cfg.credentials().redis_password, "OFM_LAB_FLAG_TTL": str(flags.ttl_seconds())}
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url(self.ports[0])}/__lab/faults", "PUT", {"faults": []})
+        lab_json(cfg, self.ports[0], "/__lab/faults", "PUT", {"faults": []})
         # The application log starts again: what the faults before the reset logged is no baseline of the next test. The
         # process appends (O_APPEND), so its next line lands at the new end.
         log = app_log_file(cfg, self.version)

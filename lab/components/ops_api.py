@@ -4,7 +4,7 @@ from __future__ import annotations
 import json
 import os
 
-from lab.components.base import PythonService, http_json
+from lab.components.base import PythonService, lab_json
 from lab.components.ofm_api import app_log_file
 from lab.config import LabConfig
 
@@ -33,4 +33,4 @@ class OpsApi(PythonService):
         ]
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url('ops_api')}/__lab/faults", "DELETE")
+        lab_json(cfg, "ops_api", "/__lab/faults", "DELETE")

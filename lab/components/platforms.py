@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import time
 
-from lab.components.base import PythonService, http_json
+from lab.components.base import PythonService, lab_json
 from lab.config import Credentials, LabConfig
 from lab.services.kube.seed import CONFIG
 from lab.services.platforms import META_VERSION, SEED_VARIABLE
@@ -57,4 +57,4 @@ class Platforms(PythonService):
         return {SEED_VARIABLE: json.dumps(seed(cfg.credentials(), time.time()))}
 
     def reset(self, cfg: LabConfig) -> None:
-        http_json(f"{cfg.url('platforms')}/__lab/reset", "POST", {})
+        lab_json(cfg, "platforms", "/__lab/reset", "POST", {})

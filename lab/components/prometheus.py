@@ -1,12 +1,16 @@
 """Prometheus (Debian package): scrapes every second, records the five SLIs by version, and sends the SLO burn-rate alerts
-(lab/components/slo_alerts.py) to the lab Alertmanager."""
+(lab/components/slo_alerts.py) to the lab Alertmanager.
+
+Everything over HTTPS with the lab CA: Prometheus serves its API with the lab's services certificate (``--web.config.file``,
+``tls_server_config``), and scrapes the OFM API, HAProxy's exporter and itself, and reaches Alertmanager, verifying theirs.
+"""
 from __future__ import annotations
 
 import shutil
 
 import yaml
 
-from lab.components.base import Component, http_json
+from lab.components.base import Component, lab_json, web_config
 from lab.components.slo_alerts import alert_rules
 from lab.config import HOST, LabConfig
 
@@ -36,17 +40,20 @@ def scrape_config(cfg: LabConfig) -> dict:
     def target(port_name: str, **labels: str) -> dict:
         return {"targets": [f"{HOST}:{cfg.ports[port_name]}"], "labels": labels}
 
+    # Every target serves the lab's services certificate (127.0.0.1 is among its names).
+    tls = {"scheme": "https", "tls_config": {"ca_file": str(cfg.ca_file)}}
     return {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s", "scrape_timeout": "900ms"},
         "rule_files": [str(cfg.path("etc", "prometheus-rules.yml")), str(cfg.path("etc", "prometheus-alerts.yml"))],
-        "alerting": {"alertmanagers": [{"api_version": "v2", "static_configs": [{"targets": [f"{HOST}:{cfg.ports['alertmanager']}"]}]}]},
+        "alerting": {"alertmanagers": [{"api_version": "v2", **tls,
+                                        "static_configs": [{"targets": [f"{HOST}:{cfg.ports['alertmanager']}"]}]}]},
         "scrape_configs": [
-            {"job_name": "ofm-social-os-api", "static_configs": [
+            {"job_name": "ofm-social-os-api", **tls, "static_configs": [
                 target("ofm_api_stable", version="stable", app="ofm-social-os"),
                 target("ofm_api_canary", version="canary", app="ofm-social-os"),
             ]},
-            {"job_name": "haproxy", "static_configs": [target("haproxy_stats")]},
-            {"job_name": "prometheus", "static_configs": [target("prometheus")]},
+            {"job_name": "haproxy", **tls, "static_configs": [target("haproxy_stats")]},
+            {"job_name": "prometheus", **tls, "static_configs": [target("prometheus")]},
         ],
     }
 
@@ -71,6 +78,7 @@ class Prometheus(Component):
         cfg.path("etc", "prometheus.yml").write_text(yaml.safe_dump(scrape_config(cfg), sort_keys=False))
         cfg.path("etc", "prometheus-rules.yml").write_text(yaml.safe_dump(recording_rules(cfg), sort_keys=False))
         cfg.path("etc", "prometheus-alerts.yml").write_text(yaml.safe_dump(alert_rules(cfg), sort_keys=False, width=1000))
+        cfg.path("etc", "prometheus-web.yml").write_text(yaml.safe_dump(web_config(cfg), sort_keys=False))
 
     def argv(self, cfg: LabConfig) -> list[str]:
         return [
@@ -81,7 +89,8 @@ class Prometheus(Component):
             f"--web.listen-address={HOST}:{cfg.ports['prometheus']}",
             "--web.enable-lifecycle",
             "--web.enable-admin-api",
+            f"--web.config.file={cfg.path('etc', 'prometheus-web.yml')}",
         ]
 
     def ready(self, cfg: LabConfig) -> bool:
-        return http_json(f"{cfg.url('prometheus')}/-/ready") is not None
+        return lab_json(cfg, "prometheus", "/-/ready") is not None

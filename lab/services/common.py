@@ -10,6 +10,7 @@ import argparse
 import ipaddress
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -18,6 +19,8 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Optional, TypeVar
+
+import requests
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 
@@ -171,13 +174,14 @@ class KubeReadError(Exception):
 
 
 def kube_request(base_url: str, method: str, path: str, body: Any = None, content_type: str = "application/json",  # pylint: disable=too-many-arguments
-                 timeout: float = 2.0) -> Optional[Any]:
-    """One request to the lab's Kubernetes API test server, without a token (the cluster admin): the JSON answer, None for a
-    404; KubeReadError for any other failure."""
+                 timeout: float = 2.0, ca_file: Optional[str] = None) -> Optional[Any]:
+    """One request to the lab's Kubernetes API test server, without a token (the cluster admin), trusting ``ca_file`` over
+    HTTPS: the JSON answer, None for a 404; KubeReadError for any other failure."""
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(base_url.rstrip("/") + path, data=data, method=method, headers={"Content-Type": content_type})
+    context = ssl.create_default_context(cafile=ca_file) if ca_file else None
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:  # nosec - loopback lab URL
+        with urllib.request.urlopen(request, timeout=timeout, context=context) as answer:  # nosec - loopback lab URL
             return json.load(answer)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
@@ -188,15 +192,30 @@ def kube_request(base_url: str, method: str, path: str, body: Any = None, conten
 
 
 class KubeReader:
-    """GETs objects from the lab's Kubernetes API test server as JSON (no token: the cluster admin); None for an object that
-    does not exist."""
+    """GETs objects from the lab's Kubernetes API test server as JSON (no token: the cluster admin, trusting ``ca_file`` over
+    HTTPS); None for an object that does not exist. It polls: one kept-alive connection (a session), not a TLS handshake per
+    read."""
 
-    def __init__(self, url: str, timeout: float = 2.0):
+    def __init__(self, url: str, timeout: float = 2.0, ca_file: Optional[str] = None):
         self.url = url.rstrip("/")
         self.timeout = timeout
+        self._session = requests.Session()
+        self._session.verify = ca_file or True
+        self._session.trust_env = False
 
     def get(self, path: str) -> Optional[dict[str, Any]]:
-        return kube_request(self.url, "GET", path, timeout=self.timeout)
+        try:
+            answer = self._session.get(self.url + path, timeout=self.timeout)
+        except requests.RequestException as exc:
+            raise KubeReadError(f"GET {path}: {exc}") from exc
+        if answer.status_code == 404:
+            return None
+        if answer.status_code >= 400:
+            raise KubeReadError(f"GET {path}: HTTP {answer.status_code} {answer.text[:300]}".rstrip())
+        try:
+            return answer.json()
+        except ValueError as exc:
+            raise KubeReadError(f"GET {path}: {exc}") from exc
 
 
 def cli_number(convert: Callable[[str], T], accepts: Callable[[T], bool], requirement: str) -> Callable[[str], T]:

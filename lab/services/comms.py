@@ -24,7 +24,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qs
 
 from lab.services.common import FaultInjector, JsonlFile, build_or_exit, iso_now
-from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
+from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve, tls_context
 
 KINDS = ("slack", "statuspage")
 WEBHOOK_PATH = re.compile(r"^/services/[^/]+/[^/]+/[^/]+$")
@@ -418,7 +418,7 @@ def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
     app = build_or_exit(f"{args.kind} stand-in", lambda: CommsApp(args.kind, MessageStore(JsonlFile(args.store)), set(args.token)),
                         args.store)
-    serve(args.host, args.port, app.handler())
+    serve(args.host, args.port, app.handler(), tls=tls_context(args))
 
 
 if __name__ == "__main__":

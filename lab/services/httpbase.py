@@ -1,4 +1,4 @@
-"""Shared plumbing for the lab's HTTP stand-ins: routing, JSON bodies, clean shutdown."""
+"""Shared plumbing for the lab's HTTP stand-ins: routing, JSON bodies, HTTPS (``--tls-cert``/``--tls-key``), clean shutdown."""
 from __future__ import annotations
 
 import argparse
@@ -6,6 +6,8 @@ import json
 import os
 import re
 import signal
+import socket
+import ssl
 import sys
 import threading
 import time
@@ -15,6 +17,11 @@ from urllib.parse import parse_qs, urlsplit
 
 
 ACCESS_LOG = os.environ.get("OFM_LAB_ACCESS_LOG") == "1"
+# Seconds a client has to finish the TLS handshake (a connection that never does ties up one thread, never the server).
+HANDSHAKE_TIMEOUT = 10.0
+TLS_HANDSHAKE_RECORD = b"\x16"
+PLAIN_HTTP_ANSWER = (b"HTTP/1.0 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n"
+                     b"Client sent an HTTP request to an HTTPS server.\n")
 
 
 class Request:
@@ -156,7 +163,7 @@ def make_handler(router: Router, name: str, before: Optional[Callable[[Request],
                 self.end_headers()
                 if self.command != "HEAD":
                     self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
+            except (ConnectionError, ssl.SSLError):  # the client went away (over TLS, maybe without close_notify)
                 self.close_connection = True
 
         do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = _dispatch
@@ -168,13 +175,77 @@ def base_parser(description: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (loopback by default)")
     parser.add_argument("--port", type=int, required=True, help="port to listen on")
+    parser.add_argument("--tls-cert", help="serve HTTPS with this PEM certificate (chain) instead of plain HTTP")
+    parser.add_argument("--tls-key", help="the private key of --tls-cert (default: in the same file)")
     return parser
 
 
-def serve(host: str, port: int, handler: type, on_stop: Optional[Callable[[], None]] = None) -> None:
-    """Serve until SIGTERM or SIGINT, then close the socket and run ``on_stop``."""
-    server = ThreadingHTTPServer((host, port), handler)
-    server.daemon_threads = True
+def tls_context(args: argparse.Namespace) -> Optional[ssl.SSLContext]:
+    """The server TLS context of ``--tls-cert``/``--tls-key``, or None for plain HTTP; exits saying why a file cannot be used."""
+    if not getattr(args, "tls_cert", None):
+        if getattr(args, "tls_key", None):
+            sys.exit("--tls-key needs --tls-cert")
+        return None
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    try:
+        context.load_cert_chain(args.tls_cert, args.tls_key)
+    except (OSError, ssl.SSLError) as exc:
+        sys.exit(f"cannot load the TLS certificate {args.tls_cert} (key {args.tls_key or 'in the same file'}): {exc}")
+    return context
+
+
+class LabHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that speaks TLS when given a context: each connection's handshake runs in its own thread, so
+    a slow or refusing client never holds up the others."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], handler: type, context: Optional[ssl.SSLContext] = None):
+        self.tls = context
+        super().__init__(address, handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away mid-request is not worth a traceback; anything else is."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):
+            return
+        super().handle_error(request, client_address)
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        if self.tls is None:
+            super().finish_request(request, client_address)
+            return
+        request.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            if request.recv(1, socket.MSG_PEEK) not in (TLS_HANDSHAKE_RECORD, b""):
+                # Plain HTTP on the HTTPS port: answer as Go's servers (Prometheus) do, instead of a dropped connection
+                # (the request is read first, so that closing does not reset the connection under the answer).
+                request.recv(65536)
+                request.sendall(PLAIN_HTTP_ANSWER)
+                request.close()
+                return
+            connection = self.tls.wrap_socket(request, server_side=True)
+        except (ssl.SSLError, OSError) as exc:
+            # A client that does not trust the certificate aborts the handshake: no traceback (a line with the access log on).
+            if ACCESS_LOG or not isinstance(exc, (ssl.SSLError, socket.timeout, ConnectionError)):
+                sys.stderr.write(f"{client_address[0]} TLS handshake failed: {exc}\n")
+            request.close()
+            return
+        connection.settimeout(None)
+        try:
+            super().finish_request(connection, client_address)
+        finally:
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            connection.close()
+
+
+def serve(host: str, port: int, handler: type, on_stop: Optional[Callable[[], None]] = None,
+          tls: Optional[ssl.SSLContext] = None) -> None:
+    """Serve (HTTPS with ``tls``) until SIGTERM or SIGINT, then close the socket and run ``on_stop``."""
+    server = LabHTTPServer((host, port), handler, tls)
 
     def stop(_signum: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()

@@ -22,7 +22,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRoll
 from ansible_collections.ofm.rollback.plugins.module_utils.haproxy import HaproxyRuntimeClient
 
 from lab.services.common import FaultInjector, KubeReader, KubeReadError, iso_now
-from lab.services.httpbase import Request, Response, Router, base_parser, make_handler, serve
+from lab.services.httpbase import Request, Response, Router, base_parser, make_handler, serve, tls_context
 from lab.services.ops_api import CanaryOps
 
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"
@@ -97,6 +97,7 @@ def handler(sync: IngressSync) -> type:
 def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser = base_parser("Lab stand-in for ingress-nginx: sets HAProxy's canary weight from the canary Ingress of the Kubernetes API test server.")
     parser.add_argument("--kube-url", required=True, help="base URL of the Kubernetes API test server")
+    parser.add_argument("--kube-ca", help="the CA bundle that verifies an https --kube-url")
     parser.add_argument("--namespace", default="ofm-production")
     parser.add_argument("--ingress", default="ofm-social-os-api-canary", help="the canary Ingress")
     parser.add_argument("--deployment", default="ofm-social-os-api-canary", help="the canary Deployment")
@@ -110,7 +111,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def build(args: argparse.Namespace) -> IngressSync:
     canary = CanaryOps(HaproxyRuntimeClient(args.haproxy_socket), args.backend, args.stable_server, args.canary_server, [100])
-    return IngressSync(KubeReader(args.kube_url), canary, args.namespace, args.ingress, args.deployment)
+    return IngressSync(KubeReader(args.kube_url, ca_file=args.kube_ca), canary, args.namespace, args.ingress, args.deployment)
 
 
 def main(argv: Optional[list[str]] = None) -> int:
@@ -119,7 +120,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     stopping = threading.Event()
     worker = threading.Thread(target=sync.run, args=(args.interval, stopping), name="ingress-sync", daemon=True)
     worker.start()
-    serve(args.host, args.port, handler(sync), stopping.set)
+    serve(args.host, args.port, handler(sync), stopping.set, tls=tls_context(args))
     return 0
 
 

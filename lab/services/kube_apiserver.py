@@ -2,8 +2,8 @@
 
 No control plane (kube-apiserver, etcd, controller-manager) can run on the lab machines, yet the
 collection drives Kubernetes through the official ``kubernetes`` Python client, ``kubectl`` and
-``helm``. This server speaks the parts of the Kubernetes API those clients use, over plain HTTP on
-loopback: discovery (``/version``, ``/api``, ``/apis``, per group version, a minimal OpenAPI v3),
+``helm``. This server speaks the parts of the Kubernetes API those clients use, on loopback (HTTPS with ``--tls-cert``,
+as the lab runs it; plain HTTP without): discovery (``/version``, ``/api``, ``/apis``, per group version, a minimal OpenAPI v3),
 get/list/watch (streaming lists too)/create/update/patch/delete with label and field selectors, the four patch formats,
 ``resourceVersion`` conflicts, ``generation``, the ``status`` and ``scale`` subresources, ``dryRun``,
 and ``Status`` error bodies shaped like the real server's. A background thread plays the controllers
@@ -11,7 +11,8 @@ the collection relies on (Deployment -> ReplicaSets with revisions, StatefulSet 
 ControllerRevisions, Argo Rollouts canary status), so ``kubectl rollout history/undo/status`` work.
 
 State lives in memory and is saved to ``--state-file`` (JSON) on shutdown and loaded on start. It
-writes a kubeconfig (``--kubeconfig``) so ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
+writes a kubeconfig (``--kubeconfig``, naming ``--ca-file`` as the cluster's certificate authority) so
+``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
 routes (loopback only, no auth) inject faults, mark images as broken and arm races (``/__lab/races``: writes that land
 right after a client's read is answered, as a deploy landing between a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS
 objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back; the values of
@@ -26,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import sys
 import threading
 import time
@@ -35,7 +37,7 @@ from pathlib import Path
 from typing import Any, Generator, Iterator, Optional
 from urllib.parse import parse_qs, urlsplit
 
-from lab.services.httpbase import base_parser, serve
+from lab.services.httpbase import base_parser, serve, tls_context
 from lab.services.kube import errors, pods, protobuf, rbac, resources, seed, tables
 from lab.services.kube.controllers import Controllers
 from lab.services.kube.errors import ApiError
@@ -552,7 +554,7 @@ def make_handler(api: KubeApi) -> type:
                 self.send_header("Cache-Control", "no-cache, private")
                 self.end_headers()
                 self.wfile.write(payload)
-            except (BrokenPipeError, ConnectionResetError):
+            except (ConnectionError, ssl.SSLError):  # the client went away (over TLS, maybe without close_notify)
                 self.close_connection = True
 
         def _stream(self, events: Iterator[dict[str, Any]]) -> None:
@@ -568,7 +570,7 @@ def make_handler(api: KubeApi) -> type:
                     self.wfile.write(f"{len(line):x}\r\n".encode() + line + b"\r\n")
                     self.wfile.flush()
                 self.wfile.write(b"0\r\n\r\n")
-            except (BrokenPipeError, ConnectionResetError):
+            except (ConnectionError, ssl.SSLError):  # the client went away (over TLS, maybe without close_notify)
                 pass
             self.close_connection = True
 
@@ -577,12 +579,15 @@ def make_handler(api: KubeApi) -> type:
     return Handler
 
 
-def write_kubeconfig(path: Path, server: str, token: Optional[str], namespace: str = "default") -> None:
-    """A kubeconfig (mode 0600) whose current context talks to this server."""
+def write_kubeconfig(path: Path, server: str, token: Optional[str], namespace: str = "default", ca_file: Optional[Path] = None) -> None:
+    """A kubeconfig (mode 0600) whose current context talks to this server (trusting ``ca_file`` for an https ``server``)."""
     user: dict[str, Any] = {"token": token} if token else {}
+    cluster: dict[str, Any] = {"server": server}
+    if ca_file:
+        cluster["certificate-authority"] = str(ca_file)
     config = {
         "apiVersion": "v1", "kind": "Config", "preferences": {},
-        "clusters": [{"name": "ofm-lab", "cluster": {"server": server}}],
+        "clusters": [{"name": "ofm-lab", "cluster": cluster}],
         "users": [{"name": "ofm-lab", "user": user}],
         "contexts": [{"name": "ofm-lab", "context": {"cluster": "ofm-lab", "user": "ofm-lab", "namespace": namespace}}],
         "current-context": "ofm-lab",
@@ -619,7 +624,9 @@ def main(argv: Optional[list[str]] = None) -> int:
     parser.add_argument("--pod-log", action="append", default=[], metavar="VERSION=FILE",
                         help="the log that the pods labelled version=VERSION answer (repeatable)")
     parser.add_argument("--seed-ofm", action="store_true", help="start with the lab's OFM Social OS objects (namespace ofm-production)")
+    parser.add_argument("--ca-file", type=Path, help="the CA that signed --tls-cert, named in the --kubeconfig written")
     args = parser.parse_args(argv)
+    tls = tls_context(args)
     token = args.token_file.read_text().strip() if args.token_file else None
     store = Store()
     if args.state_file and args.state_file.exists():
@@ -633,7 +640,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     api.seed_secrets = seed_secrets
     api.pod_logs = {version: Path(path) for version, _eq, path in (item.partition("=") for item in args.pod_log)}
     if args.kubeconfig:
-        write_kubeconfig(args.kubeconfig, f"http://{args.host}:{args.port}", token)
+        scheme = "https" if tls else "http"
+        write_kubeconfig(args.kubeconfig, f"{scheme}://{args.host}:{args.port}", token, ca_file=args.ca_file if tls else None)
     worker = threading.Thread(target=controllers.run, args=(args.tick, api.stopping), name="controllers", daemon=True)
     worker.start()
 
@@ -648,7 +656,7 @@ def main(argv: Optional[list[str]] = None) -> int:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
                 json.dump(store.snapshot(), handle)
 
-    serve(args.host, args.port, make_handler(api), on_stop)
+    serve(args.host, args.port, make_handler(api), on_stop, tls=tls)
     return 0
 
 

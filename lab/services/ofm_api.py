@@ -50,7 +50,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, G
 from lab import flags
 from lab.services.common import KubeReader, cli_number
 from lab.services.flag_reader import DeploymentFlags, FlagReader, RedisFlagCache
-from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
+from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve, tls_context
 
 SERVICE_NAME = "ofm-social-os-api"
 FAULTS = ("content", "db", "errors", "publish", "queue", "signature", "slow", "webhooks")
@@ -512,6 +512,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
     parser.add_argument("--redis-port", type=int, help=f"read the feature flags from the Redis on this port (password: ${REDIS_PASSWORD_ENV})")
     parser.add_argument("--redis-host", default="127.0.0.1")
     parser.add_argument("--kube-url", help="base URL of the Kubernetes API test server: where a flag Redis misses is read from")
+    parser.add_argument("--kube-ca", help="the CA bundle that verifies an https --kube-url")
     parser.add_argument("--deployment", help="the Deployment whose FEATURE_FLAGS this version reads (default: the version's own: "
                         + ", ".join(f"{version} {name}" for version, name in DEPLOYMENTS.items()) + ")")
     parser.add_argument("--namespace", default=NAMESPACE)
@@ -531,7 +532,7 @@ def build_flag_reader(args: argparse.Namespace) -> Optional[FlagReader]:
     if args.redis_port is None:
         return None
     cache = RedisFlagCache(args.redis_host, args.redis_port, os.environ.get(REDIS_PASSWORD_ENV))
-    source = DeploymentFlags(KubeReader(args.kube_url), args.namespace, args.deployment or DEPLOYMENTS[args.version_name])
+    source = DeploymentFlags(KubeReader(args.kube_url, ca_file=args.kube_ca), args.namespace, args.deployment or DEPLOYMENTS[args.version_name])
     ttl = args.flag_ttl or flags.ttl_seconds()
     return FlagReader(flags.FLAGS, cache, source, ttl, log=lambda line: sys.stderr.write(f"{SERVICE_NAME} ({args.version_name}): {line}\n"))
 
@@ -560,7 +561,7 @@ def main(argv: Optional[list[str]] = None) -> None:
 
     sys.stderr.write(f"{SERVICE_NAME} ({settings.version_name}) starting on {args.host}:{args.port}, faults {api.faults}\n")
     try:
-        serve(args.host, args.port, build_handler(api), on_stop=stop)
+        serve(args.host, args.port, build_handler(api), on_stop=stop, tls=tls_context(args))
     except OSError as exc:
         stop()
         sys.exit(f"{SERVICE_NAME}: cannot listen on {args.host}:{args.port}: {exc.strerror}; choose a free port with --port")

@@ -50,7 +50,7 @@ from typing import Any, Optional
 from urllib.parse import parse_qs
 
 from lab.services.common import FaultInjector, iso_now
-from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve
+from lab.services.httpbase import HTTPError, Request, Response, Router, base_parser, make_handler, serve, tls_context
 
 SEED_VARIABLE = "OFM_LAB_PLATFORMS_SEED"
 META_VERSION = "v19.0"
@@ -354,7 +354,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
 
 def main(argv: Optional[list[str]] = None) -> None:
     args = parse_args(argv)
-    serve(args.host, args.port, PlatformsApp(load_seed(os.environ.get(SEED_VARIABLE))).handler())
+    serve(args.host, args.port, PlatformsApp(load_seed(os.environ.get(SEED_VARIABLE))).handler(), tls=tls_context(args))
 
 
 if __name__ == "__main__":

@@ -61,7 +61,7 @@ attributes:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.prometheus]
     description:
-      - Set the Prometheus options (O(prometheus_url) and its credentials) once in C(group/ofm.rollback.prometheus).
+      - Set the Prometheus options (O(prometheus_url), its credentials and O(ca_path)) once in C(group/ofm.rollback.prometheus).
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
@@ -71,7 +71,7 @@ attributes:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.alertmanager]
     description:
-      - Set the Alertmanager options (O(alertmanager_url) and its credentials) once in C(group/ofm.rollback.alertmanager).
+      - Set the Alertmanager options (O(alertmanager_url), its credentials and O(ca_path)) once in C(group/ofm.rollback.alertmanager).
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
@@ -81,7 +81,7 @@ attributes:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.ops_api]
     description:
-      - Set the ops API options (O(ops_api_url) and its credentials) once in C(group/ofm.rollback.ops_api).
+      - Set the ops API options (O(ops_api_url), its credentials and O(ca_path)) once in C(group/ofm.rollback.ops_api).
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
@@ -91,7 +91,7 @@ attributes:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.slack]
     description:
-      - Set O(token), O(api_url) or O(webhook_url) once in C(group/ofm.rollback.slack).
+      - Set O(token), O(api_url) or O(webhook_url), and O(ca_path), once in C(group/ofm.rollback.slack).
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 
@@ -101,7 +101,7 @@ attributes:
     support: full
     membership: [ofm.rollback.ofm, ofm.rollback.statuspage]
     description:
-      - Set O(api_url), O(page_id) and O(api_key) once in C(group/ofm.rollback.statuspage).
+      - Set O(api_url), O(page_id), O(api_key) and O(ca_path) once in C(group/ofm.rollback.statuspage).
       - C(group/ofm.rollback.ofm) holds every module of the collection, which share no option.
 """
 

@@ -234,4 +234,8 @@ options:
           - Verify the platforms' TLS certificates.
         type: bool
         default: true
+      ca_path:
+        description:
+          - A PEM bundle of the CAs that signed the platforms' certificates (the CA bundle of C(requests) when not set).
+        type: path
 """

@@ -11,14 +11,17 @@ class ModuleDocFragment:
 options:
   validate_certs:
     description:
-      - Verify the server's TLS certificate.
-      - Set to V(false) only for a lab with self-signed certificates; prefer O(ca_path).
+      - Verify the server's TLS certificate (its chain, its host name and its dates).
+      - Set to V(false) only for a throwaway lab; prefer O(ca_path), which keeps every check.
+      - A refused certificate fails the task before any request is sent, and says whether it is untrusted (set O(ca_path)),
+        for another host (use a name it holds in the URL) or expired (renew it on the server).
     type: bool
     default: true
   ca_path:
     description:
       - Path to a PEM bundle of the CA certificates that signed the server's certificate.
       - When not set, the CA bundle of the Python C(requests) library is used.
+      - A file that cannot be read fails the task before any request is sent.
     type: path
   timeout:
     description:

@@ -119,7 +119,7 @@ class AlertmanagerClient:
         elif params.get("alertmanager_username"):
             auth = BasicAuth(params["alertmanager_username"], params.get("alertmanager_password") or "")
         url = validated_url(params["alertmanager_url"], "alertmanager_url", example=URL_EXAMPLE)
-        return cls(HttpClient(url, auth=auth, system=SYSTEM, sleep=sleep, **http_client_kwargs(params)))
+        return cls(HttpClient(url, auth=auth, system=SYSTEM, sleep=sleep, **http_client_kwargs(params, "alertmanager_url")))
 
     def alerts(self, matchers: Sequence[str]) -> list[Alert]:
         """The active alerts matching every matcher, silenced, inhibited and not yet processed ones included."""

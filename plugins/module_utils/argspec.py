@@ -19,13 +19,20 @@ from urllib.parse import urlsplit
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.tls import TlsOptions
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_OPS_API_URL = "https://internal.ofm.social"
 
-HTTP_CLIENT_SPEC: dict[str, dict[str, Any]] = {
+# How a client trusts a server's certificate: verified by default, against ca_path when set. Part of HTTP_CLIENT_SPEC, and of
+# the settings of clients that keep their own timeouts (the platform_apps kind of the configuration snapshot).
+TLS_SPEC: dict[str, dict[str, Any]] = {
     "validate_certs": {"type": "bool", "default": True},
     "ca_path": {"type": "path"},
+}
+
+HTTP_CLIENT_SPEC: dict[str, dict[str, Any]] = {
+    **TLS_SPEC,
     "timeout": {"type": "float", "default": 30.0},
     "retries": {"type": "int", "default": 3},
 }
@@ -75,8 +82,9 @@ UNLEASH_SPEC: dict[str, dict[str, Any]] = {
 }
 
 
-def http_client_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
-    """``HttpClient`` keyword arguments from the ``HTTP_CLIENT_SPEC`` options, validated."""
+def http_client_kwargs(params: Mapping[str, Any], url_option: str = "the URL") -> dict[str, Any]:
+    """``HttpClient`` keyword arguments from the ``HTTP_CLIENT_SPEC`` options, validated; ``url_option`` is the option holding
+    the URL, which a TLS error names when the certificate is for another host."""
     timeout = params["timeout"]
     if timeout <= 0:
         raise InputError(f"timeout must be more than 0 seconds, got {timeout:g}", option="timeout", accepted="a number of seconds above 0")
@@ -88,6 +96,7 @@ def http_client_kwargs(params: Mapping[str, Any]) -> dict[str, Any]:
         "connect_timeout": min(DEFAULT_CONNECT_TIMEOUT, timeout),
         "read_timeout": timeout,
         "retries": params["retries"],
+        "tls_options": TlsOptions(url=url_option),
     }
 
 

@@ -9,7 +9,8 @@ The ops API has no idempotency of its own and reads only ``reason`` from a rollb
 * sends an ``Idempotency-Key`` derived from the incident id, the same on every attempt;
 * retries 5xx answers, 429 and timeouts until its deadline, and before each retry reads the split
   again, stopping as soon as the canary carries no traffic (an earlier attempt may have applied);
-* tells from ``UnavailableError.sent`` whether a failed attempt may have applied the rollback.
+* tells from ``UnavailableError.sent`` whether a failed attempt may have applied the rollback;
+* gives up at once on a refused certificate (``CertificateError``: nothing was sent, and retrying cannot help).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    CertificateError,
     InputError,
     OfmRollbackError,
     UnavailableError,
@@ -98,6 +100,8 @@ class CanaryRollback:
         while True:
             try:
                 response = self._attempt(request, max(ends - self._clock(), 0.001))
+            except CertificateError:
+                raise  # a refused certificate stays refused: no retry, nothing was sent (the fallback starts at once)
             except UnavailableError as exc:
                 failures.append(exc)
                 self.may_have_applied = self.may_have_applied or exc.sent is not False

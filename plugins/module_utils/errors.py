@@ -136,6 +136,23 @@ class UnavailableError(OfmRollbackError):
         return {**super().fields(), "attempts": self.attempts, "sent": self.sent}
 
 
+class CertificateError(UnavailableError):
+    """The TLS connection was refused before any request was sent (``sent`` is False): the server's certificate is not
+    trusted, is for another host, expired or is not yet valid, or the handshake failed. ``problem`` says which (untrusted,
+    hostname, expired, not_yet_valid, handshake) and ``option`` names the option that fixes it (None when only the server's
+    side can, such as an expired certificate). Retrying does not help, so the client does not retry it.
+    """
+
+    def __init__(self, reason: str, *, problem: str, option: Optional[str] = None, **kwargs: Any) -> None:
+        self.problem = problem
+        self.option = option
+        kwargs.setdefault("sent", False)
+        super().__init__(reason, **kwargs)
+
+    def fields(self) -> dict[str, Any]:
+        return {**super().fields(), "problem": self.problem, "option": self.option}
+
+
 class DeadlineExceeded(OfmRollbackError):
     """A wait ran out before its condition held; ``last_state`` is what was seen last."""
 

@@ -15,6 +15,12 @@ Retry policy (a urllib3 ``Retry`` decides which methods qualify for a retry afte
 
 Every attempt is appended to ``HttpClient.requests`` (method, redacted URL, status or error, duration).
 An ``UnavailableError`` says in ``sent`` whether the request can have been processed by the server.
+
+TLS: certificates are verified by default, against ``ca_path`` when given (loaded once, when the client is made: a file
+that cannot be read is an ``InputError`` naming the option) else the CA bundle of ``requests``. A refused certificate or
+handshake is a ``CertificateError`` (never retried, nothing sent) that says what is wrong (untrusted, another host's,
+expired, not yet valid, not TLS at all) and which option fixes it; ``tls_options`` names the module's options. The session
+keeps its connections alive, so a client that polls makes one TLS handshake, not one per request.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from urllib.parse import urljoin, urlsplit
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError,
     AuthorizationError,
+    CertificateError,
     ConflictError,
     DataError,
     InputError,
@@ -39,6 +46,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     UnavailableError,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
+from ansible_collections.ofm.rollback.plugins.module_utils.tls import TlsOptions, refusal, verifying_context
 
 try:
     import requests
@@ -160,7 +168,8 @@ class HttpClient:
                  deadline: Optional[float] = None, user_agent: str = DEFAULT_USER_AGENT, system: str = "HTTP service",
                  secrets: Iterable[Optional[str]] = (), sleep: Callable[[float], None] = time.sleep,
                  clock: Callable[[], float] = time.monotonic,
-                 refusal_roles: Optional[Callable[[Any], tuple[Optional[str], Optional[list[str]]]]] = None) -> None:
+                 refusal_roles: Optional[Callable[[Any], tuple[Optional[str], Optional[list[str]]]]] = None,
+                 tls_options: TlsOptions = TlsOptions()) -> None:
         if not HAS_REQUESTS:
             raise InputError("the Python library 'requests' cannot be imported", system=system, operation="client setup",
                              hint="Install the collection's requirements.txt for the Python that runs the module.",
@@ -169,6 +178,10 @@ class HttpClient:
         self.system = system
         self.requests: list[dict[str, Any]] = []
         self._auth = auth
+        self._tls_options = tls_options
+        if verify and ca_path:
+            verifying_context(ca_path, option=tls_options.ca_path, system=system)  # an unreadable bundle is bad input, before any request
+        self._ca_path = ca_path if verify else None
         self._verify: bool | str = (ca_path or True) if verify else False
         self._limits = _Limits(connect_timeout, read_timeout, retries, backoff_factor, deadline)
         self._sleep = sleep
@@ -302,11 +315,11 @@ class HttpClient:
         return UnavailableError(reason, attempts=call.attempts, sent=sent, system=self.system, operation=call.operation,
                                 target=call.logged_url, hint=_unavailable_hint(call.idempotent or sent is False))
 
-    def _tls_error(self, call: _Call, exc: Exception) -> UnavailableError:
-        return UnavailableError(
-            f"TLS handshake or certificate verification failed: {self._redactor.text(_root_cause(exc))}", attempts=call.attempts,
-            sent=False, system=self.system, operation=call.operation, target=call.logged_url,
-            hint="Set ca_path to the CA bundle that signed the server's certificate (validate_certs=false only for a lab).")
+    def _tls_error(self, call: _Call, exc: Exception) -> CertificateError:
+        why = refusal(exc, call.url, self._ca_path, self._tls_options, timeout=min(self._limits.connect_timeout, 5.0))
+        return CertificateError(self._redactor.text(why.reason), problem=why.problem, option=why.option, attempts=call.attempts,
+                                system=self.system, operation=call.operation, target=call.logged_url, hint=self._redactor.text(why.hint),
+                                details={"certificate": why.certificate} if why.certificate else None)
 
 
 class _Call:

@@ -410,7 +410,7 @@ def run_from_params(params: Mapping[str, Any], check_mode: bool) -> dict[str, An
     headers = checked_headers(params.get("headers"), "headers")
     secret_headers = checked_headers(params.get("secret_headers"), "secret_headers")
     first_url = base_url or next(case.url for case in cases)
-    client = HttpClient(first_url, system="HTTP suite", secrets=secret_headers.values(), **http_client_kwargs(params))
+    client = HttpClient(first_url, system="HTTP suite", secrets=secret_headers.values(), **http_client_kwargs(params, "base_url"))
     runner = SuiteRunner(client, headers=headers, secret_headers=secret_headers, unavailable_is=params["unavailable_is"],
                          check_mode=check_mode)
     return runner.run(cases)

@@ -51,7 +51,7 @@ class PrometheusClient:
         elif params.get("prometheus_username"):
             auth = BasicAuth(params["prometheus_username"], params.get("prometheus_password") or "")
         url = validated_url(params["prometheus_url"], "prometheus_url", example=URL_EXAMPLE)
-        return cls(HttpClient(url, auth=auth, system=SYSTEM, **http_client_kwargs(params)))
+        return cls(HttpClient(url, auth=auth, system=SYSTEM, **http_client_kwargs(params, "prometheus_url")))
 
     def query(self, expr: str, time: Optional[float] = None) -> list[Series]:
         """Evaluate ``expr`` at ``time`` (default: now); each series holds one sample (scalars have no labels)."""

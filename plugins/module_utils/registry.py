@@ -121,7 +121,7 @@ class RegistryClient:
         """A client from the module's ``registry_url``, ``registry_username``/``registry_password`` or ``registry_token``, and
         ``HTTP_CLIENT_SPEC`` options, validated; every HTTP client it makes (registry and token realm) gets those options."""
         url = validated_url(params["registry_url"], "registry_url", example=URL_EXAMPLE)
-        client_kwargs = http_client_kwargs(params)
+        client_kwargs = http_client_kwargs(params, "registry_url")
 
         def make_http(base_url: str, auth: Optional[ClientAuth]) -> HttpClient:
             return HttpClient(base_url, auth=auth, system=SYSTEM, **client_kwargs)

@@ -254,7 +254,7 @@ class SlackNotifier:
         """A notifier from the module's ``method``, ``token``, ``webhook_url``, ``api_url`` and ``HTTP_CLIENT_SPEC`` options,
         validated; ``method: auto`` picks the Web API when there is a token."""
         method = resolve_method(params["method"], params["token"], params["webhook_url"])
-        options = http_client_kwargs(params)
+        options = http_client_kwargs(params, "api_url" if method == "api" else "webhook_url")
         if method == "api":
             url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
             return cls(SlackWebApi(HttpClient(url, auth=BearerAuth(params["token"]), system=API_SYSTEM, sleep=sleep, **options)))

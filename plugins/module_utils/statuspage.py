@@ -166,7 +166,7 @@ class StatuspageClient:
             raise InputError("no page ID is set", option="page_id", system=SYSTEM,
                              hint="Set page_id (or STATUSPAGE_PAGE_ID) to the ID in the page's URL, manage.statuspage.io/pages/<page_id>.")
         url = validated_url(params["api_url"], "api_url", example=DEFAULT_API_URL)
-        http = HttpClient(url, auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **http_client_kwargs(params))
+        http = HttpClient(url, auth=OAuthKeyAuth(params["api_key"]), system=SYSTEM, sleep=sleep, **http_client_kwargs(params, "api_url"))
         return cls(http, params["page_id"])
 
     def get(self, incident_id: str) -> dict[str, Any]:

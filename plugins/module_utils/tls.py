@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) 2025, OFM Social OS contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What a TLS client sees at an endpoint: the certificate, whether it is trusted, for which names, and for how long.
+"""What a TLS client sees at an endpoint: the certificate, whether it is trusted, for which names, and for how long; and what
+a refused certificate means to the collection's HTTP client (``refusal``: which problem, and which option fixes it).
 
 Each endpoint gets two handshakes, both with SNI: one that accepts any certificate (to read the leaf certificate, the TLS
 version and the cipher even when verification fails), then one that verifies the chain against a CA bundle (the system trust
@@ -23,7 +24,8 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Iterator, Optional, Sequence
+from urllib.parse import urlsplit
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
 
@@ -47,6 +49,8 @@ DEFAULT_FAIL_ON = ("expired", "untrusted", "hostname", "unreachable")
 # OpenSSL verify codes (X509_V_ERR_*) that are not about trust.
 VERIFY_EXPIRED = {9: "not_yet_valid", 10: "expired"}
 VERIFY_HOSTNAME = {62, 64}  # HOSTNAME_MISMATCH, IP_ADDRESS_MISMATCH
+# OpenSSL's messages when the peer does not speak TLS at all (a plain HTTP server behind an https:// URL).
+NOT_TLS_MARKERS = ("WRONG_VERSION_NUMBER", "wrong version number", "record layer failure", "packet length too long", "http request")
 MAX_WORKERS = 8
 RETRY_DELAY = 1.0
 
@@ -114,8 +118,9 @@ def check_options(ca_path: Optional[str], min_days_valid: int, timeout: float, f
         raise InputError(f"fail_on holds {', '.join(map(str, unknown))}", option="fail_on", accepted=FAIL_ON_CHOICES)
 
 
-def verifying_context(ca_path: Optional[str]) -> ssl.SSLContext:
-    """A client context that verifies the chain against ``ca_path`` (file or directory) or the system trust store."""
+def verifying_context(ca_path: Optional[str], option: str = "ca_path", system: str = SYSTEM) -> ssl.SSLContext:
+    """A client context that verifies the chain against ``ca_path`` (file or directory) or the system trust store; an
+    InputError naming ``option`` (of the client of ``system``) when it cannot be loaded."""
     try:
         if ca_path is None:
             return ssl.create_default_context()
@@ -123,7 +128,7 @@ def verifying_context(ca_path: Optional[str]) -> ssl.SSLContext:
             return ssl.create_default_context(capath=ca_path)
         return ssl.create_default_context(cafile=ca_path)
     except (ssl.SSLError, OSError) as exc:
-        raise InputError(f"ca_path {ca_path} could not be loaded: {exc}", option="ca_path",
+        raise InputError(f"{option} {ca_path} could not be loaded: {exc}", option=option, system=system,
                          accepted="a PEM file of CA certificates, or a c_rehash'ed CA directory") from exc
 
 
@@ -318,3 +323,131 @@ def summary(results: dict[str, Any]) -> str:
         line += "; " + "; ".join(f"{entry['endpoint']}: " + ", ".join(problem["message"] for problem in entry["problems"])
                                  for entry in failed)
     return line
+
+
+@dataclass(frozen=True)
+class TlsOptions:
+    """The names of the options that set a client's trust (the module's own, e.g. ``unleash_ca_path``) and its URL."""
+
+    ca_path: str = "ca_path"
+    validate_certs: str = "validate_certs"
+    url: str = "the URL"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a TLS connection was refused: ``problem`` (untrusted, hostname, expired, not_yet_valid, handshake), what was
+    wrong (``reason``), the option that fixes it (``option``, None when no option of this side does) and what to do (``hint``)."""
+
+    problem: str
+    reason: str
+    option: Optional[str]
+    hint: str
+    certificate: Optional[dict[str, Any]] = None
+
+
+def _causes(error: BaseException) -> Iterator[BaseException]:
+    """``error`` and what it wraps: causes, contexts, and the exceptions in its arguments and ``reason`` (urllib3, requests)."""
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop(0)
+        if not isinstance(current, BaseException) or id(current) in seen or len(seen) > 20:
+            continue
+        seen.add(id(current))
+        yield current
+        pending += [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+
+
+def verification_failure(error: BaseException) -> Optional[ssl.SSLCertVerificationError]:
+    """The certificate verification error inside ``error``, if a refused certificate is what it is about."""
+    return next((cause for cause in _causes(error) if isinstance(cause, ssl.SSLCertVerificationError)), None)
+
+
+def problem_kind(failure: Optional[ssl.SSLCertVerificationError]) -> str:
+    """untrusted, hostname, expired or not_yet_valid for a verification failure; handshake for anything else."""
+    if failure is None:
+        return "handshake"
+    code = failure.verify_code
+    if code in VERIFY_HOSTNAME:
+        return "hostname"
+    if code in VERIFY_EXPIRED:
+        return VERIFY_EXPIRED[code]
+    return "untrusted"
+
+
+def peer_certificate(url: str, timeout: float, now: Optional[datetime] = None) -> Optional[dict[str, Any]]:
+    """The leaf certificate the server of ``url`` presents (``describe_certificate``), read by a handshake that accepts any
+    certificate and sends nothing else; None when it cannot be read (no ``cryptography``, no connection, a proxy on the way)."""
+    parts = urlsplit(url)
+    if not HAS_CRYPTOGRAPHY or not parts.hostname:
+        return None
+    host, port = parts.hostname, parts.port or 443
+    try:
+        ipaddress.ip_address(host)
+        server_name = None
+    except ValueError:
+        server_name = host
+    try:
+        with socket.create_connection((host, port), timeout=timeout) as raw:
+            with reading_context().wrap_socket(raw, server_hostname=server_name) as tls:
+                der = tls.getpeercert(binary_form=True)
+    except (OSError, ValueError):
+        return None
+    return describe_certificate(der, now or datetime.now(timezone.utc)) if der else None
+
+
+def _ssl_text(error: BaseException) -> str:
+    """The innermost ``ssl`` error's text (OpenSSL's reason), without the wrappers' pool and URL text."""
+    found = [cause for cause in _causes(error) if isinstance(cause, ssl.SSLError)]
+    text = str(found[-1] if found else error)
+    return text if len(text) <= 300 else text[:300] + "..."
+
+
+def _issuer(certificate: Optional[dict[str, Any]]) -> str:
+    return f"issued by {certificate['issuer']}" if certificate else "its issuer"
+
+
+def refusal(error: BaseException, url: str, ca_path: Optional[str], options: TlsOptions = TlsOptions(), *,
+            timeout: float = 5.0, certificate: Optional[dict[str, Any]] = None) -> Refusal:
+    """What a TLS failure of a request to ``url`` means, for a person: the problem, and which of ``options`` fixes it.
+
+    For a refused certificate the server's leaf is read once more (``peer_certificate``, unless ``certificate`` is given) to
+    say whose it is, for which names and until when. Turning ``validate_certs`` off is named only as the lab's last resort."""
+    failure = verification_failure(error)
+    kind = problem_kind(failure)
+    host = urlsplit(url).hostname or url
+    if kind != "handshake" and certificate is None:
+        certificate = peer_certificate(url, timeout)
+    off = f"{options.validate_certs}=false turns every check off: never outside a throwaway lab."
+    verify_message = failure.verify_message if failure is not None else ""
+    if kind == "untrusted":
+        trusted_by = f"{options.ca_path} {ca_path}" if ca_path else f"the default CA bundle ({options.ca_path} is not set)"
+        issuer = f", {_issuer(certificate)}," if certificate else ""
+        return Refusal(kind, f"TLS certificate verification failed: the server's certificate{issuer} is not trusted by {trusted_by} "
+                             f"({verify_message})", options.ca_path,
+                       f"Set {options.ca_path} to a PEM bundle holding the CA that signed the server's certificate. {off}", certificate)
+    if kind == "hostname":
+        held = ", ".join(certificate["dns_names"] + certificate["ip_addresses"]) if certificate else ""
+        names = f" (it names {held or 'no subject alternative name'})" if certificate else f" ({verify_message})"
+        return Refusal(kind, f"TLS certificate verification failed: the server's certificate is not valid for {host}{names}",
+                       options.url, f"Use a host name the certificate names in {options.url}, or have the certificate reissued for "
+                                    f"{host}; {options.ca_path} cannot fix a name that does not match. {off}", certificate)
+    if kind in ("expired", "not_yet_valid"):
+        if certificate and kind == "expired":
+            ago = (datetime.now(timezone.utc) - datetime.fromisoformat(certificate["not_after"])).days
+            when = f"expired at {certificate['not_after']} ({max(ago, 0)} day(s) ago)"
+        elif certificate:
+            when = f"is not valid before {certificate['not_before']}"
+        else:
+            when = f"is out of its validity dates ({verify_message})"
+        return Refusal(kind, f"TLS certificate verification failed: the server's certificate {when}", None,
+                       "The server's certificate must be renewed (on the server: no option of this module fixes it); if it "
+                       f"looks valid, check this host's clock. {off}", certificate)
+    root = _ssl_text(error)
+    if any(marker in root for marker in NOT_TLS_MARKERS):
+        return Refusal(kind, f"TLS handshake failed: the server does not speak TLS on this port ({root[-200:]})", options.url,
+                       f"Check the scheme and port of {options.url}: an https:// URL needs a TLS port.")
+    return Refusal(kind, f"TLS handshake failed: {root[-300:]}", options.ca_path,
+                   f"Check that the server accepts TLS 1.2 or later, and set {options.ca_path} to the CA bundle that signed its "
+                   f"certificate. {off}")

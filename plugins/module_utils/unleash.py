@@ -18,6 +18,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import valida
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError, AuthorizationError, DataError, InputError, NotFoundError)
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HeaderAuth, HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.tls import TlsOptions
 
 SYSTEM = "Unleash"
 URL_EXAMPLE = "https://unleash.example.com"
@@ -54,7 +55,8 @@ class UnleashClient:
         if not token:
             raise InputError("no Unleash API token is set", option="unleash_token", system=SYSTEM, hint=_TOKEN_HINT)
         http = HttpClient(url, auth=AdminTokenAuth(token), system=SYSTEM, verify=params.get("unleash_validate_certs", True),
-                          ca_path=params.get("unleash_ca_path"), read_timeout=TIMEOUT, retries=RETRIES)
+                          ca_path=params.get("unleash_ca_path"), read_timeout=TIMEOUT, retries=RETRIES,
+                          tls_options=TlsOptions("unleash_ca_path", "unleash_validate_certs", "unleash_url"))
         return cls(http, params.get("unleash_project") or "default", params.get("unleash_environment") or "production")
 
     @property

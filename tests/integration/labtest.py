@@ -6,10 +6,11 @@
 from __future__ import annotations
 
 import fcntl
-
+import functools
 import json
 import os
 import re
+import ssl
 import subprocess
 import sys
 import time
@@ -171,12 +172,29 @@ def credentials(lab: LabConfig) -> Secrets:
     return Secrets(json.loads(Path(lab.credentials_file).read_text()))
 
 
+@functools.lru_cache(maxsize=None)
+def _lab_context(ca_file: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
+
+
+def lab_context() -> ssl.SSLContext:
+    """A client TLS context that trusts the lab CA (the lab's HTTPS services; lab/tls.py) and verifies host names."""
+    return _lab_context(str(load_config().ca_file))
+
+
+def tls(lab: Optional[LabConfig] = None) -> dict[str, str]:
+    """The module options that trust the lab CA (``ca_path``): for a module run against the lab's HTTPS services."""
+    return {"ca_path": str((lab or load_config()).ca_file)}
+
+
 def lab_request(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:
-    """One JSON request to a lab service: its status and parsed answer, error answers included."""
+    """One JSON request to a lab service (an https URL verified against the lab CA): its status and parsed answer, error
+    answers included."""
     request = urllib.request.Request(url, method=method, data=json.dumps(body).encode() if body is not None else None,
                                      headers={"Content-Type": "application/json", **(headers or {})})
+    context = lab_context() if url.startswith("https:") else None
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, json.load(response)
     except urllib.error.HTTPError as exc:
         return exc.code, json.load(exc)
@@ -318,7 +336,7 @@ def run_playbook(playbook: str, *args: str, extra_vars: Optional[dict[str, Any]]
 def slo_wait(lab: LabConfig, workdir: Path, condition: str, timeout: str = "150s") -> None:
     """Wait with the collection's own slo_check (same queries as the playbook) for the canary to be ``condition``."""
     args = {"prometheus_url": lab.url("prometheus"), "scope": "canary", "window": lab.sli_window, "sustain": "20s",
-            "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s"}
+            "resolution": "1s", "wait_for": condition, "wait_timeout": timeout, "wait_interval": "1s", **tls(lab)}
     run = run_module("slo_check", args, workdir)
     assert not run.failed, f"canary never became {condition}:\n{run.stdout[-3000:]}\n{run.stderr[-2000:]}"
 

@@ -15,7 +15,7 @@ from typing import Iterator
 
 import pytest
 import yaml
-from labtest import run_lab, run_module, wait_until
+from labtest import run_lab, run_module, tls, wait_until
 
 from lab.components.alertmanager import BINARY, config
 from lab.components.base import http_json
@@ -27,7 +27,7 @@ TOKEN = "am-integration-SECRET-" + uuid.uuid4().hex[:8]
 
 
 def alerts(lab: LabConfig, workdir: Path, *matchers: str, **args) -> dict:
-    run = run_module("alertmanager_alerts_info", {"alertmanager_url": lab.url("alertmanager"), "unavailable_is": "unknown",
+    run = run_module("alertmanager_alerts_info", {"alertmanager_url": lab.url("alertmanager"), "unavailable_is": "unknown", **tls(lab),
                                                   **({"matchers": list(matchers)} if matchers else {}), **args}, workdir)
     assert not run.failed, run.output[-3000:]
     return run.result
@@ -97,6 +97,8 @@ def fixture_own_alertmanager(tmp_path: Path) -> Iterator[tuple[subprocess.Popen,
             process.wait(10)
 
 
+@pytest.mark.reliability("fault", procedure="validation", case="Alertmanager hangs or is stopped",
+                         expected="unknown, or failed clearly when asked to")
 def test_an_alertmanager_that_hangs_or_is_gone_is_unknown_or_fails_as_asked(own_alertmanager, tmp_path):
     process, url = own_alertmanager
     quick = {"alertmanager_url": url, "timeout": 1, "retries": 0}
@@ -117,12 +119,12 @@ def test_an_alertmanager_that_hangs_or_is_gone_is_unknown_or_fails_as_asked(own_
 
 
 def test_bad_input_names_the_option_and_credentials_stay_out_of_the_output(lab, tmp_path):
-    bad = run_module("alertmanager_alerts_info", {"alertmanager_url": lab.url("alertmanager"), "matchers": ["service"],
+    bad = run_module("alertmanager_alerts_info", {"alertmanager_url": lab.url("alertmanager"), "matchers": ["service"], **tls(lab),
                                                   "alertmanager_token": TOKEN}, tmp_path)
     assert bad.failed and "matchers" in bad.result["msg"] and "label matcher" in bad.result["msg"]
     url = run_module("alertmanager_alerts_info", {"alertmanager_url": "alertmanager:9093", "alertmanager_token": TOKEN}, tmp_path)
     assert url.failed and "alertmanager_url" in url.result["msg"]
-    good = run_module("alertmanager_alerts_info", {"alertmanager_url": lab.url("alertmanager"), "alertmanager_token": TOKEN},
+    good = run_module("alertmanager_alerts_info", {"alertmanager_url": lab.url("alertmanager"), "alertmanager_token": TOKEN, **tls(lab)},
                       tmp_path, env={"ANSIBLE_VERBOSITY": "3"})
     assert not good.failed and good.result["status"] in ("ok", "failed")
     assert TOKEN not in bad.output + url.output + good.output + json.dumps([bad.result, url.result, good.result])

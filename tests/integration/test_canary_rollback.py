@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from labtest import bearer, credentials, lab_call, run_module
+from labtest import bearer, credentials, lab_call, run_module, tls
 
 from lab.components.haproxy import weights
 from lab.config import LabConfig
@@ -28,7 +28,8 @@ def rollback_posts(lab: LabConfig) -> list[dict[str, Any]]:
 
 def rollback_args(lab: LabConfig, **overrides: Any) -> dict[str, Any]:
     return {"ops_api_url": lab.url("ops_api"), "haproxy_runtime_api": str(lab.path("run", "haproxy.sock")),
-            "reason": "EMERGENCY_SLO_VIOLATION", "reason_detail": "error_rate above 1 % for 5m", "incident_id": INCIDENT, **overrides}
+            "reason": "EMERGENCY_SLO_VIOLATION", "reason_detail": "error_rate above 1 % for 5m", "incident_id": INCIDENT, **tls(lab),
+            **overrides}
 
 
 @pytest.fixture(name="lab_env")
@@ -80,6 +81,8 @@ def test_viewer_token_fails_naming_the_admin_role(lab_env):
     assert lab_env["viewer"]["token"] not in run.stdout + run.stderr
 
 
+@pytest.mark.reliability("fault", procedure="canary_rollback", case="ops API answers 503",
+                         expected="retried with one Idempotency-Key, then failed clearly")
 def test_ops_api_503_fails_after_retries_with_one_idempotency_key(lab_env):
     lab = lab_env["lab"]
     lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": [ROLLBACK_PATH]})

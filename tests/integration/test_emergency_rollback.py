@@ -52,6 +52,8 @@ def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
     assert statuspage_incidents(lab, incident) == []
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Prometheus returns no data for the SLO queries",
+                         expected="breach UNKNOWN, not ok; nothing changed")
 def test_no_data_is_unknown_not_ok(breaching_canary, tmp_path):
     incident = incident_id()
     run = emergency(tmp_path, incident, slo_gate_selector='namespace="no-such-namespace"')
@@ -95,6 +97,8 @@ def test_unknown_operator_fails_closed(breaching_canary, tmp_path):
     assert weights(breaching_canary) == INITIAL
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API answers 5xx, fallback off",
+                         expected="retried, then failed clearly; every attempt audited")
 def test_ops_api_answering_5xx_without_fallback_fails_clearly_and_audits_every_attempt(breaching_canary, tmp_path):
     lab = breaching_canary
     lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})

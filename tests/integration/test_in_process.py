@@ -5,14 +5,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtest import run_play
+from labtest import run_play, tls
 
 # Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
 pytestmark = pytest.mark.shared_lab
 
 
 def ops_api_task(register: str, lab_url: str, **extra: Any) -> dict[str, Any]:
-    return {"name": register, "register": register, "ofm.rollback.ops_api_info": {"ops_api_url": lab_url}, **extra}
+    return {"name": register, "register": register, "ofm.rollback.ops_api_info": {"ops_api_url": lab_url, **tls()}, **extra}
 
 
 def shipped_modules(remote_tmp: Path) -> list[str]:
@@ -46,7 +46,7 @@ def test_on_the_controller_the_module_runs_in_process(lab, secrets, tmp_path: Pa
 def test_check_mode_and_the_diff_are_those_of_a_module_process(lab, secrets, tmp_path: Path):
     """A registered result keeps the module's ``diff`` (without --diff too), in check mode as in a module process."""
     args = {"ops_api_url": lab.url("ops_api"), "reason": "PLANNED", "incident_id": "INC-4242",
-            "haproxy_runtime_api": f"127.0.0.1:{lab.ports['haproxy_admin']}"}
+            "haproxy_runtime_api": f"127.0.0.1:{lab.ports['haproxy_admin']}", **tls(lab)}
     task = {"ofm.rollback.canary_rollback": args, "check_mode": True}
     run = run_play([{"name": "in process", "register": "in_process", **task},
                     {"name": "as process", "register": "as_process", "vars": {"ofm_in_process": False}, **task}], tmp_path,

@@ -28,7 +28,7 @@ from typing import Any, Iterator
 import psycopg
 import pytest
 from labtest import (credentials, emergency, flat, lab_call, run_lab, run_module, run_playbook, slack_messages, slo_wait, statuspage_incidents,
-                     wait_until)
+                     tls, wait_until)
 
 from lab.config import HOST, LabConfig
 
@@ -145,6 +145,8 @@ def test_bad_input_is_refused_before_anything_is_sent(lab, incident):
     assert len(ours(lab)) == before
 
 
+@pytest.mark.reliability("fault", procedure="comms", case="SMTP server refuses the login",
+                         expected="no email sent, run not failed, line MANUAL")
 def test_smtp_refusing_the_login_sends_no_email_and_never_fails_the_run(lab, incident):
     run, output = comms(incident, comms_send_customer_emails=True, ofm_smtp_password="not-the-password")
     assert run.returncode == 0, output[-4000:]
@@ -177,6 +179,8 @@ def test_comms_dry_run_then_one_email_each_then_nothing_new(lab, incident):
     assert "0 sent, 1 already sent, 1 opted out" in output
 
 
+@pytest.mark.reliability("fault", procedure="comms", case="Slack stand-in stopped",
+                         expected="line MANUAL with the text; a re-run sends what is missing")
 def test_check_mode_and_slack_down_never_lose_a_message(lab, incident):
     before = len(ours(lab))
     run, output = comms(incident, "--check", comms_state="resolved")
@@ -241,6 +245,8 @@ def test_the_bundle_holds_every_artefact_with_matching_hashes_and_no_secret(lab,
     assert_no_secret(lab, *(data.decode("utf-8", "replace") for data in files.values()))
 
 
+@pytest.mark.reliability("fault", procedure="report", case="Kubernetes API failing while the evidence is collected",
+                         expected="bundle written with an explicit gap")
 def test_a_kubernetes_api_failing_leaves_an_explicit_gap(lab, incident, tmp_path):
     kube = lab.url("kube_apiserver")
     lab_call(f"{kube}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/api/v1/namespaces/ofm-production/pods"]})
@@ -248,7 +254,7 @@ def test_a_kubernetes_api_failing_leaves_an_explicit_gap(lab, incident, tmp_path
         record = sorted((incident["workdir"] / "incidents").glob(f"{INCIDENT}-*.json"))[-1]
         found = run_module("rca_collect", {"kubeconfig": str(lab.state_dir / "kubeconfig"), "prometheus_url": lab.url("prometheus"),
                                            "ops_api_url": lab.url("ops_api"), "record": str(record), "dest": str(tmp_path / "rca.tar.gz"),
-                                           "include": ["pod_logs", "events"], "lookback": "1m", "lookahead": "1m"},
+                                           "include": ["pod_logs", "events"], "lookback": "1m", "lookahead": "1m", **tls(lab)},
                            tmp_path, env={"OFM_OPS_API_TOKEN": credentials(lab)["identities"]["admin"]["token"]})
     finally:
         lab_call(f"{kube}/__lab/faults", "DELETE")
@@ -281,6 +287,8 @@ def test_audit_logs_rows_match_the_jsonl_chain_and_an_edited_row_is_found(lab, i
     assert "edited" in broken.result["table"]["first_broken"]["problem"]
 
 
+@pytest.mark.reliability("fault", procedure="report", case="Prometheus stopped",
+                         expected="charts say no data, impact unknown")
 def test_prometheus_down_makes_the_charts_say_no_data_and_the_impact_unknown(lab, incident):
     run, output = report(incident, ofm_prometheus_url=f"http://{HOST}:{closed_port()}", report_bundle=False)
     assert "[UNKNOWN] Impact Assessment" in output and "Prometheus could not be asked" in output, output[-4000:]

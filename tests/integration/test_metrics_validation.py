@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from labtest import ansible_bin, ansible_env, run_lab, run_module, slo_wait, wait_until
+from labtest import ansible_bin, ansible_env, lab_context, run_lab, run_module, slo_wait, tls, wait_until
 
 from lab.config import LabConfig
 
@@ -47,7 +47,7 @@ class CountingProxy:
                 proxy.paths.append(self.path)
                 request = urllib.request.Request(proxy.target + self.path, data=body, method="POST",
                                                  headers={"Content-Type": self.headers.get("Content-Type", "")})
-                with urllib.request.urlopen(request, timeout=20) as answer:
+                with urllib.request.urlopen(request, timeout=20, context=lab_context()) as answer:
                     payload = answer.read()
                 self.send_response(answer.status)
                 self.send_header("Content-Type", "application/json")
@@ -85,7 +85,7 @@ def fixture_healthy(healthy_canary: LabConfig, tmp_path_factory: pytest.TempPath
     canary made good again after the module."""
     lab = healthy_canary
     args = {"prometheus_url": lab.url("prometheus"), "scope": "both", "window": lab.sli_window, "sustain": "50s", "resolution": "1s",
-            "wait_for": "all_ok", "wait_timeout": "180s", "wait_interval": "2s"}
+            "wait_for": "all_ok", "wait_timeout": "180s", "wait_interval": "2s", **tls(lab)}
     run = run_module("slo_check", args, tmp_path_factory.mktemp("quiet-history"))
     assert not run.failed, f"the SLOs of all traffic never held for 50 s:\n{run.stdout[-3000:]}"
     yield lab

@@ -4,7 +4,7 @@ from __future__ import annotations
 import subprocess
 
 import pytest
-from labtest import Secrets, ansible_bin, ansible_env, lab_call, run_module, run_play, stand_in_messages
+from labtest import Secrets, ansible_bin, ansible_env, lab_call, run_module, run_play, stand_in_messages, tls
 
 # Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
 pytestmark = pytest.mark.shared_lab
@@ -16,7 +16,7 @@ def api_env(secrets: Secrets, token: str = "") -> Secrets:
 
 def test_webhook_message_is_stored_with_text_and_blocks(slack, secrets, tmp_path):
     blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": "*Rollback complete* for INC-4242"}}]
-    run = run_module("notify", {"text": "Rollback complete", "blocks": blocks}, tmp_path,
+    run = run_module("notify", {"text": "Rollback complete", "blocks": blocks, **tls()}, tmp_path,
                      env=Secrets(SLACK_WEBHOOK_URL=slack + secrets["slack_webhook_path"]))
     assert run.rc == 0, run.output
     assert run.result["changed"] is True and run.result["delivered"] is True and run.result["method"] == "webhook"
@@ -29,12 +29,12 @@ def test_api_post_then_thread_reply_then_edit_through_a_playbook(slack, secrets,
     api = slack + "/api"
     play = run_play([
         {"name": "Announce", "register": "announcement",
-         "ofm.rollback.notify": {"api_url": api, "channel": "#ops-alerts", "text": "Rollback started"}},
+         "ofm.rollback.notify": {**tls(), "api_url": api, "channel": "#ops-alerts", "text": "Rollback started"}},
         {"name": "Reply in the thread", "register": "reply",
-         "ofm.rollback.notify": {"api_url": api, "channel": "{{ announcement.channel }}", "thread_ts": "{{ announcement.ts }}",
+         "ofm.rollback.notify": {**tls(), "api_url": api, "channel": "{{ announcement.channel }}", "thread_ts": "{{ announcement.ts }}",
                                  "text": "Traffic is on stable"}},
         {"name": "Edit the announcement", "register": "edit",
-         "ofm.rollback.notify": {"api_url": api, "channel": "{{ announcement.channel }}", "update_ts": "{{ announcement.ts }}",
+         "ofm.rollback.notify": {**tls(), "api_url": api, "channel": "{{ announcement.channel }}", "update_ts": "{{ announcement.ts }}",
                                  "text": "Rollback complete"}},
     ], tmp_path, api_env(secrets))
     assert play.rc == 0, play.output
@@ -50,7 +50,7 @@ def test_api_post_then_thread_reply_then_edit_through_a_playbook(slack, secrets,
 
 def test_bad_token_warns_and_is_not_delivered(slack, secrets, tmp_path):
     bad = "xoxb-not-a-lab-token-1234"
-    run = run_module("notify", {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "x"}, tmp_path, env=api_env(secrets, bad))
+    run = run_module("notify", {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "x", **tls()}, tmp_path, env=api_env(secrets, bad))
     assert run.rc == 0, run.output
     assert run.result["delivered"] is False and run.result.get("failed") is not True
     assert run.result["error"]["reason"] == "invalid_auth: Slack does not accept the token"
@@ -60,7 +60,7 @@ def test_bad_token_warns_and_is_not_delivered(slack, secrets, tmp_path):
 
 
 def test_bad_token_fails_when_required(slack, secrets, tmp_path):
-    run = run_module("notify", {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "x", "required": True}, tmp_path,
+    run = run_module("notify", {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "x", "required": True, **tls()}, tmp_path,
                      env=api_env(secrets, "xoxb-not-a-lab-token-1234"))
     assert run.rc != 0 and "localhost | FAILED!" in run.output
     assert run.result["delivered"] is False and run.result["error"]["type"] == "AuthenticationError"
@@ -68,7 +68,7 @@ def test_bad_token_fails_when_required(slack, secrets, tmp_path):
 
 def test_server_error_warns_and_duplicates_nothing(slack, secrets, tmp_path):
     lab_call(slack + "/__lab/faults", "PUT", {"status": 500, "count": 1})
-    args = {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "once", "retries": 3}
+    args = {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "once", "retries": 3, **tls()}
     failed = run_module("notify", args, tmp_path, env=api_env(secrets))
     assert failed.rc == 0, failed.output
     assert failed.result["delivered"] is False and failed.result["error"]["status"] == 500
@@ -83,7 +83,7 @@ def test_server_error_warns_and_duplicates_nothing(slack, secrets, tmp_path):
 
 
 def test_check_mode_sends_nothing(slack, secrets, tmp_path):
-    run = run_module("notify", {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "preview"}, tmp_path,
+    run = run_module("notify", {"api_url": slack + "/api", "channel": "#ops-alerts", "text": "preview", **tls()}, tmp_path,
                      env=api_env(secrets), check=True)
     assert run.rc == 0, run.output
     assert run.result["changed"] is True and run.result["delivered"] is False

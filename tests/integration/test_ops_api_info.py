@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import pytest
-from labtest import credentials, run_module
+from labtest import credentials, run_module, tls
 
 # Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
 pytestmark = pytest.mark.shared_lab
@@ -16,7 +16,7 @@ pytestmark = pytest.mark.shared_lab
 def test_identity_of_each_role(lab, tmp_path, identity, credential, expected):
     env_name, field = credential
     secret = credentials(lab)["identities"][identity][field]
-    run = run_module("ops_api_info", {"ops_api_url": lab.url("ops_api")}, tmp_path, env={env_name: secret})
+    run = run_module("ops_api_info", {"ops_api_url": lab.url("ops_api"), **tls(lab)}, tmp_path, env={env_name: secret})
     assert not run.failed, run.stderr
     assert (run.result["authenticated"], run.result["is_admin"], run.result["roles"]) == expected
     assert run.result["health"]["service"] == "ofm-internal-ops" and run.result["changed"] is False
@@ -24,6 +24,6 @@ def test_identity_of_each_role(lab, tmp_path, identity, credential, expected):
 
 
 def test_no_credentials_are_not_authenticated(lab, tmp_path):
-    run = run_module("ops_api_info", {"ops_api_url": lab.url("ops_api")}, tmp_path)
+    run = run_module("ops_api_info", {"ops_api_url": lab.url("ops_api"), **tls(lab)}, tmp_path)
     assert not run.failed, run.stderr
     assert (run.result["authenticated"], run.result["is_admin"], run.result["roles"]) == (False, False, [])

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from labtest import credentials, lab_request, run_module
+from labtest import credentials, lab_request, run_module, tls
 
 from lab.components.platforms import META_APP_ID, TIKTOK_CLIENT_KEY, Platforms
 from lab.config import LabConfig
@@ -32,7 +32,7 @@ class Stand:
 
     def args(self, platform: str, **extra: Any) -> dict[str, Any]:
         app_id, secret = self.app[platform]
-        return {"platform": platform, "api_url": self.url, "app_id": app_id, "app_secret": secret, "timeout": 10, **extra}
+        return {"platform": platform, "api_url": self.url, "app_id": app_id, "app_secret": secret, "timeout": 10, **tls(self.lab), **extra}
 
     def state(self) -> dict[str, Any]:
         return lab_request(f"{self.url}/__lab/state")[1]

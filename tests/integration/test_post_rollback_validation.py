@@ -13,7 +13,7 @@ from typing import Any, Iterator, Optional
 
 import pytest
 from junitparser import Error, Failure, JUnitXml, Skipped
-from labtest import Prometheus, credentials, emergency, flat, lab_call, run_lab, run_module, run_playbook, slo_wait, wait_until
+from labtest import Prometheus, credentials, emergency, flat, lab_call, run_lab, run_module, run_playbook, slo_wait, tls, wait_until
 
 from ansible_collections.ofm.rollback.plugins.plugin_utils import checklist
 from lab.config import LabConfig
@@ -77,7 +77,7 @@ def fixture_incident(lab: LabConfig, tmp_path_factory: pytest.TempPathFactory) -
     secrets = credentials(lab)
     resolved = run_module("statuspage_incident", {"api_url": f"{lab.url('statuspage')}/v1", "page_id": secrets["statuspage_page_id"],
                                                   "api_key": secrets["statuspage_api_key"], "status": "resolved", "body": "Recovered",
-                                                  "name": f"Degraded performance of the OFM API ({INCIDENT})"}, workdir)
+                                                  "name": f"Degraded performance of the OFM API ({INCIDENT})", **tls(lab)}, workdir)
     assert not resolved.failed, resolved.stdout[-2000:]
     wait_until(lambda: not service_alerts(lab), timeout=150, interval=2, what="no alert of the service firing")
     records = workdir / "incidents"

@@ -5,7 +5,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from labtest import AnsibleRun, Secrets, lab_call, run_module, run_play, stand_in_messages
+from labtest import AnsibleRun, Secrets, lab_call, run_module, run_play, stand_in_messages, tls
 
 # Reads or changes the lab's shared state: runs in file order in the one pytest process of such modules (scripts/test.sh).
 pytestmark = pytest.mark.shared_lab
@@ -19,11 +19,11 @@ def fixture_page_env(secrets: Secrets) -> Secrets:
 
 
 def incident(workdir: Path, statuspage: str, page_env: Secrets, *, check: bool = False, **args: Any) -> AnsibleRun:
-    return run_module("statuspage_incident", {"api_url": statuspage + "/v1", "name": NAME, **args}, workdir, env=page_env, check=check)
+    return run_module("statuspage_incident", {"api_url": statuspage + "/v1", "name": NAME, **tls(), **args}, workdir, env=page_env, check=check)
 
 
 def task(statuspage: str, register: str, **args: Any) -> dict[str, Any]:
-    return {"name": register, "register": register, "ofm.rollback.statuspage_incident": {"api_url": statuspage + "/v1", "name": NAME, **args}}
+    return {"name": register, "register": register, "ofm.rollback.statuspage_incident": {"api_url": statuspage + "/v1", "name": NAME, **tls(), **args}}
 
 
 def open_incident(statuspage: str, page_env: Secrets) -> str:
@@ -97,7 +97,7 @@ def test_server_error_on_update_warns_and_is_not_repeated(statuspage, page_env, 
 
 def test_update_by_incident_id_reads_that_incident_then_patches_it(statuspage, page_env, tmp_path):
     incident_id = open_incident(statuspage, page_env)
-    run = run_module("statuspage_incident", {"api_url": statuspage + "/v1", "incident_id": incident_id, "status": "monitoring",
+    run = run_module("statuspage_incident", {**tls(), "api_url": statuspage + "/v1", "incident_id": incident_id, "status": "monitoring",
                                              "body": "Rolled back; watching error rates"}, tmp_path, env=page_env)
     assert run.rc == 0, run.output
     assert run.result["changed"] is True and run.result["action"] == "update" and run.result["delivered"] is True
@@ -112,7 +112,7 @@ def test_update_by_incident_id_reads_that_incident_then_patches_it(statuspage, p
 
 
 def test_unknown_incident_id_fails_when_required(statuspage, page_env, tmp_path):
-    run = run_module("statuspage_incident", {"api_url": statuspage + "/v1", "incident_id": "nosuchincident", "status": "resolved",
+    run = run_module("statuspage_incident", {**tls(), "api_url": statuspage + "/v1", "incident_id": "nosuchincident", "status": "resolved",
                                              "required": True}, tmp_path, env=page_env)
     assert run.failed
     assert "nosuchincident" in run.result["msg"] and "404" in run.result["msg"]

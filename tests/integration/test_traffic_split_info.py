@@ -6,7 +6,7 @@ import json
 import yaml
 
 import pytest
-from labtest import credentials, run_local_playbook, run_module, wait_until
+from labtest import credentials, run_local_playbook, run_module, tls, wait_until
 
 from lab.components.haproxy import weights
 
@@ -19,8 +19,9 @@ PLAYBOOK = [{
     "hosts": "localhost",
     "gather_facts": False,
     "module_defaults": {
-        "ofm.rollback.traffic_split_info": {"haproxy_runtime_api": "{{ haproxy_socket }}", "prometheus_url": "{{ prometheus_url }}"},
-        "ofm.rollback.canary_rollback": {"haproxy_runtime_api": "{{ haproxy_socket }}"},
+        "ofm.rollback.traffic_split_info": {"haproxy_runtime_api": "{{ haproxy_socket }}", "prometheus_url": "{{ prometheus_url }}",
+                                            "ca_path": "{{ ca_path }}"},
+        "ofm.rollback.canary_rollback": {"haproxy_runtime_api": "{{ haproxy_socket }}", "ca_path": "{{ ca_path }}"},
     },
     "tasks": [
         {"name": "Read the split before", "ofm.rollback.traffic_split_info": {}, "register": "before"},
@@ -42,7 +43,7 @@ def test_wait_for_all_on_stable_after_a_rollback(clean_lab, prometheus, tmp_path
     admin = credentials(clean_lab)["identities"]["admin"]
     done = run_local_playbook(playbook, tmp_path, env={"OFM_OPS_API_TOKEN": admin["token"]}, extra_vars={
         "haproxy_socket": str(clean_lab.path("run", "haproxy.sock")), "prometheus_url": clean_lab.url("prometheus"),
-        "ops_api_url": clean_lab.url("ops_api"), "results_file": str(results_file)})
+        "ops_api_url": clean_lab.url("ops_api"), "results_file": str(results_file), **tls(clean_lab)})
     assert done.returncode == 0, done.stdout + done.stderr
     readings = json.loads(results_file.read_text())
     before, after = readings["before"], readings["after"]
@@ -59,7 +60,7 @@ def test_wait_for_all_on_stable_after_a_rollback(clean_lab, prometheus, tmp_path
 def test_measured_only_reading_through_ansible(clean_lab, prometheus, tmp_path):
     # Just after a reset (the test before ends with the canary at weight 0), Prometheus may not have scraped a canary request yet.
     wait_until(lambda: (prometheus.value(MEASURED_QUERY, "canary") or 0) > 0, 30, interval=0.5, what="canary requests in Prometheus")
-    run = run_module("traffic_split_info", {"prometheus_url": clean_lab.url("prometheus"), "selector": 'app="ofm-social-os"'}, tmp_path)
+    run = run_module("traffic_split_info", {"prometheus_url": clean_lab.url("prometheus"), "selector": 'app="ofm-social-os"', **tls(clean_lab)}, tmp_path)
     assert not run.failed, run.stderr
     assert run.result["configured"] is None
     measured = run.result["measured"]

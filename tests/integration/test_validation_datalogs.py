@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import pytest
-from labtest import credentials, lab_call, run_lab, run_module, wait_until
+from labtest import credentials, lab_call, lab_context, run_lab, run_module, tls, wait_until
 
 from lab.components.ops_api import OpsApi
 from lab.components.postgres import DATABASE, MONITOR_ROLE, Postgres
@@ -98,12 +98,12 @@ def test_postgres_unreachable_is_unknown(lab, tmp_path):
 def test_bad_input_names_the_option(lab, tmp_path):
     run = run_module("pg_stat_info", {"database": database(lab), "max_pool_use": 2}, tmp_path)
     assert run.failed and run.result["error"]["option"] == "max_pool_use"
-    run = run_module("ops_api_logs_info", {"ops_api_url": lab.url("ops_api"), "levels": ["error", "loud"]}, tmp_path, env=ops_env(lab))
+    run = run_module("ops_api_logs_info", {"ops_api_url": lab.url("ops_api"), "levels": ["error", "loud"], **tls(lab)}, tmp_path, env=ops_env(lab))
     assert run.failed and run.result["error"]["option"] == "levels"
 
 
 def logs_info(lab: LabConfig, tmp_path, **args: Any):
-    run = run_module("ops_api_logs_info", {"ops_api_url": lab.url("ops_api"), "lines": 5000, "window": "20s", **args}, tmp_path,
+    run = run_module("ops_api_logs_info", {"ops_api_url": lab.url("ops_api"), "lines": 5000, "window": "20s", **tls(lab), **args}, tmp_path,
                      env=ops_env(lab))
     assert ops_env(lab)["OFM_OPS_API_SESSION"] not in run.stdout + run.stderr
     return run
@@ -117,7 +117,7 @@ def app_log_has(lab: LabConfig, text: str) -> bool:
     """Whether the last 2000 lines the ops API serves hold ``text``."""
     session = credentials(lab)["identities"]["admin"]["session"]
     request = urllib.request.Request(f"{lab.url('ops_api')}/internal/ops/logs?lines=2000", headers={"Cookie": f"connect.sid={session}"})
-    with urllib.request.urlopen(request, timeout=10) as response:
+    with urllib.request.urlopen(request, timeout=10, context=lab_context()) as response:
         return text in response.read().decode()
 
 

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from ansible_collections.ofm.rollback.plugins.module_utils.dns.records import RecordSet, Zone
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import AuthenticationError, InputError, NotFoundError
 from ansible_collections.ofm.rollback.plugins.module_utils.http import HeaderAuth, HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.tls import TlsOptions
 
 SYSTEM = "PowerDNS"
 API_PREFIX = "api/v1"
@@ -48,7 +49,8 @@ class PowerDnsBackend:
             raise InputError("backend powerdns needs api_key", option="api_key", accepted="the API key of the PowerDNS webserver", system=SYSTEM)
         timeout = float(params.get("timeout") or 10)
         http = HttpClient(base_url(api_url), auth=HeaderAuth("X-API-Key", key), verify=params.get("validate_certs", True), ca_path=params.get("ca_path"),
-                          connect_timeout=min(5.0, timeout), read_timeout=timeout, retries=int(params.get("retries", 2)), system=SYSTEM)
+                          connect_timeout=min(5.0, timeout), read_timeout=timeout, retries=int(params.get("retries", 2)), system=SYSTEM,
+                          tls_options=TlsOptions(url="api_url"))
         return cls(zone, http, params.get("server_id") or "localhost")
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Sequence
 
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import TLS_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.config.external import ExternalKind
 from ansible_collections.ofm.rollback.plugins.module_utils.config.plan import REMOVE, Change
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError
@@ -30,7 +31,7 @@ OPTIONS: dict[str, dict[str, Any]] = {
     "meta": {"type": "dict", "options": {**APP_OPTIONS, "verify_token": {"type": "str", "no_log": True}}},
     "tiktok": {"type": "dict", "options": dict(APP_OPTIONS)},
     "timeout": {"type": "float", "default": 30.0},
-    "validate_certs": {"type": "bool", "default": True},
+    **TLS_SPEC,
 }
 
 
@@ -74,7 +75,7 @@ class PlatformAppsApplier:
 def build(params: Mapping[str, Any]) -> PlatformAppsApplier:
     settings = params.get(NAME) or {}
     common = {"timeout": settings.get("timeout") or 30.0, "validate_certs": settings.get("validate_certs", True) is not False, "retries": 3,
-              "ca_path": None}
+              "ca_path": settings.get("ca_path")}
     clients = [client_from_params({**common, **(settings.get(platform) or {}), "platform": platform},
                                   (settings.get(platform) or {}).get("verify_token"))
                for platform in ("meta", "tiktok") if settings.get(platform)]

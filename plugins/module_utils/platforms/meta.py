@@ -57,7 +57,7 @@ class MetaClient:
             raise InputError("app_secret is empty", option="app_secret", accepted="the app secret", system=SYSTEM)
         url = validated_url(params.get("api_url") or DEFAULT_API_URL, "api_url", example=DEFAULT_API_URL)
         secrets = [params["app_secret"], f"{app_id}|{params['app_secret']}", verify_token]
-        return cls(HttpClient(url, system=SYSTEM, secrets=secrets, **http_client_kwargs(params)), app_id, params["app_secret"], verify_token)
+        return cls(HttpClient(url, system=SYSTEM, secrets=secrets, **http_client_kwargs(params, "api_url")), app_id, params["app_secret"], verify_token)
 
     @property
     def target(self) -> str:

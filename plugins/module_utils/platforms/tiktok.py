@@ -50,7 +50,7 @@ class TikTokClient:
         if not params.get("app_secret"):
             raise InputError("app_secret is empty", option="app_secret", accepted="the app's client secret", system=SYSTEM)
         url = validated_url(params.get("api_url") or DEFAULT_API_URL, "api_url", example=DEFAULT_API_URL)
-        return cls(HttpClient(url, system=SYSTEM, secrets=[params["app_secret"]], **http_client_kwargs(params)), client_key, params["app_secret"])
+        return cls(HttpClient(url, system=SYSTEM, secrets=[params["app_secret"]], **http_client_kwargs(params, "api_url")), client_key, params["app_secret"])
 
     @property
     def target(self) -> str:

@@ -21,6 +21,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputEr
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BasicAuth, BearerAuth, SessionCookieAuth
 from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import OpsApiClient
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient
+from ansible_collections.ofm.rollback.plugins.module_utils.tls import TlsOptions
 from ansible_collections.ofm.rollback.plugins.modules import pg_pitr_restore, pg_rollback_report, pg_validate, slo_check
 
 PAIRS = [
@@ -90,8 +91,9 @@ def params(**overrides: Any) -> dict[str, Any]:
 
 
 def test_http_client_kwargs_map_options():
-    kwargs = argspec.http_client_kwargs(params(validate_certs=True, ca_path="/etc/ca.pem", timeout=2.0, retries=1))
-    assert kwargs == {"verify": True, "ca_path": "/etc/ca.pem", "connect_timeout": 2.0, "read_timeout": 2.0, "retries": 1}
+    kwargs = argspec.http_client_kwargs(params(validate_certs=True, ca_path="/etc/ca.pem", timeout=2.0, retries=1), "prometheus_url")
+    assert kwargs == {"verify": True, "ca_path": "/etc/ca.pem", "connect_timeout": 2.0, "read_timeout": 2.0, "retries": 1,
+                      "tls_options": TlsOptions("ca_path", "validate_certs", "prometheus_url")}
     assert argspec.http_client_kwargs(params())["connect_timeout"] == argspec.DEFAULT_CONNECT_TIMEOUT
 
 
