@@ -421,12 +421,30 @@ def store_from_spec(spec: Mapping[str, Any]) -> Store:
     return KubeStore(api_client(spec["connection"], timeout=spec.get("timeout", 5.0)), spec["namespace"])
 
 
+class StoreWhenNeeded:
+    """A store made at its first use.
+
+    The renewer starts as the run takes the lease, and its first renewal is an interval away: making the store at once
+    would import its client (the Kubernetes client: about half a second of CPU) while the run does its most urgent steps,
+    the ones before the rollback, on the same cores.
+    """
+
+    def __init__(self, make: Callable[[], Store]) -> None:
+        self._make = make
+        self._store: Optional[Store] = None
+
+    def __getattr__(self, attribute: str) -> Any:
+        if self._store is None:
+            self._store = self._make()
+        return getattr(self._store, attribute)
+
+
 def renewer_main() -> None:
     """The renewer process: reads its settings from stdin, renews until the run ends or lets go."""
     spec = json.loads(sys.stdin.read())
     holder = Holder(**spec["holder"])
-    store = store_from_spec(spec)
-    renew_while_alive(store, spec["name"], holder, int(spec["watch_pid"]), float(spec["interval"]), pid_alive)
+    store = StoreWhenNeeded(lambda: store_from_spec(spec))
+    renew_while_alive(store, spec["name"], holder, int(spec["watch_pid"]), float(spec["interval"]), pid_alive)  # type: ignore[arg-type]
 
 
 def checked_name(name: str) -> str:

@@ -238,3 +238,21 @@ def test_nothing_reachable_fails_or_proceeds_as_asked(tmp_path):
         lease_run.run(params(tmp_path, lock_dir=str(blocked)), False)
     went_on = lease_run.run(params(tmp_path, lock_dir=str(blocked), if_unavailable="proceed"), False)
     assert not went_on["acquired"] and went_on["backend"] == "none" and "make sure no one else" in went_on["warnings"][-1]
+
+
+def test_the_renewers_store_is_made_at_its_first_use_and_once():
+    """The renewer starts with the run: its store (and the client's imports) waits until the first renewal needs it."""
+    made = []
+
+    class Recording:
+        def read(self, name):
+            return None, name
+
+    def make():
+        made.append(1)
+        return Recording()
+
+    store = leases.StoreWhenNeeded(make)
+    assert made == []
+    assert store.read("ofm-rollback") == (None, "ofm-rollback") and store.read("x") == (None, "x")
+    assert made == [1]
