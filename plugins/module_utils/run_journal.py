@@ -245,7 +245,7 @@ class RunJournal:
         if check_mode:
             return {"changed": False, "path": self.path, "run_id": run_id,
                     "steps": {name: {"status": status, "data": data} for name, status, data in wanted},
-                    "msg": "check mode: " + ", ".join(f"{name} {status}" for name, status, _ in wanted) + " not written"}
+                    "msg": "check mode: " + ", ".join(f"{entry[0]} {entry[1]}" for entry in wanted) + " not written"}
         with self:
             document = self._current(run_id, "step")
             run = document["runs"][-1]
@@ -261,9 +261,9 @@ class RunJournal:
                 else:
                     run["in_step"] = name
             self.save(document)
-        written = {name: document["steps"][name] for name, _status, _data in wanted}
+        written = {entry[0]: document["steps"][entry[0]] for entry in wanted}
         return {"changed": True, "path": self.path, "run_id": run_id, "steps": written,
-                "msg": ", ".join(f"{name} {status}" for name, status, _ in wanted)}
+                "msg": ", ".join(f"{entry[0]} {entry[1]}" for entry in wanted)}
 
     def close(self, *, run_id: str, outcome: str, check_mode: bool = False) -> dict[str, Any]:
         """This run's outcome; the runs of the journal (this one included) for the incident record."""

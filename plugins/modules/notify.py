@@ -260,7 +260,7 @@ ARGUMENT_SPEC = {
     "username": {"type": "str"},
     "icon_emoji": {"type": "str"},
     "ledger": {"type": "path"},
-    "ledger_key": {"type": "str"},
+    "ledger_key": {"type": "str", "no_log": False},  # a message's name in the ledger, not a secret
     "incident_id": {"type": "str"},
     "required": {"type": "bool", "default": False},
 }

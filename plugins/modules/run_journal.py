@@ -74,7 +74,7 @@ options:
     default: UTC
   step:
     description:
-      - The step's name (O(state=step)) - lower-case letters, digits and C(_ . : -), such as C(gate) or C(restore:flags).
+      - "The step's name (O(state=step)) - lower-case letters, digits and C(_ . : -), such as C(gate) or C(restore:flags)."
     type: str
   status:
     description:
@@ -170,8 +170,8 @@ resumed_from:
   type: dict
 resume_line:
   description:
-    - C(Resumed run <id> (the run of <start with its zone> stopped after '<step>')), or C(... ended after '<step>': <outcome>)
-      for a run that closed; empty when not resumed.
+    - "C(Resumed run <id> (the run of <start with its zone> stopped after '<step>')), or C(... ended after '<step>': <outcome>)
+      for a run that closed; empty when not resumed."
   returned: state=open
   type: str
 steps:

@@ -1,5 +1,6 @@
-"""Helpers for the crash-safe re-run tests: a real ``ansible-playbook`` started in a session of its own, killed with SIGKILL (the
-whole process group: its workers and the programs its modules run) at a chosen point, then run again with the same incident id.
+"""Helpers for the crash-safe re-run tests: a real ``ansible-playbook`` started in a session of its own, killed with SIGKILL (its
+process group, and the workers and programs below it, which Ansible puts in sessions of their own) at a chosen point, then run
+again with the same incident id.
 
 The point is found in the run's own audit log (OFM_AUDIT_LOG): the callback appends a task's record when the task ends, so
 ``kill_after`` kills the run right after the task the predicate picks has finished. ``kill_when`` kills it when any condition
@@ -78,12 +79,73 @@ def kill_when(process: subprocess.Popen, condition: Callable[[], Any], timeout: 
             break
         time.sleep(POLL)
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-    stdout, _ = process.communicate(timeout=60)
+        crash(process)
+    stdout, _stderr = process.communicate(timeout=60)
     if not mark:
         pytest.fail(f"{what} not reached within {timeout:.0f}s (rc {process.returncode}):\n{stdout[-4000:]}")
     assert process.returncode == -signal.SIGKILL, f"the run ended by itself (rc {process.returncode}) before it was killed {what}:\n{stdout[-4000:]}"
     return Killed(stdout, mark)
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process below ``pid`` (from /proc), children first found first."""
+    parents: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        parents.setdefault(int(fields[1]), []).append(int(entry.name))
+    found, queue = [], [pid]
+    while queue:
+        children = parents.get(queue.pop(0), [])
+        found += children
+        queue += children
+    return found
+
+
+def crash(process: subprocess.Popen) -> None:
+    """What a lost controller does to a run: SIGKILL to ``ansible-playbook``'s process group and to every process below it.
+
+    The group alone is not enough: Ansible's worker processes (one per running task) call setsid(), so the task in progress and
+    the programs its module runs (pgbackrest, helm) are in sessions of their own and would go on after a killpg.
+    """
+    # Frozen first, from the top down, so that no process starts another between the reading of the tree and the kill.
+    os.killpg(process.pid, signal.SIGSTOP)
+    below: list[int] = []
+    while True:
+        new = [pid for pid in descendants(process.pid) if pid not in below]
+        if not new:
+            break
+        for pid in new:
+            _signal(pid, signal.SIGSTOP)
+        below += new
+    os.killpg(process.pid, signal.SIGKILL)
+    for pid in below:
+        _signal(pid, signal.SIGKILL)
+    _wait_gone(below)
+
+
+def _signal(pid: int, number: int) -> None:
+    try:
+        os.kill(pid, number)
+    except ProcessLookupError:
+        pass
+
+
+def _wait_gone(pids: list[int], timeout: float = 10) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(Path(f"/proc/{pid}").exists() and _state(pid) != "Z" for pid in pids):
+        time.sleep(POLL)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
 
 
 def kill_after(process: subprocess.Popen, audit_log: Path, predicate: Callable[[dict[str, Any]], bool], timeout: float = 180) -> Killed:
@@ -96,18 +158,18 @@ def kill_after(process: subprocess.Popen, audit_log: Path, predicate: Callable[[
 def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.CompletedProcess:
     """Wait for a run that is not killed; its exit code and output."""
     try:
-        stdout, _ = process.communicate(timeout=timeout)
+        stdout, _stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        stdout, _ = process.communicate()
+        stdout, _stderr = process.communicate()
         pytest.fail(f"the run did not end within {timeout:.0f}s:\n{stdout[-4000:]}")
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, "")
 
 
 def no_process_left(process: subprocess.Popen) -> bool:
-    """Whether nothing of the killed run's process group is alive any more (its workers, the commands its modules ran)."""
+    """Whether nothing of the killed run is alive any more: its process group, its workers and the commands its modules ran."""
     try:
         os.killpg(process.pid, 0)
     except ProcessLookupError:
-        return True
+        return not descendants(process.pid)
     return False

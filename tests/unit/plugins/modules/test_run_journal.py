@@ -119,18 +119,18 @@ def test_check_mode_reads_and_writes_nothing(tmp_path):
 def test_a_run_taken_over_by_a_newer_one_writes_nothing_more(tmp_path):
     old = ok(args(tmp_path, state="open"))
     new = ok(args(tmp_path, state="open"))
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="step", run_id=old["run_id"], step="rollback", status="started"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="step", run_id=old["run_id"], step="rollback", status="started"))
     assert failed and result["error"]["type"] == "ConflictError"
     assert f"run {old['run_id']} is no longer the journal's current run: run {new['run_id']}" in result["msg"]
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="closed", run_id="20260101T000000Z-abcdef", outcome="x"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="closed", run_id="20260101T000000Z-abcdef", outcome="x"))
     assert failed and "is not in the journal" in result["msg"]
     ok(args(tmp_path, state="closed", run_id=new["run_id"], outcome="done"))
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="step", run_id=new["run_id"], step="late", status="done"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="step", run_id=new["run_id"], step="late", status="done"))
     assert failed and "already closed (done)" in result["msg"]
 
 
 def test_a_step_without_a_journal_says_to_open_it(tmp_path):
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="step", run_id="r1", step="gate", status="done"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="step", run_id="r1", step="gate", status="done"))
     assert failed and result["error"]["type"] == "NotFoundError" and "Open it first (state=open)" in result["msg"]
 
 
@@ -140,8 +140,8 @@ def test_secret_looking_values_are_masked_and_big_data_refused(tmp_path):
             data={"ts": "1733.42", "api_token": "tok-91f2c8e7d6", "url": "https://bot:pw-77a1@hooks.example/x"}))
     text = journal_file(tmp_path).read_text()
     assert "tok-91f2c8e7d6" not in text and "pw-77a1" not in text and "1733.42" in text
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="step", run_id=run["run_id"], step="gate", status="done",
-                                                     data={"blob": "x" * 20000}))
+    big = args(tmp_path, state="step", run_id=run["run_id"], step="gate", status="done", data={"blob": "x" * 20000})
+    failed, result, _warnings = run_module(run_journal, big)
     assert failed and result["error"]["option"] == "data" and "more than 16384" in result["msg"]
 
 
@@ -156,13 +156,13 @@ def test_secret_looking_values_are_masked_and_big_data_refused(tmp_path):
     ({"state": "closed", "run_id": "r1", "outcome": " "}, "outcome", "a line"),
 ])
 def test_bad_input_names_the_option_and_writes_nothing(tmp_path, bad, option, accepted):
-    failed, result, _ = run_module(run_journal, {**args(tmp_path, state="open"), **bad})
+    failed, result, _warnings = run_module(run_journal, {**args(tmp_path, state="open"), **bad})
     assert failed and result["error"]["option"] == option and accepted in result["msg"], result["msg"]
     assert not journal_file(tmp_path).exists()
 
 
 def test_unknown_procedure_and_status_are_refused_by_the_argument_spec(tmp_path):
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="open", procedure="rollback"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="open", procedure="rollback"))
     assert failed and "procedure" in result["msg"] and "emergency, planned, database, config, external" in result["msg"]
 
 
@@ -170,10 +170,10 @@ def test_a_foreign_or_broken_file_is_left_as_it_is(tmp_path):
     path = journal_file(tmp_path)
     path.parent.mkdir(parents=True)
     path.write_text(json.dumps({"format": journal_utils.FORMAT, "incident_id": "INC-1", "procedure": "emergency", "runs": [], "steps": {}}))
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="open"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="open"))
     assert failed and "is the emergency journal of INC-1, not the emergency journal of INC-4242" in result["msg"]
     path.write_text('{"format": "ofm.rollback/run-journal v1", "runs": [')
-    failed, result, _ = run_module(run_journal, args(tmp_path, state="open"))
+    failed, result, _warnings = run_module(run_journal, args(tmp_path, state="open"))
     assert failed and result["error"]["type"] == "DataError" and "Move it aside" in result["msg"]
     assert path.read_text() == '{"format": "ofm.rollback/run-journal v1", "runs": ['
 
