@@ -24,6 +24,7 @@ INCIDENT_ID = re.compile(r"^INC-[0-9]+$")
 NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 # A Kubernetes object name (RFC 1123 subdomain): what goes into the API's URL paths.
 K8S_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+K8S_NAME_HELP = "a Kubernetes name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit"
 CONTROL = re.compile(r"[\x00-\x1f\x7f\u2028\u2029]")
 LINE_MAX = 200
 
@@ -103,8 +104,7 @@ CHECKS: dict[str, Callable[[Any, str, Mapping[str, Any]], Any]] = {
     "time": _time,
     "timezone": lambda value, name, _item: load_zone(str(value), option=name),
     "name": _pattern(NAME, "a name of letters, digits, '.', '_' and '-' (at most 63), starting with a letter or digit", "a name"),
-    "k8s_name": _pattern(K8S_NAME, "a Kubernetes name: lowercase letters, digits, '-' and '.', starting and ending with a letter or digit",
-                         "a Kubernetes name"),
+    "k8s_name": _pattern(K8S_NAME, K8S_NAME_HELP, "a Kubernetes name"),
     "line": _line,
     "choice": _choice,
 }
