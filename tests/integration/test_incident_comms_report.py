@@ -136,13 +136,16 @@ def test_the_emergency_run_tells_engineering_the_incident_thread_and_leadership_
     assert any("*Failed requests*" in field["text"] for field in leadership[0]["blocks"][1]["fields"])
 
 
-def test_bad_input_is_refused_before_anything_is_sent(lab, incident):
+@pytest.mark.reliability("bad-input", procedure="comms", case="comms_state='fixed', then incident_id='INC-12; DROP TABLE posts' (after a real incident)",
+                         expected="refused before any change")
+def test_bad_input_is_refused_before_anything_is_sent(lab, incident, reliability):
     before = len(ours(lab))
     run, output = comms(incident, comms_state="fixed")
     assert run.returncode != 0 and "incident_comms_state" in output and "investigating, identified, monitoring, resolved" in output
     run, output = comms(incident, incident_id="INC-12; DROP TABLE posts")
-    assert run.returncode != 0 and "incident_id must look like INC-<digits>" in output
+    assert run.returncode != 0 and "is not an incident id" in output and "INC-<digits>" in output
     assert len(ours(lab)) == before
+    reliability.observed("both refused, no Slack message: name incident_comms_state (its four states) and incident_id (INC-<digits>)")
 
 
 @pytest.mark.reliability("fault", procedure="comms", case="SMTP server refuses the login",
