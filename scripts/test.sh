@@ -74,9 +74,10 @@ wait_for() { while [ ! -f "$logs/$1.rc" ]; do sleep 2; done; }
 ignore_b=()
 for module in $LAB_B_MODULES; do ignore_b+=("--ignore=$module"); done
 if has integration; then
+  # shellcheck disable=SC2016  # expanded by the inner bash
   background integration-shared bash -c 'sleep 30; exec pytest tests/integration -m shared_lab -q -p no:cacheprovider -ra --durations=25 "$@"' _ "${ignore_b[@]}"
   if [ -n "$LAB_B_MODULES" ]; then
-    # shellcheck disable=SC2086  # the module list is split at its spaces on purpose
+    # shellcheck disable=SC2086,SC2016  # the module list is split at its spaces on purpose; the script is single-quoted on purpose
     background integration-shared-b bash -c 'while [ ! -f .lab-b-up.rc ]; do sleep 2; done; cat .lab-b-up.log; [ "$(cat .lab-b-up.rc)" = 0 ] || exit 1
       sleep 30; exec "$@"' _ "${lab_b[@]}" pytest $LAB_B_MODULES -m shared_lab -q -p no:cacheprovider -ra --durations=15
   fi

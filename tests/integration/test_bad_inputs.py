@@ -50,7 +50,8 @@ def shown(value: Any) -> str:
 
 def case(procedure: str, playbook: str, variable: str, value: Any, named: str, accepted: str) -> Any:
     """One bad input: ``variable=value`` to ``playbook``; the refusal names ``named`` and shows ``accepted``."""
-    return pytest.param(playbook, {variable: value}, named, accepted, id=f"{procedure}-{variable}-{re.sub(r'[^A-Za-z0-9]+', '_', shown(value)).strip('_')[:24]}",
+    case_id = re.sub(r'[^A-Za-z0-9]+', '_', shown(value)).strip('_')[:24]
+    return pytest.param(playbook, {variable: value}, named, accepted, id=f"{procedure}-{variable}-{case_id}",
                         marks=pytest.mark.reliability("bad-input", procedure=procedure, case=f"{variable}={shown(value)}", expected=EXPECTED))
 
 

@@ -38,9 +38,9 @@ def holder_incident(lab) -> str:
     return found["metadata"]["annotations"]["rollback.ofm.social/incident-id"]
 
 
-def start_emergency(tmp_path: Path, incident: str) -> subprocess.Popen:
+def start_emergency(tmp_path: Path, incident: str, **more: Any) -> subprocess.Popen:
     """The emergency playbook in the background, in a session of its own (so that a test can kill it with its workers)."""
-    extra = {"rollback_incident_id": incident, "ofm_incident_record_dir": str(tmp_path / "incidents"), **FORCED}
+    extra = {"rollback_incident_id": incident, "ofm_incident_record_dir": str(tmp_path / "incidents"), **FORCED, **more}
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1",
            "OFM_AUDIT_LOG": str(tmp_path / f"{incident}.jsonl")}
     return subprocess.Popen([ansible_bin("ansible-playbook"), str(REPO_ROOT / "playbooks" / "emergency-rollback.yml"), "-e", json.dumps(extra)],
@@ -74,7 +74,8 @@ def clean_lease(lab):
                          expected="the second is refused, naming the holder and since when; nothing changed")
 def test_a_second_emergency_run_is_refused_naming_the_first_and_the_first_finishes(lab, tmp_path, clean_lease, reliability):
     before = {key: len(rollback_rows(lab, key)) for key in ("INC-9801", "INC-9802")}
-    first = start_emergency(tmp_path, "INC-9801")
+    # Its validation watches 30 s of health: it still holds the lease while the second run starts.
+    first = start_emergency(tmp_path, "INC-9801", rollback_validation_sustain="30s")
     try:
         wait_until(lambda: holder_incident(lab) == "INC-9801" or first.poll() is not None, timeout=60, interval=0.1, what="the first run's lease")
         assert holder_incident(lab) == "INC-9801", "the first run ended before it held the lease"
