@@ -135,7 +135,7 @@ def test_the_trusted_stand_in_answers(stand_ins: dict[str, StandIn], certs: Cert
                  id="expired"),
 ])
 def test_a_bad_certificate_is_refused_with_what_is_wrong_and_the_option(stand_ins: dict[str, StandIn], certs: Certs, tmp_path: Path,
-                                                                         reliability, name: str, problem: str, option: str, says: str):
+                                                                        reliability, name: str, problem: str, option: str, says: str):
     run = info(stand_ins[name], certs, tmp_path)
     error = run.result.get("error") or {}
     assert run.failed and (error.get("type"), error.get("problem"), error.get("option")) == ("CertificateError", problem, option), run.output
@@ -150,7 +150,7 @@ def test_a_bad_certificate_is_refused_with_what_is_wrong_and_the_option(stand_in
 @pytest.mark.reliability("tls", procedure="canary_rollback", case="the ops API's certificate is not trusted when rolling back",
                          expected="refused: not trusted, set ca_path; no rollback sent, not retried")
 def test_a_rollback_to_an_untrusted_ops_api_sends_nothing_and_does_not_retry(stand_ins: dict[str, StandIn], certs: Certs, tmp_path: Path,
-                                                                            reliability):
+                                                                             reliability):
     run = run_module("canary_rollback", {"ops_api_url": stand_ins["untrusted"].url, "ca_path": str(certs.ca_file), "reason": "EMERGENCY_SLO_VIOLATION",
                                          "incident_id": INCIDENT, "deadline": 30}, tmp_path, env={"OFM_OPS_API_TOKEN": TOKEN})
     error = run.result.get("error") or {}
