@@ -27,6 +27,7 @@ usage: dr-restore-sandbox.sh --pitr-target 'YYYY-MM-DD HH:MM:SS' [options] [-- a
   --rto-target DURATION  e.g. 30m (default 30m)
   --rpo-target DURATION  e.g. 15m (default 15m)
   --reason REASON        schema_change, data_corruption, migration_performance or data_format
+  --incident-id ID       the incident (INC-1234): a run killed half-way is resumed by running again with the same id
 USAGE
 }
 
@@ -46,6 +47,7 @@ while [[ $# -gt 0 ]]; do
     --rto-target) need "$@"; add db_pitr_rto_target "$2"; shift 2 ;;
     --rpo-target) need "$@"; add db_pitr_rpo_target "$2"; shift 2 ;;
     --reason) need "$@"; add rollback_db_reason "$2"; shift 2 ;;
+    --incident-id) need "$@"; add rollback_incident_id "$2"; shift 2 ;;
     -h|--help) usage; exit 0 ;;
     --) shift; break ;;
     *) echo "dr-restore-sandbox.sh: unknown option $1" >&2; usage >&2; exit 2 ;;

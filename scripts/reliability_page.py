@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 """Build docs/reliability.md from the results the reliability marker recorded (tests/reliability.py).
 
     OFM_RELIABILITY_RESULTS=/tmp/r.jsonl pytest tests/unit tests/integration -m "..."   # records the rows
-    scripts/reliability_page.py /tmp/r.jsonl            # writes docs/reliability.md
-    scripts/reliability_page.py /tmp/r.jsonl --check    # exits 1, with the difference, when the committed page differs
+    python scripts/reliability_page.py /tmp/r.jsonl            # writes docs/reliability.md
+    python scripts/reliability_page.py /tmp/r.jsonl --check    # exits 1, with the difference, when the committed page differs
 
 The page lists every marked test once: its kind, procedure, case, the outcome it expects and the outcome the run observed.
 scripts/test.sh runs --check after a full run, so the page cannot drift from the tests.
@@ -84,12 +83,15 @@ def main() -> int:
     parser.add_argument("results", type=Path, help="the JSON lines the marked tests wrote (OFM_RELIABILITY_RESULTS)")
     parser.add_argument("--check", action="store_true", help="compare with the committed page instead of writing it")
     parser.add_argument("--page", type=Path, default=PAGE)
+    parser.add_argument("--write-to", type=Path, help="with --check, also write the page the results make to this file")
     args = parser.parse_args()
     page = render(load(args.results))
     if not args.check:
         args.page.write_text(page, encoding="utf-8")
         print(f"wrote {args.page}")
         return 0
+    if args.write_to:
+        args.write_to.write_text(page, encoding="utf-8")
     committed = args.page.read_text(encoding="utf-8") if args.page.exists() else ""
     if committed == page:
         print(f"{args.page.name} matches the test results")

@@ -30,10 +30,19 @@ step() {  # name, command...: run in the foreground
 only="${OFM_TEST_ONLY:-lab unit sanity lint integration}"
 has() { case " $only " in *" $1 "*) return 0;; *) return 1;; esac; }
 
+# A second lab (ports shifted 1000 further, state in .lab-test-b/) for half of the shared-lab modules: those modules mostly wait for
+# the lab (breaches, recoveries, watches), so two labs side by side halve the critical path of the suite on 2 cores.
+lab_b=(env OFM_LAB_STATE_DIR="$root/.lab-test-b" OFM_LAB_PORT_OFFSET="$((OFM_LAB_PORT_OFFSET + 1000))")
+# The shared-lab modules that run against the second lab (the longest ones: each needs sustained breaches of its own).
+LAB_B_MODULES="${OFM_LAB_B_MODULES-tests/integration/test_emergency_rollback.py tests/integration/test_incident_comms_report.py
+  tests/integration/test_post_rollback_validation.py tests/integration/test_metrics_validation.py tests/integration/test_lab_slis.py}"
 if has lab || has integration; then
   lab down --purge >/dev/null 2>&1 || true
-  trap 'lab down >/dev/null 2>&1 || true' EXIT
-  # Started first so that Prometheus gathers history while the other steps run.
+  if [ -n "$LAB_B_MODULES" ]; then "${lab_b[@]}" lab down --purge >/dev/null 2>&1 || true; fi
+  trap 'lab down >/dev/null 2>&1 || true; "${lab_b[@]}" lab down >/dev/null 2>&1 || true' EXIT
+  # Started first so that Prometheus gathers history while the other steps run; the second lab comes up beside the first.
+  rm -f "$root/.lab-b-up.log" "$root/.lab-b-up.rc"
+  if [ -n "$LAB_B_MODULES" ]; then ( "${lab_b[@]}" lab up > "$root/.lab-b-up.log" 2>&1; echo $? > "$root/.lab-b-up.rc" ) & fi
   step lab lab up
 fi
 # The steps overlap, so that the suite stays well under 40 minutes on 2 cores: the shared-lab integration tests (the longest
@@ -46,6 +55,9 @@ fi
 # Alertmanager's alerts) run in file order in one; every other module (own test servers, own sandboxes, the lab's
 # PostgreSQL) in the other. A module places itself with `pytestmark = pytest.mark.shared_lab`.
 logs="$(mktemp -d)"
+# Every test with the reliability marker appends its row here; docs/reliability.md must be what these rows make (below).
+export OFM_RELIABILITY_RESULTS="$logs/reliability.jsonl"
+: > "$OFM_RELIABILITY_RESULTS"
 background() {  # name, command...: run in the background, output and exit status under $logs
   local name="$1"; shift
   ( local started=$SECONDS; "$@" > "$logs/$name.log" 2>&1; echo "$? $((SECONDS - started))" > "$logs/$name.rc" ) &
@@ -59,8 +71,15 @@ report() {  # name, description: print a background step's output and record its
   if [ "$rc" -eq 0 ]; then printf '===== %s: ok (%ss)\n' "$name" "$seconds"; else printf '===== %s: FAILED (%ss)\n' "$name" "$seconds"; failed+=("$name"); fi
 }
 wait_for() { while [ ! -f "$logs/$1.rc" ]; do sleep 2; done; }
+ignore_b=()
+for module in $LAB_B_MODULES; do ignore_b+=("--ignore=$module"); done
 if has integration; then
-  background integration-shared bash -c 'sleep 30; exec pytest tests/integration -m shared_lab -q -p no:cacheprovider -ra --durations=25'
+  background integration-shared bash -c 'sleep 30; exec pytest tests/integration -m shared_lab -q -p no:cacheprovider -ra --durations=25 "$@"' _ "${ignore_b[@]}"
+  if [ -n "$LAB_B_MODULES" ]; then
+    # shellcheck disable=SC2086  # the module list is split at its spaces on purpose
+    background integration-shared-b bash -c 'while [ ! -f .lab-b-up.rc ]; do sleep 2; done; cat .lab-b-up.log; [ "$(cat .lab-b-up.rc)" = 0 ] || exit 1
+      sleep 30; exec "$@"' _ "${lab_b[@]}" pytest $LAB_B_MODULES -m shared_lab -q -p no:cacheprovider -ra --durations=15
+  fi
 fi
 has unit && background unit nice -n 19 pytest tests/unit -q -p no:cacheprovider
 has sanity && background sanity nice -n 19 scripts/sanity.sh
@@ -71,7 +90,15 @@ has lint && report lint "ansible-lint --profile production -q"
 if has integration; then
   background integration-others pytest tests/integration -m "not shared_lab" -q -p no:cacheprovider -ra --durations=15
   report integration-others "pytest tests/integration -m 'not shared_lab' (own servers, sandboxes, the lab's PostgreSQL)"
-  report integration-shared "pytest tests/integration -m shared_lab (in file order, sharing the lab)"
+  report integration-shared "pytest tests/integration -m shared_lab (in file order, sharing the lab; not the second lab's modules)"
+  if [ -n "$LAB_B_MODULES" ]; then
+    report integration-shared-b "pytest <the second lab's modules> -m shared_lab (in file order, on the second lab)"
+  fi
+fi
+rm -f "$root/.lab-b-up.log" "$root/.lab-b-up.rc"
+if has unit && has integration; then
+  # The page the results make is also left in .reliability.md, to be copied to docs/ when the tests changed on purpose.
+  step reliability-page python scripts/reliability_page.py "$OFM_RELIABILITY_RESULTS" --check --write-to "$root/.reliability.md"
 fi
 rm -rf "$logs"
 

@@ -10,6 +10,10 @@ API of the real HAProxy that splits lab traffic between the stable and the canar
 time (``--app-log``, repeatable; lab/services/ofm_api.py writes them), as production serves the application's log. Without
 ``--app-log`` it serves this stand-in's own request log, which ``/__lab/requests`` always reads.
 
+``POST /internal/audit`` (admin, ``{action, resource, meta}``) is not a route of OFM's ops API, which only lists audit rows:
+it is the collection's convention for the audit callback's chain anchors (the README names it), limited to actions under
+``rollback.`` so a client cannot write rows that look like the server's own (``canary.rollback``, ``ops.execute``).
+
 It also offers ``/__lab/*`` routes (loopback only, no auth) so tests can inject faults and
 count the requests they caused. Credentials come from a JSON file; Authorization headers and
 cookies are never logged or stored.
@@ -21,6 +25,7 @@ import heapq
 import ipaddress
 import json
 import os
+import re
 import threading
 from collections import deque
 from dataclasses import dataclass
@@ -43,6 +48,10 @@ OPERATIONS = ("canary-pause", "canary-resume", "canary-rollback", "health-check"
 UNAVAILABLE_OPERATIONS = ("slo-status", "db-backup")
 MAX_LOG_LINES = 10000
 MAX_AUDIT_ROWS = 1000
+# The collection's convention: clients write audit rows of their own namespace only.
+CLIENT_AUDIT_ACTION = re.compile(r"rollback(\.[a-z0-9_]+)+")
+MAX_AUDIT_RESOURCE = 200
+MAX_AUDIT_META = 65536
 
 AUTH_REQUIRED = {"error": "Authentication required"}
 
@@ -318,7 +327,8 @@ class OpsApi:
     """The HTTP surface of the stand-in; every ``/internal/ops/*`` and ``/internal/audit`` route needs admin.
 
     Audit actions: ``canary.rollback`` (also for ``execute`` canary-rollback, reason ``execute``),
-    ``canary.promote``, and ``ops.execute`` for the other operations that ran.
+    ``canary.promote``, and ``ops.execute`` for the other operations that ran; clients add ``rollback.*`` rows through
+    ``POST /internal/audit`` (the collection's convention).
     """
 
     def __init__(self, auth: Authenticator, canary: CanaryOps, audit: AuditLog, journal: RequestJournal,
@@ -342,6 +352,7 @@ class OpsApi:
         router.add("POST", "/internal/ops/execute", self._execute)
         router.add("GET", "/internal/ops/logs", self._logs)
         router.add("GET", "/internal/audit", self._audit_rows)
+        router.add("POST", "/internal/audit", self._add_audit_row)
         router.add("GET", "/__lab/requests", self._requests)
         router.add("DELETE", "/__lab/requests", self._clear_requests)
         self.faults.add_routes(router)
@@ -440,6 +451,20 @@ class OpsApi:
         self._admin(request)
         limit = int_query(request, "limit", 100, MAX_AUDIT_ROWS)
         return Response(200, {"logs": self.audit.query(limit, request.query.get("action"), request.query.get("resource"))})
+
+    def _add_audit_row(self, request: Request) -> Response:
+        """``POST /internal/audit``: one row written by a client (the collection's convention, see the module docstring)."""
+        actor = self._admin(request)
+        body = request.json_object()
+        action, resource, meta = body.get("action"), body.get("resource"), body.get("meta", {})
+        if not isinstance(action, str) or not CLIENT_AUDIT_ACTION.fullmatch(action):
+            raise HTTPError(400, {"error": f"'action' must be a client action under 'rollback.', such as rollback.audit_anchor, not {action!r}"})
+        if not isinstance(resource, str) or not 0 < len(resource) <= MAX_AUDIT_RESOURCE:
+            raise HTTPError(400, {"error": f"'resource' must be a string of 1 to {MAX_AUDIT_RESOURCE} characters"})
+        if not isinstance(meta, dict) or len(json.dumps(meta)) > MAX_AUDIT_META:
+            raise HTTPError(400, {"error": f"'meta' must be a JSON object of at most {MAX_AUDIT_META} bytes"})
+        row = self.audit.write(actor, action, resource, meta, request.client_ip, request.headers.get("User-Agent"))
+        return Response(201, {"ok": True, "id": row["id"], "created_at": row["created_at"]})
 
     def _requests(self, _request: Request) -> Response:
         return Response(200, {"requests": self.journal.records()})

@@ -28,6 +28,17 @@ description:
   - Writing never breaks a run. When the log cannot be written, the callback warns once, the run goes on, and the
     C(run_end) line (if it can still be written) counts the records that were lost.
   - An exclusive lock on the log is held while a line is appended, so concurrent runs keep one valid chain.
+  - A run killed in the middle of a record (SIGKILL) can leave a torn last line. The next run ends it, writes a C(torn_line)
+    record that names it (byte offset, length, SHA-256 of its bytes), warns, and continues the chain from the last intact
+    record. M(ofm.rollback.audit_verify) reports the torn line as a warning, not as a broken chain.
+  - At the end of every run (a failed one too), the chain's head - the C(seq), C(hash), C(run_id) and C(time) of the run's
+    last record and how many records the run wrote - is written as an anchor where the operator cannot rewrite it unnoticed -
+    a row of OFM's C(audit_logs) table (action C(rollback.audit_anchor)) when O(db_dsn) is set, the ops API's audit route
+    when O(anchor_ops_api_url) is set, and the file O(anchor_path) when set - signed with HMAC-SHA256 when O(hmac_key) is set.
+    M(ofm.rollback.audit_verify) with O(ofm.rollback.audit_verify#module:anchors) reports a log truncated or rewritten
+    against them.
+  - An anchor that cannot be written never fails the run - a warning says so and an C(anchor_failed) record in the log
+    names the anchor and each destination's error.
 author:
   - OFM Social OS SRE team (@ofm-social)
 requirements:
@@ -113,10 +124,77 @@ options:
     ini:
       - section: ofm_audit
         key: db_flush_timeout
+  hmac_key:
+    description:
+      - A secret key (from a credential, never written anywhere) to sign each anchor with HMAC-SHA256, so that whoever can
+        write anchors but lacks the key cannot forge one. Give M(ofm.rollback.audit_verify) the same key.
+    type: str
+    env:
+      - name: OFM_AUDIT_HMAC_KEY
+  anchor_path:
+    description:
+      - Also append each anchor as a JSON line to this file - on storage the operator cannot rewrite (another host's
+        mount, an append-only file). Not set - no anchor file.
+    type: path
+    env:
+      - name: OFM_AUDIT_ANCHOR_PATH
+    ini:
+      - section: ofm_audit
+        key: anchor_path
+  anchor_ops_api_url:
+    description:
+      - Also send each anchor to the ops API's audit route, C(POST <url>/internal/audit) with C({action, resource, meta}) - a
+        route of the collection's convention (OFM's ops API lists audit rows only, today; the lab's stand-in serves it).
+        Empty - not sent.
+    type: str
+    default: ""
+    env:
+      - name: OFM_AUDIT_OPS_API_URL
+    ini:
+      - section: ofm_audit
+        key: anchor_ops_api_url
+  anchor_ops_api_token:
+    description:
+      - A bearer token of an ops API account with the admin role (never written anywhere).
+    type: str
+    env:
+      - name: OFM_AUDIT_OPS_API_TOKEN
+  anchor_ops_api_session_cookie:
+    description:
+      - The C(connect.sid) session cookie of an ops API admin, when the deployment has no bearer tokens (never written anywhere).
+    type: str
+    env:
+      - name: OFM_AUDIT_OPS_API_SESSION
+  anchor_ops_api_ca_path:
+    description:
+      - A PEM bundle of the CAs that signed the ops API's certificate; the system's bundle when not set.
+    type: path
+    env:
+      - name: OFM_AUDIT_OPS_API_CA_PATH
+    ini:
+      - section: ofm_audit
+        key: anchor_ops_api_ca_path
+  anchor_ops_api_validate_certs:
+    description:
+      - Verify the ops API's certificate. Set to V(false) only for a lab.
+    type: bool
+    default: true
+    env:
+      - name: OFM_AUDIT_OPS_API_VALIDATE_CERTS
+    ini:
+      - section: ofm_audit
+        key: anchor_ops_api_validate_certs
+  anchor_timeout:
+    description:
+      - Seconds the ops API may take to answer the anchor's request.
+    type: float
+    default: 5.0
+    ini:
+      - section: ofm_audit
+        key: anchor_timeout
 notes:
   - A record that was changed, deleted, inserted or moved breaks the chain at that record. Removing lines at the end of
-    the log leaves no trace in the log itself, so keep the last hash (RV(ofm.rollback.audit_verify#module:last_hash))
-    elsewhere, for example in the incident report.
+    the log leaves no trace in the log itself - the anchors show it.
 """
 
 import datetime
@@ -135,8 +213,11 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
-from ansible_collections.ofm.rollback.plugins.module_utils.audit import append_records
+from ansible_collections.ofm.rollback.plugins.module_utils.audit import TORN_LINE, append_records
+from ansible_collections.ofm.rollback.plugins.module_utils.argspec import DEFAULT_OPS_API_URL, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient, SessionCookieAuth
+from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import SYSTEM as OPS_API, OpsApiClient
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import REDACTED, Redactor
 from ansible_collections.ofm.rollback.plugins.plugin_utils.audit_sink import TableSink
 
@@ -427,6 +508,18 @@ def os_user() -> str:
         return str(os.getuid())
 
 
+def _anchors() -> Any:
+    """module_utils/audit_anchor, imported when a run ends: it brings psycopg, which the start of a run need not wait for."""
+    from ansible_collections.ofm.rollback.plugins.module_utils import audit_anchor  # pylint: disable=import-outside-toplevel
+    return audit_anchor
+
+
+def log_chain(path: str) -> Any:
+    """The chain id of the log at ``path`` (module_utils/audit_table.py, imported when a run ends)."""
+    from ansible_collections.ofm.rollback.plugins.module_utils.audit_table import log_chain as chain  # pylint: disable=import-outside-toplevel
+    return chain(path)
+
+
 class _Run:
     """What every record of one playbook run shares, and the incident id as it changes per host."""
 
@@ -470,8 +563,10 @@ class CallbackModule(CallbackBase):
         self._playbook: Optional[str] = None
         self._run: Optional[_Run] = None
         self._lost_records = 0
+        self._run_records = 0
         self._write_error: Optional[str] = None
         self._sink: Optional[TableSink] = None
+        self._sink_error: Optional[str] = None
 
     def v2_playbook_on_start(self, playbook: Any) -> None:
         self._playbook = os.path.abspath(playbook._file_name)  # pylint: disable=protected-access
@@ -479,6 +574,7 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_play_start(self, play: Any) -> None:
         if self._run is None:
             self._run = _Run(play.get_variable_manager().extra_vars, self._playbook, self.get_option("incident_var_names"))
+            self._run_records = 0
             self._run.play_incident = literal_values(play.vars, self._run.incident_names)
             self._start_sink()
             self._write(self._run_start_record(play))
@@ -506,11 +602,81 @@ class CallbackModule(CallbackBase):
                   "incident_id": self._run.incident_id(), "incident_ids": list(self._run.incidents_seen)}
         if self._lost_records:
             record["audit_errors"] = {"lost_records": self._lost_records, "error": self._write_error}
-        self._write(record)
-        self._run = None
+        written = self._write(record)
+        destinations = self._destinations()
+        anchor = self._anchor(written[-1]) if written and destinations else None
+        failures: Dict[str, str] = {}
         if self._sink is not None:
-            self._sink.close()
+            closed = self._sink.close(anchor=anchor, actor=self._run.actor)
             self._sink = None
+            if anchor is not None and closed.get("anchor_error"):
+                failures["table"] = closed["anchor_error"]
+        elif anchor is not None and self._sink_error:
+            failures["table"] = self._sink_error
+        if anchor is not None:
+            failures.update(self._anchor_elsewhere(anchor))
+            if failures:
+                self._anchor_failed(anchor, failures, [name for name in destinations if name not in failures])
+        self._run = None
+
+    def _destinations(self) -> List[str]:
+        """Where this run's anchor goes: the table (with db_dsn), the ops API, the anchor file."""
+        names = ["table"] if self._sink is not None or self._sink_error else []
+        return names + [name for name, option in (("ops_api", "anchor_ops_api_url"), ("file", "anchor_path")) if self._option(option)]
+
+    def _anchor(self, head: Mapping[str, Any]) -> Dict[str, Any]:
+        chain = log_chain(self.get_option("log_path")) or "unknown"
+        return _anchors().make_anchor(head, chain, self._run_records, self._option("hmac_key") or None)
+
+    def _anchor_elsewhere(self, anchor: Mapping[str, Any]) -> Dict[str, str]:
+        """Send the anchor to the ops API and the anchor file, when set; their errors by destination."""
+        failures: Dict[str, str] = {}
+        url = self._option("anchor_ops_api_url")
+        if url:
+            try:
+                self._ops_api(url).write_audit(_anchors().ANCHOR_ACTION, _anchors().resource(str(anchor["chain"])), _anchors().row_meta(anchor))
+            except Exception as exc:  # pylint: disable=broad-except  # an anchor never fails the run
+                failures["ops_api"] = self._error_text(exc)
+        path = self._option("anchor_path")
+        if path:
+            try:
+                _anchors().append_anchor_file(os.path.expanduser(path), anchor)
+            except Exception as exc:  # pylint: disable=broad-except
+                failures["file"] = self._error_text(exc)
+        return failures
+
+    def _ops_api(self, url: str) -> OpsApiClient:
+        token, cookie = self._option("anchor_ops_api_token"), self._option("anchor_ops_api_session_cookie")
+        auth = BearerAuth(token) if token else SessionCookieAuth(cookie) if cookie else None
+        timeout = float(self._option("anchor_timeout", 5.0))
+        return OpsApiClient(HttpClient(validated_url(url, "anchor_ops_api_url", example=DEFAULT_OPS_API_URL), auth=auth,
+                                       verify=bool(self._option("anchor_ops_api_validate_certs", True)),
+                                       ca_path=self._option("anchor_ops_api_ca_path") or None, connect_timeout=min(3.0, timeout),
+                                       read_timeout=timeout, retries=1, deadline=2 * timeout, system=OPS_API, user_agent=_user_agent()))
+
+    def _anchor_failed(self, anchor: Mapping[str, Any], failures: Mapping[str, str], written_to: List[str]) -> None:
+        """Record in the log itself that the anchor is missing somewhere, and say so."""
+        record = {"type": _anchors().ANCHOR_FAILED, **self._run.common(), "incident_id": self._run.incident_id(),
+                  "anchor": {key: anchor[key] for key in ("chain", "seq", "hash")}, "failed": dict(failures), "written": written_to}
+        written = self._write(record)
+        where = "; ".join(f"{name}: {error}" for name, error in failures.items())
+        recorded = f"the audit log records it (seq {written[-1]['seq']})" if written else "the audit log could not record it either"
+        self._display.warning(f"ofm.rollback.audit: the chain's head (seq {anchor['seq']}) was not anchored ({where}). The run goes on and "
+                              f"{recorded}; records deleted from the end of the log after seq {anchor['seq']} cannot be detected "
+                              "until a later run's anchor is written.")
+
+    def _error_text(self, exc: BaseException) -> str:
+        secrets = [self._option(name) for name in ("hmac_key", "anchor_ops_api_token", "anchor_ops_api_session_cookie", "db_password")]
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return redact_text(Redactor([secret for secret in secrets if secret]).text(text))
+
+    def _option(self, name: str, default: Any = None) -> Any:
+        """An option's value; ``default`` when it is unset or unknown (options set by hand in tests, other loaders)."""
+        try:
+            value = self.get_option(name)
+        except KeyError:
+            return default
+        return default if value is None else value
 
     def _run_start_record(self, play: Any) -> Dict[str, Any]:
         run = self._run
@@ -541,23 +707,22 @@ class CallbackModule(CallbackBase):
         self._write(record)
 
     def _start_sink(self) -> None:
-        try:
-            dsn = self.get_option("db_dsn")
-        except KeyError:  # options set by hand (tests, other loaders) without the sink's
-            return
+        dsn = self._option("db_dsn")
         if not dsn:
             return
-        ua = f"ofm.rollback/{COLLECTION_VERSION} ansible-core/{ansible_version}"
         try:
-            self._sink = TableSink(dsn, self.get_option("db_password"), self.get_option("db_table"), ua, self.get_option("log_path"),
+            self._sink = TableSink(dsn, self.get_option("db_password"), self.get_option("db_table"), _user_agent(), self.get_option("log_path"),
                                    batch=self.get_option("db_batch"), flush_interval=self.get_option("db_flush_interval"),
                                    flush_timeout=self.get_option("db_flush_timeout"), warn=self._display.warning)
         except OfmRollbackError as exc:
+            self._sink_error = self._error_text(exc)
             self._display.warning(f"ofm.rollback.audit: the audit_logs table is not written: {exc}")
 
-    def _write(self, record: Dict[str, Any]) -> None:
+    def _write(self, record: Dict[str, Any]) -> Optional[List[Dict[str, Any]]]:
+        """Append the record (after a torn_line record when the last run was killed mid-record); the records written, or None."""
         try:
-            written = append_records(self.get_option("log_path"), [record])
+            context = {key: value for key, value in self._run.common().items() if key != "time"} if self._run else None
+            written = append_records(self.get_option("log_path"), [record], torn_context=context)
             if self._sink is not None:
                 self._sink.add(written)
         except (OfmRollbackError, OSError, ValueError, TypeError) as exc:
@@ -566,6 +731,19 @@ class CallbackModule(CallbackBase):
                 self._write_error = str(exc)
                 self._display.warning(f"ofm.rollback.audit: the audit trail is not being written ({exc}). The run goes on; "
                                       "fix the log file or set another log_path (OFM_AUDIT_LOG) before the next run.")
+            return None
+        self._run_records += len(written)
+        if written and written[0].get("type") == TORN_LINE:
+            torn = written[0]
+            cut = ", ".join(f"{line['length']} bytes at byte {line['offset']}" for line in torn["torn"])
+            self._display.warning(f"ofm.rollback.audit: the audit log ended in a line cut short ({cut}): a run was killed while writing it. "
+                                  f"The line is ended and named by record seq {torn['seq']} (torn_line); the chain continues from seq "
+                                  f"{torn['after_seq']}.")
+        return written
+
+
+def _user_agent() -> str:
+    return f"ofm.rollback/{COLLECTION_VERSION} ansible-core/{ansible_version}"
 
 
 def _details(data: Mapping[str, Any], task_args: Mapping[str, Any]) -> Dict[str, Any]:

@@ -14,6 +14,8 @@ One row per record of the hash-chained JSONL log:
 * ``ip`` NULL, ``ua`` ``ofm.rollback/<version> ansible-core/<version>``.
 
 ``chain`` names the log a row comes from (the hash of its first record), so several controllers' logs share the table.
+The chain's anchors (``audit_anchor.py``) are rows too: ``action`` ``rollback.audit_anchor``, ``resource``
+``audit-chain:<chain>``, ``meta`` ``{anchor: {...}}`` (no top-level ``chain``, so the record rows' queries leave them out).
 The rows of a chain are compared with the file by ``seq``: a record of the file without its row is *missing* (not synced
 yet: the next run back-fills it), a row whose hash differs from the file's record, or that the file does not hold, is
 *tampered*.
@@ -26,7 +28,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records, record_hash
+from ansible_collections.ofm.rollback.plugins.module_utils.audit import first_record, read_records, record_hash
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import connection_from_params
 
@@ -61,6 +63,11 @@ def row(record: Mapping[str, Any], chain: str, ua: str) -> Tuple[Any, ...]:
     meta = {"chain": chain, "seq": record.get("seq"), "prev_hash": record.get("prev_hash"), "hash": record.get("hash"),
             "run_id": record.get("run_id"), "incident_id": record.get("incident_id"), "status": record.get("status"), "record": dict(record)}
     return (actor.get("name"), actor.get("email"), action, resource, json.dumps(meta, sort_keys=True), None, ua)
+
+
+def log_chain(path: str) -> Optional[str]:
+    """The chain of the log at ``path`` (None when it holds no record)."""
+    return chain_id(first_record(path))
 
 
 def insert_sql(table: str) -> str:
@@ -135,26 +142,37 @@ def verify_rows(rows: Sequence[Mapping[str, Any]], file_records: Optional[Sequen
 
 def verify_table(params: Dict[str, Any], path: str, source: str) -> Dict[str, Any]:
     """The rows of the log's chain in the table, verified (and compared with the file for ``both``)."""
-    _need_psycopg()
-    connection = connection_from_params(params["database"], "database")
-    if connection is None:
-        raise InputError(f"source={source} needs the database option (a connection to the database that holds the audit table)",
-                         option="database")
+    connection = table_connection(params, f"source={source}")
     records = read_records(path)
     chain = chain_id(records[0] if records else None)
     if chain is None:
         return {"ok": False, "rows": 0, "first_broken": None, "missing_seqs": [], "extra": [], "chain": None,
                 "error": f"the log {path} holds no record, so it names no chain"}
-    try:
-        with connection.connect(read_only=True, statement_timeout=30) as db, db.cursor() as cursor:
-            cursor.execute(rows_sql(params["table"]), (chain,))
-            rows = [{"id": row[0], "meta": row[5]} for row in cursor.fetchall()]
-    except psycopg.Error as exc:
-        raise UnavailableError(str(exc).strip().splitlines()[0], system="PostgreSQL", operation="read the audit table",
-                               target=connection.target) from exc
+    rows = [{"id": row[0], "meta": row[5]} for row in read_rows(params, rows_sql(params["table"]), (chain,), f"source={source}")]
     since = (datetime.now(timezone.utc) - timedelta(seconds=IN_FLIGHT_SECONDS)).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     found = verify_rows(rows, records if source == "both" else None, in_flight_since=since)
     return {**found, "chain": chain, "table": params["table"], "database": connection.target}
+
+
+def read_rows(params: Mapping[str, Any], sql: str, args: Tuple[Any, ...], what: str) -> List[Tuple[Any, ...]]:
+    """The rows of a read-only query on the module's ``database`` (``what``: the option value that needs it, for the error)."""
+    connection = table_connection(params, what)
+    try:
+        with connection.connect(read_only=True, statement_timeout=30) as db, db.cursor() as cursor:
+            cursor.execute(sql, args)
+            return cursor.fetchall()
+    except psycopg.Error as exc:
+        raise UnavailableError(str(exc).strip().splitlines()[0], system="PostgreSQL", operation="read the audit table",
+                               target=connection.target) from exc
+
+
+def table_connection(params: Mapping[str, Any], need: str) -> Any:
+    """The module's ``database`` connection, validated (``need``: what needs it, for the error when it is not set)."""
+    _need_psycopg()
+    connection = connection_from_params(params["database"], "database")
+    if connection is None:
+        raise InputError(f"{need} needs the database option (a connection to the database that holds the audit table)", option="database")
+    return connection
 
 
 def table_message(table: str, found: Dict[str, Any]) -> str:
@@ -187,17 +205,8 @@ def _need_psycopg() -> None:
 
 
 def incident_records_from_table(params: Mapping[str, Any], incident_id: str) -> List[Dict[str, Any]]:
-    _need_psycopg()
-    connection = connection_from_params(params["database"], "database")
-    if connection is None:
-        raise InputError("source=table needs the database option (a connection to the database that holds the audit table)", option="database")
-    try:
-        with connection.connect(read_only=True, statement_timeout=30) as db, db.cursor() as cursor:
-            cursor.execute(incident_rows_sql(params["table"]), (incident_id,))
-            return [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in cursor.fetchall()]
-    except psycopg.Error as exc:
-        raise UnavailableError(str(exc).strip().splitlines()[0], system="PostgreSQL", operation="read the audit table",
-                               target=connection.target) from exc
+    rows = read_rows(params, incident_rows_sql(params["table"]), (incident_id,), "source=table")
+    return [row[0] if isinstance(row[0], dict) else json.loads(row[0]) for row in rows]
 
 
 # The report's own runs are not evidence of the incident (and would make every report and bundle new).

@@ -29,6 +29,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.templating import rea
 
 ADDRESS = re.compile(r"^[^@\s<>\"',;]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}$")
 INCIDENT_ID = re.compile(r"^INC-[0-9]+$")
+# A line break in a header value would end it and start another (``Bcc: ...``): refused before anything is rendered or sent.
+HEADER_BREAK = re.compile(r"[\r\n\x00]")
 
 
 def key_of(email: str) -> str:
@@ -49,10 +51,15 @@ def read_opt_out(values: List[str], path: Optional[str]) -> set:
 def check(params: Mapping[str, Any]) -> str:
     if not INCIDENT_ID.match(params.get("incident_id") or ""):
         raise InputError(f"incident_id must look like INC-<digits> (e.g. INC-1234), not {params.get('incident_id')!r}", option="incident_id")
-    _name, sender = parseaddr(params["from_address"])
-    if not ADDRESS.match(sender or ""):
-        raise InputError(f"from_address {params['from_address']!r} is not an email address", option="from_address",
-                         accepted="an address such as 'OFM Social <status@ofm.social>'")
+    for option in ("from_address", "reply_to", "unsubscribe_url"):
+        if params.get(option) and HEADER_BREAK.search(str(params[option])):
+            raise InputError(f"{option} {params[option]!r} holds a line break, which would start a header of its own", option=option,
+                             accepted="one line" if option == "unsubscribe_url" else "an address such as 'OFM Social <status@ofm.social>'")
+    for option in ("from_address", "reply_to"):
+        if params.get(option) and not ADDRESS.match(parseaddr(params[option])[1] or ""):
+            raise InputError(f"{option} {params[option]!r} is not an email address", option=option,
+                             accepted="an address such as 'OFM Social <status@ofm.social>'")
+    sender = parseaddr(params["from_address"])[1]
     if len(params["recipients"]) > params["max_recipients"]:
         raise InputError(f"recipients: {len(params['recipients'])} recipients is more than max_recipients ({params['max_recipients']}); "
                          "raise it if that many were affected", option="max_recipients")

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - ansible-core brings PyYAML; without it
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.ledger import Ledger
-from ansible_collections.ofm.rollback.plugins.module_utils.slack import SlackMessage, SlackNotifier
+from ansible_collections.ofm.rollback.plugins.module_utils.slack import Delivery, SlackMessage, SlackNotifier
 from ansible_collections.ofm.rollback.plugins.module_utils.templating import read_template, render
 
 INCIDENT_ID = re.compile(r"^INC-[0-9]+$")
@@ -126,18 +126,18 @@ def deliver(rendered: List[Rendered], ledger: Ledger, notifier: Optional[SlackNo
             delivery = notifier.plan(SlackMessage(text=message.text, blocks=message.blocks, channel=message.channel, thread_ts=thread_ts))
             for warning in delivery.warnings:
                 warn(warning)
-            ledger.mark(message.key, "sending", channel=message.channel, sha256=message.sha256)
-            notifier.send(delivery)
-            ledger.mark(message.key, "sent", ts=delivery.ts, thread_ts=delivery.thread_ts or thread_ts, channel_id=delivery.channel)
+            # A 5xx or a read timeout (Slack may have posted it) leaves the entry "sending", so no run sends it twice; a refusal
+            # or no connection removes it, so a re-run sends it.
+            ledger.send_once(message.key, lambda delivery=delivery, thread_ts=thread_ts: _sent(notifier, delivery, thread_ts),
+                             channel=message.channel, sha256=message.sha256)
             results.append({**result, "status": "sent", "ts": delivery.ts, "thread_ts": delivery.thread_ts or thread_ts})
         except OfmRollbackError as exc:
-            if "may have" in str(exc):
-                # A 5xx or a read timeout: Slack may have posted it. The entry stays "sending", so no run sends it twice.
-                ledger.mark(message.key, "sending", error=str(exc)[:300])
-            else:
-                # Slack refused it or was not reached: nothing was posted, so a re-run sends it.
-                ledger.entries.pop(message.key, None)
-                ledger.save()
             warn(f"Slack did not take {message.key} for {message.channel}: {exc}")
             results.append({**result, "status": "failed", "error": str(exc)})
     return results
+
+
+def _sent(notifier: SlackNotifier, delivery: Delivery, thread_ts: Optional[str]) -> dict:
+    """Post ``delivery``; what the ledger keeps of it."""
+    notifier.send(delivery)
+    return {"ts": delivery.ts, "thread_ts": delivery.thread_ts or thread_ts, "channel_id": delivery.channel}

@@ -19,6 +19,7 @@ from ansible.module_utils.basic import env_fallback
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     AuthenticationError, AuthorizationError, ConflictError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
     RolloutFailed, UnavailableError)
+from ansible_collections.ofm.rollback.plugins.module_utils.input_check import K8S_NAME, K8S_NAME_HELP
 from ansible_collections.ofm.rollback.plugins.module_utils.polling import Polled, Poller, read_once
 
 try:
@@ -195,16 +196,19 @@ class Kube:
         return call_mapped(function, operation, target, retries=self.retries, sleep=self.sleep, retry_sleep=self.retry_sleep)
 
     def get(self, api_version: str, kind: str, namespace: str, name: str) -> dict[str, Any]:
+        checked_names(kind, namespace=namespace, name=name)
         resource = self.resource(api_version, kind)
         return self.call("get", f"{kind} {namespace}/{name}", lambda: resource.get(name=name, namespace=namespace).to_dict())
 
     def list(self, api_version: str, kind: str, namespace: str, label_selector: Optional[str] = None) -> list[dict[str, Any]]:
+        checked_names(kind, namespace=namespace)
         resource = self.resource(api_version, kind)
         found = self.call("list", f"{kind} in namespace {namespace}", lambda: resource.get(namespace=namespace, label_selector=label_selector))
         return found.to_dict().get("items") or []
 
     def patch(self, api_version: str, kind: str, namespace: str, name: str, body: Any, *, content_type: str,  # pylint: disable=too-many-arguments
               subresource: Optional[str] = None, dry_run: bool = False) -> dict[str, Any]:
+        checked_names(kind, namespace=namespace, name=name)
         resource = self.resource(api_version, kind)
         if subresource:
             resource = getattr(resource, subresource)
@@ -212,6 +216,24 @@ class Kube:
         target = f"{kind} {namespace}/{name}" + (f"/{subresource}" if subresource else "")
         return self.call("patch", target, lambda: resource.patch(body=body, name=name, namespace=namespace, content_type=content_type,
                                                                  **query).to_dict())
+
+
+def checked_names(kind: str, **names: Optional[str]) -> None:
+    """Refuse a namespace or an object name that is not a Kubernetes name before any request: the client puts them into the
+    request's path as they are, so ``../`` or ``?`` in one would address another object."""
+    for option, value in names.items():
+        if value is not None and not (isinstance(value, str) and K8S_NAME.match(value)):
+            raise InputError(f"{kind} {option} {value!r} is not a Kubernetes name", system=SYSTEM, option=option, accepted=K8S_NAME_HELP)
+
+
+def checked_options(params: Mapping[str, Any], kind: str, *, above_zero: tuple[str, ...] = (), not_negative: tuple[str, ...] = ()) -> None:
+    """A module's ``namespace`` and ``name`` as Kubernetes names and its numbers in range, before any request (even discovery)."""
+    checked_names(kind, namespace=params.get("namespace"), name=params.get("name"))
+    for option in above_zero + not_negative:
+        value = params.get(option)
+        if value is not None and (value <= 0 if option in above_zero else value < 0):
+            raise InputError(f"{option} must be {'above' if option in above_zero else 'at least'} 0, got {value:g}", system=SYSTEM,
+                             option=option, accepted="a number above 0" if option in above_zero else "0 or more")
 
 
 def call_mapped(function: Callable[[], T], operation: str, target: str, *, retries: int, sleep: Callable[[float], None],

@@ -17,7 +17,7 @@ import fcntl
 import json
 import os
 import tempfile
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional, Tuple
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
 
@@ -82,6 +82,29 @@ class Ledger:
         self.entries[key] = entry
         self.save()
         return entry
+
+    def send_once(self, key: str, send: Callable[[], Dict[str, Any]], **fields: Any) -> Tuple[str, Dict[str, Any]]:
+        """Send ``key`` unless the ledger holds it; ``(status, entry)``.
+
+        ``unchanged``: sent before. ``unknown``: a run stopped while sending it, so it is never sent again by itself.
+        ``sent``: ``send()`` sent it now and returned the fields to keep (such as Slack's ``ts``). When ``send()`` fails, an
+        error that says the receiver "may have" taken it leaves the entry ``sending`` (no run sends it twice), any other
+        removes it (a re-run sends it); the error is raised again.
+        """
+        entry = self.entries.get(key)
+        if entry and entry.get("status") in ("sent", "sending"):
+            return ("unchanged" if entry["status"] == "sent" else "unknown"), entry
+        self.mark(key, "sending", **fields)
+        try:
+            kept = send()
+        except OfmRollbackError as exc:
+            if "may have" in str(exc):
+                self.mark(key, "sending", error=str(exc)[:300])
+            else:
+                self.entries.pop(key, None)
+                self.save()
+            raise
+        return "sent", self.mark(key, "sent", **kept)
 
     def save(self) -> None:
         directory = os.path.dirname(os.path.abspath(self.path))

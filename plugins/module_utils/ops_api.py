@@ -145,6 +145,15 @@ class OpsApiClient:
                             status=response.status)
         return rows
 
+    def write_audit(self, action: str, resource: str, meta: Mapping[str, Any]) -> Any:
+        """``POST /internal/audit`` with ``{action, resource, meta}``: one row of the ``audit_logs`` table, written by the server.
+
+        OFM's ops API only lists audit rows (``GET``) today: this route is the collection's convention (the README says so),
+        served by the lab's stand-in, for the audit callback's anchors.
+        """
+        body = {"action": action, "resource": resource, "meta": dict(meta)}
+        return self._admin_request("POST", AUDIT_PATH, json=body, expected=(200, 201)).body
+
     def logs(self, lines: int = 100) -> list[str]:
         """The last ``lines`` lines of the ops API's request log."""
         _check_range(lines, "lines", MAX_LOG_LINES)

@@ -15,6 +15,7 @@ codes into the collection's exceptions with a hint. Webhooks answer a text code 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     UnavailableError,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.http import BearerAuth, HttpClient
+from ansible_collections.ofm.rollback.plugins.module_utils.ledger import Ledger
 
 DEFAULT_API_URL = "https://slack.com/api"
 METHODS = ("auto", "webhook", "api")
@@ -270,6 +272,26 @@ class SlackNotifier:
         delivery.delivered = True
         return delivery
 
+    def send_once(self, delivery: Delivery, ledger: Ledger, key: str, check_mode: bool) -> str:
+        """Post ``delivery`` unless ``ledger`` holds ``key`` (see ``Ledger.send_once``): ``sent``, ``would_send`` (check mode),
+        ``unchanged`` (``delivery`` then carries the ``ts`` and channel posted before) or ``unknown`` (a run was stopped while
+        posting it: it is not posted again)."""
+        if check_mode:
+            entry = ledger.load().entries.get(key) or {}
+            status = {"sent": "unchanged", "sending": "unknown"}.get(entry.get("status"), "would_send")
+        else:
+            os.makedirs(os.path.dirname(os.path.abspath(ledger.path)), mode=0o700, exist_ok=True)
+            with ledger:
+                status, entry = ledger.send_once(key, lambda: self._kept(delivery), channel=delivery.channel)
+        if status == "unchanged":
+            delivery.delivered, delivery.ts = True, entry.get("ts")
+            delivery.channel = entry.get("channel_id") or delivery.channel
+        return status
+
+    def _kept(self, delivery: Delivery) -> dict[str, Any]:
+        self.send(delivery)
+        return {"ts": delivery.ts, "channel_id": delivery.channel}
+
 
 def split_webhook_url(url: str) -> tuple[str, str, list[str]]:
     """The webhook URL's origin (shown), its path (sent) and the secret parts to redact (``T.../B.../<secret>``)."""
@@ -281,3 +303,16 @@ def split_webhook_url(url: str) -> tuple[str, str, list[str]]:
                          accepted=f"the URL Slack shows for the webhook, such as {WEBHOOK_URL_EXAMPLE}")
     secrets = [secret, secret.rsplit("/", 1)[-1]]
     return urlunsplit((parts.scheme, parts.netloc, "/", "", "")), path.lstrip("/"), secrets
+
+
+_INCIDENT_ID = re.compile(r"^INC-[0-9]+$")
+_LEDGER_KEY = re.compile(r"^[a-z0-9_.-]+$")
+
+
+def once_ledger(path: str, incident_id: Optional[str], key: Optional[str]) -> Ledger:
+    """The notification ledger of ``notify``'s ``ledger`` option, after checking its incident id and key."""
+    if not _INCIDENT_ID.match(incident_id or ""):
+        raise InputError(f"{incident_id!r} is not an incident id", option="incident_id", accepted="INC- followed by digits, such as INC-1234")
+    if not _LEDGER_KEY.match(key or ""):
+        raise InputError(f"{key!r} is not a ledger key", option="ledger_key", accepted="lower-case letters, digits, _ . and -, such as ops-alerts.declared")
+    return Ledger(path, str(incident_id), "slack")

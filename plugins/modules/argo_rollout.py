@@ -173,7 +173,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argo import ACTIONS, WAIT_FOR, ActionRequest, ArgoRollout
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, Kube
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, Kube, checked_options
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,
@@ -195,6 +195,7 @@ def main(module_class=AnsibleModule) -> None:
     params = module.params
     rollout: Optional[ArgoRollout] = None
     try:
+        checked_options(params, "Rollout", above_zero=("wait_timeout", "wait_sleep"), not_negative=("to_revision",))
         rollout = ArgoRollout(Kube.from_params(params), params["namespace"], params["name"])
         outcome = rollout.act(ActionRequest.from_params(params), module.check_mode)
     except OfmRollbackError as exc:

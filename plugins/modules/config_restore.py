@@ -123,6 +123,33 @@ options:
     type: str
     choices: [fail, skip]
     default: fail
+  journal:
+    description:
+      - The procedure's run journal, as M(ofm.rollback.run_journal) O(ofm.rollback.run_journal#module:state=open) returned it
+        (its C(path), C(run_id), C(incident_id) and C(procedure)) - the procedures pass it.
+      - Each kind is journaled C(restore:<kind>) V(started) before it is written and V(done) after, and C(restore:rollouts)
+        once the Deployments were rolled. A re-run after a crash (the same incident) finds the kinds a run before it restored
+        unchanged (RV(report) says by which run) and restores the others, and it restarts the Deployments of what that run wrote
+        as well (its rollouts were lost with it) - RV(resumed) says so.
+      - A journal that cannot be written is a warning; the restore goes on.
+    type: dict
+    suboptions:
+      path:
+        description: The journal file.
+        type: path
+        required: true
+      run_id:
+        description: This run's id.
+        type: str
+        required: true
+      incident_id:
+        description: The incident.
+        type: str
+        required: true
+      procedure:
+        description: The procedure whose journal it is.
+        type: str
+        required: true
 attributes:
   check_mode:
     support: full
@@ -241,6 +268,13 @@ verify_round_trips:
   description: Requests sent per system to read every kind back.
   returned: success
   type: dict
+resumed:
+  description:
+    - With O(journal) - the earlier runs of this restore (C(runs)), the kinds they restored (C(kinds)) or were restoring when
+      they stopped (C(interrupted)), and whether their rollouts were owed and done by this run (C(rollouts_owed)).
+  returned: when O(journal) is set and the restore ran
+  type: dict
+  sample: {runs: [20261204T140500Z-3f9a2c], kinds: [configmaps, secrets, env], interrupted: [rate_limits], rollouts_owed: true}
 error:
   description: Why the task failed, as the collection's error fields (type, system, operation, target, reason, hint, option, ...).
   returned: failure

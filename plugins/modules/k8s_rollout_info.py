@@ -94,7 +94,7 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, Kube
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, Kube, checked_options
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import KINDS, Listings, Revision, current_revision, history, images, workloads
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
@@ -126,6 +126,7 @@ def main(module_class=AnsibleModule) -> None:
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, mutually_exclusive=[("name", "label_selector")],
                           required_one_of=[("name", "label_selector")])
     try:
+        checked_options(module.params, module.params["kind"])
         kube = Kube.from_params(module.params)
         now = datetime.now(timezone.utc)
         listings = Listings(kube)

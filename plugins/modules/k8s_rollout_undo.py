@@ -149,7 +149,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, WORKLOAD_API_VERSION, Kube, wait_until
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, WORKLOAD_API_VERSION, Kube, checked_options, wait_until
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import (
     KINDS, Applied, Listings, UndoPlan, apply_undo, current_revision, history, images, plan_undo, target_name, workloads)
 
@@ -212,6 +212,7 @@ def main(module_class=AnsibleModule) -> None:
                           required_one_of=[("name", "label_selector")])
     applied: list[str] = []
     try:
+        checked_options(module.params, module.params["kind"], above_zero=("wait_timeout", "wait_sleep"), not_negative=("to_revision",))
         kube = Kube.from_params(module.params)
         objects = run(kube, module.params, module.check_mode, applied)
     except OfmRollbackError as exc:

@@ -89,6 +89,25 @@ options:
     description:
       - Emoji shown as the sender's icon, such as V(:rotating_light:), where Slack allows it.
     type: str
+  ledger:
+    description:
+      - Post the message once per incident - the notification ledger (a JSON file, as M(ofm.rollback.incident_comms) keeps,
+        such as C(<record_dir>/<incident_id>/comms.json)) that records it under O(ledger_key), C(sending) before it leaves and
+        C(sent) with its RV(ts) after.
+      - A key the ledger holds as sent is not posted again - RV(status) V(unchanged), RV(delivered) true and RV(ts) of the
+        first post (a re-run after a crash keeps threading under it). A key left C(sending) by a run that was killed while
+        posting, or by an answer after which Slack may have posted it, is RV(status) V(unknown) and not posted again (look in
+        the channel; remove the entry to post it).
+      - Needs O(ledger_key) and O(incident_id). Only posts, not edits (O(update_ts)), are kept in a ledger.
+    type: path
+  ledger_key:
+    description:
+      - The message's key in O(ledger), such as C(ops-alerts.declared) - lower-case letters, digits, C(_), C(.) and C(-).
+    type: str
+  incident_id:
+    description:
+      - The incident the O(ledger) belongs to, C(INC-<digits>).
+    type: str
   required:
     description:
       - V(false) turns a failed delivery into a warning with RV(delivered=false), so the play goes on.
@@ -104,7 +123,7 @@ attributes:
     support: none
     description: A message is posted, nothing is changed that could be compared.
 notes:
-  - Posting is not idempotent; every run outside check mode posts a message (or edits one with O(update_ts)).
+  - Posting is not idempotent without O(ledger); every run outside check mode posts a message (or edits one with O(update_ts)).
   - RV(ts) is only known with the Web API; incoming webhooks answer nothing but C(ok).
 seealso:
   - name: chat.postMessage
@@ -182,6 +201,13 @@ thread_ts:
   returned: always
   type: str
   sample: "1700000000.123456"
+status:
+  description:
+    - With O(ledger) - V(sent), V(unchanged) (posted before, not again), V(unknown) (a run stopped while posting it, not posted
+      again), V(would_send) (check mode) or V(failed).
+  returned: when O(ledger) is set
+  type: str
+  sample: unchanged
 payload:
   description: The JSON body sent (or, in check mode, that would be sent), with secrets removed.
   returned: when the options name a way to send
@@ -218,7 +244,7 @@ from ansible.module_utils.basic import AnsibleModule, env_fallback
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import HTTP_CLIENT_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.slack import DEFAULT_API_URL, METHODS, Delivery, SlackMessage, SlackNotifier
+from ansible_collections.ofm.rollback.plugins.module_utils.slack import DEFAULT_API_URL, METHODS, Delivery, SlackMessage, SlackNotifier, once_ledger
 
 ARGUMENT_SPEC = {
     **HTTP_CLIENT_SPEC,
@@ -233,6 +259,9 @@ ARGUMENT_SPEC = {
     "update_ts": {"type": "str"},
     "username": {"type": "str"},
     "icon_emoji": {"type": "str"},
+    "ledger": {"type": "path"},
+    "ledger_key": {"type": "str", "no_log": False},  # a message's name in the ledger, not a secret
+    "incident_id": {"type": "str"},
     "required": {"type": "bool", "default": False},
 }
 MESSAGE_OPTIONS = ("text", "blocks", "channel", "thread_ts", "update_ts", "username", "icon_emoji")
@@ -241,20 +270,31 @@ MESSAGE_OPTIONS = ("text", "blocks", "channel", "thread_ts", "update_ts", "usern
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True, required_one_of=[("text", "blocks")],
-                          mutually_exclusive=[("thread_ts", "update_ts")])
+                          mutually_exclusive=[("thread_ts", "update_ts"), ("ledger", "update_ts")],
+                          required_together=[("ledger", "ledger_key", "incident_id")])
     params = module.params
     notifier: Optional[SlackNotifier] = None
     delivery: Optional[Delivery] = None
+    status: dict[str, str] = {}
+    try:
+        ledger = once_ledger(params["ledger"], params["incident_id"], params["ledger_key"]) if params["ledger"] else None
+    except OfmRollbackError as exc:  # a bad option always fails, even with required=false
+        module.fail_json(**exc.to_result())
     try:
         notifier = SlackNotifier.from_params(params)
         delivery = notifier.plan(SlackMessage(**{key: params[key] for key in MESSAGE_OPTIONS}))
         for warning in delivery.warnings:
             module.warn(warning)
-        if not module.check_mode:
+        if ledger is not None:
+            status["status"] = notifier.send_once(delivery, ledger, params["ledger_key"], module.check_mode)
+            if status["status"] in ("unchanged", "unknown"):
+                module.exit_json(changed=False, msg=_summary_once(status["status"], params["ledger_key"], delivery), **status,
+                                 **_result(notifier, delivery))
+        elif not module.check_mode:
             notifier.send(delivery)
-        module.exit_json(changed=True, msg=_summary(delivery, module.check_mode), **_result(notifier, delivery))
+        module.exit_json(changed=True, msg=_summary(delivery, module.check_mode), **status, **_result(notifier, delivery))
     except OfmRollbackError as exc:
-        result = _result(notifier, delivery)
+        result = {**_result(notifier, delivery), **({"status": "failed"} if params["ledger"] else {})}
         if params["required"]:
             module.fail_json(**exc.to_result(), **result)
         module.warn(f"{exc} The notification was not delivered; the play goes on because required=false.")
@@ -268,6 +308,13 @@ def _result(notifier: Optional[SlackNotifier], delivery: Optional[Delivery]) -> 
         result.update(delivered=delivery.delivered, ts=delivery.ts, channel=delivery.channel, thread_ts=delivery.thread_ts,
                       method=delivery.method, payload=notifier.http.redact(delivery.payload))
     return result
+
+
+def _summary_once(status: str, key: str, delivery: Delivery) -> str:
+    if status == "unchanged":
+        return f"Slack: {key} was posted before (ts {delivery.ts}); not posted again."
+    return (f"Slack: a run was stopped while posting {key}, which may or may not be in the channel: not posted again. Look in the "
+            "channel, and remove its entry from the ledger to post it.")
 
 
 def _summary(delivery: Delivery, check_mode: bool) -> str:

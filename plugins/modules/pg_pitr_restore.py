@@ -26,6 +26,11 @@ description:
     second run with the same target reports no change, and O(state=absent) removes only sandboxes this module created.
   - PostgreSQL and pgBackRest commands run as O(os_user) (with C(setpriv) when the module runs as root).
   - A failed restore stops and deletes the sandbox it was creating, and returns the end of the server log.
+  - A restore killed half-way (SIGKILL, a lost controller) is redone by the next run to the same target - the marker (not yet
+    C(ready)) or, before the marker exists, a claim file beside the data directory (C(.<name>.ofm_pitr_restore.json), written
+    before the restore command fills it) proves that this module made the directory; the server left running is stopped, the
+    directory deleted, and the restore starts again. A half-done restore to another source or target is refused, and so is one whose
+    process still runs (killing C(ansible-playbook) alone leaves the task's worker process restoring) - the error names its pid.
   - "A time in an idle tail: when nothing was committed between the last archived commit and the target, PostgreSQL replays the
     whole archive without meeting a commit after the target and stops with C(recovery ended before configured recovery target was
     reached). The state at the target is then the state at the archive's end, provided the source committed nothing that the archive

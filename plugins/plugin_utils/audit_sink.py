@@ -8,6 +8,12 @@ or whatever arrived within ``flush_interval``). A database that is down or refus
 the JSONL file, which stays the source of truth. Nothing is lost: at the end of every run the sink back-fills every record
 of the file whose ``seq`` its chain does not hold yet (so a database that was down catches up at the next run), within
 ``flush_timeout`` seconds after the last task. The password never appears in a warning.
+
+``close(anchor=...)`` also inserts the run's chain anchor (``module_utils/audit_anchor.py``) once the rows are written, and
+says whether it could (``anchor_error``): the callback records a failure in the log itself.
+
+The audit callback imports this module at every run's start, with or without a database: psycopg and the table's
+module_utils are imported only when a sink is made, so a run without ``db_dsn`` does not pay for them.
 """
 
 from __future__ import annotations
@@ -18,14 +24,8 @@ import threading
 import time
 from typing import Any, Callable, Dict, List, Mapping, Optional
 
-from ansible_collections.ofm.rollback.plugins.module_utils import audit_table
-from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records
+from ansible_collections.ofm.rollback.plugins.module_utils.audit import first_record, read_records
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import Redactor
-
-try:
-    import psycopg
-except ImportError:  # pragma: no cover - the callback warns
-    psycopg = None
 
 CONNECT_TIMEOUT = 3
 STATEMENT_TIMEOUT_MS = 5000
@@ -37,6 +37,12 @@ class TableSink:
     def __init__(self, dsn: str, password: Optional[str], table: str, ua: str, log_path: str, *, batch: int = 50,
                  flush_interval: float = 1.0, flush_timeout: float = 5.0, warn: Callable[[str], None] = lambda text: None,
                  connect: Optional[Callable[[], Any]] = None) -> None:
+        # pylint: disable-next=import-outside-toplevel
+        from ansible_collections.ofm.rollback.plugins.module_utils import audit_table  # imports psycopg: only with a sink
+
+        self._table_sql = audit_table
+        from ansible_collections.ofm.rollback.plugins.module_utils import audit_anchor  # pylint: disable=import-outside-toplevel
+        self._anchor_sql = audit_anchor
         self.table = audit_table.check_table(table, "db_table")
         self.ua = ua
         self.log_path = log_path
@@ -45,6 +51,7 @@ class TableSink:
         self.flush_timeout = float(flush_timeout)
         self._warn = warn
         self._redactor = Redactor([password])
+        psycopg = audit_table.psycopg
         if connect is None and psycopg is None:
             self.error = "psycopg is not installed"
         self._connect = connect or (lambda: psycopg.connect(dsn, password=password, connect_timeout=CONNECT_TIMEOUT, autocommit=True,
@@ -66,8 +73,9 @@ class TableSink:
         for record in records:
             self._queue.put(dict(record))
 
-    def close(self) -> Dict[str, Any]:
-        """Flush, back-fill what the table misses, and say what happened (``written``, ``backfilled``, ``error``)."""
+    def close(self, anchor: Optional[Mapping[str, Any]] = None, actor: Optional[Mapping[str, Any]] = None) -> Dict[str, Any]:
+        """Flush, back-fill what the table misses, insert ``anchor`` (a row by ``actor``), and say what happened (``written``,
+        ``backfilled``, ``error``, ``anchor_error``: None when the anchor row was inserted or there was none)."""
         deadline = time.monotonic() + self.flush_timeout
         self._queue.put(None)
         self._thread.join(max(0.0, deadline - time.monotonic()))
@@ -76,12 +84,26 @@ class TableSink:
                 self._backfill(deadline)
             except Exception as exc:  # pylint: disable=broad-except
                 self._fail(exc)
+        anchor_error = self._insert_anchor(anchor, actor) if anchor is not None else None
         if self._connection is not None:
             try:
                 self._connection.close()
             except Exception:  # pylint: disable=broad-except
                 pass
-        return {"written": self.written, "backfilled": self.backfilled, "error": self.error}
+        return {"written": self.written, "backfilled": self.backfilled, "error": self.error, "anchor_error": anchor_error}
+
+    def _insert_anchor(self, anchor: Mapping[str, Any], actor: Optional[Mapping[str, Any]]) -> Optional[str]:
+        if self._thread.is_alive():
+            return f"the table's writer was still busy after db_flush_timeout ({self.flush_timeout:g} s)"
+        if self.error is not None:
+            return self.error
+        try:
+            connection = self._open()
+            with connection.cursor() as cursor:
+                cursor.execute(self._table_sql.insert_sql(self.table), self._anchor_sql.anchor_row(anchor, actor, self.ua))
+        except Exception as exc:  # pylint: disable=broad-except
+            return self._redactor.text(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return None
 
     def _loop(self) -> None:
         pending: List[Dict[str, Any]] = []
@@ -110,7 +132,7 @@ class TableSink:
         try:
             connection = self._open()
             with connection.cursor() as cursor:
-                cursor.executemany(audit_table.insert_sql(self.table), [audit_table.row(record, self._chain_id(), self.ua) for record in records])
+                cursor.executemany(self._table_sql.insert_sql(self.table), [self._table_sql.row(record, self._chain_id(), self.ua) for record in records])
             self.written += len(records)
         except Exception as exc:  # pylint: disable=broad-except
             self._fail(exc)
@@ -121,21 +143,21 @@ class TableSink:
             return
         connection = self._open()
         with connection.cursor() as cursor:
-            cursor.execute(audit_table.present_sql(self.table), (self._chain_id(records[0]),))
+            cursor.execute(self._table_sql.present_sql(self.table), (self._chain_id(records[0]),))
             present = {value for (value,) in cursor.fetchall()}
             missing = [record for record in records if record.get("seq") not in present and record.get("seq") is not None]
             for start in range(0, len(missing), 500):
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"back-fill stopped at the deadline: {len(missing) - start} records left for the next run")
                 chunk = missing[start:start + 500]
-                cursor.executemany(audit_table.insert_sql(self.table), [audit_table.row(record, self._chain_id(), self.ua) for record in chunk])
+                cursor.executemany(self._table_sql.insert_sql(self.table), [self._table_sql.row(record, self._chain_id(), self.ua) for record in chunk])
                 self.backfilled += len(chunk)
 
     def _chain_id(self, first: Optional[Mapping[str, Any]] = None) -> str:
         if self._chain is None:
             if first is None:
-                first = read_records_head(self.log_path)
-            self._chain = audit_table.chain_id(first) or "unknown"
+                first = first_record(self.log_path)
+            self._chain = self._table_sql.chain_id(first) or "unknown"
         return self._chain
 
     def _open(self) -> Any:
@@ -167,17 +189,4 @@ def last_seq(path: str) -> Optional[int]:
             return int(json.loads(line).get("seq"))
         except (ValueError, TypeError, AttributeError):
             continue
-    return None
-
-
-def read_records_head(path: str) -> Optional[Dict[str, Any]]:
-    """The first record of the log (the chain's first)."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            for line in handle:
-                line = line.strip()
-                if line:
-                    return json.loads(line)
-    except (OSError, ValueError):
-        return None
     return None

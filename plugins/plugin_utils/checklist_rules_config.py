@@ -120,7 +120,10 @@ def _describe(evidence: Mapping[str, Any], present: list[tuple[str, KeyFilter]],
     kinds = "+".join(kind for kind, _webhook in present)
     if not changed:
         which = {is_webhook: " (webhook keys)", not_webhook: " (other than webhook keys)"}.get(present[0][1], "")
-        return f"{kinds}{which} already as in {source}"
+        # A re-run after a crash: the run journal says which run restored them (config/resume.py).
+        earlier = sorted({str(entry.get("reason")) for entry in (_kind_results(evidence).get(kind) or {} for kind, _keys in present)
+                          if " by run " in str(entry.get("reason") or "")})
+        return f"{kinds}{which} already as in {source}" + (f" ({'; '.join(earlier)})" if earlier else "")
     shown = ", ".join(f"{change.get('target')}/{change.get('key')}" for change in changed[:4]) + (" ..." if len(changed) > 4 else "")
     verb = "would restore" if check_mode else "restored"
     return f"{verb} {len(changed)} key(s) from {source}: {shown}"

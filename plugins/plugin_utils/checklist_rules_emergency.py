@@ -84,9 +84,15 @@ def declare_incident(results: Mapping[str, Any]) -> Verdict:
     if results.get("check_mode"):
         return ok(f"would be posted to {channel} (check mode)")
     if announcement.get("delivered"):
-        return ok(f"posted to {channel}" + (f" (ts {announcement['ts']})" if announcement.get("ts") else ""))
+        return ok(f"posted to {channel}" + (f" (ts {announcement['ts']})" if announcement.get("ts") else "") + _declare_order(incident))
     text = (announcement.get("payload") or {}).get("text") or ""
     return manual(f"Post it in {channel} by hand: {text}", f"Slack did not take the declaration ({announcement.get('msg') or 'not delivered'})")
+
+
+def _declare_order(incident: Mapping[str, Any]) -> str:
+    """The checklist lists the declaration before the rollback; a confirmed breach rolls back first (the playbook's header)."""
+    return ", right after the rollback's request (the breach was confirmed, so the rollback went first)" if incident.get(
+        "declared_after_rollback") else ""
 
 
 def execute_rollback(results: Mapping[str, Any]) -> Verdict:
@@ -294,7 +300,7 @@ def texts(results: Mapping[str, Any], lines: Mapping[str, Mapping[str, Any]]) ->
     path = rollback.get("path") or "none"
     return {"phases": _phases(results), "path": path, "rollback_path": path_text,
             "attempts": [_attempt(attempt) for attempt in rollback.get("attempts") or []] if path_text else [],
-            "changed": _changed(rollback), "status_page": _status_page(results),
+            "changed": _by_run(_changed(rollback), rollback.get("reused_from")), "status_page": _status_page(results),
             "message": outcome(results, lines) + (f". Rollback path: {path} ({path_text})" if path_text else "")}
 
 
@@ -360,6 +366,11 @@ def _changed(rollback: Mapping[str, Any]) -> list[str]:
         return [f"canary Ingress {ingress.get('ingress') or '?'} weight {_known(before.get('weight'))} -> {_known(after.get('weight'))},",
                 f"canary Deployment {ingress.get('deployment') or '?'} replicas {_known(before.get('replicas'))} -> {_known(after.get('replicas'))}"]
     return []
+
+
+def _by_run(lines: list[str], run_id: Any) -> list[str]:
+    """A rollback a re-run reused (the run journal) says which run did it."""
+    return lines[:-1] + [f"{lines[-1]} (by run {run_id})"] if lines and run_id else lines
 
 
 def _known(value: Any) -> Any:

@@ -84,7 +84,8 @@ def permissions(results: Mapping[str, Any]) -> Verdict:
         return failed(f"the permission check did not run: {check.get('msg') or check.get('reason') or 'no result'}")
     bad, good = [], []
     for run in runs:
-        platform = (run.get("item") or {}).get("platform") or run.get("platform") or "?"
+        # The task loops by index (the entries hold secrets): the platform is in the result, or in the arguments of a failed run.
+        platform = run.get("platform") or ((run.get("invocation") or {}).get("module_args") or {}).get("platform") or "?"
         tokens = run.get("tokens") or []
         if not tokens:
             bad.append(f"{platform}: {run.get('msg') or 'no answer'}")

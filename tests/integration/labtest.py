@@ -13,6 +13,7 @@ import re
 import ssl
 import subprocess
 import sys
+import tarfile
 import time
 import urllib.error
 import urllib.parse
@@ -185,6 +186,46 @@ def lab_context() -> ssl.SSLContext:
 def tls(lab: Optional[LabConfig] = None) -> dict[str, str]:
     """The module options that trust the lab CA (``ca_path``): for a module run against the lab's HTTPS services."""
     return {"ca_path": str((lab or load_config()).ca_file)}
+
+
+# Fields of credentials.json that are not secret (names, addresses, roles, the status page's id, which is in its URLs).
+NOT_SECRET = ("sub", "email", "roles", "statuspage_page_id")
+
+
+def secret_values(document: Any) -> dict[str, str]:
+    """Every secret of a credentials document (credentials.json), by its path: ``identities.admin.token`` -> the token."""
+    found: dict[str, str] = {}
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if key not in NOT_SECRET:
+                    walk(item, f"{path}.{key}" if path else key)
+        elif isinstance(value, str) and len(value) >= 8:
+            found[path] = value
+    walk(document, "")
+    return found
+
+
+def artefacts(directory: Path) -> Iterator[tuple[str, bytes]]:
+    """Every file under ``directory`` as (its path, its bytes), and every member of a .tar.gz bundle as (bundle:member, bytes)."""
+    for path in sorted(directory.rglob("*")):
+        if not path.is_file():
+            continue
+        data = path.read_bytes()
+        yield str(path.relative_to(directory)), data
+        if path.name.endswith((".tar.gz", ".tgz")):
+            with tarfile.open(path) as bundle:
+                for member in bundle.getmembers():
+                    extracted = bundle.extractfile(member) if member.isfile() else None
+                    if extracted is not None:
+                        yield f"{path.relative_to(directory)}:{member.name}", extracted.read()
+
+
+def leaks(secrets: dict[str, str], sources: Iterator[tuple[str, bytes]]) -> list[str]:
+    """Where each secret appears, as ``<where>: <the secret's name>`` (never the secret): as it is, or URL-encoded."""
+    wanted = {name: {value.encode(), urllib.parse.quote(value, safe="").encode()} for name, value in secrets.items()}
+    return [f"{where}: {name}" for where, data in sources for name, forms in wanted.items() if any(form in data for form in forms)]
 
 
 def lab_request(url: str, method: str = "GET", body: Any = None, headers: Optional[dict[str, str]] = None) -> tuple[int, Any]:

@@ -95,6 +95,8 @@ def test_an_unknown_load_balancer_is_not_found(aws_lab, tmp_path):
     assert run.failed and run.result["error"]["type"] == "NotFoundError"
 
 
+@pytest.mark.reliability("fault", procedure="external", case="AWS endpoint (moto server) unreachable or hanging",
+                         expected="failed clearly, nothing changed")
 def test_an_unreachable_endpoint_and_a_hanging_one_are_clear_errors(aws_lab, tmp_path):
     run = module(aws_lab, tmp_path, aws_endpoint_url=f"http://127.0.0.1:{closed_port()}", aws_retries=1, timeout=2)
     assert run.failed and run.result["error"]["type"] == "UnavailableError" and "cannot connect" in run.result["msg"], run.output

@@ -97,6 +97,8 @@ def fixture_own_alertmanager(tmp_path: Path) -> Iterator[tuple[subprocess.Popen,
             process.wait(10)
 
 
+@pytest.mark.reliability("fault", procedure="validation", case="Alertmanager hangs or is stopped",
+                         expected="unknown, or failed clearly when asked to")
 def test_an_alertmanager_that_hangs_or_is_gone_is_unknown_or_fails_as_asked(own_alertmanager, tmp_path):
     process, url = own_alertmanager
     quick = {"alertmanager_url": url, "timeout": 1, "retries": 0}

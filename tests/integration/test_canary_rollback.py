@@ -81,6 +81,8 @@ def test_viewer_token_fails_naming_the_admin_role(lab_env):
     assert lab_env["viewer"]["token"] not in run.stdout + run.stderr
 
 
+@pytest.mark.reliability("fault", procedure="canary_rollback", case="ops API answers 503",
+                         expected="retried with one Idempotency-Key, then failed clearly")
 def test_ops_api_503_fails_after_retries_with_one_idempotency_key(lab_env):
     lab = lab_env["lab"]
     lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": [ROLLBACK_PATH]})

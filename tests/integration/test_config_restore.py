@@ -376,6 +376,8 @@ def fixture_redis_stopped(systems: dict[str, Any]) -> Iterator[dict[str, Any]]:
         run_lab("up", "--only", "redis")
 
 
+@pytest.mark.reliability("fault", procedure="config", case="Redis stopped",
+                         expected="refused before any change")
 def test_redis_stopped_refuses_the_restore_before_anything_changes(systems, secrets, tmp_path, request):
     snap = take(systems, tmp_path, secrets)
     change_everything(systems, secrets)
@@ -404,6 +406,8 @@ def fixture_reader_role(systems: dict[str, Any], secrets: Secrets) -> Iterator[t
         db.execute(f"DROP ROLE {role}")
 
 
+@pytest.mark.reliability("fault", procedure="config", case="PostgreSQL refuses the write half way",
+                         expected="failed saying what was restored; a re-run completes it")
 def test_a_restore_refused_half_way_by_postgresql_says_what_was_restored_and_a_rerun_completes_it(systems, secrets, tmp_path, reader_role):
     snap = take(systems, tmp_path, secrets)
     then = values(systems, secrets)

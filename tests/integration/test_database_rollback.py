@@ -68,11 +68,14 @@ def test_dry_run_plans_and_creates_nothing(lab, secrets, tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def test_unknown_source_is_refused_before_anything(lab, tmp_path):
+@pytest.mark.reliability("bad-input", procedure="database", case="--source staging (scripts/dr-restore-sandbox.sh)",
+                         expected="refused before any change")
+def test_unknown_source_is_refused_before_anything(lab, tmp_path, reliability):
     run = dr_restore("--environment", "rollback-x", "--pitr-target", "2026-01-01 00:00:00", "--source", "staging")
     assert run.returncode != 0
     assert "Unknown source staging (--source): known sources are production" in run.stdout
     assert not (lab.state_dir / "dr-sandboxes" / "rollback-x").exists()
+    reliability.observed("refused, no sandbox created: names --source and the known sources (production)")
 
 
 def test_restore_to_the_point_validates_and_reports(lab, secrets, tmp_path):

@@ -337,6 +337,8 @@ def test_rfc2136_check_mode_sends_no_update_and_a_change_is_one_update(private_p
 
 
 @pytest.mark.parametrize("backend", ["powerdns", "rfc2136"])
+@pytest.mark.reliability("fault", procedure="external", case="PowerDNS frozen (SIGSTOP)",
+                         expected="timed out clearly; a re-run completes")
 def test_frozen_server_is_a_clear_error_and_a_rerun_completes(private_pdns: PrivatePowerDns, backend: str, tmp_path: Path):
     zone = unique_zone()
     create_zone(private_pdns.api_url, private_pdns.api_key, zone)
@@ -356,6 +358,8 @@ def test_frozen_server_is_a_clear_error_and_a_rerun_completes(private_pdns: Priv
     delete_zone(private_pdns.api_url, private_pdns.api_key, zone)
 
 
+@pytest.mark.reliability("fault", procedure="external", case="PowerDNS frozen during the write",
+                         expected="failed, naming what was not confirmed")
 def test_frozen_during_the_write_reports_what_was_not_confirmed(private_pdns: PrivatePowerDns, tmp_path: Path):
     """The read answers, the UPDATE does not: the error says the update was sent and may have been applied, and names the
     record sets; a re-run after the server is back finds them done or does them."""
@@ -386,6 +390,8 @@ def test_frozen_during_the_write_reports_what_was_not_confirmed(private_pdns: Pr
     delete_zone(private_pdns.api_url, private_pdns.api_key, zone)
 
 
+@pytest.mark.reliability("fault", procedure="external", case="PowerDNS stopped",
+                         expected="failed clearly, nothing sent")
 def test_stopped_server_is_a_clear_error_with_nothing_sent(lab: LabConfig, tmp_path: Path):
     server = PrivatePowerDns(tmp_path / "stopped", "k-" + "x" * 20, credentials(lab)["powerdns_tsig_secret"])
     args = {"backend": "powerdns", "zone": "ofm.social", "api_url": server.api_url, "api_key": server.api_key, "timeout": 2,

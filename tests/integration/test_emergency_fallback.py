@@ -69,6 +69,8 @@ def test_the_lab_starts_with_the_canary_at_weight_10_everywhere(clean_lab):
     assert weights(clean_lab) == INITIAL
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API answers 403",
+                         expected="failed clearly, no fallback, nothing changed")
 def test_a_403_from_the_ops_api_never_falls_back(breaching_canary, tmp_path):
     lab = breaching_canary
     viewer = credentials(lab)["identities"]["viewer"]
@@ -86,6 +88,8 @@ def test_a_403_from_the_ops_api_never_falls_back(breaching_canary, tmp_path):
     assert not rollout(lab)["status"].get("abort") and ingress_weight(lab) == "10"
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API unreachable (connection refused)",
+                         expected="fell back to Argo Rollouts, rolled back")
 def test_ops_api_unreachable_rolls_back_through_argo(breaching_canary, tmp_path):
     lab = breaching_canary
     incident = incident_id()
@@ -117,6 +121,8 @@ def test_ops_api_unreachable_rolls_back_through_argo(breaching_canary, tmp_path)
     assert "Rollback path: argo" in thread_update(lab, incident) and "ops_api failed: UnavailableError" in thread_update(lab, incident)
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API unreachable and the Argo Rollout failing",
+                         expected="fell back to the canary Ingress, rolled back")
 def test_argo_failing_too_rolls_back_through_the_canary_ingress(lab, tmp_path):
     run_lab("reset")
     lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})

@@ -67,6 +67,8 @@ def frozen(lab, component) -> Iterator[None]:
         run_lab("reset")
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API process stopped",
+                         expected="fell back to Argo Rollouts, rolled back")
 def test_ops_api_stopped_the_fallback_rolls_back(lab, tmp_path):
     incident = incident_id()
     with stopped(lab, OpsApi()):
@@ -88,6 +90,8 @@ def ops_api_down_as(lab, tmp_path: Path, identity: str, operator: str, incident:
         return run, weights(lab)
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API stopped, so the admin check cannot ask it",
+                         expected="authorized by the cluster's RBAC, fell back, rolled back")
 def test_a_non_admin_is_authorized_by_the_clusters_rbac_when_the_ops_api_is_down(lab, tmp_path):
     incident = incident_id()
     sre = credentials(lab)["identities"]["kube_sre"]
@@ -112,6 +116,8 @@ def test_a_non_admin_without_rbac_rights_is_refused_when_the_ops_api_is_down(lab
     assert "the cluster denies" in run.stdout
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API hangs (process frozen with SIGSTOP)",
+                         expected="timed out within the deadline, fell back, rolled back")
 def test_ops_api_hanging_the_fallback_rolls_back_within_the_budget(lab, tmp_path):
     incident = incident_id()
     with frozen(lab, OpsApi()):
@@ -124,6 +130,8 @@ def test_ops_api_hanging_the_fallback_rolls_back_within_the_budget(lab, tmp_path
     assert attempts[1]["path"] == "argo" and attempts[1]["ok"] is True
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API and Kubernetes API stopped",
+                         expected="failed clearly with the manual commands, nothing half-done")
 def test_ops_api_and_kubernetes_down_fail_clearly_with_the_manual_commands(lab, tmp_path):
     incident = incident_id()
     with stopped(lab, OpsApi(), KubeApiServer()):
@@ -136,6 +144,8 @@ def test_ops_api_and_kubernetes_down_fail_clearly_with_the_manual_commands(lab, 
     assert "[FAILED] Execute Rollback: no rollback path worked" in flat(run.stdout)
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Prometheus stopped",
+                         expected="refused naming Prometheus, nothing changed")
 def test_prometheus_down_without_force_is_refused_naming_prometheus(lab, tmp_path):
     incident = incident_id()
     with stopped(lab, Prometheus()):
@@ -145,6 +155,8 @@ def test_prometheus_down_without_force_is_refused_naming_prometheus(lab, tmp_pat
     assert "Nothing was changed" in run.stdout
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Prometheus stopped, forced with a reason",
+                         expected="rolled back, recovery NOT VERIFIED, line MANUAL")
 def test_prometheus_down_with_force_rolls_back_and_says_it_is_not_verified(lab, tmp_path):
     incident = incident_id()
     with stopped(lab, Prometheus()):
@@ -159,6 +171,8 @@ def test_prometheus_down_with_force_rolls_back_and_says_it_is_not_verified(lab, 
     assert result["rollback"]["path"] == "ops_api"
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Slack stand-in stopped",
+                         expected="went on, declaration line MANUAL with the message to post")
 def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_path):
     incident = incident_id()
     with stopped(lab, Comms("slack")):
@@ -172,6 +186,8 @@ def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_p
     assert f"{incident}: emergency canary rollback started by lab-admin" in step["step"], "the message to post"
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Statuspage stand-in stopped",
+                         expected="went on, status page line MANUAL")
 def test_statuspage_down_the_rollback_goes_on_and_the_update_is_a_manual_step(lab, tmp_path):
     incident = incident_id()
     with stopped(lab, Comms("statuspage")):

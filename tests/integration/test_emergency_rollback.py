@@ -52,6 +52,8 @@ def test_healthy_canary_is_not_rolled_back(healthy_canary, tmp_path):
     assert statuspage_incidents(lab, incident) == []
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Prometheus returns no data for the SLO queries",
+                         expected="breach UNKNOWN, not ok; nothing changed")
 def test_no_data_is_unknown_not_ok(breaching_canary, tmp_path):
     incident = incident_id()
     run = emergency(tmp_path, incident, slo_gate_selector='namespace="no-such-namespace"')
@@ -95,6 +97,8 @@ def test_unknown_operator_fails_closed(breaching_canary, tmp_path):
     assert weights(breaching_canary) == INITIAL
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="ops API answers 5xx, fallback off",
+                         expected="retried, then failed clearly; every attempt audited")
 def test_ops_api_answering_5xx_without_fallback_fails_clearly_and_audits_every_attempt(breaching_canary, tmp_path):
     lab = breaching_canary
     lab_call(f"{lab.url('ops_api')}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/internal/ops/canary/rollback"]})
@@ -159,6 +163,12 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     assert markdown.read_text().rstrip().endswith("## Lessons learned\n_To be written at the post-incident review._")
     announcement = [m for m in slack_messages(lab) if incident in (m.get("text") or "") and "started" in m["text"]]
     assert len(announcement) == 1 and FAULT_TO_SLO[fault] in announcement[0]["text"]
+    # A confirmed breach: the rollback's request first, the declaration right after it, saying so.
+    assert "the canary was rolled back first: via ops_api" in announcement[0]["text"] and result["announcement"]["after_rollback"] is True
+    posted = [r["time"] for r in lab_call(f"{lab.url('ops_api')}/__lab/requests")["requests"]
+              if r["method"] == "POST" and r.get("idempotency_key") == f"ofm-rollback-canary-{incident}"]
+    assert len(posted) == 1 and posted[0] <= announcement[0]["received_at"], (posted, announcement[0]["received_at"])
+    assert "right after the rollback's request" in lines["emergency.declare-incident"]["evidence"]
     assert "Audit log:" in run.stdout and "chain verified" in run.stdout
     public = statuspage_incidents(lab, incident)
     assert [(found["status"], found["impact"]) for found in public] == [("monitoring", "major")], public

@@ -205,6 +205,8 @@ class PowerDnsLink:
         self.server.close()
 
 
+@pytest.mark.reliability("fault", procedure="external", case="DNS API hangs",
+                         expected="stopped before any change; a re-run completes")
 def test_a_hanging_dns_api_stops_the_rollback_before_any_change_and_a_rerun_completes_it(good_external, tmp_path, vault):
     lab = good_external
     link = PowerDnsLink(lab.ports["powerdns_api"])

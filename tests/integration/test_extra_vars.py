@@ -68,11 +68,20 @@ def assert_refused_first(result: subprocess.CompletedProcess, records: list[dict
         ("Preflight | no stray words in the extra vars (a -e key=value split at its spaces)", "failed")], records
 
 
-@pytest.mark.parametrize("playbook, extra, stray", CASES, ids=[case[0] for case in CASES])
-def test_every_procedure_refuses_stray_words_before_anything_runs(tmp_path, playbook, extra, stray):
+PROCEDURES = {"emergency-rollback.yml": "emergency", "planned-rollback.yml": "planned", "database-rollback.yml": "database",
+              "config-snapshot.yml": "config", "config-rollback.yml": "config", "external-rollback.yml": "external",
+              "post-rollback-validation.yml": "validation", "incident-comms.yml": "comms", "incident-report.yml": "report"}
+
+
+@pytest.mark.parametrize("playbook, extra, stray", [
+    pytest.param(*case, id=case[0], marks=pytest.mark.reliability(
+        "bad-input", procedure=PROCEDURES[case[0]], case=f"-e {case[1]} (unquoted: words lost to _raw_params)", expected="refused before any change"))
+    for case in CASES])
+def test_every_procedure_refuses_stray_words_before_anything_runs(tmp_path, reliability, playbook, extra, stray):
     result, records = run(tmp_path, playbook, "-e", extra)
     assert_refused_first(result, records, stray)
     assert not (tmp_path / "records").exists() and not (tmp_path / "results").exists()
+    reliability.observed(f"refused as the first task, nothing else ran: names the stray words '{stray}' and the quoting that keeps them")
 
 
 def test_the_refusal_comes_before_any_connection(tmp_path):

@@ -264,6 +264,8 @@ def fixture_redis_stopped(lab_flags: LabConfig) -> Iterator[LabConfig]:
         run_lab("up", "--only", "redis")
 
 
+@pytest.mark.reliability("fault", procedure="config", case="Redis stopped",
+                         expected="failed clearly (unavailable), nothing changed")
 def test_redis_down_is_a_clear_unavailable_error_with_nothing_changed(redis_stopped, api, secrets, tmp_path):
     versions = {name: api.get("apps/v1", "Deployment", name)["metadata"]["generation"] for name in (API, CANARY)}
     run = flag_module(ofm_args(redis_stopped, api, names=["platform_tiktok"], state="disabled"), tmp_path, secrets)
@@ -282,6 +284,8 @@ def test_the_results_are_json_serialisable_and_name_the_source_of_truth(lab_flag
     assert run.result["round_trips"]["redis"] == 2  # one read pipeline, one MULTI/EXEC
 
 
+@pytest.mark.reliability("fault", procedure="config", case="Kubernetes API refuses a patch half way",
+                         expected="reports what was and was not changed; a re-run finishes")
 def test_a_patch_refused_half_way_reports_what_was_and_was_not_changed_and_a_rerun_finishes(lab_flags, api, secrets, tmp_path):
     if api.real:
         pytest.skip("the refusal is injected through the test server's /__lab/faults")

@@ -150,6 +150,8 @@ def test_the_kind_restores_over_both_sockets(lb, kind):
 
 # --- faults ------------------------------------------------------------------------------------------------
 
+@pytest.mark.reliability("fault", procedure="external", case="HAProxy runtime API frozen",
+                         expected="timed out clearly, nothing changed")
 def test_a_frozen_haproxy_gives_a_clear_error(own_lb, tmp_path):
     own_lb.process.send_signal(signal.SIGSTOP)
     try:
@@ -161,6 +163,8 @@ def test_a_frozen_haproxy_gives_a_clear_error(own_lb, tmp_path):
     assert settings(own_lb)["app"]["a1"] == (10, 0)
 
 
+@pytest.mark.reliability("fault", procedure="external", case="HAProxy stopped",
+                         expected="failed clearly, nothing changed")
 def test_a_stopped_haproxy_gives_a_clear_error(own_lb, tmp_path):
     own_lb.process.terminate()
     own_lb.process.wait(timeout=10)

@@ -136,15 +136,20 @@ def test_the_emergency_run_tells_engineering_the_incident_thread_and_leadership_
     assert any("*Failed requests*" in field["text"] for field in leadership[0]["blocks"][1]["fields"])
 
 
-def test_bad_input_is_refused_before_anything_is_sent(lab, incident):
+@pytest.mark.reliability("bad-input", procedure="comms", case="comms_state='fixed', then incident_id='INC-12; DROP TABLE posts' (after a real incident)",
+                         expected="refused before any change")
+def test_bad_input_is_refused_before_anything_is_sent(lab, incident, reliability):
     before = len(ours(lab))
     run, output = comms(incident, comms_state="fixed")
     assert run.returncode != 0 and "incident_comms_state" in output and "investigating, identified, monitoring, resolved" in output
     run, output = comms(incident, incident_id="INC-12; DROP TABLE posts")
-    assert run.returncode != 0 and "incident_id must look like INC-<digits>" in output
+    assert run.returncode != 0 and "is not an incident id" in output and "INC-<digits>" in output
     assert len(ours(lab)) == before
+    reliability.observed("both refused, no Slack message: name incident_comms_state (its four states) and incident_id (INC-<digits>)")
 
 
+@pytest.mark.reliability("fault", procedure="comms", case="SMTP server refuses the login",
+                         expected="no email sent, run not failed, line MANUAL")
 def test_smtp_refusing_the_login_sends_no_email_and_never_fails_the_run(lab, incident):
     run, output = comms(incident, comms_send_customer_emails=True, ofm_smtp_password="not-the-password")
     assert run.returncode == 0, output[-4000:]
@@ -177,6 +182,8 @@ def test_comms_dry_run_then_one_email_each_then_nothing_new(lab, incident):
     assert "0 sent, 1 already sent, 1 opted out" in output
 
 
+@pytest.mark.reliability("fault", procedure="comms", case="Slack stand-in stopped",
+                         expected="line MANUAL with the text; a re-run sends what is missing")
 def test_check_mode_and_slack_down_never_lose_a_message(lab, incident):
     before = len(ours(lab))
     run, output = comms(incident, "--check", comms_state="resolved")
@@ -241,6 +248,8 @@ def test_the_bundle_holds_every_artefact_with_matching_hashes_and_no_secret(lab,
     assert_no_secret(lab, *(data.decode("utf-8", "replace") for data in files.values()))
 
 
+@pytest.mark.reliability("fault", procedure="report", case="Kubernetes API failing while the evidence is collected",
+                         expected="bundle written with an explicit gap")
 def test_a_kubernetes_api_failing_leaves_an_explicit_gap(lab, incident, tmp_path):
     kube = lab.url("kube_apiserver")
     lab_call(f"{kube}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/api/v1/namespaces/ofm-production/pods"]})
@@ -281,6 +290,8 @@ def test_audit_logs_rows_match_the_jsonl_chain_and_an_edited_row_is_found(lab, i
     assert "edited" in broken.result["table"]["first_broken"]["problem"]
 
 
+@pytest.mark.reliability("fault", procedure="report", case="Prometheus stopped",
+                         expected="charts say no data, impact unknown")
 def test_prometheus_down_makes_the_charts_say_no_data_and_the_impact_unknown(lab, incident):
     run, output = report(incident, ofm_prometheus_url=f"http://{HOST}:{closed_port()}", report_bundle=False)
     assert "[UNKNOWN] Impact Assessment" in output and "Prometheus could not be asked" in output, output[-4000:]

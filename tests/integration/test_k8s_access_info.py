@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from kubelab import kube_apiserver, kubeconfig_with_token
 from labtest import run_module
 
@@ -67,6 +69,8 @@ def test_the_answers_agree_with_what_the_cluster_then_refuses(tmp_path):
     assert not sre.failed and sre.result["changed"] is True and sre.result["current"] == {"weight": 0, "replicas": 0}, sre.stdout
 
 
+@pytest.mark.reliability("fault", procedure="emergency", case="Kubernetes API stopped (admin check by RBAC)",
+                         expected="retried, then unavailable clearly")
 def test_a_server_that_is_down_is_unavailable_after_the_retries(tmp_path):
     with kube_apiserver(tmp_path, "--rbac-file", rbac_file(tmp_path)) as (_url, kubeconfig):
         pass  # stopped again: the kubeconfig now points at nothing

@@ -4,6 +4,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from kubelab import STATEFULSET, KubeServer, deployment_ready
 from labtest import AnsibleRun, run_module
 
@@ -85,6 +87,8 @@ def generation_seen(deployment: dict) -> bool:
     return status.get("observedGeneration") == deployment["metadata"]["generation"] and status.get("updatedReplicas") is not None
 
 
+@pytest.mark.reliability("fault", procedure="planned", case="the revision rolled back to never becomes ready",
+                         expected="failed on the progress deadline, naming it")
 def test_undo_onto_a_broken_revision_fails_on_the_progress_deadline(kube: KubeServer, tmp_path: Path):
     deploy(kube, "broken")
     set_image(kube, "broken", "2-broken")

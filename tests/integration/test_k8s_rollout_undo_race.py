@@ -72,6 +72,8 @@ def test_a_deploy_of_the_target_landing_in_between_leaves_the_workload_alone(ser
     assert obj["diff"] == {} and image(server, "same") == "ofm/api:2"
 
 
+@pytest.mark.reliability("fault", procedure="planned", case="Kubernetes API 409 conflicts (deploys landing on every read)",
+                         expected="failed naming them, nothing overwritten")
 def test_deploys_landing_on_every_read_fail_the_undo_naming_them_and_nothing_is_overwritten(server: KubeServer, tmp_path: Path):
     deploy(server, "busy", "2", "3")
     race(server, "busy", "4", "5", "6", "7")

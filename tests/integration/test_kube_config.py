@@ -106,6 +106,8 @@ def test_configmap_and_secret_data_are_read_and_replaced_exactly_in_one_request_
     assert client.replace_data(answer, wanted) is answer and client.round_trips == 4
 
 
+@pytest.mark.reliability("fault", procedure="config", case="Kubernetes API 409 conflict on replace",
+                         expected="refused, the other write kept")
 def test_a_write_between_read_and_replace_refuses_the_replace_and_is_kept(ofm: KubeServer):
     client = connect(ofm)
     config = client.read_configmap(ofm.namespace, "ofm-social-os-config")
@@ -216,6 +218,8 @@ def test_a_missing_object_is_not_found_naming_it(ofm: KubeServer):
 RULES = {"viewer-token-0123456789": {"user": "viewer", "rules": [{"verbs": ["get", "list"], "apiGroups": ["*"], "resources": ["*"]}]}}
 
 
+@pytest.mark.reliability("fault", procedure="config", case="Kubernetes API answers 403 on write",
+                         expected="authorization error, nothing changed")
 def test_a_forbidden_write_is_an_authorization_error_and_changes_nothing(tmp_path: Path):
     rules = tmp_path / "rbac.json"
     rules.write_text(json.dumps(RULES))

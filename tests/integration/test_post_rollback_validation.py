@@ -198,8 +198,11 @@ def test_check_mode_keeps_no_watch_state(lab, healthy, tmp_path):
     assert "CHECK MODE" in run.stdout and statuses(junit)["success.documentation-complete"] == "ok"
 
 
-def test_bad_input_is_refused_before_anything_runs(tmp_path):
+@pytest.mark.reliability("bad-input", procedure="validation", case="validation_phases=['immediate', 'afterwards']",
+                         expected="refused before any change")
+def test_bad_input_is_refused_before_anything_runs(tmp_path, reliability):
     run, junit = validate(tmp_path, "bad", phases=["immediate", "afterwards"])
     assert run.returncode != 0 and not junit.exists()
     output = flat(run.stdout + run.stderr)
     assert "post_rollback_validation_phases" in output and "immediate" in output and "afterwards" in output
+    reliability.observed("refused, no JUnit written: names post_rollback_validation_phases and the phases accepted")

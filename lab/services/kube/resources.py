@@ -57,6 +57,7 @@ RESOURCES: tuple[ResourceType, ...] = (
     ResourceType("apps", "v1", "daemonsets", "DaemonSet", short_names=("ds",), subresources=("status",), categories=ALL,
                  generation=True),
     ResourceType("apps", "v1", "controllerrevisions", "ControllerRevision"),
+    ResourceType("coordination.k8s.io", "v1", "leases", "Lease"),
     ResourceType("networking.k8s.io", "v1", "ingresses", "Ingress", short_names=("ing",), subresources=("status",), generation=True),
     ResourceType("argoproj.io", "v1alpha1", "rollouts", "Rollout", short_names=("ro",), subresources=("status", "scale"),
                  categories=ALL, generation=True),

@@ -36,7 +36,7 @@ the snapshot: it is turned off, not deleted; default: such keys are removed).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional, Protocol, Sequence
+from typing import Any, Callable, Mapping, Optional, Protocol, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import KINDS
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, OfmRollbackError
@@ -337,8 +337,12 @@ def _error_fields(exc: Exception, secrets: Sequence[str]) -> dict[str, Any]:
     return {"type": type(exc).__name__, "msg": redact(str(exc), secrets)}
 
 
-def restore(plan: Plan, appliers: Mapping[str, Any], check_mode: bool = False) -> RestoreReport:
+def restore(plan: Plan, appliers: Mapping[str, Any], check_mode: bool = False,
+            progress: Optional[Callable[[str, str, list[str]], None]] = None) -> RestoreReport:
     """Apply ``plan`` target by target, kind by kind; in check mode apply nothing. Stop at the first failure.
+
+    ``progress(kind, status, targets)`` hears of each kind written: ``started`` with the targets it is about to write, ``done`` with
+    those it wrote (a failed kind stays ``started``) - the run journal of ``resume.py``.
 
     The failed kind's result names the targets written before the failure (``restored``) and the rest (``not_restored``), with
     the error; the kinds after it are ``not restored`` (not attempted). Errors that are not the collection's (a bug, a client
@@ -358,8 +362,12 @@ def restore(plan: Plan, appliers: Mapping[str, Any], check_mode: bool = False) -
             results.append(KindResult(kind_plan.kind, PLANNED, not_restored=tuple(targets), round_trips=applier.round_trips,
                                       reason="check mode: nothing written"))
         else:
+            if progress is not None:
+                progress(kind_plan.kind, "started", targets)
             result = _apply_kind(applier, kind_plan)
             failed = kind_plan.kind if result.status == FAILED else None
+            if progress is not None and failed is None:
+                progress(kind_plan.kind, "done", list(result.restored))
             results.append(result)
     return RestoreReport(tuple(results), check_mode)
 

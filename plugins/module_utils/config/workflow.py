@@ -35,6 +35,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.config.appliers impor
 from ansible_collections.ofm.rollback.plugins.module_utils.config.kinds import EXTERNAL
 from ansible_collections.ofm.rollback.plugins.module_utils.config.plan import (
     Plan, RestoreReport, entries_of, make_plan, restore, secret_values)
+from ansible_collections.ofm.rollback.plugins.module_utils.config.resume import RestoreProgress
 from ansible_collections.ofm.rollback.plugins.module_utils.config.snapshot import CONFIG_KINDS, KINDS, SCOPE_KEYS, Snapshot
 from ansible_collections.ofm.rollback.plugins.module_utils.config.systems import DEFAULT_SNAPSHOT_DIR, DEFAULT_STORE_PREFIX, Systems
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError, OfmRollbackError
@@ -93,6 +94,8 @@ RESTORE_SPEC: dict[str, dict[str, Any]] = {
     "rollout_timeout": {"type": "int", "default": 300},
     "force_scope": {"type": "bool", "default": False},
     "missing_kinds": {"type": "str", "choices": ["fail", "skip"], "default": "fail"},
+    "journal": {"type": "dict", "options": {"path": {"type": "path", "required": True}, "run_id": {"type": "str", "required": True},
+                                            "incident_id": {"type": "str", "required": True}, "procedure": {"type": "str", "required": True}}},
 }
 
 Seal = Callable[[str], str]
@@ -478,18 +481,33 @@ def restore_config(params: Mapping[str, Any], *, open_secret: Optional[OpenSecre
 
 def _restore(params: Mapping[str, Any], systems: Systems, source: Source, plan: Plan, appliers: Mapping[str, Any],  # pylint: disable=too-many-arguments
              check_mode: bool, diff: bool) -> dict[str, Any]:
-    """Restore, roll what was restored (after a failure too: those writes stand), read every kind back."""
-    report = restore(plan, appliers, check_mode)
+    """Restore, roll what was restored (after a failure too: those writes stand), read every kind back.
+
+    With the ``journal`` option, each kind's progress goes to the procedure's run journal, and a re-run after a crash also rolls
+    what the runs before it wrote (``resume.py``)."""
+    progress = RestoreProgress.of(params.get("journal"), source.info["id"], check_mode)
+    report = restore(plan, appliers, check_mode, progress.kind if progress else None)
     result: dict[str, Any] = {"changed": report.changed, "snapshot": source.info, "report": report.as_dict(), "changes": plan.render(),
                               "not_restorable": source.not_restorable, "rollouts": [], "verified": {}, "warnings": list(source.warnings)}
     if diff:
         result["diff"] = plan.diff()
+    written = kube_targets(plan, report, check_mode)
+    if progress is not None:
+        written = progress.owed_targets(written)
+        result["report"] = progress.annotate(result["report"])
+        result["resumed"] = progress.summary()
     rollout_error = None
     try:
-        result["rollouts"] = do_rollouts(params, systems, kube_targets(plan, report, check_mode), check_mode)
+        result["rollouts"] = do_rollouts(params, systems, written, check_mode)
+        if progress is not None and report.failed is None:
+            progress.rollouts_done(result["rollouts"])
     except OfmRollbackError as exc:
         rollout_error = exc
         result["error"] = exc.fields()
+    if progress is not None:
+        result["warnings"] += progress.warnings
+        # A re-run that only restarted what a killed run restored changed the Deployments all the same.
+        result["changed"] = result["changed"] or any(entry.get("done") and entry.get("action") == "restart" for entry in result["rollouts"])
     result["round_trips"] = systems.round_trips()
     if check_mode:
         result["verified"] = {kind_plan.kind: not kind_plan.changed for kind_plan in plan.kinds}

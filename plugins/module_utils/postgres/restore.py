@@ -54,7 +54,10 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox impo
     conf_lines,
     kill_server,
     native_restore_command,
+    owner,
+    owner_alive,
     postmaster_pid,
+    read_claim,
     read_marker,
     recovery_settings,
     remove_tree,
@@ -137,15 +140,19 @@ class PitrRestore:
     def ensure(self, target: Target, check_mode: bool, backup_label: Optional[str] = None, timeout: float = 3600) -> dict[str, Any]:
         started = self.clock()
         marker = read_marker(self.sandbox)
+        claim = read_claim(self.sandbox) if marker is None else None
         if marker is not None:
             existing = self._existing(marker, target, check_mode)
             if existing is not None:
                 return existing
+        elif claim is not None:
+            # A run was killed while the restore command filled the directory: the claim proves this module made it.
+            self._interrupted(claim, target, check_mode)
         backups, archive = self.inventory()
         covered_until, coverage_note = self._quiet_source(target, archive)
         backup = choose_backup(target, backups, archive, self.now(), backup_label, covered_until, coverage_note)
         self._use_binaries_of(backup.pg_version)
-        if marker is None:
+        if marker is None and (claim is None or not check_mode):
             source_dirs, source_port = self.source_locations()
             check_sandbox_free(self.sandbox, source_dirs=source_dirs, source_port=source_port)
         plan = self.plan(target, backup)
@@ -165,6 +172,7 @@ class PitrRestore:
                                 operation="sandbox check", target=str(self.sandbox.data_dir),
                                 hint="Remove it first (state: absent) or choose another sandbox_data_dir.")
         if marker.get("status") != "ready":
+            self._not_running(marker)
             if not check_mode:
                 self._use_binaries_of(self._sandbox_version())
                 self._discard()
@@ -177,6 +185,26 @@ class PitrRestore:
                 self._start()
                 self._wait_ready(60)
         return result
+
+    def _interrupted(self, claim: dict[str, Any], target: Target, check_mode: bool) -> None:
+        """A restore of this sandbox that a killed run left half-way, before the marker: redone when it was of the same source and
+        target (what is there is discarded), else refused as for a marker."""
+        self._not_running(claim)
+        if claim.get("source") != self.source.identity() or target_identity(claim.get("target")) != target.identity():
+            raise ConflictError(f"a restore of {claim.get('source')} to {claim.get('target')} into this sandbox was interrupted", system=SYSTEM,
+                                operation="sandbox check", target=str(self.sandbox.data_dir),
+                                hint="Remove it first (state: absent) or choose another sandbox_data_dir.")
+        if not check_mode:
+            self._discard()
+
+    def _not_running(self, stored: dict[str, Any]) -> None:
+        """Refuse to touch a restore whose owner still runs: its run was not killed (only its ansible-playbook was: the task's
+        worker process goes on by itself), and both would write the same directory."""
+        pid = owner_alive(stored.get("owner"))
+        if pid is not None:
+            raise ConflictError(f"the restore into this sandbox is still running in process {pid}", system=SYSTEM, operation="sandbox check",
+                                target=str(self.sandbox.data_dir),
+                                hint=f"Wait until it ends (then run again: a finished restore is reused), or stop process {pid} and run again.")
 
     def _quiet_source(self, target: Target, archive: Archive) -> tuple[Optional[datetime], str]:
         """For a time after the newest archived segment: until when the source proves the archive complete (it has written no
@@ -213,6 +241,7 @@ class PitrRestore:
 
     def _restore(self, target: Target, backup: Backup, plan: dict[str, Any], started: float, timeout: float) -> dict[str, Any]:
         restore_argv = plan["commands"][0]
+        self._write_claim(target)
         self._create_dir()
         try:
             self.runner.run(restore_argv, "restore", str(self.sandbox.data_dir), timeout=timeout,
@@ -220,6 +249,7 @@ class PitrRestore:
             os.chmod(self.sandbox.data_dir, 0o700)
             self._write_settings(plan["settings"])
             self._write_marker("restored", target, backup, {})
+            self.sandbox.claim.unlink(missing_ok=True)
             restored = self.clock()
             self._start()
             watcher = RecoveryWatcher(self.sandbox, self.sql, clock=self.clock, sleep=self.sleep)
@@ -328,7 +358,15 @@ class PitrRestore:
     def _write_marker(self, status: str, target: Target, backup: Backup, result: dict[str, Any]) -> None:
         self._write(self.sandbox.marker, json.dumps({"created_by": "ofm.rollback.pg_pitr_restore", "status": status,
                                                      "source": self.source.identity(), "target": target.as_dict(),
-                                                     "backup": backup.label, "written_at": iso_time(self.now()), "result": result}, indent=2))
+                                                     "backup": backup.label, "written_at": iso_time(self.now()), "result": result,
+                                                     "owner": owner()}, indent=2))
+
+    def _write_claim(self, target: Target) -> None:
+        self.sandbox.data_dir.parent.mkdir(parents=True, exist_ok=True)
+        claim = {"created_by": "ofm.rollback.pg_pitr_restore", "status": "restoring", "data_dir": str(self.sandbox.data_dir),
+                 "source": self.source.identity(), "target": target.as_dict(), "written_at": iso_time(self.now()), "owner": owner()}
+        self.sandbox.claim.write_text(json.dumps(claim, indent=2))
+        os.chmod(self.sandbox.claim, 0o600)
 
     def _write(self, path: Path, text: str) -> None:
         path.write_text(text)
@@ -366,6 +404,7 @@ class PitrRestore:
             kill_server(self.sandbox)
         if self.sandbox.data_dir.exists():
             remove_tree(self.sandbox.data_dir)
+        self.sandbox.claim.unlink(missing_ok=True)
 
     def connection(self) -> dict[str, Any]:
         """How to reach the sandbox; the password is the one given in ``login`` and is never returned."""
@@ -378,8 +417,10 @@ class PitrRestore:
     def remove(self, check_mode: bool) -> dict[str, Any]:
         data_dir = self.sandbox.data_dir
         if not data_dir.exists():
+            if read_claim(self.sandbox) is not None and not check_mode:
+                self.sandbox.claim.unlink(missing_ok=True)
             return {"changed": False, "msg": f"no sandbox at {data_dir}"}
-        marker = read_marker(self.sandbox)
+        marker = read_marker(self.sandbox) or read_claim(self.sandbox)
         if not marker or marker.get("created_by") != "ofm.rollback.pg_pitr_restore":
             raise ConflictError(f"{data_dir} holds no sandbox created by this module (no {MARKER_NAME})", system=SYSTEM,
                                 operation="sandbox removal", target=str(data_dir),
@@ -390,6 +431,7 @@ class PitrRestore:
             if running:
                 stop_server(self.runner, self.sandbox)
             remove_tree(data_dir)
+            self.sandbox.claim.unlink(missing_ok=True)
         verb = "would be" if check_mode else "was"
         return {"changed": True, "msg": f"the sandbox at {data_dir} {verb} {'stopped and ' if running else ''}removed",
                 "removed": {"data_dir": str(data_dir), "target": marker.get("target"), "was_running": running},

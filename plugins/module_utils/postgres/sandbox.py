@@ -50,6 +50,12 @@ class SandboxSpec:
     def log(self) -> Path:
         return self.data_dir / LOG_NAME
 
+    @property
+    def claim(self) -> Path:
+        """Beside the data directory: written before the restore creates it, removed once its marker is in it, so that a run
+        killed while the restore command filled it (no marker yet) leaves proof that this module made the directory."""
+        return self.data_dir.parent / f".{self.data_dir.name}.{MARKER_NAME}"
+
     def binary(self, name: str) -> str:
         return str(self.pg_bin_dir / name) if self.pg_bin_dir else name
 
@@ -93,6 +99,40 @@ def read_marker(sandbox: SandboxSpec) -> Optional[dict[str, Any]]:
         return json.loads(sandbox.marker.read_text())
     except (OSError, ValueError):
         return None
+
+
+def owner() -> dict[str, Any]:
+    """This process, as a claim or marker names the restore's owner: its pid and start time (a pid alone may be reused)."""
+    return {"pid": os.getpid(), "start": _process_start(os.getpid())}
+
+
+def owner_alive(stored: Any) -> Optional[int]:
+    """The pid of the restore's owner when that process still runs (it was not killed: its restore goes on), else None."""
+    if not isinstance(stored, dict) or not isinstance(stored.get("pid"), int) or stored["pid"] == os.getpid():
+        return None
+    start = _process_start(stored["pid"])
+    return stored["pid"] if start is not None and start == stored.get("start") else None
+
+
+def _process_start(pid: int) -> Optional[int]:
+    """The process's start time in clock ticks since boot (/proc), or None when it does not run (or there is no /proc)."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[19]) if len(fields) > 19 and fields[0] != "Z" else None
+
+
+def read_claim(sandbox: SandboxSpec) -> Optional[dict[str, Any]]:
+    """The claim of a restore that was filling the data directory, when this module wrote it for this directory."""
+    try:
+        claim = json.loads(sandbox.claim.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(claim, dict) or claim.get("created_by") != "ofm.rollback.pg_pitr_restore" or claim.get("data_dir") != str(sandbox.data_dir):
+        return None
+    return claim
 
 
 def postmaster_pid(data_dir: Path) -> Optional[int]:

@@ -401,3 +401,33 @@ def test_tail_lines_reads_backwards_across_blocks(tmp_path):
     assert tail_lines(str(log), 3, block=7) == ["line 97", "line 98", "line 99"]
     assert tail_lines(str(log), 500, block=7) == [f"line {index}" for index in range(100)]
     assert tail_lines(str(tmp_path / "absent.log"), 3) == []
+
+
+def test_clients_add_rows_of_their_own_namespace_listed_by_the_real_route(ops):
+    meta = {"anchor": {"chain": "c0ffee", "seq": 7, "hash": "ab" * 32}}
+    status, body = call(f"{ops.url}/internal/audit", "POST", {"action": "rollback.audit_anchor", "resource": "audit-chain:c0ffee", "meta": meta},
+                        headers={**AS_ADMIN, "User-Agent": "ofm.rollback/test"})
+    assert status == 201 and body["ok"] is True and isinstance(body["id"], int)
+    [row] = audit_rows(ops.url, "?action=rollback.audit_anchor&resource=audit-chain:c0ffee")
+    assert (row["actor_sub"], row["meta"], row["ua"], row["id"]) == ("oidc|admin", meta, "ofm.rollback/test", body["id"])
+    assert not audit_rows(ops.url, "?resource=audit-chain:other")
+
+
+@pytest.mark.parametrize("body, error", [
+    ({"action": "canary.rollback", "resource": "canary", "meta": {}}, "'action' must be a client action under 'rollback.'"),
+    ({"action": "rollback.", "resource": "x", "meta": {}}, "'action' must be"),
+    ({"action": "rollback.audit_anchor", "resource": "", "meta": {}}, "'resource' must be a string"),
+    ({"action": "rollback.audit_anchor", "resource": "x", "meta": ["not", "an", "object"]}, "'meta' must be a JSON object"),
+    ({"action": "rollback.audit_anchor", "resource": "x", "meta": {"big": "x" * 70000}}, "at most 65536 bytes"),
+])
+def test_client_rows_that_would_pass_for_the_servers_or_are_malformed_are_refused(ops, body, error):
+    status, answer = call(f"{ops.url}/internal/audit", "POST", body, headers=AS_ADMIN)
+    assert status == 400 and error in answer["error"]
+    assert not audit_rows(ops.url)
+
+
+def test_only_admins_add_audit_rows(ops):
+    body = {"action": "rollback.audit_anchor", "resource": "audit-chain:c0ffee", "meta": {}}
+    assert call(f"{ops.url}/internal/audit", "POST", body)[0] == 401
+    assert call(f"{ops.url}/internal/audit", "POST", body, headers={"Authorization": "Bearer token-viewer-77aa"})[0] == 403
+    assert not audit_rows(ops.url)

@@ -7,16 +7,24 @@ drives the callback through real ansible-playbook runs.
 """
 from __future__ import annotations
 
+import hashlib
+import ipaddress
 import json
+import socket
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, Optional
 
 import pytest
+from unithelpers import serving
 
 from ansible_collections.ofm.rollback.plugins.callback import audit
+from ansible_collections.ofm.rollback.plugins.module_utils import audit_anchor
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import read_records, verify_chain
 from ansible_collections.ofm.rollback.plugins.module_utils.redact import REDACTED
+
+from lab.services.common import JsonlFile
+from lab.services.ops_api import AuditLog, Authenticator, CanaryOps, OpsApi, Principal, RequestJournal
 
 SECRET = "s3cr3t-Value-42"
 
@@ -328,3 +336,112 @@ def test_write_failures_warn_once_never_raise_and_are_counted_in_run_end(tmp_pat
     (run_end,) = read_records(str(blocker / "audit.jsonl"))
     assert run_end["type"] == "run_end"
     assert run_end["audit_errors"]["lost_records"] == 3 and str(blocker) in run_end["audit_errors"]["error"]
+
+
+KEY = "callback-HMAC-key-5d1c"
+OPS_TOKEN = "callback-ops-TOKEN-8e2a"
+
+
+def anchoring_callback(log_path: Path, **options: Any) -> audit.CallbackModule:
+    plugin = callback(log_path)
+    plugin._plugin_options.update(options)
+    return plugin
+
+
+def one_run(plugin: audit.CallbackModule, failures: int = 0) -> list[dict[str, Any]]:
+    plugin.v2_playbook_on_start(SimpleNamespace(_file_name="playbooks/emergency.yml"))
+    plugin.v2_playbook_on_play_start(play({"incident_id": "INC-9"}))
+    plugin.v2_runner_on_ok(Result("api-1", {"changed": True}))
+    if failures:
+        plugin.v2_runner_on_failed(Result("api-1", {"msg": "boom"}))
+    plugin.v2_playbook_on_stats(stats("api-1", failures=failures))
+    return read_records(str(plugin.get_option("log_path")))
+
+
+@pytest.mark.parametrize("failures", [0, 1], ids=["ok run", "failed run"])
+def test_every_run_end_is_anchored_in_the_anchor_file_with_an_hmac(tmp_path: Path, failures: int):
+    log, anchors = tmp_path / "audit.jsonl", tmp_path / "anchors" / "anchors.jsonl"
+    plugin = anchoring_callback(log, anchor_path=str(anchors), hmac_key=KEY)
+    one_run(plugin)
+    records = one_run(plugin, failures=failures)
+    run_end = records[-1]
+    assert run_end["type"] == "run_end" and run_end["status"] == ("failed" if failures else "ok")
+    first, second = (json.loads(line) for line in anchors.read_text().splitlines())
+    assert (second["seq"], second["hash"], second["run_id"], second["time"]) == (run_end["seq"], run_end["hash"], run_end["run_id"], run_end["time"])
+    assert second["run_records"] == 3 + failures and first["seq"] == 3 and second["chain"] == first["chain"] == records[0]["hash"][:16]
+    assert second["hmac"] == audit_anchor.anchor_hmac(second, KEY)
+    assert not plugin._display.warnings
+    assert KEY not in log.read_text() + anchors.read_text()
+
+
+def test_no_anchor_without_a_destination(tmp_path: Path):
+    records = one_run(anchoring_callback(tmp_path / "audit.jsonl", hmac_key=KEY))
+    assert records[-1]["type"] == "run_end" and not list(tmp_path.glob("*anchor*"))
+
+
+@pytest.fixture(name="ops_api_stand_in")
+def fixture_ops_api_stand_in(tmp_path: Path) -> Any:
+    """The lab's ops API stand-in serving its audit routes from a thread, with one admin token."""
+    admin = Principal("oidc|auditor", "auditor@ofm.social", ("admin",))
+    app = OpsApi(Authenticator({}, {OPS_TOKEN: admin}), CanaryOps(SimpleNamespace(), "ofm_api", "stable", "canary", [100]),
+                 AuditLog(JsonlFile(str(tmp_path / "ops-audit.jsonl"))), RequestJournal(None), [ipaddress.ip_network("127.0.0.0/8")])
+    with serving(app.handler()) as url:
+        yield SimpleNamespace(url=url, app=app)
+
+
+def test_the_anchor_goes_through_the_ops_api_audit_route(tmp_path: Path, ops_api_stand_in):
+    plugin = anchoring_callback(tmp_path / "audit.jsonl", anchor_ops_api_url=ops_api_stand_in.url, anchor_ops_api_token=OPS_TOKEN,
+                                anchor_ops_api_validate_certs=True, anchor_timeout=5.0)
+    records = one_run(plugin)
+    [row] = ops_api_stand_in.app.audit.query(10, action="rollback.audit_anchor")
+    assert row["resource"] == f"audit-chain:{records[0]['hash'][:16]}" and row["actor_sub"] == "oidc|auditor"
+    assert row["meta"]["anchor"]["seq"] == records[-1]["seq"] and "hmac" not in row["meta"]["anchor"]
+    assert row["ua"].startswith("ofm.rollback/") and not plugin._display.warnings
+
+
+@pytest.mark.reliability("anchor", procedure="all", case="audit anchor destinations fail (ops API refuses the token, anchor file unwritable, "
+                         "audit table unreachable)", expected="went on, failure recorded in the audit log and printed")
+def test_anchors_that_cannot_be_written_never_fail_the_run_and_are_recorded_in_the_log(tmp_path: Path, ops_api_stand_in, reliability):
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a file where the anchor directory should be")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    log = tmp_path / "audit.jsonl"
+    plugin = anchoring_callback(log, hmac_key=KEY, anchor_path=str(blocker / "anchors.jsonl"), anchor_ops_api_url=ops_api_stand_in.url,
+                                anchor_ops_api_token="not-" + OPS_TOKEN, db_dsn=f"host=127.0.0.1 port={closed} dbname=ofm user=ofm_audit",
+                                db_password="db-" + KEY, db_table="audit_logs", db_batch=50, db_flush_interval=0.1, db_flush_timeout=5.0)
+    records = one_run(plugin)
+    run_end, failed = records[-2:]
+    assert run_end["type"] == "run_end" and failed["type"] == "anchor_failed" and failed["run_id"] == run_end["run_id"]
+    assert failed["anchor"] == {"chain": records[0]["hash"][:16], "seq": run_end["seq"], "hash": run_end["hash"]}
+    assert sorted(failed["failed"]) == ["file", "ops_api", "table"] and failed["written"] == []
+    assert "401" in failed["failed"]["ops_api"] and str(blocker) in failed["failed"]["file"]
+    warning = plugin._display.warnings[-1]
+    assert f"the chain's head (seq {run_end['seq']}) was not anchored" in warning and f"records it (seq {failed['seq']})" in warning
+    assert not ops_api_stand_in.app.audit.query(10)
+    everything = log.read_text() + "".join(plugin._display.warnings)
+    assert KEY not in everything and OPS_TOKEN not in everything
+    assert verify_chain(str(log)).ok
+    reliability.observed(f"run went on; anchor_failed record names {', '.join(sorted(failed['failed']))}; warning printed")
+
+
+@pytest.mark.reliability("anchor", procedure="all", case="the previous run was killed mid-record: torn last line in the audit log",
+                         expected="torn line named by the next record, chain continues")
+def test_a_run_after_a_killed_one_names_the_torn_line_and_continues_the_chain(tmp_path: Path, reliability):
+    log = tmp_path / "audit.jsonl"
+    one_run(callback(log))
+    intact = log.read_bytes()
+    cut = b'{"actor":{"email":null,"name":"root"},"args":{"da'
+    log.write_bytes(intact + cut)
+    plugin = callback(log)
+    records = one_run(plugin)
+    torn, run_start = records[3:5]
+    assert torn["type"] == "torn_line" and run_start["type"] == "run_start" and torn["run_id"] == run_start["run_id"]
+    assert torn["torn"] == [{"offset": len(intact), "length": len(cut), "sha256": hashlib.sha256(cut).hexdigest()}]
+    assert log.read_bytes()[len(intact):len(intact) + len(cut) + 1] == cut + b"\n"
+    assert torn["after_seq"] == 3 and torn["prev_hash"] == records[2]["hash"]
+    assert f"record seq {torn['seq']} (torn_line)" in plugin._display.warnings[0] and f"{len(cut)} bytes at byte {len(intact)}" in plugin._display.warnings[0]
+    result = verify_chain(str(log))
+    assert result.ok and [line["repaired_by_seq"] for line in result.torn_lines] == [4]
+    reliability.observed("torn_line record seq 4 names the cut line (offset, length, sha256); chain verifies")

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import json
 import multiprocessing
 import stat
@@ -12,10 +13,12 @@ from typing import Any, Callable
 
 import pytest
 
+from ansible_collections.ofm.rollback.plugins.module_utils import audit
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import (
     GENESIS_HASH,
     append_records,
     canonical_json,
+    first_record,
     read_records,
     record_hash,
     verify_chain,
@@ -44,8 +47,12 @@ def rewrite(path: Path, edit: Callable[[list[str]], list[str]]) -> None:
 
 def rechain(records: list[dict[str, Any]], seqs: list[int]) -> list[str]:
     """What a forger who knows the algorithm writes: every hash recomputed, with the given seq values."""
-    prev, out = GENESIS_HASH, []
-    for record, seq in zip(records, seqs):
+    return rechain_from([], records, GENESIS_HASH, seqs[0], seqs)
+
+
+def rechain_from(rows: list[str], records: list[dict[str, Any]], prev: str, first_seq: int, seqs: Any = None) -> list[str]:
+    out = list(rows)
+    for record, seq in zip(records, seqs or range(first_seq, first_seq + len(records))):
         entry = {**record, "seq": seq, "prev_hash": prev}
         entry["hash"] = prev = record_hash(entry)
         out.append(canonical_json(entry) + "\n")
@@ -93,14 +100,104 @@ def test_append_of_nothing_writes_nothing(log: Path):
     assert log.read_bytes() == before
 
 
-def test_append_after_a_cut_last_line_ends_it_and_chains_from_the_last_intact_record(log: Path):
+def tear_last_record(path: Path, keep: int = 30) -> bytes:
+    """Cut the last record as a writer killed mid-write leaves it: its first ``keep`` bytes, no newline. Returns the cut bytes."""
+    rows = lines(path)
+    cut = rows[-1][:keep].encode()
+    path.write_bytes("".join(rows[:-1]).encode() + cut)
+    return cut
+
+
+def test_append_after_a_torn_last_line_names_it_and_chains_from_the_last_intact_record(log: Path):
     intact = json.loads(lines(log)[-2])
-    log.write_text("".join(lines(log)[:-1]) + lines(log)[-1][:30])
-    written = append_records(str(log), [sample(6)])
-    assert written[0]["prev_hash"] == intact["hash"] and written[0]["seq"] == intact["seq"] + 1
+    offset = len("".join(lines(log)[:-1]).encode())
+    cut = tear_last_record(log)
+    written = append_records(str(log), [sample(6)], torn_context={"run_id": "run-2"})
+    torn, record = written
+    assert torn["type"] == "torn_line" and torn["run_id"] == "run-2" and torn["after_seq"] == intact["seq"] == 4
+    assert torn["torn"] == [{"offset": offset, "length": len(cut), "sha256": hashlib.sha256(cut).hexdigest()}]
+    assert torn["prev_hash"] == intact["hash"] and torn["seq"] == 5 and record["seq"] == 6 and record["prev_hash"] == torn["hash"]
+    assert log.read_bytes()[offset:offset + len(cut) + 1] == cut + b"\n"
     result = verify_chain(str(log))
-    assert result.first_broken["line"] == 5 and result.first_broken["reason"].startswith("invalid JSON")
-    assert json.loads(lines(log)[-1]) == written[0]
+    assert result.ok and result.first_broken is None and result.records == 6 and result.last_seq == 6
+    assert result.torn_lines == ({"line": 5, "offset": offset, "length": len(cut), "sha256": hashlib.sha256(cut).hexdigest(),
+                                  "repaired_by_seq": 5,
+                                  "reason": f"torn line at line 5 (byte {offset}, {len(cut)} bytes): a writer was killed mid-record; "
+                                            "seq 5 names it and the chain continues"},)
+    assert json.loads(lines(log)[-1]) == written[1]
+
+
+def test_a_torn_last_line_not_yet_repaired_is_a_warning_with_its_position(log: Path):
+    offset = len("".join(lines(log)[:-1]).encode())
+    cut = tear_last_record(log, keep=40)
+    result = verify_chain(str(log))
+    assert result.ok and result.records == 4 and result.last_seq == 4
+    (torn,) = result.torn_lines
+    assert (torn["line"], torn["offset"], torn["length"], torn["repaired_by_seq"]) == (5, offset, 40, None)
+    assert torn["sha256"] == hashlib.sha256(cut).hexdigest() and "the next run ends it" in torn["reason"]
+
+
+def test_a_repair_torn_in_turn_leaves_two_cut_lines_that_the_next_record_names(log: Path):
+    tear_last_record(log)
+    append_records(str(log), [sample(6)])
+    # The repairing run was killed too, in the middle of its torn_line record: line 5 is ended but unreadable, line 6 is cut.
+    rows = lines(log)
+    log.write_text("".join(rows[:5]) + rows[5][:25])
+    written = append_records(str(log), [sample(7)])
+    assert written[0]["type"] == "torn_line" and written[0]["after_seq"] == 4
+    assert [line["offset"] for line in written[0]["torn"]] == [len("".join(rows[:4]).encode()), len("".join(rows[:5]).encode())]
+    result = verify_chain(str(log))
+    assert result.ok and [torn["line"] for torn in result.torn_lines] == [5, 6]
+    assert all(torn["repaired_by_seq"] == written[0]["seq"] == 5 for torn in result.torn_lines)
+
+
+def test_an_unreadable_line_named_by_no_torn_line_record_breaks_the_chain(log: Path):
+    tear_last_record(log)
+    append_records(str(log), [sample(6)])
+    # A forger replaces the repair's record by a plain record: the cut line is no longer accounted for.
+    rows = lines(log)
+    torn = json.loads(rows[-2])
+    log.write_text("".join(rechain_from(rows[:-2], [sample(6)], torn["prev_hash"], 5)))
+    result = verify_chain(str(log))
+    assert not result.ok and result.first_broken == {"line": 5, "seq": None, "reason": result.first_broken["reason"]}
+    assert result.first_broken["reason"].startswith("invalid JSON") and result.torn_lines == ()
+
+
+def test_a_torn_line_record_must_name_the_bytes_of_the_cut_line(log: Path):
+    tear_last_record(log)
+    append_records(str(log), [sample(6)])
+    rows = lines(log)
+    rows[4] = rows[4][:-2] + "X\n"  # the cut line changed after the repair named it
+    log.write_text("".join(rows))
+    result = verify_chain(str(log))
+    assert not result.ok and result.first_broken["line"] == 5 and result.torn_lines == ()
+
+
+def test_a_cut_at_a_record_boundary_gets_its_newline_and_no_torn_line_record(log: Path):
+    rewrite(log, lambda rows: rows[:-1] + [rows[-1].rstrip("\n")])
+    written = append_records(str(log), [sample(6)])
+    assert [record["type"] for record in written] == ["task"] and written[0]["seq"] == 6
+    assert verify_chain(str(log)).ok and verify_chain(str(log)).torn_lines == ()
+
+
+def test_the_torn_line_offset_is_exact_when_the_tail_spans_read_chunks(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(audit, "_TAIL_CHUNK", 97)
+    path = tmp_path / "audit.jsonl"
+    append_records(str(path), [{**sample(index), "padding": "p" * (index * 37)} for index in range(1, 9)])
+    offset = len("".join(lines(path)[:-1]).encode())
+    cut = tear_last_record(path, keep=150)
+    (torn, _record) = append_records(str(path), [sample(9)])
+    assert torn["torn"] == [{"offset": offset, "length": 150, "sha256": hashlib.sha256(cut).hexdigest()}] and torn["after_seq"] == 7
+    assert verify_chain(str(path)).ok
+
+
+def test_first_record_skips_a_torn_first_line_and_is_none_without_a_file(tmp_path: Path):
+    path = tmp_path / "audit.jsonl"
+    path.write_text('{"seq": 1, "cut')
+    append_records(str(path), [sample(1)])
+    assert (first_record(str(path))["type"], first_record(str(path))["seq"]) == ("torn_line", 1)
+    assert verify_chain(str(path)).ok and verify_chain(str(path)).torn_lines[0]["offset"] == 0
+    assert first_record(str(tmp_path / "absent.jsonl")) is None
 
 
 def test_concurrent_writers_keep_one_valid_chain(tmp_path: Path):
@@ -193,7 +290,8 @@ TAMPERING = [
     pytest.param(lambda rows: rows[:2] + ["[1, 2]\n"] + rows[2:], 3, None, "JSON list, not a record", id="JSON that is not an object"),
     pytest.param(lambda rows: rows[:2] + ['{"seq": 3, "note": "hand-written"}\n'] + rows[2:], 3, 3, "lacks the chain fields prev_hash, hash",
                  id="record without chain fields"),
-    pytest.param(lambda rows: rows[:-1] + [rows[-1][:40]], 5, None, "truncated last line", id="truncated last line"),
+    pytest.param(lambda rows: rows[:-2] + [rows[-2][:40] + "\n", rows[-1]], 4, None, "invalid JSON", id="cut line not named by a torn_line record"),
+    pytest.param(lambda rows: rows[:-1] + [rows[-1][:40] + "\n"], 5, None, "invalid JSON", id="cut last line ended but not named"),
 ]
 
 

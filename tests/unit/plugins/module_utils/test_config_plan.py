@@ -15,6 +15,8 @@ from kubefake import StoreClient, api_exception
 from ansible_collections.ofm.rollback.plugins.module_utils.config import kube_appliers
 from ansible_collections.ofm.rollback.plugins.module_utils.config.plan import (
     ADD, CHANGE, FAILED, NOT_RESTORED, ORDER_KEY, PLANNED, REMOVE, RESTORED, UNCHANGED, Change, diff_target, make_plan, restore)
+from ansible_collections.ofm.rollback.plugins.module_utils.config.resume import RestoreProgress
+from ansible_collections.ofm.rollback.plugins.module_utils.run_journal import RunJournal, journal_path
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError, NotFoundError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_config import RESTARTED_AT, KubeConfig
 
@@ -323,3 +325,78 @@ def test_rollouts_restart_what_reads_a_restored_object_at_start_and_wait_for_a_n
     template = server.read("apps/v1", "Deployment", NS, "ofm-social-os-api")["spec"]["template"]
     assert template["metadata"]["annotations"] == {RESTARTED_AT: "2026-12-04T07:39:00Z"}
     assert "annotations" not in server.read("apps/v1", "Deployment", NS, "worker")["spec"]["template"]["metadata"]
+
+
+# --- the restore's progress in the run journal (resume.py): a run killed between two kinds and the run that finishes it ---
+
+INCIDENT = "INC-5150"
+
+
+class Killed(Exception):
+    """The run dies between two kinds."""
+
+
+def opened(tmp_path, run_id):
+    journal = RunJournal(journal_path(str(tmp_path), INCIDENT, "config"), INCIDENT, "config")
+    journal.open_run(run_id=run_id, operator="alice", started=None)
+    return {"path": journal.path, "run_id": run_id, "incident_id": INCIDENT, "procedure": "config"}
+
+
+def test_a_restore_killed_between_two_kinds_is_finished_by_the_next_run_without_a_kind_twice(tmp_path):
+    appliers = systems()
+    first = RestoreProgress.of(opened(tmp_path, "run-1"), "cfg-1", check_mode=False)
+
+    def dies_after_secrets(kind, status, targets):
+        first.kind(kind, status, targets)
+        if kind == "secrets" and status == "done":
+            raise Killed()
+
+    with pytest.raises(Killed):
+        restore(make_plan(appliers, SNAPSHOT), appliers, progress=dies_after_secrets)
+    assert appliers["rate_limits"].state != SNAPSHOT["rate_limits"], "killed before the last kind"
+
+    second = RestoreProgress.of(opened(tmp_path, "run-2"), "cfg-1", check_mode=False)
+    report = restore(make_plan(appliers, SNAPSHOT), appliers, progress=second.kind)
+    assert [(result.kind, result.status) for result in report.results] == [
+        ("flags", UNCHANGED), ("configmaps", UNCHANGED), ("secrets", UNCHANGED), ("rate_limits", RESTORED)]
+    assert appliers["configmaps"].applied == ["one", "two"], "each target written once"
+    annotated = second.annotate(report.as_dict())
+    assert [entry["reason"] for entry in annotated["kinds"]][:3] == ["restored by run run-1"] * 3
+    assert second.summary() == {"runs": ["run-1"], "kinds": ["flags", "configmaps", "secrets"], "interrupted": [], "rollouts_owed": True}
+    # The Deployments reading run 1's ConfigMaps and Secrets still need their restart: this run owes it.
+    owed = second.owed_targets({"configmaps": [], "secrets": [], "env": [], "flags": []})
+    assert owed == {"configmaps": ["one", "two"], "secrets": ["app"], "env": [], "flags": ["cache"]}
+    second.rollouts_done([{"deployment": "ofm-social-os-api", "action": "restart"}])
+    third = RestoreProgress.of(opened(tmp_path, "run-3"), "cfg-1", check_mode=False)
+    assert third.owed_targets({"configmaps": [], "secrets": [], "env": [], "flags": []})["configmaps"] == []
+
+
+def test_a_kind_left_started_owes_the_rollouts_of_every_target_it_planned(tmp_path):
+    first = RestoreProgress.of(opened(tmp_path, "run-1"), "cfg-1", check_mode=False)
+    first.kind("configmaps", "started", ["one", "two"])
+    second = RestoreProgress.of(opened(tmp_path, "run-2"), "cfg-1", check_mode=False)
+    assert second.summary()["interrupted"] == ["configmaps"]
+    assert second.owed_targets({"configmaps": ["two"], "secrets": []})["configmaps"] == ["two", "one"]
+    report = {"kinds": [{"kind": "configmaps", "status": "unchanged", "reason": None}]}
+    assert second.annotate(report)["kinds"][0]["reason"] == "being restored when it stopped by run run-1"
+
+
+def test_another_snapshots_progress_is_not_this_ones_and_check_mode_writes_nothing(tmp_path):
+    first = RestoreProgress.of(opened(tmp_path, "run-1"), "cfg-OLD", check_mode=False)
+    first.kind("configmaps", "done", ["one"])
+    checking = RestoreProgress.of(opened(tmp_path, "run-2"), "cfg-NEW", check_mode=True)
+    assert checking.restored_before() == {}
+    before = (tmp_path / INCIDENT / "journal-config.json").read_text()
+    checking.kind("secrets", "done", ["app"])
+    assert (tmp_path / INCIDENT / "journal-config.json").read_text() == before
+    assert RestoreProgress.of(None, "cfg-NEW", check_mode=False) is None
+
+
+def test_a_journal_that_cannot_be_written_is_a_warning_not_a_failure(tmp_path):
+    option = opened(tmp_path, "run-1")
+    progress = RestoreProgress.of(option, "cfg-1", check_mode=False)
+    opened(tmp_path, "run-2")  # another run took the incident over: run-1 may write nothing more
+    progress.kind("configmaps", "done", ["one"])
+    assert progress.warnings and "took the incident over" in progress.warnings[0]
+    steps = json.loads((tmp_path / INCIDENT / "journal-config.json").read_text())["steps"]
+    assert "restore:configmaps" not in steps

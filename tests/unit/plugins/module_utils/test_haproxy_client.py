@@ -73,10 +73,13 @@ def test_bad_names_and_weights_fail_before_anything_is_sent(tmp_path, backend, s
     assert problem in str(caught.value)
 
 
-def test_a_command_with_a_newline_is_refused_before_sending(tmp_path):
+@pytest.mark.reliability("bad-input", procedure="haproxy_server", case="command='show info\\nshutdown sessions'",
+                         expected="refused before any change")
+def test_a_command_with_a_newline_is_refused_before_sending(tmp_path, reliability):
     with pytest.raises(InputError) as caught:
         HaproxyRuntimeClient(str(tmp_path / "absent.sock")).command("show info\nshutdown sessions")
     assert "without newlines" in str(caught.value)
+    reliability.observed("refused before the socket was opened: one command, without newlines")
 
 
 def test_missing_socket_names_the_socket_and_command(tmp_path):

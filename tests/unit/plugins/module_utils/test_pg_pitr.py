@@ -8,6 +8,8 @@ import json
 import os
 import pwd
 import socket
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -593,3 +595,76 @@ def test_the_sandbox_is_reached_through_the_one_client_over_tcp_with_a_password_
     assert (made[0]["host"], made[0]["port"], made[0]["dbname"], made[0]["user"], made[0]["password"]) == (expected_host, 55999, "ofm", "ofm_admin", password)
     assert made[0]["autocommit"] is True and made[0]["options"] is None
     assert restorer.connection()["user"] == "ofm_admin" and "password" not in restorer.connection()
+
+
+# --- a restore killed while its command filled the directory (before the marker) ---
+
+def claimed_sandbox(tmp_path: Path, target: pg_targets.Target) -> tuple[pg_sandbox.SandboxSpec, pg_restore.PitrRestore]:
+    """A sandbox as a run killed during ``pgbackrest restore`` leaves it: some files, no marker, the claim beside it."""
+    config = tmp_path / "pgbackrest.conf"
+    config.write_text(f"[{STANZA}]\npg1-path={tmp_path / 'source'}\npg1-port=5432\n")
+    fake = FakeRunner({"000000010000000000000030-abc.lz4": {"type": "file", "time": FULL_STOP + 1200}})
+    sandbox = pg_sandbox.SandboxSpec(tmp_path / "sandboxes" / "rollback-1", 55999, os_user=current_user())
+    source = pg_backups.Source("pgbackrest", str(config), STANZA)
+    restorer = pg_restore.PitrRestore(source, sandbox, LOGIN, runner=pg_commands.restore_runner(current_user(), fake),
+                                      connect=lambda: pytest.fail("no SQL"), now=lambda: at(2000))
+    restorer._write_claim(target)  # pylint: disable=protected-access
+    (sandbox.data_dir / "base").mkdir(parents=True)
+    (sandbox.data_dir / "PG_VERSION").write_text("15\n")
+    return sandbox, restorer
+
+
+def test_a_restore_killed_before_its_marker_is_recognised_by_its_claim_and_redone(tmp_path):
+    target = pg_targets.parse_target("time", at(700).isoformat())
+    sandbox, restorer = claimed_sandbox(tmp_path, target)
+    assert pg_sandbox.read_claim(sandbox)["status"] == "restoring" and oct(sandbox.claim.stat().st_mode & 0o777) == "0o600"
+
+    planned = restorer.ensure(target, check_mode=True)
+    assert planned["changed"] is True and planned["msg"].startswith("would restore backup")
+    assert (sandbox.data_dir / "PG_VERSION").exists(), "check mode discards nothing"
+
+    restorer._discard()  # pylint: disable=protected-access  # what ensure() does first outside check mode
+    assert not sandbox.data_dir.exists() and not sandbox.claim.exists()
+
+
+def test_an_interrupted_restore_of_another_target_is_refused_and_left_alone(tmp_path):
+    sandbox, restorer = claimed_sandbox(tmp_path, pg_targets.parse_target("latest", None))
+    with pytest.raises(ConflictError, match="into this sandbox was interrupted"):
+        restorer.ensure(pg_targets.parse_target("time", at(700).isoformat()), check_mode=False)
+    assert (sandbox.data_dir / "PG_VERSION").exists() and sandbox.claim.exists()
+
+
+def test_absent_removes_an_interrupted_restore_and_its_claim(tmp_path):
+    sandbox, restorer = claimed_sandbox(tmp_path, pg_targets.parse_target("latest", None))
+    removed = restorer.remove(check_mode=False)
+    assert removed["changed"] is True and not sandbox.data_dir.exists() and not sandbox.claim.exists()
+
+
+def test_a_foreign_claim_does_not_make_a_directory_ours(tmp_path):
+    sandbox, restorer = claimed_sandbox(tmp_path, pg_targets.parse_target("latest", None))
+    sandbox.claim.write_text(json.dumps({"created_by": "someone else", "data_dir": str(sandbox.data_dir)}))
+    with pytest.raises(ConflictError, match="holds no sandbox created by this module"):
+        restorer.remove(check_mode=False)
+    with pytest.raises(ConflictError, match="already exists and is not empty"):
+        restorer.ensure(pg_targets.parse_target("latest", None), check_mode=True)
+
+
+def test_a_restore_whose_owner_still_runs_is_not_touched(tmp_path):
+    """Only the run's ansible-playbook was killed: the task's worker (it called setsid) goes on restoring; a re-run waits."""
+    target = pg_targets.parse_target("latest", None)
+    sandbox, restorer = claimed_sandbox(tmp_path, target)
+    helper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        claim = json.loads(sandbox.claim.read_text())
+        claim["owner"] = {"pid": helper.pid, "start": pg_sandbox._process_start(helper.pid)}  # pylint: disable=protected-access
+        sandbox.claim.write_text(json.dumps(claim))
+        with pytest.raises(ConflictError, match=f"still running in process {helper.pid}"):
+            restorer.ensure(target, check_mode=False)
+        assert (sandbox.data_dir / "PG_VERSION").exists()
+        claim["owner"]["start"] += 1  # the pid, reused by another process since
+        sandbox.claim.write_text(json.dumps(claim))
+        assert pg_sandbox.owner_alive(claim["owner"]) is None
+    finally:
+        helper.kill()
+        helper.wait()
+    assert pg_sandbox.owner_alive({"pid": helper.pid, "start": claim["owner"]["start"] - 1}) is None

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import threading
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
-from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import DeadlineExceeded, InputError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import Series
 from ansible_collections.ofm.rollback.plugins.module_utils.slo import (
     BUILTIN_SLOS,
@@ -401,3 +403,59 @@ def test_wait_deadline_raises_with_last_evaluation():
     assert clock.sleeps == [15, 15, 10]
     assert last.names("breach") == ["error_rate"]
     assert "breached [error_rate]" in str(caught.value)
+
+
+class ConcurrentPrometheus(FakePrometheus):
+    """Holds every query after the first until ``together`` of them are in flight at once (or the wait times out)."""
+
+    def __init__(self, answers: list[list[float]], together: int, fail: dict[str, Exception] | None = None):
+        super().__init__(answers)
+        self.barrier = threading.Barrier(together)
+        self.fail = fail or {}
+        self.met = False
+
+    def query_range(self, expr: str, start: float, end: float, step: float) -> list[Series]:
+        if self.calls:  # the first query goes alone
+            self.barrier.wait(timeout=5)
+            self.met = True
+        self.calls.append((expr, start, end, step))
+        if expr in self.fail:
+            raise self.fail[expr]
+        return [series(self.answers[0], start=start, step=step)]
+
+
+FIVE = tuple(SloDefinition(name, "", f"q_{name}", ">", 0.01) for name in ("a", "b", "c", "d", "e"))
+
+
+def unknown_when_down(prometheus: FakePrometheus) -> SloChecker:
+    clock = Clock()
+    return SloChecker(prometheus, FIVE, replace(SETTINGS, unavailable_is="unknown"), clock=lambda: clock.wall, monotonic=lambda: clock.mono,
+                      sleep=clock.sleep)
+
+
+def test_evaluate_sends_the_queries_after_the_first_at_the_same_time():
+    prometheus, clock = ConcurrentPrometheus([[0.05] * 21], together=4), Clock()
+    result = checker(prometheus, clock, FIVE).evaluate()
+    assert prometheus.met, "the four queries after the first were in flight together"
+    assert prometheus.calls[0][0] == "q_a" and sorted(call[0] for call in prometheus.calls) == [f"q_{n}" for n in "abcde"]
+    assert result.names("breach") == ["a", "b", "c", "d", "e"]
+    assert [query["name"] for query in result.queries] == ["a", "b", "c", "d", "e"]
+
+
+def test_evaluate_asks_a_prometheus_that_is_down_once():
+    prometheus = ConcurrentPrometheus([[0.05] * 21], together=4, fail={"q_a": UnavailableError("connection refused")})
+    result = unknown_when_down(prometheus).evaluate()
+    assert [call[0] for call in prometheus.calls] == ["q_a"]
+    assert result.names("unknown") == ["a", "b", "c", "d", "e"] and "connection refused" in result.monitoring_error
+
+
+def test_evaluate_judges_failures_in_the_slos_order():
+    """A later SLO's query failing makes it and the ones after it unknown, as when the queries went one after the other."""
+    prometheus = ConcurrentPrometheus([[0.05] * 21], together=4, fail={"q_c": UnavailableError("timed out")})
+    result = unknown_when_down(prometheus).evaluate()
+    assert result.names("breach") == ["a", "b"] and result.names("unknown") == ["c", "d", "e"]
+    failing = ConcurrentPrometheus([[0.05] * 21], together=4, fail={"q_d": InputError("bad query", option="slos")})
+    with pytest.raises(InputError):
+        unknown_when_down(failing).evaluate()
+    with pytest.raises(UnavailableError):  # unavailable_is=fail: Prometheus down fails the evaluation
+        checker(ConcurrentPrometheus([[0.05] * 21], together=4, fail={"q_b": UnavailableError("timed out")}), Clock(), FIVE).evaluate()

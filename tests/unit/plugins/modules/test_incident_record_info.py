@@ -107,15 +107,18 @@ def test_the_newest_record_of_the_incident_is_read(tmp_path):
 @pytest.mark.parametrize("args, option", [
     ({}, "path"),
     ({"path": "/tmp/x.md", "incident_id": "INC-1"}, "mutually exclusive"),
-    ({"incident_id": "../../etc/passwd"}, "incident_id"),
-    ({"incident_id": "INC-1*"}, "incident_id"),
+    pytest.param({"incident_id": "../../etc/passwd"}, "incident_id", marks=pytest.mark.reliability(
+        "bad-input", procedure="incident_record_info", case="incident_id='../../etc/passwd'", expected="refused before any change")),
+    pytest.param({"incident_id": "INC-1*"}, "incident_id", marks=pytest.mark.reliability(
+        "bad-input", procedure="incident_record_info", case="incident_id='INC-1*'", expected="refused before any change")),
     ({"path": "/tmp/x.md", "required_sections": []}, "required_sections"),
     ({"path": "/tmp/x.md", "required_sections": ["Timeline", " "]}, "required_sections"),
     ({"path": "/tmp/x.md", "placeholder": "  "}, "placeholder"),
 ])
-def test_bad_input_names_the_option(args, option):
+def test_bad_input_names_the_option(reliability, args, option):
     failed, result, _warnings = run_module(incident_record_info, args)
     assert failed and option in result["msg"], result["msg"]
+    reliability.observed(f"failed, nothing read: names {option}")
 
 
 def test_an_unreadable_record_fails_the_task(tmp_path):

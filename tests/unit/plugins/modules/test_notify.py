@@ -157,3 +157,57 @@ def test_option_errors_always_fail(args, words):
 
 def test_docs_match_the_argument_spec():
     assert mismatches(notify.ARGUMENT_SPEC, documented_options(notify, http_client)) == []
+
+
+# --- once per incident, with a notification ledger -------------------------------------------------------------------------
+
+def once_args(slack: FakeSlack, tmp_path: Any, **overrides: Any) -> dict[str, Any]:
+    once = {"ledger": str(tmp_path / "INC-42" / "comms.json"), "ledger_key": "ops-alerts.declared", "incident_id": "INC-42"}
+    return api_args(slack, **{**once, **overrides})
+
+
+def test_with_a_ledger_a_re_run_does_not_post_again_and_keeps_the_first_ts(slack, clock, tmp_path):
+    failed, first, _warnings = run_module(notify, once_args(slack, tmp_path))
+    assert not failed and first["status"] == "sent" and first["changed"] is True
+    failed, again, _warnings = run_module(notify, once_args(slack, tmp_path, text="Rollback started (re-run)"))
+    assert not failed and again["status"] == "unchanged" and again["changed"] is False
+    assert again["delivered"] is True and again["ts"] == first["ts"] and again["channel"] == SLACK_CHANNEL_ID
+    assert len(slack.received) == 1
+    assert "was posted before" in again["msg"]
+    entry = json.loads((tmp_path / "INC-42" / "comms.json").read_text())["entries"]["ops-alerts.declared"]
+    assert entry["status"] == "sent" and entry["ts"] == first["ts"]
+
+
+def test_a_post_a_killed_run_left_sending_is_not_posted_again(slack, clock, tmp_path):
+    ledger = tmp_path / "INC-42" / "comms.json"
+    ledger.parent.mkdir()
+    ledger.write_text(json.dumps({"format": "ofm.rollback/notification-ledger v1", "incident_id": "INC-42", "kind": "slack",
+                                  "entries": {"ops-alerts.declared": {"status": "sending", "sending_at": "2026-12-04T14:05:00+00:00"}}}))
+    failed, result, _warnings = run_module(notify, once_args(slack, tmp_path))
+    assert not failed and result["status"] == "unknown" and result["delivered"] is False and result["changed"] is False
+    assert slack.received == [] and "may or may not be in the channel" in result["msg"]
+    failed, checked, _warnings = run_module(notify, once_args(slack, tmp_path), check_mode=True)
+    assert not failed and checked["status"] == "unknown"
+
+
+def test_with_a_ledger_a_5xx_stays_sending_and_a_refusal_is_forgotten(slack, clock, tmp_path):
+    slack.script(Reply(500, {"error": "Injected fault"}))
+    failed, result, warnings = run_module(notify, once_args(slack, tmp_path))
+    assert not failed and result["status"] == "failed" and warnings
+    entries = json.loads((tmp_path / "INC-42" / "comms.json").read_text())["entries"]
+    assert entries["ops-alerts.declared"]["status"] == "sending"
+    failed, refused, _warnings = run_module(notify, once_args(slack, tmp_path, token="xoxb-wrong-token-0000", ledger_key="other.key"))
+    assert not failed and refused["status"] == "failed"
+    assert "other.key" not in json.loads((tmp_path / "INC-42" / "comms.json").read_text())["entries"]
+
+
+def test_check_mode_with_a_ledger_writes_nothing(slack, clock, tmp_path):
+    failed, result, _warnings = run_module(notify, once_args(slack, tmp_path), check_mode=True)
+    assert not failed and result["status"] == "would_send" and slack.received == []
+    assert not (tmp_path / "INC-42").exists()
+
+
+@pytest.mark.parametrize("bad, option", [({"incident_id": "INC-4x"}, "incident_id"), ({"ledger_key": "Ops Alerts"}, "ledger_key")])
+def test_a_bad_ledger_option_is_refused_before_anything_is_sent(slack, clock, tmp_path, bad, option):
+    failed, result, _warnings = run_module(notify, once_args(slack, tmp_path, **bad))
+    assert failed and result["error"]["option"] == option and slack.received == []

@@ -87,16 +87,24 @@ def test_check_mode_returns_the_plan_and_creates_nothing(tmp_path, pgbackrest):
 @pytest.mark.parametrize("options, option, fragment", [
     ({"pgbackrest_stanza": None, "target_type": "latest"}, "pgbackrest_stanza", "needs pgbackrest_stanza"),
     ({"sandbox": {"user": "ofm_admin"}, "target_type": "latest"}, "sandbox.port", "needs sandbox.port"),
-    ({"sandbox": {"port": 70000}, "target_type": "latest"}, "sandbox.port", "sandbox.port must be a TCP port, got 70000"),
+    pytest.param({"sandbox": {"port": 70000}, "target_type": "latest"}, "sandbox.port", "sandbox.port must be a TCP port, got 70000",
+                 marks=pytest.mark.reliability("bad-input", procedure="pg_pitr_restore", case='sandbox.port=70000',
+                                               expected="refused before any change")),
     ({"sandbox": {"port": 55998, "user": ""}, "target_type": "latest"}, "sandbox.user", "must be set and not empty"),
     ({"login_user": "old", "target_type": "latest"}, "login_user", "login_user and sandbox.user are both set"),
-    ({"timeout": 0, "target_type": "latest"}, "timeout", "more than 0"),
-    ({"target": "yesterday"}, "target", "is not a timestamp"),
-    ({"target_type": "lsn", "target": "12"}, "target", "is not an LSN"),
+    pytest.param({"timeout": 0, "target_type": "latest"}, "timeout", "more than 0",
+                 marks=pytest.mark.reliability("bad-input", procedure="pg_pitr_restore", case='timeout=0',
+                                               expected="refused before any change")),
+    pytest.param({"target": "yesterday"}, "target", "is not a timestamp",
+                 marks=pytest.mark.reliability("bad-input", procedure="pg_pitr_restore", case="target='yesterday'",
+                                               expected="refused before any change")),
+    pytest.param({"target_type": "lsn", "target": "12"}, "target", "is not an LSN",
+                 marks=pytest.mark.reliability("bad-input", procedure="pg_pitr_restore", case="target_type=lsn, target='12'",
+                                               expected="refused before any change")),
     ({"backend": "native", "target_type": "latest"}, "native_base_backup", "needs native_base_backup"),
     ({"os_user": "no-such-user-here", "target_type": "latest"}, "os_user", "does not exist"),
 ])
-def test_bad_options_are_refused_up_front_naming_the_option(tmp_path, options, option, fragment):
+def test_bad_options_are_refused_up_front_naming_the_option(tmp_path, reliability, options, option, fragment):
     args = {key: value for key, value in pg_args(tmp_path, **options).items() if value is not None}
 
     failed, result, _warnings = run_module(pg_pitr_restore, args)
@@ -105,6 +113,7 @@ def test_bad_options_are_refused_up_front_naming_the_option(tmp_path, options, o
     assert result["error"]["option"] == option
     assert fragment in result["msg"]
     assert result["changed"] is False and result["commands"] == []
+    reliability.observed(f"failed, no command run: names {option}")
 
 
 def test_the_old_flat_names_still_work_with_a_warning(tmp_path, pgbackrest):

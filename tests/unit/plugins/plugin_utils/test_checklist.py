@@ -127,6 +127,16 @@ def test_a_slack_post_that_failed_is_a_manual_line_with_the_message():
     assert "connection refused" in line["evidence"]
 
 
+def test_the_declare_line_says_when_the_rollback_went_first():
+    assert judged(RUN)["emergency.declare-incident"]["evidence"] == "posted to #ops-alerts (ts 1.2)"
+    results = copy.deepcopy(RUN)
+    results["incident"]["evidence"]["declared_after_rollback"] = True
+    line = judged(results)["emergency.declare-incident"]
+    assert line["status"] == "ok"
+    assert line["evidence"] == ("posted to #ops-alerts (ts 1.2), right after the rollback's request (the breach was confirmed, "
+                                "so the rollback went first)")
+
+
 def test_a_status_page_that_failed_names_the_status_and_text_to_post():
     results = copy.deepcopy(RUN)
     results["incident"]["evidence"]["statuspage"] = {"enabled": True, "attempted": True, "delivered": False, "status": "monitoring",

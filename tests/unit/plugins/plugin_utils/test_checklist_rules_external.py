@@ -38,7 +38,7 @@ RESTORED = {"external_rollback": {"status": "ok", "evidence": {
     "verified": {"dns": True, "haproxy": True, "alb": True, "cdn": True, "platform_apps": True, "secrets": True},
     "not_restorable": [{"kind": "routes", "reason": "snapshot cfg-20261204T073900Z-1a2b3c does not hold it"}],
     "checks": {"tls": {"endpoints": [endpoint("127.0.0.1:18445 (api.ofm.social)")]},
-               "permissions": {"results": [{"item": {"platform": "meta"}, "platform": "meta", "failing": [],
+               "permissions": {"results": [{"item": 0, "platform": "meta", "failing": [],
                                             "tokens": [{"name": "ofm-instagram", "ok": True, "scopes": ["pages_show_list", "instagram_basic"],
                                                         "missing_scopes": [], "problems": []}]}]}}}}}
 
@@ -88,7 +88,7 @@ def test_no_endpoints_or_tokens_make_those_lines_manual_with_how_to_automate():
 def test_a_token_missing_a_scope_fails_the_permissions_line_naming_it():
     results = copy.deepcopy(RESTORED)
     results["external_rollback"]["evidence"]["checks"]["permissions"]["results"].append(
-        {"item": {"platform": "tiktok"},
+        {"item": 1, "platform": "tiktok",
          "tokens": [{"name": "ofm-tiktok", "ok": False, "scopes": ["user.info.basic"], "missing_scopes": ["video.publish"], "problems": []}]})
     line = judged(results)["integrations.platform-permissions"]
     assert line["status"] == "failed" and line["evidence"] == "tiktok ofm-tiktok: missing scopes video.publish"
@@ -97,7 +97,8 @@ def test_a_token_missing_a_scope_fails_the_permissions_line_naming_it():
 def test_a_platform_that_does_not_answer_fails_the_permissions_line():
     results = copy.deepcopy(RESTORED)
     results["external_rollback"]["evidence"]["checks"]["permissions"]["results"].append(
-        {"item": {"platform": "tiktok"}, "failed": True, "msg": "TikTok API: token introspection failed: connection refused"})
+        {"item": 1, "invocation": {"module_args": {"platform": "tiktok"}}, "failed": True,
+         "msg": "TikTok API: token introspection failed: connection refused"})
     line = judged(results)["integrations.platform-permissions"]
     assert line["status"] == "failed" and line["evidence"] == "tiktok: TikTok API: token introspection failed: connection refused"
 
