@@ -56,6 +56,7 @@ class Lab:
         self.cfg = load_config()
         self.creds = json.loads(self.cfg.credentials_file.read_text())
         self.kube = requests.Session()
+        self.kube.trust_env = False  # else REQUESTS_CA_BUNDLE would replace the lab CA below
         self.kube.verify = str(self.cfg.ca_file)
         self.kube_url = self.cfg.url("kube_apiserver")
         self.redis = redis.Redis(host=HOST, port=self.cfg.ports["redis"], db=REDIS_DB, password=self.creds["redis_password"], decode_responses=True)

@@ -124,7 +124,10 @@ def prepare(cfg, fault: str) -> None:
 def minimal_script_run(cfg, creds: dict) -> None:
     """The same calls as the playbook's critical path, with nothing around them."""
     session = requests.Session()
-    session.verify = str(cfg.ca_file)  # the lab's HTTPS services, verified as the playbook's clients verify them
+    # The lab's HTTPS services, verified against the lab CA as the playbook's clients verify them (trust_env off: requests
+    # would let REQUESTS_CA_BUNDLE replace a session's verify).
+    session.trust_env = False
+    session.verify = str(cfg.ca_file)
     admin = {"Authorization": f"Bearer {creds['identities']['admin']['token']}"}
     now = time.time()
     for query in SLO_QUERIES:
