@@ -12,4 +12,3 @@ preload(__name__)
 
 class ActionModule(InProcessActionBase):
     """ofm.rollback.input_check, in process on the controller (see plugin_utils/in_process.py)."""
-
