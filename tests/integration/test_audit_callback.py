@@ -80,7 +80,9 @@ def test_every_record_names_the_awx_actor_and_the_playbook(log: Path):
         assert record["playbook"] == str(PLAYBOOK)
 
 
-def test_secrets_never_reach_the_log(log: Path, runs):
+@pytest.mark.reliability("secret", procedure="all", case="audit callback: a no_log task, credentials in a URL and a token argument",
+                         expected="no secret in any output")
+def test_secrets_never_reach_the_log(log: Path, runs, reliability):
     text = log.read_text()
     assert SECRET not in text and TOKEN not in text
     for run in runs:
@@ -89,6 +91,7 @@ def test_secrets_never_reach_the_log(log: Path, runs):
         argv = run["Call an endpoint with credentials in its URL and a token argument"]["args"]["argv"]
         assert argv == ["/bin/true", "https://********@git.example.invalid/ops.git", "--api-token=********"]
         assert run["run_start"]["extra_vars"] == ["audit_api_token", "audit_dir", "audit_run", "audit_secret", "awx_user_name", "incident_id"]
+    reliability.observed("the no_log task censored, the URL's credentials and the token masked in the audit log")
 
 
 def test_the_incident_follows_set_fact(runs):

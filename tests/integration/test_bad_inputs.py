@@ -16,7 +16,6 @@ import os
 import re
 import socket
 import subprocess
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -50,8 +49,8 @@ def shown(value: Any) -> str:
 
 def case(procedure: str, playbook: str, variable: str, value: Any, named: str, accepted: str) -> Any:
     """One bad input: ``variable=value`` to ``playbook``; the refusal names ``named`` and shows ``accepted``."""
-    case_id = re.sub(r'[^A-Za-z0-9]+', '_', shown(value)).strip('_')[:24]
-    return pytest.param(playbook, {variable: value}, named, accepted, id=f"{procedure}-{variable}-{case_id}",
+    slug = re.sub(r"[^A-Za-z0-9]+", "_", shown(value)).strip("_")[:24]
+    return pytest.param(playbook, {variable: value}, named, accepted, id=f"{procedure}-{variable}-{slug}",
                         marks=pytest.mark.reliability("bad-input", procedure=procedure, case=f"{variable}={shown(value)}", expected=EXPECTED))
 
 

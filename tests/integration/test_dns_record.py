@@ -284,7 +284,9 @@ def test_route53_weight_out_of_range_and_weighted_change(lab: LabConfig, r53_zon
     assert_no_secret(lab, done.output)
 
 
-def test_refused_api_key_and_tsig_key_change_nothing_and_leak_nothing(lab: LabConfig, pdns_zone: str, tmp_path: Path):
+@pytest.mark.reliability("secret", procedure="dns_record", case="a PowerDNS API key and a TSIG key the server refuses",
+                         expected="no secret in any output")
+def test_refused_api_key_and_tsig_key_change_nothing_and_leak_nothing(lab: LabConfig, pdns_zone: str, tmp_path: Path, reliability):
     before = state(lab, pdns_zone)
     records = [{"name": "api", "type": "A", "values": ["198.51.100.66"]}]
     bad_key = run_module("dns_record", {**connection(lab, "powerdns", pdns_zone, api_key="not-the-key-1234"), "records": records}, tmp_path)
@@ -297,6 +299,7 @@ def test_refused_api_key_and_tsig_key_change_nothing_and_leak_nothing(lab: LabCo
     assert state(lab, pdns_zone) == before
     for run in (bad_key, bad_tsig):
         assert_no_secret(lab, run.output)
+    reliability.observed("both refused (AuthenticationError naming the option), zone unchanged, neither key nor a lab secret in the output")
 
 
 @pytest.fixture(name="private_pdns", scope="module")

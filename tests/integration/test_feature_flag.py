@@ -234,7 +234,9 @@ def test_an_unknown_flag_fails_before_anything_changes(lab_flags, api, secrets, 
     assert unleash_states(lab_flags)["new_composer"] is True
 
 
-def test_wrong_credentials_name_the_option_and_are_never_shown(lab_flags, api, secrets, tmp_path):
+@pytest.mark.reliability("secret", procedure="feature_flag", case="a Redis password and an Unleash token the servers refuse",
+                         expected="no secret in any output")
+def test_wrong_credentials_name_the_option_and_are_never_shown(lab_flags, api, secrets, tmp_path, reliability):
     wrong_password, wrong_token = "not-the-redis-password-4711", "*:*.not-the-unleash-token-4711"
     ofm = flag_module(ofm_args(lab_flags, api, names=["publish_v2"], state="disabled"), tmp_path, secrets,
                       env=env_of(secrets, REDIS_PASSWORD=wrong_password))
@@ -244,6 +246,7 @@ def test_wrong_credentials_name_the_option_and_are_never_shown(lab_flags, api, s
     assert unleash.failed and unleash.result["error"]["type"] == "AuthenticationError" and "unleash_token" in unleash.result["msg"]
     assert wrong_password not in ofm.output and wrong_token not in unleash.output
     assert feature_flags(api) == SOURCE_OF_TRUTH
+    reliability.observed("both refused naming redis_password and unleash_token, flags unchanged, neither credential in the output")
 
 
 def test_a_password_given_as_an_option_is_not_shown_either(lab_flags, api, secrets, tmp_path):

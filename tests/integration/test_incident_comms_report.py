@@ -10,7 +10,9 @@ audit system of record.
   request leaving the file), idempotent; the evidence bundle holds every artefact with the manifest's hashes and no secret;
   Prometheus down makes the charts say "No data" and the impact UNKNOWN.
 - The audit callback's audit_logs rows match the JSONL chain (audit_verify source=both); an edited row is found.
-- No secret in any output.
+- No secret in any output: the emergency, comms and report runs are -vvv; their output, the audit log and every file they wrote
+  (records, ledgers, report, evidence bundle members) are scanned for every credential of the lab (tests/integration/
+  test_secret_matrix.py does the other procedures and the failure paths).
 """
 from __future__ import annotations
 
@@ -27,8 +29,8 @@ from typing import Any, Iterator
 
 import psycopg
 import pytest
-from labtest import (credentials, emergency, flat, lab_call, run_lab, run_module, run_playbook, slack_messages, slo_wait, statuspage_incidents,
-                     tls, wait_until)
+from labtest import (artefacts, credentials, emergency, flat, lab_call, leaks, run_lab, run_module, run_playbook, secret_values, slack_messages,
+                     slo_wait, statuspage_incidents, wait_until)
 
 from lab.config import HOST, LabConfig
 
@@ -54,23 +56,8 @@ def closed_port() -> int:
         return probe.getsockname()[1]
 
 
-def secrets_of(lab: LabConfig) -> list[str]:
-    found: list[str] = []
-
-    def walk(value: Any) -> None:
-        if isinstance(value, dict):
-            for item in value.values():
-                walk(item)
-        elif isinstance(value, str) and len(value) >= 12:
-            found.append(value)
-    walk(json.loads(Path(lab.credentials_file).read_text()))
-    return found
-
-
-def assert_no_secret(lab: LabConfig, *texts: str) -> None:
-    for secret in secrets_of(lab):
-        for text in texts:
-            assert secret not in text, "a credential of the lab appears in the output"
+def lab_secrets(lab: LabConfig) -> dict[str, str]:
+    return secret_values(json.loads(Path(lab.credentials_file).read_text()))
 
 
 def mails(lab: LabConfig) -> list[Any]:
@@ -95,17 +82,18 @@ def fixture_incident(lab: LabConfig, tmp_path_factory: pytest.TempPathFactory) -
         for creator in FAILED_CREATORS:
             db.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (%s, 'tiktok', 'failed', 'lab: publish failed')", (creator,))
     slo_wait(lab, workdir, "breach")
-    rolled = emergency(workdir, INCIDENT, env=env)
+    rolled = emergency(workdir, INCIDENT, "-vvv", env=env)
     assert rolled.returncode == 0, rolled.stdout[-4000:]
     run_lab("canary", "good")
     extra = {"incident_id": INCIDENT, "ofm_incident_record_dir": str(workdir / "incidents")}
-    yield {"workdir": workdir, "env": env, "extra": extra, "dir": workdir / "incidents" / INCIDENT, "outputs": [rolled.stdout]}
+    yield {"workdir": workdir, "env": env, "extra": extra, "dir": workdir / "incidents" / INCIDENT,
+           "outputs": {"emergency": [rolled.stdout + rolled.stderr], "comms": [], "report": []}}
     run_lab("reset")
 
 
 def comms(incident: dict[str, Any], *args: str, **extra: Any):
-    run = run_playbook("incident-comms.yml", *args, extra_vars={**incident["extra"], **extra}, env=incident["env"], timeout=300)
-    incident["outputs"].append(run.stdout + run.stderr)
+    run = run_playbook("incident-comms.yml", "-vvv", *args, extra_vars={**incident["extra"], **extra}, env=incident["env"], timeout=300)
+    incident["outputs"]["comms"].append(run.stdout + run.stderr)
     return run, flat(run.stdout)
 
 
@@ -118,8 +106,8 @@ def window_closed(incident: dict[str, Any]) -> None:
 
 def report(incident: dict[str, Any], *args: str, **extra: Any):
     window_closed(incident)
-    run = run_playbook("incident-report.yml", *args, extra_vars={**incident["extra"], **extra}, env=incident["env"], timeout=300)
-    incident["outputs"].append(run.stdout + run.stderr)
+    run = run_playbook("incident-report.yml", "-vvv", *args, extra_vars={**incident["extra"], **extra}, env=incident["env"], timeout=300)
+    incident["outputs"]["report"].append(run.stdout + run.stderr)
     return run, flat(run.stdout)
 
 
@@ -148,8 +136,6 @@ def test_bad_input_is_refused_before_anything_is_sent(lab, incident, reliability
     reliability.observed("both refused, no Slack message: name incident_comms_state (its four states) and incident_id (INC-<digits>)")
 
 
-@pytest.mark.reliability("fault", procedure="comms", case="SMTP server refuses the login",
-                         expected="no email sent, run not failed, line MANUAL")
 def test_smtp_refusing_the_login_sends_no_email_and_never_fails_the_run(lab, incident):
     run, output = comms(incident, comms_send_customer_emails=True, ofm_smtp_password="not-the-password")
     assert run.returncode == 0, output[-4000:]
@@ -182,8 +168,6 @@ def test_comms_dry_run_then_one_email_each_then_nothing_new(lab, incident):
     assert "0 sent, 1 already sent, 1 opted out" in output
 
 
-@pytest.mark.reliability("fault", procedure="comms", case="Slack stand-in stopped",
-                         expected="line MANUAL with the text; a re-run sends what is missing")
 def test_check_mode_and_slack_down_never_lose_a_message(lab, incident):
     before = len(ours(lab))
     run, output = comms(incident, "--check", comms_state="resolved")
@@ -245,11 +229,9 @@ def test_the_bundle_holds_every_artefact_with_matching_hashes_and_no_secret(lab,
     assert {f"sli/{name}.csv" for name in SLOS} <= names and listing["gaps"] == []
     assert "status=500" in files["ops-api.log"].decode() or "UpstreamError" in files["ops-api.log"].decode()
     assert b"status=500" in files[next(name for name in names if name.startswith("pod-logs/"))]
-    assert_no_secret(lab, *(data.decode("utf-8", "replace") for data in files.values()))
+    assert leaks(lab_secrets(lab), iter(files.items())) == []
 
 
-@pytest.mark.reliability("fault", procedure="report", case="Kubernetes API failing while the evidence is collected",
-                         expected="bundle written with an explicit gap")
 def test_a_kubernetes_api_failing_leaves_an_explicit_gap(lab, incident, tmp_path):
     kube = lab.url("kube_apiserver")
     lab_call(f"{kube}/__lab/faults", "PUT", {"status": 503, "count": -1, "paths": ["/api/v1/namespaces/ofm-production/pods"]})
@@ -257,7 +239,7 @@ def test_a_kubernetes_api_failing_leaves_an_explicit_gap(lab, incident, tmp_path
         record = sorted((incident["workdir"] / "incidents").glob(f"{INCIDENT}-*.json"))[-1]
         found = run_module("rca_collect", {"kubeconfig": str(lab.state_dir / "kubeconfig"), "prometheus_url": lab.url("prometheus"),
                                            "ops_api_url": lab.url("ops_api"), "record": str(record), "dest": str(tmp_path / "rca.tar.gz"),
-                                           "include": ["pod_logs", "events"], "lookback": "1m", "lookahead": "1m", **tls(lab)},
+                                           "include": ["pod_logs", "events"], "lookback": "1m", "lookahead": "1m"},
                            tmp_path, env={"OFM_OPS_API_TOKEN": credentials(lab)["identities"]["admin"]["token"]})
     finally:
         lab_call(f"{kube}/__lab/faults", "DELETE")
@@ -290,8 +272,6 @@ def test_audit_logs_rows_match_the_jsonl_chain_and_an_edited_row_is_found(lab, i
     assert "edited" in broken.result["table"]["first_broken"]["problem"]
 
 
-@pytest.mark.reliability("fault", procedure="report", case="Prometheus stopped",
-                         expected="charts say no data, impact unknown")
 def test_prometheus_down_makes_the_charts_say_no_data_and_the_impact_unknown(lab, incident):
     run, output = report(incident, ofm_prometheus_url=f"http://{HOST}:{closed_port()}", report_bundle=False)
     assert "[UNKNOWN] Impact Assessment" in output and "Prometheus could not be asked" in output, output[-4000:]
@@ -301,7 +281,23 @@ def test_prometheus_down_makes_the_charts_say_no_data_and_the_impact_unknown(lab
         assert f"## {section}\n" in text
 
 
-def test_no_secret_in_any_output(lab, incident):
-    assert_no_secret(lab, *incident["outputs"], (incident["dir"] / "comms.json").read_text(), (incident["dir"] / "emails.json").read_text(),
-                     (incident["dir"] / "report.html").read_text())
+SUCCESS_PATHS = {
+    "emergency": "success path: a real rollback of a breaching canary (ops API, Prometheus, HAProxy, Kubernetes, Slack, Statuspage, "
+                 "audit table)",
+    "comms": "success path: Slack, Statuspage, the customer database and SMTP (STARTTLS + AUTH) accept the credentials; one refused SMTP login",
+    "report": "success path: the report and the evidence bundle (ops API logs, Kubernetes, Helm, Prometheus, audit table)",
+}
+
+
+@pytest.mark.parametrize("procedure", [
+    pytest.param(procedure, marks=pytest.mark.reliability("secret", procedure=procedure, case=f"{case}; -vvv", expected="no secret in any output"))
+    for procedure, case in SUCCESS_PATHS.items()])
+def test_no_secret_in_any_output(lab, incident, reliability, procedure):
+    """Each run's output and every file under the incident's work directory (audit log, records, ledgers, report, bundle members)."""
+    outputs = incident["outputs"][procedure]
+    assert outputs, f"no {procedure} run to scan"
+    found = leaks(lab_secrets(lab), iter([*((f"{procedure} run {index}", output.encode()) for index, output in enumerate(outputs)),
+                                          *artefacts(incident["workdir"])]))
+    assert found == [], f"secrets found: {found}"
     assert "@creators.lab.ofm.social" not in (incident["dir"] / "emails.json").read_text(), "the ledger holds no address"
+    reliability.observed(f"{len(outputs)} -vvv run(s), the audit log and every file written: no credential of the lab found")

@@ -127,8 +127,8 @@ def test_rollback_moves_the_canary_to_zero(ops, router, haproxy_socket, clock):
 
 
 @pytest.mark.parametrize("incident_id", [
-    pytest.param(value, marks=pytest.mark.reliability("bad-input", procedure="canary_rollback", case=f"incident_id={value!r}",
-                                                      expected="refused before any change"))
+    pytest.param(value, marks=pytest.mark.reliability(
+        "bad-input", procedure="canary_rollback", case=f"incident_id={value!r}", expected="refused before any change"))
     for value in ("1234", "INC-12a", "inc-1234", "INC-1234; DROP", "INC-1\r\nX-Admin: yes")])
 def test_bad_incident_id_fails_before_any_request(ops, router, haproxy_socket, reliability, incident_id):
     failed, result = run(rollback_args(ops, haproxy_socket, incident_id=incident_id, prometheus_url="http://127.0.0.1:9"))
