@@ -56,8 +56,15 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    inventory = os.environ.get("OFM_RELIABILITY_INVENTORY")
+    rows = []
     for item in items:
-        marker_fields(item)  # a malformed marker fails the collection, not the page
+        fields = marker_fields(item)  # a malformed marker fails the collection, not the page
+        if fields is not None:
+            rows.append(dict(fields, test=item.nodeid))
+    if inventory:  # every marked test, whether or not it runs: the rows the page must have
+        with open(inventory, "a", encoding="utf-8") as handle:
+            handle.writelines(json.dumps(row, sort_keys=True) + "\n" for row in rows)
 
 
 @pytest.fixture
