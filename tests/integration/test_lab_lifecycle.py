@@ -1,6 +1,6 @@
 """`lab up` is idempotent, `lab status` reports every component, `lab down` leaves nothing behind.
 
-Runs a second, short-lived lab beside the suite's own (ports shifted by 2000, its own state dir).
+Runs a second, short-lived lab beside the suite's own (ports shifted by 4000, its own state dir; the suite uses 1000 and 2000).
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def fixture_state_dir() -> Iterator[Path]:
 
 
 def test_up_twice_status_down(state_dir: Path):
-    env = {"OFM_LAB_STATE_DIR": str(state_dir), "OFM_LAB_PORT_OFFSET": "2000", "OFM_LAB_LOAD_RATE": "2"}
+    env = {"OFM_LAB_STATE_DIR": str(state_dir), "OFM_LAB_PORT_OFFSET": "4000", "OFM_LAB_LOAD_RATE": "2"}
     try:
         first = run_lab("up", env=env)
         status = json.loads(run_lab("status", "--json", env=env).stdout)
@@ -56,7 +56,7 @@ def test_up_twice_status_down(state_dir: Path):
 
 
 def test_up_refuses_a_port_taken_by_another_program(tmp_path: Path):
-    env = {"OFM_LAB_STATE_DIR": str(tmp_path / "lab"), "OFM_LAB_PORT_OFFSET": "3000"}
+    env = {"OFM_LAB_STATE_DIR": str(tmp_path / "lab"), "OFM_LAB_PORT_OFFSET": "5000"}
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 21081))
         blocker.listen()

@@ -159,7 +159,7 @@ def marked(lab: LabConfig, directory: Path) -> Side:
     vault = directory / "vault-password"
     vault.write_text(mark("vault password") + "\n")
     env = {name: mark(name) for name in SECRET_ENVIRONMENT}
-    env["SLACK_WEBHOOK_URL"] = f"http://{HOST}:{lab.ports['slack']}/services/TLAB0000/BLAB0000/{mark('SLACK_WEBHOOK_URL')}"
+    env["SLACK_WEBHOOK_URL"] = f"https://{HOST}:{lab.ports['slack']}/services/TLAB0000/BLAB0000/{mark('SLACK_WEBHOOK_URL')}"
     # Each marker's base64 too (a secret sent encoded, e.g. in a header, that found its way into an output).
     markers.update({f"{name} (base64)": base64.b64encode(value.encode()).decode().rstrip("=") for name, value in list(markers.items())})
     return Side(directory, markers, env, vault, directory.parent / "failure")
