@@ -234,6 +234,8 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             return user
         if self.token and given == f"Bearer {self.token}":
             return rbac.ADMIN
+        if not self.token and given == f"Bearer {OPEN_ADMIN_TOKEN}":
+            return rbac.ADMIN
         if self.token or (self.users and given.startswith("Bearer ")):
             raise errors.unauthorized()
         return rbac.ADMIN
@@ -579,9 +581,15 @@ def make_handler(api: KubeApi) -> type:
     return Handler
 
 
+# Without --token-file every request is the cluster admin; the kubeconfig still names a bearer token, this one, because
+# kubectl prompts for a basic-auth username when an https cluster's user has no credentials at all. It grants nothing a
+# request without a token does not have, so it is not a secret.
+OPEN_ADMIN_TOKEN = "ofm-lab-open-cluster-admin"
+
+
 def write_kubeconfig(path: Path, server: str, token: Optional[str], namespace: str = "default", ca_file: Optional[Path] = None) -> None:
     """A kubeconfig (mode 0600) whose current context talks to this server (trusting ``ca_file`` for an https ``server``)."""
-    user: dict[str, Any] = {"token": token} if token else {}
+    user: dict[str, Any] = {"token": token or OPEN_ADMIN_TOKEN}
     cluster: dict[str, Any] = {"server": server}
     if ca_file:
         cluster["certificate-authority"] = str(ca_file)

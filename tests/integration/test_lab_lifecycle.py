@@ -35,8 +35,8 @@ def test_up_twice_status_down(state_dir: Path):
         rows = {row["component"]: row for row in status["components"]}
         assert set(rows) == {component.name for component in COMPONENTS}
         assert all(row["state"] == "running" and row["pid"] for row in rows.values()), rows
-        assert rows["prometheus"]["ports"] == {"prometheus": 20190}
-        assert rows["haproxy"]["ports"]["haproxy"] == 20080
+        assert rows["prometheus"]["ports"] == {"prometheus": 18190 + 4000}
+        assert rows["haproxy"]["ports"]["haproxy"] == 18080 + 4000
         pids = {name: row["pid"] for name, row in rows.items()}
 
         second = run_lab("up", env=env)
@@ -58,11 +58,11 @@ def test_up_twice_status_down(state_dir: Path):
 def test_up_refuses_a_port_taken_by_another_program(tmp_path: Path):
     env = {"OFM_LAB_STATE_DIR": str(tmp_path / "lab"), "OFM_LAB_PORT_OFFSET": "5000"}
     with socket.socket() as blocker:
-        blocker.bind(("127.0.0.1", 21081))
+        blocker.bind(("127.0.0.1", 18081 + 5000))
         blocker.listen()
         result = run_lab("up", env=env, check=False)
     try:
         assert result.returncode == 2
-        assert "ofm-api-stable" in result.stderr and "21081" in result.stderr and "already in use" in result.stderr
+        assert "ofm-api-stable" in result.stderr and "23081" in result.stderr and "already in use" in result.stderr
     finally:
         run_lab("down", env=env, check=False)
