@@ -13,4 +13,4 @@ preload(__name__)
 class ActionModule(InProcessActionBase):
     """ofm.rollback.rollback_lease, in process on the controller (see plugin_utils/in_process.py)."""
 
-    requires = ("kubernetes",)
+    requires = ()  # the kubernetes client only when the kubeconfig needs it (module_utils/kube_rest.py), imported then

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 
 class ModuleDocFragment:
-    # Options of module_utils.kube.KUBE_SPEC
+    # Options of module_utils.kube_rest.KUBE_SPEC
     DOCUMENTATION = r"""
 options:
   kubeconfig:

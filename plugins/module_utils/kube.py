@@ -4,7 +4,7 @@
 """Kubernetes access for the modules: the shared connection options, a client built from them, errors mapped to the
 collection's hierarchy, and a waiter with one table of readiness predicates per kind.
 
-``KUBE_SPEC`` has the doc fragment ``ofm.rollback.kube``, kept in step by a unit test.
+``KUBE_SPEC`` (in ``kube_rest``, which needs no ``kubernetes`` client) has the doc fragment ``ofm.rollback.kube``, kept in step by a unit test.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping, Optional, TypeVar
 
-from ansible.module_utils.basic import env_fallback
-
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
-    AuthenticationError, AuthorizationError, ConflictError, DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
+    DeadlineExceeded, InputError, NotFoundError, OfmRollbackError,
     RolloutFailed, UnavailableError)
 from ansible_collections.ofm.rollback.plugins.module_utils.input_check import K8S_NAME, K8S_NAME_HELP
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import SYSTEM, TRANSIENT_STATUSES, error_for_status
 from ansible_collections.ofm.rollback.plugins.module_utils.polling import Polled, Poller, read_once
 
 try:
@@ -36,18 +35,7 @@ try:
 except ImportError as import_error:  # pragma: no cover - reported by require_kubernetes()
     KUBERNETES_IMPORT_ERROR = import_error
 
-SYSTEM = "Kubernetes API"
-TRANSIENT_STATUSES = frozenset({429, 500, 502, 503, 504})
 T = TypeVar("T")
-
-KUBE_SPEC: dict[str, dict[str, Any]] = {
-    "kubeconfig": {"type": "path", "fallback": (env_fallback, ["K8S_AUTH_KUBECONFIG", "KUBECONFIG"])},
-    "context": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_CONTEXT"])},
-    "host": {"type": "str", "fallback": (env_fallback, ["K8S_AUTH_HOST"])},
-    "api_key": {"type": "str", "no_log": True, "fallback": (env_fallback, ["K8S_AUTH_API_KEY"])},
-    "ca_cert": {"type": "path"},
-    "validate_certs": {"type": "bool", "default": True},
-}
 
 WORKLOAD_API_VERSION = "apps/v1"
 
@@ -118,23 +106,7 @@ class ReviewApi:
 
 def map_error(exc: Exception, operation: str, target: str) -> OfmRollbackError:
     """The collection's error for a failed Kubernetes call."""
-    status = getattr(exc, "status", None)
-    reason = _api_reason(exc)
-    kwargs: dict[str, Any] = {"system": SYSTEM, "operation": operation, "target": target, "status": status}
-    if status == 404:
-        return NotFoundError(reason, **kwargs, hint="Check the name, kind and namespace, and that the resource type is installed.")
-    if status == 409:
-        return ConflictError(reason, **kwargs)
-    if status == 401:
-        return AuthenticationError(reason, **kwargs)
-    if status == 403:
-        return AuthorizationError(reason, **kwargs, hint="Give the account RBAC rights for this verb and resource in this namespace.")
-    if status in (400, 422):
-        return InputError(reason, **kwargs, hint="The API server rejected the object; see the reason.")
-    if status is None or status in TRANSIENT_STATUSES or status >= 500:
-        return UnavailableError(reason, **kwargs, sent=status is not None,
-                                hint="Check that the API server is up and reachable from this host (host, kubeconfig), then run again.")
-    return OfmRollbackError(reason, **kwargs)
+    return error_for_status(getattr(exc, "status", None), _api_reason(exc), operation, target)
 
 
 def _api_reason(exc: Exception) -> str:

@@ -33,6 +33,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Protocol
 
+from ansible_collections.ofm.rollback.plugins.module_utils import kube_rest
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import ConflictError, InputError, OfmRollbackError, UnavailableError
 
 SYSTEM = "lease"
@@ -140,12 +141,14 @@ class Store(Protocol):
 
 
 class KubeStore:
-    """Leases as ``coordination.k8s.io/v1`` Lease objects in ``namespace``."""
+    """Leases as ``coordination.k8s.io/v1`` Lease objects in ``namespace``, through ``transport`` (``kube_rest.RestClient``,
+    else ``ClientTransport`` over the ``kubernetes`` client): ``request(method, path, body, operation)`` returns the
+    (status, body) of any answer and raises the collection's errors when there is none."""
 
     backend = "kubernetes"
 
-    def __init__(self, api_client: Any, namespace: str) -> None:
-        self.api = api_client
+    def __init__(self, transport: Any, namespace: str) -> None:
+        self.transport = transport
         self.namespace = namespace
         self.where = f"Lease in namespace {namespace}"
 
@@ -155,36 +158,19 @@ class KubeStore:
 
     def _call(self, method: str, path: str, body: Optional[dict[str, Any]] = None) -> tuple[int, dict[str, Any]]:
         """(status, object); 404 is (404, {}), 409 a ConflictError, other failures the collection's errors."""
-        # pylint: disable-next=import-outside-toplevel
-        from ansible_collections.ofm.rollback.plugins.module_utils.kube import _client_errors, map_error
-        try:
-            status, data = self._request(method, path, body)
-        except _client_errors() as exc:
-            status = getattr(exc, "status", None)
-            if status not in (404, 409):
-                raise map_error(exc, f"{method.lower()} Lease", path) from exc
-            data = b""
+        operation = f"{method.lower()} Lease"
+        status, data = self.transport.request(method, path, body, operation)
         if status == 404:
             return 404, {}
         if status == 409:
             raise ConflictError("another run wrote the lease first", system=SYSTEM, operation=method.lower(), target=path)
-        return status, json.loads(data or b"{}")
-
-    def _request(self, method: str, path: str, body: Optional[dict[str, Any]]) -> tuple[int, bytes]:
-        """One request with the client's authentication, for both generations of the generated ``kubernetes`` client."""
-        from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
-        headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if not hasattr(self.api, "param_serialize"):  # kubernetes < 35: call_api raises ApiException for an error status
-            response = self.api.call_api(path, method, header_params=headers, body=body, auth_settings=["BearerToken"],
-                                         _preload_content=False, _return_http_data_only=True)
-            return response.status, response.data
-        verb, url, sent_headers, sent_body, post = self.api.param_serialize(method=method, resource_path=path, header_params=headers,
-                                                                            body=body, auth_settings=["BearerToken"])
-        response = self.api.call_api(verb, url, header_params=sent_headers, body=sent_body, post_params=post)
-        data = response.read()
-        if response.status >= 400 and response.status not in (404, 409):
-            raise ApiException(status=response.status, reason=getattr(response, "reason", ""), body=data.decode("utf-8", "replace"))
-        return response.status, data
+        if status >= 400:
+            raise kube_rest.error_for_status(status, kube_rest.status_reason(status, data), operation, path)
+        try:
+            return status, json.loads(data or b"{}")
+        except ValueError as exc:
+            raise UnavailableError(f"HTTP {status} with a body that is not JSON", system=SYSTEM, operation=operation, target=path,
+                                   sent=True) from exc
 
     def read(self, name: str) -> tuple[Optional[Holder], Optional[str]]:
         status, obj = self._call("GET", self._path(name))
@@ -198,6 +184,45 @@ class KubeStore:
             self._call("POST", self._path(), body)
         else:
             self._call("PUT", self._path(name), body)
+
+
+class ClientTransport:
+    """``KubeStore``'s requests through the ``kubernetes`` client's ``ApiClient`` (its authentication: exec plugins, auth
+    providers), for both generations of the generated client."""
+
+    def __init__(self, api_client: Any) -> None:
+        self.api = api_client
+
+    def request(self, method: str, path: str, body: Optional[dict[str, Any]], operation: str) -> tuple[int, bytes]:
+        # pylint: disable-next=import-outside-toplevel
+        from ansible_collections.ofm.rollback.plugins.module_utils.kube import _client_errors, map_error
+        from kubernetes.client.exceptions import ApiException  # pylint: disable=import-outside-toplevel
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        try:
+            if not hasattr(self.api, "param_serialize"):  # kubernetes < 35: call_api raises ApiException for an error status
+                response = self.api.call_api(path, method, header_params=headers, body=body, auth_settings=["BearerToken"],
+                                             _preload_content=False, _return_http_data_only=True)
+                return response.status, response.data
+            verb, url, sent_headers, sent_body, post = self.api.param_serialize(method=method, resource_path=path, header_params=headers,
+                                                                                body=body, auth_settings=["BearerToken"])
+            response = self.api.call_api(verb, url, header_params=sent_headers, body=sent_body, post_params=post)
+            return response.status, response.read()
+        except ApiException as exc:
+            if exc.status:
+                return exc.status, (exc.body or b"") if isinstance(exc.body, bytes) else str(exc.body or "").encode("utf-8")
+            raise map_error(exc, operation, path) from exc
+        except _client_errors() as exc:
+            raise map_error(exc, operation, path) from exc
+
+
+def kube_store(connection: Mapping[str, Any], namespace: str, timeout: float = 5.0) -> KubeStore:
+    """The Lease store of the connection options: plain HTTPS when the kubeconfig allows (``kube_rest``), else the
+    ``kubernetes`` client."""
+    end = kube_rest.endpoint(connection)
+    if end is not None:
+        return KubeStore(kube_rest.RestClient(end, timeout), namespace)
+    from ansible_collections.ofm.rollback.plugins.module_utils.kube import api_client  # pylint: disable=import-outside-toplevel
+    return KubeStore(ClientTransport(api_client(connection, timeout=timeout)), namespace)
 
 
 def lease_object(name: str, namespace: str, holder: Optional[Holder], version: Optional[str], transitions: int = 0) -> dict[str, Any]:
@@ -417,8 +442,7 @@ def start_renewer(spec: Mapping[str, Any]) -> int:
 def store_from_spec(spec: Mapping[str, Any]) -> Store:
     if spec["backend"] == "file":
         return FileStore(spec["lock_dir"])
-    from ansible_collections.ofm.rollback.plugins.module_utils.kube import api_client  # pylint: disable=import-outside-toplevel
-    return KubeStore(api_client(spec["connection"], timeout=spec.get("timeout", 5.0)), spec["namespace"])
+    return kube_store(spec["connection"], spec["namespace"], spec.get("timeout", 5.0))
 
 
 class StoreWhenNeeded:

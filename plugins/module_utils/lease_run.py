@@ -45,8 +45,7 @@ def stores(params: Mapping[str, Any]) -> list[tuple[str, Callable[[], leases.Sto
     connection = {key: params.get(key) for key in KUBE_OPTIONS}
 
     def kube() -> leases.Store:
-        from ansible_collections.ofm.rollback.plugins.module_utils.kube import api_client  # pylint: disable=import-outside-toplevel
-        return leases.KubeStore(api_client(connection, timeout=5.0), params["namespace"])
+        return leases.kube_store(connection, params["namespace"], timeout=5.0)
 
     def file() -> leases.Store:
         return leases.FileStore(params["lock_dir"])

@@ -173,7 +173,8 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.argo import ACTIONS, WAIT_FOR, ActionRequest, ArgoRollout
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, Kube, checked_options
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import Kube, checked_options
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,

@@ -100,7 +100,8 @@ from typing import Any, Mapping, Optional
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import DataError, InputError, OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, SYSTEM, WORKLOAD_API_VERSION, Kube
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import SYSTEM, WORKLOAD_API_VERSION, Kube
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 
 INGRESS_API_VERSION = "networking.k8s.io/v1"
 CANARY_ANNOTATION = "nginx.ingress.kubernetes.io/canary"

@@ -288,7 +288,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import REDIS_SPEC, UNLEASH_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.config.kinds import EXTERNAL_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.config.workflow import CONFIG_SPEC, RESTORE_SPEC
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {**KUBE_SPEC, **REDIS_SPEC, **UNLEASH_SPEC, **CONFIG_SPEC, **EXTERNAL_SPEC, **RESTORE_SPEC}
 

@@ -217,7 +217,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRoll
 from ansible_collections.ofm.rollback.plugins.module_utils.feature_flags import (
     DEFAULT_CACHE_TTL, DEFAULT_DEPLOYMENTS, DEFAULT_NAMESPACE, PROVIDERS, STATES, Switch, counters, failure, run_switch, switch_from_params)
 from ansible_collections.ofm.rollback.plugins.module_utils.flags import HAS_REDIS, REDIS_IMPORT_TRACEBACK
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     **KUBE_SPEC,

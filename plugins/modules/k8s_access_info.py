@@ -130,7 +130,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, ReviewApi
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import ReviewApi
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_access import PRESET_OPTIONS, PRESETS, VERBS, checks_from_params, review, whoami
 
 CHECK_SPEC: dict[str, dict[str, Any]] = {

@@ -94,7 +94,8 @@ from typing import Any, Optional
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, Kube, checked_options
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import READINESS, Kube, checked_options
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import KINDS, Listings, Revision, current_revision, history, images, workloads
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {

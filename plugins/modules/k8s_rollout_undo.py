@@ -149,7 +149,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, READINESS, WORKLOAD_API_VERSION, Kube, checked_options, wait_until
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import READINESS, WORKLOAD_API_VERSION, Kube, checked_options, wait_until
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.kube_rollout import (
     KINDS, Applied, Listings, UndoPlan, apply_undo, current_revision, history, images, plan_undo, target_name, workloads)
 

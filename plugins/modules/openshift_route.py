@@ -127,7 +127,7 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.openshift_route import DEFAULT_TIMEOUT, RouteClient, parse_backends, set_backends
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {

@@ -202,7 +202,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.argspec import (
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
 from ansible_collections.ofm.rollback.plugins.module_utils.helm import HelmClient
 from ansible_collections.ofm.rollback.plugins.module_utils.incident_impact import read_record
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC, Kube
+from ansible_collections.ofm.rollback.plugins.module_utils.kube import Kube
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.ops_api import OpsApiClient
 from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient
 from ansible_collections.ofm.rollback.plugins.module_utils.rca_bundle import (

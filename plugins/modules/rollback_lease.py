@@ -156,7 +156,7 @@ renewer_pid:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.kube import KUBE_SPEC
+from ansible_collections.ofm.rollback.plugins.module_utils.kube_rest import KUBE_SPEC
 from ansible_collections.ofm.rollback.plugins.module_utils.lease_run import PROCEDURES, run
 
 ARGUMENT_SPEC = {

@@ -14,7 +14,7 @@ from ansible_collections.ofm.rollback.plugins.doc_fragments import (
     alertmanager, aws, http_client, kube, ops_api, pg_connection, prometheus, redis, traffic_measure, traffic_wait, unleash)
 from ansible_collections.ofm.rollback.plugins.module_utils import argspec
 from ansible_collections.ofm.rollback.plugins.module_utils import aws as aws_utils
-from ansible_collections.ofm.rollback.plugins.module_utils import kube as kube_utils
+from ansible_collections.ofm.rollback.plugins.module_utils import kube_rest as kube_utils
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres import connection as pg_connection_utils
 from ansible_collections.ofm.rollback.plugins.module_utils import traffic
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
