@@ -26,6 +26,15 @@ options:
       - What the inputs are of, for the message, such as V(emergency rollback).
     type: str
     default: procedure
+  role_specs:
+    description:
+      - Roles of this collection whose argument specs (the options of their C(main) entry point) the run's variables must
+        meet, checked as M(ansible.builtin.validate_argument_spec) checks them, before O(inputs).
+      - Checked by the action plugin on the controller, which reads the variables; an unknown role is refused naming the
+        roles that have a spec.
+    type: list
+    elements: str
+    default: []
   inputs:
     description:
       - The inputs to check.
@@ -99,6 +108,7 @@ EXAMPLES = r"""
 - name: Preflight | the inputs of the database rollback, before anything changes
   ofm.rollback.input_check:
     procedure: database rollback
+    role_specs: [db_pitr]
     inputs:
       - {name: db_pitr_environment, value: "{{ db_pitr_environment }}", rule: name}
       - {name: db_pitr_rto_target, value: "{{ db_pitr_rto_target }}", rule: duration}
@@ -128,6 +138,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.input_check import RU
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "procedure": {"type": "str", "default": "procedure"},
+    # Checked by the action plugin before the module runs (it needs the controller's variables).
+    "role_specs": {"type": "list", "elements": "str", "default": []},
     "inputs": {"type": "list", "elements": "dict", "required": True, "options": {
         "name": {"type": "str", "required": True},
         "value": {"type": "raw"},
