@@ -1,0 +1,124 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2025, OFM Social OS contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The emergency rollback's gate, judged in Python, in one task.
+
+The SLOs are evaluated over the sustain window (``slo.SloChecker``). When one breaches, or none can be judged, the router
+is asked whether the canary still carries traffic (``traffic.TrafficReader``): the SLO windows still hold a canary's bad
+minutes after it was rolled back, so only a canary that carries traffic now is rolled back. Then ``decide``:
+
+- a breach on a canary that carries traffic (or whose traffic is unknown): proceed;
+- ``force`` (with a reason, required unless the breach is confirmed): proceed, and say that the rollback was forced;
+- anything else: do not proceed, and say why (no breach, nothing left to roll back, or the breach cannot be confirmed,
+  with Prometheus's own error), with the command that forces it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Optional
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+
+FORCE_HINT = "Nothing was changed. To roll back anyway: -e rollback_force=true -e rollback_force_reason='<why>'."
+
+
+@dataclass(frozen=True)
+class Decision:
+    """Whether the rollback runs, the verdict of the SLOs (breach, unknown, ok), and what to tell the operator."""
+
+    proceed: bool
+    verdict: str
+    already_stable: bool
+    forced: bool
+    reasons: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"proceed": self.proceed, "verdict": self.verdict, "already_stable": self.already_stable, "forced": self.forced,
+                "reasons": list(self.reasons)}
+
+
+def needs_traffic(evaluation: Mapping[str, Any]) -> bool:
+    """Whether the router must be asked: a breach, or SLOs without data (a confirmed OK needs no router)."""
+    return bool(evaluation["breach_detected"] or evaluation["unknown"])
+
+
+def check_force(force: bool, force_reason: str, evaluation: Mapping[str, Any]) -> None:
+    """A rollback forced without a confirmed breach needs a reason (it is announced and audited)."""
+    if force and not evaluation["breach_detected"] and not (force_reason or "").strip():
+        raise InputError("slo_gate_force (rollback_force) is true but no reason was given", option="force_reason",
+                         accepted="a reason: set rollback_force_reason to say why the rollback must run without a confirmed SLO breach")
+
+
+def _value(reading: Optional[Mapping[str, Any]], part: str, key: str) -> Any:
+    section = (reading or {}).get(part) or {}
+    value = section.get(key)
+    return "unknown" if value is None else value
+
+
+def decide(evaluation: Mapping[str, Any], traffic: Optional[Mapping[str, Any]], *, force: bool, force_reason: str, sustain: str) -> Decision:
+    """The gate's decision from the SLO evaluation (``SloEvaluation.summary()``) and the router's reading (or None)."""
+    breach = bool(evaluation["breach_detected"])
+    verdict = "breach" if breach else ("unknown" if evaluation["unknown"] else "ok")
+    already_stable = bool(traffic and traffic.get("all_on_stable") is True)
+    proceed = (breach and not already_stable) or force
+    monitoring_error = evaluation.get("monitoring_error")
+    if proceed:
+        reasons = []
+        if force and not breach:
+            note = (f". {monitoring_error}: traffic is judged from the router's weights and the rollback will not be verified."
+                    if monitoring_error else "")
+            reasons = [f"Rollback FORCED without a confirmed SLO breach ({verdict}). Reason: {force_reason}{note}"]
+        return Decision(True, verdict, already_stable, force, reasons)
+    if already_stable:
+        why = (f"the canary carries no traffic now (canary weight {_value(traffic, 'configured', 'canary_weight')}, measured share "
+               f"{_value(traffic, 'measured', 'canary_share')}): it has already been rolled back")
+    elif verdict == "ok":
+        why = f"no SLO of the canary breaches for the last {sustain}"
+    elif monitoring_error:
+        why = f"the breach cannot be confirmed: {monitoring_error}"
+    else:
+        why = f"the breach cannot be confirmed, these SLOs have no usable data: {', '.join(evaluation['unknown'])}"
+    summary = evaluation.get("summary") or []
+    return Decision(False, verdict, already_stable, False, [f"No rollback: {why}.", *summary, FORCE_HINT])
+
+
+class GateRun:
+    """One run of the gate from the ``rollback_gate`` module's parameters: every option checked when it is made (before
+    any request), then ``run()`` evaluates, reads the router when needed, and decides."""
+
+    def __init__(self, params: Mapping[str, Any]) -> None:
+        # pylint: disable=import-outside-toplevel
+        from ansible_collections.ofm.rollback.plugins.module_utils.prometheus import PrometheusClient
+        from ansible_collections.ofm.rollback.plugins.module_utils.slo import check_options
+        from ansible_collections.ofm.rollback.plugins.module_utils.traffic import haproxy_router, traffic_meter
+
+        self.params = params
+        self.options = check_options(params)
+        self.warnings = list(self.options.warnings)
+        self.prometheus = PrometheusClient.from_params(params)
+        self.router = haproxy_router(params)
+        self.meter = traffic_meter(params, self.prometheus)
+
+    def run(self) -> dict[str, Any]:
+        # pylint: disable=import-outside-toplevel
+        from ansible_collections.ofm.rollback.plugins.module_utils.slo import SloChecker
+        from ansible_collections.ofm.rollback.plugins.module_utils.traffic import TrafficReader, read_split
+
+        evaluation = SloChecker(self.prometheus, self.options.slos, self.options.settings).evaluate()
+        summary = evaluation.summary()
+        force, force_reason = bool(self.params.get("force")), str(self.params.get("force_reason") or "")
+        check_force(force, force_reason, summary)
+        traffic = None
+        if needs_traffic(summary):
+            # Without monitoring the router's configured weights alone say whether the canary carries traffic.
+            reader = TrafficReader(self.router, self.meter if summary["monitoring_available"] else None)
+            traffic = read_split(reader).as_dict() if reader.has_source else None
+        decision = decide(summary, traffic, force=force, force_reason=force_reason, sustain=self.params["sustain"])
+        message = evaluation.message(self.options.settings.scope)
+        verb = "roll back" if decision.proceed else "no rollback"
+        return {**summary, "traffic": traffic, **decision.as_dict(), "msg": f"{verb}: {message}"}
+
+    def requests(self) -> list[dict[str, Any]]:
+        """Every HTTP request made to Prometheus (the SLOs and the measured share share one client)."""
+        return self.prometheus.http.requests

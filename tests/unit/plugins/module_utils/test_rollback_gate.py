@@ -1,0 +1,65 @@
+"""The emergency gate's decision, judged in Python: breach, already rolled back, no data, Prometheus down, forced."""
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
+from ansible_collections.ofm.rollback.plugins.module_utils.rollback_gate import check_force, decide, needs_traffic
+
+
+def evaluation(breached=(), unknown=(), error=None):
+    return {"breach_detected": bool(breached), "breached": list(breached), "unknown": list(unknown), "monitoring_error": error,
+            "monitoring_available": error is None, "summary": [f"{name}: BREACH" for name in breached] + [f"{name}: UNKNOWN" for name in unknown]}
+
+
+CARRIES = {"all_on_stable": False, "configured": {"canary_weight": 10}, "measured": {"canary_share": 0.1}}
+STABLE = {"all_on_stable": True, "configured": {"canary_weight": 0}, "measured": {"canary_share": 0.0}}
+UNKNOWN_TRAFFIC = {"all_on_stable": None, "configured": None, "measured": None}
+
+
+def test_a_breach_of_a_canary_that_carries_traffic_or_whose_traffic_is_unknown_proceeds():
+    for traffic in (CARRIES, UNKNOWN_TRAFFIC, None):
+        decision = decide(evaluation(["error_rate"]), traffic, force=False, force_reason="", sustain="5m")
+        assert (decision.proceed, decision.verdict, decision.already_stable, decision.reasons) == (True, "breach", False, [])
+
+
+def test_a_breach_of_a_canary_already_on_stable_does_not_proceed_and_says_so():
+    decision = decide(evaluation(["error_rate"]), STABLE, force=False, force_reason="", sustain="5m")
+    assert not decision.proceed and decision.already_stable
+    assert decision.reasons[0] == ("No rollback: the canary carries no traffic now (canary weight 0, measured share 0.0): "
+                                   "it has already been rolled back.")
+    assert decision.reasons[1] == "error_rate: BREACH" and "rollback_force=true" in decision.reasons[-1]
+
+
+@pytest.mark.parametrize("result, why", [
+    (evaluation(), "No rollback: no SLO of the canary breaches for the last 5m."),
+    (evaluation(unknown=["p95_latency", "error_rate"]), "No rollback: the breach cannot be confirmed, these SLOs have no usable data: p95_latency, error_rate."),
+    (evaluation(unknown=["error_rate"], error="Prometheus could not be asked (connection refused)"),
+     "No rollback: the breach cannot be confirmed: Prometheus could not be asked (connection refused)."),
+])
+def test_without_a_confirmed_breach_nothing_is_rolled_back_and_the_reason_is_given(result, why):
+    decision = decide(result, CARRIES if result["unknown"] else None, force=False, force_reason="", sustain="5m")
+    assert not decision.proceed and decision.reasons[0] == why and decision.reasons[-1].startswith("Nothing was changed.")
+
+
+def test_a_forced_rollback_proceeds_even_on_stable_and_says_it_was_forced_with_monitoring_down():
+    decision = decide(evaluation(unknown=["error_rate"], error="Prometheus could not be asked"), None, force=True,
+                      force_reason="customers report errors", sustain="5m")
+    assert decision.proceed and decision.forced and decision.verdict == "unknown"
+    assert decision.reasons == ["Rollback FORCED without a confirmed SLO breach (unknown). Reason: customers report errors. Prometheus "
+                                "could not be asked: traffic is judged from the router's weights and the rollback will not be verified."]
+    confirmed = decide(evaluation(["error_rate"]), CARRIES, force=True, force_reason="", sustain="5m")
+    assert confirmed.proceed and confirmed.reasons == []
+
+
+def test_forcing_without_a_confirmed_breach_needs_a_reason_naming_the_option():
+    with pytest.raises(InputError) as refused:
+        check_force(True, "  ", evaluation())
+    assert refused.value.option == "force_reason" and "rollback_force_reason" in str(refused.value)
+    check_force(True, "", evaluation(["error_rate"]))  # a confirmed breach needs no reason
+    check_force(False, "", evaluation())
+
+
+def test_the_router_is_asked_only_on_a_breach_or_missing_data():
+    assert needs_traffic(evaluation(["error_rate"])) and needs_traffic(evaluation(unknown=["error_rate"]))
+    assert not needs_traffic(evaluation())
