@@ -95,6 +95,12 @@ class Settings:
     min_coverage: float = 0.8
     unknown_is: str = UNKNOWN
     unavailable_is: str = "fail"
+    # How old the newest value may be at the end of the queried span (0: two resolutions) before the data counts as stale.
+    max_sample_age: float = 0.0
+
+    @property
+    def sample_age_limit(self) -> float:
+        return self.max_sample_age or 2 * self.resolution
 
     @property
     def expected_samples(self) -> int:
@@ -298,7 +304,8 @@ def _settings(params: Mapping[str, Any]) -> Settings:
                         window=parse_duration(params.get("window", "5m"), "window"),
                         sustain=parse_duration(params.get("sustain", "5m"), "sustain"),
                         resolution=parse_duration(params.get("resolution", "15s"), "resolution"),
-                        min_coverage=float(min_coverage), unknown_is=unknown_is, unavailable_is=unavailable_is)
+                        min_coverage=float(min_coverage), unknown_is=unknown_is, unavailable_is=unavailable_is,
+                        max_sample_age=parse_duration(params["max_sample_age"], "max_sample_age") if params.get("max_sample_age") else 0.0)
     if settings.resolution > settings.sustain:
         raise InputError(f"resolution ({format_duration(settings.resolution)}) is longer than sustain ({format_duration(settings.sustain)})",
                          option="resolution", accepted="a duration no longer than sustain")
@@ -321,8 +328,10 @@ def unavailable_result(slo: SloDefinition, query: str, settings: Settings, reaso
     return replace(result, line=result_line(result))
 
 
-def evaluate_series(slo: SloDefinition, query: str, series: Sequence[Series], settings: Settings) -> SloResult:
-    """The verdict on ``slo`` from the series its range query returned."""
+def evaluate_series(slo: SloDefinition, query: str, series: Sequence[Series], settings: Settings, end: Optional[float] = None) -> SloResult:
+    """The verdict on ``slo`` from the series its range query returned; with ``end`` (the end of the queried span), a series
+    whose newest value is older than ``settings.sample_age_limit`` is stale, so unknown: the metrics stopped arriving (a
+    target that cannot be scraped, rules not evaluated, a Prometheus replica behind) and the older values say nothing of now."""
     expected = settings.expected_samples
     sustain = format_duration(settings.sustain)
     common = {"name": slo.name, "description": slo.description, "query": query, "comparison": slo.comparison,
@@ -336,6 +345,11 @@ def evaluate_series(slo: SloDefinition, query: str, series: Sequence[Series], se
     violating = sum(1 for sample in valid if slo.violates(sample[1]))
     coverage = min(len(valid) / expected, 1.0)
     verdict, reason = _verdict(slo, len(valid), violating, coverage, settings)
+    age = end - valid[-1][0] if end is not None and valid else 0.0
+    if age > settings.sample_age_limit:
+        verdict, reason = UNKNOWN, (f"stale data: the newest value is {format_duration(age)} older than the end of the span "
+                                    f"({isoformat(valid[-1][0])}), more than max_sample_age {format_duration(settings.sample_age_limit)}: "
+                                    "the metrics stopped arriving (scrapes failing, rules not evaluated, or Prometheus behind)")
     last = valid[-1][1] if valid else None
     result = SloResult(**common, verdict=verdict, reason=reason, current=last if last is not None and math.isfinite(last) else None,
                        samples=len(valid), violating_samples=violating, dropped_samples=len(series[0].samples) - len(valid),
@@ -445,7 +459,7 @@ class SloChecker:
                     raise answer
                 monitoring_error = f"Prometheus could not be asked ({answer.reason})"
             results[slo.name] = (unavailable_result(slo, query, self._settings, monitoring_error) if monitoring_error is not None
-                                 else evaluate_series(slo, query, answer, self._settings))
+                                 else evaluate_series(slo, query, answer, self._settings, end))
         return Evaluation(results, queries, end, self._settings.unknown_is, monitoring_error)
 
     def wait(self, condition: str, timeout: float, interval: float) -> tuple[Evaluation, int]:

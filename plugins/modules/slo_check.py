@@ -117,6 +117,13 @@ options:
       - Fraction of the expected samples that must hold a value for a verdict; below it the SLO is V(unknown).
     type: float
     default: 0.8
+  max_sample_age:
+    description:
+      - How much older than the end of the queried span an SLO's newest value may be; an SLO whose values stopped earlier is
+        V(unknown) (stale data), whatever its older values say. Metrics stop arriving when a target cannot be scraped, rules are
+        not evaluated, or a Prometheus replica is behind.
+      - A Prometheus duration or a number of seconds; by default two O(resolution) steps.
+    type: str
   unknown_is:
     description:
       - How an V(unknown) SLO counts in RV(breach_detected) and RV(all_ok).
@@ -370,6 +377,7 @@ ARGUMENT_SPEC = {
     "sustain": {"type": "str", "default": "5m"},
     "resolution": {"type": "str", "default": "15s"},
     "min_coverage": {"type": "float", "default": 0.8},
+    "max_sample_age": {"type": "str"},
     "unknown_is": {"type": "str", "choices": list(UNKNOWN_IS), "default": "unknown"},
     "unavailable_is": {"type": "str", "choices": ["fail", "unknown"], "default": "fail"},
     "wait_for": {"type": "str", "choices": list(WAIT_FOR), "default": "none"},

@@ -10,18 +10,21 @@ import itertools
 import json
 import os
 import signal
+import time
+import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
 import pytest
 from kubelab import kubeconfig_with_token
-from labtest import credentials, emergency, flat, record, run_lab, statuspage_incidents
+from labtest import credentials, emergency, flat, lab_call, record, run_lab, statuspage_incidents, wait_until
 
 from lab import process
 from lab.components.comms import Comms
 from lab.components.haproxy import weights
 from lab.components.kube_apiserver import KubeApiServer
+from lab.components.ofm_api import OfmApi
 from lab.components.ops_api import OpsApi
 from lab.components.prometheus import Prometheus
 
@@ -205,3 +208,34 @@ def test_statuspage_down_the_rollback_goes_on_and_the_update_is_a_manual_step(la
     assert result["status_page"]["delivered"] is False and result["status_page"]["error"]
     assert statuspage_incidents(lab, incident) == [], "nothing reached the page"
     assert credentials(lab)["statuspage_api_key"] not in run.stdout + (tmp_path / "audit.jsonl").read_text()
+
+
+def newest_value_age(lab, expr: str) -> float:
+    """Seconds between now and the newest value of ``expr`` in a 60 s range query at 1 s steps (0 while it is current)."""
+    end = int(time.time())
+    query = urllib.parse.urlencode({"query": expr, "start": end - 60, "end": end, "step": 1})
+    series = lab_call(f"{lab.url('prometheus')}/api/v1/query_range?{query}")["data"]["result"]
+    newest = max((float(values[-1][0]) for values in (item["values"] for item in series) if values), default=end - 60)
+    return end - newest
+
+
+@pytest.mark.reliability("fault", procedure="emergency (SLO gate)", case="Prometheus returns stale data (the canary's metrics stopped arriving)",
+                         expected="the SLOs are unknown (stale data), not OK: no rollback without force, nothing changed")
+def test_stale_data_is_unknown_not_ok(lab, tmp_path, reliability):
+    """The canary frozen (SIGSTOP): its scrapes fail, its SLI series end, and Prometheus answers with values that stop before
+    now. The older values say the canary is healthy; stale, they must not count as OK (nor as a breach)."""
+    incident = incident_id()
+    canary = OfmApi("canary")
+    with frozen(lab, canary):
+        # The rate windows (the lab's 15 s) keep giving values for a while; then the series end. Three seconds later the
+        # newest value is older than max_sample_age (two 1 s resolutions) while most of the 60 s span still holds values.
+        wait_until(lambda: newest_value_age(lab, 'ofm:sli_error_ratio{version="canary"}') >= 3, 60,
+                   interval=0.5, what="the canary's error ratio to stop 3 s before now")
+        run = emergency(tmp_path, incident, ofm_slo_sustain="60s", **FAST)
+        assert weights(lab) == INITIAL
+    output = flat(run.stdout)
+    assert "No rollback: the breach cannot be confirmed, these SLOs have no usable data" in output, output[-4000:]
+    assert "stale data: the newest value is" in output and "no SLO of the canary breaches" not in output, output[-4000:]
+    assert "Nothing was changed" in output
+    reliability.observed("every SLO unknown with 'stale data: the newest value is ... older than the end of the span'; no rollback, "
+                         "canary weight unchanged")

@@ -459,3 +459,17 @@ def test_evaluate_judges_failures_in_the_slos_order():
         unknown_when_down(failing).evaluate()
     with pytest.raises(UnavailableError):  # unavailable_is=fail: Prometheus down fails the evaluation
         checker(ConcurrentPrometheus([[0.05] * 21], together=4, fail={"q_b": UnavailableError("timed out")}), Clock(), FIVE).evaluate()
+
+
+def test_a_series_whose_newest_value_is_older_than_max_sample_age_is_unknown_as_stale():
+    # 21 samples every 15 s, the newest 45 s before the end of the span: three steps missing, the rest a sustained breach.
+    values = [0.5] * 18
+    stale = series(values)
+    end = stale.samples[-1][0] + 45
+    result = evaluate_series(ERROR_RATE, "rendered", [stale], replace(SETTINGS, min_coverage=0.5), end)
+    assert result.verdict == "unknown" and result.reason.startswith("stale data: the newest value is 45s older than the end of the span")
+    assert "max_sample_age 30s" in result.reason
+    fresh = evaluate_series(ERROR_RATE, "rendered", [stale], replace(SETTINGS, min_coverage=0.5, max_sample_age=60.0), end)
+    assert fresh.verdict == "breach"
+    one_step_late = evaluate_series(ERROR_RATE, "rendered", [stale], replace(SETTINGS, min_coverage=0.5), stale.samples[-1][0] + 15)
+    assert one_step_late.verdict == "breach"
