@@ -98,8 +98,9 @@ if has integration; then
 fi
 rm -f "$root/.lab-b-up.log" "$root/.lab-b-up.rc"
 # docs/reliability.md must have one row per test with the reliability marker (collected, so whatever ran); the page this run's
-# results make is left in .reliability.md, to be copied to docs/ after a full run.
+# results make is left in .reliability.md, to be copied to docs/ after a full run, and the results in .reliability.jsonl.
 reliability_page() {
+  cp "$OFM_RELIABILITY_RESULTS" "$root/.reliability.jsonl"
   OFM_RELIABILITY_INVENTORY="$logs/inventory.jsonl" pytest tests/unit tests/integration --collect-only -q -p no:cacheprovider > /dev/null &&
     python scripts/reliability_page.py "$logs/inventory.jsonl" --results "$OFM_RELIABILITY_RESULTS" --check --write-to "$root/.reliability.md"
 }
