@@ -15,6 +15,7 @@ minutes after it was rolled back, so only a canary that carries traffic now is r
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Optional
 
@@ -83,6 +84,28 @@ def decide(evaluation: Mapping[str, Any], traffic: Optional[Mapping[str, Any]], 
     return Decision(False, verdict, already_stable, False, [f"No rollback: {why}.", *summary, FORCE_HINT])
 
 
+def reused_decision(journaled: Optional[Mapping[str, Any]]) -> Optional[dict[str, Any]]:
+    """The decision to proceed that a killed run of this incident journaled (its ``gate`` step), as this module returns one;
+    None when there is none (the journal holds a decision to proceed only)."""
+    data = (journaled or {}).get("data") or {}
+    if (journaled or {}).get("status") != "done" or not data.get("proceed"):
+        return None
+    run_id = (journaled or {}).get("run_id")
+    return {**(data.get("result") or {}), "traffic": data.get("traffic") or None, "proceed": True, "verdict": data.get("verdict", "breach"),
+            "already_stable": False, "forced": bool(data.get("forced")), "reasons": [], "finished": float(data.get("finished") or 0.0),
+            "reused_from": run_id, "msg": f"roll back: the decision of run {run_id}, reused"}
+
+
+def phase(result: Mapping[str, Any], force: bool, force_reason: str, finished: float, reused_from: Optional[str]) -> dict[str, Any]:
+    """The procedure's record of the gate step (``slo_gate_phase``): what was decided and on what evidence."""
+    return {"status": "ok", "started": None, "finished": finished, "changes": [],
+            "evidence": {"proceed": bool(result["proceed"]), "forced": force, "force_reason": force_reason, "verdict": result["verdict"],
+                         "already_stable": bool(result["already_stable"]), "breached": result.get("breached") or [],
+                         "unknown": result.get("unknown") or [], "slos": result.get("slos") or {},
+                         "monitoring_available": result.get("monitoring_available", True),
+                         "monitoring_error": result.get("monitoring_error"), "traffic": result.get("traffic"), "reused_from": reused_from}}
+
+
 class GateRun:
     """One run of the gate from the ``rollback_gate`` module's parameters: every option checked when it is made (before
     any request), then ``run()`` evaluates, reads the router when needed, and decides."""
@@ -100,14 +123,19 @@ class GateRun:
         self.router = haproxy_router(params)
         self.meter = traffic_meter(params, self.prometheus)
 
-    def run(self) -> dict[str, Any]:
+    def run(self, now: Optional[float] = None) -> dict[str, Any]:
+        """The gate's result: the SLOs' evaluation fields, ``traffic``, the decision, ``msg`` and ``phase`` (the procedure's
+        record of this step); the decision a killed run of the incident journaled when O(reuse) holds one, without a request."""
         # pylint: disable=import-outside-toplevel
         from ansible_collections.ofm.rollback.plugins.module_utils.slo import SloChecker
         from ansible_collections.ofm.rollback.plugins.module_utils.traffic import TrafficReader, read_split
 
+        force, force_reason = bool(self.params.get("force")), str(self.params.get("force_reason") or "")
+        reused = reused_decision(self.params.get("reuse"))
+        if reused is not None:
+            return {**reused, "phase": phase(reused, force, force_reason, reused["finished"], reused["reused_from"])}
         evaluation = SloChecker(self.prometheus, self.options.slos, self.options.settings).evaluate()
         summary = evaluation.summary()
-        force, force_reason = bool(self.params.get("force")), str(self.params.get("force_reason") or "")
         check_force(force, force_reason, summary)
         traffic = None
         if needs_traffic(summary):
@@ -117,7 +145,8 @@ class GateRun:
         decision = decide(summary, traffic, force=force, force_reason=force_reason, sustain=self.params["sustain"])
         message = evaluation.message(self.options.settings.scope)
         verb = "roll back" if decision.proceed else "no rollback"
-        return {**summary, "traffic": traffic, **decision.as_dict(), "msg": f"{verb}: {message}"}
+        result = {**summary, "traffic": traffic, **decision.as_dict(), "msg": f"{verb}: {message}"}
+        return {**result, "phase": phase(result, force, force_reason, time.time() if now is None else now, None)}
 
     def requests(self) -> list[dict[str, Any]]:
         """Every HTTP request made to Prometheus (the SLOs and the measured share share one client)."""

@@ -164,6 +164,12 @@ options:
       - Why a rollback is forced; announced and audited.
     type: str
     default: ""
+  reuse:
+    description:
+      - The C(gate) step of the incident's run journal (M(ofm.rollback.run_journal)) when a killed run of this incident
+        decided to roll back: that decision is returned (with its evidence and RV(phase) naming the run) and nothing is asked.
+        Anything else (no step, a step not done, a decision not to proceed) is ignored.
+    type: dict
 attributes:
   check_mode:
     support: full
@@ -260,6 +266,13 @@ monitoring_error:
   returned: success
   type: str
   sample: null
+phase:
+  description:
+    - The procedure's record of this step, C(status), C(finished) (epoch seconds) and C(evidence) (the decision, the SLOs,
+      the traffic, C(reused_from) the run whose decision was reused).
+  returned: success
+  type: dict
+  sample: {"status": "ok", "started": null, "finished": 1796434300.1, "changes": [], "evidence": {"proceed": true, "verdict": "breach"}}
 requests:
   description: Every HTTP request made, with its status and duration (secrets removed).
   returned: always
@@ -311,6 +324,7 @@ ARGUMENT_SPEC = {
     "request_metric": {"type": "str", "default": "http_requests_total"},
     "force": {"type": "bool", "default": False},
     "force_reason": {"type": "str", "default": ""},
+    "reuse": {"type": "dict"},
 }
 
 

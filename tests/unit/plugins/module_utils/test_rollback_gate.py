@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
-from ansible_collections.ofm.rollback.plugins.module_utils.rollback_gate import check_force, decide, needs_traffic
+from ansible_collections.ofm.rollback.plugins.module_utils.rollback_gate import check_force, decide, needs_traffic, phase, reused_decision
 
 
 def evaluation(breached=(), unknown=(), error=None):
@@ -63,3 +63,15 @@ def test_forcing_without_a_confirmed_breach_needs_a_reason_naming_the_option():
 def test_the_router_is_asked_only_on_a_breach_or_missing_data():
     assert needs_traffic(evaluation(["error_rate"])) and needs_traffic(evaluation(unknown=["error_rate"]))
     assert not needs_traffic(evaluation())
+
+
+def test_a_journaled_decision_to_proceed_is_reused_with_its_evidence_and_anything_else_is_ignored():
+    journaled = {"status": "done", "run_id": "run-1", "data": {"proceed": True, "verdict": "breach", "forced": False, "finished": 1796434300.5,
+                                                               "result": {"breached": ["error_rate"], "unknown": [], "slos": {},
+                                                                          "monitoring_available": True}, "traffic": {}}}
+    reused = reused_decision(journaled)
+    assert reused["proceed"] and reused["reused_from"] == "run-1" and reused["traffic"] is None and reused["breached"] == ["error_rate"]
+    record = phase(reused, False, "", reused["finished"], "run-1")
+    assert record["finished"] == 1796434300.5 and record["evidence"]["reused_from"] == "run-1" and record["evidence"]["verdict"] == "breach"
+    for other in (None, {}, {**journaled, "status": "started"}, {**journaled, "data": {**journaled["data"], "proceed": False}}):
+        assert reused_decision(other) is None
