@@ -281,7 +281,7 @@ requests:
   sample: []
 """
 
-from typing import Any, Optional
+from typing import Optional
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
