@@ -65,6 +65,9 @@ CASES = [
          "https://hooks.slack.com", "'file:///etc/passwd'", warns=True),
     case("slo_check", {"prometheus_url": "{url}", "sustain": "-1m"}, "sustain", "a Prometheus duration", "'-1m'"),
     case("slo_check", {"prometheus_url": "{url}", "scope": "everything"}, "scope", "canary, stable, both", "'everything'"),
+    case("rollback_gate", {"prometheus_url": "{url}", "max_sample_age": "soon"}, "max_sample_age", "a Prometheus duration", "'soon'"),
+    case("rollback_gate", {"prometheus_url": "{url}", "haproxy_runtime_api": "{url}", "measure_window": "30s",
+                           "selector": 'app="api"}) or vector(1'}, "selector", "matchers without braces", "'app=\"api\"}) or vector(1'"),
     case("change_window_info", {"days": ["funday"], "start": "02:00", "end": "05:00"}, "days", "mon, tue, wed", "['funday']"),
 ]
 
