@@ -167,7 +167,7 @@ options:
   reuse:
     description:
       - The C(gate) step of the incident's run journal (M(ofm.rollback.run_journal)) when a killed run of this incident
-        decided to roll back: that decision is returned (with its evidence and RV(phase) naming the run) and nothing is asked.
+        decided to roll back; that decision is returned (with its evidence and RV(phase) naming the run) and nothing is asked.
         Anything else (no step, a step not done, a decision not to proceed) is ignored.
     type: dict
 attributes:

@@ -33,7 +33,8 @@ def test_a_breach_of_a_canary_already_on_stable_does_not_proceed_and_says_so():
 
 @pytest.mark.parametrize("result, why", [
     (evaluation(), "No rollback: no SLO of the canary breaches for the last 5m."),
-    (evaluation(unknown=["p95_latency", "error_rate"]), "No rollback: the breach cannot be confirmed, these SLOs have no usable data: p95_latency, error_rate."),
+    (evaluation(unknown=["p95_latency", "error_rate"]),
+     "No rollback: the breach cannot be confirmed, these SLOs have no usable data: p95_latency, error_rate."),
     (evaluation(unknown=["error_rate"], error="Prometheus could not be asked (connection refused)"),
      "No rollback: the breach cannot be confirmed: Prometheus could not be asked (connection refused)."),
 ])
