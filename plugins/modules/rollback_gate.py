@@ -245,6 +245,11 @@ unknown:
   type: list
   elements: str
   sample: []
+all_ok:
+  description: Every SLO is OK (an V(unknown) one counts as O(unknown_is) says).
+  returned: success
+  type: bool
+  sample: false
 breach_detected:
   description: At least one SLO is breached.
   returned: success
