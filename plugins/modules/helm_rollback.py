@@ -114,8 +114,10 @@ history_before:
   type: list
   elements: dict
 history_after:
-  description: The revisions after the rollback; the same as RV(history_before) when nothing ran.
-  returned: success
+  description:
+    - The revisions after the rollback; the same as RV(history_before) when nothing ran.
+    - On a failure after helm ran, read again, so that RV(changed) says whether helm recorded a revision before it failed.
+  returned: success, and on a failure after the helm rollback ran
   type: list
   elements: dict
 command:
@@ -162,7 +164,7 @@ def main(module_class=AnsibleModule) -> None:
     try:
         result = _roll_back(client, params, module.check_mode, state)
     except OfmRollbackError as exc:
-        module.fail_json(**exc.to_result(), changed=_rolled_back(client), commands=client.commands, **state)
+        module.fail_json(**exc.to_result(), changed=_changed_after_failure(client, params["release"], state), commands=client.commands, **state)
     module.exit_json(**result, commands=client.commands, **state)
 
 
@@ -204,8 +206,18 @@ def _summary(revision: Revision) -> dict[str, Any]:
     return {"revision": revision.revision, "chart": revision.chart, "app_version": revision.app_version, "status": revision.status}
 
 
-def _rolled_back(client: HelmClient) -> bool:
-    return any(len(command) > 1 and command[1] == "rollback" for command in client.commands)
+def _changed_after_failure(client: HelmClient, release: str, state: dict[str, Any]) -> bool:
+    """Whether a failed run changed the release: no rollback command ran, or the history read again shows no new revision
+    (helm can fail before it records one, e.g. when the API refuses the release's Secret). A history that cannot be read
+    again counts as changed: the rollback may have been applied."""
+    if not any(len(command) > 1 and command[1] == "rollback" for command in client.commands):
+        return False
+    try:
+        after = client.history(release)
+    except OfmRollbackError:
+        return True
+    state["history_after"] = _history(after)
+    return [revision.revision for revision in after] != [entry["revision"] for entry in state.get("history_before") or []]
 
 
 if __name__ == "__main__":

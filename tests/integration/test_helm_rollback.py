@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+import yaml
 from helmtest import BROKEN_IMAGE, HELM_MAJORS, Helm, helm_binary, kube_server, rendered, set_release_status
 from kubelab import TARGETS
-from labtest import AnsibleRun, run_module
+from labtest import AnsibleRun, lab_call, run_module
 
 
 @pytest.fixture(params=[(major, target) for target in TARGETS for major in HELM_MAJORS], ids="-".join)
@@ -103,3 +104,30 @@ def test_pending_upgrade_is_reported_then_recovered(helm: Helm) -> None:
     assert helm.statuses("web")[-1] == (3, "deployed")
     assert helm.upgrade("web", "message=three").returncode == 0
     assert deployed_message(helm) == "three"
+
+
+@pytest.mark.reliability("fault", procedure="planned (helm_rollback)", case="helm failing: the Kubernetes API refuses helm's write of the new release (503)",
+                         expected="failed clearly with helm's error, the release unchanged; the re-run rolls back once")
+def test_helm_failing_on_the_api_fails_clearly_and_the_re_run_rolls_back_once(helm: Helm, reliability) -> None:
+    if helm.kube.real:
+        pytest.skip("the fault is armed through the test server's /__lab/faults route")
+    helm.install("web")
+    helm.upgrade("web", "message=two")
+    server = yaml.safe_load(Path(helm.kube.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
+    # helm keeps each release revision in a Secret: it cannot record the rollback's revision, so it stops before applying it.
+    lab_call(f"{server}/__lab/faults", "PUT", {"status": 503, "verbs": ["create"], "paths": ["/api/v1/namespaces/"]})
+    try:
+        failed = module("helm_rollback", helm, target="previous", timeout=30)
+    finally:
+        lab_call(f"{server}/__lab/faults", "DELETE")
+
+    assert failed.failed and failed.result["changed"] is False, failed.output
+    assert "helm" in failed.result["msg"] and ("503" in failed.result["msg"] or "unavailable" in failed.result["msg"].lower()), failed.result["msg"]
+    assert helm.statuses("web") == [(1, "superseded"), (2, "deployed")] and deployed_message(helm) == "two"
+
+    again = module("helm_rollback", helm, target="previous", timeout=30)
+    assert not again.failed, again.output
+    assert helm.statuses("web") == [(1, "superseded"), (2, "superseded"), (3, "deployed")]
+    assert [entry["description"] for entry in helm.history("web")].count("Rollback to 1") == 1 and deployed_message(helm) == "hello"
+    reliability.observed("failed naming helm's error (the API's 503 on the release Secret), nothing changed; "
+                         "the re-run rolled back once (helm history: one 'Rollback to 1')")

@@ -139,10 +139,11 @@ def test_helm_failure_carries_stderr_and_reports_the_attempt(tmp_path):
     fake.fail("rollback", "Error: resource Deployment/ofm-production/api not ready. status: InProgress")
     failed, result, _warnings = run_module(helm_rollback, fake.args())
     assert failed
-    assert result["changed"] is True
     assert result["error"]["type"] == "DeadlineExceeded"
     assert result["error"]["details"]["stderr"] == "Error: resource Deployment/ofm-production/api not ready. status: InProgress"
-    assert [command[1] for command in result["commands"]] == ["history", "rollback"]
+    # The history is read again after the failure: this fake recorded no revision, so nothing changed.
+    assert [command[1] for command in result["commands"]] == ["history", "rollback", "history"]
+    assert result["changed"] is False and [entry["revision"] for entry in result["history_after"]] == [1, 2]
 
 
 def test_unknown_release_fails_with_helms_message(tmp_path):
