@@ -166,10 +166,16 @@ def finish(process: subprocess.Popen, timeout: float = 300) -> subprocess.Comple
     return subprocess.CompletedProcess(process.args, process.returncode, stdout, "")
 
 
-def no_process_left(process: subprocess.Popen) -> bool:
-    """Whether nothing of the killed run is alive any more: its process group, its workers and the commands its modules ran."""
-    try:
-        os.killpg(process.pid, 0)
-    except ProcessLookupError:
-        return not descendants(process.pid)
-    return False
+def no_process_left(process: subprocess.Popen, timeout: float = 10.0) -> bool:
+    """Whether nothing of the killed run is alive any more, within ``timeout`` (a SIGKILLed group takes a moment to be reaped):
+    its process group, its workers and the commands its modules ran."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            if not descendants(process.pid):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(POLL)
