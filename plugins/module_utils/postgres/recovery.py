@@ -240,7 +240,7 @@ class RecoveryWatcher:
         running = pid is not None
         if running:
             self.seen_running = pid
-        elif not log.failure and not self.seen_running and recorded_pid(self.sandbox.data_dir) is None \
+        elif not log.failure and not log.shutdown_request and not self.seen_running and recorded_pid(self.sandbox.data_dir) is None \
                 and self.clock() < self.started_at + START_GRACE:
             return previous  # pg_ctl start -W returns before the postmaster writes postmaster.pid
         if log.not_reached:
