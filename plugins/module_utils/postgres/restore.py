@@ -475,7 +475,7 @@ class PitrRestore:
     def _discard(self) -> str:
         """Stop and delete what this run created, so a failed restore leaves nothing behind: the server, the processes a killed
         server left working in the directory, its files (a mount point is emptied, as it cannot be deleted), and the claim.
-        Says ``removed``, ``emptied (a mount point)`` or (nothing was there) ``absent``."""
+        Says ``removed`` (also when nothing was there) or ``emptied (a mount point)``."""
         try:
             stop_server(self.runner, self.sandbox, timeout=30)
         except OfmRollbackError:
