@@ -25,7 +25,15 @@ description:
   - A marker file (C(ofm_pitr_restore.json)) in the sandbox's data directory records the source, the target and the backup, so a
     second run with the same target reports no change, and O(state=absent) removes only sandboxes this module created.
   - PostgreSQL and pgBackRest commands run as O(os_user) (with C(setpriv) when the module runs as root).
-  - A failed restore stops and deletes the sandbox it was creating, and returns the end of the server log.
+  - A failed restore stops and deletes the sandbox it was creating, with the processes a killed server left working in it (a
+    O(sandbox_data_dir) that is a mount point is emptied, as it cannot be deleted), says what became of it in C(error.details.sandbox),
+    and returns the end of the server log. A sandbox server that stops during recovery is reported with what stopped it (the log's
+    reason, a shutdown request, or a postmaster that vanished without a word, that is killed or crashed).
+  - Before it creates anything it checks that the filesystem of O(sandbox_data_dir) has at least the backup's size free (C(size) in
+    RV(backup)); a restore that fills the filesystem later (the WAL recovery replays needs room too) fails with C(no space left on
+    device), the directory and its free space, and leaves nothing behind.
+  - A pgBackRest repository that O(os_user) may not read fails before anything is created, naming the repository's path and the
+    user, with pgBackRest's own message.
   - A restore killed half-way (SIGKILL, a lost controller) is redone by the next run to the same target - the marker (not yet
     C(ready)) or, before the marker exists, a claim file beside the data directory (C(.<name>.ofm_pitr_restore.json), written
     before the restore command fills it) proves that this module made the directory; the server left running is stopped, the
@@ -51,7 +59,8 @@ options:
   state:
     description:
       - V(present) restores into the sandbox (or reports the sandbox already holds the target).
-      - V(absent) stops and deletes the sandbox; it refuses a directory (or RDS instance) this module did not create.
+      - V(absent) stops and deletes the sandbox; it refuses a directory (or RDS instance) this module did not create, and an empty
+        directory is no change.
     type: str
     choices: [present, absent]
     default: present
@@ -92,6 +101,7 @@ options:
   sandbox_data_dir:
     description:
       - The sandbox's data directory on the target host. It must not exist, or be empty, or hold a sandbox of this module.
+      - Its filesystem needs room for the backup (checked first) and for the WAL segments recovery replays.
       - Required with the V(pgbackrest) and V(native) backends.
     type: path
   sandbox_socket_dir:
@@ -286,11 +296,13 @@ target:
   type: dict
   sample: {type: time, value: "2025-11-28 03:00:00.000000+00", inclusive: true, assumed_utc: true}
 backup:
-  description: The backup restored (label, type, start and stop times and LSNs, PostgreSQL major version); for RDS, the restore window.
+  description:
+    - The backup restored (label, type, start and stop times and LSNs, PostgreSQL major version, and C(size), the bytes its files take
+      once restored, null when unknown); for RDS, the restore window.
   returned: when state is present and the backups were read
   type: dict
   sample: {label: 20251128-020000F, type: full, start_time: "2025-11-28T02:00:00+00:00", stop_time: "2025-11-28T02:00:09+00:00",
-           start_lsn: 0/2000028, stop_lsn: 0/2000100, pg_version: "15"}
+           start_lsn: 0/2000028, stop_lsn: 0/2000100, pg_version: "15", size: 31200936}
 archive:
   description: The archived WAL the target was checked against (oldest and newest segment, when the newest was archived, its end LSN).
   returned: when state is present and a pgbackrest or native source was read

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import configparser
 import json
+import os
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -18,6 +19,7 @@ from typing import Any, Optional, Sequence
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox import SandboxSpec
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target, format_lsn, parse_lsn
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthorizationError,
     DataError,
     InputError,
     NotFoundError,
@@ -58,10 +60,12 @@ class Backup:
     start_lsn: int
     stop_lsn: int
     pg_version: str = ""
+    size: Optional[int] = None  # bytes the restored data directory takes (before the WAL it replays), when known
 
     def as_dict(self) -> dict[str, Any]:
         return {"label": self.label, "type": self.kind, "start_time": iso_time(self.start_time), "stop_time": iso_time(self.stop_time),
-                "start_lsn": format_lsn(self.start_lsn), "stop_lsn": format_lsn(self.stop_lsn), "pg_version": self.pg_version}
+                "start_lsn": format_lsn(self.start_lsn), "stop_lsn": format_lsn(self.stop_lsn), "pg_version": self.pg_version,
+                "size": self.size}
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,15 @@ def parse_pgbackrest_info(stdout: str, stanza: str) -> tuple[list[Backup], Archi
                             hint="Check the stanza name and the pgBackRest configuration file (pgbackrest_config).")
     status = entry.get("status") or {}
     if status.get("code", 0) not in (0, 2) or not entry.get("backup"):
-        raise NotFoundError(f"the repository has no usable backup of the stanza (status {status.get('code')}: {status.get('message')})",
+        # The stanza's status says "other" when a repository could not be read; the repository's own status says why.
+        problems = [f"repo{repo.get('key')}: {' / '.join(str(repo['status'].get('message')).splitlines())}" for repo in entry.get("repo") or []
+                    if isinstance(repo, dict) and isinstance(repo.get("status"), dict) and repo["status"].get("code") not in (None, 0, 2)]
+        reason = f"status {status.get('code')}: {status.get('message')}" + "".join(f"; {problem}" for problem in problems)
+        if any("Permission denied" in problem for problem in problems):
+            raise AuthorizationError(f"pgBackRest may not read the repository: {'; '.join(problems)}", system="pgBackRest", operation="info",
+                                     target=stanza, hint="Give the OS user that runs pgBackRest read access to the repository.",
+                                     details={"problems": problems})
+        raise NotFoundError(f"the repository has no usable backup of the stanza ({reason})",
                             system="pgBackRest", operation="info", target=stanza,
                             hint="Check the repository path in the pgBackRest configuration and that a backup exists (pgbackrest info).")
     versions = {db.get("id"): str(db.get("version", "")) for db in entry.get("db") or []}
@@ -124,8 +136,10 @@ def parse_pgbackrest_info(stdout: str, stanza: str) -> tuple[list[Backup], Archi
 
 def _pgbackrest_backup(item: dict[str, Any], versions: dict[Any, str]) -> Backup:
     try:
+        size = (item.get("info") or {}).get("size")
         return Backup(item["label"], item["type"], _epoch(item["timestamp"]["start"]), _epoch(item["timestamp"]["stop"]),
-                      parse_lsn(item["lsn"]["start"]), parse_lsn(item["lsn"]["stop"]), versions.get((item.get("database") or {}).get("id"), ""))
+                      parse_lsn(item["lsn"]["start"]), parse_lsn(item["lsn"]["stop"]), versions.get((item.get("database") or {}).get("id"), ""),
+                      size if isinstance(size, int) and size >= 0 else None)
     except (KeyError, TypeError, InputError) as exc:
         raise DataError(f"a backup in pgbackrest info lacks its label, timestamps or LSNs ({exc})", system="pgBackRest", operation="info") from exc
 
@@ -169,7 +183,22 @@ def native_backup(base_backup: Path) -> Backup:
             stop_lsn = parse_lsn(ranges[-1]["End-LSN"], option="native_base_backup")
         stop_time = _epoch(manifest_file.stat().st_mtime)
     version = (base_backup / "PG_VERSION").read_text().strip() if (base_backup / "PG_VERSION").is_file() else ""
-    return Backup(label.get("LABEL", base_backup.name), "base", start_time, stop_time, start_lsn, stop_lsn, version)
+    return Backup(label.get("LABEL", base_backup.name), "base", start_time, stop_time, start_lsn, stop_lsn, version, tree_size(base_backup))
+
+
+def tree_size(directory: Path) -> Optional[int]:
+    """The bytes the files under ``directory`` hold (what a copy of it needs), or None when some cannot be read."""
+    total = 0
+    try:
+        for root, _dirs, files in os.walk(directory, onerror=_raise):
+            total += sum(os.lstat(os.path.join(root, name)).st_size for name in files)
+    except OSError:
+        return None
+    return total
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def native_archive(archive_dir: Path) -> Archive:
@@ -273,14 +302,23 @@ def pgbackrest_restore_argv(config: str, stanza: str, sandbox: SandboxSpec, targ
     return pgbackrest_argv(config, stanza, *args, repo=repo)
 
 
-def pgbackrest_source(config: str, stanza: str) -> tuple[Optional[str], Optional[int]]:
-    """The source cluster's data directory and port as the pgBackRest configuration names them (pg1-path, pg1-port)."""
+def pgbackrest_repo_path(config: str, stanza: str, repo: Optional[int] = None) -> str:
+    """The path of the repository (``repo<N>-path``) the configuration gives the stanza; pgBackRest's default when it gives none."""
+    options = _pgbackrest_options(config, stanza)
+    return options.get(f"repo{repo or 1}-path") or "/var/lib/pgbackrest"
+
+
+def _pgbackrest_options(config: str, stanza: str) -> dict[str, str]:
     parser = configparser.ConfigParser(interpolation=None, strict=False)
     try:
         parser.read(config)
     except configparser.Error:
-        return None, None
-    options = {**(dict(parser["global"]) if parser.has_section("global") else {}),
-               **(dict(parser[stanza]) if parser.has_section(stanza) else {})}
+        return {}
+    return {**(dict(parser["global"]) if parser.has_section("global") else {}), **(dict(parser[stanza]) if parser.has_section(stanza) else {})}
+
+
+def pgbackrest_source(config: str, stanza: str) -> tuple[Optional[str], Optional[int]]:
+    """The source cluster's data directory and port as the pgBackRest configuration names them (pg1-path, pg1-port)."""
+    options = _pgbackrest_options(config, stanza)
     port = options.get("pg1-port")
     return options.get("pg1-path"), int(port) if port and port.isdigit() else 5432 if options.get("pg1-path") else None

@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional
 
 from ansible_collections.ofm.rollback.plugins.module_utils.polling import Poller
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups import iso_time
-from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox import SandboxSpec, postmaster_pid
+from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox import SandboxSpec, postmaster_pid, recorded_pid
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
     DeadlineExceeded,
@@ -34,6 +34,8 @@ _CONSISTENT = "consistent recovery state reached"
 _ABORTED = "aborting startup due to startup process failure"
 _REDO_DONE = re.compile(r"redo done at ([0-9A-Fa-f]{1,8}/[0-9A-Fa-f]{1,8})")
 _LAST_COMPLETED = re.compile(r"last completed transaction was at log time (.+?)\s*$")
+_SHUTDOWN_REQUEST = re.compile(r"received (?:smart|fast|immediate) shutdown request")
+_NO_SPACE = "No space left on device"
 _CLIENT_FATALS = ("the database system is starting up", "the database system is not yet accepting connections",
                   "the database system is shutting down", "authentication failed", "does not exist", "no pg_hba.conf entry")
 
@@ -87,6 +89,8 @@ class ServerLog:
         self.aborted = False
         self.redo_done_lsn: Optional[str] = None
         self.last_completed_at: Optional[datetime] = None
+        self.shutdown_request: Optional[str] = None
+        self.no_space: Optional[str] = None
 
     @classmethod
     def of(cls, text: str) -> "ServerLog":
@@ -143,6 +147,11 @@ class ServerLog:
             self.last_completed_at = _log_time(last_completed.group(1))
         if "FATAL:" in line and not any(client in line for client in _CLIENT_FATALS):
             self.last_fatal = line.split("FATAL:", 1)[1].strip()
+        shutdown = _SHUTDOWN_REQUEST.search(line)
+        if shutdown:
+            self.shutdown_request = shutdown.group(0)
+        if _NO_SPACE in line and self.no_space is None:
+            self.no_space = line.strip()
 
 
 def _log_time(text: str) -> Optional[datetime]:
@@ -204,7 +213,7 @@ class RecoveryWatcher:
         self.interval = interval
         self.max_interval = max_interval
         self.started_at = clock()
-        self.seen_running = False
+        self.seen_running: Optional[int] = None
         self.log = ServerLog(sandbox.log, from_end=log_from_end)
 
     def wait(self, target: Target, timeout: float) -> RecoveryState:
@@ -227,19 +236,20 @@ class RecoveryWatcher:
     def poll(self, previous: RecoveryState) -> RecoveryState:
         self.log.update()
         log = self.log
-        running = postmaster_pid(self.sandbox.data_dir) is not None
+        pid = postmaster_pid(self.sandbox.data_dir)
+        running = pid is not None
         if running:
-            self.seen_running = True
-        elif not log.failure and not self.seen_running and self.clock() < self.started_at + START_GRACE:
-            return previous
+            self.seen_running = pid
+        elif not log.failure and not log.shutdown_request and not self.seen_running and recorded_pid(self.sandbox.data_dir) is None \
+                and self.clock() < self.started_at + START_GRACE:
+            return previous  # pg_ctl start -W returns before the postmaster writes postmaster.pid
         if log.not_reached:
             raise target_not_reached(log)
         if log.failure or not running:
-            raise OfmRollbackError(f"the sandbox server stopped during recovery: {log.failure or log.last_fatal or 'no postmaster is running'}",
-                                   system=SYSTEM,
-                                   operation="recovery", target=str(self.sandbox.data_dir),
+            raise OfmRollbackError(f"the sandbox server stopped during recovery, before it reached the target: {self._why_stopped()}",
+                                   system=SYSTEM, operation="recovery", target=str(self.sandbox.data_dir),
                                    hint="Read the end of the server log (error.details.log_tail).",
-                                   details={"log_tail": list(log.tail)})
+                                   details={"log_tail": list(log.tail), "postmaster_pid": self.seen_running or recorded_pid(self.sandbox.data_dir)})
         try:
             row = self.sql.one(STATE_QUERY)
         except Exception as exc:  # pylint: disable=broad-except  # not accepting connections yet (still starting or not consistent)
@@ -249,6 +259,21 @@ class RecoveryWatcher:
                                  accepted="the password of sandbox.user in the source cluster (the sandbox has its roles and pg_hba.conf)") from exc
             return RecoveryState(stop_line=log.stop_line, consistent=log.consistent)
         return RecoveryState(row[0], row[1], row[2], row[3], log.stop_line, log.consistent)
+
+    def _why_stopped(self) -> str:
+        """What the server log says ended the server, else what its absence says: a postmaster that is killed (SIGKILL) or
+        crashes writes nothing, and leaves its postmaster.pid behind."""
+        log = self.log
+        if log.failure:
+            return log.failure
+        if log.shutdown_request:
+            return f"it was shut down from outside ({log.shutdown_request})"
+        if log.last_fatal:
+            return log.last_fatal
+        pid = self.seen_running or recorded_pid(self.sandbox.data_dir)
+        if pid is not None:
+            return f"its postmaster (pid {pid}) is gone and wrote nothing about it in the server log: it was killed (SIGKILL) or crashed"
+        return "no postmaster is running"
 
     @staticmethod
     def _finished(target: Target, state: RecoveryState) -> bool:

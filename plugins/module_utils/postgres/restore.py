@@ -9,6 +9,7 @@ No AnsibleModule in here.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -23,6 +24,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups impo
     Archive,
     Backup,
     Source,
+    WAL_SEGMENT_SIZE,
     archive_covers,
     archive_id,
     choose_backup,
@@ -32,6 +34,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.backups impo
     newest_archived_time,
     parse_pgbackrest_info,
     pgbackrest_argv,
+    pgbackrest_repo_path,
     pgbackrest_restore_argv,
     pgbackrest_source,
 )
@@ -52,6 +55,7 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox impo
     SandboxSpec,
     check_sandbox_free,
     conf_lines,
+    end_leftovers,
     kill_server,
     native_restore_command,
     owner,
@@ -62,11 +66,15 @@ from ansible_collections.ofm.rollback.plugins.module_utils.postgres.sandbox impo
     recovery_settings,
     remove_tree,
     sandbox_settings,
+    size_text,
+    space,
     stop_server,
 )
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target, parse_lsn, utc_now
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthorizationError,
     ConflictError,
+    InputError,
     DeadlineExceeded,
     NotFoundError,
     OfmRollbackError,
@@ -123,7 +131,16 @@ class PitrRestore:
                                 hint="Set pgbackrest_config to the file that defines the stanza.")
         info = self.runner.run(pgbackrest_argv(config, stanza, "info", "--output=json", repo=self.source.repo), "info", stanza,
                                timeout=120, system="pgBackRest")
-        backups, archive = parse_pgbackrest_info(info, stanza)
+        try:
+            backups, archive = parse_pgbackrest_info(info, stanza)
+        except AuthorizationError as exc:
+            repo = pgbackrest_repo_path(config, stanza, self.source.repo)
+            user = self.sandbox.os_user
+            raise AuthorizationError(f"the OS user '{user}' (pgBackRest runs as it) may not read the repository {repo}: permission denied "
+                                     f"({'; '.join(exc.details['problems'])})", system="pgBackRest", operation="info", target=repo,
+                                     hint=f"Nothing was created. Give '{user}' read access to {repo} (and its directories), set os_user to the "
+                                          "user that owns the repository, or set pgbackrest_config to a configuration whose repository it can read.",
+                                     details={"repository": repo, "os_user": user, "stanza": stanza}) from exc
         directory = f"archive/{stanza}/{archive_id(info, stanza)}/{archive.newest_segment[:16]}"
         listing = self.runner.run(pgbackrest_argv(config, stanza, "repo-ls", "--output=json", directory, repo=self.source.repo), "repo-ls",
                                   directory, timeout=120, system="pgBackRest")
@@ -155,6 +172,7 @@ class PitrRestore:
         if marker is None and (claim is None or not check_mode):
             source_dirs, source_port = self.source_locations()
             check_sandbox_free(self.sandbox, source_dirs=source_dirs, source_port=source_port)
+            self._check_space(backup)
         plan = self.plan(target, backup)
         if covered_until is not None:
             plan["idle_tail"] = (f"the source has written no WAL since the archive's end (asked at {iso_time(covered_until)}): the target lies "
@@ -225,6 +243,21 @@ class PitrRestore:
         written = (state.insert_lsn or 0) - archive.end_lsn
         return None, f"The source has written {written} bytes of WAL since the archive's end, so a WAL switch on it archives them"
 
+    def _check_space(self, backup: Backup) -> None:
+        """Refuse, before anything is created, a sandbox whose filesystem has less room than the backup restores (the WAL
+        that recovery replays needs more still: a restore that runs out of it later fails and is removed)."""
+        if backup.size is None:
+            return
+        free, total = space(self.sandbox.data_dir)
+        if free < backup.size:
+            raise InputError(f"no space for the restore: the filesystem of {self.sandbox.data_dir} has {size_text(free)} free (of "
+                             f"{size_text(total)}), and backup {backup.label} restores {size_text(backup.size)} before the WAL it replays",
+                             option="sandbox_data_dir", operation="sandbox check", system=SYSTEM,
+                             accepted=f"a directory on a filesystem with more than {size_text(backup.size)} free (the backup, plus the WAL "
+                                      "segments recovery replays)",
+                             hint=f"Nothing was created. Free space there, or choose a sandbox_data_dir on a filesystem with more than "
+                                  f"{size_text(backup.size)} free.")
+
     def plan(self, target: Target, backup: Backup) -> dict[str, Any]:
         settings = sandbox_settings(self.sandbox)
         if self.source.backend == "pgbackrest":
@@ -241,9 +274,9 @@ class PitrRestore:
 
     def _restore(self, target: Target, backup: Backup, plan: dict[str, Any], started: float, timeout: float) -> dict[str, Any]:
         restore_argv = plan["commands"][0]
-        self._write_claim(target)
-        self._create_dir()
         try:
+            self._write_claim(target)
+            self._create_dir()
             self.runner.run(restore_argv, "restore", str(self.sandbox.data_dir), timeout=timeout,
                             system="pgBackRest" if self.source.backend == "pgbackrest" else SYSTEM)
             os.chmod(self.sandbox.data_dir, 0o700)
@@ -262,8 +295,14 @@ class PitrRestore:
             confirm_target(target, state)
             current_lsn = watcher.promote() if target.kind != "latest" else None
             finished = self.clock()
+        except Exception as exc:  # pylint: disable=broad-except  # every failure ends the same way: explained, nothing left behind
+            failure = self._explained(exc)
+            self._discard_after(failure)
+            if failure is exc:
+                raise
+            raise failure from exc
         except BaseException:
-            self._discard()
+            self._discard_after(None)
             raise
         reached = {"lsn": state.replay_lsn, "last_commit_time": iso_time(state.last_commit_time) if state.last_commit_time else None,
                    "stop_line": state.stop_line, "promoted_at_lsn": current_lsn, "idle_tail": idle_tail}
@@ -396,15 +435,61 @@ class PitrRestore:
         return UnavailableError(f"the sandbox does not accept connections ({exc})", system=SYSTEM, operation="start",
                                 target=str(self.sandbox.data_dir))
 
-    def _discard(self) -> None:
-        """Stop and delete what this run created, so a failed restore leaves nothing behind."""
+    def _explained(self, exc: Exception) -> Exception:
+        """A failed restore's error as the module reports it: a full filesystem named as such (pgBackRest says only "unable to
+        write", recovery only that the target was not reached when the WAL it fetches has no room), a file that could not be
+        written as an error of this module rather than a traceback; any other error as it is."""
+        free = None
+        try:
+            free, total = space(self.sandbox.data_dir)
+        except OSError:
+            pass
+        said = " ".join([str(exc), json.dumps(getattr(exc, "details", None), default=str)])
+        no_space = (isinstance(exc, OSError) and exc.errno == errno.ENOSPC) or "No space left on device" in said \
+            or (free is not None and free < WAL_SEGMENT_SIZE)
+        cause = exc.reason if isinstance(exc, OfmRollbackError) else f"{getattr(exc, 'strerror', None) or exc} ({getattr(exc, 'filename', '')})"
+        if no_space and free is not None:
+            return OfmRollbackError(f"no space left on device: the filesystem of {self.sandbox.data_dir} is full ({size_text(free)} free of "
+                                    f"{size_text(total)}), so the restore failed: {cause}", system=SYSTEM, operation="restore",
+                                    target=str(self.sandbox.data_dir),
+                                    hint="Free space there, or choose a sandbox_data_dir on a filesystem with room for the backup and the WAL "
+                                         "it replays, then run again.",
+                                    details={"free_bytes": free, "total_bytes": total, "cause": getattr(exc, "details", None) or {}})
+        if isinstance(exc, OSError):
+            return OfmRollbackError(f"could not write the sandbox: {cause}", system=SYSTEM, operation="restore", target=str(self.sandbox.data_dir),
+                                    hint="Check the sandbox directory's filesystem and permissions, then run again.")
+        return exc
+
+    def _discard_after(self, failure: Optional[Exception]) -> None:
+        """Discard the sandbox after ``failure``, and say in it what became of the sandbox; a discard that fails does not hide
+        the failure (it is added to it)."""
+        try:
+            outcome = self._discard()
+        except (OSError, OfmRollbackError) as exc:
+            outcome = f"left behind ({exc}): remove it with state=absent"
+        if isinstance(failure, OfmRollbackError):
+            failure.details["sandbox"] = outcome
+            if outcome != "removed":
+                failure.reason = f"{failure.reason.rstrip('.')}; the sandbox directory was {outcome}"
+
+    def _discard(self) -> str:
+        """Stop and delete what this run created, so a failed restore leaves nothing behind: the server, the processes a killed
+        server left working in the directory, its files (a mount point is emptied, as it cannot be deleted), and the claim.
+        Says ``removed`` (also when nothing was there) or ``emptied (a mount point)``."""
         try:
             stop_server(self.runner, self.sandbox, timeout=30)
         except OfmRollbackError:
             kill_server(self.sandbox)
+        outcome = "absent"
         if self.sandbox.data_dir.exists():
-            remove_tree(self.sandbox.data_dir)
+            left = end_leftovers(self.sandbox.data_dir, clock=self.clock, sleep=self.sleep)
+            if left:
+                raise OfmRollbackError(f"processes {', '.join(map(str, left))} still run in it", system=SYSTEM, operation="sandbox removal",
+                                       target=str(self.sandbox.data_dir))
+            outcome = remove_tree(self.sandbox.data_dir)
+            outcome = "emptied (a mount point)" if outcome == "emptied" else outcome
         self.sandbox.claim.unlink(missing_ok=True)
+        return "removed" if outcome == "absent" else outcome
 
     def connection(self) -> dict[str, Any]:
         """How to reach the sandbox; the password is the one given in ``login`` and is never returned."""
@@ -416,10 +501,10 @@ class PitrRestore:
 
     def remove(self, check_mode: bool) -> dict[str, Any]:
         data_dir = self.sandbox.data_dir
-        if not data_dir.exists():
+        if not data_dir.exists() or (data_dir.is_dir() and not any(data_dir.iterdir())):
             if read_claim(self.sandbox) is not None and not check_mode:
                 self.sandbox.claim.unlink(missing_ok=True)
-            return {"changed": False, "msg": f"no sandbox at {data_dir}"}
+            return {"changed": False, "msg": f"no sandbox at {data_dir}" + (" (the directory is empty)" if data_dir.exists() else "")}
         marker = read_marker(self.sandbox) or read_claim(self.sandbox)
         if not marker or marker.get("created_by") != "ofm.rollback.pg_pitr_restore":
             raise ConflictError(f"{data_dir} holds no sandbox created by this module (no {MARKER_NAME})", system=SYSTEM,

@@ -12,9 +12,10 @@ import os
 import shutil
 import signal
 import socket
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Optional, Sequence
 
 from ansible_collections.ofm.rollback.plugins.module_utils.command import CommandRunner
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.targets import SYSTEM, Target
@@ -135,14 +136,57 @@ def read_claim(sandbox: SandboxSpec) -> Optional[dict[str, Any]]:
     return claim
 
 
-def postmaster_pid(data_dir: Path) -> Optional[int]:
-    """The pid of the postmaster running on ``data_dir``, or None when none is alive."""
+def recorded_pid(data_dir: Path) -> Optional[int]:
+    """The pid ``postmaster.pid`` names, alive or not: a postmaster that exits removes the file, one killed (SIGKILL) leaves it."""
     try:
-        pid = int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
-        os.kill(pid, 0)
+        return int((data_dir / "postmaster.pid").read_text().split("\n", 1)[0])
     except (OSError, ValueError):
         return None
+
+
+def postmaster_pid(data_dir: Path) -> Optional[int]:
+    """The pid of the postmaster running on ``data_dir``, or None when none is alive."""
+    pid = recorded_pid(data_dir)
+    if pid is None:
+        return None
+    try:
+        os.kill(pid, 0)
+    except OSError:
+        return None
     return pid
+
+
+def leftover_processes(data_dir: Path, proc: Path = Path("/proc")) -> list[int]:
+    """The PostgreSQL processes still working in ``data_dir`` (their working directory is in it): after the postmaster was
+    killed, its children (the startup process replaying WAL, the checkpointer) run on for a moment by themselves."""
+    pids = []
+    for entry in proc.iterdir() if proc.is_dir() else ():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cwd = os.readlink(entry / "cwd")
+            command = (entry / "cmdline").read_bytes().split(b"\0", 1)[0]
+        except OSError:
+            continue
+        if inside(Path(cwd), data_dir) and os.path.basename(command.split(b" ", 1)[0]).startswith(b"postgres"):
+            pids.append(int(entry.name))
+    return pids
+
+
+def end_leftovers(data_dir: Path, *, timeout: float = 10, proc: Path = Path("/proc"), clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> list[int]:
+    """Kill the sandbox's leftover processes (``leftover_processes``) and wait until they are gone; the pids still there at the end."""
+    deadline = clock() + timeout
+    while True:
+        pids = leftover_processes(data_dir, proc)
+        if not pids or clock() >= deadline:
+            return pids
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+        sleep(0.05)
 
 
 def same_path(first: Any, second: Any) -> bool:
@@ -156,8 +200,38 @@ def inside(path: Path, parent: Any) -> bool:
     return os.path.realpath(str(path)).startswith(parent_real.rstrip("/") + "/") or same_path(path, parent)
 
 
-def remove_tree(path: Path) -> None:
-    shutil.rmtree(path, ignore_errors=False)
+def remove_tree(path: Path) -> str:
+    """Delete ``path`` and what it holds; a mount point (a volume of its own) cannot be deleted and is emptied instead.
+    Says which: ``removed`` or ``emptied``."""
+    if not os.path.ismount(path):
+        shutil.rmtree(path, ignore_errors=False)
+        return "removed"
+    for entry in path.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=False)
+        else:
+            entry.unlink()
+    return "emptied"
+
+
+def space(path: Path) -> tuple[int, int]:
+    """Bytes free (for an unprivileged user) and in all on the filesystem that holds ``path``, or would hold it once created."""
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    stat = os.statvfs(existing)
+    return stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
+
+
+def size_text(size: Optional[float]) -> str:
+    """A byte count as people read it: ``31.2 MB``."""
+    if size is None:
+        return "an unknown size"
+    for unit in ("bytes", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:.0f} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1000
+    return f"{size:.1f} TB"
 
 
 def stop_server(runner: CommandRunner, sandbox: SandboxSpec, timeout: float = 60) -> bool:

@@ -467,6 +467,9 @@ def test_absent_refuses_a_directory_without_the_marker_and_removes_one_with_it(t
     sandbox.data_dir.mkdir()
     restorer = pg_restore.PitrRestore(pg_backups.Source("pgbackrest", "/none", STANZA), sandbox, LOGIN,
                                       runner=pg_commands.restore_runner(current_user(), FakeRunner({})), connect=lambda: None)
+    empty = restorer.remove(check_mode=False)  # an empty directory (a mount point a failed restore emptied): nothing to remove
+    assert (empty["changed"], empty["msg"]) == (False, f"no sandbox at {sandbox.data_dir} (the directory is empty)") and sandbox.data_dir.exists()
+    (sandbox.data_dir / "keep.txt").write_text("not a sandbox")
     with pytest.raises(ConflictError, match="holds no sandbox created by this module"):
         restorer.remove(check_mode=False)
     sandbox.marker.write_text(json.dumps({"created_by": "ofm.rollback.pg_pitr_restore", "target": {"type": "latest"}}))
