@@ -258,6 +258,10 @@ def helm_error(stderr: str, operation: str, where: str) -> OfmRollbackError:
     if any(marker in message for marker in ("connection refused", "no such host", "Kubernetes cluster unreachable", "i/o timeout")):
         return UnavailableError(message, system=SYSTEM, operation=operation, target=where, details=details, sent=False,
                                 hint="Check the kubeconfig, context and that the cluster's API server is reachable from this host.")
+    if message.endswith(": EOF") or any(marker in message for marker in ("connection reset by peer", "broken pipe", "unexpected EOF")):
+        return UnavailableError(message, system=SYSTEM, operation=operation, target=where, details=details, sent=True,
+                                hint="The API server closed the connection while helm waited for its answer (it stopped or "
+                                     "restarted): whether that write landed is unknown until it is back; read helm history then.")
     return OfmRollbackError(message, system=SYSTEM, operation=operation, target=where, details=details,
                             hint="Read helm's message above; run the command by hand with --debug for more.")
 

@@ -201,6 +201,9 @@ def test_client_builds_connection_flags_and_records_commands():
     ('Error: Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp: connection refused', UnavailableError),
     ('Error: cannot patch "web-api" with kind Deployment: deployments.apps "web-api" is forbidden: User "ci" cannot patch', AuthorizationError),
     ("Error: resource Deployment/default/web-api not ready. status: Unknown, message: \ncontext deadline exceeded", DeadlineExceeded),
+    ('Error: cannot patch "web-api" with kind Deployment: Patch "https://10.0.0.1/apis/apps/v1/namespaces/d/deployments/web-api": EOF',
+     UnavailableError),
+    ("Error: write tcp 10.0.0.2:50000->10.0.0.1:443: write: connection reset by peer", UnavailableError),
 ])
 def test_helm_failures_map_to_errors_carrying_stderr(stderr, error):
     client = helm.HelmClient("helm", "ofm-production", runner=FakeRunner(returncode=1, stderr=stderr))
