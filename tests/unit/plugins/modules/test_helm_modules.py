@@ -221,3 +221,15 @@ def test_history_info_names_current_last_deployed_and_pending(tmp_path):
     assert result["changed"] is False
     assert [entry["revision"] for entry in result["history"]] == [1, 2, 3]
     assert (result["current"]["revision"], result["last_deployed"]["revision"], result["pending"]["revision"]) == (3, 2, 3)
+
+
+def test_history_info_names_the_revision_a_failed_rollback_went_to_as_last_deployed(tmp_path):
+    fake = FakeHelm(tmp_path, "superseded", "deployed")
+    fake.fail("rollback", "Error: context deadline exceeded", record_failure=True)
+    run_module(helm_rollback, fake.args(target="1"))
+
+    failed, result, _warnings = run_module(helm_history_info, fake.args())
+
+    assert not failed, result
+    assert (result["current"]["status"], result["last_deployed"]["revision"]) == ("failed", 1)
+    assert result["command"][:3] == [str(fake.binary), "history", "ofm-social-os"]
