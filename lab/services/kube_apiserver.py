@@ -15,9 +15,10 @@ writes a kubeconfig (``--kubeconfig``, naming ``--ca-file`` as the cluster's cer
 ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
 routes (loopback only, no auth) inject faults (``/__lab/faults``: latency, then an error status for matching verbs and paths;
 a watch can be answered ``410 Gone`` "too old resource version" either as the HTTP status or, with ``in_stream``, as the
-ERROR event of a 200 stream, the two ways a real server expires a watch after etcd's compaction), mark images as broken and arm races (``/__lab/races``: writes that land
-right after a client's read is answered, as a deploy landing between a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS
-objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back; the values of
+ERROR event of a 200 stream, the two ways a real server expires a watch after etcd's compaction), mark images as broken
+and arm races (``/__lab/races``: writes that land right after a client's read is answered, as a deploy landing between
+a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS objects of the lab
+(``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back; the values of
 their Secret come from the environment variable ``OFM_LAB_OFM_SECRETS`` (a JSON object), never the command line.
 
 Authentication: none by default (the cluster admin); ``--token-file`` requires that one bearer token. ``--rbac-file`` adds

@@ -113,7 +113,7 @@ def test_helm_v3_wait_and_the_collections_own_wait_do_not_watch(tmp_path: Path):
 
         assert not run.failed, run.output
         assert not undo.failed, undo.output
-        assert undo.result["changed"] is True and undo.result["objects"][0]["status"]
+        assert undo.result["changed"] is True and undo.result["objects"][0]["status"].endswith("replicas updated and available")
         assert [fault["count"] for fault in faults(url)] == [1000]
 
 
