@@ -13,9 +13,12 @@ ControllerRevisions, Argo Rollouts canary status), so ``kubectl rollout history/
 State lives in memory and is saved to ``--state-file`` (JSON) on shutdown and loaded on start. It
 writes a kubeconfig (``--kubeconfig``, naming ``--ca-file`` as the cluster's certificate authority) so
 ``KUBECONFIG=<file> kubectl ...`` talks to it. ``/__lab/*``
-routes (loopback only, no auth) inject faults, mark images as broken and arm races (``/__lab/races``: writes that land
-right after a client's read is answered, as a deploy landing between a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS
-objects of the lab (``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back; the values of
+routes (loopback only, no auth) inject faults (``/__lab/faults``: latency, then an error status for matching verbs and paths;
+a watch can be answered ``410 Gone`` "too old resource version" either as the HTTP status or, with ``in_stream``, as the
+ERROR event of a 200 stream, the two ways a real server expires a watch after etcd's compaction), mark images as broken
+and arm races (``/__lab/races``: writes that land right after a client's read is answered, as a deploy landing between
+a module's read and its patch). With ``--seed-ofm`` it holds the OFM Social OS objects of the lab
+(``lab.services.kube.seed``) from the start, and ``POST /__lab/seed`` brings them back; the values of
 their Secret come from the environment variable ``OFM_LAB_OFM_SECRETS`` (a JSON object), never the command line.
 
 Authentication: none by default (the cluster admin); ``--token-file`` requires that one bearer token. ``--rbac-file`` adds
@@ -62,13 +65,17 @@ class Answer:
 
 @dataclass
 class Fault:
-    """Injected misbehaviour for matching requests: latency, then an error status (0: none)."""
+    """Injected misbehaviour for matching requests: latency, then an error status (0: none).
+
+    ``in_stream``: a matching watch is answered 200 with the error as its one ERROR event, then the stream ends (a real
+    server's watch cache expires a watch so, e.g. 410 "too old resource version"); other requests get the error status."""
 
     latency_ms: int = 0
     status: int = 0
     count: int = -1
     verbs: list[str] = field(default_factory=list)
     paths: list[str] = field(default_factory=list)
+    in_stream: bool = False
 
     def matches(self, verb: str, path: str) -> bool:
         return (not self.verbs or verb in self.verbs) and (not self.paths or any(path.startswith(prefix) for prefix in self.paths))
@@ -78,7 +85,7 @@ def parse_fault(body: Any) -> Fault:
     if not isinstance(body, dict):
         raise errors.bad_request("a fault is a JSON object with latency_ms, status, count, verbs and paths")
     fault = Fault(latency_ms=body.get("latency_ms", 0), status=body.get("status", 0), count=body.get("count", -1),
-                  verbs=body.get("verbs") or [], paths=body.get("paths") or [])
+                  verbs=body.get("verbs") or [], paths=body.get("paths") or [], in_stream=body.get("in_stream", False))
     checks = [
         (isinstance(fault.latency_ms, int) and 0 <= fault.latency_ms <= 300000, "'latency_ms' must be an integer from 0 to 300000"),
         (isinstance(fault.status, int) and (fault.status == 0 or 400 <= fault.status <= 599), "'status' must be 0 or an HTTP error status"),
@@ -86,6 +93,8 @@ def parse_fault(body: Any) -> Fault:
         (isinstance(fault.verbs, list) and all(isinstance(verb, str) for verb in fault.verbs), "'verbs' must be a list of verbs"),
         (isinstance(fault.paths, list) and all(isinstance(path, str) and path.startswith("/") for path in fault.paths),
          "'paths' must be a list of absolute path prefixes"),
+        (isinstance(fault.in_stream, bool) and (not fault.in_stream or fault.status != 0), "'in_stream' must be true or false, and true "
+         "only with a status"),
     ]
     for ok, problem in checks:
         if not ok:
@@ -93,7 +102,11 @@ def parse_fault(body: Any) -> Fault:
     return fault
 
 
-def fault_error(fault: Fault) -> ApiError:
+def fault_error(fault: Fault, since: Optional[str] = None, current: int = 0) -> ApiError:
+    """The error of ``fault`` as the real server words it; a 410 names the resourceVersion asked (``since``) and the oldest one
+    the server still has (``current``), as etcd's compaction makes a watch too old."""
+    if fault.status == 410:
+        return errors.gone(f"too old resource version: {since or 0} ({current})")
     if fault.status == 409:
         return ApiError(409, "Conflict", "Operation cannot be fulfilled: the object has been modified; please apply your changes to "
                         "the latest version and try again (injected fault)", {})
@@ -212,7 +225,9 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             if path in ("/health", "/healthz", "/livez", "/readyz"):
                 return Answer(200, {"ok": True, "service": "kube-apiserver-stand-in"} if path == "/health" else "ok")
             user = self._authenticate(headers)
-            self._inject_fault(method, path, query)
+            injected = self._inject_fault(method, path, query)
+            if injected is not None:
+                return injected
             if path.rstrip("/") == rbac.SSAR_PATH and method == "POST":
                 return Answer(201, rbac.review(user, _json(body)))
             if path.rstrip("/") == rbac.SSR_PATH and method == "POST":
@@ -251,20 +266,26 @@ class KubeApi:  # pylint: disable=too-many-public-methods
             raise errors.forbidden(user.name, attributes["verb"], target.resource.plural, target.resource.group, target.name or "",
                                    target.namespace or "", target.subresource or "")
 
-    def _inject_fault(self, method: str, path: str, query: dict[str, str]) -> None:
+    def _inject_fault(self, method: str, path: str, query: dict[str, str]) -> Optional[Answer]:
+        """Apply the first fault that matches the request: sleep its latency, then raise its error, or for a watch with
+        ``in_stream`` return the 200 stream of its one ERROR event; None when the request goes on as usual."""
         verb = request_verb(method, path, query)
         with self._faults_lock:
             fault = next((fault for fault in self._faults if fault.matches(verb, path)), None)
             if fault is None:
-                return
+                return None
             if fault.count > 0:
                 fault.count -= 1
                 if fault.count == 0:
                     self._faults.remove(fault)
         if fault.latency_ms:
             time.sleep(fault.latency_ms / 1000)
-        if fault.status:
-            raise fault_error(fault)
+        if not fault.status:
+            return None
+        error = fault_error(fault, query.get("resourceVersion"), self.store.resource_version)
+        if fault.in_stream and verb == "watch":
+            return Answer(200, events=iter([{"type": "ERROR", "object": error.status()}]))
+        raise error
 
     def _land_race(self, method: str, path: str, query: dict[str, str]) -> None:
         """Land the next write of the race armed for this request, after its answer is made (the client reads the old object)."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 from ansible.module_utils.basic import env_fallback
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthorizationError,
     ConflictError,
     DataError,
     DeadlineExceeded,
@@ -32,6 +33,10 @@ PENDING_STATUSES = ("pending-install", "pending-upgrade", "pending-rollback")
 NAMED_TARGETS = ("previous", "last_deployed")
 ONCE_DEPLOYED = ("deployed", "superseded")
 _ROLLBACK_DESCRIPTION = re.compile(r"^Rollback to (\d+)$")
+# How helm describes a rollback that failed: "Rollback "<release>" failed: ..." when applying the resources failed (the
+# revision that was deployed is then superseded), "Release "<release>" failed: ..." when its --wait did (helm v3 and v4).
+# A failed upgrade is "Upgrade "<release>" failed: ...", a failed install revision 1.
+_FAILED_ROLLBACK_DESCRIPTION = re.compile(r'^(Rollback|Release) "[^"]*" failed: ')
 
 HELM_CONNECTION_SPEC: dict[str, Any] = {
     "binary_path": {"type": "path", "default": "helm"},
@@ -91,16 +96,42 @@ def pending(history: Sequence[Revision]) -> Optional[Revision]:
     return newest if newest.status in PENDING_STATUSES else None
 
 
-def select_target(history: Sequence[Revision], target: str, release: str) -> Revision:
+def failed_rollback(history: Sequence[Revision]) -> Optional[Revision]:
+    """The newest revision when it is a rollback that failed (helm wrote it ``failed``, described as a failed rollback)."""
+    newest = latest(history)
+    if newest.revision > 1 and newest.status == "failed" and _FAILED_ROLLBACK_DESCRIPTION.match(newest.description):
+        return newest
+    return None
+
+
+def rollback_origin(history: Sequence[Revision], failed: Revision, manifest: Callable[[int], str]) -> Optional[Revision]:
+    """The revision the failed rollback ``failed`` rolled back to: the newest once-deployed revision before it whose manifest
+    is the one it holds (helm copies the target's chart, values and manifest into the rollback's revision; its description
+    no longer names the target once the rollback failed). None when no revision has that manifest."""
+    wanted = manifest(failed.revision)
+    for revision in reversed(history):
+        if revision.revision < failed.revision and revision.status in ONCE_DEPLOYED and manifest(revision.revision) == wanted:
+            return revision
+    return None
+
+
+def select_target(history: Sequence[Revision], target: str, release: str, manifest: Optional[Callable[[int], str]] = None) -> Revision:
     """The revision ``target`` names: a revision number, ``previous`` (the one before the newest, as ``helm rollback``
-    without a revision), or ``last_deployed`` (the newest with status deployed, else the newest that was once deployed)."""
+    without a revision), or ``last_deployed`` (the newest with status deployed, else the newest that was once deployed).
+
+    After a rollback that failed (``failed_rollback``), no revision may be deployed any more, or the one rolled back from is
+    still marked deployed, and the resources are partly the target's: ``last_deployed`` is then the revision that rollback
+    went to, found with ``manifest(revision)`` (the manifest helm holds for a revision), so a re-run finishes the rollback
+    instead of going back to the revision it left. Without ``manifest`` the statuses alone decide."""
     if not history:
         raise NotFoundError("the release has no history", system=SYSTEM, operation="history", target=release,
                             hint="Check the release name and namespace (helm list --all).")
     if target == "previous":
         return _previous(history, release)
     if target == "last_deployed":
-        return _last_deployed(history, release)
+        failed = failed_rollback(history) if manifest is not None else None
+        origin = rollback_origin(history, failed, manifest) if failed is not None and manifest is not None else None
+        return origin or _last_deployed(history, release)
     number = _revision_number(target)
     chosen = next((revision for revision in history if revision.revision == number), None)
     if chosen is None:
@@ -207,18 +238,30 @@ def helm_error(stderr: str, operation: str, where: str) -> OfmRollbackError:
     """The exception for helm's failure, carrying its stderr (redacted)."""
     message = stderr.strip() or "helm exited with an error and printed nothing"
     details = {"stderr": message}
+    if "is forbidden" in message or "Forbidden" in message:
+        return AuthorizationError(message, system=SYSTEM, operation=operation, target=where, details=details,
+                                  hint="The API server refused helm's request (RBAC): give the kubeconfig's user the "
+                                       "rights helm needs on the release's resources and its Secrets in the namespace, then run again.")
     if "not found" in message and "release" in message:
         return NotFoundError(message, system=SYSTEM, operation=operation, target=where, details=details,
                              hint="Check the release name and namespace (helm list --all --namespace <namespace>).")
     if "another operation" in message:
         return ConflictError(message, system=SYSTEM, operation=operation, target=where, details=details,
                              hint="Another helm run holds the release; wait for it, or use recover_pending if it was interrupted.")
+    if "status: Unknown" in message:
+        return DeadlineExceeded(message, system=SYSTEM, operation=operation, target=where, details=details,
+                                hint="helm could not read the resources' status until its timeout (its watches of the API server kept "
+                                     "failing); check the API server, then run again.")
     if any(marker in message for marker in ("context deadline exceeded", "timed out", "not ready")):
         return DeadlineExceeded(message, system=SYSTEM, operation=operation, target=where, details=details,
                                 hint="The rollback was applied but the resources did not become ready in time; check them or raise timeout.")
     if any(marker in message for marker in ("connection refused", "no such host", "Kubernetes cluster unreachable", "i/o timeout")):
         return UnavailableError(message, system=SYSTEM, operation=operation, target=where, details=details, sent=False,
                                 hint="Check the kubeconfig, context and that the cluster's API server is reachable from this host.")
+    if message.endswith(": EOF") or any(marker in message for marker in ("connection reset by peer", "broken pipe", "unexpected EOF")):
+        return UnavailableError(message, system=SYSTEM, operation=operation, target=where, details=details, sent=True,
+                                hint="The API server closed the connection while helm waited for its answer (it stopped or "
+                                     "restarted): whether that write landed is unknown until it is back; read helm history then.")
     return OfmRollbackError(message, system=SYSTEM, operation=operation, target=where, details=details,
                             hint="Read helm's message above; run the command by hand with --debug for more.")
 
@@ -232,9 +275,11 @@ class RollbackPlan:
     needed: bool
 
 
-def plan_rollback(history: Sequence[Revision], target: str, release: str, recover_pending: bool) -> RollbackPlan:
-    """Choose the target; refuse a release left pending by an interrupted helm run unless ``recover_pending``."""
-    chosen = select_target(history, target, release)
+def plan_rollback(history: Sequence[Revision], target: str, release: str, recover_pending: bool,
+                  manifest: Optional[Callable[[int], str]] = None) -> RollbackPlan:
+    """Choose the target (``manifest``: see ``select_target``); refuse a release left pending by an interrupted helm run unless
+    ``recover_pending``."""
+    chosen = select_target(history, target, release, manifest)
     stuck = pending(history)
     if stuck is not None and not recover_pending:
         raise ConflictError(
@@ -246,3 +291,22 @@ def plan_rollback(history: Sequence[Revision], target: str, release: str, recove
         raise InputError(f"the target revision {chosen.revision} is the pending one", option="target", system=SYSTEM,
                          operation="rollback target selection", target=release, accepted="a revision that was deployed, or last_deployed")
     return RollbackPlan(chosen, stuck, needed=stuck is not None or not already_at(history, chosen))
+
+
+def state_after_failure(client: HelmClient, release: str, plan: RollbackPlan, error: OfmRollbackError) -> dict[str, Any]:
+    """What a failed ``helm rollback`` left, for the failure result: the history read again (``history_after``) and the newest
+    revision in words (``release_state``); the ``error``'s hint then says how a re-run finishes the rollback. When helm history
+    fails too (the API server is gone), ``history_after`` is None and ``release_state`` says why."""
+    rerun = (f"Once the cause is fixed, run again with target: {plan.target.revision}: it rolls back once more to revision "
+             f"{plan.target.revision}")
+    try:
+        after = client.history(release)
+    except OfmRollbackError as exc:
+        error.hint = f"{error.hint} {rerun} (with recover_pending: true if helm history then shows it pending).".strip()
+        return {"history_after": None, "release_state": f"unknown: helm history failed too: {exc.reason}"}
+    newest = latest(after)
+    stuck = pending(after)
+    recover = " with recover_pending: true (no helm run is working on it any more)" if stuck else ""
+    error.hint = f"{error.hint} {rerun}{recover}.".strip()
+    return {"history_after": [revision.as_dict() for revision in after],
+            "release_state": f"revision {newest.revision} is {newest.status}" + (f": {newest.description}" if newest.description else "")}

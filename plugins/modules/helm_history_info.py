@@ -62,7 +62,10 @@ current:
   returned: success
   type: dict
 last_deployed:
-  description: The newest revision with status C(deployed) (else the newest C(superseded) one); null when none was deployed.
+  description:
+    - The newest revision with status C(deployed) (else the newest C(superseded) one); null when none was deployed.
+    - After a failed rollback (the newest revision C(failed), described by helm as a failed rollback), the revision that
+      rollback went to, as M(ofm.rollback.helm_rollback) chooses it (C(helm get manifest) is then run for the revisions compared).
   returned: success
   type: dict
 pending:
@@ -97,16 +100,16 @@ def main(module_class=AnsibleModule) -> None:
     client = HelmClient.from_params(params)
     try:
         history = client.history(params["release"])
+        last_deployed = _last_deployed(client, history, params["release"])
     except OfmRollbackError as exc:
-        module.fail_json(**exc.to_result(), command=_last(client))
+        module.fail_json(**exc.to_result(), command=_first(client))
     module.exit_json(changed=False, history=[revision.as_dict() for revision in history], current=_dict(latest(history) if history else None),
-                     last_deployed=_dict(_last_deployed(history, params["release"])), pending=_dict(pending(history) if history else None),
-                     command=_last(client))
+                     last_deployed=_dict(last_deployed), pending=_dict(pending(history) if history else None), command=_first(client))
 
 
-def _last_deployed(history: list[Revision], release: str) -> Optional[Revision]:
+def _last_deployed(client: HelmClient, history: list[Revision], release: str) -> Optional[Revision]:
     try:
-        return select_target(history, "last_deployed", release)
+        return select_target(history, "last_deployed", release, lambda revision: client.manifest(release, revision))
     except NotFoundError:
         return None
 
@@ -115,8 +118,9 @@ def _dict(revision: Optional[Revision]) -> Optional[dict[str, Any]]:
     return revision.as_dict() if revision else None
 
 
-def _last(client: HelmClient) -> list[str]:
-    return client.commands[-1] if client.commands else []
+def _first(client: HelmClient) -> list[str]:
+    """The helm history command (the manifests read after it are not what the module reports)."""
+    return client.commands[0] if client.commands else []
 
 
 if __name__ == "__main__":

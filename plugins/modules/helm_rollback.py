@@ -18,6 +18,12 @@ description:
     O(recover_pending=true), in which case the rollback to the target ends the pending state.
   - Returns the history before and after, and the helm commands it ran, so the change itself can be undone by another
     rollback to the revision that was current before.
+  - When C(helm rollback) fails (the API server refuses a write, or the resources are not ready in time), the module fails
+    with helm's message, and returns the history read again and the state helm left the release in (RV(release_state)).
+    helm then writes the rollback's revision as C(failed) (or leaves it C(pending-rollback) when it could not write at all),
+    and the resources may be partly rolled back. A re-run to the same revision number rolls back once more, to the same
+    revision. V(last_deployed) also finishes it - it then names the revision the failed rollback went to (the one whose
+    manifest that failed revision holds), not the one it rolled back from.
 author:
   - OFM Social OS SRE team (@ofm-social)
 extends_documentation_fragment:
@@ -36,7 +42,8 @@ options:
       - V(previous) - the revision before the newest one, as C(helm rollback) without a revision. Unlike the other targets,
         a second run chooses another revision (the one before the rollback it made).
       - V(last_deployed) - the newest revision with status C(deployed), else the newest C(superseded) one (a revision that
-        was deployed once). After a failed upgrade, this is the revision the failure left running.
+        was deployed once). After a failed upgrade, this is the revision the failure left running. After a failed rollback
+        (the newest revision is C(failed), described by helm as a failed rollback), it is the revision that rollback went to.
     type: str
     default: last_deployed
   recover_pending:
@@ -116,10 +123,15 @@ history_before:
 history_after:
   description:
     - The revisions after the rollback; the same as RV(history_before) when nothing ran.
-    - On a failure after helm ran, read again, so that RV(changed) says whether helm recorded a revision before it failed.
-  returned: success, and on a failure after the helm rollback ran
+    - When C(helm rollback) failed, the history read again (null when helm history failed too).
+  returned: success, and when helm rollback failed
   type: list
   elements: dict
+release_state:
+  description: When C(helm rollback) failed, the newest revision helm left, its status and description (or why it is unknown).
+  returned: when helm rollback failed
+  type: str
+  sample: "revision 3 is failed: Rollback \"ofm-social-os\" failed: context deadline exceeded"
 command:
   description: The helm rollback command that ran, or in check mode and on no change the one that would run; secrets hidden.
   returned: when the target was found
@@ -143,7 +155,8 @@ from typing import Any
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
-from ansible_collections.ofm.rollback.plugins.module_utils.helm import HELM_CONNECTION_SPEC, HelmClient, Revision, RollbackPlan, latest, pending, plan_rollback
+from ansible_collections.ofm.rollback.plugins.module_utils.helm import (
+    HELM_CONNECTION_SPEC, HelmClient, Revision, RollbackPlan, latest, pending, plan_rollback, state_after_failure)
 
 ARGUMENT_SPEC = {
     **HELM_CONNECTION_SPEC,
@@ -164,7 +177,7 @@ def main(module_class=AnsibleModule) -> None:
     try:
         result = _roll_back(client, params, module.check_mode, state)
     except OfmRollbackError as exc:
-        module.fail_json(**exc.to_result(), changed=_changed_after_failure(client, params["release"], state), commands=client.commands, **state)
+        module.fail_json(**exc.to_result(), changed=_changed_after_failure(client, state), commands=client.commands, **state)
     module.exit_json(**result, commands=client.commands, **state)
 
 
@@ -174,12 +187,16 @@ def _roll_back(client: HelmClient, params: dict[str, Any], check_mode: bool, sta
     before = client.history(release)
     stuck = pending(before)
     state.update(history_before=_history(before), pending_revision=stuck.as_dict() if stuck else None)
-    plan = plan_rollback(before, params["target"], release, params["recover_pending"])
+    plan = plan_rollback(before, params["target"], release, params["recover_pending"], lambda revision: client.manifest(release, revision))
     state.update(_plan_state(client, plan, params))
     if check_mode or not plan.needed:
         return {"changed": plan.needed, "msg": _message(plan, release, check_mode), "history_after": state["history_before"],
                 "diff": {"before": _summary(latest(before)), "after": _summary(plan.target if plan.needed else latest(before))}}
-    client.rollback(release, plan.target.revision, params["wait"], params["timeout"])
+    try:
+        client.rollback(release, plan.target.revision, params["wait"], params["timeout"])
+    except OfmRollbackError as exc:
+        state.update(state_after_failure(client, release, plan, exc))
+        raise
     after = client.history(release)
     return {"changed": True, "msg": _message(plan, release, False), "history_after": _history(after),
             "diff": {"before": _summary(latest(before)), "after": _summary(latest(after))}}
@@ -206,18 +223,16 @@ def _summary(revision: Revision) -> dict[str, Any]:
     return {"revision": revision.revision, "chart": revision.chart, "app_version": revision.app_version, "status": revision.status}
 
 
-def _changed_after_failure(client: HelmClient, release: str, state: dict[str, Any]) -> bool:
-    """Whether a failed run changed the release: no rollback command ran, or the history read again shows no new revision
-    (helm can fail before it records one, e.g. when the API refuses the release's Secret). A history that cannot be read
-    again counts as changed: the rollback may have been applied."""
+def _changed_after_failure(client: HelmClient, state: dict[str, Any]) -> bool:
+    """Whether a failed run changed the release: not when no rollback command ran, nor when the history read again after the
+    failure holds no new revision (helm can fail before it records one, e.g. when the API refuses the release's Secret); a
+    history that could not be read again counts as changed, since the rollback may have been applied."""
     if not any(len(command) > 1 and command[1] == "rollback" for command in client.commands):
         return False
-    try:
-        after = client.history(release)
-    except OfmRollbackError:
+    after = state.get("history_after")
+    if after is None:
         return True
-    state["history_after"] = _history(after)
-    return [revision.revision for revision in after] != [entry["revision"] for entry in state.get("history_before") or []]
+    return [entry["revision"] for entry in after] != [entry["revision"] for entry in state.get("history_before") or []]
 
 
 if __name__ == "__main__":

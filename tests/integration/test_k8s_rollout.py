@@ -5,10 +5,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from kubelab import STATEFULSET, KubeServer, deployment_ready
-from labtest import AnsibleRun, lab_call, run_module
+from labtest import AnsibleRun, run_module
 
 DEPLOYMENT = """
 apiVersion: apps/v1
@@ -160,26 +159,3 @@ def test_a_daemonset_goes_back_to_a_chosen_revision(kube: KubeServer, tmp_path: 
     assert not run.failed, run.output
     obj = run.result["objects"][0]
     assert (obj["images_before"], obj["images_after"], obj["revision_after"]) == ([kube.image("agent:3")], [kube.image("agent:1")], 4)
-
-
-@pytest.mark.reliability("fault", procedure="planned", case="Kubernetes API 410 Gone on every watch (compacted resourceVersion)",
-                         expected="unaffected: the waits poll with GET and never watch; rolled back and ready")
-def test_a_server_that_answers_every_watch_with_410_does_not_disturb_the_wait(kube: KubeServer, tmp_path: Path, reliability):
-    """A real API server answers a watch from a compacted resourceVersion with 410 Gone. The collection's waits read the
-    workload with GET each interval instead of watching (module_utils/kube.py wait_until), so there is nothing to resume."""
-    if kube.real:
-        pytest.skip("the fault is armed through the test server's /__lab/faults route")
-    deploy(kube, "gone", "2")
-    server = yaml.safe_load(Path(kube.kubeconfig).read_text())["clusters"][0]["cluster"]["server"]
-    armed = {"status": 410, "verbs": ["watch"], "count": 1000}
-    lab_call(f"{server}/__lab/faults", "PUT", armed)
-    try:
-        run = undo(kube, tmp_path, name="gone")
-        left = lab_call(f"{server}/__lab/faults")["faults"]
-    finally:
-        lab_call(f"{server}/__lab/faults", "DELETE")
-    assert not run.failed, run.output
-    assert run.result["changed"] is True and image(kube, "gone") == kube.image("ofm/api:1")
-    assert deployment_ready(kube, "gone")()
-    assert [fault["count"] for fault in left] == [1000], left  # armed for 1000 watches, not one was asked for
-    reliability.observed("rolled back and waited until ready by polling with GET; no watch request, so the 410 was never served")

@@ -11,6 +11,7 @@ import pytest
 
 from ansible_collections.ofm.rollback.plugins.module_utils import helm
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import (
+    AuthorizationError,
     ConflictError,
     DataError,
     DeadlineExceeded,
@@ -121,6 +122,54 @@ def test_a_pending_revision_further_back_does_not_block():
     assert (plan.target.revision, plan.pending, plan.needed) == (1, None, True)
 
 
+FAILED_APPLY = 'Rollback "ofm-social-os" failed: cannot patch "api" with kind Deployment: forbidden'
+FAILED_WAIT = 'Release "ofm-social-os" failed: context deadline exceeded'
+
+
+def manifests(*charts_by_revision: str):
+    """``manifest(revision)`` of a history whose revision N holds the manifest of chart ``charts_by_revision[N-1]``, and the calls."""
+    calls: list[int] = []
+
+    def manifest(revision: int) -> str:
+        calls.append(revision)
+        return f"kind: ConfigMap # {charts_by_revision[revision - 1]}"
+    return manifest, calls
+
+
+@pytest.mark.parametrize("statuses, description", [
+    (("superseded", "superseded", "failed"), FAILED_APPLY),   # applying failed: helm superseded the deployed revision
+    (("superseded", "deployed", "failed"), FAILED_WAIT),      # --wait failed: the revision rolled back from stays deployed
+])
+def test_last_deployed_after_a_failed_rollback_is_the_revision_it_went_to(statuses, description):
+    releases = history(*statuses, descriptions=("Install complete", "Upgrade complete", description))
+    manifest, calls = manifests("a", "b", "a")
+
+    assert helm.failed_rollback(releases) == releases[2]
+    assert helm.select_target(releases, "last_deployed", "ofm-social-os", manifest).revision == 1
+    assert calls == [3, 2, 1]
+    assert helm.select_target(releases, "last_deployed", "ofm-social-os").revision == 2  # without manifests: statuses alone
+    plan = helm.plan_rollback(releases, "last_deployed", "ofm-social-os", recover_pending=False, manifest=manifest)
+    assert (plan.target.revision, plan.needed) == (1, True)
+
+
+def test_after_a_failed_upgrade_or_when_no_manifest_matches_last_deployed_is_unchanged():
+    upgrade = history("superseded", "deployed", "failed", descriptions=("", "", 'Upgrade "ofm-social-os" failed: timed out'))
+    manifest, calls = manifests("a", "b", "a")
+    assert helm.failed_rollback(upgrade) is None
+    assert helm.select_target(upgrade, "last_deployed", "ofm-social-os", manifest).revision == 2 and calls == []
+
+    rollback = history("superseded", "deployed", "failed", descriptions=("", "", FAILED_WAIT))
+    manifest, calls = manifests("a", "b", "c")
+    assert helm.select_target(rollback, "last_deployed", "ofm-social-os", manifest).revision == 2
+
+
+def test_the_failed_rollback_is_only_the_newest_revision():
+    releases = history("superseded", "failed", "deployed", descriptions=("", FAILED_WAIT, "Upgrade complete"))
+    manifest, calls = manifests("a", "a", "b")
+    assert helm.failed_rollback(releases) is None
+    assert helm.select_target(releases, "last_deployed", "ofm-social-os", manifest).revision == 3 and calls == []
+
+
 class FakeRunner:
     def __init__(self, returncode: int = 0, stdout: str = "[]", stderr: str = "", raises: Exception | None = None) -> None:
         self.result = subprocess.CompletedProcess([], returncode, stdout, stderr)
@@ -150,6 +199,11 @@ def test_client_builds_connection_flags_and_records_commands():
     ("Error: context deadline exceeded", DeadlineExceeded),
     ("Error: resource Deployment/default/web not ready. status: InProgress", DeadlineExceeded),
     ('Error: Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp: connection refused', UnavailableError),
+    ('Error: cannot patch "web-api" with kind Deployment: deployments.apps "web-api" is forbidden: User "ci" cannot patch', AuthorizationError),
+    ("Error: resource Deployment/default/web-api not ready. status: Unknown, message: \ncontext deadline exceeded", DeadlineExceeded),
+    ('Error: cannot patch "web-api" with kind Deployment: Patch "https://10.0.0.1/apis/apps/v1/namespaces/d/deployments/web-api": EOF',
+     UnavailableError),
+    ("Error: write tcp 10.0.0.2:50000->10.0.0.1:443: write: connection reset by peer", UnavailableError),
 ])
 def test_helm_failures_map_to_errors_carrying_stderr(stderr, error):
     client = helm.HelmClient("helm", "ofm-production", runner=FakeRunner(returncode=1, stderr=stderr))
@@ -157,6 +211,14 @@ def test_helm_failures_map_to_errors_carrying_stderr(stderr, error):
         client.rollback("ofm-social-os", 1, wait=True, timeout=10)
     assert caught.value.details["stderr"] == stderr
     assert "release ofm-social-os in namespace ofm-production" in str(caught.value)
+
+
+def test_a_wait_that_never_read_a_status_is_told_apart_from_resources_not_ready():
+    unknown = helm.helm_error("Error: resource ConfigMap/default/web-config not ready. status: Unknown, message: \ncontext deadline exceeded",
+                              "rollback", "release web")
+    in_progress = helm.helm_error("Error: resource Deployment/default/web-api not ready. status: InProgress", "rollback", "release web")
+    assert "could not read the resources' status" in unknown.hint
+    assert "did not become ready in time" in in_progress.hint
 
 
 def test_missing_binary_names_the_option():

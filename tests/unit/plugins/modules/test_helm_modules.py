@@ -26,10 +26,25 @@ state = json.loads(state_file.read_text())
 state["calls"].append(sys.argv[1:])
 command = sys.argv[1]
 if command in state["fail"]:
+    if command == "rollback" and state.get("record_failure"):
+        # as helm when applying the rolled-back resources fails: the deployed revision superseded, the rollback's failed
+        target = int(sys.argv[3])
+        for entry in state["history"]:
+            if entry["status"] == "deployed":
+                entry["status"] = "superseded"
+        chart = next(entry for entry in state["history"] if entry["revision"] == target)
+        state["history"].append({**chart, "revision": len(state["history"]) + 1, "status": "failed",
+                                 "description": f'Rollback "{sys.argv[2]}" failed: ' + state["fail"][command].replace("Error: ", "")})
+    stderr = state["fail"][command]
+    state["fail"].update(state.pop("then_fail", {}))  # e.g. the API server gone: helm history fails from now on
     state_file.write_text(json.dumps(state))
-    sys.stderr.write(state["fail"][command])
+    sys.stderr.write(stderr)
     sys.exit(1)
-if command == "rollback":
+if command == "get":
+    # helm get manifest <release> --revision N: the manifest helm holds for the revision (a rollback copies its target's)
+    revision = int(sys.argv[sys.argv.index("--revision") + 1])
+    print("kind: ConfigMap # " + next(entry for entry in state["history"] if entry["revision"] == revision)["chart"])
+elif command == "rollback":
     target = int(sys.argv[3])
     for entry in state["history"]:
         if entry["status"] == "deployed":
@@ -60,8 +75,8 @@ class FakeHelm:
     def state(self) -> dict[str, Any]:
         return json.loads(self.state_file.read_text())
 
-    def fail(self, command: str, stderr: str) -> None:
-        self.save({**self.state, "fail": {command: stderr}})
+    def fail(self, command: str, stderr: str, record_failure: bool = False) -> None:
+        self.save({**self.state, "fail": {command: stderr} if stderr else {}, "record_failure": record_failure})
 
     def args(self, **options: Any) -> dict[str, Any]:
         return {"binary_path": str(self.binary), "namespace": "ofm-production", "release": "ofm-social-os", **options}
@@ -139,11 +154,56 @@ def test_helm_failure_carries_stderr_and_reports_the_attempt(tmp_path):
     fake.fail("rollback", "Error: resource Deployment/ofm-production/api not ready. status: InProgress")
     failed, result, _warnings = run_module(helm_rollback, fake.args())
     assert failed
+    # The history read again after the failure: this fake recorded no revision, so nothing changed.
+    assert result["changed"] is False and [entry["revision"] for entry in result["history_after"]] == [1, 2]
     assert result["error"]["type"] == "DeadlineExceeded"
     assert result["error"]["details"]["stderr"] == "Error: resource Deployment/ofm-production/api not ready. status: InProgress"
-    # The history is read again after the failure: this fake recorded no revision, so nothing changed.
     assert [command[1] for command in result["commands"]] == ["history", "rollback", "history"]
-    assert result["changed"] is False and [entry["revision"] for entry in result["history_after"]] == [1, 2]
+    assert result["release_state"] == "revision 2 is failed: Upgrade complete"
+    assert result["error"]["hint"].endswith("Once the cause is fixed, run again with target: 1: it rolls back once more to revision 1.")
+
+
+def test_a_failed_rollback_reports_the_state_helm_left_and_a_rerun_with_last_deployed_finishes_it_once(tmp_path):
+    fake = FakeHelm(tmp_path, "superseded", "deployed")
+    forbidden = ('Error: cannot patch "api" with kind Deployment: deployments.apps "api" is forbidden: User "ci" cannot patch '
+                 'resource "deployments" in API group "apps" in the namespace "ofm-production"')
+    fake.fail("rollback", forbidden, record_failure=True)
+
+    failed, result, _warnings = run_module(helm_rollback, fake.args(target="1"))
+
+    assert failed and result["changed"] is True
+    assert result["error"]["type"] == "AuthorizationError"
+    assert 'is forbidden: User "ci" cannot patch resource "deployments"' in result["msg"]
+    assert [(entry["revision"], entry["status"]) for entry in result["history_after"]] == [(1, "superseded"), (2, "superseded"), (3, "failed")]
+    assert result["release_state"].startswith('revision 3 is failed: Rollback "ofm-social-os" failed: cannot patch "api"')
+
+    fake.fail("rollback", "")
+    failed, result, _warnings = run_module(helm_rollback, fake.args())
+
+    assert not failed, result
+    assert result["target_revision"]["revision"] == 1
+    assert "rolled back to revision 1" in result["msg"]
+    assert [(entry["revision"], entry["status"], entry["description"]) for entry in result["history_after"][2:]] == [
+        (3, "failed", 'Rollback "ofm-social-os" failed: ' + forbidden.replace("Error: ", "")), (4, "deployed", "Rollback to 1")]
+
+    failed, again, _warnings = run_module(helm_rollback, fake.args())
+
+    assert not failed and again["changed"] is False and len(again["history_after"]) == 4
+
+
+def test_when_helm_history_fails_too_the_release_state_says_why(tmp_path):
+    fake = FakeHelm(tmp_path, "superseded", "deployed")
+    fake.fail("rollback", 'Error: Kubernetes cluster unreachable: Get "https://10.0.0.1/version": dial tcp: connection refused')
+    state = fake.state
+    state["then_fail"] = {"history": "Error: Kubernetes cluster unreachable: connection refused"}
+    fake.save(state)
+
+    failed, result, _warnings = run_module(helm_rollback, fake.args(target="1"))
+
+    assert failed and result["error"]["type"] == "UnavailableError"
+    assert result["history_after"] is None
+    assert result["release_state"] == "unknown: helm history failed too: Error: Kubernetes cluster unreachable: connection refused"
+    assert "with recover_pending: true if helm history then shows it pending" in result["error"]["hint"]
 
 
 def test_unknown_release_fails_with_helms_message(tmp_path):
@@ -162,3 +222,15 @@ def test_history_info_names_current_last_deployed_and_pending(tmp_path):
     assert result["changed"] is False
     assert [entry["revision"] for entry in result["history"]] == [1, 2, 3]
     assert (result["current"]["revision"], result["last_deployed"]["revision"], result["pending"]["revision"]) == (3, 2, 3)
+
+
+def test_history_info_names_the_revision_a_failed_rollback_went_to_as_last_deployed(tmp_path):
+    fake = FakeHelm(tmp_path, "superseded", "deployed")
+    fake.fail("rollback", "Error: context deadline exceeded", record_failure=True)
+    run_module(helm_rollback, fake.args(target="1"))
+
+    failed, result, _warnings = run_module(helm_history_info, fake.args())
+
+    assert not failed, result
+    assert (result["current"]["status"], result["last_deployed"]["revision"]) == ("failed", 1)
+    assert result["command"][:3] == [str(fake.binary), "history", "ofm-social-os"]
