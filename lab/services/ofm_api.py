@@ -99,7 +99,7 @@ class ApiSettings:
     webhook_secret: str
     slow_seconds: float = 12.0
     error_ratio: float = 0.5
-    db_failure_ratio: float = 0.2
+    db_failure_ratio: float = 0.5
     publish_failure_ratio: float = 0.5
     queue_drain_per_second: float = 20.0
     signature_ratio: float = 0.3
@@ -501,7 +501,7 @@ def parse_args(argv: Optional[list[str]] = None) -> argparse.Namespace:
                         help="HMAC secret of TikTok webhook signatures (default: $OFM_LAB_WEBHOOK_SECRET)")
     parser.add_argument("--slow-seconds", type=_non_negative, default=12.0, help="delay of /api/* answers under the slow fault")
     parser.add_argument("--error-ratio", type=_ratio, default=0.5, help="share of /api/* answers that are 500 under the errors fault")
-    parser.add_argument("--db-failure-ratio", type=_ratio, default=0.2, help="share of DB connection attempts failing under the db fault")
+    parser.add_argument("--db-failure-ratio", type=_ratio, default=0.5, help="share of DB connection attempts failing under the db fault")
     parser.add_argument("--publish-failure-ratio", type=_ratio, default=0.5, help="share of publish jobs failing under the publish fault")
     parser.add_argument("--queue-drain-per-second", type=_non_negative, default=20.0, help="publish jobs the worker drains per second")
     parser.add_argument("--signature-ratio", type=_ratio, default=0.3,

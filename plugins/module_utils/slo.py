@@ -345,10 +345,13 @@ def evaluate_series(slo: SloDefinition, query: str, series: Sequence[Series], se
     violating = sum(1 for sample in valid if slo.violates(sample[1]))
     coverage = min(len(valid) / expected, 1.0)
     verdict, reason = _verdict(slo, len(valid), violating, coverage, settings)
-    age = end - valid[-1][0] if end is not None and valid else 0.0
-    if age > settings.sample_age_limit:
+    # Staleness is judged on the newest sample of any value: a NaN (0/0, no events in the window) is Prometheus answering
+    # for now, so the metrics arrive; too little traffic is min_coverage's business, not max_sample_age's.
+    newest = series[0].samples[-1][0] if series[0].samples else None
+    age = end - newest if end is not None and newest is not None else 0.0
+    if age > settings.sample_age_limit and newest is not None:
         verdict, reason = UNKNOWN, (f"stale data: the newest value is {format_duration(age)} older than the end of the span "
-                                    f"({isoformat(valid[-1][0])}), more than max_sample_age {format_duration(settings.sample_age_limit)}: "
+                                    f"({isoformat(newest)}), more than max_sample_age {format_duration(settings.sample_age_limit)}: "
                                     "the metrics stopped arriving (scrapes failing, rules not evaluated, or Prometheus behind)")
     last = valid[-1][1] if valid else None
     result = SloResult(**common, verdict=verdict, reason=reason, current=last if last is not None and math.isfinite(last) else None,

@@ -139,7 +139,7 @@ def test_each_breach_alone_rolls_back_to_stable(lab, fault, tmp_path):
     run = emergency(tmp_path, incident)
     assert run.returncode == 0, run.stdout[-4000:]
 
-    assert weights(lab) == ROLLED_BACK
+    assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     result = record(tmp_path / "incidents", incident)
     assert result["trigger"]["breached"] == [FAULT_TO_SLO[fault]]
     assert result["traffic"]["all_on_stable"] is True

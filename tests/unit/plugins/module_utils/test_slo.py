@@ -473,3 +473,15 @@ def test_a_series_whose_newest_value_is_older_than_max_sample_age_is_unknown_as_
     assert fresh.verdict == "breach"
     one_step_late = evaluate_series(ERROR_RATE, "rendered", [stale], replace(SETTINGS, min_coverage=0.5), stale.samples[-1][0] + 15)
     assert one_step_late.verdict == "breach"
+
+
+def test_a_series_ending_in_nan_is_fresh_not_stale():
+    # NaN (0/0: no events in the rate window) is Prometheus answering for now: not stale; the valid values judge the breach.
+    quiet_end = series([0.5] * 18 + [math.nan] * 3)
+    end = quiet_end.samples[-1][0]
+    result = evaluate_series(ERROR_RATE, "rendered", [quiet_end], replace(SETTINGS, min_coverage=0.5), end)
+    assert result.verdict == "breach" and result.samples == 18 and result.dropped_samples == 3
+    assert "stale" not in (result.reason or "")
+    # The same values with the series ending 45 s before the end of the span are stale.
+    stale = evaluate_series(ERROR_RATE, "rendered", [quiet_end], replace(SETTINGS, min_coverage=0.5), end + 45)
+    assert stale.verdict == "unknown" and "stale data" in stale.reason
