@@ -47,10 +47,10 @@ def holder(lab, tmp_path_factory):
                "ansible.builtin.include_role": {"name": "ofm.rollback.rollback_lease", "tasks_from": "release"},
                "vars": {"rollback_lease_procedure": procedure, "rollback_lease_target": target}}
               for procedure, target in LEASES.items()]
+    tasks.insert(0, {"name": "the connection settings", "ansible.builtin.import_role": {"name": "ofm.rollback.connections", "public": True}})
     playbook = workdir / "hold.yml"
     playbook.write_text(json.dumps([{"name": "hold the leases", "hosts": "localhost", "gather_facts": False,
-                                     "vars_files": [str(REPO_ROOT / "playbooks" / "vars" / "connections.yml")],
-                                     "module_defaults": {"group/ofm.rollback.k8s": "{{ ofm_k8s_connection }}"}, "tasks": tasks}]))
+                                     "module_defaults": {"group/ofm.rollback.k8s": "{{ connections_k8s }}"}, "tasks": tasks}]))
     for procedure in LEASES:
         kube_call(lab, "DELETE", lease_path(procedure))
     env = {**os.environ, "ANSIBLE_CONFIG": str(REPO_ROOT / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1", "OFM_AUDIT_LOG": str(workdir / "audit.jsonl")}

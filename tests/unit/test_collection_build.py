@@ -168,9 +168,9 @@ def fixture_installed(checkout_tarball: Path, tmp_path_factory: pytest.TempPathF
 
 def test_the_playbooks_are_the_procedures_by_collection_name(checkout_tarball):
     names = files_of(checkout_tarball)
-    # The procedures, and the connection settings their module_defaults read (vars_files, relative to the playbook).
-    assert sorted(name for name in names if name.startswith("playbooks/")) == sorted(
-        [f"playbooks/{p}.yml" for p in PROCEDURES] + ["playbooks/vars/connections.yml"])
+    # The procedures; the connection settings their module_defaults read are the defaults of the role ofm.rollback.connections.
+    assert sorted(name for name in names if name.startswith("playbooks/")) == sorted(f"playbooks/{p}.yml" for p in PROCEDURES)
+    assert "roles/connections/defaults/main.yml" in names
     for dashed, procedure in CHECKOUT_NAMES.items():
         assert f"ansible.builtin.import_playbook: {procedure}.yml" in (REPO_ROOT / "playbooks" / f"{dashed}.yml").read_text()
 
