@@ -96,6 +96,35 @@ def reused_decision(journaled: Optional[Mapping[str, Any]]) -> Optional[dict[str
             "reused_from": run_id, "msg": f"roll back: the decision of run {run_id}, reused"}
 
 
+def journal_data(result: Mapping[str, Any], force: bool) -> dict[str, Any]:
+    """What the run journal's ``gate`` step keeps of a decision to proceed: all that ``reused_decision`` gives a re-run back."""
+    traffic = result.get("traffic")
+    kept = ("breach_detected", "breached", "unknown", "slos", "monitoring_available")
+    return {"proceed": True, "verdict": result["verdict"], "forced": force, "finished": float(result["phase"]["finished"]),
+            "result": {**{key: result.get(key) for key in kept}, "summary": result.get("summary") or "",
+                       "monitoring_error": result.get("monitoring_error")},
+            "traffic": {} if not traffic else {part: traffic.get(part) for part in ("all_on_stable", "configured", "measured")}}
+
+
+def journal_decision(journal: Optional[Mapping[str, Any]], result: Mapping[str, Any], force: bool, check_mode: bool) -> Optional[str]:
+    """Journal a fresh decision to proceed as the ``gate`` step of ``journal`` (its record_dir, incident_id, procedure and
+    run_id), so that a re-run of the incident reuses it. Returns None, or why it could not be written: the journal is the
+    run's bookkeeping and never stops a rollback (the summary says that a re-run would decide again)."""
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
+    from ansible_collections.ofm.rollback.plugins.module_utils.run_journal import RunJournal, journal_path
+
+    if not journal or not journal.get("run_id") or not result.get("proceed") or result.get("reused_from"):
+        return None
+    try:
+        path = journal_path(journal["record_dir"], journal["incident_id"], journal["procedure"])
+        RunJournal(path, journal["incident_id"], journal["procedure"]).step(
+            run_id=journal["run_id"], name="gate", status="done", data=journal_data(result, force), check_mode=check_mode)
+    except (OfmRollbackError, OSError, ValueError) as exc:
+        return f"the decision could not be journaled ({exc}): a re-run of this incident decides again"
+    return None
+
+
 def phase(result: Mapping[str, Any], force: bool, force_reason: str, finished: float, reused_from: Optional[str]) -> dict[str, Any]:
     """The procedure's record of the gate step (``slo_gate_phase``): what was decided and on what evidence."""
     return {"status": "ok", "started": None, "finished": finished, "changes": [],
@@ -123,9 +152,10 @@ class GateRun:
         self.router = haproxy_router(params)
         self.meter = traffic_meter(params, self.prometheus)
 
-    def run(self, now: Optional[float] = None) -> dict[str, Any]:
+    def run(self, now: Optional[float] = None, check_mode: bool = False) -> dict[str, Any]:
         """The gate's result: the SLOs' evaluation fields, ``traffic``, the decision, ``msg`` and ``phase`` (the procedure's
-        record of this step); the decision a killed run of the incident journaled when O(reuse) holds one, without a request."""
+        record of this step), a decision to proceed journaled when O(journal) names the run (not in check mode); the
+        decision a killed run of the incident journaled when O(reuse) holds one, without a request."""
         # pylint: disable=import-outside-toplevel
         from ansible_collections.ofm.rollback.plugins.module_utils.slo import SloChecker
         from ansible_collections.ofm.rollback.plugins.module_utils.traffic import TrafficReader, read_split
@@ -133,7 +163,7 @@ class GateRun:
         force, force_reason = bool(self.params.get("force")), str(self.params.get("force_reason") or "")
         reused = reused_decision(self.params.get("reuse"))
         if reused is not None:
-            return {**reused, "phase": phase(reused, force, force_reason, reused["finished"], reused["reused_from"])}
+            return {**reused, "phase": phase(reused, force, force_reason, reused["finished"], reused["reused_from"]), "journaled": False}
         evaluation = SloChecker(self.prometheus, self.options.slos, self.options.settings).evaluate()
         summary = evaluation.summary()
         check_force(force, force_reason, summary)
@@ -146,7 +176,11 @@ class GateRun:
         message = evaluation.message(self.options.settings.scope)
         verb = "roll back" if decision.proceed else "no rollback"
         result = {**summary, "traffic": traffic, **decision.as_dict(), "msg": f"{verb}: {message}"}
-        return {**result, "phase": phase(result, force, force_reason, time.time() if now is None else now, None)}
+        result["phase"] = phase(result, force, force_reason, time.time() if now is None else now, None)
+        problem = journal_decision(self.params.get("journal"), result, force, check_mode)
+        if problem:
+            self.warnings.append(problem)
+        return {**result, "journaled": bool(self.params.get("journal")) and result["proceed"] and not problem and not check_mode}
 
     def requests(self) -> list[dict[str, Any]]:
         """Every HTTP request made to Prometheus (the SLOs and the measured share share one client)."""

@@ -170,10 +170,34 @@ options:
         decided to roll back; that decision is returned (with its evidence and RV(phase) naming the run) and nothing is asked.
         Anything else (no step, a step not done, a decision not to proceed) is ignored.
     type: dict
+  journal:
+    description:
+      - The run journal (M(ofm.rollback.run_journal)) of this run - a decision to proceed (not a reused one) is written as its
+        C(gate) step, which a re-run of the incident passes back as O(reuse).
+      - It is the run's bookkeeping - when it cannot be written the module warns and decides as without it (RV(journaled) is false).
+      - Nothing is written in check mode, or without O(journal.run_id) (the journal could not be opened).
+    type: dict
+    suboptions:
+      record_dir:
+        description: The incident record directory the journal is in.
+        type: path
+        required: true
+      incident_id:
+        description: The incident, C(INC-<digits>).
+        type: str
+        required: true
+      procedure:
+        description: The procedure the journal is of.
+        type: str
+        required: true
+        choices: [emergency, planned, database, config, external]
+      run_id:
+        description: The run id M(ofm.rollback.run_journal) returned when it opened this run.
+        type: str
 attributes:
   check_mode:
     support: full
-    description: The module only reads.
+    description: The module only reads (and journals its decision outside check mode, see O(journal)).
   diff_mode:
     support: none
     description: Nothing is changed, so there is no difference to show.
@@ -278,6 +302,11 @@ phase:
   returned: success
   type: dict
   sample: {"status": "ok", "started": null, "finished": 1796434300.1, "changes": [], "evidence": {"proceed": true, "verdict": "breach"}}
+journaled:
+  description: The decision to proceed was written to the run journal as its C(gate) step (see O(journal)).
+  returned: success
+  type: bool
+  sample: true
 requests:
   description: Every HTTP request made, with its status and duration (secrets removed).
   returned: always
@@ -330,6 +359,12 @@ ARGUMENT_SPEC = {
     "force": {"type": "bool", "default": False},
     "force_reason": {"type": "str", "default": ""},
     "reuse": {"type": "dict"},
+    "journal": {"type": "dict", "options": {
+        "record_dir": {"type": "path", "required": True},
+        "incident_id": {"type": "str", "required": True},
+        "procedure": {"type": "str", "required": True, "choices": ["emergency", "planned", "database", "config", "external"]},
+        "run_id": {"type": "str"},
+    }},
 }
 
 
@@ -344,7 +379,9 @@ def main(module_class=AnsibleModule) -> None:
         gate = GateRun(module.params)
         for warning in gate.warnings:
             module.warn(warning)
-        result = gate.run()
+        result = gate.run(check_mode=module.check_mode)
+        for warning in gate.warnings[len(gate.options.warnings):]:
+            module.warn(warning)
         module.exit_json(changed=False, **result, requests=gate.requests())
     except OfmRollbackError as exc:
         module.fail_json(**exc.to_result(), requests=gate.requests() if gate else [])

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
-from unithelpers import (HAPROXY_BACKEND, RUNNER, Addresses, FakePrometheus, FakeSlack, FakeStatuspage, FakeUnleash, RedisServer, haproxy_command,
+from unithelpers import (HAPROXY_BACKEND, RUNNER, Addresses, FakeOpsApi, FakePrometheus, FakeSlack, FakeStatuspage, FakeUnleash, RedisServer, haproxy_command,
                          haproxy_running, moto_running, redis_running)
 
 CREDENTIAL_VARIABLES = ("OFM_OPS_API_SESSION", "OFM_OPS_API_TOKEN", "OFM_OPS_API_URL", "PROMETHEUS_TOKEN", "PROMETHEUS_URL",
@@ -127,3 +127,11 @@ def module_runner(request: pytest.FixtureRequest) -> Iterator[str]:
     RUNNER["mode"] = request.param
     yield request.param
     RUNNER["mode"] = "module"
+
+
+@pytest.fixture(name="ops")
+def fixture_ops() -> Iterator[FakeOpsApi]:
+    """The fake ops API (unithelpers.FakeOpsApi) for one test."""
+    server = FakeOpsApi()
+    yield server
+    server.close()

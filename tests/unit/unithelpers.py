@@ -744,3 +744,31 @@ def moto_running() -> Iterator[str]:
 def _accepting(port: int) -> bool:
     socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
     return True
+
+
+# The ops API's production auth answers (test_ops_api_info, test_rollback_authorize).
+ADMIN_SESSION = "sid-admin-SECRET-0f3b"
+VIEWER_TOKEN = "viewer-token-SECRET-77aa"
+
+
+class FakeOpsApi(FakeService):
+    """``/health`` and the admin-only ``/internal/ops/logs``; ``blocked`` answers /internal like an IP allow-list."""
+
+    def __init__(self) -> None:
+        self.blocked = False
+        super().__init__()
+
+    @property
+    def seen(self) -> list[tuple[str, str]]:
+        return [(request.method, request.path) for request in self.received]
+
+    def answer(self, request: Received) -> Reply:
+        if request.path == "/health":
+            return Reply(200, {"ok": True, "timestamp": "2025-01-01T03:00:00.000Z", "service": "ofm-internal-ops"})
+        if self.blocked:
+            return Reply(403, {"error": "Forbidden", "reason": "IP not allowed"})
+        if request.headers.get("Cookie") == f"connect.sid={ADMIN_SESSION}":
+            return Reply(200, "2025-01-01T03:00:00.000Z 127.0.0.1 \"GET /health\" 200 1ms\n")
+        if request.headers.get("Authorization") == f"Bearer {VIEWER_TOKEN}":
+            return Reply(403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]})
+        return Reply(401, {"error": "Authentication required"})

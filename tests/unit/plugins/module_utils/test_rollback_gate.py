@@ -4,7 +4,14 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import InputError
-from ansible_collections.ofm.rollback.plugins.module_utils.rollback_gate import check_force, decide, needs_traffic, phase, reused_decision
+from ansible_collections.ofm.rollback.plugins.module_utils.rollback_gate import (
+    check_force,
+    decide,
+    journal_decision,
+    needs_traffic,
+    phase,
+    reused_decision,
+)
 
 
 def evaluation(breached=(), unknown=(), error=None):
@@ -76,3 +83,50 @@ def test_a_journaled_decision_to_proceed_is_reused_with_its_evidence_and_anythin
     assert record["finished"] == 1796434300.5 and record["evidence"]["reused_from"] == "run-1" and record["evidence"]["verdict"] == "breach"
     for other in (None, {}, {**journaled, "status": "started"}, {**journaled, "data": {**journaled["data"], "proceed": False}}):
         assert reused_decision(other) is None
+
+
+def fresh_decision(proceed=True, traffic=None):
+    traffic = CARRIES if traffic is None else traffic
+    result = {**evaluation(breached=["error_rate"]), "slos": {"error_rate": {"verdict": "breach"}}, "traffic": traffic,
+              **decide(evaluation(breached=["error_rate"]), traffic, force=False, force_reason="", sustain="5m").as_dict()}
+    result["proceed"] = proceed
+    result["phase"] = phase(result, False, "", 1796434300.5, None)
+    return result
+
+
+def opened_journal(tmp_path):
+    from ansible_collections.ofm.rollback.plugins.module_utils.run_journal import RunJournal, journal_path
+    journal = RunJournal(journal_path(str(tmp_path), "INC-42", "emergency"), "INC-42", "emergency")
+    run_id = journal.open_run(run_id=None, operator="alice", started=None)["run_id"]
+    return journal, {"record_dir": str(tmp_path), "incident_id": "INC-42", "procedure": "emergency", "run_id": run_id}
+
+
+def test_a_fresh_decision_to_proceed_is_journaled_and_a_re_run_gets_it_back_whole(tmp_path):
+    journal, target = opened_journal(tmp_path)
+    result = fresh_decision()
+    assert journal_decision(target, result, False, check_mode=False) is None
+    step = journal.load()["steps"]["gate"]
+    assert step["status"] == "done" and step["run_id"] == target["run_id"]
+    reused = reused_decision(step)
+    assert reused["proceed"] and reused["breached"] == ["error_rate"] and reused["finished"] == 1796434300.5
+    assert reused["traffic"] == {"all_on_stable": False, "configured": {"canary_weight": 10}, "measured": {"canary_share": 0.1}}
+
+
+@pytest.mark.parametrize("case", ["check mode", "no rollback", "reused", "no run id"])
+def test_nothing_is_journaled_in_check_mode_without_a_decision_to_proceed_or_without_a_run(tmp_path, case):
+    journal, target = opened_journal(tmp_path)
+    result = fresh_decision(proceed=case != "no rollback")
+    if case == "reused":
+        result["reused_from"] = "run-0"
+    if case == "no run id":
+        target = {**target, "run_id": ""}
+    assert journal_decision(target, result, False, check_mode=case == "check mode") is None
+    assert "gate" not in journal.load()["steps"]
+
+
+def test_a_journal_that_cannot_be_written_is_reported_and_never_raised(tmp_path):
+    journal, target = opened_journal(tmp_path)
+    taken_over = {**target, "run_id": "20261205T000000Z-0001"}  # not the newest run of the journal: refused with a conflict
+    problem = journal_decision(taken_over, fresh_decision(), False, check_mode=False)
+    assert problem and problem.startswith("the decision could not be journaled") and "decides again" in problem
+    assert "gate" not in journal.load()["steps"]

@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
-from unithelpers import FakeService, Received, Reply, documented_options, free_port, mismatches, run_module
+from unithelpers import ADMIN_SESSION, VIEWER_TOKEN, documented_options, free_port, mismatches, run_module
 
 from ansible_collections.ofm.rollback.plugins.doc_fragments import http_client as http_client_fragment
 from ansible_collections.ofm.rollback.plugins.doc_fragments import ops_api as ops_api_fragment
@@ -15,39 +15,6 @@ from ansible_collections.ofm.rollback.plugins.modules import ops_api_info
 
 # Every test runs main() as a module process would, and in process as the action plugin does.
 pytestmark = pytest.mark.usefixtures("module_runner")
-
-ADMIN_SESSION = "sid-admin-SECRET-0f3b"
-VIEWER_TOKEN = "viewer-token-SECRET-77aa"
-
-
-class FakeOpsApi(FakeService):
-    """``/health`` and the admin-only ``/internal/ops/logs``; ``blocked`` answers /internal like an IP allow-list."""
-
-    def __init__(self) -> None:
-        self.blocked = False
-        super().__init__()
-
-    @property
-    def seen(self) -> list[tuple[str, str]]:
-        return [(request.method, request.path) for request in self.received]
-
-    def answer(self, request: Received) -> Reply:
-        if request.path == "/health":
-            return Reply(200, {"ok": True, "timestamp": "2025-01-01T03:00:00.000Z", "service": "ofm-internal-ops"})
-        if self.blocked:
-            return Reply(403, {"error": "Forbidden", "reason": "IP not allowed"})
-        if request.headers.get("Cookie") == f"connect.sid={ADMIN_SESSION}":
-            return Reply(200, "2025-01-01T03:00:00.000Z 127.0.0.1 \"GET /health\" 200 1ms\n")
-        if request.headers.get("Authorization") == f"Bearer {VIEWER_TOKEN}":
-            return Reply(403, {"error": "Insufficient permissions", "required": "admin", "current": ["viewer"]})
-        return Reply(401, {"error": "Authentication required"})
-
-
-@pytest.fixture(name="ops")
-def fixture_ops() -> Iterator[FakeOpsApi]:
-    server = FakeOpsApi()
-    yield server
-    server.close()
 
 
 def run(args: dict[str, Any]) -> tuple[bool, dict[str, Any]]:
