@@ -106,6 +106,11 @@ def journal_data(result: Mapping[str, Any], force: bool) -> dict[str, Any]:
             "traffic": {} if not traffic else {part: traffic.get(part) for part in ("all_on_stable", "configured", "measured")}}
 
 
+def to_journal(journal: Optional[Mapping[str, Any]], result: Mapping[str, Any], check_mode: bool) -> bool:
+    """Whether ``result`` is written to ``journal``: a fresh decision to proceed, of a run the journal opened, outside check mode."""
+    return bool(journal and journal.get("run_id") and result.get("proceed") and not result.get("reused_from") and not check_mode)
+
+
 def journal_decision(journal: Optional[Mapping[str, Any]], result: Mapping[str, Any], force: bool, check_mode: bool) -> Optional[str]:
     """Journal a fresh decision to proceed as the ``gate`` step of ``journal`` (its record_dir, incident_id, procedure and
     run_id), so that a re-run of the incident reuses it. Returns None, or why it could not be written: the journal is the
@@ -114,7 +119,7 @@ def journal_decision(journal: Optional[Mapping[str, Any]], result: Mapping[str, 
     from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
     from ansible_collections.ofm.rollback.plugins.module_utils.run_journal import RunJournal, journal_path
 
-    if not journal or not journal.get("run_id") or not result.get("proceed") or result.get("reused_from"):
+    if not to_journal(journal, result, check_mode=False):
         return None
     try:
         path = journal_path(journal["record_dir"], journal["incident_id"], journal["procedure"])
@@ -180,7 +185,7 @@ class GateRun:
         problem = journal_decision(self.params.get("journal"), result, force, check_mode)
         if problem:
             self.warnings.append(problem)
-        return {**result, "journaled": bool(self.params.get("journal")) and result["proceed"] and not problem and not check_mode}
+        return {**result, "journaled": to_journal(self.params.get("journal"), result, check_mode) and not problem}
 
     def requests(self) -> list[dict[str, Any]]:
         """Every HTTP request made to Prometheus (the SLOs and the measured share share one client)."""
