@@ -161,6 +161,8 @@ def settings(addresses: Addresses) -> dict[str, dict[str, tuple[int, int]]]:
 @contextlib.contextmanager
 def held_session(addresses: Addresses, front_port: int) -> Iterator[socket.socket]:
     """A client connection through the frontend to server ``drain/d1``, open until the block ends (or it is closed)."""
+    # A session of an earlier test may still be counted: wait until it is gone, or this one would count as two.
+    _wait_for(lambda: _scur(addresses) == 0, "no session on drain/d1")
     client = socket.create_connection(("127.0.0.1", front_port), timeout=5)
     try:
         _wait_for(lambda: _scur(addresses) == 1, "a session on drain/d1")
