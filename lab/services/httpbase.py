@@ -205,6 +205,14 @@ class LabHTTPServer(ThreadingHTTPServer):
         self.tls = context
         super().__init__(address, handler)
 
+    def get_request(self) -> tuple[socket.socket, Any]:
+        """An accepted connection, with Nagle's algorithm off (as Go's servers, Prometheus among them, have it): the headers
+        and the body are two writes, and with Nagle on the body waited for the client's delayed ACK of the headers, 40 ms
+        on Linux, on every answer."""
+        request, client_address = super().get_request()
+        request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return request, client_address
+
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that went away mid-request is not worth a traceback; anything else is."""
         if isinstance(sys.exc_info()[1], (ConnectionError, ssl.SSLError)):

@@ -18,6 +18,7 @@ from typing import Any, Optional
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
+from ansible_collections.ofm.rollback.plugins.module_utils.input_check import stray_words_refusal
 from ansible_collections.ofm.rollback.plugins.plugin_utils.in_process import InProcessActionBase, preload
 
 preload(__name__)
@@ -37,11 +38,32 @@ def role_options(role: str) -> dict[str, Any]:
     return ((specs.get("argument_specs") or {}).get("main") or {}).get("options") or {}
 
 
+# Marks the inputs that could not be templated (finalize_task_arg), for run() to report after the stray words.
+UNRESOLVED = "__ofm_unresolved_inputs__"
+
+
 class ActionModule(InProcessActionBase):
     """ofm.rollback.input_check: the roles' argument specs here, the inputs' formats in the module."""
 
+    @classmethod
+    def finalize_task_arg(cls, name: str, value: Any, templar: Any, context: Any) -> Any:
+        """The inputs' values are templated as usual, but a value that cannot be templated (a lookup of a missing file, a
+        variable the split of a -e option left undefined) is reported by ``run``, after the stray words: they come first.
+        (ansible-core 2.19 and later call this for each option; before, a failed template fails the task as usual.)"""
+        try:
+            return super().finalize_task_arg(name, value, templar, context)
+        except Exception as exc:  # pylint: disable=broad-except  # reported by run(), with the stray words first
+            if name != "inputs":
+                raise
+            return {UNRESOLVED: str(exc)}
+
     def run(self, tmp: Optional[str] = None, task_vars: Optional[dict[str, Any]] = None) -> dict[str, Any]:
         task_vars = task_vars or {}
+        if self._task.args.get("stray_words") is not None:  # first: the other variables may be what the split cut short
+            return self._refused(stray_words_refusal(self._task.args["stray_words"]), [])
+        inputs = self._task.args.get("inputs")
+        if isinstance(inputs, dict) and UNRESOLVED in inputs:
+            return self._refused(f"Task failed: the inputs could not be templated: {inputs[UNRESOLVED]}", [])
         roles = self._task.args.get("role_specs") or []
         if not isinstance(roles, list) or not all(isinstance(role, str) for role in roles):
             return self._refused(f"role_specs: {roles!r} is not a list of role names", [])

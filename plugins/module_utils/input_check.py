@@ -129,3 +129,15 @@ def refusal(problems: list[InputError], procedure: str) -> str:
     count = f"1 input of the {procedure} is" if len(problems) == 1 else f"{len(problems)} inputs of the {procedure} are"
     details = " ".join(f"{exc.option}: {exc.reason}. {exc.hint}" for exc in problems)
     return f"Refused, nothing was changed: {count} not accepted. {details}"
+
+
+def stray_words_refusal(words: Any) -> str:
+    """The refusal of a run whose extra vars hold stray words: a ``-e key=value`` split at its spaces sets the variable to its
+    first word and puts the rest in the extra var ``_raw_params``, which nothing reads."""
+    text = str(words)
+    return ("Refused, nothing was run: the extra vars hold the stray words '" + text + "'. Ansible splits a -e key=value option at "
+            "its spaces, so the variable before these words got only its first word and these were set aside (in _raw_params). "
+            "Quote the value inside the option, -e \"<variable>='<its first word> " + text + "'\", or give JSON, "
+            "-e '{\"<variable>\": \"<its first word> " + text + "\"}'; for example -e \"rollback_reason='api 2.4.0 doubles the DB "
+            "load'\". (When several -e options had stray words, Ansible kept only the last one's.)")
+

@@ -26,6 +26,12 @@ options:
       - What the inputs are of, for the message, such as V(emergency rollback).
     type: str
     default: procedure
+  stray_words:
+    description:
+      - The extra var C(_raw_params) - the words a C(-e key=value) option split at its spaces left over (Ansible sets the
+        variable to its first word). When set the run is refused first, naming the words and the quoting that keeps them.
+      - Give it as C("{{ _raw_params | default(omit) }}").
+    type: raw
   role_specs:
     description:
       - Roles of this collection whose argument specs (the options of their C(main) entry point) the run's variables must
@@ -134,10 +140,11 @@ from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ofm.rollback.plugins.module_utils.input_check import RULES, check_inputs, refusal
+from ansible_collections.ofm.rollback.plugins.module_utils.input_check import RULES, check_inputs, refusal, stray_words_refusal
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "procedure": {"type": "str", "default": "procedure"},
+    "stray_words": {"type": "raw"},
     # Checked by the action plugin before the module runs (it needs the controller's variables).
     "role_specs": {"type": "list", "elements": "str", "default": []},
     "inputs": {"type": "list", "elements": "dict", "required": True, "options": {
@@ -157,6 +164,8 @@ ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
 def main(module_class=AnsibleModule) -> None:
     """Run the module; the action plugin passes an in-process stand-in for AnsibleModule when the task runs on the controller."""
     module = module_class(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    if module.params["stray_words"] is not None:
+        module.fail_json(msg=stray_words_refusal(module.params["stray_words"]), checked=0, errors=[])
     problems = check_inputs(module.params["inputs"])
     errors = [{"name": exc.option, "reason": exc.reason, "accepted": exc.accepted} for exc in problems]
     checked = len(module.params["inputs"])

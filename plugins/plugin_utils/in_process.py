@@ -142,6 +142,16 @@ def preload(action_module_name: str) -> None:
         pass
 
 
+def module_main(name: str) -> Optional[Callable[..., None]]:
+    """The ``main`` of the collection's module ``name`` (short or fully qualified), or None when it cannot be imported here
+    (a library it needs is missing on the controller: it then runs the usual way)."""
+    try:
+        module = importlib.import_module(f"{MODULE_PACKAGE}.{name.rsplit('.', 1)[-1]}")
+    except ImportError:
+        return None
+    return getattr(module, "main", None)
+
+
 class InProcessActionBase(ActionBase):
     """Action plugin of a module that can run in the worker process; see the module docstring."""
 
@@ -165,20 +175,19 @@ class InProcessActionBase(ActionBase):
 
     def _in_process_main(self, task_vars: dict[str, Any]) -> Optional[Callable[..., None]]:
         """The module's ``main`` when this task can run in the worker, else None."""
-        if not boolean(task_vars.get("ofm_in_process", True), strict=False):
-            return None
-        if self._connection.transport != "local" or self._task.async_val or any(self._task.environment or []):
-            return None
-        if self._play_context.become:  # the module must run as the become user, in a process of its own
+        if not self._in_process_allowed(task_vars):
             return None
         if any(importlib.util.find_spec(library) is None for library in self.required_libraries(self._task.args)):
             return None
-        name = self._task.resolved_action or self._task.action
-        try:
-            module = importlib.import_module(f"{MODULE_PACKAGE}.{name.rsplit('.', 1)[-1]}")
-        except ImportError:  # a library the module needs is missing on the controller: run it the usual way
-            return None
-        return getattr(module, "main", None)
+        return module_main(self._task.resolved_action or self._task.action)
+
+    def _in_process_allowed(self, task_vars: dict[str, Any]) -> bool:
+        """Whether this task may run its module in the worker: on the controller itself, as its own user, not async."""
+        if not boolean(task_vars.get("ofm_in_process", True), strict=False):
+            return False
+        if self._connection.transport != "local" or self._task.async_val or any(self._task.environment or []):
+            return False
+        return not self._play_context.become  # with become the module must run as the become user, in a process of its own
 
     def required_libraries(self, module_args: dict[str, Any]) -> tuple[str, ...]:  # pylint: disable=unused-argument
         """The libraries this task's module needs (``requires``, unless an action plugin says otherwise for these arguments)."""

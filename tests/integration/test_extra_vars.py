@@ -59,13 +59,14 @@ def assert_refused_first(result: subprocess.CompletedProcess, records: list[dict
     assert result.returncode != 0, output
     assert f"the extra vars hold the stray words '{stray}'" in output, output
     assert f"-e \"<variable>='<its first word> {stray}'\"" in output, output
-    # Nothing ran after it: one task in the output, failed, and the audit log records that one task only.
-    assert re.findall(r"^TASK \[(.*?)\]", result.stdout, re.MULTILINE) == [
-        "ofm.rollback.preflight : Preflight | no stray words in the extra vars (a -e key=value split at its spaces)"], output
+    # Nothing ran after it: one task in the output, the procedure's input check (the stray words are its first check),
+    # failed, and the audit log records that one task only.
+    shown = re.findall(r"^TASK \[(.*?)\]", result.stdout, re.MULTILINE)
+    assert len(shown) == 1 and shown[0].startswith("ofm.rollback.preflight : Preflight | "), output
     assert re.search(r"ok=0\s+changed=0\s+unreachable=0\s+failed=1", result.stdout), output
     tasks = [record for record in records if record.get("type") == "task"]
-    assert [(task["task"], task["status"]) for task in tasks] == [
-        ("Preflight | no stray words in the extra vars (a -e key=value split at its spaces)", "failed")], records
+    assert [(task["task"], task["module"], task["status"]) for task in tasks] == [
+        (shown[0].split(" : ", 1)[1], "ofm.rollback.input_check", "failed")], records
 
 
 PROCEDURES = {"emergency-rollback.yml": "emergency", "planned-rollback.yml": "planned", "database-rollback.yml": "database",
