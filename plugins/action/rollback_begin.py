@@ -24,6 +24,12 @@ except ImportError:  # pragma: no cover - ansible-core before 2.19
 
 display = Display()
 
+
+def without_nulls(options: dict[str, Any]) -> dict[str, Any]:
+    """A part's options without those set to null."""
+    return {key: value for key, value in options.items() if value is not None}
+
+
 for _part_module in PARTS.values():
     preload(f"ofm.rollback.{_part_module}")
 
@@ -40,9 +46,9 @@ class ActionModule(InProcessActionBase):
             return {**result, "failed": True, "msg": f"ofm.rollback.rollback_begin: {validated.errors.msg}"}
         # Each part with the module_defaults its module's own task would get (connection settings, the play's journal).
         # An option set to null in a part is left out, as omit leaves out an option of a task: module_defaults may set it.
-        args = {part: None if value is None else self._with_module_defaults(
-                    f"ofm.rollback.{PARTS[part]}", {key: item for key, item in value.items() if item is not None})
-                for part, value in ((part, validated.validated_parameters.get(part)) for part in PARTS)}
+        given = {part: validated.validated_parameters.get(part) for part in PARTS}
+        args = {part: None if value is None else self._with_module_defaults(f"ofm.rollback.{PARTS[part]}", without_nulls(value))
+                for part, value in given.items()}
         mains = {module: module_main(module) for module in PARTS.values()} if self._in_process_allowed(task_vars) else {}
         concurrent = bool(mains) and all(mains.values())
         check_mode = bool(self._task.check_mode)

@@ -140,4 +140,3 @@ def stray_words_refusal(words: Any) -> str:
             "Quote the value inside the option, -e \"<variable>='<its first word> " + text + "'\", or give JSON, "
             "-e '{\"<variable>\": \"<its first word> " + text + "\"}'; for example -e \"rollback_reason='api 2.4.0 doubles the DB "
             "load'\". (When several -e options had stray words, Ansible kept only the last one's.)")
-
