@@ -17,8 +17,9 @@ from typing import Any, Optional
 
 import yaml
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
+from ansible.utils.display import Display
 
-from ansible_collections.ofm.rollback.plugins.module_utils.input_check import stray_words_refusal
+from ansible_collections.ofm.rollback.plugins.module_utils.input_check import incident_line, stray_words_refusal
 from ansible_collections.ofm.rollback.plugins.plugin_utils.in_process import InProcessActionBase, preload
 
 preload(__name__)
@@ -37,6 +38,8 @@ def role_options(role: str) -> dict[str, Any]:
     specs = yaml.load(path.read_text(encoding="utf-8"), Loader=loader)  # nosec B506: a safe loader
     return ((specs.get("argument_specs") or {}).get("main") or {}).get("options") or {}
 
+
+display = Display()
 
 # Marks the inputs that could not be templated (finalize_task_arg), for run() to report after the stray words.
 UNRESOLVED = "__ofm_unresolved_inputs__"
@@ -79,7 +82,10 @@ class ActionModule(InProcessActionBase):
             if errors:
                 return self._refused(f"Refused, nothing was changed: {'; '.join(errors)}.",
                                      [{"name": "", "reason": error, "accepted": "see the role's argument spec"} for error in errors])
-        return super().run(tmp, task_vars)
+        result = super().run(tmp, task_vars)
+        if isinstance(result.get("incident"), dict) and not result.get("failed"):
+            display.display(incident_line(result["incident"]))  # as the incident's assert said it, before the option moved here
+        return result
 
     @staticmethod
     def _refused(message: str, errors: list[dict[str, str]]) -> dict[str, Any]:

@@ -60,8 +60,9 @@ class ActionModule(InProcessActionBase):
 
         result.update(Begin(args, run_module, concurrent=concurrent, check_mode=check_mode).run())
         # Why the gate let a rollback through without a confirmed breach, or stopped it: said at once, as the task's own words.
-        for reason in (result.get("gate") or {}).get("reasons") or []:
-            display.display(f"{self._task.get_name()}: {reason}", color=C.COLOR_WARN)
+        reasons = (result.get("gate") or {}).get("reasons") or []
+        if reasons:
+            display.display("\n".join(str(reason) for reason in reasons), color=C.COLOR_WARN)
         return result
 
     def _with_module_defaults(self, action: str, module_args: dict[str, Any]) -> dict[str, Any]:

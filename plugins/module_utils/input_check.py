@@ -12,6 +12,7 @@ bad one is reported, naming the variable and what it accepts, with the value sho
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from typing import Any, Callable, Mapping, Optional
@@ -140,3 +141,21 @@ def stray_words_refusal(words: Any) -> str:
             "Quote the value inside the option, -e \"<variable>='<its first word> " + text + "'\", or give JSON, "
             "-e '{\"<variable>\": \"<its first word> " + text + "\"}'; for example -e \"rollback_reason='api 2.4.0 doubles the DB "
             "load'\". (When several -e options had stray words, Ansible kept only the last one's.)")
+
+
+def open_incident(given: Mapping[str, Any], now: Optional[datetime.datetime] = None) -> dict[str, Any]:
+    """The incident of a run: the id given (checked by the inputs' rule ``incident_id``), else one generated from the UTC time;
+    the operator given, trimmed; and when the run started (epoch and ISO 8601 in UTC)."""
+    moment = now or datetime.datetime.now(datetime.timezone.utc)
+    given_id = str(given.get("id") or "").strip()
+    return {"id": given_id or "INC-" + moment.strftime("%Y%m%d%H%M%S"), "id_generated": not given_id,
+            "operator": str(given.get("operator") or "").strip(), "started_at": moment.timestamp(),
+            "started_iso": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def incident_line(incident: Mapping[str, Any]) -> str:
+    """What the run says of its incident: a generated id is announced, so that a re-run can name it."""
+    if incident["id_generated"]:
+        return f"No rollback_incident_id given: this rollback is incident {incident['id']}."
+    return f"Incident {incident['id']}."
+

@@ -32,6 +32,23 @@ options:
         variable to its first word). When set the run is refused first, naming the words and the quoting that keeps them.
       - Give it as C("{{ _raw_params | default(omit) }}").
     type: raw
+  incident:
+    description:
+      - Open the run's incident as well - the id given in O(incident.id) (check it with an input of rule V(incident_id)), else
+        one generated from the UTC time (C(INC-<YYYYmmddHHMMSS>)), announced in the run's output; the operator; the start time.
+        The result is RV(incident); the incident role's defaults read it from the registered C(preflight_checked).
+    type: dict
+    suboptions:
+      id:
+        description:
+          - The incident id given (C(rollback_incident_id)); empty to generate one.
+        type: str
+        default: ""
+      operator:
+        description:
+          - Who runs the procedure (the AWX user, else C(rollback_operator)).
+        type: str
+        default: ""
   role_specs:
     description:
       - Roles of this collection whose argument specs (the options of their C(main) entry point) the run's variables must
@@ -134,17 +151,23 @@ errors:
   type: list
   elements: dict
   sample: [{"name": "db_pitr_environment", "reason": "'../../etc' is a path, not a name", "accepted": "a name of letters, ..."}]
+incident:
+  description: The run's incident (O(incident)) - C(id), C(id_generated), C(operator), C(started_at) (epoch) and C(started_iso) (UTC).
+  returned: when O(incident) is given and the inputs are accepted
+  type: dict
+  sample: {id: INC-20261205101500, id_generated: true, operator: alice, started_at: 1796465700.0, started_iso: "2026-12-05T10:15:00Z"}
 """
 
 from typing import Any
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.ofm.rollback.plugins.module_utils.input_check import RULES, check_inputs, refusal, stray_words_refusal
+from ansible_collections.ofm.rollback.plugins.module_utils.input_check import RULES, check_inputs, open_incident, refusal, stray_words_refusal
 
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "procedure": {"type": "str", "default": "procedure"},
     "stray_words": {"type": "raw"},
+    "incident": {"type": "dict", "options": {"id": {"type": "str", "default": ""}, "operator": {"type": "str", "default": ""}}},
     # Checked by the action plugin before the module runs (it needs the controller's variables).
     "role_specs": {"type": "list", "elements": "str", "default": []},
     "inputs": {"type": "list", "elements": "dict", "required": True, "options": {
@@ -171,7 +194,9 @@ def main(module_class=AnsibleModule) -> None:
     checked = len(module.params["inputs"])
     if problems:
         module.fail_json(msg=refusal(problems, module.params["procedure"]), checked=checked, errors=errors)
-    module.exit_json(changed=False, checked=checked, errors=[], msg=f"the {checked} inputs of the {module.params['procedure']} are accepted")
+    extra = {"incident": open_incident(module.params["incident"])} if module.params["incident"] is not None else {}
+    module.exit_json(changed=False, checked=checked, errors=[], msg=f"the {checked} inputs of the {module.params['procedure']} are accepted",
+                     **extra)
 
 
 if __name__ == "__main__":

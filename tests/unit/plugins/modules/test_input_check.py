@@ -3,9 +3,12 @@
 """input_check's main(): each rule accepts what it documents and refuses the rest, naming the variable and what it accepts."""
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from unithelpers import documented_options, mismatches, run_module
 
+from ansible_collections.ofm.rollback.plugins.module_utils.input_check import incident_line, open_incident
 from ansible_collections.ofm.rollback.plugins.modules import input_check
 
 pytestmark = pytest.mark.usefixtures("module_runner")
@@ -86,3 +89,27 @@ def test_an_unknown_rule_is_refused_by_the_argument_spec():
 
 def test_documentation_matches_the_argument_spec():
     assert mismatches(input_check.ARGUMENT_SPEC, documented_options(input_check)) == []
+
+
+def test_the_incident_is_opened_with_the_check_a_missing_id_generated_from_the_utc_time():
+    moment = datetime.datetime(2026, 12, 5, 10, 15, 0, tzinfo=datetime.timezone.utc)
+    generated = open_incident({"id": "", "operator": "  alice "}, now=moment)
+    assert generated == {"id": "INC-20261205101500", "id_generated": True, "operator": "alice", "started_at": moment.timestamp(),
+                         "started_iso": "2026-12-05T10:15:00Z"}
+    assert incident_line(generated) == "No rollback_incident_id given: this rollback is incident INC-20261205101500."
+    given = open_incident({"id": " INC-1234 ", "operator": ""}, now=moment)
+    assert given["id"] == "INC-1234" and given["id_generated"] is False and incident_line(given) == "Incident INC-1234."
+    failed, result, _warnings = run_module(input_check, {"procedure": "test procedure", "incident": {"id": "INC-77", "operator": "bob"},
+                                                         "inputs": [{"name": "rollback_incident_id", "value": "INC-77", "rule": "incident_id"}]})
+    assert not failed and result["incident"]["id"] == "INC-77" and result["incident"]["operator"] == "bob"
+    # A refused input opens nothing.
+    failed, result, _warnings = run_module(input_check, {"procedure": "test procedure", "incident": {"id": "INC-x"},
+                                                         "inputs": [{"name": "rollback_incident_id", "value": "INC-x", "rule": "incident_id"}]})
+    assert failed and "incident" not in result and "rollback_incident_id" in result["msg"]
+
+
+def test_stray_words_are_refused_first_naming_them_and_the_quoting():
+    failed, result, _warnings = run_module(input_check, {"procedure": "test procedure", "stray_words": "doubles the DB load",
+                                                         "inputs": [{"name": "x", "value": "not-a-duration", "rule": "duration"}]})
+    assert failed and result["checked"] == 0
+    assert "stray words 'doubles the DB load'" in result["msg"] and "-e \"<variable>='<its first word> doubles the DB load'\"" in result["msg"]
