@@ -158,4 +158,3 @@ def incident_line(incident: Mapping[str, Any]) -> str:
     if incident["id_generated"]:
         return f"No rollback_incident_id given: this rollback is incident {incident['id']}."
     return f"Incident {incident['id']}."
-
