@@ -213,6 +213,11 @@ from ansible import context
 from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
+from ansible_collections.ofm.rollback.plugins.plugin_utils import bytecode
+
+bytecode.install()  # the collection's Python from here on with Python's bytecode cache (plugin_utils/bytecode.py)
+
+# pylint: disable-next=wrong-import-position
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import TORN_LINE, append_records
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import DEFAULT_OPS_API_URL, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError

