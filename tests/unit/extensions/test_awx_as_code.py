@@ -62,8 +62,8 @@ def test_every_survey_variable_is_read_by_the_playbooks_and_its_choices_accepted
 
 def test_the_validator_refuses_what_awx_refuses():
     """The rules above can fail: each broken survey is refused for its own reason."""
-    good = {"name": "s", "description": "d", "spec": [{"type": "multiplechoice", "question_name": "q", "variable": "v", "required": True,
-                                                        "default": "a", "choices": ["a", "b"]}]}
+    question = {"type": "multiplechoice", "question_name": "q", "variable": "v", "required": True, "default": "a", "choices": ["a", "b"]}
+    good = {"name": "s", "description": "d", "spec": [question]}
     assert spec_errors(good) == []
     broken = [
         ({"spec": []}, "'spec' holds no question"),
@@ -77,8 +77,9 @@ def test_the_validator_refuses_what_awx_refuses():
     for change, reason in broken:
         errors = spec_errors({**good, **change})
         assert errors and any(reason in error for error in errors), (change, errors)
-    text = {"name": "s", "description": "d", "spec": [{"type": "text", "question_name": "t", "variable": "t", "required": True, "min": 3, "max": 5},
-                                                       {"type": "integer", "question_name": "n", "variable": "n", "required": False, "min": 0, "max": 9}]}
+    text = {"name": "s", "description": "d", "spec": [
+        {"type": "text", "question_name": "t", "variable": "t", "required": True, "min": 3, "max": 5},
+        {"type": "integer", "question_name": "n", "variable": "n", "required": False, "min": 0, "max": 9}]}
     assert answer_errors(text, {"t": "abcd", "n": 3}) == []
     assert len(answer_errors(text, {"t": "ab", "n": 10})) == 2 and answer_errors(text, {}) == ["t: required"]
 
