@@ -23,6 +23,8 @@ BLOCKS = [block.strip() for block in re.findall(r"```bash\n(.*?)```", README, fl
 NOT_PROCEDURES = {
     "./scripts/demo.sh": "sets everything up (bootstrap) and is the CI's own entry point",
     "kind create cluster": "needs a real Kubernetes cluster",
+    "ansible-galaxy collection build --output-path extensions/ee/": (
+        "builds the execution environment's image (a container engine); test_execution_environment creates its build context"),
     "ansible-playbook snapshot.yml": "a CI pipeline's own playbook, shown as an example (test_config_restore runs config_snapshot with a vault "
                                      "password file)",
     "ansible-playbook -i inventories/production playbooks/incident-comms.yml": (
