@@ -21,8 +21,9 @@ from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRoll
 
 UNREACHABLE = ("UnavailableError", "DeadlineExceeded")
 NOTHING_CHANGED = "Nothing was changed."
-UNKNOWN_OPERATOR = ("Refused: the operator is unknown (no AWX user, no rollback_operator). Outside AWX run with "
-                    "-e rollback_operator=<your user>. Only admins may roll back.")
+UNKNOWN_OPERATOR = ("Refused: the operator is unknown: an AWX job without a user (a scheduled launch, or one by a system) "
+                    "may not roll back, launch it as an admin; outside AWX run with -e rollback_operator=<your user>. "
+                    "Only admins may roll back.")
 AUTHORITIES = {"admins": "incident_admins list", "ops_api": "ops API (admin role)"}
 
 

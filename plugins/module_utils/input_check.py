@@ -145,11 +145,22 @@ def stray_words_refusal(words: Any) -> str:
 
 def open_incident(given: Mapping[str, Any], now: Optional[datetime.datetime] = None) -> dict[str, Any]:
     """The incident of a run: the id given (checked by the inputs' rule ``incident_id``), else one generated from the UTC time;
-    the operator given, trimmed; and when the run started (epoch and ISO 8601 in UTC)."""
+    the operator, trimmed; and when the run started (epoch and ISO 8601 in UTC).
+
+    In an AWX/Tower job (``awx_job_id`` given) the operator is the job's user alone: a schedule's or an API launch's extra
+    vars cannot name someone else (``operator``, the ``rollback_operator`` given, is ignored), and a job without a user (a
+    scheduled launch) has none, which the admin rule refuses."""
     moment = now or datetime.datetime.now(datetime.timezone.utc)
     given_id = str(given.get("id") or "").strip()
+    job_id = str(given.get("awx_job_id") or "").strip()
+    if job_id:
+        operator = str(given.get("awx_user_name") or "").strip()
+        launch_type = str(given.get("awx_launch_type") or "").strip() or "launch type unknown"
+        launched_by = f"AWX job {job_id} ({launch_type})"
+    else:
+        operator, launched_by = str(given.get("operator") or "").strip(), ""
     return {"id": given_id or "INC-" + moment.strftime("%Y%m%d%H%M%S"), "id_generated": not given_id,
-            "operator": str(given.get("operator") or "").strip(), "started_at": moment.timestamp(),
+            "operator": operator, "launched_by": launched_by, "started_at": moment.timestamp(),
             "started_iso": moment.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

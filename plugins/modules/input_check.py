@@ -46,7 +46,25 @@ options:
         default: ""
       operator:
         description:
-          - Who runs the procedure (the AWX user, else C(rollback_operator)).
+          - Who runs the procedure outside AWX (C(rollback_operator)).
+        type: str
+        default: ""
+      awx_job_id:
+        description:
+          - The AWX/Tower job that runs the procedure (C(awx_job_id), C(tower_job_id)); empty outside AWX.
+          - In an AWX job the operator is O(incident.awx_user_name) alone, whatever O(incident.operator) says - extra vars
+            (a schedule's, a launch through the API) cannot name someone else. A job without a user (a scheduled launch,
+            one by a system) has no operator, and the admin rule refuses it.
+        type: str
+        default: ""
+      awx_user_name:
+        description:
+          - The AWX/Tower user who launched the job (C(awx_user_name), C(tower_user_name)).
+        type: str
+        default: ""
+      awx_launch_type:
+        description:
+          - How the AWX/Tower job was launched (C(awx_job_launch_type) - V(manual), V(scheduled), V(workflow), ...), recorded.
         type: str
         default: ""
   role_specs:
@@ -152,7 +170,9 @@ errors:
   elements: dict
   sample: [{"name": "db_pitr_environment", "reason": "'../../etc' is a path, not a name", "accepted": "a name of letters, ..."}]
 incident:
-  description: The run's incident (O(incident)) - C(id), C(id_generated), C(operator), C(started_at) (epoch) and C(started_iso) (UTC).
+  description:
+    - The run's incident (O(incident)) - C(id), C(id_generated), C(operator), C(started_at) (epoch) and C(started_iso) (UTC).
+    - C(launched_by) says who or what launched the run - C(AWX job <id> (<launch type>)), or empty outside AWX.
   returned: when O(incident) is given and the inputs are accepted
   type: dict
   sample: {id: INC-20261205101500, id_generated: true, operator: alice, started_at: 1796465700.0, started_iso: "2026-12-05T10:15:00Z"}
@@ -167,7 +187,8 @@ from ansible_collections.ofm.rollback.plugins.module_utils.input_check import RU
 ARGUMENT_SPEC: dict[str, dict[str, Any]] = {
     "procedure": {"type": "str", "default": "procedure"},
     "stray_words": {"type": "raw"},
-    "incident": {"type": "dict", "options": {"id": {"type": "str", "default": ""}, "operator": {"type": "str", "default": ""}}},
+    "incident": {"type": "dict", "options": {name: {"type": "str", "default": ""}
+                                             for name in ("id", "operator", "awx_job_id", "awx_user_name", "awx_launch_type")}},
     # Checked by the action plugin before the module runs (it needs the controller's variables).
     "role_specs": {"type": "list", "elements": "str", "default": []},
     "inputs": {"type": "list", "elements": "dict", "required": True, "options": {

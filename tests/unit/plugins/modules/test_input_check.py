@@ -94,8 +94,8 @@ def test_documentation_matches_the_argument_spec():
 def test_the_incident_is_opened_with_the_check_a_missing_id_generated_from_the_utc_time():
     moment = datetime.datetime(2026, 12, 5, 10, 15, 0, tzinfo=datetime.timezone.utc)
     generated = open_incident({"id": "", "operator": "  alice "}, now=moment)
-    assert generated == {"id": "INC-20261205101500", "id_generated": True, "operator": "alice", "started_at": moment.timestamp(),
-                         "started_iso": "2026-12-05T10:15:00Z"}
+    assert generated == {"id": "INC-20261205101500", "id_generated": True, "operator": "alice", "launched_by": "",
+                         "started_at": moment.timestamp(), "started_iso": "2026-12-05T10:15:00Z"}
     assert incident_line(generated) == "No rollback_incident_id given: this rollback is incident INC-20261205101500."
     given = open_incident({"id": " INC-1234 ", "operator": ""}, now=moment)
     assert given["id"] == "INC-1234" and given["id_generated"] is False and incident_line(given) == "Incident INC-1234."
@@ -113,3 +113,13 @@ def test_stray_words_are_refused_first_naming_them_and_the_quoting():
                                                          "inputs": [{"name": "x", "value": "not-a-duration", "rule": "duration"}]})
     assert failed and result["checked"] == 0
     assert "stray words 'doubles the DB load'" in result["msg"] and "-e \"<variable>='<its first word> doubles the DB load'\"" in result["msg"]
+
+
+def test_in_an_awx_job_the_operator_is_the_jobs_user_alone():
+    """Extra vars (a schedule's, an API launch's) cannot name an operator for an AWX job; a job without a user has none."""
+    by_alice = open_incident({"operator": "lab-admin", "awx_job_id": "4711", "awx_user_name": " alice ", "awx_launch_type": "manual"})
+    assert by_alice["operator"] == "alice" and by_alice["launched_by"] == "AWX job 4711 (manual)"
+    scheduled = open_incident({"operator": "lab-admin", "awx_job_id": "4712", "awx_user_name": "", "awx_launch_type": "scheduled"})
+    assert scheduled["operator"] == "" and scheduled["launched_by"] == "AWX job 4712 (scheduled)"
+    outside = open_incident({"operator": "lab-admin", "awx_job_id": "", "awx_user_name": "mallory"})
+    assert outside["operator"] == "lab-admin" and outside["launched_by"] == ""
