@@ -52,6 +52,12 @@ def test_the_context_pins_the_ansible_core_and_runner_this_suite_runs(context):
     assert definition["dependencies"]["ansible_runner"]["package_pip"].startswith("ansible-runner==")
     assert (context / "_build" / "collections" / "ofm-rollback.tar.gz").is_file()
     assert "/usr/local/bin/helm" in containerfile and "helm version" in containerfile
+    # the collection's bytecode is made where ansible-builder installs the collections, after they are installed
+    assert "ANSIBLE_GALAXY_CLI_COLLECTION_OPTS" in containerfile or "collection install" in containerfile
+    installs_to = "/usr/share/ansible/collections"
+    assert installs_to in containerfile
+    compiled = containerfile.index(f"compileall -q {installs_to}/ansible_collections/ofm/rollback/plugins")
+    assert compiled > containerfile.index("COPY --from=galaxy")
 
 
 def test_the_build_installs_the_collections_requirements_pgbackrest_and_the_postgresql_client(context, tmp_path):
