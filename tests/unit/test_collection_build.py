@@ -24,7 +24,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 BIN_DIR = Path(sys.executable).parent
 
 # What a user installs: these directories whole, and these top-level files.
-SHIPPED_DIRS = ("changelogs", "meta", "playbooks", "plugins", "roles")
+# extensions/: the AWX objects, the execution environment's definition and the EDA rulebook and event source, where
+# ansible-rulebook and validated-content users look for them in an installed collection.
+SHIPPED_DIRS = ("changelogs", "extensions", "meta", "playbooks", "plugins", "roles")
 SHIPPED_FILES = ("README.md", "LICENSE", "requirements.txt", "bindep.txt")
 # ansible-galaxy's own files in every tarball.
 GALAXY_FILES = ("MANIFEST.json", "FILES.json")
