@@ -48,6 +48,9 @@ DEFAULT_PORTS: dict[str, int] = {
     "alertmanager": 18193,
     "smtp": 18525,
     "smtps": 18526,
+    # Not a lab service: where the lab Alertmanager delivers the paging SLO alerts, for the EDA rulebook when it runs
+    # (extensions/eda; ansible-rulebook with the collection's alertmanager event source listens there).
+    "eda": 18505,
 }
 
 

@@ -8,8 +8,10 @@ cd "$root"
 
 # Debian packages the lab and the tests run for real (docker-registry: the planned rollback tests' registry;
 # ansible-test sanity lints the shell scripts with shellcheck, and skips that test without it; redis-server: the flag cache;
-# pdns-server and pdns-backend-sqlite3: the lab's authoritative DNS; prometheus-alertmanager: the SLO alerts; chromium: the incident report's browser test). Add a component's package here.
-DEBIAN_PACKAGES=(haproxy prometheus prometheus-alertmanager postgresql-15 pgbackrest docker-registry shellcheck redis-server pdns-server pdns-backend-sqlite3 chromium)
+# pdns-server and pdns-backend-sqlite3: the lab's authoritative DNS; prometheus-alertmanager: the SLO alerts; chromium: the incident report's browser test; openjdk-17-jre-headless: ansible-rulebook's
+# rule engine, Drools). Add a component's package here.
+DEBIAN_PACKAGES=(haproxy prometheus prometheus-alertmanager postgresql-15 pgbackrest docker-registry shellcheck redis-server pdns-server pdns-backend-sqlite3 chromium
+  openjdk-17-jre-headless)
 
 log() { printf '[bootstrap] %s\n' "$*"; }
 

@@ -1,9 +1,12 @@
 """Alertmanager (Debian ``prometheus-alertmanager``): receives the lab Prometheus's SLO burn-rate alerts and the alerts that
 ``lab alert fire`` posts through its API v2.
 
-Its one receiver is a null receiver (the lab has no pager): what fired is read back from Alertmanager's own API, as the
-collection's ``alertmanager_alerts_info`` does. Clustering is off (no gossip port), so labs side by side do not meet. Its API
-is HTTPS with the lab's services certificate (``--web.config.file``).
+Its default receiver is a null receiver (the lab has no pager): what fired is read back from Alertmanager's own API, as
+the collection's ``alertmanager_alerts_info`` does. The paging SLO alerts (``OfmErrorBudgetBurn``, severity ``page``) go
+to a webhook receiver as well, ``http://127.0.0.1:<port eda>/alerts``: the Event-Driven Ansible rulebook's Alertmanager
+source listens there when it runs (extensions/eda; without it Alertmanager logs a failed delivery and retries).
+Clustering is off (no gossip port), so labs side by side do not meet. Its API is HTTPS with the lab's services
+certificate (``--web.config.file``).
 Alerts posted by ``lab alert fire`` carry the label ``origin="lab"``; ``lab alert clear`` and ``lab reset`` resolve every
 active one of them (re-posted with ``endsAt`` now), and leave the alerts Prometheus sends alone (they resolve when the
 canary is good again and the burn-rate windows have drained).
@@ -29,13 +32,16 @@ ORIGIN_LABEL = ("origin", "lab")
 BINARY = "prometheus-alertmanager"
 
 
-def config() -> dict[str, Any]:
-    """The Alertmanager configuration: group per alert, SLO and version, deliver at once, one null receiver."""
+def config(cfg: LabConfig) -> dict[str, Any]:
+    """The Alertmanager configuration: group per alert, SLO and version, deliver at once; the paging SLO alerts to the
+    rulebook's webhook, everything else to the null receiver."""
     return {
         "global": {"resolve_timeout": "5m"},
         "route": {"receiver": "lab-null", "group_by": ["alertname", "slo", "version"], "group_wait": "1s", "group_interval": "5s",
-                  "repeat_interval": "1h"},
-        "receivers": [{"name": "lab-null"}],
+                  "repeat_interval": "1h",
+                  "routes": [{"receiver": "lab-eda", "matchers": ['alertname="OfmErrorBudgetBurn"', 'severity="page"']}]},
+        "receivers": [{"name": "lab-null"},
+                      {"name": "lab-eda", "webhook_configs": [{"url": f"http://{HOST}:{cfg.ports['eda']}/alerts", "send_resolved": True}]}],
     }
 
 
@@ -95,7 +101,7 @@ def clear(cfg: LabConfig) -> list[str]:
 class Alertmanager(Component):
     name = "alertmanager"
     ports = ("alertmanager",)
-    description = "Alertmanager: the SLO burn-rate alerts of the lab Prometheus and `lab alert fire`, null receiver"
+    description = "Alertmanager: the SLO burn-rate alerts of the lab Prometheus and `lab alert fire`; the paging ones to the EDA webhook"
 
     def available(self) -> Optional[str]:
         return None if shutil.which(BINARY) else f"{BINARY} is not installed (apt-get install prometheus-alertmanager)"
@@ -103,7 +109,7 @@ class Alertmanager(Component):
     def prepare(self, cfg: LabConfig) -> None:
         cfg.path("etc").mkdir(parents=True, exist_ok=True)
         cfg.path("data", "alertmanager").mkdir(parents=True, exist_ok=True)
-        cfg.path("etc", "alertmanager.yml").write_text(yaml.safe_dump(config(), sort_keys=False))
+        cfg.path("etc", "alertmanager.yml").write_text(yaml.safe_dump(config(cfg), sort_keys=False))
         cfg.path("etc", "alertmanager-web.yml").write_text(yaml.safe_dump(web_config(cfg), sort_keys=False))
 
     def argv(self, cfg: LabConfig) -> list[str]:

@@ -76,12 +76,12 @@ def test_the_bad_canary_fires_the_burn_rate_alert_in_alertmanager(clean_lab, tmp
 
 
 @pytest.fixture(name="own_alertmanager")
-def fixture_own_alertmanager(tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
+def fixture_own_alertmanager(lab: LabConfig, tmp_path: Path) -> Iterator[tuple[subprocess.Popen, str]]:
     """An Alertmanager of this test's own (not the lab's, which other tests use), on a free port."""
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         port = probe.getsockname()[1]
-    (tmp_path / "am.yml").write_text(yaml.safe_dump(config()))
+    (tmp_path / "am.yml").write_text(yaml.safe_dump(config(lab)))
     argv = [shutil.which(BINARY) or BINARY, f"--config.file={tmp_path / 'am.yml'}", f"--storage.path={tmp_path / 'data'}",
             f"--web.listen-address={HOST}:{port}", "--cluster.listen-address="]
     with open(tmp_path / "am.log", "wb") as log:

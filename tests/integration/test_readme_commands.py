@@ -29,6 +29,7 @@ NOT_PROCEDURES = {
                                      "password file)",
     "ansible-playbook -i inventories/production playbooks/incident-comms.yml": (
         "needs the record of an emergency run first: test_incident_comms_report runs these after a real one"),
+    "cat > rulebook-vars.yml": "starts the rulebook, which serves until stopped: test_eda_rulebook runs it against the lab",
 }
 
 

@@ -6,8 +6,10 @@ so), a body that is no webhook payload refused with 400 so that nothing half-rea
 from __future__ import annotations
 
 import asyncio
+import datetime
 import importlib.util
 from pathlib import Path
+from typing import Optional
 
 import aiohttp
 import pytest
@@ -31,11 +33,15 @@ def payload(*alerts: dict) -> dict:
             "commonLabels": {"service": "ofm-social-os"}, "externalURL": "http://alertmanager:9093", "alerts": list(alerts)}
 
 
-async def exchange(bodies: list) -> tuple[list[tuple[int, dict]], list[dict]]:
+async def exchange(bodies: list, sustained_for: float = 0, settle: float = 0,
+                   queued_between: Optional[list] = None) -> tuple[list[tuple[int, dict]], list[dict]]:
+    """Post ``bodies`` to a served source; the events queued ``settle`` seconds after the last (and in
+    ``queued_between``, how many were queued right after each post)."""
     queue: asyncio.Queue = asyncio.Queue()
     ready = asyncio.Event()
     port = free_port()
-    task = asyncio.create_task(alertmanager.main(queue, {"port": port, "required_labels": ["alertname", "version", "slo"]}, ready))
+    args = {"port": port, "required_labels": ["alertname", "version", "slo"], "sustained_for": sustained_for}
+    task = asyncio.create_task(alertmanager.main(queue, args, ready))
     await asyncio.wait_for(ready.wait(), 10)
     answers = []
     async with aiohttp.ClientSession() as session:
@@ -43,6 +49,9 @@ async def exchange(bodies: list) -> tuple[list[tuple[int, dict]], list[dict]]:
             kwargs = {"data": body} if isinstance(body, str) else {"json": body}
             async with session.post(f"http://127.0.0.1:{port}/alerts", **kwargs) as response:
                 answers.append((response.status, await response.json()))
+            if queued_between is not None:
+                queued_between.append(queue.qsize())
+    await asyncio.sleep(settle)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -67,3 +76,31 @@ def test_a_body_that_is_no_webhook_payload_is_refused_and_nothing_is_queued(body
     assert answers[0][0] == 400 and "error" in answers[0][1]
     # The source goes on: the next delivery is queued.
     assert answers[1][0] == 202 and len(events) == 1
+
+
+def _now(offset: float = 0) -> str:
+    moment = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=offset)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def test_a_firing_alert_is_an_event_only_once_it_has_fired_sustained_for():
+    starting = {**alert(), "startsAt": _now()}
+    queued: list = []
+    _answers, events = asyncio.run(exchange([payload(starting), payload(starting)], sustained_for=0.6, settle=1.0,
+                                            queued_between=queued))
+    assert queued == [0, 0], "held while it has not fired long enough"
+    assert len(events) == 1 and events[0]["alert"]["startsAt"] == starting["startsAt"], "sent twice while held, one event"
+
+
+def test_an_alert_that_fired_long_enough_already_is_an_event_at_once():
+    old = {**alert(), "startsAt": _now(-120)}
+    queued: list = []
+    _answers, events = asyncio.run(exchange([payload(old)], sustained_for=60, queued_between=queued))
+    assert queued == [1] and len(events) == 1
+
+
+def test_an_alert_resolved_while_held_never_fires_a_rollback():
+    starting = {**alert(), "startsAt": _now(), "fingerprint": "fp-1"}
+    resolved = {**starting, "status": "resolved", "endsAt": _now()}
+    _answers, events = asyncio.run(exchange([payload(starting), payload(resolved)], sustained_for=0.5, settle=1.0))
+    assert [event["alert"]["status"] for event in events] == ["resolved"]

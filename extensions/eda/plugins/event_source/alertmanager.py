@@ -10,11 +10,19 @@ not a webhook payload is answered 400 (Alertmanager logs it and does not retry).
 Alertmanager retries a delivery that did not get a 2xx, so an event is never lost between the two. (The ansible.eda
 collection's source of the same name cannot be fetched here; this one keeps to its event shape.)
 
-Arguments: ``host`` (127.0.0.1), ``port`` (5050), ``path`` (/alerts), ``required_labels`` ([alertname]).
+**Sustained only** (``sustained_for``, seconds, default 0): a firing alert becomes an event only once it has fired that long
+(from its ``startsAt``), and not at all when Alertmanager resolves it before. Alertmanager sends an alert when it starts,
+not again while it lasts; an alert that fires before the breach is as long as the SLO gate's ``sustain`` would start a
+rollback that the gate then declines, and the rule's throttle would swallow the next one. Give ``sustained_for`` at least
+the gate's sustain. A firing alert sent again while it is held is held once; a resolved alert is an event at once.
+
+Arguments: ``host`` (127.0.0.1), ``port`` (5050), ``path`` (/alerts), ``required_labels`` ([alertname]),
+``sustained_for`` (0).
 """
 from __future__ import annotations
 
 import asyncio
+import datetime
 import logging
 from typing import Any, Mapping, Optional
 
@@ -42,7 +50,58 @@ def events_of(payload: Any, required_labels: list[str]) -> tuple[list[dict[str, 
     return events, ignored
 
 
-def make_app(queue: asyncio.Queue, path: str, required_labels: list[str]) -> web.Application:
+def alert_key(alert: Mapping[str, Any]) -> str:
+    """Alertmanager's identity of an alert: its fingerprint, else its labels."""
+    return str(alert.get("fingerprint") or sorted((alert.get("labels") or {}).items()))
+
+
+def held_for(alert: Mapping[str, Any], sustained_for: float, now: datetime.datetime) -> float:
+    """How long a firing alert must still be held to have fired ``sustained_for`` seconds (from its startsAt, else now)."""
+    try:
+        started = datetime.datetime.fromisoformat(str(alert.get("startsAt")).replace("Z", "+00:00"))
+    except ValueError:
+        started = now
+    if started.tzinfo is None:
+        started = started.replace(tzinfo=datetime.timezone.utc)
+    return max(0.0, sustained_for - (now - started).total_seconds())
+
+
+class Hold:
+    """Firing alerts held until they have fired ``sustained_for`` seconds; a resolution in between drops them."""
+
+    def __init__(self, queue: asyncio.Queue, sustained_for: float) -> None:
+        self.queue = queue
+        self.sustained_for = sustained_for
+        self.pending: dict[str, asyncio.Task] = {}
+
+    async def put(self, event: dict[str, Any]) -> None:
+        alert = event["alert"]
+        key = alert_key(alert)
+        if alert.get("status") == "resolved" or self.sustained_for <= 0:
+            held = self.pending.pop(key, None)
+            if held is not None:
+                held.cancel()
+                LOGGER.info("dropped %s: resolved before it had fired %ss", alert.get("labels"), self.sustained_for)
+            await self.queue.put(event)
+            return
+        if key in self.pending:
+            return  # sent again while held: held once
+        delay = held_for(alert, self.sustained_for, datetime.datetime.now(datetime.timezone.utc))
+        self.pending[key] = asyncio.ensure_future(self._release(key, event, delay))
+
+    async def _release(self, key: str, event: dict[str, Any], delay: float) -> None:
+        await asyncio.sleep(delay)
+        self.pending.pop(key, None)
+        await self.queue.put(event)
+
+    def cancel(self) -> None:
+        for task in self.pending.values():
+            task.cancel()
+
+
+def make_app(queue: asyncio.Queue, path: str, required_labels: list[str], hold: Optional[Hold] = None) -> web.Application:
+    hold = hold or Hold(queue, 0)
+
     async def receive(request: web.Request) -> web.Response:
         try:
             payload = await request.json()
@@ -54,7 +113,7 @@ def make_app(queue: asyncio.Queue, path: str, required_labels: list[str]) -> web
             LOGGER.warning("ignored %s", reason)
         for event in events:
             event["meta"] = {"endpoint": path, "headers": {"User-Agent": request.headers.get("User-Agent", "")}}
-            await queue.put(event)
+            await hold.put(event)
         return web.json_response({"events": len(events), "ignored": ignored}, status=202)
 
     app = web.Application()
@@ -67,7 +126,8 @@ async def main(queue: asyncio.Queue, args: Mapping[str, Any], ready: Optional[as
     host, port = str(args.get("host", "127.0.0.1")), int(args.get("port", 5050))
     path = str(args.get("path", "/alerts"))
     required = list(args.get("required_labels") or ["alertname"])
-    runner = web.AppRunner(make_app(queue, path, required))
+    hold = Hold(queue, float(args.get("sustained_for") or 0))
+    runner = web.AppRunner(make_app(queue, path, required, hold))
     await runner.setup()
     site = web.TCPSite(runner, host, port)
     await site.start()
@@ -76,4 +136,5 @@ async def main(queue: asyncio.Queue, args: Mapping[str, Any], ready: Optional[as
     try:
         await asyncio.Event().wait()
     finally:
+        hold.cancel()
         await runner.cleanup()
