@@ -3,6 +3,7 @@ with the variable files as ansible renders them; its syntax check; and no secret
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -19,6 +20,8 @@ AWX = REPO_ROOT / "extensions" / "awx"
 PLAYBOOK = AWX / "controller_setup.yml"
 COLLECTIONS = REPO_ROOT / ".collections"
 BIN = Path(sys.executable).parent
+sys.path.insert(0, str(REPO_ROOT / "scripts"))
+from awx_export import BUILTIN_KINDS  # noqa: E402  pylint: disable=wrong-import-position
 
 pytestmark = pytest.mark.skipif(not (COLLECTIONS / "ansible_collections" / "awx" / "awx" / "MANIFEST.json").exists(),
                                 reason="awx.awx missing: run scripts/install-awx-collection.sh")
@@ -119,6 +122,10 @@ def test_rollback_templates_are_executed_by_the_admin_team_only():
     grants = [args for _, module, args in rendered_tasks() if module == "awx.awx.role"]
     executors = {args["team"] for args in grants if args["role"] == "execute" and "OFM emergency rollback" in args.get("job_templates", [])}
     assert executors == {"OFM SRE admins"}
+    templates = {args["name"] for _, module, args in rendered_tasks() if module == "awx.awx.job_template"}
+    workflows = {args["name"] for _, module, args in rendered_tasks() if module == "awx.awx.workflow_job_template"}
+    for grant in grants:
+        assert set(grant.get("job_templates", [])) <= templates and set(grant.get("workflows", [])) <= workflows, grant
 
 
 def test_tasks_handling_secrets_are_no_log():
@@ -156,3 +163,101 @@ def test_ansible_lint_production_profile_is_clean():
     result = subprocess.run([str(BIN / "ansible-lint"), "--profile", "production", "-q", str(PLAYBOOK)], env=env(), capture_output=True,
                             text=True, check=False, cwd=REPO_ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+# The export: what scripts/awx_export.py makes now, in the structure awxkit's import reads.
+EXPORT = AWX / "export" / "ofm-rollback.json"
+
+
+def test_the_export_is_what_the_generator_makes_from_the_variable_files_now():
+    result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "awx_export.py"), "--check"], capture_output=True, text=True,
+                            check=False)
+    assert result.returncode == 0, result.stderr
+    data = json.loads(EXPORT.read_text())
+    names = {item["name"] for item in data["job_templates"]}
+    assert names == {item["name"] for _, module, item in rendered_tasks() if module == "awx.awx.job_template"}
+
+
+def awxkit_page(natural_key_type: str):
+    from awxkit.api.pages import page
+    from awxkit.api.resources import resources
+
+    detail = getattr(resources, natural_key_type)
+    return page.get_registered_page(detail.replace(r"\d+", "1"))
+
+
+def list_endpoint(resource: str) -> str:
+    from awxkit.api.resources import resources
+
+    return re.sub(r"\\d\+/$", "", getattr(resources, resource))
+
+
+def foreign_keys(asset: dict):
+    """(where, natural key) of every reference the import resolves with get_by_natural_key: fields, attach sets, roles."""
+    for field, value in asset.items():
+        if isinstance(value, dict) and "type" in value and field != "natural_key":
+            yield field, value
+    for name, related in asset.get("related", {}).items():
+        if isinstance(related, list):
+            for item in related:
+                if name == "roles":
+                    yield "roles", item["content_object"]
+                elif "natural_key" in item:
+                    yield from foreign_keys(item)
+                else:
+                    yield name, item
+
+
+def test_the_export_has_the_structure_awxkit_imports():
+    from awxkit.api.mixins import has_create
+    from awxkit.api.pages.api import EXPORTABLE_RESOURCES
+    from awxkit.api.utils import freeze, remove_encrypted
+
+    data = json.loads(EXPORT.read_text())
+    assert set(data) <= set(EXPORTABLE_RESOURCES)
+    known = {}
+    for resource, assets in data.items():
+        for asset in assets:
+            key = asset["natural_key"]
+            page_class = awxkit_page(key["type"])
+            assert set(key) - {"type"} == set(page_class.NATURAL_KEY), (resource, key)
+            assert list_endpoint(key["type"]) == list_endpoint(resource), (resource, key["type"])
+            assert freeze(key) not in known, f"duplicate {key}"
+            known[freeze(key)] = resource
+            for node in asset.get("related", {}).get("workflow_nodes", []):
+                assert set(node["natural_key"]) - {"type"} == set(awxkit_page(node["natural_key"]["type"]).NATURAL_KEY)
+                known[freeze(node["natural_key"])] = "workflow_job_templates"
+    # The order awxkit's import creates the resources in (ApiV2._dependent_resources).
+    order = [cls.__name__ for cls in itertools.chain(*has_create.page_creation_order(
+        *[awxkit_page(assets[0]["natural_key"]["type"]) for assets in data.values()]))]
+    builtin_types = {freeze({"name": name, "kind": kind, "type": "credential_type"}) for name, kind in BUILTIN_KINDS.items()}
+    unresolved = []
+    for resource, assets in data.items():
+        for asset in assets:
+            for where, key in foreign_keys(asset):
+                if freeze(key) in builtin_types:
+                    continue
+                if freeze(key) not in known:
+                    unresolved.append((asset["name"], where, key))
+                elif asset.get(where) == key and known[freeze(key)] != resource:
+                    # A foreign key field is resolved when the asset is posted: its target is created earlier (related sets and
+                    # workflow nodes are assigned after every resource).
+                    target = awxkit_page(key["type"]).__name__
+                    assert order.index(target) < order.index(awxkit_page(asset["natural_key"]["type"]).__name__), (asset["name"], where)
+    assert not unresolved
+    for credential in data["credentials"]:
+        assert all(value != "$encrypted$" for value in remove_encrypted(credential["inputs"]).values())
+
+
+def test_the_export_grants_execute_on_the_rollback_templates_to_the_admin_team_only_and_keeps_the_failure_paths():
+    from awxsurvey import spec_errors
+
+    data = json.loads(EXPORT.read_text())
+    executors = {team["name"] for team in data["teams"] for role in team["related"]["roles"]
+                 if role["name"] == "Execute" and role["content_object"]["name"] == "OFM emergency rollback"}
+    assert executors == {"OFM SRE admins"}
+    workflow = data["workflow_job_templates"][0]["related"]
+    failure = {node["identifier"]: [target["identifier"] for target in node["related"]["failure_nodes"]] for node in workflow["workflow_nodes"]}
+    assert failure["rollback"] == ["tell-identified"] and failure["validate"] == ["tell-identified"]
+    for template in data["job_templates"] + data["workflow_job_templates"]:
+        assert not spec_errors(template["related"]["survey_spec"]), template["name"]
