@@ -110,13 +110,15 @@ def build() -> dict:
                     out.append({"name": ROLE_NAMES[grant["role"]], "type": "role", "content_object": key(name)})
         return out
 
+    ee_task, project_task = tasks["awx.awx.execution_environment"], tasks["awx.awx.project"]
     return {
         "organizations": [{"name": org["name"], "description": tasks["awx.awx.organization"]["description"], "natural_key": org}],
-        "execution_environments": [{"name": ee["name"], "description": tasks["awx.awx.execution_environment"]["description"],
-                                    "organization": org, "image": site["ofm_awx_execution_environment_image"], "pull": tasks["awx.awx.execution_environment"]["pull"],
+        "execution_environments": [{"name": ee["name"], "description": ee_task["description"],
+                                    "organization": org, "image": site["ofm_awx_execution_environment_image"], "pull": ee_task["pull"],
                                     "natural_key": ee}],
-        "projects": [{"name": project["name"], "organization": org, "scm_type": tasks["awx.awx.project"]["scm_type"], "scm_url": site["ofm_awx_project_scm_url"],
-                      "scm_branch": site["ofm_awx_project_scm_branch"], "scm_update_on_launch": tasks["awx.awx.project"]["scm_update_on_launch"], "default_environment": ee, "natural_key": project}],
+        "projects": [{"name": project["name"], "organization": org, "scm_type": project_task["scm_type"],
+                      "scm_url": site["ofm_awx_project_scm_url"], "scm_branch": site["ofm_awx_project_scm_branch"],
+                      "scm_update_on_launch": project_task["scm_update_on_launch"], "default_environment": ee, "natural_key": project}],
         "inventory": [{"name": inventory["name"], "organization": org,
                        "description": tasks["awx.awx.inventory"]["description"], "natural_key": inventory}],
         "credential_types": [{"name": item["name"], "description": item["description"], "kind": item["kind"], "inputs": item["inputs"],
