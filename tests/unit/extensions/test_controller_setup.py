@@ -61,9 +61,13 @@ def rendered_tasks() -> list[tuple[str, str, dict]]:
     return out
 
 
+def arguments_of(module: str) -> list[dict]:
+    return [args for _name, task_module, args in rendered_tasks() if task_module == module]
+
+
 @lru_cache(maxsize=1)
 def module_docs() -> dict:
-    modules = sorted({module for _, module, _ in rendered_tasks() if module.startswith("awx.awx.")})
+    modules = sorted({task[1] for task in rendered_tasks() if task[1].startswith("awx.awx.")})
     result = subprocess.run([str(BIN / "ansible-doc"), "-j", *modules], env=env(), capture_output=True, text=True, check=True)
     return json.loads(result.stdout)
 
@@ -81,7 +85,7 @@ def spec_from_doc(options: dict) -> dict:
 
 
 def test_every_task_is_rendered_and_covers_what_the_brief_applies():
-    modules = [module for _, module, _ in rendered_tasks()]
+    modules = [task[1] for task in rendered_tasks()]
     for module in ("organization", "project", "inventory", "execution_environment", "credential_type", "credential", "job_template",
                    "workflow_job_template", "team", "role"):
         assert f"awx.awx.{module}" in modules
@@ -112,18 +116,18 @@ def test_the_validation_refuses_an_unknown_option_and_a_value_outside_the_choice
 
 
 def test_credential_type_injectors_reach_awx_as_templates_and_credentials_carry_the_vaulted_secrets():
-    injectors = [args["injectors"] for _, module, args in rendered_tasks() if module == "awx.awx.credential_type"]
+    injectors = [args["injectors"] for args in arguments_of("awx.awx.credential_type")]
     assert {"OFM_OPS_API_URL": "{{ url }}", "OFM_OPS_API_TOKEN": "{{ token }}"} in [i.get("env") for i in injectors]
-    inputs = {args["name"]: args["inputs"] for _, module, args in rendered_tasks() if module == "awx.awx.credential"}
+    inputs = {args["name"]: args["inputs"] for args in arguments_of("awx.awx.credential")}
     assert inputs["OFM Slack"]["webhook_url"] == "secret-slack_webhook_url"
 
 
 def test_rollback_templates_are_executed_by_the_admin_team_only():
-    grants = [args for _, module, args in rendered_tasks() if module == "awx.awx.role"]
+    grants = arguments_of("awx.awx.role")
     executors = {args["team"] for args in grants if args["role"] == "execute" and "OFM emergency rollback" in args.get("job_templates", [])}
     assert executors == {"OFM SRE admins"}
-    templates = {args["name"] for _, module, args in rendered_tasks() if module == "awx.awx.job_template"}
-    workflows = {args["name"] for _, module, args in rendered_tasks() if module == "awx.awx.workflow_job_template"}
+    templates = {args["name"] for args in arguments_of("awx.awx.job_template")}
+    workflows = {args["name"] for args in arguments_of("awx.awx.workflow_job_template")}
     for grant in grants:
         assert set(grant.get("job_templates", [])) <= templates and set(grant.get("workflows", [])) <= workflows, grant
 
@@ -175,7 +179,7 @@ def test_the_export_is_what_the_generator_makes_from_the_variable_files_now():
     assert result.returncode == 0, result.stderr
     data = json.loads(EXPORT.read_text())
     names = {item["name"] for item in data["job_templates"]}
-    assert names == {item["name"] for _, module, item in rendered_tasks() if module == "awx.awx.job_template"}
+    assert names == {item["name"] for item in arguments_of("awx.awx.job_template")}
 
 
 def awxkit_page(natural_key_type: str):
