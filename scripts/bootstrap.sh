@@ -72,4 +72,5 @@ setup_venv
 link_collection
 scripts/install-helm.sh
 scripts/install-unleash.sh
+scripts/install-awx-collection.sh
 log "ready: $root/.venv (ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'))"
