@@ -214,10 +214,6 @@ from ansible.plugins.callback import CallbackBase
 from ansible.release import __version__ as ansible_version
 
 from ansible_collections.ofm.rollback.plugins.plugin_utils import bytecode
-
-bytecode.install()  # the collection's Python from here on with Python's bytecode cache (plugin_utils/bytecode.py)
-
-# pylint: disable-next=wrong-import-position
 from ansible_collections.ofm.rollback.plugins.module_utils.audit import TORN_LINE, append_records
 from ansible_collections.ofm.rollback.plugins.module_utils.argspec import DEFAULT_OPS_API_URL, validated_url
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError
@@ -565,6 +561,10 @@ class CallbackModule(CallbackBase):
 
     def __init__(self, display: Any = None, options: Optional[Dict[str, Any]] = None) -> None:
         super().__init__(display=display, options=options)
+        # The collection's Python from here on with Python's bytecode cache (plugin_utils/bytecode.py): the callback loads
+        # before the strategy loads the action plugins and imports their modules. At load, not on import (ansible-test's
+        # import sanity forbids changing sys.meta_path then).
+        bytecode.install()
         self._playbook: Optional[str] = None
         self._run: Optional[_Run] = None
         self._lost_records = 0

@@ -34,8 +34,6 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.ofm.rollback.plugins.plugin_utils import bytecode
 
-bytecode.install()  # the modules run here are imported with Python's bytecode cache (also without the audit callback)
-
 MODULE_PACKAGE = "ansible_collections.ofm.rollback.plugins.modules"
 VALIDATOR_OPTIONS = ("mutually_exclusive", "required_together", "required_one_of", "required_if", "required_by")
 _WARMED = False
@@ -149,6 +147,7 @@ def preload(action_module_name: str) -> None:
 def module_main(name: str) -> Optional[Callable[..., None]]:
     """The ``main`` of the collection's module ``name`` (short or fully qualified), or None when it cannot be imported here
     (a library it needs is missing on the controller: it then runs the usual way)."""
+    bytecode.install()  # at run time, not on import (ansible-test's import sanity forbids that): the module from __pycache__
     try:
         module = importlib.import_module(f"{MODULE_PACKAGE}.{name.rsplit('.', 1)[-1]}")
     except ImportError:

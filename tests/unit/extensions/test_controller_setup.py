@@ -35,30 +35,41 @@ def env() -> dict:
     return dict(os.environ, ANSIBLE_CONFIG=str(REPO_ROOT / "ansible.cfg"), ANSIBLE_COLLECTIONS_PATH=str(COLLECTIONS))
 
 
+RENDER = """
+import json, sys
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar
+
+collections, awx, playbook, site_values = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4])
+init_plugin_loader([collections])
+loader = DataLoader()
+loader.set_basedir(awx)
+play = loader.load_from_file(playbook, trusted_as_template=True)[0]
+variables = {}
+for name in play["vars_files"]:
+    variables.update(loader.load_from_file(awx + "/" + name, trusted_as_template=True))
+variables.update(play["vars"], **site_values)
+variables["ofm_awx_secrets"] = {key: "secret-" + key for key in play["vars"]["ofm_awx_secret_keys"]}
+out = []
+for task in play["tasks"]:
+    module = next(key for key in task if key.startswith(("awx.awx.", "ansible.builtin.")))
+    items = Templar(loader=loader, variables=variables).template(task["loop"]) if "loop" in task else [None]
+    for item in items:
+        args = Templar(loader=loader, variables=dict(variables, item=item)).template(task[module])
+        out.append((task["name"], module, {key: value for key, value in args.items() if "__omit_place_holder__" not in str(value)}))
+print(json.dumps(out, default=str))
+"""
+
+
 @lru_cache(maxsize=1)
 def rendered_tasks() -> list[tuple[str, str, dict]]:
-    """(task name, module, arguments) of every task and loop item, templated by ansible with the variable files."""
-    from ansible.parsing.dataloader import DataLoader
-    from ansible.plugins.loader import init_plugin_loader
-    from ansible.template import Templar
-
-    init_plugin_loader([str(COLLECTIONS)])
-    loader = DataLoader()
-    loader.set_basedir(str(AWX))
-    play = loader.load_from_file(str(PLAYBOOK), trusted_as_template=True)[0]
-    variables: dict = {}
-    for name in play["vars_files"]:
-        variables.update(loader.load_from_file(str(AWX / name), trusted_as_template=True))
-    variables.update(play["vars"], **SITE_VALUES)
-    variables["ofm_awx_secrets"] = {key: f"secret-{key}" for key in play["vars"]["ofm_awx_secret_keys"]}
-    out = []
-    for task in play["tasks"]:
-        module = next(key for key in task if key.startswith(("awx.awx.", "ansible.builtin.")))
-        items = Templar(loader=loader, variables=variables).template(task["loop"]) if "loop" in task else [None]
-        for item in items:
-            args = Templar(loader=loader, variables=dict(variables, item=item)).template(task[module])
-            out.append((task["name"], module, {key: value for key, value in args.items() if "__omit_place_holder__" not in str(value)}))
-    return out
+    """(task name, module, arguments) of every task and loop item, templated by ansible with the variable files - in a
+    process of its own: ansible's plugin loader installs its collection finder in the process that initializes it, and in
+    the test process that finder would hide this collection from the tests that follow."""
+    run = subprocess.run([sys.executable, "-c", RENDER, str(COLLECTIONS), str(AWX), str(PLAYBOOK), json.dumps(SITE_VALUES)],
+                         env=env(), capture_output=True, text=True, check=True)
+    return [tuple(entry) for entry in json.loads(run.stdout)]
 
 
 def arguments_of(module: str) -> list[dict]:

@@ -99,10 +99,11 @@ def test_precompiled_bytecode_is_read_where_none_may_be_written(probe, monkeypat
 
 
 def test_a_run_imports_the_collections_python_through_the_cache(tmp_path):
-    """ansible-playbook with the audit callback: what the callback imports after installing the finder comes from the
-    source loader (and so from __pycache__), with __file__ on the collection's path."""
+    """ansible-playbook with the audit callback: what is imported after the callback installed the finder (here the
+    module of the task's action plugin) comes from the source loader (and so from __pycache__), with __file__ on the
+    collection's path."""
     playbook = tmp_path / "probe.yml"
-    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ansible.builtin.debug:\n        msg: probe\n")
+    playbook.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n    - ofm.rollback.input_check:\n        inputs: []\n")
     env = {**os.environ, "ANSIBLE_CONFIG": str(ROOT / "ansible.cfg"), "OFM_AUDIT_LOG": str(tmp_path / "audit.jsonl")}
     probe_code = (
         "import json, sys\n"
@@ -122,7 +123,8 @@ def test_a_run_imports_the_collections_python_through_the_cache(tmp_path):
                          cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     seen = json.loads(loaders.read_text())
-    loader, path = seen["ansible_collections.ofm.rollback.plugins.module_utils.audit"]
+    # the action plugin's module, imported (preloaded) in the controller after the audit callback installed the finder
+    loader, path = seen["ansible_collections.ofm.rollback.plugins.modules.input_check"]
     assert loader == "SourceFileLoader"
-    assert path.endswith("ansible_collections/ofm/rollback/plugins/module_utils/audit.py")
+    assert path.endswith("ansible_collections/ofm/rollback/plugins/modules/input_check.py")
     assert Path(tmp_path / "audit.jsonl").is_file()  # the callback worked with the modules it imported this way
