@@ -118,7 +118,8 @@ def fault_error(fault: Fault, since: Optional[str] = None, current: int = 0) -> 
 
 @dataclass
 class Race:
-    """Writes that land on the object at ``path`` right after a matching request (``verbs``) to ``path`` is answered.
+    """Writes that land on the object at ``path`` right after a matching request (``verbs``) to ``after`` (default: ``path``)
+    is answered.
 
     Each matching request lands the next write (a patch of ``content_type``) once its answer is ready, so the client holds
     the object as it was and its next write is based on a stale read; the race is disarmed when no write is left.
@@ -128,13 +129,17 @@ class Race:
     content_type: str
     writes: list[Any]
     verbs: list[str] = field(default_factory=lambda: ["get"])
+    after: str = ""
+
+    def __post_init__(self) -> None:
+        self.after = self.after or self.path
 
 
 def parse_race(body: Any) -> Race:
     if not isinstance(body, dict):
-        raise errors.bad_request("a race is a JSON object with path, content_type, writes and verbs")
+        raise errors.bad_request("a race is a JSON object with path, content_type, writes, verbs and after")
     race = Race(path=str(body.get("path") or "").rstrip("/"), content_type=body.get("content_type") or "application/strategic-merge-patch+json",
-                writes=body.get("writes"), verbs=body.get("verbs") or ["get"])
+                writes=body.get("writes"), verbs=body.get("verbs") or ["get"], after=str(body.get("after") or "").rstrip("/"))
     target = parse_target(race.path)
     checks = [
         (target is not None and target.name is not None and target.subresource is None, "'path' must name one object, e.g. "
@@ -142,6 +147,7 @@ def parse_race(body: Any) -> Race:
         (race.content_type in PATCH_TYPES, f"'content_type' must be one of {', '.join(PATCH_TYPES)}"),
         (isinstance(race.writes, list) and bool(race.writes), "'writes' must be a non-empty list of patches"),
         (isinstance(race.verbs, list) and all(isinstance(verb, str) for verb in race.verbs), "'verbs' must be a list of verbs"),
+        (parse_target(race.after) is not None, "'after' must be a resource path, e.g. /apis/apps/v1/namespaces/default/replicasets"),
     ]
     for ok, problem in checks:
         if not ok:
@@ -291,7 +297,7 @@ class KubeApi:  # pylint: disable=too-many-public-methods
         """Land the next write of the race armed for this request, after its answer is made (the client reads the old object)."""
         verb = request_verb(method, path, query)
         with self._faults_lock:
-            race = next((race for race in self._races if race.path == path.rstrip("/") and verb in race.verbs), None)
+            race = next((race for race in self._races if race.after == path.rstrip("/") and verb in race.verbs), None)
             if race is None:
                 return
             write = race.writes.pop(0)

@@ -29,10 +29,18 @@ def url(server: KubeServer) -> str:
     return yaml.safe_load(server.kubeconfig.read_text())["clusters"][0]["cluster"]["server"]
 
 
-def race(server: KubeServer, name: str, *tags: str) -> None:
-    """Each GET of Deployment ``name`` (the module's reads) is followed by a deploy of the next of ``tags``."""
+REPLICASETS = "/apis/apps/v1/namespaces/default/replicasets"
+
+
+def race(server: KubeServer, name: str, *tags: str, after_history: bool = False) -> None:
+    """Each GET of Deployment ``name`` (the module's reads) is followed by a deploy of the next of ``tags``; with
+    ``after_history``, each list of the ReplicaSets (the history the module reads after the Deployment) instead, so that the
+    deploy lands after both reads, whatever the stand-in's controller has done by then."""
     writes = [{"spec": {"template": {"spec": {"containers": [{"name": "api", "image": f"ofm/api:{tag}"}]}}}} for tag in tags]
-    lab_call(f"{url(server)}/__lab/races", "PUT", {"path": WEB.replace("NAME", name), "writes": writes})
+    rule: dict[str, Any] = {"path": WEB.replace("NAME", name), "writes": writes}
+    if after_history:
+        rule.update(after=REPLICASETS, verbs=["list"])
+    lab_call(f"{url(server)}/__lab/races", "PUT", rule)
 
 
 def landed(server: KubeServer) -> list[dict[str, Any]]:
@@ -62,7 +70,10 @@ def test_a_deploy_landing_between_read_and_patch_is_seen_and_the_undo_decided_ag
 
 def test_a_deploy_of_the_target_landing_in_between_leaves_the_workload_alone(server: KubeServer, tmp_path: Path):
     deploy(server, "same", "2", "3")
-    race(server, "same", "2")  # someone else rolls back to revision 2 at the same time
+    # someone else rolls back to revision 2 at the same time: after the module read the history, so the revision it chose
+    # (2) exists when it decides and is renumbered (4) by the time its patch is refused. Landing it after the GET of the
+    # Deployment instead races the stand-in's controller: the history may already lack revision 2, a plain bad input.
+    race(server, "same", "2", after_history=True)
 
     run = undo(server, tmp_path, name="same", to_revision=2)
     assert not run.failed, run.output

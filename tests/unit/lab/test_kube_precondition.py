@@ -117,8 +117,19 @@ def test_races_land_one_write_per_matching_request_and_only_after_those():
     assert len(api.handle("DELETE", "/__lab/races", {}, {}, b"").body["landed"]) == 0
 
 
+def test_a_race_after_another_request_lands_on_its_path_after_that_request_only():
+    api = api_with_web()
+    arm(api, {"path": WEB, "writes": [image_patch("api:2")], "verbs": ["list"], "after": "/apis/apps/v1/namespaces/default/replicasets"})
+    assert image_of(api.handle("GET", WEB, {}, {}, b"").body) == "api:1"  # a get of the object itself lands nothing
+    assert api.handle("GET", "/apis/apps/v1/namespaces/default/replicasets", {}, {}, b"").status == 200
+    assert image_of(api.handle("GET", WEB, {}, {}, b"").body) == "api:2"
+    landed = api.handle("GET", "/__lab/races", {}, {}, b"").body["landed"]
+    assert [entry["after"] for entry in landed] == ["list /apis/apps/v1/namespaces/default/replicasets"]
+
+
 @pytest.mark.parametrize("race, problem", [
     ({"path": "/apis/apps/v1/namespaces/default/deployments", "writes": [{}]}, "'path' must name one object"),
+    ({"path": WEB, "writes": [{}], "after": "/not/a/resource"}, "'after' must be a resource path"),
     ({"path": WEB, "writes": []}, "'writes' must be a non-empty list"),
     ({"path": WEB, "writes": [{}], "content_type": "text/plain"}, "'content_type' must be one of"),
 ])
