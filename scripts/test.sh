@@ -36,7 +36,7 @@ lab_b=(env OFM_LAB_STATE_DIR="$root/.lab-test-b" OFM_LAB_PORT_OFFSET="$((OFM_LAB
 # The shared-lab modules that run against the second lab (the longest ones: each needs sustained breaches of its own).
 LAB_B_MODULES="${OFM_LAB_B_MODULES-tests/integration/test_emergency_rollback.py tests/integration/test_incident_comms_report.py
   tests/integration/test_post_rollback_validation.py tests/integration/test_metrics_validation.py tests/integration/test_lab_slis.py
-  tests/integration/test_eda_rulebook.py}"
+  tests/integration/test_eda_rulebook.py tests/integration/test_molecule.py}"
 if has lab || has integration; then
   lab down --purge >/dev/null 2>&1 || true
   if [ -n "$LAB_B_MODULES" ]; then "${lab_b[@]}" lab down --purge >/dev/null 2>&1 || true; fi

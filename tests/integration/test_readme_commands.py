@@ -30,6 +30,7 @@ NOT_PROCEDURES = {
     "ansible-playbook -i inventories/production playbooks/incident-comms.yml": (
         "needs the record of an emergency run first: test_incident_comms_report runs these after a real one"),
     "cat > rulebook-vars.yml": "starts the rulebook, which serves until stopped: test_eda_rulebook runs it against the lab",
+    "lab up\nmolecule test --all": "runs the molecule scenarios, which test_molecule runs against the lab",
 }
 
 
