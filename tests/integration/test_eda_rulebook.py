@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -21,9 +22,12 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
+from lab import process
 from lab.components.alertmanager import api as alertmanager_api
+from lab.components.kube_apiserver import KubeApiServer
+from lab.components.ops_api import OpsApi
 from lab.config import HOST, REPO_ROOT, LabConfig
-from labtest import run_lab, wait_until
+from labtest import run_lab, slo_wait, wait_until
 
 pytestmark = pytest.mark.shared_lab
 
@@ -118,6 +122,41 @@ def test_a_broken_canary_is_rolled_back_once_by_the_rulebook(eda_lab, tmp_path):
     outcome = done[0]["outcome"]
     assert outcome.startswith("rolled back, traffic on stable"), outcome
     assert done[0]["operator"]["name"] == "eda-rollback" and done[0]["operator"]["authorized_by"] == "ops API (admin role)"
+
+
+@pytest.mark.reliability("fault", procedure="emergency", case="the rulebook's run: ops API and Kubernetes API stopped",
+                         expected="the run failed, retried into the same incident once they were back, rolled back")
+def test_a_run_that_cannot_reach_the_ops_api_or_the_cluster_is_retried_into_the_same_incident(eda_lab, tmp_path, reliability):
+    """The ops API and the Kubernetes API are stopped (their real processes) when the alert arrives: the emergency run
+    cannot authorize the operator or roll back, and fails. The event is not dropped: ansible-rulebook runs the playbook
+    again 10 s later, with the same incident id (the alert's start), by when both are back: the retry resumes the incident
+    and rolls the canary back."""
+    started = time.time()
+    run_lab("canary", "bad", "errors")
+    slo_wait(eda_lab, tmp_path, "breach")  # a breach the gate confirms, so that only the unreachable systems fail the run
+    down = (OpsApi(), KubeApiServer())
+    for component in down:
+        assert process.stop(component.pid_file(eda_lab)), f"{component.name} was not running"
+    try:
+        with rulebook(eda_lab, tmp_path, ofm_eda_dry_run=False, ofm_eda_sustained_for=25) as log:
+            # the lab's own alert may be delivered first (Alertmanager retries what the stopped rulebook did not take)
+            post_alert(eda_lab, "error_rate", datetime.now(timezone.utc) - timedelta(minutes=5))
+            first = wait_until(lambda: [r for r in records(eda_lab, started) if r.get("outcome")] or None, 240, interval=1,
+                               what="the record of the run that could not reach the ops API or the cluster")
+            run_lab("up", *[argument for component in down for argument in ("--only", component.name)])
+            down = ()
+            done = wait_until(lambda: [r for r in records(eda_lab, started) if str(r.get("outcome", "")).startswith("rolled back")] or None,
+                              240, interval=2, what="the record of the retried run")
+            text = log.read_text()
+    finally:
+        if down:
+            run_lab("up", *[argument for component in down for argument in ("--only", component.name)])
+    assert not first[0]["outcome"].startswith("rolled back"), first[0]["outcome"]
+    incidents = {record["incident_id"] for record in records(eda_lab, started)}
+    assert len(incidents) == 1 and re.fullmatch(r"INC-\d{14}", incidents.pop()), incidents
+    assert done[0]["outcome"].startswith("rolled back, traffic on stable"), done[0]["outcome"]
+    assert text.count(PLAY) >= 2, text[-4000:]
+    reliability.observed("failed, retried by ansible-rulebook into the same incident, rolled back")
 
 
 def test_dry_run_only_announces(eda_lab, tmp_path):
