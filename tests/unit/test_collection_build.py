@@ -28,12 +28,14 @@ BIN_DIR = Path(sys.executable).parent
 # ansible-rulebook and validated-content users look for them in an installed collection.
 SHIPPED_DIRS = ("changelogs", "extensions", "meta", "playbooks", "plugins", "roles")
 SHIPPED_FILES = ("README.md", "LICENSE", "requirements.txt", "bindep.txt")
+# Parts of the shipped directories that stay in the checkout: the molecule scenarios (they run against the lab).
+CHECKOUT_ONLY = ("extensions/molecule/",)
 # ansible-galaxy's own files in every tarball.
 GALAXY_FILES = ("MANIFEST.json", "FILES.json")
 # The checkout's development side: never in the tarball, at any depth.
 NEVER = (".tools", ".venv", ".collections", ".lab", ".lab-test", ".lab-build", ".ci", ".git", ".gitignore", ".ansible-lint",
          ".pytest_cache", "__pycache__", "ansible.cfg", "requirements-dev.txt", "pytest.ini", "bench", "lab", "scripts", "tests",
-         "inventories", "marketing")
+         "inventories", "marketing", "molecule")
 MAX_BYTES = 1024 * 1024
 # The procedures, by collection name; in a checkout also by their dashed names (playbooks/<name>.yml), not shipped.
 PROCEDURES = ("emergency_rollback", "planned_rollback", "database_rollback", "config_rollback", "config_snapshot", "external_rollback",
@@ -77,7 +79,7 @@ def sources(root: Path) -> list[str]:
 def shipped(names: list[str]) -> set[str]:
     """The files of a source listing that the tarball must hold (not the checkout's dashed playbook names)."""
     return {name for name in names if (name.split("/")[0] in SHIPPED_DIRS or name in SHIPPED_FILES)
-            and not re.fullmatch(r"playbooks/[^/]*-[^/]*\.yml", name)}
+            and not re.fullmatch(r"playbooks/[^/]*-[^/]*\.yml", name) and not name.startswith(CHECKOUT_ONLY)}
 
 
 def build(collection: Path, output: Path) -> Path:
