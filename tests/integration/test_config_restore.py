@@ -241,8 +241,11 @@ def versions(systems: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
         obj = kube.get(api, kind, name)
         # A Deployment's status is written by its controller (a rollout an earlier test started may still be moving): its
         # spec, and the generation that counts the spec's writes, show a restore's writes; the other objects have no status.
+        # The revision annotation is the controller's too, written once it has taken the last template change in.
         if kind == "Deployment":
-            return obj["metadata"].get("generation"), json.dumps(obj["spec"], sort_keys=True), obj["metadata"].get("annotations")
+            annotations = {key: value for key, value in (obj["metadata"].get("annotations") or {}).items()
+                           if key != "deployment.kubernetes.io/revision"}
+            return obj["metadata"].get("generation"), json.dumps(obj["spec"], sort_keys=True), annotations
         return obj["metadata"]["resourceVersion"]
 
     return {"objects": {f"{kind}/{name}": written(api, kind, name) for api, kind, name in objects},
