@@ -134,7 +134,9 @@ def fixture_snapshot_dir(lab: LabConfig, tmp_path_factory: pytest.TempPathFactor
 
 def _answers(lab: LabConfig, snapshot_dir: Path) -> dict[str, tuple[dict[str, Any], dict[str, Any]]]:
     """Per template: the survey's answers, and the template's own extra vars (what the job template sets for this inventory)."""
-    moment = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(minutes=2)).strftime("%Y-%m-%d %H:%M:%S")
+    # Now (to the second): after the lab's first backup, which a fresh lab may have ended a minute ago, so "two minutes ago"
+    # could be a moment nothing can be restored to. The test switches the WAL after this, so the archive reaches past it.
+    moment = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
     snapshots = {"ofm_config_snapshot_dir": str(snapshot_dir)}
     return {
         "OFM emergency rollback": ({"rollback_incident_id": "INC-47110"}, {}),
