@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Sequence
 
+import psycopg
 import pytest
 import yaml
 
@@ -113,6 +114,33 @@ def external_objects_turn(lab: LabConfig) -> Any:
     return lab_turn(lab, "external-objects")
 
 
+def stop_components(lab: LabConfig, *components: Any) -> None:
+    """Stop the real processes of ``components`` (lab.components objects), as a crash would; each must have been running."""
+    for component in components:
+        assert process.stop(component.pid_file(lab)), f"{component.name} was not running"
+
+
+def start_components(*components: Any) -> None:
+    """Start ``components`` again. Only these: a plain `lab up` would also restart what a test in the other pytest process
+    stopped on purpose."""
+    run_lab("up", *[argument for component in components for argument in ("--only", component.name)])
+
+
+@contextmanager
+def stopped(lab: LabConfig, *components: Any, reset: bool = False) -> Iterator[None]:
+    """The components' processes stopped for the block and started again after it; with ``reset``, the lab reset before the
+    stop and after the start (a test that breaks the lab puts it back)."""
+    if reset:
+        run_lab("reset")
+    stop_components(lab, *components)
+    try:
+        yield
+    finally:
+        start_components(*components)
+        if reset:
+            run_lab("reset")
+
+
 @contextmanager
 def quiet_lab_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
     """The lab's "production" database with nobody writing: the db-writer stopped, no archive_timeout switches and no
@@ -135,8 +163,13 @@ def _quiet_lab_source(lab: LabConfig) -> Iterator[dict[str, Any]]:
                "database": DATABASE}
     finally:
         postgres.psql(lab, "ALTER SYSTEM RESET archive_timeout;\nALTER SYSTEM RESET autovacuum;\nSELECT pg_reload_conf();\n")
-        # Only the writer: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
-        run_lab("up", "--only", "db-writer")
+        start_components(DbWriter())
+
+
+def admin_connection(lab: LabConfig, port: Optional[int] = None, **options: Any) -> Any:
+    """A psycopg connection to the lab's "production" database (or the PostgreSQL on ``port``, e.g. a sandbox) as its admin."""
+    return psycopg.connect(host=HOST, port=port or lab.ports["postgres"], dbname=DATABASE, user=ADMIN_ROLE,
+                           password=credentials(lab)["db_admin_password"], connect_timeout=5, **options)
 
 
 def switch_and_wait_archived(connection: Any) -> None:

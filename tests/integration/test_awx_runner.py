@@ -20,14 +20,12 @@ from typing import Any, Optional
 
 import ansible_runner
 import jinja2
-import psycopg
 import pytest
 import yaml
 
 from awxsurvey import answer_errors, defaults_of
-from lab.components.postgres import ADMIN_ROLE, DATABASE
-from lab.config import HOST, REPO_ROOT, LabConfig
-from labtest import credentials, run_playbook, switch_and_wait_archived
+from lab.config import REPO_ROOT, LabConfig
+from labtest import admin_connection, credentials, run_playbook, switch_and_wait_archived
 
 pytestmark = pytest.mark.shared_lab
 
@@ -155,8 +153,7 @@ def test_each_template_runs_through_awxs_job_runner_as_the_awx_user(lab, tmp_pat
     if "rollback_db_pitr_target" in answers:
         # The archive must reach past the answered moment: archive_timeout alone may not have switched the segment yet, and
         # the recovery refuses a moment that is not archived (as it should on the night).
-        with psycopg.connect(host=HOST, port=lab.ports["postgres"], dbname=DATABASE, user=ADMIN_ROLE,
-                             password=credentials(lab)["db_admin_password"], autocommit=True, connect_timeout=5) as connection:
+        with admin_connection(lab, autocommit=True) as connection:
             switch_and_wait_archived(connection)
     runner, _extra = awx_job(lab, tmp_path, template_name, answers, template_extra_vars=template_vars)
     output = stdout_of(runner)

@@ -23,15 +23,13 @@ import urllib.request
 from pathlib import Path
 from typing import Any, Iterator, Optional
 
-import psycopg
 import pytest
 import redis
 import yaml
 from helmtest import Helm, helm_binary, rendered
 from kubelab import KubeServer, deployment_ready
-from labtest import AnsibleRun, Secrets, credentials, lab_request, run_lab, run_play
+from labtest import AnsibleRun, Secrets, admin_connection, credentials, lab_request, run_play, stopped
 
-from lab import process
 from lab.cli import component_status
 from lab.components.redis import Redis
 from lab.config import HOST, LabConfig, load_config
@@ -129,10 +127,6 @@ def set_toggles(lab: LabConfig, secrets: Secrets, states: dict[str, bool]) -> No
                 assert response.status == 200
 
 
-def database(lab: LabConfig, secrets: Secrets) -> psycopg.Connection:
-    return psycopg.connect(host=HOST, port=lab.ports["postgres"], dbname="ofm", user="ofm_admin", password=secrets["db_admin_password"], autocommit=True)
-
-
 @pytest.fixture(name="systems")
 def fixture_systems(config_lab: LabConfig, secrets: Secrets, kube: KubeServer) -> Iterator[dict[str, Any]]:
     """Every system at its "then" state: the OFM objects on the Kubernetes target, the flag cache in Redis database 3, the
@@ -148,13 +142,13 @@ def fixture_systems(config_lab: LabConfig, secrets: Secrets, kube: KubeServer) -
         client.set(f"feature_flags:{name}", "true" if enabled else "false", px=280_000)
     set_toggles(config_lab, secrets, TOGGLES_THEN)
     table = f"cfg_rate_limits_{random.token_hex(4)}"
-    with database(config_lab, secrets) as db:
+    with admin_connection(config_lab, autocommit=True) as db:
         db.execute(f"CREATE TABLE {table} (platform text PRIMARY KEY, per_minute int NOT NULL, per_hour int NOT NULL, per_day int NOT NULL, "
                    "burst int NOT NULL)")
         for platform, row in ROWS_THEN.items():
             db.execute(f"INSERT INTO {table} VALUES (%s, %s, %s, %s, %s)", (platform, *row))
     yield {"lab": config_lab, "kube": kube, "table": table, "cache": client}
-    with database(config_lab, secrets) as db:
+    with admin_connection(config_lab, autocommit=True) as db:
         db.execute(f"DROP TABLE IF EXISTS {table}")
     set_toggles(config_lab, secrets, dict.fromkeys(TOGGLES_THEN, False))
     try:
@@ -219,7 +213,7 @@ def take(systems: dict[str, Any], tmp_path: Path, secrets: Secrets, **extra: Any
 def values(systems: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     """Every value the restore is about, as each system holds it."""
     kube, client = systems["kube"], systems["cache"]
-    with database(systems["lab"], secrets) as db:
+    with admin_connection(systems["lab"], autocommit=True) as db:
         rows = {row[0]: tuple(row[1:]) for row in db.execute(f"SELECT * FROM {systems['table']} ORDER BY 1").fetchall()}
     return {"configmap": kube.get("v1", "ConfigMap", "ofm-social-os-config").get("data"),
             "secret": kube.get("v1", "Secret", "ofm-social-os-secrets").get("data"),
@@ -232,7 +226,7 @@ def versions(systems: dict[str, Any], secrets: Secrets) -> dict[str, Any]:
     """What shows any write: resourceVersions (a Deployment's generation and spec), Redis values with their TTLs, toggle states,
     rows with their xmin."""
     kube, client = systems["kube"], systems["cache"]
-    with database(systems["lab"], secrets) as db:
+    with admin_connection(systems["lab"], autocommit=True) as db:
         rows = db.execute(f"SELECT xmin::text, * FROM {systems['table']} ORDER BY platform").fetchall()
     objects = (("v1", "ConfigMap", "ofm-social-os-config"), ("v1", "Secret", "ofm-social-os-secrets"), ("apps/v1", "Deployment", API),
                ("apps/v1", "Deployment", CANARY))
@@ -269,7 +263,7 @@ def change_everything(systems: dict[str, Any], secrets: Secrets) -> None:
     client.set("feature_flags:brand_new", "true")
     client.delete("feature_flags:platform_tiktok")
     set_toggles(systems["lab"], secrets, {"publish_v2": True, "new_composer": False})
-    with database(systems["lab"], secrets) as db:
+    with admin_connection(systems["lab"], autocommit=True) as db:
         db.execute(f"UPDATE {systems['table']} SET per_minute = 600 WHERE platform = 'tiktok'")
         db.execute(f"DELETE FROM {systems['table']} WHERE platform = 'x'")
         db.execute(f"INSERT INTO {systems['table']} VALUES ('reddit', 1, 1, 1, 1)")
@@ -371,12 +365,8 @@ def test_refusals_before_anything_changes_tampered_file_wrong_vault_secret_other
 @pytest.fixture(name="redis_stopped")
 def fixture_redis_stopped(systems: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The lab's redis-server process stopped for the test, started again (and its own flags seeded) afterwards."""
-    assert process.stop(Redis().pid_file(systems["lab"])), "redis was not running"
-    try:
+    with stopped(systems["lab"], Redis()):
         yield systems
-    finally:
-        # Only Redis: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
-        run_lab("up", "--only", "redis")
 
 
 @pytest.mark.reliability("fault", procedure="config", case="Redis stopped",
@@ -400,11 +390,11 @@ def test_redis_stopped_refuses_the_restore_before_anything_changes(systems, secr
 def fixture_reader_role(systems: dict[str, Any], secrets: Secrets) -> Iterator[tuple[str, str]]:
     """A login role that may read the test's rate limits table but not write it."""
     role, password = f"cfg_reader_{random.token_hex(4)}", random.token_hex(12)
-    with database(systems["lab"], secrets) as db:
+    with admin_connection(systems["lab"], autocommit=True) as db:
         db.execute(f"CREATE ROLE {role} LOGIN PASSWORD '{password}'")
         db.execute(f"GRANT SELECT ON {systems['table']} TO {role}")
     yield role, password
-    with database(systems["lab"], secrets) as db:
+    with admin_connection(systems["lab"], autocommit=True) as db:
         db.execute(f"DROP OWNED BY {role}")
         db.execute(f"DROP ROLE {role}")
 
@@ -432,7 +422,7 @@ def test_a_restore_refused_half_way_by_postgresql_says_what_was_restored_and_a_r
     assert {key: now[key] for key in ("configmap", "secret", "cache", "unleash")} == {key: then[key] for key in ("configmap", "secret", "cache", "unleash")}
     assert now["rows"] != then["rows"]
 
-    with database(systems["lab"], secrets) as db:
+    with admin_connection(systems["lab"], autocommit=True) as db:
         db.execute(f"GRANT INSERT, UPDATE, DELETE ON {systems['table']} TO {role}")
     second = play([restore_task(systems, tmp_path, snapshot_id=snap["snapshot"]["id"], **as_reader)], tmp_path, secrets, env=env).result["restored"]
     assert not second.get("failed"), second

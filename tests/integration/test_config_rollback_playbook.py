@@ -7,12 +7,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import psycopg
 import pytest
-from labtest import flat, lab_call, run_lab, run_playbook
+from labtest import admin_connection, flat, lab_call, run_lab, run_playbook
 
 from lab.components.redis import client as redis_client
-from lab.config import HOST, LabConfig
+from lab.config import LabConfig
 
 pytestmark = pytest.mark.shared_lab
 
@@ -23,7 +22,7 @@ def configuration(lab: LabConfig) -> dict[str, Any]:
     canary = lab_call(f"{lab.url('kube_apiserver')}/apis/apps/v1/namespaces/ofm-production/deployments/ofm-social-os-api-canary")
     env = canary["spec"]["template"]["spec"]["containers"][0]["env"]
     configmap = lab_call(f"{lab.url('kube_apiserver')}/api/v1/namespaces/ofm-production/configmaps/ofm-social-os-config")
-    with psycopg.connect(host=HOST, port=lab.ports["postgres"], dbname="ofm", user="ofm_admin", password=creds["db_admin_password"]) as conn:
+    with admin_connection(lab) as conn:
         per_minute = conn.execute("SELECT per_minute FROM platform_rate_limits WHERE platform = 'tiktok'").fetchone()[0]
     toggles = lab_call(f"{lab.url('unleash')}/api/admin/projects/default/features/publish_v2", headers={"Authorization": creds["unleash_admin_token"]})
     return {"canary_flags": next(entry["value"] for entry in env if entry["name"] == "FEATURE_FLAGS"),

@@ -16,19 +16,12 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import psycopg
 import pytest
-from labtest import flat, quiet_lab_source, run_module, switch_and_wait_archived
+from labtest import admin_connection, flat, quiet_lab_source, run_module, switch_and_wait_archived
 
-from lab.components.postgres import DATABASE
-from lab.config import HOST, REPO_ROOT, LabConfig
+from lab.config import REPO_ROOT, LabConfig
 
 SCRIPT = REPO_ROOT / "marketing" / "dr" / "scripts" / "dr-restore-sandbox.sh"
-
-
-def connect(lab: LabConfig, secrets: dict[str, Any], port: int | None = None) -> psycopg.Connection:
-    return psycopg.connect(host=HOST, port=port or lab.ports["postgres"], dbname=DATABASE, user="ofm_admin",
-                           password=secrets["db_admin_password"], autocommit=True, connect_timeout=5)
 
 
 def dr_restore(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
@@ -41,7 +34,7 @@ def dr_restore(*args: str, timeout: float = 600) -> subprocess.CompletedProcess:
 def point_between_two_rows(lab: LabConfig, secrets: dict[str, Any]) -> tuple[str, str, str]:
     """Commit row A, take the point in time (UTC, no offset, as the runbook writes it), commit row B, archive the WAL."""
     marker = f"dr-{uuid.uuid4().hex[:8]}-"
-    with connect(lab, secrets) as conn:
+    with admin_connection(lab, autocommit=True) as conn:
         conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker + "A",))
         time.sleep(0.3)
         point = conn.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").fetchone()[0]
@@ -58,7 +51,7 @@ def remove_sandbox(lab: LabConfig, data_dir: Path, workdir: Path) -> None:
 
 def test_dry_run_plans_and_creates_nothing(lab, secrets, tmp_path):
     point = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(time.time() - 5))
-    with connect(lab, secrets) as conn:  # the archived WAL must reach past the point (archive_timeout alone may not yet)
+    with admin_connection(lab, autocommit=True) as conn:  # the archived WAL must reach past the point (archive_timeout alone may not yet)
         switch_and_wait_archived(conn)
     run = dr_restore("--environment", "rollback-dry", "--pitr-target", point, "--source", "production", "--dry-run",
                      "--results-dir", str(tmp_path / "results"))
@@ -88,7 +81,7 @@ def test_restore_to_the_point_validates_and_reports(lab, secrets, tmp_path):
                          "--results-dir", str(results), "--reason", "data_corruption")
         assert run.returncode == 0, run.stdout[-6000:]
         marker = json.loads((sandbox_dir / "ofm_pitr_restore.json").read_text())
-        with connect(lab, secrets, port=int(marker.get("port") or lab.ports["postgres"] + 100)) as conn:
+        with admin_connection(lab, int(marker.get("port") or lab.ports["postgres"] + 100), autocommit=True) as conn:
             bodies = {row[0] for row in conn.execute("SELECT body FROM posts WHERE body IN (%s, %s)", (before, after))}
         assert bodies == {before}
         report = json.loads((results / f"dr-{environment}.json").read_text())
@@ -142,7 +135,7 @@ def restoring_line(output: str) -> tuple[datetime, str, datetime]:
 def test_the_checklist_command_in_zones_west_and_east_of_utc_restores_the_moment_meant(lab, secrets, tmp_path):
     """Row A, 9 s, row B; the command's `date -d 'N seconds ago'` names the middle, read in the shell's zone."""
     marker = f"tz-{uuid.uuid4().hex[:8]}-"
-    with connect(lab, secrets) as conn:
+    with admin_connection(lab, autocommit=True) as conn:
         conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker + "A",))
         first = time.time()
         time.sleep(9)
@@ -160,7 +153,7 @@ def test_the_checklist_command_in_zones_west_and_east_of_utc_restores_the_moment
             assert abs(utc.timestamp() - middle) <= 2, "the point is the moment the shell's clock named"
             assert run.returncode == 0, run.stdout[-6000:]
             port = json.loads((sandbox_dir / "ofm_pitr_restore.json").read_text()).get("port") or lab.ports["postgres"] + 100
-            with connect(lab, secrets, port=int(port)) as conn:
+            with admin_connection(lab, int(port), autocommit=True) as conn:
                 bodies = {row[0] for row in conn.execute("SELECT body FROM posts WHERE body LIKE %s", (marker + "%",))}
             assert bodies == {marker + "A"}, f"{tz}: the sandbox holds {bodies}"
             report = json.loads((tmp_path / environment / f"dr-{environment}.json").read_text())
@@ -203,7 +196,7 @@ def test_the_dr_script_restores_a_target_in_an_idle_tail(lab, secrets, tmp_path)
     source's login, so the restore proves the idle tail instead of failing in recovery."""
     marker = f"dr-idle-{uuid.uuid4().hex[:8]}"
     environment = f"rollback-{uuid.uuid4().hex[:6]}"
-    with quiet_lab_source(lab), connect(lab, secrets) as conn:
+    with quiet_lab_source(lab), admin_connection(lab, autocommit=True) as conn:
         conn.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (1, 'x', 'draft', %s)", (marker,))
         time.sleep(1.2)
         point = conn.execute("SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US')").fetchone()[0]

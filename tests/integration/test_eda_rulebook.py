@@ -22,12 +22,11 @@ from typing import Any, Iterator
 import pytest
 import yaml
 
-from lab import process
 from lab.components.alertmanager import api as alertmanager_api
 from lab.components.kube_apiserver import KubeApiServer
 from lab.components.ops_api import OpsApi
 from lab.config import HOST, REPO_ROOT, LabConfig
-from labtest import run_lab, slo_wait, wait_until
+from labtest import run_lab, slo_wait, start_components, stop_components, wait_until
 
 pytestmark = pytest.mark.shared_lab
 
@@ -135,22 +134,21 @@ def test_a_run_that_cannot_reach_the_ops_api_or_the_cluster_is_retried_into_the_
     run_lab("canary", "bad", "errors")
     slo_wait(eda_lab, tmp_path, "breach")  # a breach the gate confirms, so that only the unreachable systems fail the run
     down = (OpsApi(), KubeApiServer())
-    for component in down:
-        assert process.stop(component.pid_file(eda_lab)), f"{component.name} was not running"
+    stop_components(eda_lab, *down)
     try:
         with rulebook(eda_lab, tmp_path, ofm_eda_dry_run=False, ofm_eda_sustained_for=25) as log:
             # the lab's own alert may be delivered first (Alertmanager retries what the stopped rulebook did not take)
             post_alert(eda_lab, "error_rate", datetime.now(timezone.utc) - timedelta(minutes=5))
             first = wait_until(lambda: [r for r in records(eda_lab, started) if r.get("outcome")] or None, 240, interval=1,
                                what="the record of the run that could not reach the ops API or the cluster")
-            run_lab("up", *[argument for component in down for argument in ("--only", component.name)])
+            start_components(*down)
             down = ()
             done = wait_until(lambda: [r for r in records(eda_lab, started) if str(r.get("outcome", "")).startswith("rolled back")] or None,
                               240, interval=2, what="the record of the retried run")
             text = log.read_text()
     finally:
         if down:
-            run_lab("up", *[argument for component in down for argument in ("--only", component.name)])
+            start_components(*down)
     assert not first[0]["outcome"].startswith("rolled back"), first[0]["outcome"]
     incidents = {record["incident_id"] for record in records(eda_lab, started)}
     assert len(incidents) == 1 and re.fullmatch(r"INC-\d{14}", incidents.pop()), incidents

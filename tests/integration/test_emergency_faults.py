@@ -18,7 +18,7 @@ from typing import Iterator
 
 import pytest
 from kubelab import kubeconfig_with_token
-from labtest import credentials, emergency, flat, lab_call, record, run_lab, statuspage_incidents, wait_until
+from labtest import credentials, emergency, flat, lab_call, record, run_lab, statuspage_incidents, stopped, wait_until
 
 from lab import process
 from lab.components.comms import Comms
@@ -43,20 +43,6 @@ def incident_id() -> str:
 
 
 @contextmanager
-def stopped(lab, *components) -> Iterator[None]:
-    """The components' processes stopped for the block, started again (``lab up``) and the lab reset afterwards."""
-    run_lab("reset")
-    for component in components:
-        assert process.stop(component.pid_file(lab)), f"{component.name} was not running"
-    try:
-        yield
-    finally:
-        # Only these: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
-        run_lab("up", *[argument for component in components for argument in ("--only", component.name)])
-        run_lab("reset")
-
-
-@contextmanager
 def frozen(lab, component) -> Iterator[None]:
     """The component's process stopped with SIGSTOP: it accepts connections (the kernel does) and never answers."""
     run_lab("reset")
@@ -74,7 +60,7 @@ def frozen(lab, component) -> Iterator[None]:
                          expected="fell back to Argo Rollouts, rolled back")
 def test_ops_api_stopped_the_fallback_rolls_back(lab, tmp_path):
     incident = incident_id()
-    with stopped(lab, OpsApi()):
+    with stopped(lab, OpsApi(), reset=True):
         run = emergency(tmp_path, incident, **FORCED, **FAST)
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
@@ -87,7 +73,7 @@ def ops_api_down_as(lab, tmp_path: Path, identity: str, operator: str, incident:
     """The forced emergency run of a non-admin ``operator`` whose kubeconfig holds the lab identity's token, with the ops API
     stopped; the run and the HAProxy weights right after it."""
     kubeconfig = kubeconfig_with_token(Path(lab.path("kubeconfig")), credentials(lab)["identities"][identity]["token"], tmp_path / "kubeconfig")
-    with stopped(lab, OpsApi()):
+    with stopped(lab, OpsApi(), reset=True):
         run = emergency(tmp_path, incident, rollback_operator=operator, ofm_kubeconfig=str(kubeconfig), **FORCED,
                         rollback_validation_sustain="2s")
         return run, weights(lab)
@@ -137,7 +123,7 @@ def test_ops_api_hanging_the_fallback_rolls_back_within_the_budget(lab, tmp_path
                          expected="failed clearly with the manual commands, nothing half-done")
 def test_ops_api_and_kubernetes_down_fail_clearly_with_the_manual_commands(lab, tmp_path):
     incident = incident_id()
-    with stopped(lab, OpsApi(), KubeApiServer()):
+    with stopped(lab, OpsApi(), KubeApiServer(), reset=True):
         run = emergency(tmp_path, incident, **FORCED, **FAST, canary_rollback_deadline=3)
         assert weights(lab) == INITIAL, "nothing half-done"
     assert run.returncode != 0
@@ -151,7 +137,7 @@ def test_ops_api_and_kubernetes_down_fail_clearly_with_the_manual_commands(lab, 
                          expected="refused naming Prometheus, nothing changed")
 def test_prometheus_down_without_force_is_refused_naming_prometheus(lab, tmp_path):
     incident = incident_id()
-    with stopped(lab, Prometheus()):
+    with stopped(lab, Prometheus(), reset=True):
         run = emergency(tmp_path, incident, **FAST)
         assert weights(lab) == INITIAL
     assert "the breach cannot be confirmed: Prometheus could not be asked" in run.stdout, run.stdout[-4000:]
@@ -162,7 +148,7 @@ def test_prometheus_down_without_force_is_refused_naming_prometheus(lab, tmp_pat
                          expected="rolled back, recovery NOT VERIFIED, line MANUAL")
 def test_prometheus_down_with_force_rolls_back_and_says_it_is_not_verified(lab, tmp_path):
     incident = incident_id()
-    with stopped(lab, Prometheus()):
+    with stopped(lab, Prometheus(), reset=True):
         run = emergency(tmp_path, incident, **FORCED, **FAST)
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
@@ -178,7 +164,7 @@ def test_prometheus_down_with_force_rolls_back_and_says_it_is_not_verified(lab, 
                          expected="went on, declaration line MANUAL with the message to post")
 def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_path):
     incident = incident_id()
-    with stopped(lab, Comms("slack")):
+    with stopped(lab, Comms("slack"), reset=True):
         run = emergency(tmp_path, incident, **FORCED, **FAST)
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]
@@ -193,7 +179,7 @@ def test_slack_down_the_declaration_is_a_manual_step_with_the_message(lab, tmp_p
                          expected="went on, status page line MANUAL")
 def test_statuspage_down_the_rollback_goes_on_and_the_update_is_a_manual_step(lab, tmp_path):
     incident = incident_id()
-    with stopped(lab, Comms("statuspage")):
+    with stopped(lab, Comms("statuspage"), reset=True):
         run = emergency(tmp_path, incident, **FORCED, **FAST)
         assert weights(lab) == ROLLED_BACK, run.stdout[-4000:]
     assert run.returncode == 0, run.stdout[-4000:]

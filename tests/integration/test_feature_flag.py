@@ -18,10 +18,9 @@ import pytest
 import redis
 import yaml
 from kubelab import KubeServer, deployment_ready
-from labtest import AnsibleRun, Secrets, credentials, lab_request, run_lab, run_module, wait_until
+from labtest import AnsibleRun, Secrets, credentials, lab_request, run_module, stopped, wait_until
 
 from lab import flags as ofm_flags
-from lab import process
 from lab.cli import component_status
 from lab.components.redis import Redis
 from lab.components.unleash import Unleash
@@ -259,12 +258,8 @@ def test_a_password_given_as_an_option_is_not_shown_either(lab_flags, api, secre
 @pytest.fixture(name="redis_stopped")
 def fixture_redis_stopped(lab_flags: LabConfig) -> Iterator[LabConfig]:
     """The lab's redis-server process stopped for the test, started again (and its flags seeded) afterwards."""
-    assert process.stop(Redis().pid_file(lab_flags)), "redis was not running"
-    try:
+    with stopped(lab_flags, Redis()):
         yield lab_flags
-    finally:
-        # Only Redis: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
-        run_lab("up", "--only", "redis")
 
 
 @pytest.mark.reliability("fault", procedure="config", case="Redis stopped",

@@ -27,10 +27,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
 
-import psycopg
 import pytest
-from labtest import (artefacts, credentials, emergency, flat, lab_call, leaks, run_lab, run_module, run_playbook, secret_values, slack_messages,
-                     slo_wait, statuspage_incidents, wait_until)
+from labtest import (admin_connection, artefacts, credentials, emergency, flat, lab_call, leaks, run_lab, run_module, run_playbook, secret_values,
+                     slack_messages, slo_wait, statuspage_incidents, wait_until)
 
 from lab.config import HOST, LabConfig
 
@@ -43,11 +42,6 @@ SLOS = ["p95_latency", "error_rate", "success_rate", "webhook_signature_verifica
 FAILED_CREATORS = (11, 12)
 BROWSER_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
-
-
-def admin(lab: LabConfig) -> Any:
-    return psycopg.connect(host=HOST, port=lab.ports["postgres"], dbname="ofm", user="ofm_admin",
-                           password=credentials(lab)["db_admin_password"], autocommit=True)
 
 
 def closed_port() -> int:
@@ -78,7 +72,7 @@ def fixture_incident(lab: LabConfig, tmp_path_factory: pytest.TempPathFactory) -
     env = {"OFM_AUDIT_DB_DSN": f"host={HOST} port={lab.ports['postgres']} dbname=ofm user=ofm_audit sslmode=disable",
            "OFM_AUDIT_DB_PASSWORD": secrets["db_audit_password"], "OFM_AUDIT_LOG": str(workdir / "audit.jsonl")}
     run_lab("canary", "bad", "errors")
-    with admin(lab) as db:
+    with admin_connection(lab, autocommit=True) as db:
         for creator in FAILED_CREATORS:
             db.execute("INSERT INTO posts (creator_id, platform, status, body) VALUES (%s, 'tiktok', 'failed', 'lab: publish failed')", (creator,))
     slo_wait(lab, workdir, "breach")
@@ -153,7 +147,7 @@ def test_comms_dry_run_then_one_email_each_then_nothing_new(lab, incident):
     assert mails(lab) == []
     page = statuspage_incidents(lab, INCIDENT)[0]
     assert page["status"] == "monitoring" and {item["status"] for item in page["components"]} == {"operational"}
-    with admin(lab) as db:
+    with admin_connection(lab, autocommit=True) as db:
         opted = db.execute("SELECT email FROM creators WHERE id = %s", (FAILED_CREATORS[1],)).fetchone()[0]
     run, output = comms(incident, comms_send_customer_emails=True, ofm_comms_opt_out=[opted.upper()])
     assert run.returncode == 0, output[-4000:]
@@ -262,7 +256,7 @@ def test_audit_logs_rows_match_the_jsonl_chain_and_an_edited_row_is_found(lab, i
     history = run_module("audit_log_info", {"incident_id": INCIDENT, "source": "table", "database": database}, tmp_path)
     assert not history.failed and any(item["module"] == "ofm.rollback.canary_rollback" for item in history.result["commands"])
     chain = verified.result["table"]["chain"]
-    with admin(lab) as db:
+    with admin_connection(lab, autocommit=True) as db:
         seq = db.execute("SELECT (meta->>'seq')::bigint FROM audit_logs WHERE meta->>'chain' = %s AND action = 'rollback.task.canary_rollback' "
                          "LIMIT 1", (chain,)).fetchone()[0]
         db.execute("UPDATE audit_logs SET meta = jsonb_set(meta, '{record,status}', '\"ok\"') WHERE meta->>'chain' = %s AND (meta->>'seq')::bigint = %s",

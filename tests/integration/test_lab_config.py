@@ -8,9 +8,9 @@ import math
 from typing import Any, Optional
 
 import pytest
-from labtest import lab_call, run_lab, wait_until
+from labtest import lab_call, run_lab, stopped, wait_until
 
-from lab import flags, process
+from lab import flags
 from lab.components import redis as lab_redis
 from lab.components import unleash
 from lab.components.postgres import RATE_LIMITS, Postgres
@@ -151,14 +151,10 @@ def test_a_flag_missing_in_redis_is_read_from_the_deployment_and_cached_again_wi
 def test_the_api_answers_with_the_last_known_flags_while_redis_is_down(clean_lab):
     lab = clean_lab
     known = health(lab, "canary")["flags"]
-    assert process.stop(Redis().pid_file(lab))
-    try:
+    with stopped(lab, Redis()):
         wait_until(lambda: "redis" in health(lab, "canary")["flag_problems"], 15, interval=0.2, what="the canary noticing Redis down")
         assert health(lab, "canary")["flags"] == known
         posts = lab_call(f"{lab.url('ofm_api_canary')}/api/posts")
         assert isinstance(posts, list) and posts
         assert "cannot read redis" in lab.path("logs", "ofm-api-canary.log").read_text()
-    finally:
-        # Only Redis: a plain `lab up` would also restart what a test in the other pytest process stopped on purpose.
-        run_lab("up", "--only", "redis")
     wait_until(lambda: health(lab, "canary")["flag_problems"] == {}, 15, interval=0.2, what="the canary reading Redis again")
