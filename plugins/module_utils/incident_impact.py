@@ -122,10 +122,12 @@ def budget_burned(slo: SloDefinition, samples: Sequence[Tuple[float, float]], wi
 
 
 def compliant_since(slos: Sequence[SloDefinition], series: Mapping[str, List[List[float]]], after: float) -> Optional[float]:
-    """The first sample time at or after ``after`` from which no SLO violates any more; None when one still does at the end."""
-    since = after
+    """The first sample time at or after ``after`` from which no SLO violates any more; None when one still does at the end,
+    or when no SLO has a sample at or after ``after`` (no data is no evidence of recovery)."""
+    since, measured = after, False
     for slo in slos:
         points = [(t, v) for t, v in series.get(slo.name) or [] if t >= after and math.isfinite(v)]
+        measured = measured or bool(points)
         violating = [t for t, v in points if slo.violates(v)]
         if not violating:
             continue
@@ -133,15 +135,14 @@ def compliant_since(slos: Sequence[SloDefinition], series: Mapping[str, List[Lis
         if not later:
             return None
         since = max(since, later[0])
-    return since
+    return since if measured else None
 
 
 def measure(client: PrometheusClient, record: Mapping[str, Any], params: Mapping[str, Any], now: Optional[float] = None) -> Dict[str, Any]:
     """The module's result (see the docstring)."""
     now = _time.time() if now is None else now
     period = parse_duration(params.get("slo_period") or "30d", "slo_period")
-    rate_window = params.get("rate_window") or "5m"
-    parse_duration(rate_window, "rate_window")
+    rate_window = format_duration(parse_duration(params.get("rate_window") or "5m", "rate_window"))  # "300" is no PromQL duration
     start, end = options_window(record, params, now)
     span = end - start
     step = float(params.get("resolution") or 0) or max(1.0, round(span / 240.0, 3))
@@ -186,7 +187,8 @@ def measure(client: PrometheusClient, record: Mapping[str, Any], params: Mapping
                 "time_to_recover": format_duration(compliant - detected) if compliant is not None and detected is not None else None,
                 "time_to_stable": format_duration(times["on_stable"] - detected) if times["on_stable"] and detected else None}
     if compliant is None:
-        gaps.append("recovery not measured: " + ("no SLO data after the rollback" if not any(series["all"].values())
+        data_after = any(t >= after for points in series["all"].values() for t, _v in points)
+        gaps.append("recovery not measured: " + ("no SLO data after the rollback" if not data_after
                                                  else "an SLO still violates its threshold at the end of the window"))
     thresholds = {slo.name: {"threshold": slo.threshold, "comparison": slo.comparison, "description": slo.description} for slo in BUILTIN_SLOS}
     return {"window": {"since": zoned_iso(start), "until": zoned_iso(end), "step": step}, **totals,

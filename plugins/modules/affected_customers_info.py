@@ -105,7 +105,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.ofm.rollback.plugins.module_utils.errors import OfmRollbackError, UnavailableError
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.affected_customers import (
-    DEFAULT_QUERY, check_query, find, params_connection, unavailable)
+    DEFAULT_QUERY, check_limit, check_query, find, params_connection, unavailable)
 from ansible_collections.ofm.rollback.plugins.module_utils.postgres.connection import DATABASE_ARGUMENT_SPEC, HAS_PSYCOPG, PSYCOPG_IMPORT_TRACEBACK
 from ansible_collections.ofm.rollback.plugins.module_utils.zoned_time import instant
 
@@ -129,10 +129,11 @@ def main(module_class=AnsibleModule) -> None:
     try:
         connection = params_connection(params)
         query = check_query(params["query"] or DEFAULT_QUERY)
+        limit = check_limit(params["limit"])
         since = instant(params["since"], "since").isoformat()
         until = instant(params["until"], "until").isoformat() if params["until"] else datetime.now(timezone.utc).isoformat()
         try:
-            found = find(connection, query, since, until, params["limit"], params["show_emails"])
+            found = find(connection, query, since, until, limit, params["show_emails"])
         except UnavailableError as exc:
             if params["unavailable_is"] != "unknown":
                 raise

@@ -110,7 +110,7 @@ def breaching_canary(healthy_canary: LabConfig, slo_workdir: Path) -> Iterator[L
 # the other process, which need it quiet (labtest.production_db_turn); so do those that need its db-writer's load (the
 # recovery tests stop the writer for their turn).
 PRODUCTION_DB_WRITERS = ("test_config_restore", "test_config_rollback_playbook", "test_lab_config", "test_external_rollback_playbook",
-                         "test_validation_datalogs")
+                         "test_validation_datalogs", "test_affected_customers_info")
 
 
 # The modules that change the lab's external objects (zone ofm.social, moto's state, the Route, the platforms' apps) and put

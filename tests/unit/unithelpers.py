@@ -249,6 +249,11 @@ class FakeService:
         self.url = f"{'https' if tls_context else 'http'}://127.0.0.1:{self.httpd.server_address[1]}"
         threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
 
+    @property
+    def forms(self) -> list[dict[str, str]]:
+        """The form (query string or urlencoded body) of every request received, in order."""
+        return [request.form for request in self.received]
+
     def answer(self, request: Received) -> Reply:
         raise NotImplementedError
 

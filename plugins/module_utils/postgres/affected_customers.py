@@ -43,6 +43,12 @@ def check_query(query: str) -> str:
     return query.rstrip().rstrip(";")
 
 
+def check_limit(limit: int) -> int:
+    if limit < 1:
+        raise InputError(f"limit must be at least 1, not {limit}", option="limit", accepted="a whole number of customers, 1 or more")
+    return limit
+
+
 def find(connection: Connection, query: str, since: str, until: str, limit: int, show_emails: bool) -> Dict[str, Any]:
     try:
         with connection.connect(read_only=True, statement_timeout=30) as db, db.cursor() as cursor:
@@ -54,8 +60,8 @@ def find(connection: Connection, query: str, since: str, until: str, limit: int,
     except psycopg.Error as exc:
         raise OfmRollbackError(str(exc).strip().splitlines()[0], system=SYSTEM, operation="find the affected customers",
                                target=connection.target, hint="Check the query and that the role may read its tables.") from exc
-    if rows and not {"id", "email"} <= set(rows[0]):
-        raise InputError(f"query returns the columns {', '.join(rows[0])}; it must return id and email", option="query")
+    if not {"id", "email"} <= set(columns):  # the columns, not the first row: a query that finds nobody is checked too
+        raise InputError(f"query returns the columns {', '.join(columns)}; it must return id and email", option="query")
     truncated = len(rows) > limit
     customers: List[Dict[str, Any]] = []
     for row in rows[:limit]:

@@ -37,10 +37,6 @@ class FakeRange(FakeService):
         self.extra_point = False
         super().__init__()
 
-    @property
-    def forms(self) -> list[dict[str, str]]:
-        return [request.form for request in self.received]
-
     def answer(self, request: Received) -> Reply:
         if self.down_after is not None and len(self.received) > self.down_after:
             return Reply(503, "down")

@@ -24,10 +24,6 @@ class FakeInstant(FakeService):
         self.answers: dict[str, Callable[[float], Vector]] = {}
         super().__init__()
 
-    @property
-    def forms(self) -> list[dict[str, str]]:
-        return [request.form for request in self.received]
-
     def answer(self, request: Received) -> Reply:
         form = request.form
         metric = next((name for name in self.answers if name in form["query"]), None)
