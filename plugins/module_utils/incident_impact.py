@@ -180,7 +180,7 @@ def measure(client: PrometheusClient, record: Mapping[str, Any], params: Mapping
     burned = {slo.name: budget_burned(slo, [tuple(point) for point in series["all"][slo.name]], span, period) for slo in BUILTIN_SLOS}
     times = record_times(record)
     after = times["on_stable"] or times["rollback"] or times["started"] or start
-    compliant = compliant_since(BUILTIN_SLOS, series["all"], after) if any(series["all"].values()) else None
+    compliant = compliant_since(BUILTIN_SLOS, series["all"], after)
     detected = times["started"]
     recovery = {"detected_at": zoned_iso(detected), "rollback_at": zoned_iso(times["rollback"]),
                 "traffic_on_stable_at": zoned_iso(times["on_stable"]), "slos_compliant_at": zoned_iso(compliant),
